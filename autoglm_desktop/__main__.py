@@ -1,0 +1,3 @@
+from autoglm_desktop.cli import main
+
+raise SystemExit(main())

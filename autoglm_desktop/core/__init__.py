@@ -1,0 +1,1 @@
+"""Qt-free core: everything the app does, usable without a GUI."""

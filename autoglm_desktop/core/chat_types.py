@@ -1,0 +1,128 @@
+"""Plain data shared by the engine, the history store and the UI."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+
+class Role(str, enum.Enum):
+    SYSTEM = "system"
+    USER = "user"
+    ASSISTANT = "assistant"
+
+
+class MessageStatus(str, enum.Enum):
+    COMPLETE = "complete"
+    STREAMING = "streaming"  # being written right now (or the app died while it was)
+    INTERRUPTED = "interrupted"  # stopped by the user or cut short by an engine crash
+    ERROR = "error"
+
+
+class StopReason(str, enum.Enum):
+    EOS = "eos"  # the model finished its answer
+    LENGTH = "length"  # max tokens or context reached
+    STOPPED = "stopped"  # the user pressed Stop
+
+
+def _from_dict(cls: Any, data: dict[str, Any] | None) -> Any:
+    known = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in (data or {}).items() if k in known})
+
+
+@dataclass(frozen=True)
+class SamplingSettings:
+    """Per-conversation sampling settings (llama.cpp's sampler chain)."""
+
+    temperature: float = 0.7
+    top_p: float = 0.95
+    top_k: int = 40
+    min_p: float = 0.05
+    repeat_penalty: float = 1.1
+    max_tokens: int = 1024
+    seed: int = -1  # -1: a new random seed for every reply
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> SamplingSettings:
+        return _from_dict(cls, data)  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class ChatTurn:
+    """One message as the engine sees it."""
+
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True)
+class GenerationStats:
+    """What one reply cost."""
+
+    prompt_tokens: int = 0  # tokens of the whole formatted prompt
+    evaluated_prompt_tokens: int = 0  # of those, evaluated now (the rest reused from the KV cache)
+    generated_tokens: int = 0
+    ttft_s: float = 0.0  # request sent -> first token
+    tokens_per_s: float = 0.0  # decode speed, first token excluded
+    total_s: float = 0.0
+    stop_reason: str = StopReason.EOS.value
+    trimmed_messages: int = 0  # oldest messages left out to fit the context
+    context_used: int = 0  # tokens in the context after the reply
+    context_size: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> GenerationStats:
+        return _from_dict(cls, data)  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    """How to load a model: what llama.cpp is told at load time."""
+
+    model_path: Path
+    n_ctx: int = 4096
+    n_threads: int | None = None  # None: llama-cpp-python's default
+    n_threads_batch: int | None = None
+    n_gpu_layers: int = 0
+    n_batch: int = 512
+    n_ubatch: int = 512
+    type_k: str = "f16"
+    type_v: str = "f16"
+    flash_attn: bool = False
+    use_mmap: bool = True
+    use_mlock: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["model_path"] = str(self.model_path)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LoadPlan:
+        data = dict(data)
+        data["model_path"] = Path(data["model_path"])
+        return _from_dict(cls, data)  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A loaded model, as reported by the engine."""
+
+    path: Path
+    name: str
+    architecture: str
+    n_ctx: int
+    n_ctx_train: int
+    n_params: int
+    size_bytes: int
+    has_chat_template: bool
+    load_seconds: float = 0.0
+    metadata: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,72 @@
+"""Every filesystem location the app uses, from one place.
+
+Locations come from platformdirs. Tests (and portable installs) redirect all of them at
+once with :func:`set_base_dir` or the ``AUTOGLM_HOME`` environment variable.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+from autoglm_desktop import APP_ID
+
+_base_override: Path | None = None
+
+
+def set_base_dir(path: Path | None) -> None:
+    """Put every app folder under ``path`` (``None`` restores the platform defaults)."""
+    global _base_override
+    _base_override = Path(path) if path is not None else None
+
+
+def _base() -> Path | None:
+    if _base_override is not None:
+        return _base_override
+    env = os.environ.get("AUTOGLM_HOME")
+    return Path(env) if env else None
+
+
+def _ensure(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def data_dir() -> Path:
+    """Chats and other user data."""
+    base = _base()
+    return _ensure(base / "data" if base else platformdirs.user_data_path(APP_ID, appauthor=False))
+
+
+def config_dir() -> Path:
+    """Settings."""
+    base = _base()
+    path = base / "config" if base else platformdirs.user_config_path(APP_ID, appauthor=False)
+    return _ensure(path)
+
+
+def cache_dir() -> Path:
+    """Things that can be fetched or computed again."""
+    base = _base()
+    path = base / "cache" if base else platformdirs.user_cache_path(APP_ID, appauthor=False)
+    return _ensure(path)
+
+
+def models_dir() -> Path:
+    """The app's own model folder."""
+    env = os.environ.get("AUTOGLM_MODELS_DIR")
+    if env:
+        return _ensure(Path(env))
+    return _ensure(data_dir() / "models")
+
+
+def history_db_path() -> Path:
+    """The SQLite database holding all conversations."""
+    return data_dir() / "history.sqlite3"
+
+
+def log_dir() -> Path:
+    """Log files (engine stderr, crash reports)."""
+    return _ensure(data_dir() / "logs")
