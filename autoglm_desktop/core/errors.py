@@ -52,3 +52,7 @@ class MessageNotFoundError(StoreError):
 
 class StarterModelError(AutoGLMError):
     """The embedded starter model could not be obtained."""
+
+
+class ExportError(AutoGLMError):
+    """A conversation could not be exported (unsupported file type, unwritable file)."""
