@@ -56,3 +56,7 @@ class StarterModelError(AutoGLMError):
 
 class ExportError(AutoGLMError):
     """A conversation could not be exported (unsupported file type, unwritable file)."""
+
+
+class OperationCancelledError(AutoGLMError):
+    """The user cancelled the operation (loading a model, for instance)."""

@@ -1,0 +1,26 @@
+"""The engine: llama.cpp in a process of its own, driven through :class:`EngineClient`.
+
+A crash in native code (segfault, abort, out-of-memory kill) ends only the engine process;
+the client reports it as :class:`~autoglm_desktop.core.errors.EngineCrashedError` and the
+next request starts a fresh process.
+"""
+
+from autoglm_desktop.core.engine.client import EngineClient
+from autoglm_desktop.core.engine.events import (
+    ContextTrimmed,
+    EngineEvent,
+    GenerationFinished,
+    LoadProgress,
+    ModelLoaded,
+    TokenChunk,
+)
+
+__all__ = [
+    "ContextTrimmed",
+    "EngineClient",
+    "EngineEvent",
+    "GenerationFinished",
+    "LoadProgress",
+    "ModelLoaded",
+    "TokenChunk",
+]

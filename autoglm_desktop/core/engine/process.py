@@ -1,0 +1,61 @@
+"""The engine process's main loop: receive a request, run it, stream events back.
+
+This is the target of a ``spawn``-ed process. It imports llama.cpp only once it runs, so the
+parent never loads native inference code.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from multiprocessing.connection import Connection
+from multiprocessing.synchronize import Event
+from pathlib import Path
+
+from autoglm_desktop.core.engine.protocol import (
+    EngineFailure,
+    GenerateRequest,
+    LoadRequest,
+    RequestDone,
+    ShutdownRequest,
+)
+from autoglm_desktop.core.engine.events import GenerationFinished, ModelLoaded
+from autoglm_desktop.core.errors import AutoGLMError
+
+
+def _redirect_stderr(log_path: Path | None) -> None:
+    """Send llama.cpp's native stderr to a log file, so a crash leaves its last words there."""
+    if log_path is None:
+        return
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = open(log_path, "w", buffering=1, encoding="utf-8", errors="replace")  # noqa: SIM115
+    os.dup2(log.fileno(), 2)
+    sys.stderr = log
+
+
+def engine_main(conn: Connection, stop_event: Event, log_path: Path | None = None) -> None:
+    """Serve requests from ``conn`` until it closes or a shutdown arrives."""
+    _redirect_stderr(log_path)
+    from autoglm_desktop.core.engine.runtime import LlamaRuntime  # heavy: llama.cpp
+
+    runtime = LlamaRuntime(stop_requested=stop_event.is_set, emit=conn.send)
+    try:
+        while True:
+            try:
+                request = conn.recv()
+            except (EOFError, OSError):
+                break  # the app went away: nothing left to serve
+            if isinstance(request, ShutdownRequest):
+                break
+            try:
+                if isinstance(request, LoadRequest):
+                    conn.send(ModelLoaded(info=runtime.load(request.plan)))
+                elif isinstance(request, GenerateRequest):
+                    conn.send(GenerationFinished(stats=runtime.generate(request)))
+            except AutoGLMError as exc:
+                conn.send(EngineFailure(kind=type(exc).__name__, message=str(exc)))
+            except Exception as exc:  # report anything else instead of dying silently
+                conn.send(EngineFailure(kind="EngineError", message=f"Engine error: {exc!r}"))
+            conn.send(RequestDone())
+    finally:
+        runtime.close()

@@ -1,0 +1,40 @@
+"""Requests from the client to the engine process, and the engine's error replies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from autoglm_desktop.core.chat_types import ChatTurn, LoadPlan, SamplingSettings
+
+
+@dataclass(frozen=True)
+class LoadRequest:
+    plan: LoadPlan
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    turns: tuple[ChatTurn, ...]
+    system_prompt: str
+    sampling: SamplingSettings
+
+
+@dataclass(frozen=True)
+class ShutdownRequest:
+    pass
+
+
+Request = LoadRequest | GenerateRequest | ShutdownRequest
+
+
+@dataclass(frozen=True)
+class EngineFailure:
+    """Sent by the engine when a request failed; ``kind`` names a class in core.errors."""
+
+    kind: str
+    message: str
+
+
+@dataclass(frozen=True)
+class RequestDone:
+    """Sent by the engine after the last event of a request."""

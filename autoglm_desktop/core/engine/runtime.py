@@ -1,0 +1,290 @@
+"""llama.cpp itself, as used inside the engine process.
+
+Only the engine process's main thread ever touches these objects: llama.cpp contexts are not
+thread-safe (two threads on one ``Llama`` abort the process). This module imports llama_cpp at
+the top, so only the engine process imports it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import llama_cpp
+import llama_cpp.llama_cpp as llama_lib
+from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+from autoglm_desktop.core.chat_types import (
+    ChatTurn,
+    GenerationStats,
+    LoadPlan,
+    ModelInfo,
+    Role,
+    StopReason,
+)
+from autoglm_desktop.core.engine.context_window import fit_conversation, reply_reserve
+from autoglm_desktop.core.engine.events import ContextTrimmed, EngineEvent, LoadProgress, TokenChunk
+from autoglm_desktop.core.engine.protocol import GenerateRequest
+from autoglm_desktop.core.errors import (
+    EngineError,
+    ModelFileError,
+    ModelLoadError,
+    NoModelLoadedError,
+    OperationCancelledError,
+)
+
+KV_CACHE_TYPES = {
+    "f32": llama_lib.GGML_TYPE_F32,
+    "f16": llama_lib.GGML_TYPE_F16,
+    "q8_0": llama_lib.GGML_TYPE_Q8_0,
+    "q4_0": llama_lib.GGML_TYPE_Q4_0,
+}
+
+# Used when a GGUF file carries no chat template of its own.
+CHATML_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+GGUF_MAGIC = b"GGUF"
+
+
+def check_model_file(path: Path) -> None:
+    """Fail early, with a readable message, on paths that cannot be a GGUF model."""
+    if not path.exists():
+        raise ModelFileError(f"The model file {path} does not exist.")
+    if not path.is_file():
+        raise ModelFileError(f"{path} is not a file.")
+    try:
+        with path.open("rb") as handle:
+            magic = handle.read(4)
+    except OSError as exc:
+        raise ModelFileError(f"The model file {path} cannot be read: {exc.strerror}.") from exc
+    if magic != GGUF_MAGIC:
+        raise ModelFileError(f"{path.name} is not a GGUF model file.")
+
+
+@contextlib.contextmanager
+def _load_callbacks(progress: Callable[[float], bool]) -> Iterator[None]:
+    """Install llama.cpp's load-progress callback for the duration of one ``Llama(...)``.
+
+    llama-cpp-python builds its model parameters from ``llama_model_default_params()`` and
+    offers no argument for the callback, so the defaults are patched while the model loads.
+    """
+    callback = llama_lib.llama_progress_callback(lambda fraction, _data: progress(fraction))
+    original = llama_lib.llama_model_default_params
+
+    def params_with_progress() -> Any:
+        params = original()
+        params.progress_callback = callback
+        return params
+
+    llama_lib.llama_model_default_params = params_with_progress
+    try:
+        yield
+    finally:
+        llama_lib.llama_model_default_params = original
+
+
+class LlamaRuntime:
+    """One loaded model and its context; prompt formatting, context fitting and streaming."""
+
+    def __init__(
+        self, *, stop_requested: Callable[[], bool], emit: Callable[[EngineEvent], None]
+    ) -> None:
+        self._stop_requested = stop_requested
+        self._emit = emit
+        self._llm: llama_cpp.Llama | None = None
+        self._formatter: Jinja2ChatFormatter | None = None
+        self._stop_strings: list[str] = []
+        # ctypes callbacks must outlive every native call that may invoke them.
+        self._abort_callback = llama_lib.ggml_abort_callback(lambda _data: self._stop_requested())
+        self._no_abort_callback = llama_lib.ggml_abort_callback()
+
+    # -- loading -------------------------------------------------------------------------
+
+    def load(self, plan: LoadPlan) -> ModelInfo:
+        self.close()
+        path = Path(plan.model_path)
+        check_model_file(path)
+        started = time.perf_counter()
+        last_reported = -1.0
+
+        def on_progress(fraction: float) -> bool:
+            nonlocal last_reported
+            if fraction - last_reported >= 0.01 or fraction >= 1.0:
+                last_reported = fraction
+                self._emit(LoadProgress(fraction=float(fraction)))
+            return not self._stop_requested()
+
+        try:
+            with _load_callbacks(on_progress):
+                llm = llama_cpp.Llama(
+                    model_path=str(path),
+                    n_ctx=plan.n_ctx,
+                    n_threads=plan.n_threads,
+                    n_threads_batch=plan.n_threads_batch,
+                    n_gpu_layers=plan.n_gpu_layers,
+                    n_batch=plan.n_batch,
+                    n_ubatch=plan.n_ubatch,
+                    type_k=KV_CACHE_TYPES[plan.type_k],
+                    type_v=KV_CACHE_TYPES[plan.type_v],
+                    flash_attn=plan.flash_attn,
+                    use_mmap=plan.use_mmap,
+                    use_mlock=plan.use_mlock,
+                    swa_full=False,  # llama-cpp-python's default keeps a full-size SWA cache
+                    verbose=False,
+                )
+        except (ValueError, RuntimeError) as exc:
+            if self._stop_requested():
+                raise OperationCancelledError("Loading the model was cancelled.") from exc
+            raise ModelLoadError(
+                f"llama.cpp could not load {path.name}: the file may be damaged, use an "
+                f"architecture this version does not support, or need more memory ({exc})."
+            ) from exc
+        self._llm = llm
+        self._formatter, self._stop_strings = _chat_formatter(llm)
+        return _model_info(llm, path, load_seconds=time.perf_counter() - started)
+
+    def close(self) -> None:
+        if self._llm is not None:
+            self._llm.close()
+        self._llm = None
+        self._formatter = None
+
+    # -- generation ----------------------------------------------------------------------
+
+    def render_prompt(self, turns: Sequence[ChatTurn]) -> list[int]:
+        llm, formatter = self._require_model()
+        messages: Any = [{"role": t.role.value, "content": t.content} for t in turns]
+        try:
+            result = formatter(messages=messages)
+        except Exception as exc:  # a template may raise anything (jinja2 errors, ValueError...)
+            raise EngineError(f"The model's chat template failed: {exc}") from exc
+        return list(
+            llm.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True)
+        )
+
+    def generate(self, request: GenerateRequest) -> GenerationStats:
+        llm, _ = self._require_model()
+        started = time.perf_counter()
+        n_ctx = llm.n_ctx()
+        turns = list(request.turns)
+        if request.system_prompt.strip():
+            turns.insert(0, ChatTurn(role=Role.SYSTEM, content=request.system_prompt))
+        sampling = request.sampling
+        budget = n_ctx - reply_reserve(n_ctx=n_ctx, max_tokens=sampling.max_tokens)
+        fitted = fit_conversation(turns, render=self.render_prompt, budget=budget)
+        prompt = fitted.tokens
+        if fitted.dropped_turns:
+            self._emit(
+                ContextTrimmed(
+                    dropped_messages=fitted.dropped_turns,
+                    prompt_tokens=len(prompt),
+                    context_size=n_ctx,
+                )
+            )
+        reused = 0
+        if llm.n_tokens:
+            reused = min(llama_cpp.Llama.longest_token_prefix(llm._input_ids, prompt), len(prompt) - 1)
+
+        generated = 0
+        first_token_at: float | None = None
+
+        def after_each_token(_ids: Any, _logits: Any) -> bool:
+            nonlocal generated, first_token_at
+            generated += 1
+            if first_token_at is None:
+                first_token_at = time.perf_counter()
+                # Prompt evaluation is over: stop paying for the abort check on every graph node.
+                self._set_abort_check(enabled=False)
+            return self._stop_requested()
+
+        seed = sampling.seed if sampling.seed >= 0 else random.randrange(2**31)
+        stop_reason = StopReason.EOS
+        self._set_abort_check(enabled=True)
+        stream: Any = llm.create_completion(
+            prompt=prompt,
+            max_tokens=min(sampling.max_tokens, n_ctx - len(prompt)),
+            temperature=sampling.temperature,
+            top_p=sampling.top_p,
+            top_k=sampling.top_k,
+            min_p=sampling.min_p,
+            repeat_penalty=sampling.repeat_penalty,
+            seed=seed,
+            stop=self._stop_strings,
+            stopping_criteria=llama_cpp.StoppingCriteriaList([after_each_token]),
+            stream=True,
+        )
+        try:
+            for chunk in stream:
+                choice = chunk["choices"][0]
+                if choice["text"]:
+                    self._emit(TokenChunk(text=choice["text"]))
+                if choice.get("finish_reason") == "length":
+                    stop_reason = StopReason.LENGTH
+        except RuntimeError as exc:
+            # llama_decode returns an error when the abort callback fired mid-prompt.
+            if not self._stop_requested():
+                raise EngineError(f"llama.cpp failed while generating: {exc}") from exc
+        finally:
+            stream.close()
+            self._set_abort_check(enabled=False)
+        if self._stop_requested():
+            stop_reason = StopReason.STOPPED
+        finished = time.perf_counter()
+        decode_s = finished - first_token_at if first_token_at is not None else 0.0
+        return GenerationStats(
+            prompt_tokens=len(prompt),
+            evaluated_prompt_tokens=len(prompt) - reused,
+            generated_tokens=generated,
+            ttft_s=(first_token_at or finished) - started,
+            tokens_per_s=(generated - 1) / decode_s if generated > 1 and decode_s > 0 else 0.0,
+            total_s=finished - started,
+            stop_reason=stop_reason.value,
+            trimmed_messages=fitted.dropped_turns,
+            context_used=llm.n_tokens,
+            context_size=n_ctx,
+        )
+
+    def _set_abort_check(self, *, enabled: bool) -> None:
+        if self._llm is None:
+            return
+        callback = self._abort_callback if enabled else self._no_abort_callback
+        llama_lib.llama_set_abort_callback(self._llm.ctx, callback, None)
+
+    def _require_model(self) -> tuple[llama_cpp.Llama, Jinja2ChatFormatter]:
+        if self._llm is None or self._formatter is None:
+            raise NoModelLoadedError("No model is loaded.")
+        return self._llm, self._formatter
+
+
+def _chat_formatter(llm: llama_cpp.Llama) -> tuple[Jinja2ChatFormatter, list[str]]:
+    template = llm.metadata.get("tokenizer.chat_template") or CHATML_TEMPLATE
+    eos_id, bos_id = llm.token_eos(), llm.token_bos()
+    eos = llm._model.token_get_text(eos_id) if eos_id != -1 else ""
+    bos = llm._model.token_get_text(bos_id) if bos_id != -1 else ""
+    formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
+    return formatter, [eos] if eos else []
+
+
+def _model_info(llm: llama_cpp.Llama, path: Path, *, load_seconds: float) -> ModelInfo:
+    metadata = {str(k): str(v) for k, v in llm.metadata.items() if len(str(v)) < 4096}
+    return ModelInfo(
+        path=path,
+        name=llm.metadata.get("general.name") or path.stem,
+        architecture=llm.metadata.get("general.architecture", "unknown"),
+        n_ctx=llm.n_ctx(),
+        n_ctx_train=int(llm._model.n_ctx_train()),
+        n_params=int(llm._model.n_params()),
+        size_bytes=int(llm._model.size()),
+        has_chat_template="tokenizer.chat_template" in llm.metadata,
+        load_seconds=load_seconds,
+        metadata=metadata,
+    )
