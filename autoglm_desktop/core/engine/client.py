@@ -7,12 +7,14 @@ behind queued work.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import signal
 from collections.abc import Iterator, Sequence
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
+from typing import cast
 
 from autoglm_desktop.core import errors
 from autoglm_desktop.core.chat_types import ChatTurn, LoadPlan, ModelInfo, SamplingSettings
@@ -138,10 +140,8 @@ class EngineClient:
         self._process = self._conn = None
         if process is None or conn is None:
             return
-        try:
+        with contextlib.suppress(OSError, ValueError):
             conn.send(ShutdownRequest())
-        except (OSError, ValueError):
-            pass
         process.join(SHUTDOWN_GRACE_SECONDS)
         if process.is_alive():
             process.kill()
@@ -169,13 +169,27 @@ class EngineClient:
             conn.send(request)
         except (OSError, ValueError):
             self._raise_crashed()
-        while True:
-            message = self._receive(conn)
-            if isinstance(message, RequestDone):
-                return
-            if isinstance(message, EngineFailure):
-                raise _failure_to_error(message)
-            yield message
+        done = False
+        try:
+            while True:
+                message = self._receive(conn)
+                if isinstance(message, RequestDone):
+                    done = True
+                    return
+                if isinstance(message, EngineFailure):
+                    self._drain_until_done(conn)
+                    done = True
+                    raise _failure_to_error(message)
+                yield cast(EngineEvent, message)
+        finally:
+            if not done and self._conn is conn:
+                # The caller abandoned the request: stop it and leave the pipe clean for the next.
+                self._stop_event.set()
+                self._drain_until_done(conn)
+
+    def _drain_until_done(self, conn: Connection) -> None:
+        while not isinstance(self._receive(conn), RequestDone):
+            pass
 
     def _receive(self, conn: Connection) -> object:
         process = self._process

@@ -168,7 +168,9 @@ class LlamaRuntime:
         except Exception as exc:  # a template may raise anything (jinja2 errors, ValueError...)
             raise EngineError(f"The model's chat template failed: {exc}") from exc
         return list(
-            llm.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True)
+            llm.tokenize(
+                result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True
+            )
         )
 
     def generate(self, request: GenerateRequest) -> GenerationStats:
@@ -192,7 +194,10 @@ class LlamaRuntime:
             )
         reused = 0
         if llm.n_tokens:
-            reused = min(llama_cpp.Llama.longest_token_prefix(llm._input_ids, prompt), len(prompt) - 1)
+            reused = min(
+                llama_cpp.Llama.longest_token_prefix(llm._input_ids.tolist(), prompt),
+                len(prompt) - 1,
+            )
 
         generated = 0
         first_token_at: float | None = None
