@@ -60,3 +60,7 @@ class ExportError(AutoGLMError):
 
 class OperationCancelledError(AutoGLMError):
     """The user cancelled the operation (loading a model, for instance)."""
+
+
+class GGUFFormatError(ModelFileError):
+    """A file is not a GGUF model, or its GGUF structure is truncated or damaged."""
