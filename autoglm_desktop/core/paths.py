@@ -7,6 +7,7 @@ once with :func:`set_base_dir` or the ``AUTOGLM_HOME`` environment variable.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import platformdirs
@@ -70,3 +71,11 @@ def history_db_path() -> Path:
 def log_dir() -> Path:
     """Log files (engine stderr, crash reports)."""
     return _ensure(data_dir() / "logs")
+
+
+def resources_dir() -> Path:
+    """The read-only ``resources/`` folder (icons, translations, catalog), also when frozen."""
+    frozen_root = getattr(sys, "_MEIPASS", None)
+    if frozen_root:
+        return Path(frozen_root) / "resources"
+    return Path(__file__).resolve().parents[2] / "resources"

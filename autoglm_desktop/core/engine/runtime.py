@@ -283,7 +283,7 @@ def _model_info(llm: llama_cpp.Llama, path: Path, *, load_seconds: float) -> Mod
     metadata = {str(k): str(v) for k, v in llm.metadata.items() if len(str(v)) < 4096}
     return ModelInfo(
         path=path,
-        name=llm.metadata.get("general.name") or path.stem,
+        name=path.stem,
         architecture=llm.metadata.get("general.architecture", "unknown"),
         n_ctx=llm.n_ctx(),
         n_ctx_train=int(llm._model.n_ctx_train()),

@@ -1,0 +1,61 @@
+"""QApplication set-up: style, palette, translations, and the offscreen fallback."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from PySide6.QtCore import QLibraryInfo, QLocale, QTranslator
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication
+
+from autoglm_desktop import APP_ID, APP_NAME, __version__
+from autoglm_desktop.core import paths
+
+
+def has_display() -> bool:
+    if sys.platform != "linux":
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def create_application(argv: list[str] | None = None) -> QApplication:
+    """The app's QApplication (created once). Without a display it runs offscreen."""
+    existing = QApplication.instance()
+    if isinstance(existing, QApplication):
+        return existing
+    if not has_display():
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    app = QApplication(argv if argv is not None else sys.argv[:1])
+    app.setApplicationName(APP_NAME)
+    app.setApplicationVersion(__version__)
+    app.setDesktopFileName(APP_ID)
+    # Fusion draws the same everywhere and follows the system's light/dark colour scheme.
+    app.setStyle("Fusion")
+    icon = paths.resources_dir() / "icons" / "autoglm-desktop.png"
+    if icon.is_file():
+        app.setWindowIcon(QIcon(str(icon)))
+    _install_translations(app)
+    return app
+
+
+def _install_translations(app: QApplication) -> None:
+    """Load Qt's own and the app's translations for the system language, when present."""
+    locale = QLocale.system()
+    qt_translator = QTranslator(app)
+    if qt_translator.load(
+        locale, "qtbase", "_", QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)
+    ):
+        app.installTranslator(qt_translator)
+    app_translator = QTranslator(app)
+    if app_translator.load(locale, APP_ID, "_", str(paths.resources_dir() / "translations")):
+        app.installTranslator(app_translator)
+
+
+def run_gui(argv: list[str] | None = None) -> int:
+    from autoglm_desktop.qt.main_window import MainWindow
+
+    app = create_application(argv)
+    window = MainWindow()
+    window.show()
+    return app.exec()

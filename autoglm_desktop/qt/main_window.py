@@ -1,0 +1,341 @@
+"""The main window: conversations on the left, the chat on the right."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QPlainTextEdit,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from autoglm_desktop import APP_NAME
+from autoglm_desktop.core import paths
+from autoglm_desktop.core.chat_types import GenerationStats, LoadPlan, ModelInfo
+from autoglm_desktop.core.engine import EngineClient
+from autoglm_desktop.core.errors import AutoGLMError
+from autoglm_desktop.core.export import write_export
+from autoglm_desktop.core.library import choose_default_model, find_local_models
+from autoglm_desktop.core.settings import AppSettings, load_settings, save_settings
+from autoglm_desktop.core.store import ChatStore
+from autoglm_desktop.qt.chat_controller import ChatController
+from autoglm_desktop.qt.chat_view import ChatView
+from autoglm_desktop.qt.conversation_list import ConversationSidebar
+from autoglm_desktop.qt.conversation_settings import ConversationSettingsDialog
+from autoglm_desktop.qt.engine_worker import EngineThread, EngineWorker
+from autoglm_desktop.qt.model_bar import ModelBar
+from autoglm_desktop.qt.prompt_edit import PromptEdit
+
+
+class ErrorBanner(QFrame):
+    """A dismissable strip above the prompt box for problems the user should read."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("errorBanner")
+        self.setStyleSheet(
+            "#errorBanner { background: #fdecea; border: 1px solid #f5c2c0; border-radius: 4px; }"
+            "#errorBanner QLabel { color: #611a15; }"
+        )
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        close = QPushButton(self.tr("Dismiss"))
+        close.clicked.connect(self.hide)
+        layout = QHBoxLayout(self)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(close)
+        self.hide()
+
+    def show_message(self, text: str) -> None:
+        self.label.setText(text)
+        self.show()
+
+
+class EditMessageDialog(QDialog):
+    def __init__(self, text: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(self.tr("Edit message"))
+        self.editor = QPlainTextEdit(text)
+        buttons = QDialogButtonBox()
+        buttons.addButton(self.tr("Send"), QDialogButtonBox.ButtonRole.AcceptRole)
+        buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        note = QLabel(self.tr("Sending replaces this message and every message after it."))
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.editor)
+        layout.addWidget(note)
+        layout.addWidget(buttons)
+        self.resize(520, 260)
+
+
+class MainWindow(QMainWindow):
+    requestLoad = Signal(object)  # LoadPlan, queued to the worker thread
+    requestUnload = Signal()
+
+    def __init__(
+        self,
+        *,
+        store: ChatStore | None = None,
+        client: EngineClient | None = None,
+        autoload: bool = True,
+    ) -> None:
+        super().__init__()
+        self.setWindowTitle(APP_NAME)
+        self.resize(1100, 720)
+        self.settings: AppSettings = load_settings()
+        self.store = store or ChatStore(paths.history_db_path())
+        self.worker = EngineWorker(client or EngineClient(log_path=paths.log_dir() / "engine.log"))
+        self.engine = EngineThread(self.worker)
+        self.model_info: ModelInfo | None = None
+        self._closed = False
+
+        self.chat_view = ChatView()
+        self.controller = ChatController(store=self.store, worker=self.worker, view=self.chat_view)
+        self.sidebar = ConversationSidebar(self.store)
+        self.model_bar = ModelBar()
+        self.prompt = PromptEdit()
+        self.send_button = QPushButton(self.tr("Send"))
+        self.regenerate_button = QPushButton(self.tr("Regenerate"))
+        self.settings_button = QPushButton(self.tr("Chat settings…"))
+        self.error_banner = ErrorBanner()
+        self._build_layout()
+        self._build_status_bar()
+        self._build_menu()
+        self._connect()
+        self.refresh_models()
+        self._open_latest_conversation()
+        if autoload:
+            self.load_selected_model()
+
+    # -- construction --------------------------------------------------------------------
+
+    def _build_layout(self) -> None:
+        top = QHBoxLayout()
+        top.addWidget(self.model_bar, 1)
+        top.addWidget(self.settings_button)
+        buttons = QVBoxLayout()
+        buttons.addWidget(self.send_button)
+        buttons.addWidget(self.regenerate_button)
+        buttons.addStretch(1)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.prompt, 1)
+        bottom.addLayout(buttons)
+        chat = QWidget()
+        chat_layout = QVBoxLayout(chat)
+        chat_layout.addLayout(top)
+        chat_layout.addWidget(self.chat_view, 1)
+        chat_layout.addWidget(self.error_banner)
+        chat_layout.addLayout(bottom)
+        splitter = QSplitter()
+        splitter.addWidget(self.sidebar)
+        splitter.addWidget(chat)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([260, 840])
+        self.setCentralWidget(splitter)
+        self.prompt.setFocus()
+
+    def _build_status_bar(self) -> None:
+        self.model_label = QLabel(self.tr("No model loaded"))
+        self.speed_label = QLabel()
+        self.context_label = QLabel()
+        bar = self.statusBar()
+        for label in (self.model_label, self.speed_label, self.context_label):
+            label.setContentsMargins(8, 0, 8, 0)
+            bar.addPermanentWidget(label)
+
+    def _build_menu(self) -> None:
+        chat_menu = self.menuBar().addMenu(self.tr("&Chat"))
+        new_chat = QAction(self.tr("New chat"), self, shortcut=QKeySequence.StandardKey.New)
+        new_chat.triggered.connect(self.controller.new_conversation)
+        export = QAction(self.tr("Export chat…"), self)
+        export.triggered.connect(
+            lambda: self.export_conversation(self.controller.conversation_id or -1)
+        )
+        quit_action = QAction(self.tr("Quit"), self, shortcut=QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        for action in (new_chat, export, quit_action):
+            chat_menu.addAction(action)
+
+    def _connect(self) -> None:
+        worker, controller = self.worker, self.controller
+        self.requestLoad.connect(worker.load)
+        self.requestUnload.connect(worker.unload)
+        worker.loadStarted.connect(self._on_load_started)
+        worker.loadProgress.connect(self.model_bar.set_progress)
+        worker.modelLoaded.connect(self._on_model_loaded)
+        worker.unloaded.connect(self._on_unloaded)
+        worker.failed.connect(self._on_worker_failed)
+        self.model_bar.loadRequested.connect(self.load_model)
+        self.model_bar.unloadRequested.connect(self.requestUnload)
+        self.model_bar.cancelRequested.connect(worker.stop)
+        controller.replyRunningChanged.connect(self._on_reply_running)
+        controller.statsUpdated.connect(self._show_stats)
+        controller.statusMessage.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        controller.errorOccurred.connect(self.error_banner.show_message)
+        controller.conversationsChanged.connect(lambda cid: self.sidebar.refresh(keep=cid))
+        controller.conversationOpened.connect(self.sidebar.select)
+        controller.editRequested.connect(self._edit_message)
+        self.chat_view.copiedToClipboard.connect(
+            lambda what: self.statusBar().showMessage(what, 3000)
+        )
+        self.sidebar.conversationSelected.connect(controller.open_conversation)
+        self.sidebar.newConversationRequested.connect(controller.new_conversation)
+        self.sidebar.deleteRequested.connect(controller.delete_conversation)
+        self.sidebar.renameRequested.connect(controller.rename_conversation)
+        self.sidebar.exportRequested.connect(self.export_conversation)
+        self.prompt.submitted.connect(self.send_prompt)
+        self.prompt.stopRequested.connect(controller.stop)
+        self.send_button.clicked.connect(self._on_send_clicked)
+        self.regenerate_button.clicked.connect(controller.regenerate)
+        self.settings_button.clicked.connect(self.edit_conversation_settings)
+        self._on_reply_running(False)
+
+    # -- models --------------------------------------------------------------------------
+
+    def refresh_models(self) -> None:
+        models = find_local_models(folders=[paths.models_dir()])
+        last = Path(self.settings.last_model_path) if self.settings.last_model_path else None
+        chosen = choose_default_model(models, last_used=last)
+        self.model_bar.set_models(models, current=chosen.path if chosen else None)
+        if not models:
+            self.error_banner.show_message(
+                self.tr(
+                    "No model found in %1. Run “python3 tasks.py run” once to install the "
+                    "starter model, or put a .gguf file there."
+                ).replace("%1", str(paths.models_dir()))
+            )
+
+    def load_selected_model(self) -> None:
+        path = self.model_bar.selected_path()
+        if path is not None:
+            self.load_model(path)
+
+    def load_model(self, path: Path) -> None:
+        self.error_banner.hide()
+        self.model_bar.set_loading(True)
+        self.model_label.setText(self.tr("Loading %1…").replace("%1", path.stem))
+        self.requestLoad.emit(LoadPlan(model_path=path, n_ctx=self.settings.n_ctx))
+
+    def _on_load_started(self) -> None:
+        self.model_bar.set_loading(True)
+
+    def _on_model_loaded(self, info: ModelInfo) -> None:
+        self.model_info = info
+        self.model_bar.set_loaded(info.path)
+        self.controller.model_name = info.name
+        self.model_label.setText(info.name)
+        self.context_label.setText(self.tr("context %1").replace("%1", f"0 / {info.n_ctx}"))
+        if self.settings.last_model_path != str(info.path):
+            self.settings = self.settings.updated(last_model_path=str(info.path))
+            save_settings(self.settings)
+
+    def _on_unloaded(self) -> None:
+        self.model_info = None
+        self.model_bar.set_loaded(None)
+        self.model_label.setText(self.tr("No model loaded"))
+
+    def _on_worker_failed(self, message: str, _kind: str, _engine_died: bool) -> None:
+        if not self.controller.reply_running:  # reply failures are reported by the controller
+            self.error_banner.show_message(message)
+            self.model_bar.set_loaded(self.model_info.path if self.model_info else None)
+
+    # -- chatting ------------------------------------------------------------------------
+
+    def send_prompt(self, text: str) -> None:
+        if self.controller.reply_running:
+            return
+        if self.controller.send(text):
+            self.prompt.clear()
+            self.error_banner.hide()
+
+    def _on_send_clicked(self) -> None:
+        if self.controller.reply_running:
+            self.controller.stop()
+        else:
+            self.send_prompt(self.prompt.toPlainText())
+
+    def _on_reply_running(self, running: bool) -> None:
+        self.send_button.setText(self.tr("Stop") if running else self.tr("Send"))
+        self.send_button.setToolTip(self.tr("Esc") if running else self.tr("Enter"))
+        self.regenerate_button.setEnabled(not running)
+
+    def _show_stats(self, stats: GenerationStats) -> None:
+        self.speed_label.setText(
+            self.tr("first token %1 s · %2 tokens/s")
+            .replace("%1", f"{stats.ttft_s:.2f}")
+            .replace("%2", f"{stats.tokens_per_s:.1f}")
+        )
+        self.context_label.setText(
+            self.tr("context %1").replace("%1", f"{stats.context_used} / {stats.context_size}")
+        )
+
+    def _edit_message(self, message_id: int) -> None:
+        message = next((m for m in self.controller.messages() if m.id == message_id), None)
+        if message is None or self.controller.reply_running:
+            return
+        dialog = EditMessageDialog(message.content, self)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.controller.edit_and_resend(message_id, dialog.editor.toPlainText())
+
+    def edit_conversation_settings(self) -> None:
+        conversation_id = self.controller.conversation_id
+        if conversation_id is None:
+            conversation_id = self.controller.new_conversation()
+        conversation = self.store.get_conversation(conversation_id)
+        dialog = ConversationSettingsDialog(
+            system_prompt=conversation.system_prompt, sampling=conversation.sampling, parent=self
+        )
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.store.update_conversation_settings(
+                conversation_id,
+                system_prompt=dialog.system_prompt.toPlainText(),
+                sampling=dialog.sampling(),
+            )
+
+    def export_conversation(self, conversation_id: int) -> None:
+        if conversation_id < 0:
+            return
+        title = self.store.get_conversation(conversation_id).title
+        path, _filter = QFileDialog.getSaveFileName(
+            self,
+            self.tr("Export chat"),
+            str(Path.home() / f"{title}.md"),
+            self.tr("Markdown (*.md);;JSON (*.json)"),
+        )
+        if not path:
+            return
+        try:
+            write_export(self.store, conversation_id, path=Path(path))
+        except AutoGLMError as exc:
+            self.error_banner.show_message(str(exc))
+        else:
+            self.statusBar().showMessage(self.tr("Exported to %1").replace("%1", path), 5000)
+
+    def _open_latest_conversation(self) -> None:
+        conversations = self.store.list_conversations()
+        if conversations:
+            self.controller.open_conversation(conversations[0].id)
+
+    # -- shutdown ------------------------------------------------------------------------
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self._closed:
+            self._closed = True
+            self.controller.shutdown()
+            self.engine.close()
+            self.store.close()
+        super().closeEvent(event)
