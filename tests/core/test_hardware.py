@@ -8,6 +8,7 @@ import sys
 import types
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -116,7 +117,7 @@ def test_meters_keep_separate_baselines() -> None:
     assert first.read() is not None
 
 
-def _snapshot(**cpu_changes: object) -> HardwareSnapshot:
+def _snapshot(**cpu_changes: Any) -> HardwareSnapshot:
     real = read_hardware(include_gpus=False)
     return dataclasses.replace(real, cpu=dataclasses.replace(real.cpu, **cpu_changes))
 
@@ -150,21 +151,14 @@ def test_idle_cores_respects_affinity_and_quota() -> None:
 
 def test_parse_x86_flags() -> None:
     cpuinfo = "processor\t: 0\nflags\t\t: fpu pni ssse3 fma avx f16c avx2 avx512f avx512_vnni\n"
-    assert parse_cpuinfo_features(cpuinfo) == {
-        "sse3",
-        "ssse3",
-        "fma",
-        "avx",
-        "f16c",
-        "avx2",
-        "avx512f",
-        "avx512_vnni",
-    }
+    expected = {"sse3", "ssse3", "fma", "avx", "f16c", "avx2", "avx512f", "avx512_vnni"}
+    assert parse_cpuinfo_features(cpuinfo) == frozenset(expected)
 
 
 def test_parse_arm_features() -> None:
     cpuinfo = "processor\t: 0\nFeatures\t: fp asimd evtstrm aes asimdhp asimddp i8mm sve bf16\n"
-    assert parse_cpuinfo_features(cpuinfo) == {"neon", "fp16", "dotprod", "i8mm", "sve", "bf16"}
+    expected = {"neon", "fp16", "dotprod", "i8mm", "sve", "bf16"}
+    assert parse_cpuinfo_features(cpuinfo) == frozenset(expected)
 
 
 def test_cpuinfo_without_feature_line_is_unknown() -> None:
