@@ -192,9 +192,16 @@ def _message_from_row(row: sqlite3.Row) -> Message:
 class ChatStore:
     """Conversations and messages, persisted in the SQLite file at ``path``."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, recover_interrupted: bool = True) -> None:
+        """Open (creating or migrating) the history at ``path``.
+
+        Args:
+            path: The SQLite file.
+            recover_interrupted: Mark replies left "streaming" as interrupted. Only the app's
+                own store does this at start; a second, read-only look must not.
+        """
         self.path = Path(path)
-        self._conn = self._open(self.path)
+        self._conn = self._open(self.path, recover_interrupted=recover_interrupted)
 
     # lifecycle
 
@@ -214,7 +221,7 @@ class ChatStore:
             self._conn.close()
 
     @staticmethod
-    def _open(path: Path) -> sqlite3.Connection:
+    def _open(path: Path, *, recover_interrupted: bool) -> sqlite3.Connection:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(path, timeout=5.0, isolation_level=None)
@@ -227,11 +234,12 @@ class ChatStore:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = FULL")
             _migrate(conn, path)
-            # A reply still marked as streaming was cut off when the app last died.
-            conn.execute(
-                "UPDATE messages SET status = ? WHERE status = ?",
-                (MessageStatus.INTERRUPTED.value, MessageStatus.STREAMING.value),
-            )
+            if recover_interrupted:
+                # A reply still marked as streaming was cut off when the app last died.
+                conn.execute(
+                    "UPDATE messages SET status = ? WHERE status = ?",
+                    (MessageStatus.INTERRUPTED.value, MessageStatus.STREAMING.value),
+                )
         except StoreError:
             conn.close()
             raise
