@@ -64,3 +64,51 @@ class OperationCancelledError(AutoGLMError):
 
 class GGUFFormatError(ModelFileError):
     """A file is not a GGUF model, or its GGUF structure is truncated or damaged."""
+
+
+class HubError(AutoGLMError):
+    """The model hub could not be used (no network, refused access, missing model...)."""
+
+
+class NetworkError(HubError):
+    """The hub or its download server could not be reached, or the connection kept failing."""
+
+
+class OfflineModeError(HubError):
+    """Offline mode is on, so nothing is fetched from the network."""
+
+
+class GatedModelError(HubError):
+    """The model's authors require an access token (and accepting their terms) to download it."""
+
+    def __init__(self, message: str, *, repo_id: str) -> None:
+        super().__init__(message)
+        self.repo_id = repo_id
+
+
+class AccessTokenError(HubError):
+    """The hub refused the access token (mistyped, expired or revoked)."""
+
+
+class HubNotFoundError(HubError):
+    """No such model, revision or file on the hub (or it is private)."""
+
+
+class HubSettingsError(HubError):
+    """A hub setting (endpoint address, proxy) is not valid."""
+
+
+class DownloadError(AutoGLMError):
+    """A model download could not finish."""
+
+
+class DiskFullError(DownloadError):
+    """There is not enough free disk space for the download."""
+
+
+class HashMismatchError(DownloadError):
+    """The downloaded file differs from the hub's copy (damaged in transit); it was discarded."""
+
+
+class LibraryError(AutoGLMError):
+    """A model could not be added to, found in, or removed from the local library."""
