@@ -11,7 +11,6 @@ not grow with the reply or the conversation: the ratio largest/smallest is the n
 from __future__ import annotations
 
 import argparse
-import ctypes
 import itertools
 import os
 import statistics
@@ -22,7 +21,6 @@ from dataclasses import dataclass, field
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import PySide6
 from PySide6.QtWidgets import QApplication
 
 from autoglm_desktop.core.chat_types import Role
@@ -33,16 +31,6 @@ EARLIER_MESSAGES = (0, 200)
 TOKEN_CHARS = 4  # a typical llama.cpp token is a few characters
 # The default timed window (700 tokens, ~2800 chars) spans two cycles of reply_text(), so every
 # case times the same mix of paragraphs, lists, code blocks and scroll steps.
-
-
-def keep_none_alive() -> None:
-    """Work around PySide6 6.12.0 dropping a reference to None on each void method call.
-
-    From Python 3.12 None is immortal and this does not matter; on 3.10/3.11 the interpreter
-    aborts ("none_dealloc") after a few thousand Qt calls. Give None references to spare.
-    """
-    if sys.version_info < (3, 12) and PySide6.__version__.startswith("6.12."):
-        ctypes.c_ssize_t.from_address(id(None)).value += 1 << 40
 
 
 def reply_text() -> Iterator[str]:
@@ -115,7 +103,6 @@ def main() -> int:
     parser.add_argument("--appends", type=int, default=700, help="timed appends per case, round")
     parser.add_argument("--rounds", type=int, default=3, help="rounds over all cases (noise)")
     args = parser.parse_args()
-    keep_none_alive()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     measure(app, Case(0, 1_000), appends=50)  # warm-up: imports, fonts, caches
