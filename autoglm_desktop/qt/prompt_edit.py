@@ -17,7 +17,7 @@ class PromptEdit(QPlainTextEdit):
             self.tr("Type a message — Enter to send, Shift+Enter for a new line, Esc to stop")
         )
         self.setTabChangesFocus(True)
-        self.setMaximumHeight(140)
+        self.setMaximumHeight(96)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         key, modifiers = event.key(), event.modifiers()

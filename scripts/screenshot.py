@@ -1,0 +1,83 @@
+"""Take a screenshot of the real app window, for looking at the UI (run under Xvfb).
+
+    xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python scripts/screenshot.py OUT.png \
+        [--prompt "..."] [--dark]
+
+It uses whatever AUTOGLM_HOME points at (seed it with conversations first if you like), loads
+the default model, optionally sends a prompt and waits for the reply, then grabs the screen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from PySide6.QtGui import QColor, QGuiApplication, QPalette
+from PySide6.QtWidgets import QApplication
+
+from autoglm_desktop.qt.app import create_application
+from autoglm_desktop.qt.main_window import MainWindow
+
+
+def dark_palette() -> QPalette:
+    palette = QPalette()
+    roles = QPalette.ColorRole
+    for role, color in (
+        (roles.Window, QColor(45, 45, 48)),
+        (roles.WindowText, QColor(230, 230, 230)),
+        (roles.Base, QColor(30, 30, 32)),
+        (roles.AlternateBase, QColor(45, 45, 48)),
+        (roles.Text, QColor(230, 230, 230)),
+        (roles.Button, QColor(55, 55, 58)),
+        (roles.ButtonText, QColor(230, 230, 230)),
+        (roles.Highlight, QColor(42, 130, 218)),
+        (roles.Link, QColor(110, 170, 255)),
+        (roles.HighlightedText, QColor(255, 255, 255)),
+        (roles.PlaceholderText, QColor(140, 140, 140)),
+    ):
+        palette.setColor(role, color)
+    return palette
+
+
+def wait(app: QApplication, done: object, timeout_s: float = 120.0) -> None:
+    assert callable(done)
+    deadline = time.monotonic() + timeout_s
+    while not done() and time.monotonic() < deadline:
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--prompt", default="")
+    parser.add_argument("--dark", action="store_true", help="force the dark colour scheme")
+    args = parser.parse_args()
+    app = create_application()
+    if args.dark:  # what a desktop in dark mode hands Qt; Xvfb has no platform theme
+        app.setPalette(dark_palette())
+    window = MainWindow()
+    window.show()
+    wait(app, lambda: window.model_info is not None)
+    if args.prompt:
+        window.prompt.setPlainText(args.prompt)
+        window.send_button.click()
+        wait(app, lambda: window.controller.reply_running)
+        wait(app, lambda: not window.controller.reply_running)
+    for _ in range(20):
+        app.processEvents()
+        time.sleep(0.02)
+    screen = QGuiApplication.primaryScreen()
+    ok = screen.grabWindow(0).save(str(args.out))
+    print(
+        f"saved {args.out}: {ok}; palette window lightness "
+        f"{window.palette().color(QPalette.ColorRole.Window).lightness()}"
+    )
+    window.close()
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
