@@ -35,21 +35,25 @@ def create_application(argv: list[str] | None = None) -> QApplication:
     icon = paths.resources_dir() / "icons" / "autoglm-desktop.png"
     if icon.is_file():
         app.setWindowIcon(QIcon(str(icon)))
-    _install_translations(app)
+    language = os.environ.get("AUTOGLM_LANGUAGE")  # e.g. zh_CN; default: the system's
+    install_translations(app, QLocale(language) if language else QLocale.system())
     return app
 
 
-def _install_translations(app: QApplication) -> None:
-    """Load Qt's own and the app's translations for the system language, when present."""
-    locale = QLocale.system()
+def install_translations(app: QApplication, locale: QLocale) -> list[QTranslator]:
+    """Load Qt's own and the app's translations for ``locale``, when present."""
+    installed = []
     qt_translator = QTranslator(app)
     if qt_translator.load(
         locale, "qtbase", "_", QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)
     ):
         app.installTranslator(qt_translator)
+        installed.append(qt_translator)
     app_translator = QTranslator(app)
     if app_translator.load(locale, APP_ID, "_", str(paths.resources_dir() / "translations")):
         app.installTranslator(app_translator)
+        installed.append(app_translator)
+    return installed
 
 
 def run_gui(argv: list[str] | None = None) -> int:

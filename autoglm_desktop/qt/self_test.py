@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +66,6 @@ def _chat_once(
     window.controller.replyRunningChanged.connect(driver.on_running)
     window.controller.statsUpdated.connect(driver.on_stats)
     QTimer.singleShot(int(timeout_s * 1000), lambda: app.exit(2))
-    started = time.perf_counter()
     window.load_model(model)
     app.exec()
     if screenshot is not None:
@@ -80,7 +78,6 @@ def _chat_once(
         result = {"ok": False, "reason": failures[-1]}
     elif stats and conversation_id is not None:
         result = _verify_saved(db_path, conversation_id, stats[-1])
-    result["seconds"] = round(time.perf_counter() - started, 2)
     return result
 
 
