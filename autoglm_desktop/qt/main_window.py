@@ -207,7 +207,7 @@ class MainWindow(QMainWindow):
     # -- models --------------------------------------------------------------------------
 
     def refresh_models(self) -> None:
-        models = find_local_models(folders=[paths.models_dir()])
+        models = find_local_models(folders=paths.model_folders())
         last = Path(self.settings.last_model_path) if self.settings.last_model_path else None
         chosen = choose_default_model(models, last_used=last)
         self.model_bar.set_models(models, current=chosen.path if chosen else None)

@@ -32,7 +32,7 @@ def run_self_test(
 ) -> dict[str, Any]:
     """Open the main window, chat once, verify the saved history. Returns the result dict."""
     if model is None:
-        chosen = choose_default_model(find_local_models(folders=[paths.models_dir()]))
+        chosen = choose_default_model(find_local_models(folders=paths.model_folders()))
         if chosen is None:
             return {"ok": False, "reason": f"no model found in {paths.models_dir()}"}
         model = chosen.path
