@@ -281,3 +281,38 @@ def test_every_plan_loads_and_generates(
         assert events[-1].stats.generated_tokens >= 1
     finally:
         client.shutdown()
+
+
+# ------------------------------------------------------------------------ thread probe
+
+
+def test_probe_picks_the_fastest_and_is_remembered_per_load(
+    infos: dict[str, GGUFInfo], tmp_path: Path
+) -> None:
+    from autoglm_desktop.core.chat_types import GenerationStats, LoadPlan
+    from autoglm_desktop.core.engine import EngineEvent
+    from autoglm_desktop.core.thread_probe import (
+        probe_threads,
+        recall_threads,
+        remember_threads,
+    )
+
+    speeds = {1: 70.0, 2: 24.0}  # the numbers: 2 cores, one busy
+
+    def fake_generate(plan: LoadPlan, tokens: int) -> list[EngineEvent]:
+        stats = GenerationStats(generated_tokens=tokens, tokens_per_s=speeds[plan.n_threads or 0])
+        return [GenerationFinished(stats=stats)]
+
+    info = infos["tiny"]
+    plan = plan_for(info=info, hardware=snapshot(ram_gib=8)).plan
+    result = probe_threads(plan=plan, candidates=[1, 2], generate=fake_generate)
+    assert result.best_threads == 1
+    busy = snapshot(ram_gib=8, cores=2, busy=(1.0, 0.0))
+    store = tmp_path / "probe.json"
+    assert recall_threads(info=info, hardware=busy, store=store) is None
+    remember_threads(result, info=info, hardware=busy, store=store)
+    assert recall_threads(info=info, hardware=busy, store=store) == 1
+    idle = snapshot(ram_gib=8, cores=2, busy=(0.0, 0.0))
+    assert recall_threads(info=info, hardware=idle, store=store) is None  # another load level
+    store.write_text("not json")
+    assert recall_threads(info=info, hardware=busy, store=store) is None
