@@ -152,6 +152,10 @@ class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
         self.role = role
         super().__init__(("127.0.0.1", 0), _Handler)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # clients hanging up are normal
+            super().handle_error(request, client_address)
+
     def process_request(self, request: Any, client_address: Any) -> None:
         with self.hub.lock:
             self.hub.connections[self.role] += 1

@@ -1,0 +1,364 @@
+"""The download manager against a real local hub server with injected faults."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hub_server import Fault, HubFile, HubRepo, HubServer, write_gguf
+from huggingface_hub import constants
+
+from autoglm_desktop.core import downloads
+from autoglm_desktop.core.downloads import (
+    DownloadManager,
+    DownloadRequest,
+    DownloadState,
+    DownloadStatus,
+    RetryPolicy,
+    check_disk_space,
+    part_path,
+)
+from autoglm_desktop.core.errors import DiskFullError, GatedModelError, HashMismatchError
+from autoglm_desktop.core.hub import HubClient, RepoDetail, fetch_repo_detail
+from autoglm_desktop.core.hub_settings import EndpointChoice, HubSettings, apply_hub_settings
+from autoglm_desktop.core.library import find_local_models
+
+REPO = "acme/Tiny-GGUF"
+FAST = RetryPolicy(stall_timeout_s=3, connect_timeout_s=3, first_wait_s=0.01, max_wait_s=0.05)
+QUICK_STALL = RetryPolicy(stall_timeout_s=0.3, first_wait_s=0.01, max_wait_s=0.05)
+
+
+@pytest.fixture(autouse=True)
+def isolated_hub_state(monkeypatch: pytest.MonkeyPatch, app_home: Path) -> Iterator[None]:
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_IMPLICIT_TOKEN", True)
+    yield
+    apply_hub_settings(HubSettings())
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real GGUF model of about 2.6 MB."""
+    path = tmp_path_factory.mktemp("gguf") / "tiny.gguf"
+    return write_gguf(path, n_layer=4, n_embd=256, n_head=4, n_head_kv=4, n_ff=512)
+
+
+@pytest.fixture
+def hub(model_file: Path) -> Iterator[HubServer]:
+    data = model_file.read_bytes()
+    third = len(data) // 3
+    with HubServer() as server:
+        server.add_repo(
+            HubRepo(
+                REPO,
+                [
+                    HubFile("Tiny-Q8_0.gguf", source=model_file),
+                    HubFile("Tiny-Q8_0-split-00001-of-00003.gguf", data=data[:third]),
+                    HubFile("Tiny-Q8_0-split-00002-of-00003.gguf", data=data[third : 2 * third]),
+                    HubFile("Tiny-Q8_0-split-00003-of-00003.gguf", data=data[2 * third :]),
+                ],
+            )
+        )
+        server.add_repo(
+            HubRepo("gate/Locked-GGUF", [HubFile("L-Q8_0.gguf", source=model_file)], gated="auto")
+        )
+        yield server
+
+
+@pytest.fixture
+def client(hub: HubServer) -> HubClient:
+    settings = HubSettings(endpoint_choice=EndpointChoice.CUSTOM, custom_endpoint=hub.url)
+    return HubClient(settings=settings, token=False)
+
+
+@pytest.fixture
+def detail(client: HubClient) -> RepoDetail:
+    return fetch_repo_detail(client, REPO, with_card=False)
+
+
+def single(detail: RepoDetail) -> DownloadRequest:
+    model = next(m for m in detail.models if not m.is_split)
+    return DownloadRequest.for_model(detail, model)
+
+
+def split(detail: RepoDetail) -> DownloadRequest:
+    model = next(m for m in detail.models if m.is_split)
+    return DownloadRequest.for_model(detail, model)
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_download_is_verified_and_moved_into_place(
+    client: HubClient, detail: RepoDetail, hub: HubServer, model_file: Path, app_home: Path
+) -> None:
+    seen: list[DownloadStatus] = []
+    manager = DownloadManager(client=client, policy=FAST, listener=seen.append)
+
+    status = manager.run(manager.add(single(detail)).id)
+
+    assert status.state is DownloadState.COMPLETED
+    assert status.path == app_home / "data" / "models" / "acme" / "Tiny-GGUF" / "Tiny-Q8_0.gguf"
+    assert sha256(status.path) == sha256(model_file)
+    assert not part_path(status.path).exists()
+    assert hub.bytes_served["Tiny-Q8_0.gguf"] == model_file.stat().st_size
+    assert [s.state for s in seen][-1] is DownloadState.COMPLETED
+    assert {s.state for s in seen} >= {DownloadState.QUEUED, DownloadState.RUNNING}
+    assert seen[-1].bytes_done == seen[-1].bytes_total == model_file.stat().st_size
+    assert [m.path for m in find_local_models(folders=[manager.models_dir])] == [status.path]
+    saved = json.loads((app_home / "data" / "downloads.json").read_text())
+    assert [job["state"] for job in saved["jobs"]] == ["completed"]
+    # The same model again is already there: nothing is fetched.
+    again = manager.add(single(detail))
+    assert again.state is DownloadState.COMPLETED and again.id == status.id
+
+
+def test_stalled_transfer_is_retried_and_resumed(
+    client: HubClient, detail: RepoDetail, hub: HubServer, model_file: Path
+) -> None:
+    size = model_file.stat().st_size
+    hub.add_fault(Fault("stall", at_byte=size // 3, path="Tiny-Q8_0.gguf", seconds=5))
+    manager = DownloadManager(client=client, policy=QUICK_STALL)
+
+    status = manager.run(manager.add(single(detail)).id)
+
+    assert status.state is DownloadState.COMPLETED and status.retries >= 1
+    assert sha256(status.path) == sha256(model_file)
+    assert ("Tiny-Q8_0.gguf", size // 3) in hub.range_starts  # resumed where it stalled
+    assert hub.bytes_served["Tiny-Q8_0.gguf"] == size  # no byte fetched twice
+
+
+def test_dropped_connection_is_resumed(
+    client: HubClient, detail: RepoDetail, hub: HubServer, model_file: Path
+) -> None:
+    size = model_file.stat().st_size
+    hub.add_fault(Fault("drop", at_byte=size // 2, path="Tiny-Q8_0.gguf", times=2))
+    manager = DownloadManager(client=client, policy=FAST)
+
+    status = manager.run(manager.add(single(detail)).id)
+
+    assert status.state is DownloadState.COMPLETED and status.retries == 2
+    assert [start for name, start in hub.range_starts if name == "Tiny-Q8_0.gguf"] == [
+        0,
+        size // 2,
+        size // 2,
+    ]
+    assert hub.bytes_served["Tiny-Q8_0.gguf"] == size
+    assert sha256(status.path) == sha256(model_file)
+
+
+def test_corrupted_transfer_is_caught_by_the_hash_check(
+    client: HubClient, detail: RepoDetail, hub: HubServer, model_file: Path
+) -> None:
+    hub.add_fault(Fault("corrupt", at_byte=12345, path="Tiny-Q8_0.gguf"))
+    manager = DownloadManager(client=client, policy=FAST)
+    job = manager.add(single(detail))
+
+    with pytest.raises(HashMismatchError, match="checksum does not match the hub's"):
+        manager.run(job.id)
+
+    status = manager.status(job.id)
+    assert status.state is DownloadState.FAILED and "damaged" in (status.error or "")
+    assert not status.path.exists() and not part_path(status.path).exists()
+    assert find_local_models(folders=[manager.models_dir]) == []
+    # Retrying fetches a good copy (the fault hit once).
+    assert manager.run(manager.add(single(detail)).id).state is DownloadState.COMPLETED
+    assert sha256(status.path) == sha256(model_file)
+
+
+def test_split_model_is_one_download_offered_only_when_complete(
+    client: HubClient, detail: RepoDetail, hub: HubServer, model_file: Path
+) -> None:
+    request = split(detail)
+    third = model_file.stat().st_size // 3
+    # The last part keeps failing: the first parts are fetched and verified, but not offered.
+    hub.add_fault(Fault("drop", at_byte=10, path="Tiny-Q8_0-split-00003-of-00003.gguf", times=100))
+    policy = RetryPolicy(stall_timeout_s=3, first_wait_s=0.01, attempts_without_progress=2)
+    manager = DownloadManager(client=client, policy=policy)
+    job = manager.add(request)
+    assert job.file_count == 3 and job.bytes_total == model_file.stat().st_size
+
+    with pytest.raises(Exception, match="kept failing"):
+        manager.run(job.id)
+    assert manager.status(job.id).bytes_done == 2 * third + 10
+    assert find_local_models(folders=[manager.models_dir]) == []
+
+    hub.faults.clear()
+    status = manager.run(job.id)
+    assert status.state is DownloadState.COMPLETED
+    models = find_local_models(folders=[manager.models_dir])
+    assert len(models) == 1 and models[0].path == status.path and len(models[0].parts) == 3
+    joined = b"".join(p.read_bytes() for p in models[0].parts)
+    assert joined == model_file.read_bytes()
+    served = sum(hub.bytes_served[f.path] for f in request.files)
+    assert served == model_file.stat().st_size  # the failed attempt's 10 bytes were kept
+
+
+def test_pause_resume_and_cancel_from_another_thread(
+    client: HubClient, detail: RepoDetail, hub: HubServer, model_file: Path
+) -> None:
+    size = model_file.stat().st_size
+    hold = hub.add_fault(Fault("hold", at_byte=size // 2, path="Tiny-Q8_0.gguf"))
+    manager = DownloadManager(client=client, policy=QUICK_STALL)  # a held read notices soon
+    manager.start()
+    try:
+        job = manager.add(single(detail))
+        assert hold.reached.wait(10)
+        manager.pause(job.id)
+        paused = manager.wait(job.id, timeout=10)
+        assert paused.state is DownloadState.PAUSED
+        assert paused.bytes_done == size // 2 == part_path(paused.path).stat().st_size
+        hold.release.set()
+
+        manager.resume(job.id)
+        done = manager.wait(job.id, timeout=10)
+        assert done.state is DownloadState.COMPLETED
+        assert hub.bytes_served["Tiny-Q8_0.gguf"] == size
+
+        other = hub.add_fault(
+            Fault("hold", at_byte=1000, path="Tiny-Q8_0-split-00001-of-00003.gguf")
+        )
+        job2 = manager.add(split(detail))
+        assert other.reached.wait(10)
+        manager.cancel(job2.id)
+        cancelled = manager.wait(job2.id, timeout=10)
+        other.release.set()
+        assert cancelled.state is DownloadState.CANCELLED
+        assert not part_path(cancelled.path).exists()
+        assert [m.path for m in find_local_models(folders=[manager.models_dir])] == [done.path]
+    finally:
+        manager.stop()
+
+
+def test_queue_survives_a_restart(
+    client: HubClient, detail: RepoDetail, hub: HubServer, model_file: Path
+) -> None:
+    first = DownloadManager(client=client, policy=FAST)
+    queued = first.add(single(detail))
+    paused = first.add(split(detail))
+    first.pause(paused.id)
+
+    restarted = DownloadManager(client=client, policy=FAST)
+
+    states = {s.id: s.state for s in restarted.statuses()}
+    assert states == {queued.id: DownloadState.QUEUED, paused.id: DownloadState.PAUSED}
+    restarted.start()
+    try:
+        assert restarted.wait(queued.id, timeout=10).state is DownloadState.COMPLETED
+        assert restarted.status(paused.id).state is DownloadState.PAUSED
+    finally:
+        restarted.stop()
+
+
+def test_gated_model_download_fails_with_a_clear_message(client: HubClient) -> None:
+    detail = fetch_repo_detail(client, "gate/Locked-GGUF", with_card=False)
+    manager = DownloadManager(client=client, policy=FAST)
+    job = manager.add(DownloadRequest.for_model(detail, detail.models[0]))
+
+    with pytest.raises(GatedModelError, match="gated by its authors"):
+        manager.run(job.id)
+    assert manager.status(job.id).state is DownloadState.FAILED
+
+
+# --------------------------------------------------------------------------- disk space
+
+
+def test_preflight_space_check(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    def usage(free: int) -> object:
+        return lambda _path: shutil._ntuple_diskusage(total=10**12, used=0, free=free)  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(downloads.shutil, "disk_usage", usage(10 * 2**30))
+    check_disk_space(tmp_path / "not" / "yet", needed_bytes=5 * 2**30)
+
+    monkeypatch.setattr(downloads.shutil, "disk_usage", usage(5 * 2**30))
+    with pytest.raises(DiskFullError, match=r"needs 5\.4 GB but only 5\.4 GB is free"):
+        check_disk_space(tmp_path, needed_bytes=5 * 2**30)  # no room for the margin
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 20 MiB tmpfs, mounted for the test (needs root)."""
+    mount_point = tmp_path / "small-disk"
+    mount_point.mkdir()
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=20m", "tmpfs", str(mount_point)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({result.stderr.strip() or 'not permitted'})")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def test_disk_full_is_detected_before_the_first_byte(
+    client: HubClient, hub: HubServer, small_disk: Path, starter_model: Path
+) -> None:
+    hub.add_repo(HubRepo("big/Big-GGUF", [HubFile("Big-Q4_1.gguf", source=starter_model)]))
+    detail = fetch_repo_detail(client, "big/Big-GGUF", with_card=False)
+    manager = DownloadManager(client=client, models_dir=small_disk, policy=FAST)
+    job = manager.add(DownloadRequest.for_model(detail, detail.models[0]))
+
+    with pytest.raises(DiskFullError, match="Not enough free disk space") as error:
+        manager.run(job.id)
+
+    assert "Free up" in str(error.value)
+    assert hub.bytes_served["Big-Q4_1.gguf"] == 0
+    assert not any(small_disk.rglob("*.part"))
+
+
+def test_disk_filling_up_during_the_download(
+    client: HubClient, hub: HubServer, small_disk: Path, tmp_path: Path
+) -> None:
+    model = write_gguf(
+        tmp_path / "mid.gguf",
+        n_layer=2,
+        n_embd=512,
+        n_head=8,
+        n_head_kv=8,
+        n_ff=1024,
+        weight_type="f16",
+    )
+    assert 8 << 20 < model.stat().st_size < 19 << 20  # fits the empty disk, not beside a filler
+    hub.add_repo(HubRepo("mid/Mid-GGUF", [HubFile("Mid-F16.gguf", source=model)]))
+    detail = fetch_repo_detail(client, "mid/Mid-GGUF", with_card=False)
+    filler = small_disk / "filler.bin"
+    filled: list[bool] = []
+
+    def fill_disk(status: DownloadStatus) -> None:
+        """Another program fills the disk once the download has started."""
+        if status.state is DownloadState.RUNNING and not filled:
+            filled.append(True)
+            filler.write_bytes(bytes((20 << 20) - model.stat().st_size + (4 << 20)))
+
+    manager = DownloadManager(client=client, models_dir=small_disk, policy=FAST, listener=fill_disk)
+    job = manager.add(DownloadRequest.for_model(detail, detail.models[0]))
+
+    with pytest.raises(DiskFullError, match=r"The disk filled up while downloading Mid-F16\.gguf"):
+        manager.run(job.id)
+
+    status = manager.status(job.id)
+    assert status.state is DownloadState.FAILED and not status.path.exists()
+    assert find_local_models(folders=[small_disk]) == []  # the part is kept, never offered
+    filler.unlink()
+    assert manager.run(job.id).state is DownloadState.COMPLETED
+    assert sha256(status.path) == sha256(model)
+
+
+def test_unique_ids_and_state_file_entries(client: HubClient, detail: RepoDetail) -> None:
+    manager = DownloadManager(client=client)
+    ids = {manager.add(single(detail)).id, manager.add(split(detail)).id}
+    assert len(ids) == 2 and all(len(i) == 12 and uuid.UUID(int=int(i, 16)) for i in ids)
+    manager.cancel(next(iter(ids)))
+    manager.remove(next(iter(ids)))
+    assert len(DownloadManager(client=client).statuses()) == 1
