@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from autoglm_desktop import APP_ID, __version__, plan_command
+from autoglm_desktop import APP_ID, __version__, models_command, plan_command
 from autoglm_desktop.core.chat_types import ChatTurn, LoadPlan, Role, SamplingSettings
 from autoglm_desktop.core.errors import AutoGLMError
 
@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     self_test.add_argument("--timeout", type=float, default=180.0)
     self_test.add_argument("--screenshot", type=Path, default=None, help="save the window as PNG")
     plan_command.add_plan_parser(commands)
+    models_command.add_commands(commands)
     return parser
 
 
@@ -98,6 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_self_test_command(args)
     if args.command == "plan":
         return plan_command.run_plan(args)
+    if args.command in models_command.COMMANDS:
+        return models_command.run(args)
     from autoglm_desktop.qt.app import run_gui
 
     return run_gui()
