@@ -62,12 +62,13 @@ class AppDriver:
         from PySide6.QtCore import QObject, Slot
 
         from autoglm_desktop.core.chat_types import SamplingSettings
-        from autoglm_desktop.core.settings import AppSettings, save_settings
+        from autoglm_desktop.core.model_overrides import save_overrides
+        from autoglm_desktop.core.tuner import PlanOverrides
         from autoglm_desktop.qt.app import create_application
         from autoglm_desktop.qt.main_window import MainWindow
 
         self.app = create_application()
-        save_settings(AppSettings(n_ctx=n_ctx))
+        save_overrides(model, PlanOverrides(n_ctx=n_ctx))
         self.window = MainWindow(autoload=False)
         self.window.show()
         self.window.load_model(model)

@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class AppSettings:
     last_model_path: str = ""
-    n_ctx: int = 4096
+    release_when_idle_minutes: int = 0  # 0: keep the model loaded
 
     def updated(self, **changes: Any) -> AppSettings:
         return replace(self, **changes)

@@ -210,7 +210,8 @@ class _Search:
         self.model_path = model_path
         self.trained_ctx = info.n_ctx_train or DEFAULT_CONTEXT
         self.max_ctx = max(1, fixed.n_ctx or self.trained_ctx)
-        self.min_ctx = min(MIN_CONTEXT, self.max_ctx)
+        # A context the user fixed is taken as it is: it fits, or the plan says it does not.
+        self.min_ctx = fixed.n_ctx or min(MIN_CONTEXT, self.max_ctx)
         self.flash_attn = True if fixed.flash_attn is None else fixed.flash_attn
         self.max_layers = max_gpu_layers(info)
 

@@ -37,6 +37,7 @@ class EngineWorker(QObject):
     loadProgress = Signal(float)
     modelLoaded = Signal(object)  # ModelInfo
     unloaded = Signal()
+    released = Signal()  # engine ended to free memory; the next reply reloads the model
     contextTrimmed = Signal(int)  # messages left out
     tokens = Signal(str)
     generationFinished = Signal(object)  # GenerationStats
@@ -77,7 +78,7 @@ class EngineWorker(QObject):
     def release_memory(self) -> None:
         """End the engine process but keep the model: the next reply reloads it."""
         self._client.unload(keep_plan=True)
-        self.unloaded.emit()
+        self.released.emit()
 
     @Slot()
     def shutdown(self) -> None:

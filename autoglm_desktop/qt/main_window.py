@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
+    QDockWidget,
     QFileDialog,
     QFrame,
     QHBoxLayout,
@@ -16,6 +17,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -23,20 +25,26 @@ from PySide6.QtWidgets import (
 
 from autoglm_desktop import APP_NAME
 from autoglm_desktop.core import paths
-from autoglm_desktop.core.chat_types import GenerationStats, LoadPlan, ModelInfo
+from autoglm_desktop.core.chat_types import GenerationStats, ModelInfo
 from autoglm_desktop.core.engine import EngineClient
 from autoglm_desktop.core.errors import AutoGLMError
 from autoglm_desktop.core.export import write_export
+from autoglm_desktop.core.gguf_info import read_gguf_info
+from autoglm_desktop.core.hardware import HardwareSnapshot, read_hardware
 from autoglm_desktop.core.library import choose_default_model, find_local_models
+from autoglm_desktop.core.model_overrides import load_overrides
 from autoglm_desktop.core.settings import AppSettings, load_settings, save_settings
 from autoglm_desktop.core.store import ChatStore
+from autoglm_desktop.core.tuner import TunedPlan, plan_for
 from autoglm_desktop.qt.chat_controller import ChatController
 from autoglm_desktop.qt.chat_view import ChatView
 from autoglm_desktop.qt.conversation_list import ConversationSidebar
 from autoglm_desktop.qt.conversation_settings import ConversationSettingsDialog
 from autoglm_desktop.qt.engine_worker import EngineThread, EngineWorker
+from autoglm_desktop.qt.hardware_monitor import HardwareMonitorThread
 from autoglm_desktop.qt.model_bar import ModelBar
 from autoglm_desktop.qt.prompt_edit import PromptEdit
+from autoglm_desktop.qt.settings_pane import SettingsPane, confirm_load_anyway
 
 
 class ErrorBanner(QFrame):
@@ -85,6 +93,7 @@ class EditMessageDialog(QDialog):
 class MainWindow(QMainWindow):
     requestLoad = Signal(object)  # LoadPlan, queued to the worker thread
     requestUnload = Signal()
+    requestRelease = Signal()  # free the engine's memory, keep the model for the next reply
 
     def __init__(
         self,
@@ -101,7 +110,13 @@ class MainWindow(QMainWindow):
         self.worker = EngineWorker(client or EngineClient(log_path=paths.log_dir() / "engine.log"))
         self.engine = EngineThread(self.worker)
         self.model_info: ModelInfo | None = None
+        self.hardware: HardwareSnapshot | None = None
         self._closed = False
+        self.monitor = HardwareMonitorThread()
+        self.settings_pane = SettingsPane()
+        self.settings_pane.set_idle_release(self.settings.release_when_idle_minutes)
+        self._idle_timer = QTimer(self, singleShot=True)
+        self._idle_timer.timeout.connect(self._release_when_idle)
 
         self.chat_view = ChatView()
         self.controller = ChatController(store=self.store, worker=self.worker, view=self.chat_view)
@@ -127,6 +142,9 @@ class MainWindow(QMainWindow):
         top = QHBoxLayout()
         top.addWidget(self.model_bar, 1)
         top.addWidget(self.settings_button)
+        self.pane_button = QPushButton(self.tr("Model settings"))
+        self.pane_button.setCheckable(True)
+        top.addWidget(self.pane_button)
         buttons = QVBoxLayout()
         buttons.addWidget(self.send_button)
         buttons.addWidget(self.regenerate_button)
@@ -146,6 +164,15 @@ class MainWindow(QMainWindow):
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([260, 840])
         self.setCentralWidget(splitter)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.settings_pane)
+        self.settings_dock = QDockWidget(self.tr("Settings"), self)
+        self.settings_dock.setObjectName("settingsDock")
+        self.settings_dock.setWidget(scroll)
+        self.settings_dock.setMinimumWidth(330)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.settings_dock)
+        self.settings_dock.hide()
         self.prompt.setFocus()
 
     def _build_status_bar(self) -> None:
@@ -174,6 +201,14 @@ class MainWindow(QMainWindow):
         worker, controller = self.worker, self.controller
         self.requestLoad.connect(worker.load)
         self.requestUnload.connect(worker.unload)
+        self.requestRelease.connect(worker.release_memory)
+        worker.released.connect(self._on_released)
+        self.monitor.monitor.snapshot.connect(self._on_snapshot)
+        self.pane_button.toggled.connect(self.settings_dock.setVisible)
+        self.settings_dock.visibilityChanged.connect(self.pane_button.setChecked)
+        self.settings_pane.applyRequested.connect(self._load_tuned)
+        self.settings_pane.idleReleaseChanged.connect(self._on_idle_setting)
+        self.model_bar.combo.currentIndexChanged.connect(self._on_model_selected)
         worker.loadStarted.connect(self._on_load_started)
         worker.loadProgress.connect(self.model_bar.set_progress)
         worker.modelLoaded.connect(self._on_model_loaded)
@@ -183,6 +218,7 @@ class MainWindow(QMainWindow):
         self.model_bar.unloadRequested.connect(self.requestUnload)
         self.model_bar.cancelRequested.connect(worker.stop)
         controller.replyRunningChanged.connect(self._on_reply_running)
+        controller.replyRunningChanged.connect(self._restart_idle_timer)
         controller.statsUpdated.connect(self._show_stats)
         controller.statusMessage.connect(lambda text: self.statusBar().showMessage(text, 8000))
         controller.errorOccurred.connect(self.error_banner.show_message)
@@ -211,6 +247,7 @@ class MainWindow(QMainWindow):
         last = Path(self.settings.last_model_path) if self.settings.last_model_path else None
         chosen = choose_default_model(models, last_used=last)
         self.model_bar.set_models(models, current=chosen.path if chosen else None)
+        self.settings_pane.set_model(self.model_bar.selected_path())
         if not models:
             self.error_banner.show_message(
                 self.tr(
@@ -220,21 +257,101 @@ class MainWindow(QMainWindow):
             )
 
     def load_selected_model(self) -> None:
+        """At start: load the chosen model if it fits; otherwise say why and wait for the user."""
         path = self.model_bar.selected_path()
-        if path is not None:
-            self.load_model(path)
+        if path is None:
+            return
+        try:
+            tuned = self.plan_for_model(path)
+        except AutoGLMError as exc:
+            self.error_banner.show_message(str(exc))
+            return
+        if tuned.fits:
+            self._load_tuned(tuned)
+        else:
+            self.error_banner.show_message(
+                self.tr(
+                    "%1 was not loaded: %2 Open “Model settings” to choose a smaller plan, or "
+                    "press Load to load it anyway."
+                )
+                .replace("%1", path.name)
+                .replace("%2", tuned.explanation)
+            )
 
-    def load_model(self, path: Path) -> None:
+    def load_model(self, path: Path, *, confirm: bool = True) -> None:
+        """Load ``path`` with the tuned plan (automatic values, except those fixed by hand)."""
+        try:
+            tuned = self.plan_for_model(path)
+        except AutoGLMError as exc:
+            self.error_banner.show_message(str(exc))
+            return
+        if confirm and not tuned.fits and not confirm_load_anyway(self, tuned):
+            return
+        self._load_tuned(tuned)
+
+    def plan_for_model(self, path: Path) -> TunedPlan:
+        if path == self.settings_pane.model_path and self.hardware is not None:
+            tuned = self.settings_pane.plan_now()
+            if tuned is not None:
+                return tuned
+        hardware = self.hardware or read_hardware()
+        return plan_for(
+            info=read_gguf_info(path),
+            hardware=hardware,
+            overrides=load_overrides(path),
+            model_path=path,
+        )
+
+    def _load_tuned(self, tuned: TunedPlan) -> None:
+        plan = tuned.plan
         self.error_banner.hide()
         self.model_bar.set_loading(True)
-        self.model_label.setText(self.tr("Loading %1…").replace("%1", path.stem))
-        self.requestLoad.emit(LoadPlan(model_path=path, n_ctx=self.settings.n_ctx))
+        self.model_label.setText(self.tr("Loading %1…").replace("%1", plan.model_path.stem))
+        self.statusBar().showMessage(tuned.explanation, 10000)
+        self.requestLoad.emit(plan)
+
+    def _on_model_selected(self, _index: int) -> None:
+        self.settings_pane.set_model(self.model_bar.selected_path())
+
+    def _on_snapshot(self, snapshot: HardwareSnapshot) -> None:
+        self.hardware = snapshot
+        self.settings_pane.show_snapshot(snapshot, refresh=self.settings_dock.isVisible())
+
+    # -- idle release --------------------------------------------------------------------
+
+    def _on_idle_setting(self, minutes: int) -> None:
+        self.settings = self.settings.updated(release_when_idle_minutes=minutes)
+        save_settings(self.settings)
+        self._restart_idle_timer()
+
+    def _restart_idle_timer(self, _running: bool = False) -> None:
+        minutes = self.settings.release_when_idle_minutes
+        if minutes > 0 and self.model_info is not None and not self.controller.reply_running:
+            self._idle_timer.start(minutes * 60_000)
+        else:
+            self._idle_timer.stop()
+
+    def _release_when_idle(self) -> None:
+        if self.model_info is not None and not self.controller.reply_running:
+            self.requestRelease.emit()
+
+    def _on_released(self) -> None:
+        name = self.model_info.name if self.model_info else ""
+        self.model_info = None
+        self.monitor.monitor.engine_pid = None
+        self.model_label.setText(self.tr("%1 (unloaded while idle)").replace("%1", name))
+        self.statusBar().showMessage(
+            self.tr("The model was unloaded to free memory; it reloads with your next message."),
+            10000,
+        )
 
     def _on_load_started(self) -> None:
         self.model_bar.set_loading(True)
 
     def _on_model_loaded(self, info: ModelInfo) -> None:
         self.model_info = info
+        self.monitor.monitor.engine_pid = self.worker.engine_pid
+        self._restart_idle_timer()
         self.model_bar.set_loaded(info.path)
         self.controller.model_name = info.name
         self.model_label.setText(info.name)
@@ -336,6 +453,8 @@ class MainWindow(QMainWindow):
         if not self._closed:
             self._closed = True
             self.controller.shutdown()
+            self._idle_timer.stop()
+            self.monitor.close()
             self.engine.close()
             self.store.close()
         super().closeEvent(event)

@@ -13,8 +13,9 @@ from pytestqt.qtbot import QtBot
 
 from autoglm_desktop.core import paths
 from autoglm_desktop.core.chat_types import MessageStatus, Role, SamplingSettings
-from autoglm_desktop.core.settings import AppSettings, save_settings
+from autoglm_desktop.core.model_overrides import save_overrides
 from autoglm_desktop.core.store import ChatStore
+from autoglm_desktop.core.tuner import PlanOverrides
 from autoglm_desktop.qt.main_window import MainWindow
 
 LOAD_TIMEOUT_MS = 60_000
@@ -218,7 +219,7 @@ def test_fresh_window_shows_identical_history(
 def test_conversation_far_longer_than_context_keeps_working(
     qtbot: QtBot, app_home: Path, models_home: Path
 ) -> None:
-    save_settings(AppSettings(n_ctx=512))
+    save_overrides(models_home, PlanOverrides(n_ctx=512))
     window = open_window(qtbot, models_home)
     try:
         conversation = window.controller.new_conversation()
