@@ -54,6 +54,7 @@ def main() -> int:
     parser.add_argument("out", type=Path)
     parser.add_argument("--prompt", default="")
     parser.add_argument("--dark", action="store_true", help="force the dark colour scheme")
+    parser.add_argument("--settings", action="store_true", help="open the Model settings pane")
     args = parser.parse_args()
     app = create_application()
     if args.dark:  # what a desktop in dark mode hands Qt; Xvfb has no platform theme
@@ -66,6 +67,9 @@ def main() -> int:
         window.send_button.click()
         wait(app, lambda: window.controller.reply_running)
         wait(app, lambda: not window.controller.reply_running)
+    if args.settings:
+        window.pane_button.click()
+        wait(app, lambda: "GB" in window.settings_pane.meters.ram.format(), timeout_s=10)
     for _ in range(20):
         app.processEvents()
         time.sleep(0.02)
