@@ -419,16 +419,25 @@ class DownloadManager:
             self._worker.start()
 
     def stop(self, *, timeout: float | None = 10.0) -> None:
-        """Pause the running download (its parts are kept) and end the worker thread."""
+        """End the worker thread (when the app quits), interrupting the running download.
+
+        Its parts are kept and it stays queued, so the next :meth:`start` (the next time the
+        app runs) continues it.
+        """
         with self._lock:
             self._stopping = True
-            for job in self._jobs.values():
-                if job.state is DownloadState.RUNNING:
-                    job.pause_requested.set()
+            interrupted = [j for j in self._jobs.values() if j.state is DownloadState.RUNNING]
+            for job in interrupted:
+                job.pause_requested.set()
             self._wakeup.notify_all()
             worker = self._worker
         if worker is not None:
             worker.join(timeout)
+        with self._lock:
+            for job in interrupted:
+                if job.state is DownloadState.PAUSED:
+                    job.message = ""
+                    self._set_state(job, DownloadState.QUEUED)
 
     def wait(self, job_id: str, *, timeout: float | None = None) -> DownloadStatus:
         """Block until a download is no longer queued or running (for tests and scripts)."""

@@ -1,16 +1,17 @@
 """Will a model file run on this PC? A verdict per file from its size and the live memory readings.
 
-The verdict comes from :func:`estimate_fit`, the one function callers use. For now it estimates
-from the file size alone (weights ≈ file size; the KV cache and compute buffers from a parameter
-count guessed from size and quantization), since it must also judge files not yet downloaded.
-When the memory estimator of the auto-tuning work lands, :func:`estimate_fit` switches to it for
-files whose GGUF header is at hand; its signature stays.
+Files on the hub are judged by :func:`estimate_fit` from their size alone (weights ≈ file size;
+the KV cache and compute buffers from a parameter count guessed from size and quantization),
+since their GGUF header is not at hand before the download. Files on disk are judged by
+:func:`estimate_local_fit`, which asks the auto-tuner's memory estimator. Both give a
+:class:`FitEstimate`, so callers show either the same way.
 """
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from pathlib import Path
 
 from autoglm_desktop.core.hardware import HardwareSnapshot, read_hardware
 from autoglm_desktop.core.quant import quant_bits
@@ -184,3 +185,39 @@ class _ModelShape:
 
     def total(self, context: int) -> int:
         return self.weights + self.kv_bytes(context) + self.overhead
+
+
+def estimate_local_fit(path: Path, *, hardware: HardwareSnapshot | None = None) -> FitEstimate:
+    """The fit verdict of a GGUF file on disk, from its header and the memory estimator.
+
+    This is the auto-tuner's own answer (:func:`tuner.plan_for`): the plan it would load the
+    model with now, and whether that plan fits.
+
+    Raises:
+        ModelFileError: the file is missing, unreadable or not a model the estimator understands.
+    """
+    from autoglm_desktop.core.gguf_info import read_gguf_info
+    from autoglm_desktop.core.tuner import plan_for
+
+    tuned = plan_for(info=read_gguf_info(path), hardware=hardware or read_hardware())
+    estimate = tuned.estimate
+    if not tuned.fits:
+        verdict = FitVerdict.TOO_BIG
+    elif estimate.fully_offloaded:
+        verdict = FitVerdict.GPU
+    elif estimate.gpu_layers > 0:
+        verdict = FitVerdict.PARTIAL
+    else:
+        verdict = FitVerdict.CPU
+    total = estimate.ram_bytes + sum(estimate.vram_bytes)
+    weights = estimate.ram.weights + sum(g.weights for g in estimate.gpus)
+    return FitEstimate(
+        verdict=verdict,
+        context_tokens=tuned.plan.n_ctx,
+        total_bytes=total,
+        weights_bytes=weights,
+        kv_cache_bytes=estimate.kv_cache_bytes,
+        overhead_bytes=max(0, total - estimate.kv_cache_bytes - weights),
+        gpu_fraction=estimate.gpu_layers / estimate.n_layer if estimate.n_layer else 0.0,
+        method="memory estimator",
+    )

@@ -237,22 +237,31 @@ def test_pause_resume_and_cancel_from_another_thread(
         manager.stop()
 
 
-def test_queue_survives_a_restart(
+def test_queue_survives_quitting_and_restarting_the_app(
     client: HubClient, detail: RepoDetail, hub: HubServer, model_file: Path
 ) -> None:
-    first = DownloadManager(client=client, policy=FAST)
-    queued = first.add(single(detail))
+    size = model_file.stat().st_size
+    hold = hub.add_fault(Fault("hold", at_byte=size // 4, path="Tiny-Q8_0.gguf"))
+    first = DownloadManager(client=client, policy=QUICK_STALL)
     paused = first.add(split(detail))
     first.pause(paused.id)
+    first.start()
+    running = first.add(single(detail))
+    assert hold.reached.wait(10)
+    first.stop()  # the app quits in the middle of the download
+    hold.release.set()
+    assert first.status(running.id).state is DownloadState.QUEUED
 
     restarted = DownloadManager(client=client, policy=FAST)
 
     states = {s.id: s.state for s in restarted.statuses()}
-    assert states == {queued.id: DownloadState.QUEUED, paused.id: DownloadState.PAUSED}
+    assert states == {running.id: DownloadState.QUEUED, paused.id: DownloadState.PAUSED}
+    assert restarted.status(running.id).bytes_done == size // 4
     restarted.start()
     try:
-        assert restarted.wait(queued.id, timeout=10).state is DownloadState.COMPLETED
-        assert restarted.status(paused.id).state is DownloadState.PAUSED
+        assert restarted.wait(running.id, timeout=10).state is DownloadState.COMPLETED
+        assert restarted.status(paused.id).state is DownloadState.PAUSED  # the user paused it
+        assert hub.bytes_served["Tiny-Q8_0.gguf"] == size
     finally:
         restarted.stop()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import socket
@@ -21,7 +22,7 @@ from autoglm_desktop.core.errors import (
     HubSettingsError,
     OfflineModeError,
 )
-from autoglm_desktop.core.fit import FitVerdict, MemoryBudget, estimate_fit
+from autoglm_desktop.core.fit import FitVerdict, MemoryBudget, estimate_fit, estimate_local_fit
 from autoglm_desktop.core.hardware import GpuReading, read_hardware
 from autoglm_desktop.core.hub import (
     HubClient,
@@ -383,6 +384,19 @@ def test_budget_from_live_hardware_readings() -> None:
     with_gpu = MemoryBudget.from_snapshot(type(snapshot)(**{**snapshot.__dict__, "gpus": (gpu,)}))
     assert with_gpu.vram_free_bytes == 6 * GIB and with_gpu.gpu_name == "Card"
     assert MemoryBudget.from_snapshot(snapshot, gpu_offload=False).vram_free_bytes == 0
+
+
+def test_files_on_disk_are_judged_by_the_memory_estimator(gguf_file: Path) -> None:
+    snapshot = read_hardware(include_gpus=False)
+    fit = estimate_local_fit(gguf_file, hardware=snapshot)
+    assert fit.method == "memory estimator" and fit.verdict is FitVerdict.CPU
+    assert fit.context_tokens >= 2048 and fit.total_bytes > fit.weights_bytes > 0
+
+    no_room = dataclasses.replace(
+        snapshot.memory, total_bytes=64 << 20, available_bytes=1 << 20, cgroup=None
+    )
+    starved = estimate_local_fit(gguf_file, hardware=dataclasses.replace(snapshot, memory=no_room))
+    assert starved.verdict is FitVerdict.TOO_BIG
 
 
 def test_catalog_lists_the_families_and_ranks_by_fit() -> None:
