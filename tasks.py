@@ -221,6 +221,25 @@ def run_all_tests() -> str | None:
     return last_line
 
 
+def build_and_smoke_test_bundle() -> str | None:
+    """The installed app, proven: build the bundle and .deb, install, self-test (Linux)."""
+    if not sys.platform.startswith("linux"):
+        return "skipped (the Linux bundle is built on Linux; other systems in the release CI)"
+    build: list[str | Path] = [
+        venv_python(),
+        "scripts/build_bundle.py",
+        "--deb-compression",
+        "gzip",
+    ]
+    if run_command(build, env=tool_env()) != 0:
+        raise StepFailed("building the bundle failed (see BUNDLE BUILD FAILED above)")
+    smoke: list[str | Path] = [venv_python(), "scripts/smoke_test_bundle.py"]
+    code, last_line = run_command_keep_last_line(smoke, env=tool_env())
+    if code != 0:
+        raise StepFailed(f"the installed bundle failed its smoke test (exit code {code})")
+    return last_line
+
+
 SETUP_STEPS = [
     Step("virtual environment", ensure_venv),
     Step("system packages", ensure_system_packages),
@@ -235,6 +254,7 @@ TEST_STEPS = [
     Step("import contracts", lambda: check_tool("lint-imports", "--no-cache", "--no-logo")),
     Step("core tests without Qt", run_core_tests_without_qt),
     Step("all tests", run_all_tests),
+    Step("bundle", build_and_smoke_test_bundle),
 ]
 
 
@@ -278,7 +298,8 @@ def task_test() -> int:
     print_summary(results)
     if not results[-1].ok:
         return report_failure(results, "test")
-    print(results[-1].note)  # pytest's closing line, last, where CI looks for it
+    # pytest's closing line, last, where CI looks for it
+    print(next(result.note for result in results if result.name == "all tests"))
     return 0
 
 
