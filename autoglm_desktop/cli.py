@@ -1,4 +1,8 @@
-"""Command line: ``autoglm-desktop [chat|self-test]``. Without a command, the window opens."""
+"""Command line: ``autoglm-desktop [chat|self-test]``. Without a command, the window opens.
+
+``autoglm-desktop MODEL.gguf`` opens the window on that model: this is how the desktop entry,
+the Windows file association and macOS's "Open With" hand a double-clicked model to the app.
+"""
 
 from __future__ import annotations
 
@@ -90,9 +94,22 @@ def run_self_test_command(args: argparse.Namespace) -> int:
     return 0 if result.get("ok") else 1
 
 
+def model_to_open(argv: Sequence[str]) -> Path | None:
+    """The model file when the only argument is a ``.gguf`` path, else ``None``."""
+    if len(argv) == 1 and argv[0].lower().endswith(".gguf") and not argv[0].startswith("-"):
+        return Path(argv[0])
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     multiprocessing.freeze_support()  # the engine process of a frozen (PyInstaller) app
-    args = build_parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    model = model_to_open(arguments)
+    if model is not None:
+        from autoglm_desktop.qt.app import run_gui
+
+        return run_gui(model=model)
+    args = build_parser().parse_args(arguments)
     if args.command == "chat":
         return run_chat(args)
     if args.command == "self-test":

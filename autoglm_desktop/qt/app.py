@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 from PySide6.QtCore import QLibraryInfo, QLocale, QTranslator
 from PySide6.QtGui import QIcon
@@ -56,10 +57,13 @@ def install_translations(app: QApplication, locale: QLocale) -> list[QTranslator
     return installed
 
 
-def run_gui(argv: list[str] | None = None) -> int:
+def run_gui(argv: list[str] | None = None, *, model: Path | None = None) -> int:
+    """Open the main window; on ``model`` when given (a file opened with the app)."""
     from autoglm_desktop.qt.main_window import MainWindow
 
     app = create_application(argv)
-    window = MainWindow()
+    window = MainWindow(autoload=model is None)
     window.show()
+    if model is not None:
+        window.load_model(model.resolve())
     return app.exec()
