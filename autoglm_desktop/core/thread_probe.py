@@ -15,7 +15,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -55,6 +55,37 @@ def candidate_threads(hardware: HardwareSnapshot) -> list[int]:
     return list(range(1, usable + 1))
 
 
+def iter_probe_threads(
+    *,
+    plan: LoadPlan,
+    candidates: Sequence[int],
+    tokens: int = DEFAULT_PROBE_TOKENS,
+    generate: Generate | None = None,
+) -> Iterator[ThreadMeasurement]:
+    """Decode ``tokens`` tokens at each thread count, yielding each result as it comes.
+
+    Stop iterating to cancel: nothing runs between two candidates.
+
+    Raises:
+        AutoGLMError: the model cannot be loaded or generation fails.
+    """
+    run = generate or _engine_generate
+    for threads in candidates:
+        candidate = replace(plan, n_threads=threads, n_threads_batch=threads)
+        speed = 0.0
+        for event in run(candidate, tokens):
+            if isinstance(event, GenerationFinished):
+                speed = event.stats.tokens_per_s
+        yield ThreadMeasurement(threads=threads, tokens_per_s=speed)
+
+
+def best_of(measurements: Iterable[ThreadMeasurement]) -> ThreadProbeResult:
+    """The fastest thread count (the fewer threads on a tie)."""
+    measured = tuple(measurements)
+    best = max(measured, key=lambda m: (m.tokens_per_s, -m.threads))
+    return ThreadProbeResult(best_threads=best.threads, measurements=measured)
+
+
 def probe_threads(
     *,
     plan: LoadPlan,
@@ -62,22 +93,10 @@ def probe_threads(
     tokens: int = DEFAULT_PROBE_TOKENS,
     generate: Generate | None = None,
 ) -> ThreadProbeResult:
-    """Decode ``tokens`` tokens at each thread count and return the fastest.
-
-    Raises:
-        AutoGLMError: the model cannot be loaded or generation fails.
-    """
-    run = generate or _engine_generate
-    measurements = []
-    for threads in candidates:
-        candidate = replace(plan, n_threads=threads, n_threads_batch=threads)
-        speed = 0.0
-        for event in run(candidate, tokens):
-            if isinstance(event, GenerationFinished):
-                speed = event.stats.tokens_per_s
-        measurements.append(ThreadMeasurement(threads=threads, tokens_per_s=speed))
-    best = max(measurements, key=lambda m: (m.tokens_per_s, -m.threads))
-    return ThreadProbeResult(best_threads=best.threads, measurements=tuple(measurements))
+    """Decode ``tokens`` tokens at each thread count and return the fastest."""
+    return best_of(
+        iter_probe_threads(plan=plan, candidates=candidates, tokens=tokens, generate=generate)
+    )
 
 
 def _engine_generate(plan: LoadPlan, tokens: int) -> list[EngineEvent]:

@@ -35,6 +35,7 @@ from autoglm_desktop.core.library import choose_default_model, find_local_models
 from autoglm_desktop.core.model_overrides import load_overrides
 from autoglm_desktop.core.settings import AppSettings, load_settings, save_settings
 from autoglm_desktop.core.store import ChatStore
+from autoglm_desktop.core.thread_probe import recall_threads
 from autoglm_desktop.core.tuner import TunedPlan, plan_for
 from autoglm_desktop.qt.chat_controller import ChatController
 from autoglm_desktop.qt.chat_view import ChatView
@@ -295,11 +296,13 @@ class MainWindow(QMainWindow):
             if tuned is not None:
                 return tuned
         hardware = self.hardware or read_hardware()
+        info = read_gguf_info(path)
         return plan_for(
-            info=read_gguf_info(path),
+            info=info,
             hardware=hardware,
             overrides=load_overrides(path),
             model_path=path,
+            measured_threads=recall_threads(info=info, hardware=hardware),
         )
 
     def _load_tuned(self, tuned: TunedPlan) -> None:
@@ -455,6 +458,7 @@ class MainWindow(QMainWindow):
             self.controller.shutdown()
             self._idle_timer.stop()
             self.monitor.close()
+            self.settings_pane.close_workers()
             self.engine.close()
             self.store.close()
         super().closeEvent(event)

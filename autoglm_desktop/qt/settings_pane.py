@@ -28,8 +28,15 @@ from autoglm_desktop.core.errors import AutoGLMError
 from autoglm_desktop.core.gguf_info import GGUFInfo, read_gguf_info
 from autoglm_desktop.core.hardware import HardwareSnapshot
 from autoglm_desktop.core.model_overrides import load_overrides, save_overrides
+from autoglm_desktop.core.thread_probe import (
+    ThreadProbeResult,
+    candidate_threads,
+    recall_threads,
+    remember_threads,
+)
 from autoglm_desktop.core.tuner import PlanOverrides, TunedPlan, plan_for
 from autoglm_desktop.qt.meters import HardwareMeters, Meter, gib
+from autoglm_desktop.qt.thread_probe_worker import ThreadProbeThread
 
 KV_TYPES = ("f16", "q8_0", "q4_0")
 RED = "QProgressBar::chunk { background-color: #d9534f; }"
@@ -76,6 +83,7 @@ class SettingRow:
 class SettingsPane(QWidget):
     applyRequested = Signal(object)  # TunedPlan
     idleReleaseChanged = Signal(int)  # minutes; 0: off
+    probeRequested = Signal(object, object)  # LoadPlan, candidate thread counts (queued)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -99,6 +107,20 @@ class SettingsPane(QWidget):
             "n_ctx": SettingRow(self.tr("Context (auto)"), self.context, grid, 2),
             "kv_cache": SettingRow(self.tr("KV cache (auto)"), self.kv_type, grid, 3),
         }
+        self.measure_button = QPushButton(self.tr("Measure the fastest thread count"))
+        self.measure_button.setToolTip(
+            self.tr(
+                "Decodes a few dozen tokens at each thread count (a few seconds) and remembers "
+                "the fastest for this model on this computer."
+            )
+        )
+        self.measure_button.clicked.connect(self._on_measure)
+        self.measure_status = QLabel()
+        self.measure_status.setWordWrap(True)
+        grid.addWidget(self.measure_button, 8, 0, 1, 2)
+        grid.addWidget(self.measure_status, 9, 0, 1, 2)
+        self._probe: ThreadProbeThread | None = None
+        self._probe_hardware: HardwareSnapshot | None = None
         for row in self.rows.values():
             row.auto.toggled.connect(self._recompute)
         for editor in (self.threads, self.gpu_layers, self.context):
@@ -199,12 +221,16 @@ class SettingsPane(QWidget):
             self.auto_plan = self.chosen_plan = None
             return
         try:
-            self.auto_plan = plan_for(info=info, hardware=hardware, model_path=self._model_path)
+            measured = recall_threads(info=info, hardware=hardware)
+            self.auto_plan = plan_for(
+                info=info, hardware=hardware, model_path=self._model_path, measured_threads=measured
+            )
             self.chosen_plan = plan_for(
                 info=info,
                 hardware=hardware,
                 overrides=self.overrides(),
                 model_path=self._model_path,
+                measured_threads=measured,
             )
         except AutoGLMError as exc:
             self.explanation.setText(str(exc))
@@ -289,6 +315,64 @@ class SettingsPane(QWidget):
             return
         save_overrides(self._model_path, self.overrides())
         self.applyRequested.emit(tuned)
+
+    # -- thread measurement --------------------------------------------------------------
+
+    def _on_measure(self) -> None:
+        if self._probe is not None and self.measure_button.text() == self.tr("Cancel measuring"):
+            self._probe.worker.cancel()
+            self.measure_status.setText(self.tr("Cancelling after the current run…"))
+            return
+        tuned, hardware = self.plan_now(), self._hardware
+        if tuned is None or hardware is None:
+            return
+        if self._probe is None:
+            self._probe = ThreadProbeThread()
+            worker = self._probe.worker
+            self.probeRequested.connect(worker.run)
+            worker.measured.connect(self._on_probe_measured)
+            worker.finished.connect(self._on_probe_finished)
+            worker.failed.connect(self._on_probe_failed)
+        self._probe_hardware = hardware
+        candidates = candidate_threads(hardware)
+        self.measure_button.setText(self.tr("Cancel measuring"))
+        self.measure_status.setText(
+            self.tr("Measuring %1 thread counts…").replace("%1", str(len(candidates)))
+        )
+        self._probe.worker.rearm()
+        self.probeRequested.emit(tuned.plan, candidates)
+
+    def _on_probe_measured(self, threads: int, tokens_per_s: float) -> None:
+        self.measure_status.setText(
+            self.measure_status.text()
+            + "\n"
+            + self.tr("%1 threads: %2 tokens/s")
+            .replace("%1", str(threads))
+            .replace("%2", f"{tokens_per_s:.1f}")
+        )
+
+    def _on_probe_finished(self, result: ThreadProbeResult | None) -> None:
+        self.measure_button.setText(self.tr("Measure the fastest thread count"))
+        if result is None:
+            self.measure_status.setText(self.tr("Measuring was cancelled; nothing was changed."))
+            return
+        if self._info is not None and self._probe_hardware is not None:
+            remember_threads(result, info=self._info, hardware=self._probe_hardware)
+        self.measure_status.setText(
+            self.tr("Fastest: %1 threads (remembered for this model and computer).").replace(
+                "%1", str(result.best_threads)
+            )
+        )
+        self._recompute()
+
+    def _on_probe_failed(self, message: str) -> None:
+        self.measure_button.setText(self.tr("Measure the fastest thread count"))
+        self.measure_status.setText(message)
+
+    def close_workers(self) -> None:
+        if self._probe is not None:
+            self._probe.close()
+            self._probe = None
 
     def _emit_idle(self) -> None:
         self.idleReleaseChanged.emit(

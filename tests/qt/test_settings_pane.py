@@ -30,12 +30,13 @@ def model(app_home: Path, starter_model: Path) -> Path:
 
 
 @pytest.fixture
-def pane(qtbot: QtBot, model: Path) -> SettingsPane:
+def pane(qtbot: QtBot, model: Path) -> Iterator[SettingsPane]:
     widget = SettingsPane()
     qtbot.addWidget(widget)
     widget.set_model(model)
     widget.show_snapshot(read_hardware())
-    return widget
+    yield widget
+    widget.close_workers()
 
 
 @pytest.fixture
@@ -160,3 +161,24 @@ def _alive(pid: int) -> bool:
             return stat.read().split()[2] != "Z"
     except OSError:
         return False
+
+
+def test_thread_measurement_runs_off_the_gui_thread_and_is_remembered(
+    qtbot: QtBot, pane: SettingsPane
+) -> None:
+    pane.measure_button.click()
+    assert pane.measure_button.text() == "Cancel measuring"
+    qtbot.waitUntil(lambda: "Fastest" in pane.measure_status.text(), timeout=TIMEOUT_MS * 2)
+    stored = json.loads((paths.cache_dir() / "thread_probe.json").read_text(encoding="utf-8"))
+    (machine,) = stored.values()
+    (per_load,) = machine.values()
+    best = next(iter(per_load.values()))["threads"]
+    assert pane.auto_plan is not None and pane.auto_plan.plan.n_threads == best
+    assert "measured" in pane.rows["n_threads"].reason.text()
+
+
+def test_thread_measurement_can_be_cancelled(qtbot: QtBot, pane: SettingsPane) -> None:
+    pane.measure_button.click()
+    pane.measure_button.click()  # cancel at once: stops after the run in progress
+    qtbot.waitUntil(lambda: "cancelled" in pane.measure_status.text(), timeout=TIMEOUT_MS * 2)
+    assert not (paths.cache_dir() / "thread_probe.json").exists()
