@@ -6,12 +6,30 @@ import os
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QLibraryInfo, QLocale, QTranslator
+from PySide6.QtCore import (
+    QLibraryInfo,
+    QLocale,
+    QMessageLogContext,
+    QtMsgType,
+    QTranslator,
+    qInstallMessageHandler,
+)
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from autoglm_desktop import APP_ID, APP_NAME, __version__
 from autoglm_desktop.core import paths
+
+# Qt messages that say nothing useful to a user (the offscreen platform cannot resize windows).
+HARMLESS_QT_MESSAGES = ("This plugin does not support propagateSizeHints",)
+
+
+def _qt_message_handler(mode: QtMsgType, _context: QMessageLogContext, message: str) -> None:
+    if mode in (QtMsgType.QtDebugMsg, QtMsgType.QtInfoMsg) or message.startswith(
+        HARMLESS_QT_MESSAGES
+    ):
+        return
+    sys.stderr.write(f"Qt: {message}\n")
 
 
 def has_display() -> bool:
@@ -27,6 +45,7 @@ def create_application(argv: list[str] | None = None) -> QApplication:
         return existing
     if not has_display():
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    qInstallMessageHandler(_qt_message_handler)
     app = QApplication(argv if argv is not None else sys.argv[:1])
     app.setApplicationName(APP_NAME)
     app.setApplicationVersion(__version__)
