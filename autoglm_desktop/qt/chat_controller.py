@@ -6,7 +6,10 @@ signals, and replies come back as signals from the worker thread.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -23,6 +26,22 @@ from autoglm_desktop.qt.chat_view import ChatView, ViewMessage
 from autoglm_desktop.qt.engine_worker import ChatRequest, EngineWorker
 
 PARTIAL_SAVE_INTERVAL_MS = 1000  # a streaming reply is saved at least this often
+
+Method = TypeVar("Method", bound=Callable[..., Any])
+
+
+def reports_store_errors(method: Method) -> Method:
+    """Show history errors (disk full, file damaged...) as a message, never as a crash."""
+
+    @functools.wraps(method)
+    def guarded(self: ChatController, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except StoreError as exc:
+            self.errorOccurred.emit(str(exc))
+            return False
+
+    return guarded  # type: ignore[return-value]
 
 
 @dataclass
@@ -79,6 +98,7 @@ class ChatController(QObject):
 
     # -- conversations -------------------------------------------------------------------
 
+    @reports_store_errors
     def open_conversation(self, conversation_id: int) -> None:
         if conversation_id == self.conversation_id:
             return
@@ -87,12 +107,14 @@ class ChatController(QObject):
         self._render_all()
         self.conversationOpened.emit(conversation_id)
 
+    @reports_store_errors
     def new_conversation(self) -> int:
         conversation = self._store.create_conversation()
         self.open_conversation(conversation.id)
         self.conversationsChanged.emit(conversation.id)
         return conversation.id
 
+    @reports_store_errors
     def delete_conversation(self, conversation_id: int) -> None:
         if conversation_id == self.conversation_id:
             self._leave_streaming_view()
@@ -101,12 +123,14 @@ class ChatController(QObject):
         self._store.delete_conversation(conversation_id)
         self.conversationsChanged.emit(self.conversation_id or -1)
 
+    @reports_store_errors
     def rename_conversation(self, conversation_id: int, title: str) -> None:
         self._store.rename_conversation(conversation_id, title=title)
         self.conversationsChanged.emit(conversation_id)
 
     # -- chatting ------------------------------------------------------------------------
 
+    @reports_store_errors
     def send(self, text: str) -> bool:
         """Add a user message and ask for a reply. Returns False when nothing was sent."""
         text = text.strip()
@@ -122,6 +146,7 @@ class ChatController(QObject):
         self._start_reply()
         return True
 
+    @reports_store_errors
     def regenerate(self) -> None:
         """Replace the last reply with a new one."""
         messages = self.messages()
@@ -131,6 +156,7 @@ class ChatController(QObject):
         self._store.delete_messages_from(self.conversation_id, position=messages[-1].position)
         self._start_reply()
 
+    @reports_store_errors
     def edit_and_resend(self, message_id: int, new_text: str) -> None:
         """Replace a user message (and everything after it) and ask again."""
         new_text = new_text.strip()

@@ -248,3 +248,21 @@ def test_bad_model_file_shows_a_message(qtbot: QtBot, window: MainWindow, tmp_pa
     window.load_model(bogus)
     qtbot.waitUntil(window.error_banner.isVisible, timeout=LOAD_TIMEOUT_MS)
     assert "not a GGUF model file" in window.error_banner.label.text()
+
+
+def test_history_write_failure_is_shown_and_the_prompt_kept(
+    qtbot: QtBot, window: MainWindow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from autoglm_desktop.core.errors import StoreError
+
+    def disk_full(*_args: object, **_kwargs: object) -> None:
+        raise StoreError("The chat history could not be saved: database or disk is full.")
+
+    window.controller.new_conversation()
+    monkeypatch.setattr(window.store, "add_message", disk_full)
+    window.prompt.setPlainText("Will this be lost?")
+    qtbot.keyClick(window.prompt, Qt.Key.Key_Return)
+    assert window.error_banner.isVisible()
+    assert "disk is full" in window.error_banner.label.text()
+    assert window.prompt.toPlainText() == "Will this be lost?"
+    assert not window.controller.reply_running
