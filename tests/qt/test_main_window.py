@@ -35,15 +35,8 @@ def open_window(qtbot: QtBot, model: Path) -> MainWindow:
 
 
 @pytest.fixture
-def models_home(app_home: Path, starter_model: Path) -> Path:
-    link = paths.models_dir() / starter_model.name
-    os.symlink(starter_model, link)
-    return link
-
-
-@pytest.fixture
-def window(qtbot: QtBot, models_home: Path) -> Iterator[MainWindow]:
-    win = open_window(qtbot, models_home)
+def window(qtbot: QtBot, installed_model: Path) -> Iterator[MainWindow]:
+    win = open_window(qtbot, installed_model)
     yield win
     win.close()
 
@@ -199,14 +192,14 @@ def test_edit_replaces_the_message_and_later_turns(qtbot: QtBot, window: MainWin
 
 
 def test_fresh_window_shows_identical_history(
-    qtbot: QtBot, window: MainWindow, models_home: Path
+    qtbot: QtBot, window: MainWindow, installed_model: Path
 ) -> None:
     send(qtbot, window, "What is 2 + 2?", sampling=SHORT_REPLY)
     wait_reply(qtbot, window)
     text_before = window.chat_view.toPlainText()
     messages_before = window.controller.messages()
     window.close()
-    reopened = open_window(qtbot, models_home)
+    reopened = open_window(qtbot, installed_model)
     try:
         assert reopened.controller.conversation_id == messages_before[0].conversation_id
         assert reopened.controller.messages() == messages_before
@@ -217,10 +210,10 @@ def test_fresh_window_shows_identical_history(
 
 
 def test_conversation_far_longer_than_context_keeps_working(
-    qtbot: QtBot, app_home: Path, models_home: Path
+    qtbot: QtBot, app_home: Path, installed_model: Path
 ) -> None:
-    save_overrides(models_home, PlanOverrides(n_ctx=512))
-    window = open_window(qtbot, models_home)
+    save_overrides(installed_model, PlanOverrides(n_ctx=512))
+    window = open_window(qtbot, installed_model)
     try:
         conversation = window.controller.new_conversation()
         for i in range(30):

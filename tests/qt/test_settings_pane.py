@@ -23,24 +23,17 @@ TIMEOUT_MS = 60_000
 
 
 @pytest.fixture
-def model(app_home: Path, starter_model: Path) -> Path:
-    link = paths.models_dir() / starter_model.name
-    os.symlink(starter_model, link)
-    return link
-
-
-@pytest.fixture
-def pane(qtbot: QtBot, model: Path) -> Iterator[SettingsPane]:
+def pane(qtbot: QtBot, installed_model: Path) -> Iterator[SettingsPane]:
     widget = SettingsPane()
     qtbot.addWidget(widget)
-    widget.set_model(model)
+    widget.set_model(installed_model)
     widget.show_snapshot(read_hardware())
     yield widget
     widget.close_workers()
 
 
 @pytest.fixture
-def window(qtbot: QtBot, model: Path) -> Iterator[MainWindow]:
+def window(qtbot: QtBot, installed_model: Path) -> Iterator[MainWindow]:
     win = MainWindow()  # autoload: the starter model fits, so it loads on its own
     qtbot.addWidget(win)
     win.show()
@@ -91,13 +84,15 @@ def test_a_plan_that_cannot_fit_turns_red_and_asks_first(
     assert asked and "Load anyway?" in asked[0]
 
 
-def test_overrides_are_stored_per_model_only_where_set(pane: SettingsPane, model: Path) -> None:
+def test_overrides_are_stored_per_model_only_where_set(
+    pane: SettingsPane, installed_model: Path
+) -> None:
     pane.rows["n_ctx"].auto.setChecked(False)
     pane.context.setValue(3072)
     pane.apply_button.click()
     stored = json.loads(overrides_path().read_text(encoding="utf-8"))
     assert list(stored.values()) == [{"n_ctx": 3072}]
-    assert load_overrides(model).n_ctx == 3072
+    assert load_overrides(installed_model).n_ctx == 3072
     pane.rows["n_ctx"].auto.setChecked(True)
     pane.apply_button.click()
     assert json.loads(overrides_path().read_text(encoding="utf-8")) == {}
