@@ -10,6 +10,7 @@ import platformdirs
 import pytest
 
 from autoglm_desktop.core import paths
+from autoglm_desktop.core.ggml_backends import register_ggml_backends
 from autoglm_desktop.core.starter_model import WHEEL_FILENAME, ensure_starter_model
 
 # Qt tests run headless unless the caller asked for a real display platform.
@@ -17,6 +18,12 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 # A copy of the starter wheel that a developer machine may already hold (saves a download).
 _PRESEEDED_WHEEL_DIR = Path.home() / ".cache" / "autoglm-models"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _llama_cpp_backends() -> None:
+    """Register llama.cpp's backends, as the app's engine does (release builds need it)."""
+    register_ggml_backends()
 
 
 @pytest.fixture

@@ -229,20 +229,33 @@ def llama_cpp_libraries(package_dir: Path) -> list[tuple[str, str]]:
 
     pip installs each Linux library three times (``libllama.so``, ``.so.0``, ``.so.0.5.0``)
     as real files. llama-cpp-python opens ``lib<name>.so``; the libraries find each other by
-    their ``.so.<major>`` names; the fully versioned copy is used by nothing. Backend variants
-    (``libggml-cpu-haswell.so``...) of runtime-dispatch builds are kept too.
+    their ``.so.<major>`` names; the fully versioned copy is used by nothing.
+
+    Builds with ``GGML_BACKEND_DL=ON`` also have loadable backends (``libggml-cpu-haswell.so``,
+    ``ggml-cuda.dll``...), which llama.cpp's own install rules put in ``site-packages/bin``;
+    they join the rest in ``llama_cpp/lib``, where the runtime hook registers them.
     """
-    lib_dir = package_dir / "lib"
     dest = "llama_cpp/lib"
     pairs = []
-    for path in sorted(lib_dir.iterdir()) if lib_dir.is_dir() else []:
-        if not path.is_file() or path.suffix in {".h", ".lib", ".a", ".cmake", ".pc"}:
+    for path in _files(package_dir / "lib"):
+        if path.suffix in {".h", ".lib", ".a", ".cmake", ".pc"}:
             continue
         if re.search(r"\.so\.\d+\.\d+", path.name):  # libllama.so.0.5.0
             continue
         if path.suffix in {".so", ".dylib", ".dll"} or re.search(r"\.so\.\d+$", path.name):
             pairs.append((str(path), dest))
+    collected = {Path(src).name for src, _dest in pairs}
+    for path in _files(package_dir.parent / "bin"):
+        if _BACKEND_MODULE.match(path.name) and path.name not in collected:
+            pairs.append((str(path), dest))
     return pairs
+
+
+_BACKEND_MODULE = re.compile(r"^(lib)?ggml-[\w-]+\.(so|dll|dylib)$")
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
 
 
 def link_duplicate_libraries(binaries: list[TocEntry], *, folder: str) -> list[TocEntry]:

@@ -36,6 +36,7 @@ from autoglm_desktop.core.errors import (
     NoModelLoadedError,
     OperationCancelledError,
 )
+from autoglm_desktop.core.ggml_backends import register_ggml_backends
 
 KV_CACHE_TYPES = {
     "f32": llama_lib.GGML_TYPE_F32,
@@ -98,6 +99,7 @@ class LlamaRuntime:
     def __init__(
         self, *, stop_requested: Callable[[], bool], emit: Callable[[EngineEvent], None]
     ) -> None:
+        register_ggml_backends()  # release builds load llama.cpp's CPU/GPU backends at run time
         self._stop_requested = stop_requested
         self._emit = emit
         self._llm: llama_cpp.Llama | None = None
