@@ -227,9 +227,13 @@ def linux_machine() -> str:
     return platform.machine().lower() or "x86_64"
 
 
-def pack_tarball(bundle_dir: Path, out_dir: Path) -> Path:
+def variant_suffix(variant: str) -> str:
+    return "" if variant == "cpu" else f"-{variant}"
+
+
+def pack_tarball(bundle_dir: Path, out_dir: Path, variant: str) -> Path:
     top = f"{APP_ID}-{__version__}"
-    target = out_dir / f"{top}-linux-{linux_machine()}.tar.gz"
+    target = out_dir / f"{top}-linux-{linux_machine()}{variant_suffix(variant)}.tar.gz"
     readme = WORK_DIR / "README-portable.txt"
     readme.write_text(PORTABLE_README.format(version=__version__, app_id=APP_ID))
     with tarfile.open(target, "w:gz", compresslevel=6) as archive:
@@ -238,7 +242,7 @@ def pack_tarball(bundle_dir: Path, out_dir: Path) -> Path:
     return target
 
 
-def pack_deb(bundle_dir: Path, out_dir: Path, compression: str) -> Path:
+def pack_deb(bundle_dir: Path, out_dir: Path, compression: str, variant: str) -> Path:
     from build_deb import PackagingError, build_deb
 
     try:
@@ -248,12 +252,13 @@ def pack_deb(bundle_dir: Path, out_dir: Path, compression: str) -> Path:
             version=__version__,
             work_dir=WORK_DIR,
             compression=compression,
+            variant=variant,
         )
     except PackagingError as error:
         raise BuildFailed(str(error)) from error
 
 
-def pack_appimage(bundle_dir: Path, out_dir: Path, report: Report) -> None:
+def pack_appimage(bundle_dir: Path, out_dir: Path, variant: str, report: Report) -> None:
     from build_appimage import AppImageError, build_appdir, build_appimage, build_squashfs
 
     appdir = build_appdir(bundle_dir=bundle_dir, appdir=WORK_DIR / "AutoGLM_Desktop.AppDir")
@@ -263,23 +268,34 @@ def pack_appimage(bundle_dir: Path, out_dir: Path, report: Report) -> None:
         raise BuildFailed(str(error)) from error
     report.sizes_bytes["appimage squashfs (without runtime)"] = squashfs.stat().st_size
     report.artifacts["appdir"] = str(appdir)
-    image = build_appimage(
-        appdir=appdir, target=out_dir / f"AutoGLM_Desktop-{__version__}-{linux_machine()}.AppImage"
-    )
+    name = f"AutoGLM_Desktop-{__version__}-{linux_machine()}{variant_suffix(variant)}.AppImage"
+    image = build_appimage(appdir=appdir, target=out_dir / name)
     if image is not None:
         report.artifacts["appimage"] = str(image)
         report.sizes_bytes["appimage"] = image.stat().st_size
 
 
-def pack_windows_installer(out_dir: Path, report: Report) -> None:
-    makensis = shutil.which("makensis")
+def _installed_makensis() -> str | None:
+    """NSIS's default location on Windows (GitHub's Windows images have it, not on PATH)."""
+    for variable in ("ProgramFiles(x86)", "ProgramFiles"):
+        candidate = Path(os.environ.get(variable, "")) / "NSIS" / "makensis.exe"
+        if candidate.is_file():
+            return str(candidate)
+    return None
+
+
+def pack_windows_installer(out_dir: Path, variant: str, report: Report) -> None:
+    makensis = shutil.which("makensis") or _installed_makensis()
     if makensis is None:
         print("    makensis not found: skipping the Windows installer")
         return
-    target = out_dir / f"AutoGLM-Desktop-{__version__}-windows-x64-setup.exe"
+    name = f"AutoGLM-Desktop-{__version__}-windows-x64{variant_suffix(variant)}-setup.exe"
+    target = out_dir / name
     subprocess.run(
         [
             makensis,
+            "/INPUTCHARSET",
+            "UTF8",  # the script holds Chinese strings
             f"/DVERSION={__version__}",
             f"/DBUNDLE_DIR={out_dir / APP_ID}",
             f"/DOUT_FILE={target}",
@@ -291,8 +307,10 @@ def pack_windows_installer(out_dir: Path, report: Report) -> None:
     report.sizes_bytes["windows installer"] = target.stat().st_size
 
 
-def pack_dmg(out_dir: Path, report: Report) -> None:
-    target = out_dir / f"AutoGLM-Desktop-{__version__}-macos-{platform.machine()}.dmg"
+def pack_dmg(out_dir: Path, variant: str, report: Report) -> None:
+    target = out_dir / (
+        f"AutoGLM-Desktop-{__version__}-macos-{platform.machine()}{variant_suffix(variant)}.dmg"
+    )
     subprocess.run(
         [
             "bash",
@@ -310,7 +328,9 @@ def pack_dmg(out_dir: Path, report: Report) -> None:
 
 
 def build(args: argparse.Namespace) -> Report:
-    report = Report(version=__version__, platform=f"{sys.platform}-{platform.machine()}")
+    report = Report(
+        version=__version__, platform=f"{sys.platform}-{platform.machine()}-{args.variant}"
+    )
     timer = Timer(report)
     out_dir: Path = args.out.resolve()
     bundle_dir = out_dir / APP_ID
@@ -334,22 +354,22 @@ def build(args: argparse.Namespace) -> Report:
     report.artifacts["bundle"] = str(bundle_dir)
     if sys.platform.startswith("linux"):
         with timer.step("tar.gz"):
-            tarball = pack_tarball(bundle_dir, out_dir)
+            tarball = pack_tarball(bundle_dir, out_dir, args.variant)
         report.artifacts["tar.gz"] = str(tarball)
         report.sizes_bytes["tar.gz"] = tarball.stat().st_size
         with timer.step(".deb"):
-            deb = pack_deb(bundle_dir, out_dir, args.deb_compression)
+            deb = pack_deb(bundle_dir, out_dir, args.deb_compression, args.variant)
         report.artifacts["deb"] = str(deb)
         report.sizes_bytes["deb"] = deb.stat().st_size
         if args.appimage:
             with timer.step("appimage"):
-                pack_appimage(bundle_dir, out_dir, report)
+                pack_appimage(bundle_dir, out_dir, args.variant, report)
     elif sys.platform == "win32":
         with timer.step("nsis installer"):
-            pack_windows_installer(out_dir, report)
+            pack_windows_installer(out_dir, args.variant, report)
     elif sys.platform == "darwin":
         with timer.step("dmg"):
-            pack_dmg(out_dir, report)
+            pack_dmg(out_dir, args.variant, report)
     return report
 
 
@@ -370,7 +390,17 @@ def main(argv: list[str] | None = None) -> int:
         default="xz",
         help="xz: smallest, for releases; gzip: faster, for CI (default: xz)",
     )
-    parser.add_argument("--size-budget-mb", type=int, default=SIZE_BUDGET_MB)
+    parser.add_argument(
+        "--variant",
+        default="cpu",
+        help="cpu (default), or the GPU build this is (cuda, vulkan): names the artifacts",
+    )
+    parser.add_argument(
+        "--size-budget-mb",
+        type=int,
+        default=SIZE_BUDGET_MB,
+        help=f"fail above this (Linux, without the model; default {SIZE_BUDGET_MB}; 0: no limit)",
+    )
     parser.add_argument("--no-model", action="store_true", help="bundle no starter model")
     args = parser.parse_args(argv)
     try:

@@ -333,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="autoglm-smoke-") as folder:
         scratch = Path(folder)
         try:
-            deb = find_artifact(args.dist, f"{APP_ID}_*.deb")
+            deb = find_artifact(args.dist, f"{APP_ID}*_*.deb")
             result = smoke_test_deb(deb, scratch, args.screenshot)
             smoke_test_portable(find_artifact(args.dist, f"{APP_ID}-*.tar.gz"), scratch)
             if args.measure_startup:

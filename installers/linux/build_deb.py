@@ -48,7 +48,11 @@ LIBRARY_PACKAGES: dict[str, str] = {
     **{name: "libc6" for name in GLIBC_LIBRARIES},
     **HOST_LIBRARIES,
     **HOST_LIBRARIES_PYINSTALLER_SKIPS,
+    "libvulkan.so.1": "libvulkan1",  # Vulkan builds: the loader; the GPU driver brings the rest
 }
+# Parts of a GPU driver: GPU builds load them when present and run on the CPU otherwise, so
+# they are no dependency (and no single package provides them).
+DRIVER_LIBRARIES = {"libcuda.so.1", "libnvidia-ml.so.1"}
 # The oldest libstdc++6 that provides a GLIBCXX_3.4.N symbol version (GCC 9 ... 14).
 GLIBCXX_TO_GCC = {28: "9", 29: "11", 30: "12", 31: "13", 32: "13", 33: "14"}
 ICON_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
@@ -107,7 +111,7 @@ def bundled_names(folder: Path) -> set[str]:
 def host_dependencies(bundle_dir: Path) -> list[str]:
     """The ``Depends`` entries for a bundle; raises if a needed library is unaccounted for."""
     needs = scan_needs(bundle_dir)
-    from_host = needs.libraries - bundled_names(bundle_dir)
+    from_host = needs.libraries - bundled_names(bundle_dir) - DRIVER_LIBRARIES
     unknown = sorted(name for name in from_host if name not in LIBRARY_PACKAGES)
     if unknown:
         raise PackagingError(
@@ -145,10 +149,19 @@ def debian_architecture() -> str:
     ).stdout.strip()
 
 
-def control_file(*, version: str, architecture: str, depends: list[str], size_kib: int) -> str:
+def control_file(
+    *, package: str, version: str, architecture: str, depends: list[str], size_kib: int
+) -> str:
+    # A GPU variant replaces the plain package rather than installing beside it.
+    alternative = (
+        f"Provides: {APP_ID}\nConflicts: {APP_ID}\nReplaces: {APP_ID}\n"
+        if package != APP_ID
+        else ""
+    )
     return (
-        f"Package: {APP_ID}\n"
+        f"Package: {package}\n"
         f"Version: {version}\n"
+        f"{alternative}"
         f"Architecture: {architecture}\n"
         "Maintainer: AutoGLM Desktop contributors <autoglm-desktop@users.noreply.github.com>\n"
         f"Installed-Size: {size_kib}\n"
@@ -175,7 +188,9 @@ def copyright_file() -> str:
     )
 
 
-def stage_package(*, bundle_dir: Path, root: Path, version: str, depends: list[str]) -> None:
+def stage_package(
+    *, bundle_dir: Path, root: Path, package: str, version: str, depends: list[str]
+) -> None:
     """Lay out every file of the package under ``root`` (which must not exist yet)."""
     _copy_tree(bundle_dir, root / INSTALL_DIR)
     (root / "usr/bin").mkdir(parents=True)
@@ -197,6 +212,7 @@ def stage_package(*, bundle_dir: Path, root: Path, version: str, depends: list[s
     (root / "DEBIAN").mkdir()
     (root / "DEBIAN/control").write_text(
         control_file(
+            package=package,
             version=version,
             architecture=debian_architecture(),
             depends=depends,
@@ -206,17 +222,29 @@ def stage_package(*, bundle_dir: Path, root: Path, version: str, depends: list[s
 
 
 def build_deb(
-    *, bundle_dir: Path, out_dir: Path, version: str, work_dir: Path, compression: str = "xz"
+    *,
+    bundle_dir: Path,
+    out_dir: Path,
+    version: str,
+    work_dir: Path,
+    compression: str = "xz",
+    variant: str = "cpu",
 ) -> Path:
-    """Build ``autoglm-desktop_<version>_<arch>.deb`` in ``out_dir`` and return its path."""
+    """Build ``<package>_<version>_<arch>.deb`` in ``out_dir`` and return its path.
+
+    The package is ``autoglm-desktop``, or ``autoglm-desktop-<variant>`` for GPU variants.
+    """
+    package = APP_ID if variant == "cpu" else f"{APP_ID}-{variant}"
     if shutil.which("dpkg-deb") is None:
         raise PackagingError("dpkg-deb is missing (Debian/Ubuntu: apt-get install dpkg)")
     depends = host_dependencies(bundle_dir)
     root = work_dir / "deb-root"
     shutil.rmtree(root, ignore_errors=True)
-    stage_package(bundle_dir=bundle_dir, root=root, version=version, depends=depends)
+    stage_package(
+        bundle_dir=bundle_dir, root=root, package=package, version=version, depends=depends
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / f"{APP_ID}_{version}_{debian_architecture()}.deb"
+    target = out_dir / f"{package}_{version}_{debian_architecture()}.deb"
     subprocess.run(
         ["dpkg-deb", "--root-owner-group", f"-Z{compression}", "--build", str(root), str(target)],
         check=True,

@@ -41,6 +41,9 @@ QT_PLUGINS: dict[str, set[str]] = {
     "imageformats": {"qsvg", "qico", "qicns"},  # PNG is built into QtGui
     "iconengines": {"qsvgicon"},
     "styles": {"*"},  # Windows 11 style; tiny
+    # Collected only if the app ever imports QtNetwork: TLS backends and network status.
+    "tls": {"*"},
+    "networkinformation": {"*"},
 }
 
 # Linux libraries taken from the user's system instead of the bundle, with the Debian
@@ -70,21 +73,16 @@ HOST_LIBRARIES_PYINSTALLER_SKIPS: dict[str, str] = {
     "libwayland-egl.so.1": "libwayland-egl1",
 }
 
-# Python modules that PyInstaller would otherwise follow from optional imports.
+# Python modules that PyInstaller would otherwise follow from optional imports. (Qt modules
+# need no entry: only those the app imports are collected.)
 EXCLUDED_MODULES = [
     "tkinter",
     "_tkinter",
-    "pydoc",
     "llama_cpp.server",
     "IPython",
     "matplotlib",
     "pytest",
     "readline",
-    "PySide6.QtNetwork",
-    "PySide6.QtOpenGL",
-    "PySide6.QtQml",
-    "PySide6.QtQuick",
-    "PySide6.QtWebEngineCore",
 ]
 
 _PLUGIN_PATH = re.compile(r"(?:^|/)plugins/(?P<type>[^/]+)/(?P<file>[^/]+)$")
