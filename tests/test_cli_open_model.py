@@ -34,4 +34,3 @@ def test_a_lone_gguf_path_opens_the_window_on_it(argv: list[str]):
 )
 def test_commands_are_left_to_the_parser(argv: list[str]):
     assert model_to_open(argv) is None
-
