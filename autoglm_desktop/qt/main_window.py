@@ -31,7 +31,7 @@ from autoglm_desktop.core.errors import AutoGLMError
 from autoglm_desktop.core.export import write_export
 from autoglm_desktop.core.gguf_info import read_gguf_info
 from autoglm_desktop.core.hardware import HardwareSnapshot, read_hardware
-from autoglm_desktop.core.library import choose_default_model, find_local_models
+from autoglm_desktop.core.library import LocalModel, ModelSource, choose_default_model, scan_library
 from autoglm_desktop.core.model_overrides import load_overrides
 from autoglm_desktop.core.settings import AppSettings, load_settings, save_settings
 from autoglm_desktop.core.store import ChatStore
@@ -44,8 +44,12 @@ from autoglm_desktop.qt.conversation_settings import ConversationSettingsDialog
 from autoglm_desktop.qt.engine_worker import EngineThread, EngineWorker
 from autoglm_desktop.qt.hardware_monitor import HardwareMonitorThread
 from autoglm_desktop.qt.model_bar import ModelBar
+from autoglm_desktop.qt.models_window import ModelsWindow, open_models_window
 from autoglm_desktop.qt.prompt_edit import PromptEdit
 from autoglm_desktop.qt.settings_pane import SettingsPane, confirm_load_anyway
+
+# The picker's default comes from these first; other apps' models only when there is none.
+_OWN_SOURCES = (ModelSource.APP, ModelSource.IMPORTED, ModelSource.FOLDER)
 
 
 class ErrorBanner(QFrame):
@@ -128,6 +132,7 @@ class MainWindow(QMainWindow):
         self.regenerate_button = QPushButton(self.tr("Regenerate"))
         self.settings_button = QPushButton(self.tr("Chat settings…"))
         self.error_banner = ErrorBanner()
+        self.models_window = ModelsWindow()  # hidden; interrupted downloads continue meanwhile
         self._build_layout()
         self._build_status_bar()
         self._build_menu()
@@ -142,6 +147,9 @@ class MainWindow(QMainWindow):
     def _build_layout(self) -> None:
         top = QHBoxLayout()
         top.addWidget(self.model_bar, 1)
+        self.models_button = QPushButton(self.tr("Models…"))
+        self.models_button.setToolTip(self.tr("Find, download and manage models"))
+        top.addWidget(self.models_button)
         top.addWidget(self.settings_button)
         self.pane_button = QPushButton(self.tr("Model settings"))
         self.pane_button.setCheckable(True)
@@ -197,6 +205,10 @@ class MainWindow(QMainWindow):
         quit_action.triggered.connect(self.close)
         for action in (new_chat, export, quit_action):
             chat_menu.addAction(action)
+        models_menu = self.menuBar().addMenu(self.tr("&Models"))
+        models_menu.addAction(self.tr("Discover models…"), lambda: self.open_models("discover"))
+        models_menu.addAction(self.tr("Downloads"), lambda: self.open_models("downloads"))
+        models_menu.addAction(self.tr("My models"), lambda: self.open_models("library"))
 
     def _connect(self) -> None:
         worker, controller = self.worker, self.controller
@@ -210,6 +222,9 @@ class MainWindow(QMainWindow):
         self.settings_pane.applyRequested.connect(self._load_tuned)
         self.settings_pane.idleReleaseChanged.connect(self._on_idle_setting)
         self.model_bar.combo.currentIndexChanged.connect(self._on_model_selected)
+        self.models_button.clicked.connect(lambda: self.open_models("discover"))
+        self.models_window.useModelRequested.connect(self.use_model)
+        self.models_window.libraryChanged.connect(self.refresh_models)
         worker.loadStarted.connect(self._on_load_started)
         worker.loadProgress.connect(self.model_bar.set_progress)
         worker.modelLoaded.connect(self._on_model_loaded)
@@ -243,11 +258,17 @@ class MainWindow(QMainWindow):
 
     # -- models --------------------------------------------------------------------------
 
-    def refresh_models(self) -> None:
-        models = find_local_models(folders=paths.model_folders())
+    def refresh_models(self, models: list[LocalModel] | None = None) -> None:
+        """Fill the picker from the library; ``models``: a scan the Models window just made."""
+        if models is None:
+            models = scan_library()
         last = Path(self.settings.last_model_path) if self.settings.last_model_path else None
-        chosen = choose_default_model(models, last_used=last)
+        own_first = sorted(models, key=lambda m: m.source not in _OWN_SOURCES)
+        keep = self.model_bar.selected_path() or last
+        chosen = choose_default_model(own_first, last_used=keep)
         self.model_bar.set_models(models, current=chosen.path if chosen else None)
+        if chosen is not None:
+            self._select_in_picker(chosen.path)
         self.settings_pane.set_model(self.model_bar.selected_path())
         if not models:
             self.error_banner.show_message(
@@ -256,6 +277,27 @@ class MainWindow(QMainWindow):
                     "starter model, or put a .gguf file there."
                 ).replace("%1", str(paths.models_dir()))
             )
+
+    def _select_in_picker(self, path: Path) -> bool:
+        # findData() cannot match Path objects, so compare each item's data.
+        combo = self.model_bar.combo
+        for index in range(combo.count()):
+            if combo.itemData(index) == path:
+                combo.setCurrentIndex(index)
+                return True
+        return False
+
+    def open_models(self, page: str = "discover") -> None:
+        open_models_window(self.models_window, page)
+
+    def use_model(self, path: Path) -> None:
+        """Load a model picked in the Models window, and bring the chat forward."""
+        if not self._select_in_picker(path):
+            self.refresh_models()
+            self._select_in_picker(path)
+        self.raise_()
+        self.activateWindow()
+        self.load_model(path)
 
     def load_selected_model(self) -> None:
         """At start: load the chosen model if it fits; otherwise say why and wait for the user."""
@@ -459,6 +501,7 @@ class MainWindow(QMainWindow):
             self._idle_timer.stop()
             self.monitor.close()
             self.settings_pane.close_workers()
+            self.models_window.shutdown()
             self.engine.close()
             self.store.close()
         super().closeEvent(event)
