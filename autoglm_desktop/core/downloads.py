@@ -558,9 +558,11 @@ class DownloadManager:
             "GET", url, headers=headers, timeout=timeout, follow_redirects=True
         ) as response:
             self._check_response(response, part)
+            check_controls = self._control(job)
             for chunk in response.iter_bytes():
                 part.write(chunk)
                 self._progress(job, len(chunk))
+                check_controls()  # Pause and Cancel act while bytes flow, not only on a stall
 
     def _check_response(self, response: httpx2.Response, part: _PartFile) -> None:
         status = response.status_code

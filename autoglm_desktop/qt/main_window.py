@@ -267,34 +267,23 @@ class MainWindow(QMainWindow):
         keep = self.model_bar.selected_path() or last
         chosen = choose_default_model(own_first, last_used=keep)
         self.model_bar.set_models(models, current=chosen.path if chosen else None)
-        if chosen is not None:
-            self._select_in_picker(chosen.path)
         self.settings_pane.set_model(self.model_bar.selected_path())
         if not models:
             self.error_banner.show_message(
                 self.tr(
-                    "No model found in %1. Run “python3 tasks.py run” once to install the "
-                    "starter model, or put a .gguf file there."
+                    "No model found in %1. Open “Models…” to download one, or import a .gguf "
+                    "file you already have."
                 ).replace("%1", str(paths.models_dir()))
             )
-
-    def _select_in_picker(self, path: Path) -> bool:
-        # findData() cannot match Path objects, so compare each item's data.
-        combo = self.model_bar.combo
-        for index in range(combo.count()):
-            if combo.itemData(index) == path:
-                combo.setCurrentIndex(index)
-                return True
-        return False
 
     def open_models(self, page: str = "discover") -> None:
         open_models_window(self.models_window, page)
 
     def use_model(self, path: Path) -> None:
         """Load a model picked in the Models window, and bring the chat forward."""
-        if not self._select_in_picker(path):
+        if not self.model_bar.select_path(path):
             self.refresh_models()
-            self._select_in_picker(path)
+            self.model_bar.select_path(path)
         self.raise_()
         self.activateWindow()
         self.load_model(path)

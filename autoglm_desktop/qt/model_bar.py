@@ -54,16 +54,22 @@ class ModelBar(QWidget):
         self.combo.blockSignals(True)
         self.combo.clear()
         for model in models:
-            self.combo.addItem(f"{model.name}  ({format_size(model.size_bytes)})", model.path)
+            # Item data is the path as text: QComboBox.findData cannot match Path objects.
+            self.combo.addItem(f"{model.name}  ({format_size(model.size_bytes)})", str(model.path))
             self.combo.setItemData(self.combo.count() - 1, str(model.path), 3)  # tooltip role
         if not models:
             self.combo.addItem(self.tr("No models found"), None)
         if current is not None:
-            index = self.combo.findData(current)
-            if index >= 0:
-                self.combo.setCurrentIndex(index)
+            self.select_path(current)
         self.combo.blockSignals(False)
         self._update_button()
+
+    def select_path(self, path: Path) -> bool:
+        """Select ``path`` in the picker; False when it is not listed."""
+        index = self.combo.findData(str(path))
+        if index >= 0:
+            self.combo.setCurrentIndex(index)
+        return index >= 0
 
     def selected_path(self) -> Path | None:
         data = self.combo.currentData()

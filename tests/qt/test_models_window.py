@@ -365,7 +365,7 @@ def test_download_shows_up_in_my_models_and_the_chat_picker_and_loads(
     assert models.library.item_for(path).text(4) == "AutoGLM"
     combo = main.model_bar.combo
     qtbot.waitUntil(
-        lambda: path in [combo.itemData(i) for i in range(combo.count())], timeout=WAIT_MS
+        lambda: str(path) in [combo.itemData(i) for i in range(combo.count())], timeout=WAIT_MS
     )
     assert models.discover.detail.action_button("Q8_0").text() == "Use"
 
@@ -444,7 +444,9 @@ def test_download_continues_after_the_app_restarts(
     try:
         row = only_row(second)
         wait_state(qtbot, row, DownloadState.COMPLETED)
-        assert hub.bytes_served["Tiny-Q8_0.gguf"] == size  # resumed, not restarted
+        # Resumed, not restarted: only the bytes in flight when the app quit come twice
+        # (starting over would fetch a third of the file again).
+        assert size <= hub.bytes_served["Tiny-Q8_0.gguf"] < size + size // 10
         assert downloaded_path(app_home).stat().st_size == size
     finally:
         second.shutdown()
