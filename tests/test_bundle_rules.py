@@ -162,3 +162,19 @@ def test_a_missing_platform_plugin_fails_the_build(tmp_path: Path, monkeypatch: 
     (platforms / "libqwayland.so").write_bytes(b"")
     with pytest.raises(build_bundle.BuildFailed, match=r"libqxcb\.so"):
         build_bundle.check_platform_plugins(tmp_path)
+
+
+def test_qt_modules_the_code_never_imports_are_excluded(tmp_path: Path):
+    pyside = tmp_path / "PySide6"
+    pyside.mkdir()
+    for name in ("QtCore.abi3.so", "QtCore.pyi", "QtNetwork.abi3.so", "QtQml.abi3.so"):
+        (pyside / name).write_bytes(b"")
+    (pyside / "QtDBus.abi3.so").write_bytes(b"")
+    source = tmp_path / "app"
+    source.mkdir()
+    (source / "window.py").write_text("from PySide6.QtCore import QObject\n")
+    (source / "hub.py").write_text("import PySide6.QtNetwork as network\n")
+
+    excluded = rules.unused_qt_modules(pyside_dir=pyside, source_dir=source)
+
+    assert excluded == ["PySide6.QtQml"]

@@ -73,8 +73,8 @@ HOST_LIBRARIES_PYINSTALLER_SKIPS: dict[str, str] = {
     "libwayland-egl.so.1": "libwayland-egl1",
 }
 
-# Python modules that PyInstaller would otherwise follow from optional imports. (Qt modules
-# need no entry: only those the app imports are collected.)
+# Python modules that PyInstaller would otherwise follow from optional imports. Unused Qt
+# modules are added by :func:`unused_qt_modules`.
 EXCLUDED_MODULES = [
     "tkinter",
     "_tkinter",
@@ -84,6 +84,26 @@ EXCLUDED_MODULES = [
     "pytest",
     "readline",
 ]
+
+_QT_IMPORT = re.compile(r"\bPySide6\.(Qt\w+)")
+# The Qt bindings the app uses pull this one in through their libraries; it is tiny.
+_QT_MODULES_ALWAYS_KEPT = {"QtDBus"}
+
+
+def unused_qt_modules(*, pyside_dir: Path, source_dir: Path) -> list[str]:
+    """``PySide6.Qt*`` modules no source file in ``source_dir`` imports.
+
+    PyInstaller follows the PySide6 package to some modules the app never imports (QtNetwork,
+    and with it GIO and network plugins). The app's own imports decide: a module imported
+    anywhere in the code is kept, so new code cannot silently lose one.
+    """
+    used = set(_QT_MODULES_ALWAYS_KEPT)
+    for path in source_dir.rglob("*.py"):
+        used.update(_QT_IMPORT.findall(path.read_text(encoding="utf-8", errors="replace")))
+    available = {path.name.split(".", 1)[0] for path in pyside_dir.glob("Qt*.*")}
+    available = {name for name in available if name.isidentifier()}
+    return sorted(f"PySide6.{name}" for name in available - used)
+
 
 _PLUGIN_PATH = re.compile(r"(?:^|/)plugins/(?P<type>[^/]+)/(?P<file>[^/]+)$")
 _QT_TRANSLATION = re.compile(r"(?:^|/)Qt/translations/(?P<name>[^/]+)\.qm$")
