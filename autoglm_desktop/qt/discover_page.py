@@ -276,7 +276,8 @@ class RepoDetailView(QWidget):
         if detail.license:
             parts.append(self.tr("licence: %1").replace("%1", detail.license))
         link = f"{self.session.client.endpoint}/{detail.repo_id}"
-        parts.append(f"<a href='{link}'>{self.tr('open on the hub')}</a>")
+        open_text = self.tr("open on the hub")
+        parts.append(f"<a href='{link}'>{open_text}</a>")
         self.meta.setText(" · ".join(parts))
         if detail.gated:
             self.token_prompt.show_for(detail.repo_id, self.session.client.endpoint)

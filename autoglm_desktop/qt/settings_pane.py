@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QCoreApplication, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -382,14 +382,15 @@ class SettingsPane(QWidget):
 
 def confirm_load_anyway(parent: QWidget, tuned: TunedPlan) -> bool:
     """Ask before loading a plan that does not fit, saying what will happen."""
-    text = parent.tr(
+    text = QCoreApplication.translate(
+        "SettingsPane",
         "This plan needs more memory than this computer has free right now:\n\n%1\n\n"
         "Loading it anyway may make the computer swap and slow down, or the model may be "
-        "stopped by the system; your chats stay safe either way. Load anyway?"
+        "stopped by the system; your chats stay safe either way. Load anyway?",
     ).replace("%1", tuned.explanation)
     answer = QMessageBox.warning(
         parent,
-        parent.tr("Model may not fit"),
+        QCoreApplication.translate("SettingsPane", "Model may not fit"),
         text,
         QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
         QMessageBox.StandardButton.No,

@@ -198,158 +198,158 @@
 <context>
     <name>DiscoverPage</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="485"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="486"/>
         <source>Search GGUF models on the hub, e.g. “qwen 1.5b” or “glm”</source>
         <translation>搜索 GGUF 模型，例如“qwen 1.5b”或“glm”</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="490"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="491"/>
         <source>Most downloaded</source>
         <translation>下载最多</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="491"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="492"/>
         <source>Most liked</source>
         <translation>点赞最多</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="492"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="493"/>
         <source>Recently updated</source>
         <translation>最近更新</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="493"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="494"/>
         <source>Trending</source>
         <translation>热门</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="510"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="511"/>
         <source>Recommended model</source>
         <translation>推荐模型</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="510"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="511"/>
         <source>Size</source>
         <translation>大小</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="510"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="511"/>
         <source>On this PC</source>
         <translation>本机适配</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="514"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="515"/>
         <source>Model</source>
         <translation>模型</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="514"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="515"/>
         <source>Downloads</source>
         <translation>下载量</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="514"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="515"/>
         <source>Likes</source>
         <translation>点赞</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="514"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="515"/>
         <source>Updated</source>
         <translation>更新时间</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="581"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="582"/>
         <source>Recommended for this PC</source>
         <translation>为本机推荐</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="584"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="585"/>
         <source>Checking which models fit this PC…</source>
         <translation>正在检查哪些模型适合本机…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="588"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="589"/>
         <source>Type to search every GGUF model on %1.</source>
         <translation>输入关键词即可搜索 %1 上的所有 GGUF 模型。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="612"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="613"/>
         <source>licence: %1</source>
         <translation>许可证：%1</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="645"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="646"/>
         <source>Models matching “%1”</source>
         <translation>与“%1”匹配的模型</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="646"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="647"/>
         <source>Searching %1…</source>
         <translation>正在搜索 %1…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="662"/>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="784"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="663"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="785"/>
         <source>Loading more…</source>
         <translation>正在加载更多…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="669"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="670"/>
         <source>gated</source>
         <translation>需授权</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="673"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="674"/>
         <source>Gated: needs an access token to download.</source>
         <translation>需授权：下载需要访问令牌。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="689"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="690"/>
         <source>No GGUF models match “%1”. Try fewer or other words.</source>
         <translation>没有与“%1”匹配的 GGUF 模型。请减少关键词或换个说法。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="694"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="695"/>
         <source>1 model on %2</source>
         <translation>%2 上共 1 个模型</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="694"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="695"/>
         <source>%1 models on %2</source>
         <translation>%2 上共 %1 个模型</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="700"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="701"/>
         <source>%1 models so far; scroll for more</source>
         <translation>已找到 %1 个模型，向下滚动查看更多</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="714"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="715"/>
         <source>%1 is slow to answer. Still waiting… If it stays like this, check the connection or choose the hf-mirror.com endpoint in Hub settings.</source>
         <translation>%1 响应较慢，仍在等待… 如果一直如此，请检查网络连接，或在“下载源设置”中改用 hf-mirror.com。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="765"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="766"/>
         <source>Nothing was searched: offline mode is on.</source>
         <translation>未进行搜索：已开启离线模式。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="770"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="771"/>
         <source>Try again</source>
         <translation>重试</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="770"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="771"/>
         <source>Hub settings…</source>
         <translation>下载源设置…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="803"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="804"/>
         <source>Offline mode is on: the app makes no network connection, so searching and downloading are off. Models already on this PC work as usual.</source>
         <translation>已开启离线模式：应用不进行任何网络连接，因此无法搜索和下载。本机已有的模型可照常使用。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="807"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="808"/>
         <source>Go online</source>
         <translation>恢复联网</translation>
     </message>
@@ -1316,7 +1316,7 @@
     </message>
     <message>
         <location filename="../../autoglm_desktop/qt/discover_page.py" line="225"/>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="289"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="290"/>
         <source>Loading the model card…</source>
         <translation>正在加载模型卡片…</translation>
     </message>
@@ -1356,67 +1356,72 @@
         <translation>许可证：%1</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="299"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="279"/>
+        <source>open on the hub</source>
+        <translation>打开模型页面</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="300"/>
         <source>This model has no description.</source>
         <translation>此模型没有说明。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="304"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="305"/>
         <source>★ the best choice for this PC</source>
         <translation>★ 本机的最佳选择</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="306"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="307"/>
         <source>This repository has no GGUF chat model files.</source>
         <translation>此仓库中没有 GGUF 对话模型文件。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="311"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="312"/>
         <source>Vision projector files are not chat models and are not offered here: %1</source>
         <translation>视觉投影器文件不是对话模型，此处不提供：%1</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="316"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="317"/>
         <source>Split models with parts missing on the hub (not offered): %1</source>
         <translation>下载源上缺少分片的分卷模型（不提供）：%1</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="333"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="334"/>
         <source>unknown</source>
         <translation>未知</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="336"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="337"/>
         <source>Recommended for this PC</source>
         <translation>为本机推荐</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="345"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="346"/>
         <source>(%1 parts)</source>
         <translation>（%1 个分片）</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="410"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="411"/>
         <source>Use</source>
         <translation>使用</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="413"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="414"/>
         <source>Downloading %1%</source>
         <translation>下载中 %1%</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="416"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="417"/>
         <source>Queued</source>
         <translation>排队中</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="418"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="419"/>
         <source>Resume</source>
         <translation>继续</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="420"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="421"/>
         <source>Download</source>
         <translation>下载</translation>
     </message>
@@ -1537,6 +1542,24 @@
         <source>Fastest: %1 threads (remembered for this model and computer).</source>
         <translation>最快：%1 线程（已为此模型和本机记住）。</translation>
     </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="385"/>
+        <source>This plan needs more memory than this computer has free right now:
+
+%1
+
+Loading it anyway may make the computer swap and slow down, or the model may be stopped by the system; your chats stay safe either way. Load anyway?</source>
+        <translation>此方案所需内存超过本机当前可用内存：
+
+%1
+
+强制加载可能导致系统使用交换空间而变慢，也可能导致模型被系统终止；无论哪种情况，你的对话都不会丢失。仍要加载吗？</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="393"/>
+        <source>Model may not fit</source>
+        <translation>内存可能不足</translation>
+    </message>
 </context>
 <context>
     <name>TokenPrompt</name>
@@ -1564,27 +1587,6 @@
         <location filename="../../autoglm_desktop/qt/discover_page.py" line="165"/>
         <source>Token saved. Downloads of this model can start now.</source>
         <translation>令牌已保存，现在可以开始下载此模型。</translation>
-    </message>
-</context>
-<context>
-    <name>parent</name>
-    <message>
-        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="386"/>
-        <source>This plan needs more memory than this computer has free right now:
-
-%1
-
-Loading it anyway may make the computer swap and slow down, or the model may be stopped by the system; your chats stay safe either way. Load anyway?</source>
-        <translation>此方案所需内存超过本机当前可用内存：
-
-%1
-
-强制加载可能导致系统使用交换空间而变慢，也可能导致模型被系统终止；无论哪种情况，你的对话都不会丢失。仍要加载吗？</translation>
-    </message>
-    <message>
-        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="392"/>
-        <source>Model may not fit</source>
-        <translation>内存可能不足</translation>
     </message>
 </context>
 </TS>

@@ -19,7 +19,7 @@ QT_SOURCES = Path(autoglm_desktop.qt.__file__).parent
 TRANSLATIONS = QT_SOURCES.parents[1] / "resources" / "translations"
 UPDATE_HINT = "update it as README.md → Development → Translations says"
 # lupdate does not see tr() inside an f-string; move the call out of it, then drop the entry.
-NOT_EXTRACTED = {"open on the hub"}
+NOT_EXTRACTED: set[str] = set()
 PLACEHOLDER = re.compile(r"%(?:\d|n)")
 
 
