@@ -38,6 +38,7 @@ APP_ID = "autoglm-desktop"
 INSTALL_DIR = Path("opt") / APP_ID
 SELF_TEST_TIMEOUT_S = 300
 XVFB_SCREEN = "1280x800x24"
+STARTER_MODEL = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # The Debian packages any desktop has; the .deb must declare at least these.
 EXPECTED_DEPENDS = ("libc6", "libxcb1", "libgl1", "libfontconfig1", "libxkbcommon0")
 
@@ -78,9 +79,16 @@ def network_isolation() -> list[str]:
 
 
 def run_self_test(
-    executable: Path, *, env: dict[str, str], wrapper: list[str], screenshot: Path | None = None
+    executable: Path,
+    *,
+    env: dict[str, str],
+    wrapper: list[str],
+    screenshot: Path | None = None,
+    model: Path | None = None,
 ) -> SelfTestRun:
     command = [*wrapper, str(executable), "self-test", "--timeout", str(SELF_TEST_TIMEOUT_S - 20)]
+    if model is not None:
+        command += ["--model", str(model)]
     if screenshot is not None:
         command += ["--screenshot", str(screenshot)]
     started = time.monotonic()
@@ -157,7 +165,7 @@ def check_package(deb: Path, root: Path) -> Path:
         root / "usr/share/icons/hicolor/256x256/apps" / f"{APP_ID}.png",
         root / "usr/share/icons/hicolor/scalable/apps" / f"{APP_ID}.svg",
         root / "usr/share/mime/packages" / f"{APP_ID}.xml",
-        root / INSTALL_DIR / "_internal/resources/models/SmolLM2-135M-Instruct.Q4_1.gguf",
+        root / INSTALL_DIR / "_internal/resources/models" / STARTER_MODEL,
         root / INSTALL_DIR / "_internal/resources/models/SmolLM2-135M-Instruct.LICENSE.txt",
     ):
         if not required.is_file():
@@ -254,12 +262,13 @@ def smoke_test_portable(tarball: Path, scratch: Path) -> None:
 # --- startup timing ----------------------------------------------------------------------
 
 
-def seconds_until_window(command: list[str], env: dict[str, str], timeout_s: float = 60) -> float:
+def seconds_until_window(
+    command: list[str], env: dict[str, str], *, log: Path, timeout_s: float = 60
+) -> float:
     """Start ``command`` on the current X display; time until its main window is mapped."""
     started = time.monotonic()
-    process = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
     try:
         while time.monotonic() - started < timeout_s:
             tree = subprocess.run(
@@ -269,7 +278,8 @@ def seconds_until_window(command: list[str], env: dict[str, str], timeout_s: flo
                 if '"AutoGLM Desktop": ("autoglm-desktop"' in line and "1x1+" not in line:
                     return time.monotonic() - started
             time.sleep(0.01)
-        raise SmokeTestFailed(f"no window within {timeout_s} s: {' '.join(command)}")
+        said = log.read_text(errors="replace")[-2000:]
+        raise SmokeTestFailed(f"no window within {timeout_s} s: {' '.join(command)}\n{said}")
     finally:
         process.terminate()
         try:
@@ -285,7 +295,25 @@ def timed(command: list[str], env: dict[str, str]) -> float:
     return time.monotonic() - started
 
 
-def measure_startup(executable: Path, scratch: Path, runs: int) -> None:
+def start_xvfb(log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """A private Xvfb; returns it and its display once it accepts connections."""
+    read_end, write_end = os.pipe()
+    with log.open("wb") as output:
+        server = subprocess.Popen(
+            ["Xvfb", "-displayfd", str(write_end), "-screen", "0", XVFB_SCREEN, "-nolisten", "tcp"],
+            pass_fds=(write_end,),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    os.close(write_end)
+    with os.fdopen(read_end) as ready:
+        number = ready.readline().strip()  # written once the server is ready
+    if not number:
+        raise SmokeTestFailed(f"Xvfb did not start: {log.read_text(errors='replace')[-1000:]}")
+    return server, f":{number}"
+
+
+def measure_startup(executable: Path, scratch: Path, runs: int, *, model: Path) -> None:
     """Median start-up times, installed bundle vs from source, on an Xvfb display."""
     home = scratch / "home-timing"
     home.mkdir()
@@ -293,30 +321,27 @@ def measure_startup(executable: Path, scratch: Path, runs: int) -> None:
         "installed .deb": [str(executable)],
         "from source": [str(ROOT / ".venv" / "bin" / APP_ID)],
     }
-    display_env = dict(os.environ)
-    xvfb = subprocess.Popen(["Xvfb", ":87", "-screen", "0", XVFB_SCREEN, "-nolisten", "tcp"])
-    time.sleep(1.0)
+    server, display = start_xvfb(scratch / "xvfb.log")
     print(f"==> start-up, median of {runs} runs (xcb on Xvfb)")
     try:
         for label, command in subjects.items():
-            env = clean_env(home, DISPLAY=":87", AUTOGLM_HOME=str(home / "app"))
-            if label == "from source":
-                env["PATH"] = f"{ROOT / '.venv' / 'bin'}:{env['PATH']}"
+            env = clean_env(home, DISPLAY=display, AUTOGLM_HOME=str(home / label.replace(" ", "-")))
             version = [timed([*command, "--version"], env) for _ in range(runs)]
-            window = [seconds_until_window(command, env) for _ in range(runs)]
+            log = scratch / "window-run.log"
+            window = [seconds_until_window(command, env, log=log) for _ in range(runs)]
             self_test = [
-                run_self_test(Path(command[0]), env=env, wrapper=[]).seconds for _ in range(runs)
+                run_self_test(Path(command[0]), env=env, wrapper=[], model=model).seconds
+                for _ in range(runs)
             ]
             print(
                 f"    {label:15} --version {statistics.median(version):.2f} s | "
                 f"window shown {statistics.median(window):.2f} s | "
                 f"self-test {statistics.median(self_test):.2f} s"
-                f"  (all: {[round(v, 2) for v in window]})"
+                f"  (window: {[round(value, 2) for value in window]})"
             )
     finally:
-        xvfb.terminate()
-        xvfb.wait()
-        del display_env
+        server.terminate()
+        server.wait()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -337,8 +362,12 @@ def main(argv: list[str] | None = None) -> int:
             result = smoke_test_deb(deb, scratch, args.screenshot)
             smoke_test_portable(find_artifact(args.dist, f"{APP_ID}-*.tar.gz"), scratch)
             if args.measure_startup:
+                installed = scratch / "root" / INSTALL_DIR
                 measure_startup(
-                    scratch / "root" / INSTALL_DIR / APP_ID, scratch, args.measure_startup
+                    installed / APP_ID,
+                    scratch,
+                    args.measure_startup,
+                    model=installed / "_internal/resources/models" / STARTER_MODEL,
                 )
         except (SmokeTestFailed, subprocess.CalledProcessError) as failure:
             print(f"\nBUNDLE SMOKE TEST FAILED: {failure}", file=sys.stderr)
