@@ -159,9 +159,11 @@ def plan_json(tuned: TunedPlan) -> dict[str, Any]:
         "flash_attn": plan.flash_attn,
         "use_mmap": plan.use_mmap,
         "use_mlock": plan.use_mlock,
+        "use_gpu": plan.use_gpu,
         "ram_bytes": estimate.ram_bytes,
         "ram_required_bytes": estimate.ram_required_bytes,
-        "vram_bytes": list(estimate.vram_bytes),
+        # One entry per GPU; a CPU-only plan (GPU hidden because it is full) uses none of them.
+        "vram_bytes": list(estimate.vram_bytes) or [0] * len(tuned.budget.gpus),
         "fits": tuned.fits,
         "explanation": tuned.explanation,
         "reasons": dict(tuned.reasons),
@@ -189,7 +191,7 @@ def plan_text(tuned: TunedPlan) -> str:
         f" GB needed, {_gb(tuned.budget.ram_bytes)} GB usable",
     ]
     for index, (vram, room) in enumerate(
-        zip(estimate.vram_bytes, tuned.budget.gpu_bytes, strict=True)
+        zip(estimate.vram_bytes, tuned.budget.gpu_bytes, strict=False)
     ):
         lines.append(f"VRAM GPU {index}:   {_gb(vram)} GB, {_gb(room)} GB usable")
     lines += ["", tuned.explanation]

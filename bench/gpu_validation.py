@@ -403,7 +403,7 @@ def squeeze_level(
                 mid = guess
                 break
         tried.add(mid)
-        trial = attempt("probe", info, replace(tuned.plan, n_gpu_layers=mid), words)
+        trial = attempt("probe", info, replace(tuned.plan, n_gpu_layers=mid, use_gpu=True), words)
         report.row("squeeze", {"level": level, "free": free, **asdict(trial)})
         outcome = "loads" if trial.loaded else trial.error
         predicted_mib = trial.vram_predicted / MIB
@@ -429,7 +429,9 @@ def estimate_max_layers(info: GGUFInfo, plan: LoadPlan, free: int) -> int:
     """The most n_gpu_layers whose estimated VRAM fits in ``free`` (-1: none)."""
     gpus = gpus_now()
     for layers in range(max_gpu_layers(info), -1, -1):
-        estimate = estimate_memory(info=info, plan=replace(plan, n_gpu_layers=layers), gpus=gpus)
+        estimate = estimate_memory(
+            info=info, plan=replace(plan, n_gpu_layers=layers, use_gpu=True), gpus=gpus
+        )
         if sum(estimate.vram_bytes) <= free:
             return layers
     return -1

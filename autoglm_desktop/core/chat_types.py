@@ -99,6 +99,9 @@ class LoadPlan:
     flash_attn: bool = False
     use_mmap: bool = True
     use_mlock: bool = False
+    # False: the engine process sees no GPU at all (not even for a compute buffer), for when
+    # the GPU's memory is too full to hold anything.
+    use_gpu: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -1,20 +1,40 @@
 """Will a model file run on this PC? A verdict per file from its size and the live memory readings.
 
-Files on the hub are judged by :func:`estimate_fit` from their size alone (weights ≈ file size;
-the KV cache and compute buffers from a parameter count guessed from size and quantization),
-since their GGUF header is not at hand before the download. Files on disk are judged by
-:func:`estimate_local_fit`, which asks the auto-tuner's memory estimator. Both give a
-:class:`FitEstimate`, so callers show either the same way.
+Files on disk are judged by :func:`estimate_local_fit`, which asks the auto-tuner's memory
+estimator. Files on the hub are judged the same way from their GGUF header, read over HTTP Range
+requests before any download (:func:`estimate_remote_fit`, :func:`estimate_repo_fits`, and
+:mod:`remote_gguf`). When a header cannot be read (offline, no network, gated, damaged, an
+architecture the estimator does not know), :func:`estimate_fit` judges from the file size alone
+(weights ≈ file size; KV cache and buffers from a parameter count guessed from size and
+quantization), and the estimate says so (``method``, ``fallback_reason``). All give a
+:class:`FitEstimate`, so callers show any of them the same way.
+
+Cost on the network: a header is 2-8 MiB to fetch (nearly all of it the tokenizer, the same in
+every quantization of a model), so :func:`estimate_repo_fits` fetches one header per model
+family of a repository and derives its sibling quantizations from it
+(:func:`remote_gguf.scale_to_sibling`): 8 MiB instead of 64 for the 8 quantizations of a Gemma 3.
 """
 
 from __future__ import annotations
 
 import enum
+import logging
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from autoglm_desktop.core.errors import HubError, HubNotFoundError, ModelFileError
 from autoglm_desktop.core.hardware import HardwareSnapshot, read_hardware
 from autoglm_desktop.core.quant import quant_bits
+
+if TYPE_CHECKING:
+    from autoglm_desktop.core.gguf_info import GGUFInfo
+    from autoglm_desktop.core.hub import HubClient, RemoteModel, RepoDetail
+    from autoglm_desktop.core.remote_gguf import TransferStats
+
+log = logging.getLogger(__name__)
 
 _MIB = 1 << 20
 _GIB = 1 << 30
@@ -28,6 +48,14 @@ _VRAM_USABLE_FRACTION = 0.92
 _VRAM_RESERVE = 300 * _MIB  # CUDA/ROCm context and driver buffers
 _UNIFIED_GPU_FRACTION = 0.70  # macOS lets Metal wire about this much of unified memory
 _MIN_USEFUL_VRAM = 1 * _GIB  # below this, offloading a few layers is not worth it
+
+# How a FitEstimate was made (shown to people: "Estimated from %1.").
+METHOD_ESTIMATOR = "memory estimator"
+METHOD_SCALED = "memory estimator, with layer sizes scaled from another quantization's header"
+METHOD_SIZE = "file-size heuristic"
+# Header fetches per model family when a file's own header is bad (damaged, missing).
+_FETCHES_PER_FAMILY = 2
+_PREFERRED_QUANT = "Q4_K_M"  # the file most often downloaded: its header is read first
 
 
 class FitVerdict(str, enum.Enum):
@@ -96,11 +124,17 @@ class FitEstimate:
     kv_cache_bytes: int
     overhead_bytes: int
     gpu_fraction: float  # share of the model on the GPU: 1.0 on GPU, 0.0 on CPU
-    method: str = "file-size heuristic"
+    method: str = METHOD_SIZE  # METHOD_ESTIMATOR, METHOD_SCALED or METHOD_SIZE
+    fallback_reason: str | None = None  # why the header was not used, for the size heuristic
 
     @property
     def label(self) -> str:
         return self.verdict.label
+
+    @property
+    def from_estimator(self) -> bool:
+        """Whether the memory estimator made it (from a GGUF header), not the size heuristic."""
+        return self.method != METHOD_SIZE
 
 
 def estimate_fit(
@@ -197,9 +231,21 @@ def estimate_local_fit(path: Path, *, hardware: HardwareSnapshot | None = None) 
         ModelFileError: the file is missing, unreadable or not a model the estimator understands.
     """
     from autoglm_desktop.core.gguf_info import read_gguf_info
+
+    return estimate_info_fit(read_gguf_info(path), hardware=hardware or read_hardware())
+
+
+def estimate_info_fit(
+    info: GGUFInfo, *, hardware: HardwareSnapshot, method: str = METHOD_ESTIMATOR
+) -> FitEstimate:
+    """The tuner's verdict for a model given by its GGUF header (from disk or from the hub).
+
+    Raises:
+        ModelFileError: not a model the estimator understands (a projector, no layers...).
+    """
     from autoglm_desktop.core.tuner import plan_for
 
-    tuned = plan_for(info=read_gguf_info(path), hardware=hardware or read_hardware())
+    tuned = plan_for(info=info, hardware=hardware)
     estimate = tuned.estimate
     if not tuned.fits:
         verdict = FitVerdict.TOO_BIG
@@ -219,5 +265,159 @@ def estimate_local_fit(path: Path, *, hardware: HardwareSnapshot | None = None) 
         kv_cache_bytes=estimate.kv_cache_bytes,
         overhead_bytes=max(0, total - estimate.kv_cache_bytes - weights),
         gpu_fraction=estimate.gpu_layers / estimate.n_layer if estimate.n_layer else 0.0,
-        method="memory estimator",
+        method=method,
     )
+
+
+# --------------------------------------------------------------------------- hub files
+
+
+def estimate_remote_fit(
+    client: HubClient,
+    repo_id: str,
+    model: RemoteModel,
+    *,
+    revision: str | None = None,
+    hardware: HardwareSnapshot | None = None,
+    stats: TransferStats | None = None,
+) -> FitEstimate:
+    """The fit verdict of a model on the hub, before downloading it.
+
+    From its GGUF header (read over Range requests, or from the header cache) and the memory
+    estimator, as :func:`estimate_local_fit` judges the same file on disk. Never fails: when the
+    header cannot be had or used, the size heuristic answers, with ``method == METHOD_SIZE`` and
+    the reason in ``fallback_reason``. For all the files of a repository, prefer
+    :func:`estimate_repo_fits`, which reads far less.
+    """
+    from autoglm_desktop.core.remote_gguf import fetch_model_info
+
+    hardware = hardware or read_hardware()
+    try:
+        info = fetch_model_info(client, repo_id, model, revision=revision, stats=stats)
+    except (HubError, ModelFileError) as error:
+        return _size_fit(model, hardware, reason=str(error))
+    return _info_fit_or_size(info, model, hardware, METHOD_ESTIMATOR)
+
+
+def estimate_repo_fits(
+    client: HubClient,
+    detail: RepoDetail,
+    *,
+    hardware: HardwareSnapshot | None = None,
+    preferred: RemoteModel | None = None,
+    stats: TransferStats | None = None,
+) -> dict[str, FitEstimate]:
+    """The verdict of every chat model of a repository, keyed by its ``primary_path``.
+
+    Per model family (the files that differ only in their quantization label) one whole header
+    is read: ``preferred``'s when it belongs to the family, else the Q4_K_M file's, else the
+    first's; when that file's header is bad, the next file's. The other quantizations get
+    their own tensor table with that header's metadata (:func:`remote_gguf.fetch_sibling_info`,
+    about 150 KB each), or, when even that cannot be read, a header scaled from the file size
+    (``METHOD_SCALED``). Cached headers cost nothing. When the hub or the network fails before
+    any header of a family is read, the family gets the size heuristic. Never fails.
+    """
+    from autoglm_desktop.core.remote_gguf import cached_model_info, fetch_model_info
+
+    hardware = hardware or read_hardware()
+    fits: dict[str, FitEstimate] = {}
+    for family in _families(detail.models, preferred):
+        infos = {m.primary_path: i for m in family if (i := cached_model_info(m)) is not None}
+        known = next(iter(infos.values()), None)
+        reasons: dict[str, str] = {}
+        for model in family[:_FETCHES_PER_FAMILY] if known is None else ():
+            try:
+                known = fetch_model_info(
+                    client, detail.repo_id, model, revision=detail.revision, stats=stats
+                )
+            except (ModelFileError, HubNotFoundError) as error:  # this file; a sibling may do
+                reasons[model.primary_path] = str(error)
+                continue
+            except HubError as error:  # the network or the hub: asking again will not help
+                reasons = {m.primary_path: reasons.get(m.primary_path, str(error)) for m in family}
+                break
+            infos[model.primary_path] = known
+            break
+        for model in family:
+            path = model.primary_path
+            if path in infos:
+                fits[path] = _info_fit_or_size(infos[path], model, hardware, METHOD_ESTIMATOR)
+            elif known is None or path in reasons:
+                reason = reasons.get(path, "no header of this model could be read")
+                fits[path] = _size_fit(model, hardware, reason=reason)
+            else:
+                fits[path] = _sibling_fit(client, detail, model, known, hardware, stats)
+    return fits
+
+
+def _sibling_fit(
+    client: HubClient,
+    detail: RepoDetail,
+    model: RemoteModel,
+    known: GGUFInfo,
+    hardware: HardwareSnapshot,
+    stats: TransferStats | None,
+) -> FitEstimate:
+    """Its own tensor table with ``known``'s metadata; else ``known`` scaled to its size."""
+    from autoglm_desktop.core.remote_gguf import fetch_sibling_info, scale_to_sibling
+
+    try:
+        info = fetch_sibling_info(
+            client, detail.repo_id, model, known=known, revision=detail.revision, stats=stats
+        )
+        method = METHOD_ESTIMATOR
+    except (HubError, ModelFileError) as error:
+        log.info("Sizes of %s scaled from %s: %s", model.primary_path, known.path, error)
+        try:
+            info = scale_to_sibling(
+                known, name=model.primary_path, file_size=model.size, quant=model.quant
+            )
+        except ModelFileError as scale_error:
+            return _size_fit(model, hardware, reason=str(scale_error))
+        method = METHOD_SCALED
+    return _info_fit_or_size(info, model, hardware, method)
+
+
+def _info_fit_or_size(
+    info: GGUFInfo, model: RemoteModel, hardware: HardwareSnapshot, method: str
+) -> FitEstimate:
+    try:
+        return estimate_info_fit(info, hardware=hardware, method=method)
+    except ModelFileError as error:  # an architecture or layout the estimator does not know
+        return _size_fit(model, hardware, reason=str(error))
+
+
+def _size_fit(model: RemoteModel, hardware: HardwareSnapshot, *, reason: str) -> FitEstimate:
+    log.info("Fit of %s from its size: %s", model.primary_path, reason)
+    fit = estimate_fit(
+        file_bytes=model.size, quant=model.quant, budget=MemoryBudget.from_snapshot(hardware)
+    )
+    return FitEstimate(**{**fit.__dict__, "fallback_reason": reason})
+
+
+def _families(
+    models: Sequence[RemoteModel], preferred: RemoteModel | None
+) -> list[list[RemoteModel]]:
+    """Models grouped by name without the quantization label; the header to fetch first."""
+    families: dict[str, list[RemoteModel]] = {}
+    for model in models:
+        families.setdefault(_family_key(model), []).append(model)
+
+    def fetch_order(model: RemoteModel) -> int:
+        if model == preferred:
+            return 0
+        return 1 if (model.quant or "").upper() == _PREFERRED_QUANT else 2
+
+    return [sorted(members, key=fetch_order) for members in families.values()]
+
+
+def _family_key(model: RemoteModel) -> str:
+    name = model.name
+    if model.quant:
+        label = re.escape(model.quant.removeprefix("UD-"))
+        label = {"F16": "FP?16", "F32": "FP?32"}.get(label, label)  # parse_quant reads FP16 as F16
+        matches = list(re.finditer(rf"(?:UD[-_])?{label}", name, flags=re.IGNORECASE))
+        if matches:
+            last = matches[-1]
+            name = name[: last.start()] + name[last.end() :]
+    return re.sub(r"[-_.\s]+", "-", name).strip("-").lower()

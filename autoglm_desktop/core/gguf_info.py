@@ -14,14 +14,16 @@ The ``gguf`` package supplies the table of tensor types (block sizes, bytes per 
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
 import os
 import re
 import struct
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import BinaryIO, TypeGuard
+from typing import Protocol, TypeGuard
 
 from autoglm_desktop.core.errors import GGUFFormatError, ModelFileError
 
@@ -40,6 +42,9 @@ MAX_DECODED_ARRAY = MAX_LAYERS  # larger numeric arrays (token types, scores) ar
 MAX_DECODED_STRINGS = 256  # larger string arrays (vocabularies) are summarized
 
 _LAYER_TENSOR = re.compile(r"blk\.(\d{1,6})\.")
+# Tensors of the other parts of a split model, combined into one table, have their offsets
+# moved by ``part << SPLIT_PART_SHIFT`` so spans never mix files (as memory_estimate does).
+SPLIT_PART_SHIFT = 48
 
 # GGUF value types.
 _UINT8, _INT8, _UINT16, _INT16, _UINT32, _INT32, _FLOAT32, _BOOL = range(8)
@@ -200,6 +205,120 @@ def read_gguf_info(path: Path, *, max_metadata_bytes: int = DEFAULT_MAX_METADATA
         raise _unreadable(path, error) from None
 
 
+class ReadableStream(Protocol):
+    """What the parser reads from: ``read(n)`` returns up to ``n`` bytes, ``b""`` at the end."""
+
+    def read(self, n: int, /) -> bytes: ...
+
+
+def read_gguf_info_from_stream(
+    stream: ReadableStream,
+    *,
+    name: str,
+    size: int,
+    max_metadata_bytes: int = DEFAULT_MAX_METADATA_BYTES,
+) -> GGUFInfo:
+    """Read the metadata and tensor table from the start of a GGUF file given as a stream.
+
+    ``size`` is the whole file's size (the tensor table is checked against it); the stream need
+    only hold the header: the parser reads it front to back in growing chunks and stops at the
+    end of the tensor table. ``name`` becomes the info's ``path`` (a hub path, for instance).
+    Errors of the stream itself propagate unchanged.
+
+    Raises:
+        GGUFFormatError: it is not a GGUF file, or it is truncated or damaged.
+    """
+    if size <= 0:
+        raise GGUFFormatError(f"{Path(name).name} is not a GGUF model file (it is empty).")
+    return _Parser(Path(name), stream, size, max_metadata_bytes).parse()
+
+
+@dataclass(frozen=True)
+class TensorTable:
+    """A file's tensor table, read on its own (see :func:`read_tensor_table`)."""
+
+    tensors: tuple[TensorInfo, ...]
+    start: int  # where the table starts in the file
+    end: int  # where it ends
+    data_offset: int  # where tensor data starts
+
+
+def read_tensor_table(
+    data: bytes,
+    *,
+    start: int,
+    n_tensors: int,
+    alignment: int,
+    file_size: int,
+    name: str,
+) -> TensorTable:
+    """The tensor table at byte ``start`` of a GGUF file, from ``data`` (its bytes from there on).
+
+    For a file whose metadata is known from elsewhere (another quantization of the same model):
+    the table alone is a few kilobytes, the metadata before it megabytes. The table is checked
+    as :func:`read_gguf_info` checks it, and its tensors must fill the file exactly, so a wrong
+    ``start`` fails.
+
+    Raises:
+        GGUFFormatError: the bytes at ``start`` are not a table of ``n_tensors`` tensors that
+            fills a file of ``file_size`` bytes.
+    """
+    parser = _Parser(Path(name), io.BytesIO(data), file_size, DEFAULT_MAX_METADATA_BYTES)
+    return parser.parse_tensor_table(start, n_tensors, alignment)
+
+
+def with_tensors(
+    info: GGUFInfo, tensors: Sequence[TensorInfo], *, path: Path, file_size: int
+) -> GGUFInfo:
+    """``info`` with another tensor table (and the byte totals that follow from it)."""
+    table = tuple(tensors)
+    layer_bytes, token_embd, output, other = _byte_totals(table, info.n_layer)
+    return replace(
+        info,
+        path=path,
+        file_size=file_size,
+        tensors=table,
+        layer_bytes=layer_bytes,
+        token_embd_bytes=token_embd,
+        output_bytes=output,
+        other_bytes=other,
+    )
+
+
+def combine_split_parts(parts: Sequence[GGUFInfo]) -> GGUFInfo:
+    """One info for a whole split model, from the header of every part in order.
+
+    The first part holds the model's metadata; every part holds its share of the tensor table.
+    The result has the first part's metadata and path, every part's tensors (offsets of part
+    ``i`` moved by ``i << SPLIT_PART_SHIFT``), the size of all parts together and
+    ``split_count == 1``: it describes the whole model, so nothing is left to read from disk.
+
+    Raises:
+        GGUFFormatError: the parts do not belong together (count, order or missing metadata).
+    """
+    if not parts:
+        raise ValueError("no parts")
+    first = parts[0]
+    name = first.path.name
+    if first.split_index != 0 or first.split_count != len(parts):
+        raise GGUFFormatError(
+            f"{name} is not the first of {len(parts)} parts of a split model "
+            f"(it says part {first.split_index + 1} of {first.split_count})."
+        )
+    tensors: list[TensorInfo] = []
+    for index, part in enumerate(parts):
+        if part.split_index != index or part.split_count != first.split_count:
+            raise GGUFFormatError(
+                f"{part.path.name} is not part {index + 1} of {first.split_count} of {name}."
+            )
+        shift = index << SPLIT_PART_SHIFT
+        tensors += [replace(t, offset=t.offset + shift) for t in part.tensors]
+    combined = with_tensors(
+        first, tensors, path=first.path, file_size=sum(p.file_size for p in parts)
+    )
+    return replace(combined, split_count=1, split_index=0)
+
+
 def _unreadable(path: Path, error: Exception) -> ModelFileError:
     if isinstance(error, FileNotFoundError):
         return ModelFileError(f"The model file {path} was not found.")
@@ -229,7 +348,9 @@ class _Parser:
     being replaced) kills the process with SIGBUS, and Windows cannot delete a mapped file.
     """
 
-    def __init__(self, path: Path, file: BinaryIO, size: int, max_metadata_bytes: int) -> None:
+    def __init__(
+        self, path: Path, file: ReadableStream, size: int, max_metadata_bytes: int
+    ) -> None:
         self.path = path
         self.file = file
         self.buf = bytearray()
@@ -239,10 +360,33 @@ class _Parser:
         self.pos = 0
 
     def parse(self) -> GGUFInfo:
-        name = self.path.name
-        try:
+        with self._format_errors():
             version = self._header()
             return self._body(version)
+
+    def parse_tensor_table(self, start: int, n_tensors: int, alignment: int) -> TensorTable:
+        """The stream holds the file from ``start`` on: read ``n_tensors`` tensor entries there.
+
+        The table must fill the file exactly as gguf.cpp lays tensors out (contiguous, aligned,
+        the last ending at the end of the file), so bytes that only look like a table fail.
+        """
+        with self._format_errors():
+            if n_tensors <= 0 or n_tensors > MAX_TENSORS:
+                raise _Damaged(f"it declares {n_tensors} tensors")
+            entries = [self._tensor_entry() for _ in range(n_tensors)]
+            end = start + self.pos
+            data_offset = _align(end, alignment)
+            tensors = self._place_tensors(entries, data_offset, alignment)
+            last = tensors[-1]
+            if not 0 <= self.size - (last.offset + last.n_bytes) < alignment:
+                raise _Damaged("its tensors do not fill the file")
+            return TensorTable(tensors=tensors, start=start, end=end, data_offset=data_offset)
+
+    @contextlib.contextmanager
+    def _format_errors(self) -> Iterator[None]:
+        name = self.path.name
+        try:
+            yield
         except _Truncated:
             raise GGUFFormatError(f"{name} is truncated or damaged (it ends too early).") from None
         except _Damaged as error:

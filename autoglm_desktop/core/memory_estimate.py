@@ -194,6 +194,8 @@ def estimate_memory(
     Raises:
         ModelFileError: a part of a split model is missing or unreadable.
     """
+    if not plan.use_gpu:
+        gpus = ()  # the engine hides every GPU: nothing is placed on them
     shape = _shape(info)
     tensors = _all_tensors(info)
     n_ctx = max(1, plan.n_ctx)

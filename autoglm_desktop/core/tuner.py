@@ -132,8 +132,11 @@ def memory_budget(hardware: HardwareSnapshot) -> MemoryBudget:
 def fits_budget(estimate: MemoryEstimate, budget: MemoryBudget) -> bool:
     """Whether a plan's estimate stays inside the budget on every device.
 
-    A GPU with unified memory (Apple Silicon) takes its share from the same RAM.
+    A GPU with unified memory (Apple Silicon) takes its share from the same RAM. An estimate
+    with no GPU figures is a CPU-only plan (the GPUs hidden from the engine).
     """
+    if not estimate.vram_bytes:
+        return estimate.ram_required_bytes <= budget.ram_bytes
     shared = sum(
         vram
         for vram, gpu in zip(estimate.vram_bytes, budget.gpus, strict=True)
@@ -190,9 +193,25 @@ def plan_for(
         ModelFileError: the file does not describe a language model the estimator understands.
     """
     fixed = overrides or PlanOverrides()
-    budget = memory_budget(hardware)
-    search = _Search(info, hardware, budget, fixed, model_path or info.path)
-    return search.run(measured_threads)
+    path = model_path or info.path
+    tuned = _Search(info, hardware, memory_budget(hardware), fixed, path).run(measured_threads)
+    if tuned.fits or fixed.n_gpu_layers or not hardware.gpus:
+        return tuned
+    if any(gpu.unified_memory for gpu in hardware.gpus):
+        return tuned  # Apple Silicon: the GPU's memory is the RAM, hiding it frees nothing
+    # Even zero offloaded layers need a compute buffer and the runtime on the GPU. When its
+    # memory is too full for that, the CPU alone may still run the model: hide the GPU.
+    cpu_only = replace(hardware, gpus=())
+    fallback = _Search(info, cpu_only, memory_budget(cpu_only), fixed, path).run(measured_threads)
+    if not fallback.fits:
+        return tuned
+    note = "The GPU's memory is too full right now, so the model runs on the CPU alone. "
+    return replace(
+        fallback,
+        plan=replace(fallback.plan, use_gpu=False),
+        explanation=note + fallback.explanation,
+        reasons={**fallback.reasons, "n_gpu_layers": note.strip()},
+    )
 
 
 # ----------------------------------------------------------------------------------- search

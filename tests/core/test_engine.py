@@ -246,3 +246,15 @@ def test_abandoned_request_leaves_the_pipe_clean(engine: EngineClient) -> None:
     stream.close()  # e.g. the UI went away mid-reply
     text, events = collect(engine.generate(turns=ask("Say hi."), sampling=GREEDY))
     assert text.strip() and finished(events).stats.stop_reason == StopReason.EOS.value
+
+
+def test_a_plan_without_gpu_loads_and_answers(starter_model: Path) -> None:
+    client = EngineClient()
+    try:
+        plan = LoadPlan(model_path=starter_model, n_ctx=512, n_gpu_layers=99, use_gpu=False)
+        events = list(client.load(plan))
+        assert isinstance(events[-1], ModelLoaded)
+        text, _ = collect(client.generate(turns=ask("Say hi."), sampling=GREEDY))
+        assert text.strip()
+    finally:
+        client.shutdown()

@@ -135,8 +135,11 @@ def test_a_plan_never_exceeds_the_budget(
     if tuned.fits:
         assert fits_budget(tuned.estimate, budget)
         assert tuned.estimate.ram_required_bytes <= budget.ram_bytes
-        for used, room in zip(tuned.estimate.vram_bytes, budget.gpu_bytes, strict=True):
-            assert used <= room
+        if tuned.plan.use_gpu:
+            for used, room in zip(tuned.estimate.vram_bytes, budget.gpu_bytes, strict=True):
+                assert used <= room
+        else:  # the GPU was too full: a CPU-only plan that puts nothing on it
+            assert tuned.estimate.vram_bytes == () and tuned.plan.n_gpu_layers == 0
         assert tuned.plan.n_ctx >= min(MIN_CONTEXT, infos[name].n_ctx_train or MIN_CONTEXT)
         assert tuned.plan.n_ctx <= (infos[name].n_ctx_train or 0)
     else:
@@ -316,3 +319,16 @@ def test_probe_picks_the_fastest_and_is_remembered_per_load(
     assert recall_threads(info=info, hardware=idle, store=store) is None  # another load level
     store.write_text("not json")
     assert recall_threads(info=info, hardware=busy, store=store) is None
+
+
+def test_a_full_gpu_falls_back_to_the_cpu_alone(infos: dict[str, GGUFInfo]) -> None:
+    """Even 0 layers need a compute buffer on the GPU; with its memory full, hide the GPU."""
+    hardware = snapshot(ram_gib=16, vram_gib=(8,))
+    nearly_full = replace(hardware.gpus[0], free_bytes=200 << 20, used_bytes=int(7.8 * GIB))
+    tuned = plan_for(info=infos["3b-shape"], hardware=replace(hardware, gpus=(nearly_full,)))
+    assert tuned.fits
+    assert not tuned.plan.use_gpu and tuned.plan.n_gpu_layers == 0
+    assert tuned.estimate.vram_bytes == ()
+    assert "CPU alone" in tuned.explanation
+    with_room = plan_for(info=infos["3b-shape"], hardware=hardware)
+    assert with_room.plan.use_gpu and with_room.plan.n_gpu_layers > 0

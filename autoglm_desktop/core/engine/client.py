@@ -97,7 +97,7 @@ class EngineClient:
         self._stop_event.clear()
         self.shutdown()
         self._plan = None
-        self._start_process()
+        self._start_process(hide_gpus=not plan.use_gpu)
         for event in self._request(LoadRequest(plan=plan)):
             if isinstance(event, ModelLoaded):
                 self._plan, self._model_info = plan, event.info
@@ -150,11 +150,11 @@ class EngineClient:
 
     # -- plumbing ------------------------------------------------------------------------
 
-    def _start_process(self) -> None:
+    def _start_process(self, *, hide_gpus: bool = False) -> None:
         parent_conn, child_conn = self._mp.Pipe(duplex=True)
         process = self._mp.Process(
             target=engine_main,
-            args=(child_conn, self._stop_event, self._log_path),
+            args=(child_conn, self._stop_event, self._log_path, hide_gpus),
             name="autoglm-engine",
             daemon=True,
         )

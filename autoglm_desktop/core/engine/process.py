@@ -33,9 +33,25 @@ def _redirect_stderr(log_path: Path | None) -> None:
     sys.stderr = log
 
 
-def engine_main(conn: Connection, stop_event: Event, log_path: Path | None = None) -> None:
-    """Serve requests from ``conn`` until it closes or a shutdown arrives."""
+# Environment variables that make each GPU backend of llama.cpp see no device.
+GPU_HIDING_ENV = {
+    "CUDA_VISIBLE_DEVICES": "",
+    "HIP_VISIBLE_DEVICES": "",
+    "ROCR_VISIBLE_DEVICES": "",
+    "GGML_VK_VISIBLE_DEVICES": "",
+}
+
+
+def engine_main(
+    conn: Connection, stop_event: Event, log_path: Path | None = None, hide_gpus: bool = False
+) -> None:
+    """Serve requests from ``conn`` until it closes or a shutdown arrives.
+
+    With ``hide_gpus`` llama.cpp finds no GPU, so it puts nothing at all in GPU memory.
+    """
     _redirect_stderr(log_path)
+    if hide_gpus:
+        os.environ.update(GPU_HIDING_ENV)  # before llama.cpp initialises its backends
     from autoglm_desktop.core.engine.runtime import LlamaRuntime  # heavy: llama.cpp
 
     runtime = LlamaRuntime(stop_requested=stop_event.is_set, emit=conn.send)

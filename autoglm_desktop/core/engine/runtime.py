@@ -132,7 +132,7 @@ class LlamaRuntime:
                     n_ctx=plan.n_ctx,
                     n_threads=plan.n_threads,
                     n_threads_batch=plan.n_threads_batch,
-                    n_gpu_layers=plan.n_gpu_layers,
+                    n_gpu_layers=plan.n_gpu_layers if plan.use_gpu else 0,
                     n_batch=plan.n_batch,
                     n_ubatch=plan.n_ubatch,
                     type_k=KV_CACHE_TYPES[plan.type_k],
