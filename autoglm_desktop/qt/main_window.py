@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -191,6 +192,8 @@ class MainWindow(QMainWindow):
         bar = self.statusBar()
         for label in (self.model_label, self.speed_label, self.context_label):
             label.setContentsMargins(8, 0, 8, 0)
+            # Long temporary messages must not squeeze these: they may only grow.
+            label.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Preferred)
             bar.addPermanentWidget(label)
 
     def _build_menu(self) -> None:
@@ -341,7 +344,7 @@ class MainWindow(QMainWindow):
         self.error_banner.hide()
         self.model_bar.set_loading(True)
         self.model_label.setText(self.tr("Loading %1…").replace("%1", plan.model_path.stem))
-        self.statusBar().showMessage(tuned.explanation, 10000)
+        self.model_label.setToolTip(tuned.explanation)
         self.requestLoad.emit(plan)
 
     def _on_model_selected(self, _index: int) -> None:
