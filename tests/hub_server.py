@@ -17,6 +17,9 @@ the hub answers them:
 
 It counts connections, requests and body bytes per file, and injects faults into blob
 transfers: stall, drop the connection, corrupt a byte, or hold at a byte until released.
+Downloads (no ``Range``, or an open one: ``bytes=N-``) and header probes (a closed range,
+``bytes=A-B``, as the app reads GGUF headers before downloading) are counted apart, and a fault
+hits one kind or the other.
 """
 
 from __future__ import annotations
@@ -137,6 +140,7 @@ class Fault:
     path: str | None = None
     times: int = 1  # how many responses it hits
     seconds: float = 5.0  # stall duration
+    probes: bool = False  # hit header probes (closed ranges) instead of downloads
     reached: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
     hits: int = 0
@@ -175,7 +179,8 @@ class HubServer:
         self.stopping = threading.Event()
         self.connections: Counter[str] = Counter()
         self.requests: list[tuple[str, str, str, dict[str, str]]] = []  # role, method, path, hdrs
-        self.bytes_served: Counter[str] = Counter()  # blob body bytes per repo file path
+        self.bytes_served: Counter[str] = Counter()  # download body bytes per repo file path
+        self.probe_bytes_served: Counter[str] = Counter()  # header probe body bytes per path
         self.range_starts: list[tuple[str, int]] = []
         self.proxied = 0
         self._hub = _Server(self, "hub")
@@ -227,10 +232,12 @@ class HubServer:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
-    def take_fault(self, path: str, start: int, end: int) -> Fault | None:
+    def take_fault(self, path: str, start: int, end: int, *, probe: bool = False) -> Fault | None:
         with self.lock:
             for fault in self.faults:
                 if fault.hits >= fault.times or (fault.path not in (None, path)):
+                    continue
+                if fault.probes != probe:
                     continue
                 if start <= fault.at_byte < end:
                     fault.hits += 1
@@ -474,6 +481,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         start, end = 0, file.size
         status = 200
         range_header = self.headers.get("Range")
+        probe = bool(range_header) and not range_header.rstrip().endswith("-")
         if range_header:
             parsed = _parse_range(range_header, file.size)
             if parsed is None:
@@ -498,8 +506,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if method == "HEAD":
             return None
         with self.hub.lock:
-            self.hub.range_starts.append((file.path, start))
-        fault = self.hub.take_fault(file.path, start, end)
+            if not probe:
+                self.hub.range_starts.append((file.path, start))
+        fault = self.hub.take_fault(file.path, start, end, probe=probe)
+        served = self.hub.probe_bytes_served if probe else self.hub.bytes_served
         for position, chunk in file.chunks(start, end):
             if fault is not None and position <= fault.at_byte < position + len(chunk):
                 cut = fault.at_byte - position
@@ -507,20 +517,20 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                     flipped = bytes([chunk[cut] ^ 0xFF])
                     chunk = chunk[:cut] + flipped + chunk[cut + 1 :]
                 else:
-                    self._write(file, chunk[:cut])
+                    self._write(file, chunk[:cut], served)
                     if self._interrupt(fault):
                         return None
                     chunk = chunk[cut:]
                 fault = None
-            self._write(file, chunk)
+            self._write(file, chunk, served)
         return None
 
-    def _write(self, file: HubFile, data: bytes) -> None:
+    def _write(self, file: HubFile, data: bytes, served: Counter[str]) -> None:
         if not data:
             return
         self.wfile.write(data)
         with self.hub.lock:
-            self.hub.bytes_served[file.path] += len(data)
+            served[file.path] += len(data)
 
     def _interrupt(self, fault: Fault) -> bool:
         """Act out a fault at its byte; True when the connection is gone."""

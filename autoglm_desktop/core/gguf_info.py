@@ -217,20 +217,21 @@ def read_gguf_info_from_stream(
     name: str,
     size: int,
     max_metadata_bytes: int = DEFAULT_MAX_METADATA_BYTES,
+    read_chunk: int = _READ_CHUNK,
 ) -> GGUFInfo:
     """Read the metadata and tensor table from the start of a GGUF file given as a stream.
 
     ``size`` is the whole file's size (the tensor table is checked against it); the stream need
-    only hold the header: the parser reads it front to back in growing chunks and stops at the
-    end of the tensor table. ``name`` becomes the info's ``path`` (a hub path, for instance).
-    Errors of the stream itself propagate unchanged.
+    only hold the header: the parser reads it front to back in growing chunks (``read_chunk``
+    first, then doubling) and stops at the end of the tensor table. ``name`` becomes the info's
+    ``path`` (a hub path, for instance). Errors of the stream itself propagate unchanged.
 
     Raises:
         GGUFFormatError: it is not a GGUF file, or it is truncated or damaged.
     """
     if size <= 0:
         raise GGUFFormatError(f"{Path(name).name} is not a GGUF model file (it is empty).")
-    return _Parser(Path(name), stream, size, max_metadata_bytes).parse()
+    return _Parser(Path(name), stream, size, max_metadata_bytes, read_chunk).parse()
 
 
 @dataclass(frozen=True)
@@ -349,9 +350,15 @@ class _Parser:
     """
 
     def __init__(
-        self, path: Path, file: ReadableStream, size: int, max_metadata_bytes: int
+        self,
+        path: Path,
+        file: ReadableStream,
+        size: int,
+        max_metadata_bytes: int,
+        read_chunk: int = _READ_CHUNK,
     ) -> None:
         self.path = path
+        self.read_chunk = read_chunk
         self.file = file
         self.buf = bytearray()
         self.size = size
@@ -412,7 +419,7 @@ class _Parser:
     def _fill(self, end: int) -> None:
         """Buffer the file up to ``end`` (<= limit), reading ahead in growing chunks."""
         have = len(self.buf)
-        want = min(self.limit, max(end, 2 * have, have + _READ_CHUNK)) - have
+        want = min(self.limit, max(end, 2 * have, have + self.read_chunk)) - have
         self.buf += self.file.read(want)
         if len(self.buf) < end:  # the file shrank since we measured it
             raise _Truncated

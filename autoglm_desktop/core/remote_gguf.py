@@ -48,6 +48,7 @@ from autoglm_desktop.core.gguf_info import (
     DEFAULT_MAX_METADATA_BYTES,
     GGUF_MAGIC,
     SPLIT_PART_SHIFT,
+    SUPPORTED_VERSIONS,
     GGUFInfo,
     TensorInfo,
     TensorTable,
@@ -66,6 +67,9 @@ READ_TIMEOUT_S = 30.0  # no byte for this long: give up
 FILE_DEADLINE_S = 120.0  # one file's header, however slowly it trickles in
 # How far a sibling's tensor table may be from where the known header's starts.
 SIBLING_TABLE_SLACK = 64 << 10
+FIRST_READ = 1 << 20  # the parser's first read, as for files on disk
+# The first read of a split model's later parts, whose headers hold no vocabulary (a few KB).
+SPLIT_PART_FIRST_READ = 64 << 10
 CACHE_FOLDER = "gguf_headers"
 _HEADER_SUFFIX = ".gguf-header"
 _TABLE_SUFFIX = ".gguf-tensors"
@@ -224,12 +228,14 @@ def fetch_remote_info(
     revision: str | None = None,
     size: int | None = None,
     sha256: str | None = None,
+    first_read: int = FIRST_READ,
     stats: TransferStats | None = None,
 ) -> GGUFInfo:
     """The GGUF header of one hub file, from the cache or over Range requests.
 
     With ``size`` and ``sha256`` (from the repository listing) a cached header costs no request;
     otherwise one metadata request finds the file's hash, size and download address first. The
+    parser reads ``first_read`` bytes first, then twice what it has each time it needs more. The
     info's ``path`` is ``Path(filename)``.
 
     Raises:
@@ -238,18 +244,23 @@ def fetch_remote_info(
         GGUFFormatError: the file is not a GGUF model, or its header is damaged.
     """
     key = _sha_key(sha256)
+    checked = key if size is not None else None  # the cache entry already looked at
     if key is not None and size is not None:
         cached = _load_header(key, name=filename, size=size)
         if cached is not None:
             return cached
-    reader, etag_key = _open(client, repo_id, filename, revision=revision, key=key, stats=stats)
-    if etag_key != key and etag_key is not None:
-        cached = _load_header(etag_key, name=filename, size=reader.size)
+    reader, found_key = _open(client, repo_id, filename, revision=revision, key=key, stats=stats)
+    if found_key is not None and found_key != checked:
+        cached = _load_header(found_key, name=filename, size=reader.size)
         if cached is not None:
             return cached
-    key = etag_key
+    key = found_key
     info = read_gguf_info_from_stream(
-        reader, name=filename, size=reader.size, max_metadata_bytes=HEADER_CAP_BYTES
+        reader,
+        name=filename,
+        size=reader.size,
+        max_metadata_bytes=HEADER_CAP_BYTES,
+        read_chunk=first_read,
     )
     if key is not None:
         _store(key + _HEADER_SUFFIX, reader.consumed[: info.data_offset])
@@ -274,8 +285,8 @@ def fetch_model_info(
         The errors of :func:`fetch_remote_info`.
     """
     parts = [
-        _fetch_file_info(client, repo_id, file, revision=revision, stats=stats)
-        for file in model.files
+        _fetch_file_info(client, repo_id, f, revision=revision, later_part=i > 0, stats=stats)
+        for i, f in enumerate(model.files)
     ]
     return parts[0] if len(parts) == 1 else combine_split_parts(parts)
 
@@ -301,6 +312,7 @@ def _fetch_file_info(
     file: HubFile,
     *,
     revision: str | None,
+    later_part: bool = False,
     stats: TransferStats | None,
 ) -> GGUFInfo:
     return fetch_remote_info(
@@ -310,6 +322,7 @@ def _fetch_file_info(
         revision=revision,
         size=file.size,
         sha256=file.sha256,
+        first_read=SPLIT_PART_FIRST_READ if later_part else FIRST_READ,
         stats=stats,
     )
 
@@ -365,7 +378,9 @@ def fetch_sibling_info(
     table = _sibling_table(client, repo_id, first, known=known, revision=revision, stats=stats)
     tensors = list(table.tensors)
     for index, file in enumerate(model.files[1:], start=1):
-        part = _fetch_file_info(client, repo_id, file, revision=revision, stats=stats)
+        part = _fetch_file_info(
+            client, repo_id, file, revision=revision, later_part=True, stats=stats
+        )
         shift = index << SPLIT_PART_SHIFT
         tensors += [dataclasses.replace(t, offset=t.offset + shift) for t in part.tensors]
     info = with_tensors(known, tensors, path=Path(first.path), file_size=model.size)
@@ -394,17 +409,17 @@ def _sibling_table(
         cached = _load_table(key, file=file, alignment=known.alignment, names=names)
         if cached is not None:
             return cached
-    reader, etag_key = _open(client, repo_id, file.path, revision=revision, key=key, stats=stats)
-    if etag_key != key and etag_key is not None:
-        cached = _load_table(etag_key, file=file, alignment=known.alignment, names=names)
+    reader, found_key = _open(client, repo_id, file.path, revision=revision, key=key, stats=stats)
+    if found_key is not None and found_key != key:
+        cached = _load_table(found_key, file=file, alignment=known.alignment, names=names)
         if cached is not None:
             return cached
-    key = etag_key
-    magic, _version, n_tensors, _n_kv = _FILE_START.unpack(
+    key = found_key
+    magic, version, n_tensors, _n_kv = _FILE_START.unpack(
         reader.read_range(0, _FILE_START.size).ljust(_FILE_START.size, b"\0")
     )
-    if magic != GGUF_MAGIC:
-        raise GGUFFormatError(f"{Path(file.path).name} is not a GGUF model file.")
+    if magic != GGUF_MAGIC or version not in SUPPORTED_VERSIONS or not known.tensors:
+        raise GGUFFormatError(f"{Path(file.path).name} is not a GGUF file this app reads.")
     expected_start, table_length = _table_span(known)
     window_start = max(_FILE_START.size, expected_start - SIBLING_TABLE_SLACK)
     window_end = expected_start + table_length + SIBLING_TABLE_SLACK

@@ -3,7 +3,9 @@
 With an empty search box it lists the curated catalog, ranked for this PC. Typing searches the
 hub after a short pause; every request runs on a background thread (see
 :class:`~autoglm_desktop.qt.hub_workers.BackgroundCalls`), so a slow or blocked network never
-freezes the window, and a newer search simply replaces a pending one.
+freezes the window, and a newer search simply replaces a pending one. A repository's files
+first show fit badges from their sizes; the memory estimator's verdicts, from the files' GGUF
+headers read over the network, replace them when they arrive.
 """
 
 from __future__ import annotations
@@ -34,8 +36,10 @@ from PySide6.QtWidgets import (
 from autoglm_desktop.core.catalog import CatalogChoice, load_catalog, rank_catalog
 from autoglm_desktop.core.downloads import DownloadState, DownloadStatus
 from autoglm_desktop.core.errors import AutoGLMError, HubSettingsError
-from autoglm_desktop.core.fit import current_budget
+from autoglm_desktop.core.fit import FitVerdict, current_budget, estimate_repo_fits
+from autoglm_desktop.core.hardware import read_hardware
 from autoglm_desktop.core.hub import (
+    PREFERRED_QUANT,
     HubClient,
     HubModel,
     ModelSearch,
@@ -77,6 +81,29 @@ def load_repo(client: HubClient, repo_id: str) -> LoadedRepo:
     detail = fetch_repo_detail(client, repo_id, with_card=False)
     budget = current_budget()
     return LoadedRepo(detail, tuple(detail.rated(budget)), recommend_model(detail, budget))
+
+
+def load_fits(client: HubClient, loaded: LoadedRepo) -> LoadedRepo:
+    """The repository rated by the memory estimator from its files' GGUF headers.
+
+    Blocks on the network (a few MB per model family): run it off the GUI thread. Files whose
+    header cannot be read keep their size-based rating.
+    """
+    preferred = loaded.recommended.model if loaded.recommended is not None else None
+    fits = estimate_repo_fits(client, loaded.detail, hardware=read_hardware(), preferred=preferred)
+    rated = tuple(RatedModel(r.model, fits.get(r.model.primary_path, r.fit)) for r in loaded.rated)
+    return LoadedRepo(loaded.detail, rated, _recommended(rated))
+
+
+def _recommended(rated: tuple[RatedModel, ...]) -> RatedModel | None:
+    """:func:`~autoglm_desktop.core.hub.recommend_model`'s rule, for verdicts already made."""
+    fitting = [r for r in rated if r.fit.verdict is not FitVerdict.TOO_BIG]
+    if not fitting:
+        return None
+    best_rank = min(r.fit.verdict.rank for r in fitting)
+    best = [r for r in fitting if r.fit.verdict.rank == best_rank]
+    preferred = [r for r in best if (r.model.quant or "").upper() == PREFERRED_QUANT]
+    return preferred[0] if preferred else max(best, key=lambda r: r.model.size)
 
 
 @dataclass(frozen=True)
@@ -289,6 +316,22 @@ class RepoDetailView(QWidget):
         self._code_blocks = ()
         self.card.setPlaceholderText(self.tr("Loading the model card…"))
 
+    def show_fits(self, loaded: LoadedRepo) -> None:
+        """The estimator's verdicts for the repository shown (rows stay; badges change)."""
+        shown = self.loaded.detail if self.loaded is not None else None
+        if shown is None or (shown.repo_id, shown.revision) != (
+            loaded.detail.repo_id,
+            loaded.detail.revision,
+        ):
+            return
+        self.loaded = loaded
+        by_model = {rated.model: rated for rated in loaded.rated}
+        for item in self.file_items():
+            rated = by_model.get(item.data(0, _ROLE))
+            if rated is not None:
+                self._show_fit(item, rated)
+        self._show_notes(loaded.detail)
+
     def show_card(self, card: LoadedCard) -> None:
         if self.loaded is None or card.repo_id != self.loaded.detail.repo_id:
             return
@@ -327,17 +370,9 @@ class RepoDetailView(QWidget):
         self.files.clear()
         if self.loaded is None:
             return
-        recommended = self.loaded.recommended
         for rated in self.loaded.rated:
-            model, fit = rated.model, rated.fit
+            model = rated.model
             item = QTreeWidgetItem(self.files)
-            quant = model.quant or self.tr("unknown")
-            if recommended is not None and recommended.model == model:
-                quant += "  ★"
-                item.setToolTip(0, self.tr("Recommended for this PC"))
-            else:
-                item.setToolTip(0, model.primary_path)
-            item.setText(0, quant)
             bold = QFont(item.font(0))
             bold.setBold(True)
             item.setFont(0, bold)
@@ -346,19 +381,32 @@ class RepoDetailView(QWidget):
                 size += " " + self.tr("(%1 parts)").replace("%1", str(len(model.files)))
             item.setText(1, size)
             item.setTextAlignment(1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            item.setText(3, fit_details(fit))
             item.setToolTip(3, model.primary_path)
             item.setData(0, _ROLE, model)
             badge_box = QWidget()
             badge_layout = QHBoxLayout(badge_box)
             badge_layout.setContentsMargins(4, 2, 4, 2)
-            badge_layout.addWidget(FitBadge(fit))
+            badge_layout.addWidget(FitBadge())
             self.files.setItemWidget(item, 2, badge_box)
+            self._show_fit(item, rated)
             button = QPushButton()
             button.clicked.connect(lambda _checked=False, m=model: self._on_file_action(m))
             self.files.setItemWidget(item, 4, button)
             self._update_action(item)
         self._fit_files_height()
+
+    def _show_fit(self, item: QTreeWidgetItem, rated: RatedModel) -> None:
+        assert self.loaded is not None
+        model, recommended = rated.model, self.loaded.recommended
+        quant = model.quant or self.tr("unknown")
+        if recommended is not None and recommended.model == model:
+            quant += "  ★"
+            item.setToolTip(0, self.tr("Recommended for this PC"))
+        else:
+            item.setToolTip(0, model.primary_path)
+        item.setText(0, quant)
+        item.setText(3, fit_details(rated.fit))
+        self.fit_badge(item).show_fit(rated.fit)
 
     def _fit_files_height(self) -> None:
         items = self.file_items()
@@ -728,6 +776,7 @@ class DiscoverPage(QWidget):
         self.detail.show_loading(repo_id)
         client = self.session.client
         self.calls.abandon("card")
+        self.calls.abandon("fits")
         self.calls.run("detail", lambda: load_repo(client, repo_id))
 
     def _retry_repo(self) -> None:
@@ -753,6 +802,11 @@ class DiscoverPage(QWidget):
             assert isinstance(result, LoadedRepo)
             self.detail.show_repo(result)
             self._load_card(result)
+            client = self.session.client
+            self.calls.run("fits", lambda: load_fits(client, result))
+        elif kind == "fits":
+            assert isinstance(result, LoadedRepo)
+            self.detail.show_fits(result)
         elif kind == "card":
             assert isinstance(result, LoadedCard)
             self.detail.show_card(result)
