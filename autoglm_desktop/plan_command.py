@@ -22,6 +22,7 @@ from autoglm_desktop.core.hardware import (
     MemoryReading,
     read_hardware,
 )
+from autoglm_desktop.core.llama_build import llama_build, restrict_to_build
 from autoglm_desktop.core.tuner import PlanOverrides, TunedPlan, plan_for
 
 GIB = 1 << 30
@@ -51,8 +52,12 @@ def run_plan(args: argparse.Namespace) -> int:
     try:
         _check_args(args)
         info = read_gguf_info(args.model)
+        live = read_hardware(cpu_interval=CPU_SAMPLE_SECONDS)
+        if args.gpu is None and args.vram_gb is None:
+            # Live readings: only the GPUs the installed llama.cpp can really use.
+            live = restrict_to_build(live, llama_build())
         hardware = described_hardware(
-            read_hardware(cpu_interval=CPU_SAMPLE_SECONDS),
+            live,
             ram_gb=args.ram_gb,
             vram_gb=args.vram_gb,
             gpu=args.gpu,

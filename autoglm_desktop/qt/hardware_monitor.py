@@ -9,12 +9,14 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
 from autoglm_desktop.core.hardware import CpuLoadMeter, read_hardware
+from autoglm_desktop.core.llama_build import llama_build
 
 INTERVAL_MS = 1000
 
 
 class HardwareMonitor(QObject):
     snapshot = Signal(object)  # HardwareSnapshot
+    buildProbed = Signal(object)  # LlamaBuild: which GPU backends llama.cpp has
 
     def __init__(self) -> None:
         super().__init__()
@@ -24,6 +26,7 @@ class HardwareMonitor(QObject):
 
     @Slot()
     def start(self) -> None:
+        self.buildProbed.emit(llama_build())  # remembered, or probed once (about a second)
         self._timer = QTimer(self, interval=INTERVAL_MS)
         self._timer.timeout.connect(self.read_now)
         self._timer.start()

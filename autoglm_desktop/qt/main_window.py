@@ -33,6 +33,12 @@ from autoglm_desktop.core.export import write_export
 from autoglm_desktop.core.gguf_info import read_gguf_info
 from autoglm_desktop.core.hardware import HardwareSnapshot, read_hardware
 from autoglm_desktop.core.library import LocalModel, ModelSource, choose_default_model, scan_library
+from autoglm_desktop.core.llama_build import (
+    CPU_ONLY,
+    LlamaBuild,
+    cached_llama_build,
+    restrict_to_build,
+)
 from autoglm_desktop.core.model_overrides import load_overrides
 from autoglm_desktop.core.settings import AppSettings, load_settings, save_settings
 from autoglm_desktop.core.store import ChatStore
@@ -117,6 +123,8 @@ class MainWindow(QMainWindow):
         self.engine = EngineThread(self.worker)
         self.model_info: ModelInfo | None = None
         self.hardware: HardwareSnapshot | None = None
+        # Until the monitor has asked llama.cpp, plan as if it had no GPU backend (the safe side).
+        self.llama_build: LlamaBuild = cached_llama_build() or CPU_ONLY
         self._closed = False
         self.monitor = HardwareMonitorThread()
         self.settings_pane = SettingsPane()
@@ -220,6 +228,7 @@ class MainWindow(QMainWindow):
         self.requestRelease.connect(worker.release_memory)
         worker.released.connect(self._on_released)
         self.monitor.monitor.snapshot.connect(self._on_snapshot)
+        self.monitor.monitor.buildProbed.connect(self._on_build_probed)
         self.pane_button.toggled.connect(self.settings_dock.setVisible)
         self.settings_dock.visibilityChanged.connect(self.pane_button.setChecked)
         self.settings_pane.applyRequested.connect(self._load_tuned)
@@ -329,7 +338,7 @@ class MainWindow(QMainWindow):
             tuned = self.settings_pane.plan_now()
             if tuned is not None:
                 return tuned
-        hardware = self.hardware or read_hardware()
+        hardware = restrict_to_build(self.hardware or read_hardware(), self.llama_build)
         info = read_gguf_info(path)
         return plan_for(
             info=info,
@@ -349,6 +358,10 @@ class MainWindow(QMainWindow):
 
     def _on_model_selected(self, _index: int) -> None:
         self.settings_pane.set_model(self.model_bar.selected_path())
+
+    def _on_build_probed(self, build: LlamaBuild) -> None:
+        self.llama_build = build
+        self.settings_pane.set_llama_build(build)
 
     def _on_snapshot(self, snapshot: HardwareSnapshot) -> None:
         self.hardware = snapshot

@@ -27,6 +27,12 @@ from PySide6.QtWidgets import (
 from autoglm_desktop.core.errors import AutoGLMError
 from autoglm_desktop.core.gguf_info import GGUFInfo, read_gguf_info
 from autoglm_desktop.core.hardware import HardwareSnapshot
+from autoglm_desktop.core.llama_build import (
+    CPU_ONLY,
+    LlamaBuild,
+    cached_llama_build,
+    restrict_to_build,
+)
 from autoglm_desktop.core.model_overrides import load_overrides, save_overrides
 from autoglm_desktop.core.thread_probe import (
     ThreadProbeResult,
@@ -93,6 +99,10 @@ class SettingsPane(QWidget):
         self._hardware: HardwareSnapshot | None = None
         self.auto_plan: TunedPlan | None = None
         self.chosen_plan: TunedPlan | None = None
+        self._build: LlamaBuild = cached_llama_build() or CPU_ONLY
+        self.build_label = QLabel()
+        self.build_label.setWordWrap(True)
+        self._show_build()
 
         self.threads = QSpinBox(minimum=1, maximum=256)
         self.gpu_layers = QSpinBox(minimum=0, maximum=1000)
@@ -152,7 +162,9 @@ class SettingsPane(QWidget):
         idle.addStretch(1)
 
         meters_box = QGroupBox(self.tr("This computer now"))
-        QVBoxLayout(meters_box).addWidget(self.meters)
+        meters_layout = QVBoxLayout(meters_box)
+        meters_layout.addWidget(self.meters)
+        meters_layout.addWidget(self.build_label)
         layout = QVBoxLayout(self)
         self.model_title = QLabel(self.tr("No model selected"))
         self.model_title.setWordWrap(True)
@@ -214,8 +226,22 @@ class SettingsPane(QWidget):
             kv_type=str(kv) if kv is not None else None,
         )
 
+    def set_llama_build(self, build: LlamaBuild) -> None:
+        self._build = build
+        self._show_build()
+        self._recompute()
+
+    def _show_build(self) -> None:
+        gpus = sorted(self._build.gpu_backends)
+        if self._build.gpu_offload and gpus:
+            text = self.tr("llama.cpp can use: %1").replace("%1", ", ".join(self._build.backends))
+        else:
+            text = self.tr("This llama.cpp build runs on the CPU only; GPUs are not used.")
+        self.build_label.setText(text)
+
     def _recompute(self) -> None:
-        info, hardware = self._info, self._hardware
+        info = self._info
+        hardware = restrict_to_build(self._hardware, self._build) if self._hardware else None
         self.apply_button.setEnabled(info is not None and hardware is not None)
         if info is None or hardware is None:
             self.auto_plan = self.chosen_plan = None
