@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from autoglm_desktop.core.errors import HubError, HubNotFoundError, ModelFileError
-from autoglm_desktop.core.hardware import HardwareSnapshot, read_hardware
+from autoglm_desktop.core.hardware import HardwareSnapshot
+from autoglm_desktop.core.llama_build import usable_hardware
 from autoglm_desktop.core.quant import quant_bits
 
 if TYPE_CHECKING:
@@ -117,7 +118,7 @@ class MemoryBudget:
 
 def current_budget(*, gpu_offload: bool = True) -> MemoryBudget:
     """The budget from a fresh hardware reading (a few milliseconds)."""
-    return MemoryBudget.from_snapshot(read_hardware(), gpu_offload=gpu_offload)
+    return MemoryBudget.from_snapshot(usable_hardware(), gpu_offload=gpu_offload)
 
 
 @dataclass(frozen=True)
@@ -237,7 +238,7 @@ def estimate_local_fit(path: Path, *, hardware: HardwareSnapshot | None = None) 
     """
     from autoglm_desktop.core.gguf_info import read_gguf_info
 
-    return estimate_info_fit(read_gguf_info(path), hardware=hardware or read_hardware())
+    return estimate_info_fit(read_gguf_info(path), hardware=hardware or usable_hardware())
 
 
 def estimate_info_fit(
@@ -296,7 +297,7 @@ def estimate_remote_fit(
     """
     from autoglm_desktop.core.remote_gguf import fetch_model_info
 
-    hardware = hardware or read_hardware()
+    hardware = hardware or usable_hardware()
     try:
         info = fetch_model_info(client, repo_id, model, revision=revision, stats=stats)
     except (HubError, ModelFileError) as error:
@@ -324,7 +325,7 @@ def estimate_repo_fits(
     """
     from autoglm_desktop.core.remote_gguf import cached_model_info, fetch_model_info
 
-    hardware = hardware or read_hardware()
+    hardware = hardware or usable_hardware()
     fits: dict[str, FitEstimate] = {}
     for family in _families(detail.models, preferred):
         infos = {m.primary_path: i for m in family if (i := cached_model_info(m)) is not None}

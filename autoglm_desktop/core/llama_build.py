@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from autoglm_desktop.core import paths
-from autoglm_desktop.core.hardware import GpuReading, HardwareSnapshot
+from autoglm_desktop.core.hardware import GpuReading, HardwareSnapshot, read_hardware
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,11 @@ def restrict_to_build(hardware: HardwareSnapshot, build: LlamaBuild) -> Hardware
     """The readings with only the GPUs this llama.cpp build can use."""
     usable = tuple(gpu for gpu in hardware.gpus if build.can_use(gpu))
     return hardware if usable == hardware.gpus else replace(hardware, gpus=usable)
+
+
+def usable_hardware() -> HardwareSnapshot:
+    """Live readings, with only the GPUs the installed llama.cpp can use."""
+    return restrict_to_build(read_hardware(), llama_build())
 
 
 def _package_key() -> str | None:
