@@ -69,6 +69,8 @@ def _chat_once(
     window.load_model(model)
     app.exec()
     if screenshot is not None:
+        QCoreApplication.sendPostedEvents()  # let the status bar lay out its last figures
+        QCoreApplication.processEvents()
         window.grab().save(str(screenshot))
     conversation_id = window.controller.conversation_id
     db_path = paths.history_db_path()
