@@ -13,6 +13,9 @@ from autoglm_desktop.core import paths
 from autoglm_desktop.core.ggml_backends import register_ggml_backends
 from autoglm_desktop.core.starter_model import WHEEL_FILENAME, ensure_starter_model
 
+# The hub tests' fixtures (no_sockets, isolated_hub_state, model_file) live in their own module.
+pytest_plugins = ["hub_fixtures"]
+
 # Qt tests run headless unless the caller asked for a real display platform.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 

@@ -28,7 +28,13 @@ from autoglm_desktop.core.downloads import DownloadState, DownloadStatus
 from autoglm_desktop.core.errors import AutoGLMError
 from autoglm_desktop.core.library import reveal_in_file_manager
 from autoglm_desktop.qt.hub_workers import HubSession
-from autoglm_desktop.qt.model_widgets import NoticeBar, duration_text, size_text
+from autoglm_desktop.qt.model_widgets import (
+    NoticeBar,
+    duration_text,
+    muted_label,
+    page_title,
+    size_text,
+)
 
 PROGRESS_STEPS = 1000
 _GREY_BAR = "QProgressBar::chunk { background-color: #9e9e9e; }"
@@ -62,8 +68,7 @@ class DownloadRow(QFrame):
         font = QFont(self.title.font())
         font.setBold(True)
         self.title.setFont(font)
-        self.origin = QLabel()
-        self.origin.setStyleSheet("color: palette(placeholder-text);")
+        self.origin = muted_label()
         self.progress = QProgressBar()
         self.progress.setRange(0, PROGRESS_STEPS)
         self.progress.setTextVisible(False)
@@ -168,22 +173,16 @@ class DownloadsPage(QWidget):
         super().__init__(parent)
         self.session = session
         self.rows: dict[str, DownloadRow] = {}
-        title = QLabel(self.tr("Downloads"))
-        font = QFont(title.font())
-        font.setPointSizeF(font.pointSizeF() * 1.25)
-        font.setBold(True)
-        title.setFont(font)
-        self.summary = QLabel()
-        self.summary.setStyleSheet("color: palette(placeholder-text);")
+        title = page_title(self.tr("Downloads"))
+        self.summary = muted_label()
         self.clear_button = QPushButton(self.tr("Clear finished"))
         self.clear_button.clicked.connect(self.clear_finished)
         self.notice = NoticeBar()
         self.empty = QWidget()
         empty_layout = QVBoxLayout(self.empty)
-        empty_label = QLabel(
+        empty_label = muted_label(
             self.tr("No downloads yet. Find a model that fits this PC in Discover.")
         )
-        empty_label.setStyleSheet("color: palette(placeholder-text);")
         empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         discover = QPushButton(self.tr("Discover models"))
         discover.clicked.connect(self.discoverRequested)

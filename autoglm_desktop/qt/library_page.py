@@ -9,13 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QPoint, Qt, Signal
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QFont
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
-    QLabel,
     QMenu,
     QMessageBox,
     QPushButton,
@@ -30,7 +29,13 @@ from autoglm_desktop.core.fit import FitEstimate
 from autoglm_desktop.core.library import LocalModel, ModelSource, reveal_in_file_manager
 from autoglm_desktop.core.quant import is_gguf_name
 from autoglm_desktop.qt.hub_workers import LibraryThread
-from autoglm_desktop.qt.model_widgets import FitBadge, NoticeBar, size_text
+from autoglm_desktop.qt.model_widgets import (
+    FitBadge,
+    NoticeBar,
+    muted_label,
+    page_title,
+    size_text,
+)
 
 _ROLE = Qt.ItemDataRole.UserRole
 _NAME, _QUANT, _SIZE, _FIT, _SOURCE, _LOCATION = range(6)
@@ -79,13 +84,8 @@ class LibraryPage(QWidget):
         self._pending_selection: Path | None = None
         self.setAcceptDrops(True)
 
-        title = QLabel(self.tr("My models"))
-        font = QFont(title.font())
-        font.setPointSizeF(font.pointSizeF() * 1.25)
-        font.setBold(True)
-        title.setFont(font)
-        self.summary = QLabel()
-        self.summary.setStyleSheet("color: palette(placeholder-text);")
+        title = page_title(self.tr("My models"))
+        self.summary = muted_label()
         self.import_button = QPushButton(self.tr("Import .gguf file…"))
         self.import_button.clicked.connect(self.choose_files)
         self.folder_button = QPushButton(self.tr("Add folder…"))
@@ -119,13 +119,12 @@ class LibraryPage(QWidget):
         header = self.tree.header()
         header.setStretchLastSection(True)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        self.empty = QLabel(
+        self.empty = muted_label(
             self.tr(
                 "No models on this PC yet. Download one in Discover, or drop a .gguf file here."
             )
         )
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty.setStyleSheet("color: palette(placeholder-text);")
         self.discover_button = QPushButton(self.tr("Discover models"))
         self.discover_button.clicked.connect(self.discoverRequested)
 
@@ -135,8 +134,7 @@ class LibraryPage(QWidget):
         self.reveal_button.clicked.connect(self.reveal_selected)
         self.delete_button = QPushButton(self.tr("Delete…"))
         self.delete_button.clicked.connect(self.delete_selected)
-        self.drop_hint = QLabel(self.tr("Tip: drop .gguf files here to add them."))
-        self.drop_hint.setStyleSheet("color: palette(placeholder-text);")
+        self.drop_hint = muted_label(self.tr("Tip: drop .gguf files here to add them."))
 
         header_row = QHBoxLayout()
         header_row.addWidget(title)

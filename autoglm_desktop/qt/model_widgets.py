@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from PySide6.QtCore import QCoreApplication, Qt, Signal
-from PySide6.QtGui import QPalette
+from PySide6.QtGui import QFont, QPalette
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
 
 from autoglm_desktop.core.downloads import format_bytes
@@ -27,6 +27,23 @@ _NOTICE_COLOURS = {
 
 def is_dark(widget: QWidget) -> bool:
     return widget.palette().color(QPalette.ColorRole.Window).lightness() < 128
+
+
+def page_title(text: str) -> QLabel:
+    """A page's heading: bold and a quarter larger than the body text."""
+    title = QLabel(text)
+    font = QFont(title.font())
+    font.setPointSizeF(font.pointSizeF() * 1.25)
+    font.setBold(True)
+    title.setFont(font)
+    return title
+
+
+def muted_label(text: str = "") -> QLabel:
+    """Secondary text (summaries, hints) in the palette's placeholder colour."""
+    label = QLabel(text)
+    label.setStyleSheet("color: palette(placeholder-text);")
+    return label
 
 
 def size_text(n_bytes: float) -> str:

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 from hub_server import Fault, HubFile, HubRepo, HubServer, write_gguf
-from huggingface_hub import constants
 
 from autoglm_desktop.core import downloads
 from autoglm_desktop.core.downloads import (
@@ -26,7 +25,7 @@ from autoglm_desktop.core.downloads import (
 )
 from autoglm_desktop.core.errors import DiskFullError, GatedModelError, HashMismatchError
 from autoglm_desktop.core.hub import HubClient, RepoDetail, fetch_repo_detail
-from autoglm_desktop.core.hub_settings import EndpointChoice, HubSettings, apply_hub_settings
+from autoglm_desktop.core.hub_settings import EndpointChoice, HubSettings
 from autoglm_desktop.core.library import find_local_models
 
 REPO = "acme/Tiny-GGUF"
@@ -34,19 +33,7 @@ FAST = RetryPolicy(stall_timeout_s=3, connect_timeout_s=3, first_wait_s=0.01, ma
 QUICK_STALL = RetryPolicy(stall_timeout_s=0.3, first_wait_s=0.01, max_wait_s=0.05)
 
 
-@pytest.fixture(autouse=True)
-def isolated_hub_state(monkeypatch: pytest.MonkeyPatch, app_home: Path) -> Iterator[None]:
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(constants, "HF_HUB_DISABLE_IMPLICIT_TOKEN", True)
-    yield
-    apply_hub_settings(HubSettings())
-
-
-@pytest.fixture(scope="module")
-def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real GGUF model of about 2.6 MB."""
-    path = tmp_path_factory.mktemp("gguf") / "tiny.gguf"
-    return write_gguf(path, n_layer=4, n_embd=256, n_head=4, n_head_kv=4, n_ff=512)
+pytestmark = pytest.mark.usefixtures("isolated_hub_state")
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import socket
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,7 +37,6 @@ from autoglm_desktop.core.hub_settings import (
     EndpointChoice,
     HubSettings,
     access_token_path,
-    apply_hub_settings,
     load_access_token,
     load_hub_settings,
     save_access_token,
@@ -50,13 +48,7 @@ GIB = 1 << 30
 CARD = "---\nlicense: mit\ntags: [gguf]\n---\n# Tiny model\n\nA model card.\n"
 
 
-@pytest.fixture(autouse=True)
-def isolated_hub_state(monkeypatch: pytest.MonkeyPatch, app_home: Path) -> Iterator[None]:
-    """huggingface_hub's globals as found (offline switch, implicit token, HTTP session)."""
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(constants, "HF_HUB_DISABLE_IMPLICIT_TOKEN", True)
-    yield
-    apply_hub_settings(HubSettings())
+pytestmark = pytest.mark.usefixtures("isolated_hub_state")
 
 
 @pytest.fixture(scope="module")
@@ -262,21 +254,6 @@ def test_gated_repository_asks_for_a_token(hub: HubServer) -> None:
 
 
 # --------------------------------------------------------------------------- offline mode
-
-
-@pytest.fixture
-def no_sockets(monkeypatch: pytest.MonkeyPatch) -> list[object]:
-    """Fail any attempt to open a network connection, and record it."""
-    attempts: list[object] = []
-
-    def refuse(*args: object, **kwargs: object) -> None:
-        attempts.append(args)
-        raise AssertionError(f"network connection attempted: {args}")
-
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
-    return attempts
 
 
 def test_offline_mode_makes_no_connection_at_all(hub: HubServer, no_sockets: list[object]) -> None:

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
-from autoglm_desktop.core.hardware import (
-    CpuReading,
-    GpuReading,
-    HardwareSnapshot,
-    MemoryReading,
-)
+from fake_hardware import snapshot
+
+from autoglm_desktop.core.hardware import GpuReading, HardwareSnapshot
 from autoglm_desktop.core.llama_build import (
     LlamaBuild,
     cached_llama_build,
@@ -37,15 +33,7 @@ def gpu(vendor: str, backend: str) -> GpuReading:
 
 
 def machine(*gpus: GpuReading) -> HardwareSnapshot:
-    return HardwareSnapshot(
-        taken_at=time.time(),
-        system="Linux",
-        machine="x86_64",
-        memory=MemoryReading(16 << 30, 12 << 30, 0, 0, None, None, None),
-        cpu=CpuReading(4, 4, (0, 1, 2, 3), None, frozenset(), (0.0,) * 4),
-        gpus=gpus,
-        gpus_probed=True,
-    )
+    return snapshot(ram_gib=12, gpus=gpus)
 
 
 def test_the_installed_build_is_probed_and_remembered(tmp_path: Path) -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import socket
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,8 +11,8 @@ import gguf
 import numpy as np
 import pytest
 import synthetic_gguf as sg
+from fake_hardware import snapshot
 from hub_server import Fault, HubFile, HubRepo, HubServer
-from huggingface_hub import constants
 
 from autoglm_desktop.core.errors import (
     GatedModelError,
@@ -39,16 +37,10 @@ from autoglm_desktop.core.gguf_info import (
     read_gguf_info,
     read_gguf_info_from_stream,
 )
-from autoglm_desktop.core.hardware import (
-    CpuReading,
-    GpuReading,
-    HardwareSnapshot,
-    MemoryReading,
-    read_hardware,
-)
+from autoglm_desktop.core.hardware import read_hardware
 from autoglm_desktop.core.hub import HubClient, RemoteModel, RepoDetail, fetch_repo_detail
 from autoglm_desktop.core.hub import HubFile as ListedFile
-from autoglm_desktop.core.hub_settings import EndpointChoice, HubSettings, apply_hub_settings
+from autoglm_desktop.core.hub_settings import EndpointChoice, HubSettings
 from autoglm_desktop.core.remote_gguf import (
     SIBLING_TABLE_SLACK,
     SPLIT_PART_FIRST_READ,
@@ -61,7 +53,6 @@ from autoglm_desktop.core.remote_gguf import (
     scale_to_sibling,
 )
 
-GIB = 1 << 30
 MIB = 1 << 20
 STARTER_REPO = "HuggingFaceTB/SmolLM2-135M-Instruct-GGUF"
 FAMILY_REPO = "acme/Synth-GGUF"
@@ -72,12 +63,7 @@ FAMILY_SHAPE = {"n_layer": 6, "n_embd": 256, "n_head": 4, "n_head_kv": 2, "n_ff"
 FAMILY_VOCAB = 40_000  # a header of about 1.3 MB, nearly all of it the vocabulary
 
 
-@pytest.fixture(autouse=True)
-def isolated_hub_state(monkeypatch: pytest.MonkeyPatch, app_home: Path) -> Iterator[None]:
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(constants, "HF_HUB_DISABLE_IMPLICIT_TOKEN", True)
-    yield
-    apply_hub_settings(HubSettings())
+pytestmark = pytest.mark.usefixtures("isolated_hub_state")
 
 
 @pytest.fixture(scope="module")
@@ -157,58 +143,14 @@ def client_for(server: HubServer, **settings: object) -> HubClient:
     return HubClient(settings=hub_settings, token=False)
 
 
-def machine(*, ram_gib: float, vram_gib: tuple[float, ...] = ()) -> HardwareSnapshot:
-    ram = int(ram_gib * GIB)
-    memory = MemoryReading(
-        total_bytes=max(ram, 8 * GIB),
-        available_bytes=ram,
-        swap_total_bytes=0,
-        swap_used_bytes=0,
-        self_rss_bytes=None,
-        engine_rss_bytes=None,
-        cgroup=None,
-    )
-    cpu = CpuReading(
-        logical_cores=4,
-        physical_cores=4,
-        usable_core_ids=(0, 1, 2, 3),
-        quota_cores=None,
-        features=frozenset({"avx", "avx2", "fma"}),
-        per_core_load=(0.0,) * 4,
-    )
-    gpus = tuple(
-        GpuReading(
-            index=i,
-            name=f"GPU {i}",
-            vendor="nvidia",
-            backend="cuda",
-            total_bytes=int(size * GIB),
-            free_bytes=int(size * GIB),
-            used_bytes=0,
-            used_by_us_bytes=None,
-            unified_memory=False,
-        )
-        for i, size in enumerate(vram_gib)
-    )
-    return HardwareSnapshot(
-        taken_at=time.time(),
-        system="Linux",
-        machine="x86_64",
-        memory=memory,
-        cpu=cpu,
-        gpus=gpus,
-        gpus_probed=True,
-    )
-
-
 MACHINES = [
-    machine(ram_gib=0.3),
-    machine(ram_gib=1.2),
-    machine(ram_gib=4),
-    machine(ram_gib=2, vram_gib=(0.7,)),
-    machine(ram_gib=2, vram_gib=(1.2,)),
-    machine(ram_gib=8, vram_gib=(6,)),
-    machine(ram_gib=16, vram_gib=(4, 4)),
+    snapshot(ram_gib=0.3),
+    snapshot(ram_gib=1.2),
+    snapshot(ram_gib=4),
+    snapshot(ram_gib=2, vram_gib=(0.7,)),
+    snapshot(ram_gib=2, vram_gib=(1.2,)),
+    snapshot(ram_gib=8, vram_gib=(6,)),
+    snapshot(ram_gib=16, vram_gib=(4, 4)),
 ]
 
 
@@ -375,7 +317,7 @@ def test_unreadable_sibling_tables_are_scaled_from_the_known_header(
         hub.add_fault(Fault("drop", at_byte=0, path=name, times=100, probes=True))
     client = client_for(hub)
     detail = detail_of(client, FAMILY_REPO)
-    hardware = machine(ram_gib=4, vram_gib=(0.7,))
+    hardware = snapshot(ram_gib=4, vram_gib=(0.7,))
     fits = estimate_repo_fits(client, detail, hardware=hardware)
     assert fits["Synth-1B-Q4_0.gguf"].method == METHOD_ESTIMATOR
     for label in ("Q8_0", "F16"):
@@ -421,21 +363,6 @@ def test_split_model_combines_every_part(hub: HubServer, split_parts: list[Path]
 
 
 # --------------------------------------------------------------------------- fallbacks
-
-
-@pytest.fixture
-def no_sockets(monkeypatch: pytest.MonkeyPatch) -> list[object]:
-    """Fail any attempt to open a network connection, and record it."""
-    attempts: list[object] = []
-
-    def refuse(*args: object, **kwargs: object) -> None:
-        attempts.append(args)
-        raise AssertionError(f"network connection attempted: {args}")
-
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
-    return attempts
 
 
 def assert_size_fallback(fit: FitEstimate, *, size: int, quant: str | None, reason: str) -> None:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from fake_hardware import snapshot
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sparse_gguf import write_sparse_gguf
@@ -15,12 +15,6 @@ from synthetic_gguf import SyntheticModel
 from autoglm_desktop.core.chat_types import ChatTurn, Role, SamplingSettings
 from autoglm_desktop.core.engine import EngineClient, GenerationFinished, ModelLoaded
 from autoglm_desktop.core.gguf_info import GGUFInfo, read_gguf_info
-from autoglm_desktop.core.hardware import (
-    CpuReading,
-    GpuReading,
-    HardwareSnapshot,
-    MemoryReading,
-)
 from autoglm_desktop.core.memory_estimate import QUANTIZED_KV_TYPES
 from autoglm_desktop.core.tuner import (
     MIN_CONTEXT,
@@ -63,57 +57,6 @@ def infos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, GGUFInfo]:
         name: read_gguf_info(write_sparse_gguf(folder / f"{name}.gguf", model))
         for name, model in SHAPES.items()
     }
-
-
-def snapshot(
-    *,
-    ram_gib: float,
-    vram_gib: tuple[float, ...] = (),
-    cores: int = 4,
-    busy: tuple[float, ...] | None = None,
-    unified: bool = False,
-) -> HardwareSnapshot:
-    ram = int(ram_gib * GIB)
-    memory = MemoryReading(
-        total_bytes=max(ram, 8 * GIB),
-        available_bytes=ram,
-        swap_total_bytes=0,
-        swap_used_bytes=0,
-        self_rss_bytes=None,
-        engine_rss_bytes=None,
-        cgroup=None,
-    )
-    cpu = CpuReading(
-        logical_cores=cores,
-        physical_cores=cores,
-        usable_core_ids=tuple(range(cores)),
-        quota_cores=None,
-        features=frozenset({"avx", "avx2", "fma"}),
-        per_core_load=busy if busy is not None else (0.0,) * cores,
-    )
-    gpus = tuple(
-        GpuReading(
-            index=i,
-            name=f"GPU {i}",
-            vendor="apple" if unified else "nvidia",
-            backend="metal" if unified else "cuda",
-            total_bytes=int(size * GIB),
-            free_bytes=int(size * GIB),
-            used_bytes=0,
-            used_by_us_bytes=None,
-            unified_memory=unified,
-        )
-        for i, size in enumerate(vram_gib)
-    )
-    return HardwareSnapshot(
-        taken_at=time.time(),
-        system="Linux",
-        machine="x86_64",
-        memory=memory,
-        cpu=cpu,
-        gpus=gpus,
-        gpus_probed=True,
-    )
 
 
 ram_sizes = st.floats(min_value=0.5, max_value=48.0)

@@ -10,14 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from hub_server import Fault, HubFile, HubRepo, HubServer, write_gguf
+from hub_server import Fault, HubFile, HubRepo, HubServer
 from huggingface_hub import HfApi, constants
 from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDropEvent
@@ -31,7 +30,6 @@ from autoglm_desktop.core.fit import FitVerdict
 from autoglm_desktop.core.hub_settings import (
     EndpointChoice,
     HubSettings,
-    apply_hub_settings,
     load_access_token,
     load_hub_settings,
     save_hub_settings,
@@ -56,10 +54,8 @@ LOAD_TIMEOUT_MS = 60_000
 
 
 @pytest.fixture(autouse=True)
-def isolated(monkeypatch: pytest.MonkeyPatch, app_home: Path, tmp_path: Path) -> Iterator[None]:
-    """huggingface_hub's globals as found; the HF cache and other apps' stores in tmp_path."""
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(constants, "HF_HUB_DISABLE_IMPLICIT_TOKEN", True)
+def isolated(isolated_hub_state: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """On top of the hub state kept as found: the HF cache and other apps' stores in tmp_path."""
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
     other = OtherAppFolders(
         lm_studio=(tmp_path / "lmstudio",),
@@ -67,15 +63,6 @@ def isolated(monkeypatch: pytest.MonkeyPatch, app_home: Path, tmp_path: Path) ->
         gpt4all=(tmp_path / "gpt4all",),
     )
     monkeypatch.setattr(OtherAppFolders, "defaults", classmethod(lambda cls: other))
-    yield
-    apply_hub_settings(HubSettings())
-
-
-@pytest.fixture(scope="module")
-def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real GGUF model of about 2.6 MB that llama.cpp loads."""
-    path = tmp_path_factory.mktemp("gguf") / "tiny.gguf"
-    return write_gguf(path, n_layer=4, n_embd=256, n_head=4, n_head_kv=4, n_ff=512)
 
 
 @pytest.fixture
@@ -127,21 +114,6 @@ def window(qtbot: QtBot, hub_endpoint: HubServer) -> Iterator[ModelsWindow]:
     win.show()
     yield win
     win.shutdown()
-
-
-@pytest.fixture
-def no_sockets(monkeypatch: pytest.MonkeyPatch) -> list[object]:
-    """Refuse (and record) any attempt to open a network connection."""
-    attempts: list[object] = []
-
-    def refuse(*args: object, **kwargs: object) -> None:
-        attempts.append(args)
-        raise AssertionError(f"network connection attempted: {args}")
-
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
-    return attempts
 
 
 # --------------------------------------------------------------------------- helpers
