@@ -198,158 +198,158 @@
 <context>
     <name>DiscoverPage</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="486"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="534"/>
         <source>Search GGUF models on the hub, e.g. “qwen 1.5b” or “glm”</source>
         <translation>搜索 GGUF 模型，例如“qwen 1.5b”或“glm”</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="491"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="539"/>
         <source>Most downloaded</source>
         <translation>下载最多</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="492"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="540"/>
         <source>Most liked</source>
         <translation>点赞最多</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="493"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="541"/>
         <source>Recently updated</source>
         <translation>最近更新</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="494"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="542"/>
         <source>Trending</source>
         <translation>热门</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="511"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="559"/>
         <source>Recommended model</source>
         <translation>推荐模型</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="511"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="559"/>
         <source>Size</source>
         <translation>大小</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="511"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="559"/>
         <source>On this PC</source>
         <translation>本机适配</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="515"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="563"/>
         <source>Model</source>
         <translation>模型</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="515"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="563"/>
         <source>Downloads</source>
         <translation>下载量</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="515"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="563"/>
         <source>Likes</source>
         <translation>点赞</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="515"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="563"/>
         <source>Updated</source>
         <translation>更新时间</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="582"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="630"/>
         <source>Recommended for this PC</source>
         <translation>为本机推荐</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="585"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="633"/>
         <source>Checking which models fit this PC…</source>
         <translation>正在检查哪些模型适合本机…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="589"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="637"/>
         <source>Type to search every GGUF model on %1.</source>
         <translation>输入关键词即可搜索 %1 上的所有 GGUF 模型。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="613"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="661"/>
         <source>licence: %1</source>
         <translation>许可证：%1</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="646"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="694"/>
         <source>Models matching “%1”</source>
         <translation>与“%1”匹配的模型</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="647"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="695"/>
         <source>Searching %1…</source>
         <translation>正在搜索 %1…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="663"/>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="785"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="711"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="839"/>
         <source>Loading more…</source>
         <translation>正在加载更多…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="670"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="718"/>
         <source>gated</source>
         <translation>需授权</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="674"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="722"/>
         <source>Gated: needs an access token to download.</source>
         <translation>需授权：下载需要访问令牌。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="690"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="738"/>
         <source>No GGUF models match “%1”. Try fewer or other words.</source>
         <translation>没有与“%1”匹配的 GGUF 模型。请减少关键词或换个说法。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="695"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="743"/>
         <source>1 model on %2</source>
         <translation>%2 上共 1 个模型</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="695"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="743"/>
         <source>%1 models on %2</source>
         <translation>%2 上共 %1 个模型</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="701"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="749"/>
         <source>%1 models so far; scroll for more</source>
         <translation>已找到 %1 个模型，向下滚动查看更多</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="715"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="763"/>
         <source>%1 is slow to answer. Still waiting… If it stays like this, check the connection or choose the hf-mirror.com endpoint in Hub settings.</source>
         <translation>%1 响应较慢，仍在等待… 如果一直如此，请检查网络连接，或在“下载源设置”中改用 hf-mirror.com。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="766"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="820"/>
         <source>Nothing was searched: offline mode is on.</source>
         <translation>未进行搜索：已开启离线模式。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="771"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="825"/>
         <source>Try again</source>
         <translation>重试</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="771"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="825"/>
         <source>Hub settings…</source>
         <translation>下载源设置…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="804"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="858"/>
         <source>Offline mode is on: the app makes no network connection, so searching and downloading are off. Models already on this PC work as usual.</source>
         <translation>已开启离线模式：应用不进行任何网络连接，因此无法搜索和下载。本机已有的模型可照常使用。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="808"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="862"/>
         <source>Go online</source>
         <translation>恢复联网</translation>
     </message>
@@ -357,97 +357,97 @@
 <context>
     <name>DownloadRow</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/downloads_page.py" line="75"/>
+        <location filename="../../autoglm_desktop/qt/downloads_page.py" line="80"/>
         <source>Pause</source>
         <translation>暂停</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/downloads_page.py" line="76"/>
+        <location filename="../../autoglm_desktop/qt/downloads_page.py" line="81"/>
         <source>Resume</source>
         <translation>继续</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/downloads_page.py" line="77"/>
+        <location filename="../../autoglm_desktop/qt/downloads_page.py" line="82"/>
         <source>Cancel</source>
         <translation>取消</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/downloads_page.py" line="78"/>
+        <location filename="../../autoglm_desktop/qt/downloads_page.py" line="83"/>
         <source>Retry</source>
         <translation>重试</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/downloads_page.py" line="79"/>
+        <location filename="../../autoglm_desktop/qt/downloads_page.py" line="84"/>
         <source>Hub settings…</source>
         <translation>下载源设置…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/downloads_page.py" line="80"/>
+        <location filename="../../autoglm_desktop/qt/downloads_page.py" line="85"/>
         <source>Use in chat</source>
         <translation>用于对话</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/downloads_page.py" line="81"/>
+        <location filename="../../autoglm_desktop/qt/downloads_page.py" line="86"/>
         <source>Show in folder</source>
         <translation>在文件夹中显示</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/downloads_page.py" line="82"/>
+        <location filename="../../autoglm_desktop/qt/downloads_page.py" line="87"/>
         <source>Remove from list</source>
         <translation>从列表中移除</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/downloads_page.py" line="125"/>
+        <location filename="../../autoglm_desktop/qt/downloads_page.py" line="130"/>
         <source>%1 of %2</source>
         <translation>%1 / %2</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/downloads_page.py" line="132"/>
+        <location filename="../../autoglm_desktop/qt/downloads_page.py" line="137"/>
         <source>%1/s</source>
         <translation>%1/秒</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/downloads_page.py" line="134"/>
+        <location filename="../../autoglm_desktop/qt/downloads_page.py" line="139"/>
         <source>%1 left</source>
         <translation>剩余 %1</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/downloads_page.py" line="137"/>
+        <location filename="../../autoglm_desktop/qt/downloads_page.py" line="142"/>
         <source>part %1 of %2</source>
         <translation>第 %1/%2 部分</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/downloads_page.py" line="144"/>
+        <location filename="../../autoglm_desktop/qt/downloads_page.py" line="149"/>
         <source>Waiting to continue · %1 already here</source>
         <translation>等待继续 · 已下载 %1</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/downloads_page.py" line="145"/>
+        <location filename="../../autoglm_desktop/qt/downloads_page.py" line="150"/>
         <source>Waiting to start · %1</source>
         <translation>等待开始 · %1</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/downloads_page.py" line="147"/>
+        <location filename="../../autoglm_desktop/qt/downloads_page.py" line="152"/>
         <source>Paused · %1</source>
         <translation>已暂停 · %1</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/downloads_page.py" line="149"/>
+        <location filename="../../autoglm_desktop/qt/downloads_page.py" line="154"/>
         <source>Done · %1 · %2</source>
         <translation>已完成 · %1 · %2</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/downloads_page.py" line="151"/>
+        <location filename="../../autoglm_desktop/qt/downloads_page.py" line="156"/>
         <source>Cancelled; the partial file was deleted.</source>
         <translation>已取消，未下载完的文件已删除。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/downloads_page.py" line="152"/>
+        <location filename="../../autoglm_desktop/qt/downloads_page.py" line="157"/>
         <source>The download failed.</source>
         <translation>下载失败。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/downloads_page.py" line="156"/>
+        <location filename="../../autoglm_desktop/qt/downloads_page.py" line="161"/>
         <source>checking the file…</source>
         <translation>正在校验文件…</translation>
     </message>
@@ -455,7 +455,7 @@
 <context>
     <name>DownloadsPage</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/downloads_page.py" line="171"/>
+        <location filename="../../autoglm_desktop/qt/downloads_page.py" line="176"/>
         <source>Downloads</source>
         <translation>下载</translation>
     </message>
@@ -470,12 +470,12 @@
         <translation>还没有下载任务。可在“发现”中找到适合本机的模型。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/downloads_page.py" line="188"/>
+        <location filename="../../autoglm_desktop/qt/downloads_page.py" line="187"/>
         <source>Discover models</source>
         <translation>发现模型</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/downloads_page.py" line="249"/>
+        <location filename="../../autoglm_desktop/qt/downloads_page.py" line="248"/>
         <source>%1 in progress · %2 to go</source>
         <translation>%1 个进行中 · 还剩 %2</translation>
     </message>
@@ -483,17 +483,17 @@
 <context>
     <name>EditMessageDialog</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="83"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="90"/>
         <source>Edit message</source>
         <translation>编辑消息</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="86"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="93"/>
         <source>Send</source>
         <translation>发送</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="90"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="97"/>
         <source>Sending replaces this message and every message after it.</source>
         <translation>发送后将替换这条消息及其后的所有消息。</translation>
     </message>
@@ -501,7 +501,7 @@
 <context>
     <name>ErrorBanner</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="68"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="75"/>
         <source>Dismiss</source>
         <translation>关闭</translation>
     </message>
@@ -685,42 +685,42 @@
 <context>
     <name>LibraryPage</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/library_page.py" line="41"/>
+        <location filename="../../autoglm_desktop/qt/library_page.py" line="46"/>
         <source>AutoGLM</source>
         <translation>AutoGLM</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/library_page.py" line="42"/>
+        <location filename="../../autoglm_desktop/qt/library_page.py" line="47"/>
         <source>Imported file</source>
         <translation>导入的文件</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/library_page.py" line="43"/>
+        <location filename="../../autoglm_desktop/qt/library_page.py" line="48"/>
         <source>Your folder</source>
         <translation>你的文件夹</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/library_page.py" line="44"/>
+        <location filename="../../autoglm_desktop/qt/library_page.py" line="49"/>
         <source>Hugging Face cache</source>
         <translation>Hugging Face 缓存</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/library_page.py" line="45"/>
+        <location filename="../../autoglm_desktop/qt/library_page.py" line="50"/>
         <source>LM Studio</source>
         <translation>LM Studio</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/library_page.py" line="46"/>
+        <location filename="../../autoglm_desktop/qt/library_page.py" line="51"/>
         <source>GPT4All</source>
         <translation>GPT4All</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/library_page.py" line="47"/>
+        <location filename="../../autoglm_desktop/qt/library_page.py" line="52"/>
         <source>Ollama</source>
         <translation>Ollama</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/library_page.py" line="82"/>
+        <location filename="../../autoglm_desktop/qt/library_page.py" line="87"/>
         <source>My models</source>
         <translation>我的模型</translation>
     </message>
@@ -775,76 +775,76 @@
         <translation>本机还没有模型。可在“发现”中下载，或将 .gguf 文件拖放到这里。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/library_page.py" line="129"/>
+        <location filename="../../autoglm_desktop/qt/library_page.py" line="128"/>
         <source>Discover models</source>
         <translation>发现模型</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/library_page.py" line="132"/>
-        <location filename="../../autoglm_desktop/qt/library_page.py" line="332"/>
+        <location filename="../../autoglm_desktop/qt/library_page.py" line="131"/>
+        <location filename="../../autoglm_desktop/qt/library_page.py" line="330"/>
         <source>Use in chat</source>
         <translation>用于对话</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/library_page.py" line="134"/>
-        <location filename="../../autoglm_desktop/qt/library_page.py" line="333"/>
+        <location filename="../../autoglm_desktop/qt/library_page.py" line="133"/>
+        <location filename="../../autoglm_desktop/qt/library_page.py" line="331"/>
         <source>Show in folder</source>
         <translation>在文件夹中显示</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/library_page.py" line="136"/>
-        <location filename="../../autoglm_desktop/qt/library_page.py" line="340"/>
+        <location filename="../../autoglm_desktop/qt/library_page.py" line="135"/>
+        <location filename="../../autoglm_desktop/qt/library_page.py" line="338"/>
         <source>Delete…</source>
         <translation>删除…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/library_page.py" line="138"/>
+        <location filename="../../autoglm_desktop/qt/library_page.py" line="137"/>
         <source>Tip: drop .gguf files here to add them.</source>
         <translation>提示：将 .gguf 文件拖放到这里即可添加。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/library_page.py" line="179"/>
-        <location filename="../../autoglm_desktop/qt/library_page.py" line="372"/>
+        <location filename="../../autoglm_desktop/qt/library_page.py" line="177"/>
+        <location filename="../../autoglm_desktop/qt/library_page.py" line="370"/>
         <source>Looking for models…</source>
         <translation>正在查找模型…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/library_page.py" line="205"/>
+        <location filename="../../autoglm_desktop/qt/library_page.py" line="203"/>
         <source>%1 models · %2 · from %3</source>
         <translation>%1 个模型 · %2 · 来自 %3</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/library_page.py" line="222"/>
+        <location filename="../../autoglm_desktop/qt/library_page.py" line="220"/>
         <source>(%1 parts)</source>
         <translation>（%1 个分片）</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/library_page.py" line="271"/>
+        <location filename="../../autoglm_desktop/qt/library_page.py" line="269"/>
         <source>Ollama shares its files between models; remove it with Ollama.</source>
         <translation>Ollama 的多个模型共用文件，请在 Ollama 中删除。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/library_page.py" line="295"/>
+        <location filename="../../autoglm_desktop/qt/library_page.py" line="293"/>
         <source>Deleting %1…</source>
         <translation>正在删除 %1…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/library_page.py" line="301"/>
+        <location filename="../../autoglm_desktop/qt/library_page.py" line="299"/>
         <source>It is removed from the Hugging Face cache.</source>
         <translation>它将从 Hugging Face 缓存中移除。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/library_page.py" line="302"/>
+        <location filename="../../autoglm_desktop/qt/library_page.py" line="300"/>
         <source>LM Studio will no longer have it either.</source>
         <translation>LM Studio 中也将不再有此模型。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/library_page.py" line="303"/>
+        <location filename="../../autoglm_desktop/qt/library_page.py" line="301"/>
         <source>GPT4All will no longer have it either.</source>
         <translation>GPT4All 中也将不再有此模型。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/library_page.py" line="307"/>
+        <location filename="../../autoglm_desktop/qt/library_page.py" line="305"/>
         <source>Delete “%1” (%2) from this PC?
 
 %3
@@ -857,47 +857,47 @@
 %4此操作无法撤销。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/library_page.py" line="315"/>
+        <location filename="../../autoglm_desktop/qt/library_page.py" line="313"/>
         <source>Delete model</source>
         <translation>删除模型</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/library_page.py" line="320"/>
+        <location filename="../../autoglm_desktop/qt/library_page.py" line="318"/>
         <source>Delete</source>
         <translation>删除</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/library_page.py" line="336"/>
+        <location filename="../../autoglm_desktop/qt/library_page.py" line="334"/>
         <source>Remove from list (keep the file)</source>
         <translation>从列表中移除（保留文件）</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/library_page.py" line="345"/>
+        <location filename="../../autoglm_desktop/qt/library_page.py" line="343"/>
         <source>Deleted %1 (%2 freed).</source>
         <translation>已删除 %1（释放了 %2）。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/library_page.py" line="360"/>
+        <location filename="../../autoglm_desktop/qt/library_page.py" line="358"/>
         <source>Import GGUF models</source>
         <translation>导入 GGUF 模型</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/library_page.py" line="362"/>
+        <location filename="../../autoglm_desktop/qt/library_page.py" line="360"/>
         <source>GGUF models (*.gguf);;All files (*)</source>
         <translation>GGUF 模型 (*.gguf);;所有文件 (*)</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/library_page.py" line="369"/>
+        <location filename="../../autoglm_desktop/qt/library_page.py" line="367"/>
         <source>Add a folder of models</source>
         <translation>添加模型文件夹</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/library_page.py" line="378"/>
+        <location filename="../../autoglm_desktop/qt/library_page.py" line="376"/>
         <source>Adding %1…</source>
         <translation>正在添加 %1…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/library_page.py" line="383"/>
+        <location filename="../../autoglm_desktop/qt/library_page.py" line="381"/>
         <source>Added %1.</source>
         <translation>已添加 %1。</translation>
     </message>
@@ -905,150 +905,150 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="131"/>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="423"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="140"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="439"/>
         <source>Send</source>
         <translation>发送</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="132"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="141"/>
         <source>Regenerate</source>
         <translation>重新生成</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="133"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="142"/>
         <source>Chat settings…</source>
         <translation>对话设置…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="150"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="159"/>
         <source>Models…</source>
         <translation>模型…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="151"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="160"/>
         <source>Find, download and manage models</source>
         <translation>查找、下载和管理模型</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="154"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="163"/>
         <source>Model settings</source>
         <translation>模型设置</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="179"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="188"/>
         <source>Settings</source>
         <translation>模型设置</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="188"/>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="400"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="197"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="416"/>
         <source>No model loaded</source>
         <translation>未加载模型</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="197"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="208"/>
         <source>&amp;Chat</source>
         <translation>对话(&amp;C)</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="198"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="209"/>
         <source>New chat</source>
         <translation>新对话</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="200"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="211"/>
         <source>Export chat…</source>
         <translation>导出对话…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="204"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="215"/>
         <source>Quit</source>
         <translation>退出</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="208"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="219"/>
         <source>&amp;Models</source>
         <translation>模型(&amp;M)</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="209"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="220"/>
         <source>Discover models…</source>
         <translation>发现模型…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="210"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="221"/>
         <source>Downloads</source>
         <translation>下载</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="211"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="222"/>
         <source>My models</source>
         <translation>我的模型</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="274"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="286"/>
         <source>No model found in %1. Open “Models…” to download one, or import a .gguf file you already have.</source>
         <translation>在 %1 中没有找到模型。请打开“模型…”下载一个，或导入你已有的 .gguf 文件。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="306"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="318"/>
         <source>%1 was not loaded: %2 Open “Model settings” to choose a smaller plan, or press Load to load it anyway.</source>
         <translation>未加载 %1：%2 请打开“模型设置”选择占用更小的方案，或点击“加载”强制加载。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="343"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="355"/>
         <source>Loading %1…</source>
         <translation>正在加载 %1…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="376"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="392"/>
         <source>%1 (unloaded while idle)</source>
         <translation>%1（空闲时已卸载）</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="378"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="394"/>
         <source>The model was unloaded to free memory; it reloads with your next message.</source>
         <translation>模型已卸载以释放内存，发送下一条消息时会自动重新加载。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="392"/>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="434"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="408"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="450"/>
         <source>context %1</source>
         <translation>上下文 %1</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="423"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="439"/>
         <source>Stop</source>
         <translation>停止</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="424"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="440"/>
         <source>Esc</source>
         <translation>Esc</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="424"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="440"/>
         <source>Enter</source>
         <translation>Enter</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="429"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="445"/>
         <source>first token %1 s · %2 tokens/s</source>
         <translation>首个 token %1 秒 · 每秒 %2 个 token</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="466"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="482"/>
         <source>Export chat</source>
         <translation>导出对话</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="468"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="484"/>
         <source>Markdown (*.md);;JSON (*.json)</source>
         <translation>Markdown (*.md);;JSON (*.json)</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="477"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="493"/>
         <source>Exported to %1</source>
         <translation>已导出到 %1</translation>
     </message>
@@ -1116,112 +1116,112 @@
 <context>
     <name>ModelWidgets</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/model_widgets.py" line="53"/>
+        <location filename="../../autoglm_desktop/qt/model_widgets.py" line="70"/>
         <source>today</source>
         <translation>今天</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/model_widgets.py" line="55"/>
+        <location filename="../../autoglm_desktop/qt/model_widgets.py" line="72"/>
         <source>yesterday</source>
         <translation>昨天</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/model_widgets.py" line="57"/>
+        <location filename="../../autoglm_desktop/qt/model_widgets.py" line="74"/>
         <source>%1 days ago</source>
         <translation>%1 天前</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/model_widgets.py" line="59"/>
+        <location filename="../../autoglm_desktop/qt/model_widgets.py" line="76"/>
         <source>a month ago</source>
         <translation>1 个月前</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/model_widgets.py" line="61"/>
+        <location filename="../../autoglm_desktop/qt/model_widgets.py" line="78"/>
         <source>%1 months ago</source>
         <translation>%1 个月前</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/model_widgets.py" line="65"/>
+        <location filename="../../autoglm_desktop/qt/model_widgets.py" line="82"/>
         <source>a year ago</source>
         <translation>1 年前</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/model_widgets.py" line="66"/>
+        <location filename="../../autoglm_desktop/qt/model_widgets.py" line="83"/>
         <source>%1 years ago</source>
         <translation>%1 年前</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/model_widgets.py" line="76"/>
+        <location filename="../../autoglm_desktop/qt/model_widgets.py" line="93"/>
         <source>%1 s</source>
         <translation>%1 秒</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/model_widgets.py" line="80"/>
+        <location filename="../../autoglm_desktop/qt/model_widgets.py" line="97"/>
         <source>%1 min</source>
         <translation>%1 分钟</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/model_widgets.py" line="85"/>
+        <location filename="../../autoglm_desktop/qt/model_widgets.py" line="102"/>
         <source>%1 h %2 min</source>
         <translation>%1 小时 %2 分钟</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/model_widgets.py" line="94"/>
+        <location filename="../../autoglm_desktop/qt/model_widgets.py" line="111"/>
         <source>Fits on GPU</source>
         <translation>GPU 运行</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/model_widgets.py" line="95"/>
+        <location filename="../../autoglm_desktop/qt/model_widgets.py" line="112"/>
         <source>Partial offload</source>
         <translation>部分 GPU</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/model_widgets.py" line="96"/>
+        <location filename="../../autoglm_desktop/qt/model_widgets.py" line="113"/>
         <source>Fits in RAM</source>
         <translation>内存运行</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/model_widgets.py" line="97"/>
+        <location filename="../../autoglm_desktop/qt/model_widgets.py" line="114"/>
         <source>Too big</source>
         <translation>太大</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/model_widgets.py" line="103"/>
+        <location filename="../../autoglm_desktop/qt/model_widgets.py" line="120"/>
         <source>Fits on the GPU: the whole model runs there, fastest.</source>
         <translation>可放入 GPU：整个模型都在 GPU 上运行，速度最快。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/model_widgets.py" line="106"/>
+        <location filename="../../autoglm_desktop/qt/model_widgets.py" line="123"/>
         <source>Fits with partial GPU offload: some layers on the GPU, the rest on CPU.</source>
         <translation>可部分放入 GPU：一部分层在 GPU 上运行，其余在 CPU 上运行。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/model_widgets.py" line="110"/>
+        <location filename="../../autoglm_desktop/qt/model_widgets.py" line="127"/>
         <source>Fits in RAM: runs on the CPU only (no GPU room for it).</source>
         <translation>可放入内存：仅在 CPU 上运行（GPU 放不下）。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/model_widgets.py" line="113"/>
+        <location filename="../../autoglm_desktop/qt/model_widgets.py" line="130"/>
         <source>Too big for this PC: it would not fit in the memory free now.</source>
         <translation>对本机来说太大：当前可用内存放不下。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/model_widgets.py" line="127"/>
+        <location filename="../../autoglm_desktop/qt/model_widgets.py" line="144"/>
         <source>%1 · %2 context</source>
         <translation>%1 · %2 上下文</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/model_widgets.py" line="160"/>
+        <location filename="../../autoglm_desktop/qt/model_widgets.py" line="177"/>
         <source>Needs about %1 of memory with a context of %2 tokens.</source>
         <translation>上下文为 %2 个 token 时约需 %1 内存。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/model_widgets.py" line="168"/>
+        <location filename="../../autoglm_desktop/qt/model_widgets.py" line="185"/>
         <source>About %1% of the model on the GPU.</source>
         <translation>约 %1% 的模型在 GPU 上。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/model_widgets.py" line="174"/>
+        <location filename="../../autoglm_desktop/qt/model_widgets.py" line="191"/>
         <source>Estimated from %1.</source>
         <translation>估算依据：%1。</translation>
     </message>
@@ -1290,138 +1290,138 @@
 <context>
     <name>RepoDetailView</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="188"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="215"/>
         <source>Pick a model on the left to see its files and how well each fits this PC.</source>
         <translation>在左侧选择一个模型，即可查看它的文件以及各文件与本机的适配情况。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="212"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="239"/>
         <source>Quantization</source>
         <translation>量化</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="212"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="239"/>
         <source>Size</source>
         <translation>大小</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="212"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="239"/>
         <source>On this PC</source>
         <translation>本机适配</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="212"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="239"/>
         <source>Needs</source>
         <translation>所需内存</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="225"/>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="290"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="252"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="317"/>
         <source>Loading the model card…</source>
         <translation>正在加载模型卡片…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="249"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="276"/>
         <source>Loading %1…</source>
         <translation>正在加载 %1…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="258"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="285"/>
         <source>Try again</source>
         <translation>重试</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="260"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="287"/>
         <source>Hub settings…</source>
         <translation>下载源设置…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="271"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="298"/>
         <source>%1 downloads</source>
         <translation>%1 次下载</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="272"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="299"/>
         <source>%1 likes</source>
         <translation>%1 个赞</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="275"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="302"/>
         <source>updated %1</source>
         <translation>更新于 %1</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="277"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="304"/>
         <source>licence: %1</source>
         <translation>许可证：%1</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="279"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="306"/>
         <source>open on the hub</source>
         <translation>打开模型页面</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="300"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="343"/>
         <source>This model has no description.</source>
         <translation>此模型没有说明。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="305"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="348"/>
         <source>★ the best choice for this PC</source>
         <translation>★ 本机的最佳选择</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="307"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="350"/>
         <source>This repository has no GGUF chat model files.</source>
         <translation>此仓库中没有 GGUF 对话模型文件。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="312"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="355"/>
         <source>Vision projector files are not chat models and are not offered here: %1</source>
         <translation>视觉投影器文件不是对话模型，此处不提供：%1</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="317"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="360"/>
         <source>Split models with parts missing on the hub (not offered): %1</source>
         <translation>下载源上缺少分片的分卷模型（不提供）：%1</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="334"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="401"/>
         <source>unknown</source>
         <translation>未知</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="337"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="404"/>
         <source>Recommended for this PC</source>
         <translation>为本机推荐</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="346"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="381"/>
         <source>(%1 parts)</source>
         <translation>（%1 个分片）</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="411"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="459"/>
         <source>Use</source>
         <translation>使用</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="414"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="462"/>
         <source>Downloading %1%</source>
         <translation>下载中 %1%</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="417"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="465"/>
         <source>Queued</source>
         <translation>排队中</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="419"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="467"/>
         <source>Resume</source>
         <translation>继续</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="421"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="469"/>
         <source>Download</source>
         <translation>下载</translation>
     </message>
@@ -1429,121 +1429,131 @@
 <context>
     <name>SettingsPane</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="102"/>
+        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="112"/>
         <source>Load settings</source>
         <translation>加载设置</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="105"/>
+        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="115"/>
         <source>Threads (auto)</source>
         <translation>线程数（自动）</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="106"/>
+        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="116"/>
         <source>GPU layers (auto)</source>
         <translation>GPU 层数（自动）</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="107"/>
+        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="117"/>
         <source>Context (auto)</source>
         <translation>上下文（自动）</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="108"/>
+        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="118"/>
         <source>KV cache (auto)</source>
         <translation>KV 缓存（自动）</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="110"/>
-        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="355"/>
-        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="369"/>
+        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="120"/>
+        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="381"/>
+        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="395"/>
         <source>Measure the fastest thread count</source>
         <translation>测量最快的线程数</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="113"/>
+        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="123"/>
         <source>Decodes a few dozen tokens at each thread count (a few seconds) and remembers the fastest for this model on this computer.</source>
         <translation>在每种线程数下各解码几十个 token（需要几秒钟），并为本机上的这个模型记住最快的线程数。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="133"/>
+        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="143"/>
         <source>RAM:</source>
         <translation>内存：</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="137"/>
+        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="147"/>
         <source>Apply and reload</source>
         <translation>应用并重新加载</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="139"/>
+        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="149"/>
         <source>Predicted memory</source>
         <translation>预计内存占用</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="145"/>
+        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="155"/>
         <source>Release memory when idle for</source>
         <translation>空闲多久后释放内存：</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="146"/>
+        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="156"/>
         <source> min</source>
         <translation> 分钟</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="154"/>
+        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="164"/>
         <source>This computer now</source>
         <translation>本机当前状态</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="157"/>
+        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="169"/>
         <source>No model selected</source>
         <translation>未选择模型</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="268"/>
-        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="284"/>
+        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="237"/>
+        <source>llama.cpp can use: %1</source>
+        <translation>llama.cpp 可使用：%1</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="239"/>
+        <source>This llama.cpp build runs on the CPU only; GPUs are not used.</source>
+        <translation>此 llama.cpp 版本仅在 CPU 上运行，不使用 GPU。</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="294"/>
+        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="310"/>
         <source>%1 of %2 free</source>
         <translation>需 %1 / 可用 %2</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="287"/>
+        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="313"/>
         <source>Will not fit: </source>
         <translation>内存不足：</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="322"/>
-        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="338"/>
+        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="348"/>
+        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="364"/>
         <source>Cancel measuring</source>
         <translation>取消测量</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="324"/>
+        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="350"/>
         <source>Cancelling after the current run…</source>
         <translation>将在本轮测量结束后取消…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="340"/>
+        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="366"/>
         <source>Measuring %1 thread counts…</source>
         <translation>正在测量 %1 种线程数…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="349"/>
+        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="375"/>
         <source>%1 threads: %2 tokens/s</source>
         <translation>%1 线程：每秒 %2 个 token</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="357"/>
+        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="383"/>
         <source>Measuring was cancelled; nothing was changed.</source>
         <translation>已取消测量，未做任何更改。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="362"/>
+        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="388"/>
         <source>Fastest: %1 threads (remembered for this model and computer).</source>
         <translation>最快：%1 线程（已为此模型和本机记住）。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="385"/>
+        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="411"/>
         <source>This plan needs more memory than this computer has free right now:
 
 %1
@@ -1556,7 +1566,7 @@ Loading it anyway may make the computer swap and slow down, or the model may be 
 强制加载可能导致系统使用交换空间而变慢，也可能导致模型被系统终止；无论哪种情况，你的对话都不会丢失。仍要加载吗？</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="393"/>
+        <location filename="../../autoglm_desktop/qt/settings_pane.py" line="419"/>
         <source>Model may not fit</source>
         <translation>内存可能不足</translation>
     </message>
@@ -1564,27 +1574,27 @@ Loading it anyway may make the computer swap and slow down, or the model may be 
 <context>
     <name>TokenPrompt</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="120"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="147"/>
         <source>Paste an access token (hf_…)</source>
         <translation>粘贴访问令牌（hf_…）</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="121"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="148"/>
         <source>Save token</source>
         <translation>保存令牌</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="141"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="168"/>
         <source>&lt;b&gt;This model is gated.&lt;/b&gt; Its authors ask you to accept their terms before downloading: open &lt;a href=&apos;%1&apos;&gt;its page on the hub&lt;/a&gt;, accept them, then create an access token (hub → Settings → Access Tokens, “read” is enough) and paste it here.</source>
         <translation>&lt;b&gt;此模型需要授权。&lt;/b&gt;作者要求下载前先接受其使用条款：请打开&lt;a href=&apos;%1&apos;&gt;模型页面&lt;/a&gt;接受条款，然后创建访问令牌（Hugging Face → Settings → Access Tokens，“read”权限即可）并粘贴到这里。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="148"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="175"/>
         <source>A token is saved and will be sent with the download.</source>
         <translation>已保存令牌，下载时会一并发送。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/discover_page.py" line="165"/>
+        <location filename="../../autoglm_desktop/qt/discover_page.py" line="192"/>
         <source>Token saved. Downloads of this model can start now.</source>
         <translation>令牌已保存，现在可以开始下载此模型。</translation>
     </message>
