@@ -439,12 +439,16 @@ def rate_model(
 
 
 def recommend_model(detail: RepoDetail, budget: MemoryBudget) -> RatedModel | None:
-    """The file to download when the user did not pick one.
+    """The file to download when the user did not pick one (see :func:`recommend_among`)."""
+    return recommend_among(detail.rated(budget))
 
-    Q4_K_M when it fits as well as any file, else the largest file with the best verdict;
+
+def recommend_among(rated: Iterable[RatedModel]) -> RatedModel | None:
+    """Q4_K_M when it fits as well as any file, else the largest file with the best verdict.
+
     ``None`` when nothing fits this PC.
     """
-    fitting = [r for r in detail.rated(budget) if r.fit.verdict is not FitVerdict.TOO_BIG]
+    fitting = [r for r in rated if r.fit.verdict is not FitVerdict.TOO_BIG]
     if not fitting:
         return None
     best_rank = min(r.fit.verdict.rank for r in fitting)

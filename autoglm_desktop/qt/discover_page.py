@@ -36,10 +36,9 @@ from PySide6.QtWidgets import (
 from autoglm_desktop.core.catalog import CatalogChoice, load_catalog, rank_catalog
 from autoglm_desktop.core.downloads import DownloadState, DownloadStatus
 from autoglm_desktop.core.errors import AutoGLMError, HubSettingsError
-from autoglm_desktop.core.fit import FitVerdict, current_budget, estimate_repo_fits
+from autoglm_desktop.core.fit import current_budget, estimate_repo_fits
 from autoglm_desktop.core.hardware import read_hardware
 from autoglm_desktop.core.hub import (
-    PREFERRED_QUANT,
     HubClient,
     HubModel,
     ModelSearch,
@@ -49,6 +48,7 @@ from autoglm_desktop.core.hub import (
     SearchSort,
     fetch_model_card,
     fetch_repo_detail,
+    recommend_among,
     recommend_model,
 )
 from autoglm_desktop.qt.hub_workers import BackgroundCalls, HubSession
@@ -92,18 +92,7 @@ def load_fits(client: HubClient, loaded: LoadedRepo) -> LoadedRepo:
     preferred = loaded.recommended.model if loaded.recommended is not None else None
     fits = estimate_repo_fits(client, loaded.detail, hardware=read_hardware(), preferred=preferred)
     rated = tuple(RatedModel(r.model, fits.get(r.model.primary_path, r.fit)) for r in loaded.rated)
-    return LoadedRepo(loaded.detail, rated, _recommended(rated))
-
-
-def _recommended(rated: tuple[RatedModel, ...]) -> RatedModel | None:
-    """:func:`~autoglm_desktop.core.hub.recommend_model`'s rule, for verdicts already made."""
-    fitting = [r for r in rated if r.fit.verdict is not FitVerdict.TOO_BIG]
-    if not fitting:
-        return None
-    best_rank = min(r.fit.verdict.rank for r in fitting)
-    best = [r for r in fitting if r.fit.verdict.rank == best_rank]
-    preferred = [r for r in best if (r.model.quant or "").upper() == PREFERRED_QUANT]
-    return preferred[0] if preferred else max(best, key=lambda r: r.model.size)
+    return LoadedRepo(loaded.detail, rated, recommend_among(rated))
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ process, so a stop never waits behind the work it is meant to interrupt.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
@@ -84,8 +85,7 @@ class EngineWorker(QObject):
     def shutdown(self) -> None:
         self._client.shutdown()
 
-    def _run(self, start: object) -> None:
-        assert callable(start)
+    def _run(self, start: Callable[[], Iterator[EngineEvent]]) -> None:
         self.busyChanged.emit(True)
         try:
             for event in start():
