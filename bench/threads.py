@@ -17,11 +17,11 @@ import sys
 import time
 from pathlib import Path
 
-from autoglm_desktop.core.chat_types import ChatTurn, LoadPlan, Role, SamplingSettings
+from autoglm_desktop.core.common.types import ChatTurn, LoadPlan, Role, SamplingSettings
 from autoglm_desktop.core.engine import EngineClient, GenerationFinished
-from autoglm_desktop.core.gguf_info import read_gguf_info
-from autoglm_desktop.core.hardware import idle_cores, read_hardware
-from autoglm_desktop.core.tuner import plan_for
+from autoglm_desktop.core.machine.hardware import idle_cores, read_hardware
+from autoglm_desktop.core.models.gguf_info import read_gguf_info
+from autoglm_desktop.core.planning.tuner import plan_for
 
 TARGET = 0.95
 PROMPT = "Write a long story about a lighthouse keeper and the sea."
@@ -31,7 +31,7 @@ BUSY_LOOP = "while True: pass"
 def starter_model() -> Path:
     import platformdirs
 
-    from autoglm_desktop.core.starter_model import WHEEL_FILENAME, ensure_starter_model
+    from autoglm_desktop.core.models.starter_model import WHEEL_FILENAME, ensure_starter_model
 
     cache = Path.home() / ".cache" / "autoglm-models"
     models_dir = platformdirs.user_cache_path("autoglm-desktop-tests", appauthor=False) / "models"

@@ -23,8 +23,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtWidgets import QApplication
 
-from autoglm_desktop.core.chat_types import Role
-from autoglm_desktop.qt.chat_view import ChatView, ViewMessage
+from autoglm_desktop.core.common.types import Role
+from autoglm_desktop.qt.chat.view import ChatView, ViewMessage
 
 REPLY_LENGTHS = (1_000, 10_000, 50_000)
 EARLIER_MESSAGES = (0, 200)

@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "installers" / "linux"))
 
 from autoglm_desktop import APP_ID, __version__  # noqa: E402
-from autoglm_desktop.core.starter_model import (  # noqa: E402
+from autoglm_desktop.core.models.starter_model import (  # noqa: E402
     WHEEL_FILENAME,
     StarterModelError,
     ensure_starter_model,

@@ -42,16 +42,16 @@ from screenshot import dark_palette  # noqa: E402
 from sparse_gguf import write_sparse_gguf  # noqa: E402
 from synthetic_gguf import SyntheticModel  # noqa: E402
 
-from autoglm_desktop.core import paths  # noqa: E402
-from autoglm_desktop.core.downloads import DownloadManager, DownloadRequest  # noqa: E402
-from autoglm_desktop.core.errors import AutoGLMError  # noqa: E402
-from autoglm_desktop.core.fit import MemoryBudget  # noqa: E402
-from autoglm_desktop.core.hub import HubClient, fetch_repo_detail  # noqa: E402
-from autoglm_desktop.core.hub_settings import (  # noqa: E402
+from autoglm_desktop.core.common import paths  # noqa: E402
+from autoglm_desktop.core.common.errors import AutoGLMError  # noqa: E402
+from autoglm_desktop.core.hub.client import HubClient, fetch_repo_detail  # noqa: E402
+from autoglm_desktop.core.hub.downloads import DownloadManager, DownloadRequest  # noqa: E402
+from autoglm_desktop.core.hub.settings import (  # noqa: E402
     EndpointChoice,
     HubSettings,
     save_hub_settings,
 )
+from autoglm_desktop.core.planning.fit import MemoryBudget  # noqa: E402
 from autoglm_desktop.qt.app import create_application  # noqa: E402
 
 GB = 1_000_000_000
@@ -311,7 +311,7 @@ def main() -> int:
         fill_library(hub, sources)
         hold = fill_downloads(client, hub)
 
-        from autoglm_desktop.qt.models_window import ModelsWindow
+        from autoglm_desktop.qt.models.window import ModelsWindow
 
         window = ModelsWindow()
         window.show()
@@ -333,7 +333,7 @@ def main() -> int:
 
 
 def prepare(app: QApplication, window: object, page: str, hold: Fault) -> None:
-    from autoglm_desktop.qt.models_window import ModelsWindow
+    from autoglm_desktop.qt.models.window import ModelsWindow
 
     assert isinstance(window, ModelsWindow)
     if page == "discover":
@@ -378,8 +378,8 @@ def prepare(app: QApplication, window: object, page: str, hold: Fault) -> None:
 
 def simulate_gpu(gigabytes: float) -> None:
     """Pretend a GPU with this much free memory, for the hub files' fit badges only."""
-    import autoglm_desktop.core.fit as fit
-    import autoglm_desktop.qt.discover_page as discover_page
+    import autoglm_desktop.core.planning.fit as fit
+    import autoglm_desktop.qt.models.discover_page as discover_page
 
     real = fit.current_budget
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import platformdirs
 import pytest
 
-from autoglm_desktop.core import paths
-from autoglm_desktop.core.ggml_backends import register_ggml_backends
-from autoglm_desktop.core.starter_model import WHEEL_FILENAME, ensure_starter_model
+from autoglm_desktop.core.common import paths
+from autoglm_desktop.core.engine.ggml_backends import register_ggml_backends
+from autoglm_desktop.core.models.starter_model import WHEEL_FILENAME, ensure_starter_model
 
 # The hub tests' fixtures (no_sockets, isolated_hub_state, model_file) live in their own module.
 pytest_plugins = ["hub_fixtures"]

@@ -10,7 +10,7 @@ import pytest
 from hub_server import write_gguf
 from huggingface_hub import constants
 
-from autoglm_desktop.core.hub_settings import HubSettings, apply_hub_settings
+from autoglm_desktop.core.hub.settings import HubSettings, apply_hub_settings
 
 
 @pytest.fixture

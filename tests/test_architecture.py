@@ -111,3 +111,119 @@ def test_forbidden_names_match_whole_packages_only() -> None:
     assert is_forbidden("autoglm_desktop.qt.window")
     assert not is_forbidden("autoglm_desktop.core.qtish")
     assert not is_forbidden("PySide6x")
+
+
+# --------------------------------------------------------------------------- import cycles
+
+# Imports inside functions that load something heavy only when it is needed. Each keeps a large
+# dependency out of a process that does not use it; none may stand in for a module-level import
+# that would close an import cycle (test_the_package_has_no_import_cycles proves there is none).
+LAZY_IMPORTS: dict[tuple[str, str], str] = {
+    ("autoglm_desktop.cli.window_command", "autoglm_desktop.qt.app"): "Qt only for the window",
+    ("autoglm_desktop.cli.window_command", "autoglm_desktop.qt.self_test"): "Qt only for it",
+    ("autoglm_desktop.core.engine.process", "autoglm_desktop.core.engine.runtime"): (
+        "llama.cpp only in the engine process"
+    ),
+}
+
+
+def module_name(source_file: Path) -> str:
+    parts = source_file.relative_to(REPO_ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def function_level_imports(source: str, *, package: str) -> Iterator[tuple[int, str]]:
+    """The app's own modules imported inside a function body (not at module level)."""
+    for function in ast.walk(ast.parse(source)):
+        if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        for node in ast.walk(function):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                text = ast.unparse(node)
+                for line, module in imported_modules(text, package=package):
+                    if module.startswith("autoglm_desktop") and not _names_a_member(module):
+                        yield node.lineno + line - 1, module
+
+
+def _names_a_member(module: str) -> bool:
+    """``from pkg.mod import Name`` also yields ``pkg.mod.Name``: keep only real modules."""
+    leaf = module.rsplit(".", 1)[-1]
+    return leaf[:1].isupper() or leaf.isupper() or leaf.startswith("_")
+
+
+def test_function_level_imports_are_only_declared_lazy_loading() -> None:
+    undeclared = []
+    for path in sorted((REPO_ROOT / "autoglm_desktop").rglob("*.py")):
+        importer = module_name(path)
+        source = path.read_text(encoding="utf-8")
+        for line, module in function_level_imports(source, package=package_of(path)):
+            if (
+                not (REPO_ROOT / (module.replace(".", "/") + ".py")).is_file()
+                and not (REPO_ROOT / module.replace(".", "/") / "__init__.py").is_file()
+            ):
+                continue  # a name imported from a module, not a module
+            if (importer, module) not in LAZY_IMPORTS:
+                undeclared.append(f"{path.relative_to(REPO_ROOT)}:{line}: {module}")
+    assert undeclared == [], (
+        "import these at module level (or declare a lazy load in LAZY_IMPORTS, with why):\n"
+        + "\n".join(undeclared)
+    )
+
+
+def strongly_connected_components(graph: dict[str, set[str]]) -> list[set[str]]:
+    """Tarjan's algorithm, iterative (the import graph is deep enough to matter)."""
+    index: dict[str, int] = {}
+    lowlink: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    components: list[set[str]] = []
+    for root in graph:
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = lowlink[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, successors = work[-1]
+            for successor in successors:
+                if successor not in index:
+                    index[successor] = lowlink[successor] = len(index)
+                    stack.append(successor)
+                    on_stack.add(successor)
+                    work.append((successor, iter(sorted(graph[successor]))))
+                    break
+                if successor in on_stack:
+                    lowlink[node] = min(lowlink[node], index[successor])
+            else:
+                work.pop()
+                if work:
+                    parent = work[-1][0]
+                    lowlink[parent] = min(lowlink[parent], lowlink[node])
+                if lowlink[node] == index[node]:
+                    component = set()
+                    while True:
+                        member = stack.pop()
+                        on_stack.discard(member)
+                        component.add(member)
+                        if member == node:
+                            break
+                    components.append(component)
+    return components
+
+
+def test_the_package_has_no_import_cycles() -> None:
+    grimp = pytest.importorskip("grimp")  # installed with import-linter
+    imports = grimp.build_graph("autoglm_desktop", cache_dir=None)
+    graph = {
+        module: imports.find_modules_directly_imported_by(module) & imports.modules
+        for module in imports.modules
+    }
+    cycles = [sorted(c) for c in strongly_connected_components(graph) if len(c) > 1]
+    assert cycles == [], f"import cycles (function-level imports count too): {cycles}"
+
+
+def test_the_cycle_finder_finds_cycles() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set()}
+    cycles = [c for c in strongly_connected_components(graph) if len(c) > 1]
+    assert cycles == [{"a", "b", "c"}]

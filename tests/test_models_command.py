@@ -16,9 +16,9 @@ from hub_server import Fault, HubFile, HubRepo, HubServer, write_gguf
 from huggingface_hub import constants
 
 from autoglm_desktop import cli
-from autoglm_desktop.core import paths
-from autoglm_desktop.core.downloads import part_path
-from autoglm_desktop.core.hub_settings import (
+from autoglm_desktop.core.common import paths
+from autoglm_desktop.core.hub.downloads import part_path
+from autoglm_desktop.core.hub.settings import (
     EndpointChoice,
     HubSettings,
     apply_hub_settings,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from autoglm_desktop.core import paths
+from autoglm_desktop.core.common import paths
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from autoglm_desktop import APP_ID, APP_NAME, __version__
-from autoglm_desktop.core import paths
+from autoglm_desktop.core.common import paths
 
 # Qt messages that say nothing useful to a user (the offscreen platform cannot resize windows).
 HARMLESS_QT_MESSAGES = ("This plugin does not support propagateSizeHints",)

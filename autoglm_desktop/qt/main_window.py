@@ -25,35 +25,40 @@ from PySide6.QtWidgets import (
 )
 
 from autoglm_desktop import APP_NAME
-from autoglm_desktop.core import paths
-from autoglm_desktop.core.chat_types import GenerationStats, ModelInfo
+from autoglm_desktop.core.chat.export import write_export
+from autoglm_desktop.core.chat.store import ChatStore
+from autoglm_desktop.core.common import paths
+from autoglm_desktop.core.common.app_settings import AppSettings, load_settings, save_settings
+from autoglm_desktop.core.common.errors import AutoGLMError
+from autoglm_desktop.core.common.types import GenerationStats, ModelInfo
 from autoglm_desktop.core.engine import EngineClient
-from autoglm_desktop.core.errors import AutoGLMError
-from autoglm_desktop.core.export import write_export
-from autoglm_desktop.core.gguf_info import read_gguf_info
-from autoglm_desktop.core.hardware import HardwareSnapshot, read_hardware
-from autoglm_desktop.core.library import LocalModel, ModelSource, choose_default_model, scan_library
-from autoglm_desktop.core.llama_build import (
+from autoglm_desktop.core.engine.build import (
     CPU_ONLY,
     LlamaBuild,
     cached_llama_build,
     restrict_to_build,
 )
-from autoglm_desktop.core.model_overrides import load_overrides
-from autoglm_desktop.core.settings import AppSettings, load_settings, save_settings
-from autoglm_desktop.core.store import ChatStore
-from autoglm_desktop.core.thread_probe import recall_threads
-from autoglm_desktop.core.tuner import TunedPlan, plan_for
-from autoglm_desktop.qt.chat_controller import ChatController
-from autoglm_desktop.qt.chat_view import ChatView
-from autoglm_desktop.qt.conversation_list import ConversationSidebar
-from autoglm_desktop.qt.conversation_settings import ConversationSettingsDialog
-from autoglm_desktop.qt.engine_worker import EngineThread, EngineWorker
-from autoglm_desktop.qt.hardware_monitor import HardwareMonitorThread
-from autoglm_desktop.qt.model_bar import ModelBar
-from autoglm_desktop.qt.models_window import ModelsWindow, open_models_window
-from autoglm_desktop.qt.prompt_edit import PromptEdit
-from autoglm_desktop.qt.settings_pane import SettingsPane, confirm_load_anyway
+from autoglm_desktop.core.machine.hardware import HardwareSnapshot, read_hardware
+from autoglm_desktop.core.models.gguf_info import read_gguf_info
+from autoglm_desktop.core.models.library import (
+    LocalModel,
+    ModelSource,
+    choose_default_model,
+    scan_library,
+)
+from autoglm_desktop.core.planning.overrides import load_overrides
+from autoglm_desktop.core.planning.thread_probe import recall_threads
+from autoglm_desktop.core.planning.tuner import TunedPlan, plan_for
+from autoglm_desktop.qt.chat.controller import ChatController
+from autoglm_desktop.qt.chat.conversation_list import ConversationSidebar
+from autoglm_desktop.qt.chat.conversation_settings import ConversationSettingsDialog
+from autoglm_desktop.qt.chat.model_bar import ModelBar
+from autoglm_desktop.qt.chat.prompt_edit import PromptEdit
+from autoglm_desktop.qt.chat.view import ChatView
+from autoglm_desktop.qt.models.window import ModelsWindow, open_models_window
+from autoglm_desktop.qt.settings.pane import SettingsPane, confirm_load_anyway
+from autoglm_desktop.qt.workers.engine_worker import EngineThread, EngineWorker
+from autoglm_desktop.qt.workers.hardware_monitor import HardwareMonitorThread
 
 # The picker's default comes from these first; other apps' models only when there is none.
 _OWN_SOURCES = (ModelSource.APP, ModelSource.IMPORTED, ModelSource.FOLDER)

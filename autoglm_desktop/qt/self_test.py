@@ -14,10 +14,10 @@ from typing import Any
 from PySide6.QtCore import QCoreApplication, QObject, QTimer, Slot
 from PySide6.QtGui import QGuiApplication
 
-from autoglm_desktop.core import paths
-from autoglm_desktop.core.chat_types import GenerationStats, MessageStatus, Role
-from autoglm_desktop.core.library import choose_default_model, find_local_models
-from autoglm_desktop.core.store import ChatStore
+from autoglm_desktop.core.chat.store import ChatStore
+from autoglm_desktop.core.common import paths
+from autoglm_desktop.core.common.types import GenerationStats, MessageStatus, Role
+from autoglm_desktop.core.models.library import choose_default_model, find_local_models
 from autoglm_desktop.qt.app import create_application
 
 DEFAULT_PROMPT = "Say hello in one short sentence."

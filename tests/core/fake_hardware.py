@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import time
 
-from autoglm_desktop.core.hardware import CpuReading, GpuReading, HardwareSnapshot, MemoryReading
+from autoglm_desktop.core.machine.hardware import (
+    CpuReading,
+    GpuReading,
+    HardwareSnapshot,
+    MemoryReading,
+)
 
 GIB = 1 << 30
 

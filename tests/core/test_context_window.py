@@ -4,9 +4,9 @@ from collections.abc import Sequence
 
 import pytest
 
-from autoglm_desktop.core.chat_types import ChatTurn, Role
+from autoglm_desktop.core.common.errors import PromptTooLongError
+from autoglm_desktop.core.common.types import ChatTurn, Role
 from autoglm_desktop.core.engine.context_window import fit_conversation, reply_reserve
-from autoglm_desktop.core.errors import PromptTooLongError
 
 
 def render_words(turns: Sequence[ChatTurn]) -> list[int]:

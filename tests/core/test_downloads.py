@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 from hub_server import Fault, HubFile, HubRepo, HubServer, write_gguf
 
-from autoglm_desktop.core import downloads
-from autoglm_desktop.core.downloads import (
+from autoglm_desktop.core.common.errors import DiskFullError, GatedModelError, HashMismatchError
+from autoglm_desktop.core.hub import downloads
+from autoglm_desktop.core.hub.client import HubClient, RepoDetail, fetch_repo_detail
+from autoglm_desktop.core.hub.downloads import (
     DownloadManager,
     DownloadRequest,
     DownloadState,
@@ -23,10 +25,8 @@ from autoglm_desktop.core.downloads import (
     check_disk_space,
     part_path,
 )
-from autoglm_desktop.core.errors import DiskFullError, GatedModelError, HashMismatchError
-from autoglm_desktop.core.hub import HubClient, RepoDetail, fetch_repo_detail
-from autoglm_desktop.core.hub_settings import EndpointChoice, HubSettings
-from autoglm_desktop.core.library import find_local_models
+from autoglm_desktop.core.hub.settings import EndpointChoice, HubSettings
+from autoglm_desktop.core.models.library import find_local_models
 
 REPO = "acme/Tiny-GGUF"
 FAST = RetryPolicy(stall_timeout_s=3, connect_timeout_s=3, first_wait_s=0.01, max_wait_s=0.05)

@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from autoglm_desktop.core.chat_types import ChatTurn, LoadPlan, Role, SamplingSettings, StopReason
+from autoglm_desktop.core.common.errors import (
+    AutoGLMError,
+    EngineCrashedError,
+    ModelFileError,
+    NoModelLoadedError,
+    PromptTooLongError,
+)
+from autoglm_desktop.core.common.types import ChatTurn, LoadPlan, Role, SamplingSettings, StopReason
 from autoglm_desktop.core.engine import (
     ContextTrimmed,
     EngineClient,
@@ -19,13 +26,6 @@ from autoglm_desktop.core.engine import (
     LoadProgress,
     ModelLoaded,
     TokenChunk,
-)
-from autoglm_desktop.core.errors import (
-    AutoGLMError,
-    EngineCrashedError,
-    ModelFileError,
-    NoModelLoadedError,
-    PromptTooLongError,
 )
 
 GREEDY = SamplingSettings(temperature=0.0, seed=7, max_tokens=48)

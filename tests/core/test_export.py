@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from autoglm_desktop.core.chat_types import GenerationStats, MessageStatus, Role, SamplingSettings
-from autoglm_desktop.core.errors import ConversationNotFoundError, ExportError
-from autoglm_desktop.core.export import export_json, export_markdown, write_export
-from autoglm_desktop.core.store import ChatStore, Conversation
+from autoglm_desktop.core.chat.export import export_json, export_markdown, write_export
+from autoglm_desktop.core.chat.store import ChatStore, Conversation
+from autoglm_desktop.core.common.errors import ConversationNotFoundError, ExportError
+from autoglm_desktop.core.common.types import GenerationStats, MessageStatus, Role, SamplingSettings
 
 STATS = GenerationStats(generated_tokens=12, tokens_per_s=30.5, ttft_s=0.2, stop_reason="eos")
 SAMPLING = SamplingSettings(temperature=0.4, seed=3)

@@ -8,7 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from autoglm_desktop.core.ggml_backends import backend_folder, ggml_library, register_ggml_backends
+from autoglm_desktop.core.engine.ggml_backends import (
+    backend_folder,
+    ggml_library,
+    register_ggml_backends,
+)
 
 
 def _package(tmp_path: Path, *, lib: list[str], bin_: list[str]) -> Path:

@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from synthetic_gguf import SyntheticModel, write_synthetic_gguf
 
-from autoglm_desktop.core.errors import GGUFFormatError, ModelFileError
-from autoglm_desktop.core.gguf_info import ArraySummary, GGUFInfo, read_gguf_info
+from autoglm_desktop.core.common.errors import GGUFFormatError, ModelFileError
+from autoglm_desktop.core.models.gguf_info import ArraySummary, GGUFInfo, read_gguf_info
 
 # --------------------------------------------------------------------------- the starter model
 

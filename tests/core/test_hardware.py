@@ -13,8 +13,8 @@ from typing import Any
 import psutil
 import pytest
 
-from autoglm_desktop.core import hardware
-from autoglm_desktop.core.hardware import (
+from autoglm_desktop.core.machine import hardware
+from autoglm_desktop.core.machine.hardware import (
     CgroupMemory,
     CpuLoadMeter,
     HardwareSnapshot,

@@ -13,17 +13,15 @@ import pytest
 from hub_server import HubFile, HubRepo, HubServer, write_gguf
 from huggingface_hub import constants
 
-from autoglm_desktop.core.catalog import load_catalog, rank_catalog
-from autoglm_desktop.core.errors import (
+from autoglm_desktop.core.common.errors import (
     AccessTokenError,
     GatedModelError,
     HubNotFoundError,
     HubSettingsError,
     OfflineModeError,
 )
-from autoglm_desktop.core.fit import FitVerdict, MemoryBudget, estimate_fit, estimate_local_fit
-from autoglm_desktop.core.hardware import GpuReading, read_hardware
-from autoglm_desktop.core.hub import (
+from autoglm_desktop.core.hub.catalog import load_catalog, rank_catalog
+from autoglm_desktop.core.hub.client import (
     HubClient,
     ModelSearch,
     SearchSort,
@@ -32,7 +30,7 @@ from autoglm_desktop.core.hub import (
     recommend_model,
     search_models,
 )
-from autoglm_desktop.core.hub_settings import (
+from autoglm_desktop.core.hub.settings import (
     MIRROR_ENDPOINT,
     EndpointChoice,
     HubSettings,
@@ -42,7 +40,14 @@ from autoglm_desktop.core.hub_settings import (
     save_access_token,
     save_hub_settings,
 )
-from autoglm_desktop.core.quant import parse_quant, parse_split_name, quant_sort_key
+from autoglm_desktop.core.machine.hardware import GpuReading, read_hardware
+from autoglm_desktop.core.models.quant import parse_quant, parse_split_name, quant_sort_key
+from autoglm_desktop.core.planning.fit import (
+    FitVerdict,
+    MemoryBudget,
+    estimate_fit,
+    estimate_local_fit,
+)
 
 GIB = 1 << 30
 CARD = "---\nlicense: mit\ntags: [gguf]\n---\n# Tiny model\n\nA model card.\n"
@@ -257,7 +262,7 @@ def test_gated_repository_asks_for_a_token(hub: HubServer) -> None:
 
 
 def test_offline_mode_makes_no_connection_at_all(hub: HubServer, no_sockets: list[object]) -> None:
-    from autoglm_desktop.core.downloads import DownloadFile, DownloadManager, DownloadRequest
+    from autoglm_desktop.core.hub.downloads import DownloadFile, DownloadManager, DownloadRequest
 
     client = client_for(hub, offline=True)
     calls = [

@@ -12,9 +12,9 @@ import pytest
 from hub_server import HubFile, HubRepo, HubServer, write_gguf
 from huggingface_hub import constants, hf_hub_download
 
-from autoglm_desktop.core import paths
-from autoglm_desktop.core.errors import LibraryError
-from autoglm_desktop.core.library import (
+from autoglm_desktop.core.common import paths
+from autoglm_desktop.core.common.errors import LibraryError
+from autoglm_desktop.core.models.library import (
     LibrarySources,
     LocalModel,
     ModelSource,

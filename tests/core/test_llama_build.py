@@ -6,13 +6,13 @@ from pathlib import Path
 
 from fake_hardware import snapshot
 
-from autoglm_desktop.core.hardware import GpuReading, HardwareSnapshot
-from autoglm_desktop.core.llama_build import (
+from autoglm_desktop.core.engine.build import (
     LlamaBuild,
     cached_llama_build,
     llama_build,
     restrict_to_build,
 )
+from autoglm_desktop.core.machine.hardware import GpuReading, HardwareSnapshot
 
 CUDA = LlamaBuild(version="x", backends=("CUDA", "CPU"), gpu_offload=True)
 VULKAN = LlamaBuild(version="x", backends=("Vulkan", "CPU"), gpu_offload=True)

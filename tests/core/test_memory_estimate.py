@@ -13,11 +13,11 @@ import pytest
 from sparse_gguf import write_sparse_gguf
 from synthetic_gguf import SyntheticModel
 
-from autoglm_desktop.core.chat_types import LoadPlan
-from autoglm_desktop.core.errors import ModelFileError
-from autoglm_desktop.core.gguf_info import GGUFInfo, read_gguf_info
-from autoglm_desktop.core.hardware import GpuReading
-from autoglm_desktop.core.memory_estimate import (
+from autoglm_desktop.core.common.errors import ModelFileError
+from autoglm_desktop.core.common.types import LoadPlan
+from autoglm_desktop.core.machine.hardware import GpuReading
+from autoglm_desktop.core.models.gguf_info import GGUFInfo, read_gguf_info
+from autoglm_desktop.core.planning.estimate import (
     estimate_memory,
     max_gpu_layers,
     reserved_buffers,

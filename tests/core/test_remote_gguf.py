@@ -14,34 +14,16 @@ import synthetic_gguf as sg
 from fake_hardware import snapshot
 from hub_server import Fault, HubFile, HubRepo, HubServer
 
-from autoglm_desktop.core.errors import (
+from autoglm_desktop.core.common.errors import (
     GatedModelError,
     GGUFFormatError,
     ModelFileError,
     NetworkError,
     OfflineModeError,
 )
-from autoglm_desktop.core.fit import (
-    METHOD_ESTIMATOR,
-    METHOD_SCALED,
-    METHOD_SIZE,
-    FitEstimate,
-    MemoryBudget,
-    estimate_fit,
-    estimate_local_fit,
-    estimate_remote_fit,
-    estimate_repo_fits,
-)
-from autoglm_desktop.core.gguf_info import (
-    combine_split_parts,
-    read_gguf_info,
-    read_gguf_info_from_stream,
-)
-from autoglm_desktop.core.hardware import read_hardware
-from autoglm_desktop.core.hub import HubClient, RemoteModel, RepoDetail, fetch_repo_detail
-from autoglm_desktop.core.hub import HubFile as ListedFile
-from autoglm_desktop.core.hub_settings import EndpointChoice, HubSettings
-from autoglm_desktop.core.remote_gguf import (
+from autoglm_desktop.core.hub.client import HubClient, RemoteModel, RepoDetail, fetch_repo_detail
+from autoglm_desktop.core.hub.client import HubFile as ListedFile
+from autoglm_desktop.core.hub.remote_gguf import (
     SIBLING_TABLE_SLACK,
     SPLIT_PART_FIRST_READ,
     RemoteGGUFReader,
@@ -51,6 +33,24 @@ from autoglm_desktop.core.remote_gguf import (
     fetch_sibling_info,
     header_cache_dir,
     scale_to_sibling,
+)
+from autoglm_desktop.core.hub.settings import EndpointChoice, HubSettings
+from autoglm_desktop.core.machine.hardware import read_hardware
+from autoglm_desktop.core.models.gguf_info import (
+    combine_split_parts,
+    read_gguf_info,
+    read_gguf_info_from_stream,
+)
+from autoglm_desktop.core.planning.fit import (
+    METHOD_ESTIMATOR,
+    METHOD_SCALED,
+    METHOD_SIZE,
+    FitEstimate,
+    MemoryBudget,
+    estimate_fit,
+    estimate_local_fit,
+    estimate_remote_fit,
+    estimate_repo_fits,
 )
 
 MIB = 1 << 20

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from autoglm_desktop.core import starter_model as sm
-from autoglm_desktop.core.errors import StarterModelError
-from autoglm_desktop.core.starter_model import (
+from autoglm_desktop.core.common.errors import StarterModelError
+from autoglm_desktop.core.models import starter_model as sm
+from autoglm_desktop.core.models.starter_model import (
     STARTER_LICENSE_FILENAME,
     STARTER_MODEL_FILENAME,
     STARTER_MODEL_SIZE_BYTES,

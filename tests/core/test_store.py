@@ -12,14 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from autoglm_desktop.core import store as store_module
-from autoglm_desktop.core.chat_types import GenerationStats, MessageStatus, Role, SamplingSettings
-from autoglm_desktop.core.errors import (
-    ConversationNotFoundError,
-    MessageNotFoundError,
-    StoreError,
-)
-from autoglm_desktop.core.store import (
+from autoglm_desktop.core.chat import store as store_module
+from autoglm_desktop.core.chat.store import (
     DEFAULT_TITLE,
     SCHEMA_VERSION,
     TITLE_MAX_CHARS,
@@ -27,6 +21,12 @@ from autoglm_desktop.core.store import (
     Conversation,
     title_from_text,
 )
+from autoglm_desktop.core.common.errors import (
+    ConversationNotFoundError,
+    MessageNotFoundError,
+    StoreError,
+)
+from autoglm_desktop.core.common.types import GenerationStats, MessageStatus, Role, SamplingSettings
 
 STATS = GenerationStats(
     prompt_tokens=30,
@@ -351,8 +351,8 @@ def test_writes_survive_a_killed_process(db_path: Path) -> None:
         """
         import os, sys
         from pathlib import Path
-        from autoglm_desktop.core.chat_types import MessageStatus, Role
-        from autoglm_desktop.core.store import ChatStore
+        from autoglm_desktop.core.common.types import MessageStatus, Role
+        from autoglm_desktop.core.chat.store import ChatStore
 
         store = ChatStore(Path(sys.argv[1]))
         conversation = store.create_conversation(title="Before the crash")

@@ -12,11 +12,11 @@ from hypothesis import strategies as st
 from sparse_gguf import write_sparse_gguf
 from synthetic_gguf import SyntheticModel
 
-from autoglm_desktop.core.chat_types import ChatTurn, Role, SamplingSettings
+from autoglm_desktop.core.common.types import ChatTurn, Role, SamplingSettings
 from autoglm_desktop.core.engine import EngineClient, GenerationFinished, ModelLoaded
-from autoglm_desktop.core.gguf_info import GGUFInfo, read_gguf_info
-from autoglm_desktop.core.memory_estimate import QUANTIZED_KV_TYPES
-from autoglm_desktop.core.tuner import (
+from autoglm_desktop.core.models.gguf_info import GGUFInfo, read_gguf_info
+from autoglm_desktop.core.planning.estimate import QUANTIZED_KV_TYPES
+from autoglm_desktop.core.planning.tuner import (
     MIN_CONTEXT,
     PlanOverrides,
     choose_threads,
@@ -235,9 +235,9 @@ def test_every_plan_loads_and_generates(
 def test_probe_picks_the_fastest_and_is_remembered_per_load(
     infos: dict[str, GGUFInfo], tmp_path: Path
 ) -> None:
-    from autoglm_desktop.core.chat_types import GenerationStats, LoadPlan
+    from autoglm_desktop.core.common.types import GenerationStats, LoadPlan
     from autoglm_desktop.core.engine import EngineEvent
-    from autoglm_desktop.core.thread_probe import (
+    from autoglm_desktop.core.planning.thread_probe import (
         probe_threads,
         recall_threads,
         remember_threads,

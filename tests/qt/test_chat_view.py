@@ -9,10 +9,10 @@ from PySide6.QtCore import QObject, QUrl, Slot
 from PySide6.QtGui import QColor, QDesktopServices, QGuiApplication, QPalette, QTextCursor
 from pytestqt.qtbot import QtBot
 
-from autoglm_desktop.core.chat_types import MessageStatus, Role
-from autoglm_desktop.qt import chat_view as chat_view_module
-from autoglm_desktop.qt.chat_view import ChatView, ViewMessage
-from autoglm_desktop.qt.markdown_render import code_style_background, render_markdown
+from autoglm_desktop.core.common.types import MessageStatus, Role
+from autoglm_desktop.qt.chat import view as chat_view_module
+from autoglm_desktop.qt.chat.view import ChatView, ViewMessage
+from autoglm_desktop.qt.common.markdown_render import code_style_background, render_markdown
 
 CODE = 'def greet(name):\n    return f"<b>{name}</b>"  # keep <tags>'
 REPLY = f"Here you go:\n\n```python\n{CODE}\n```\n\nAnd **bold** text."

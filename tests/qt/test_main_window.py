@@ -11,11 +11,11 @@ import pytest
 from PySide6.QtCore import QObject, Qt, QTimer, Slot
 from pytestqt.qtbot import QtBot
 
-from autoglm_desktop.core import paths
-from autoglm_desktop.core.chat_types import MessageStatus, Role, SamplingSettings
-from autoglm_desktop.core.model_overrides import save_overrides
-from autoglm_desktop.core.store import ChatStore
-from autoglm_desktop.core.tuner import PlanOverrides
+from autoglm_desktop.core.chat.store import ChatStore
+from autoglm_desktop.core.common import paths
+from autoglm_desktop.core.common.types import MessageStatus, Role, SamplingSettings
+from autoglm_desktop.core.planning.overrides import save_overrides
+from autoglm_desktop.core.planning.tuner import PlanOverrides
 from autoglm_desktop.qt.main_window import MainWindow
 
 LOAD_TIMEOUT_MS = 60_000
@@ -246,7 +246,7 @@ def test_bad_model_file_shows_a_message(qtbot: QtBot, window: MainWindow, tmp_pa
 def test_history_write_failure_is_shown_and_the_prompt_kept(
     qtbot: QtBot, window: MainWindow, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from autoglm_desktop.core.errors import StoreError
+    from autoglm_desktop.core.common.errors import StoreError
 
     def disk_full(*_args: object, **_kwargs: object) -> None:
         raise StoreError("The chat history could not be saved: database or disk is full.")

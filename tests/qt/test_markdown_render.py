@@ -7,7 +7,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from autoglm_desktop.qt.markdown_render import (
+from autoglm_desktop.qt.common.markdown_render import (
     FinishedBlockSplitter,
     code_style_background,
     render_markdown,

@@ -23,23 +23,23 @@ from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QPushButton
 from pytestqt.qtbot import QtBot
 
-from autoglm_desktop.core import paths
-from autoglm_desktop.core.catalog import load_catalog
-from autoglm_desktop.core.downloads import DownloadState, RetryPolicy, part_path
-from autoglm_desktop.core.fit import FitVerdict
-from autoglm_desktop.core.hub_settings import (
+from autoglm_desktop.core.common import paths
+from autoglm_desktop.core.hub.catalog import load_catalog
+from autoglm_desktop.core.hub.downloads import DownloadState, RetryPolicy, part_path
+from autoglm_desktop.core.hub.settings import (
     EndpointChoice,
     HubSettings,
     load_access_token,
     load_hub_settings,
     save_hub_settings,
 )
-from autoglm_desktop.core.library import ModelSource, OtherAppFolders
-from autoglm_desktop.qt.discover_page import SEARCH_DELAY_MS, DiscoverPage
-from autoglm_desktop.qt.downloads_page import DownloadRow
-from autoglm_desktop.qt.library_page import LibraryPage
+from autoglm_desktop.core.models.library import ModelSource, OtherAppFolders
+from autoglm_desktop.core.planning.fit import FitVerdict
 from autoglm_desktop.qt.main_window import MainWindow
-from autoglm_desktop.qt.models_window import ModelsWindow
+from autoglm_desktop.qt.models.discover_page import SEARCH_DELAY_MS, DiscoverPage
+from autoglm_desktop.qt.models.downloads_page import DownloadRow
+from autoglm_desktop.qt.models.library_page import LibraryPage
+from autoglm_desktop.qt.models.window import ModelsWindow
 
 REPO = "acme/Tiny-GGUF"
 GATED = "gate/Locked-GGUF"

@@ -12,12 +12,12 @@ import pytest
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
-from autoglm_desktop.core import paths
-from autoglm_desktop.core.chat_types import MessageStatus, SamplingSettings
-from autoglm_desktop.core.hardware import HardwareSnapshot, read_hardware
-from autoglm_desktop.core.model_overrides import load_overrides, overrides_path
+from autoglm_desktop.core.common import paths
+from autoglm_desktop.core.common.types import MessageStatus, SamplingSettings
+from autoglm_desktop.core.machine.hardware import HardwareSnapshot, read_hardware
+from autoglm_desktop.core.planning.overrides import load_overrides, overrides_path
 from autoglm_desktop.qt.main_window import MainWindow
-from autoglm_desktop.qt.settings_pane import SettingsPane
+from autoglm_desktop.qt.settings.pane import SettingsPane
 
 TIMEOUT_MS = 60_000
 

@@ -59,7 +59,7 @@ def _translations(message: ET.Element) -> list[str]:
 def _tr_sources() -> set[str]:
     """The literal texts the Qt code passes to tr() and QCoreApplication.translate()."""
     sources = set()
-    for module in QT_SOURCES.glob("*.py"):
+    for module in QT_SOURCES.rglob("*.py"):
         for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
             if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
                 continue

@@ -16,8 +16,8 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import cast
 
-from autoglm_desktop.core import errors
-from autoglm_desktop.core.chat_types import ChatTurn, LoadPlan, ModelInfo, SamplingSettings
+from autoglm_desktop.core.common import errors
+from autoglm_desktop.core.common.types import ChatTurn, LoadPlan, ModelInfo, SamplingSettings
 from autoglm_desktop.core.engine.events import EngineEvent, ModelLoaded
 from autoglm_desktop.core.engine.process import engine_main
 from autoglm_desktop.core.engine.protocol import (

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from autoglm_desktop.core.chat_types import ChatTurn, Role
-from autoglm_desktop.core.errors import PromptTooLongError
+from autoglm_desktop.core.common.errors import PromptTooLongError
+from autoglm_desktop.core.common.types import ChatTurn, Role
 
 # Renders system prompt + turns to prompt token ids (chat template + tokenizer).
 RenderPrompt = Callable[[Sequence[ChatTurn]], list[int]]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from autoglm_desktop.core.chat_types import GenerationStats, ModelInfo
+from autoglm_desktop.core.common.types import GenerationStats, ModelInfo
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Event
 from pathlib import Path
 
+from autoglm_desktop.core.common.errors import AutoGLMError
 from autoglm_desktop.core.engine.events import GenerationFinished, ModelLoaded
 from autoglm_desktop.core.engine.protocol import (
     EngineFailure,
@@ -20,7 +21,6 @@ from autoglm_desktop.core.engine.protocol import (
     RequestDone,
     ShutdownRequest,
 )
-from autoglm_desktop.core.errors import AutoGLMError
 
 
 def _redirect_stderr(log_path: Path | None) -> None:

@@ -18,7 +18,14 @@ import llama_cpp
 import llama_cpp.llama_cpp as llama_lib
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-from autoglm_desktop.core.chat_types import (
+from autoglm_desktop.core.common.errors import (
+    EngineError,
+    ModelFileError,
+    ModelLoadError,
+    NoModelLoadedError,
+    OperationCancelledError,
+)
+from autoglm_desktop.core.common.types import (
     ChatTurn,
     GenerationStats,
     LoadPlan,
@@ -28,15 +35,8 @@ from autoglm_desktop.core.chat_types import (
 )
 from autoglm_desktop.core.engine.context_window import fit_conversation, reply_reserve
 from autoglm_desktop.core.engine.events import ContextTrimmed, EngineEvent, LoadProgress, TokenChunk
+from autoglm_desktop.core.engine.ggml_backends import register_ggml_backends
 from autoglm_desktop.core.engine.protocol import GenerateRequest
-from autoglm_desktop.core.errors import (
-    EngineError,
-    ModelFileError,
-    ModelLoadError,
-    NoModelLoadedError,
-    OperationCancelledError,
-)
-from autoglm_desktop.core.ggml_backends import register_ggml_backends
 
 KV_CACHE_TYPES = {
     "f32": llama_lib.GGML_TYPE_F32,

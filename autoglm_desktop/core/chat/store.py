@@ -1,0 +1,515 @@
+"""The chat history: conversations and their messages in one SQLite file.
+
+The store is used from one thread (the GUI thread). Every write is committed at once, so a
+crash or ``kill -9`` loses nothing that a method had returned from.
+
+The schema is versioned with ``PRAGMA user_version``: ``MIGRATIONS[i]`` brings a database from
+version ``i`` to ``i + 1``. To change the schema, append a function to ``MIGRATIONS``; never edit
+one that has shipped.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from autoglm_desktop.core.common.errors import (
+    ConversationNotFoundError,
+    MessageNotFoundError,
+    StoreError,
+)
+from autoglm_desktop.core.common.types import (
+    GenerationStats,
+    MessageStatus,
+    Role,
+    SamplingSettings,
+)
+
+DEFAULT_TITLE = "New chat"
+TITLE_MAX_CHARS = 40
+
+# --- schema ------------------------------------------------------------------------------------
+
+
+def _v1_create_tables(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        """
+        CREATE TABLE conversations (
+            id INTEGER PRIMARY KEY,
+            title TEXT NOT NULL,
+            system_prompt TEXT NOT NULL DEFAULT '',
+            sampling_json TEXT NOT NULL DEFAULT '{}',
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        )
+        """
+    )
+    conn.execute(
+        """
+        CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            conversation_id INTEGER NOT NULL
+                REFERENCES conversations(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            role TEXT NOT NULL,
+            content TEXT NOT NULL,
+            status TEXT NOT NULL,
+            stats_json TEXT,
+            created_at REAL NOT NULL,
+            UNIQUE (conversation_id, position)
+        )
+        """
+    )
+    conn.execute("CREATE INDEX conversations_by_update ON conversations(updated_at)")
+
+
+def _v2_add_model_name(conn: sqlite3.Connection) -> None:
+    conn.execute("ALTER TABLE messages ADD COLUMN model_name TEXT NOT NULL DEFAULT ''")
+    # Found on every open (crash recovery); a partial index keeps that instant on big histories.
+    conn.execute("CREATE INDEX messages_streaming ON messages(status) WHERE status = 'streaming'")
+
+
+Migration = Callable[[sqlite3.Connection], None]
+
+MIGRATIONS: tuple[Migration, ...] = (
+    _v1_create_tables,
+    _v2_add_model_name,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+# --- data --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Conversation:
+    id: int
+    title: str
+    system_prompt: str
+    sampling: SamplingSettings
+    created_at: float
+    updated_at: float  # last time a message was added
+    message_count: int
+
+
+@dataclass(frozen=True)
+class Message:
+    id: int
+    conversation_id: int
+    position: int  # 0-based, dense unless messages were deleted from the middle
+    role: Role
+    content: str
+    status: MessageStatus
+    stats: GenerationStats | None
+    model_name: str
+    created_at: float
+
+
+def title_from_text(text: str) -> str:
+    """A conversation title from its first user message: the first line, shortened."""
+    line = next((line for line in text.splitlines() if line.strip()), "")
+    line = " ".join(line.split())
+    if not line:
+        return DEFAULT_TITLE
+    if len(line) <= TITLE_MAX_CHARS:
+        return line
+    cut = line[:TITLE_MAX_CHARS]
+    last_space = cut.rfind(" ")
+    if last_space >= TITLE_MAX_CHARS // 2:  # cut between words when it costs little
+        cut = cut[:last_space]
+    return cut.rstrip() + "…"
+
+
+def _fold(text: str | None) -> str:
+    # SQLite's LIKE/lower() only fold ASCII; Python's casefold handles every script.
+    return (text or "").casefold()
+
+
+def _load_json_object(text: str | None) -> dict[str, Any] | None:
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _dump_json(value: dict[str, Any]) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+_CONVERSATION_SELECT = """
+    SELECT c.id, c.title, c.system_prompt, c.sampling_json, c.created_at, c.updated_at,
+           (SELECT COUNT(*) FROM messages AS m WHERE m.conversation_id = c.id) AS message_count
+    FROM conversations AS c
+"""
+
+_MESSAGE_SELECT = """
+    SELECT id, conversation_id, position, role, content, status, stats_json, model_name,
+           created_at
+    FROM messages
+"""
+
+
+def _conversation_from_row(row: sqlite3.Row) -> Conversation:
+    return Conversation(
+        id=row["id"],
+        title=row["title"],
+        system_prompt=row["system_prompt"],
+        sampling=SamplingSettings.from_dict(_load_json_object(row["sampling_json"])),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        message_count=row["message_count"],
+    )
+
+
+def _message_from_row(row: sqlite3.Row) -> Message:
+    stats = _load_json_object(row["stats_json"])
+    return Message(
+        id=row["id"],
+        conversation_id=row["conversation_id"],
+        position=row["position"],
+        role=Role(row["role"]),
+        content=row["content"],
+        status=MessageStatus(row["status"]),
+        stats=GenerationStats.from_dict(stats) if stats is not None else None,
+        model_name=row["model_name"],
+        created_at=row["created_at"],
+    )
+
+
+# --- store -------------------------------------------------------------------------------------
+
+
+class ChatStore:
+    """Conversations and messages, persisted in the SQLite file at ``path``."""
+
+    def __init__(self, path: Path, *, recover_interrupted: bool = True) -> None:
+        """Open (creating or migrating) the history at ``path``.
+
+        Args:
+            path: The SQLite file.
+            recover_interrupted: Mark replies left "streaming" as interrupted. Only the app's
+                own store does this at start; a second, read-only look must not.
+        """
+        self.path = Path(path)
+        self._conn = self._open(self.path, recover_interrupted=recover_interrupted)
+
+    # lifecycle
+
+    def __enter__(self) -> ChatStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with self._errors("close the chat history"):
+            self._conn.close()
+
+    @staticmethod
+    def _open(path: Path, *, recover_interrupted: bool) -> sqlite3.Connection:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(path, timeout=5.0, isolation_level=None)
+        except (OSError, sqlite3.Error) as error:
+            raise _open_error(path, error) from error
+        try:
+            conn.row_factory = sqlite3.Row
+            conn.create_function("autoglm_fold", 1, _fold, deterministic=True)
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = FULL")
+            _migrate(conn, path)
+            if recover_interrupted:
+                # A reply still marked as streaming was cut off when the app last died.
+                conn.execute(
+                    "UPDATE messages SET status = ? WHERE status = ?",
+                    (MessageStatus.INTERRUPTED.value, MessageStatus.STREAMING.value),
+                )
+        except StoreError:
+            conn.close()
+            raise
+        except sqlite3.Error as error:
+            conn.close()
+            raise _open_error(path, error) from error
+        return conn
+
+    @contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as error:
+            raise StoreError(
+                f"Could not {doing} (file {self.path}): {error}."
+                if str(error)
+                else f"Could not {doing} (file {self.path})."
+            ) from error
+
+    @contextmanager
+    def _transaction(self, doing: str) -> Iterator[sqlite3.Connection]:
+        with self._errors(doing):
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+
+    # conversations
+
+    def create_conversation(
+        self,
+        *,
+        title: str = DEFAULT_TITLE,
+        system_prompt: str = "",
+        sampling: SamplingSettings | None = None,
+    ) -> Conversation:
+        sampling = sampling or SamplingSettings()
+        with self._transaction("create a conversation") as conn:
+            now = self._next_update_time()
+            cursor = conn.execute(
+                "INSERT INTO conversations"
+                " (title, system_prompt, sampling_json, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (_clean_title(title), system_prompt, _dump_json(sampling.to_dict()), now, now),
+            )
+            conversation_id = cursor.lastrowid
+        assert conversation_id is not None
+        return self.get_conversation(conversation_id)
+
+    def list_conversations(self, *, query: str = "") -> list[Conversation]:
+        """Most recently updated first; ``query`` matches titles and message texts."""
+        needle = _fold(query.strip())
+        order = " ORDER BY c.updated_at DESC, c.id DESC"
+        with self._errors("read the list of conversations"):
+            if not needle:
+                rows = self._conn.execute(_CONVERSATION_SELECT + order).fetchall()
+            else:
+                rows = self._conn.execute(
+                    _CONVERSATION_SELECT + " WHERE instr(autoglm_fold(c.title), :needle) > 0"
+                    " OR EXISTS (SELECT 1 FROM messages AS m WHERE m.conversation_id = c.id"
+                    " AND instr(autoglm_fold(m.content), :needle) > 0)" + order,
+                    {"needle": needle},
+                ).fetchall()
+        return [_conversation_from_row(row) for row in rows]
+
+    def get_conversation(self, conversation_id: int) -> Conversation:
+        with self._errors("read a conversation"):
+            row = self._conn.execute(
+                _CONVERSATION_SELECT + " WHERE c.id = ?", (conversation_id,)
+            ).fetchone()
+        if row is None:
+            raise _conversation_not_found(conversation_id)
+        return _conversation_from_row(row)
+
+    def rename_conversation(self, conversation_id: int, *, title: str) -> None:
+        with self._errors("rename the conversation"):
+            cursor = self._conn.execute(
+                "UPDATE conversations SET title = ? WHERE id = ?",
+                (_clean_title(title), conversation_id),
+            )
+        if cursor.rowcount == 0:
+            raise _conversation_not_found(conversation_id)
+
+    def update_conversation_settings(
+        self,
+        conversation_id: int,
+        *,
+        system_prompt: str | None = None,
+        sampling: SamplingSettings | None = None,
+    ) -> None:
+        """Change the given settings; ``None`` leaves a setting as it is."""
+        assignments: list[str] = []
+        values: list[Any] = []
+        if system_prompt is not None:
+            assignments.append("system_prompt = ?")
+            values.append(system_prompt)
+        if sampling is not None:
+            assignments.append("sampling_json = ?")
+            values.append(_dump_json(sampling.to_dict()))
+        if not assignments:
+            self.get_conversation(conversation_id)  # still report a wrong id
+            return
+        with self._errors("save the conversation settings"):
+            cursor = self._conn.execute(
+                f"UPDATE conversations SET {', '.join(assignments)} WHERE id = ?",
+                (*values, conversation_id),
+            )
+        if cursor.rowcount == 0:
+            raise _conversation_not_found(conversation_id)
+
+    def delete_conversation(self, conversation_id: int) -> None:
+        """Delete the conversation and all its messages."""
+        with self._errors("delete the conversation"):
+            cursor = self._conn.execute(
+                "DELETE FROM conversations WHERE id = ?", (conversation_id,)
+            )
+        if cursor.rowcount == 0:
+            raise _conversation_not_found(conversation_id)
+
+    # messages
+
+    def add_message(
+        self,
+        conversation_id: int,
+        *,
+        role: Role,
+        content: str,
+        status: MessageStatus = MessageStatus.COMPLETE,
+        stats: GenerationStats | None = None,
+        model_name: str = "",
+    ) -> Message:
+        """Append a message at the end of the conversation."""
+        with self._transaction("save the message") as conn:
+            self._require_conversation(conversation_id)
+            now = time.time()
+            cursor = conn.execute(
+                "INSERT INTO messages (conversation_id, position, role, content, status,"
+                " stats_json, model_name, created_at)"
+                " VALUES (?, (SELECT COALESCE(MAX(position), -1) + 1 FROM messages"
+                " WHERE conversation_id = ?), ?, ?, ?, ?, ?, ?)",
+                (
+                    conversation_id,
+                    conversation_id,
+                    Role(role).value,
+                    content,
+                    MessageStatus(status).value,
+                    _dump_json(stats.to_dict()) if stats is not None else None,
+                    model_name,
+                    now,
+                ),
+            )
+            message_id = cursor.lastrowid
+            conn.execute(
+                "UPDATE conversations SET updated_at = ? WHERE id = ?",
+                (self._next_update_time(), conversation_id),
+            )
+            row = conn.execute(_MESSAGE_SELECT + " WHERE id = ?", (message_id,)).fetchone()
+        return _message_from_row(row)
+
+    def update_message(
+        self,
+        message_id: int,
+        *,
+        content: str | None = None,
+        status: MessageStatus | None = None,
+        stats: GenerationStats | None = None,
+    ) -> None:
+        """Change the given fields with one UPDATE; ``None`` leaves a field as it is."""
+        assignments: list[str] = []
+        values: list[Any] = []
+        if content is not None:
+            assignments.append("content = ?")
+            values.append(content)
+        if status is not None:
+            assignments.append("status = ?")
+            values.append(MessageStatus(status).value)
+        if stats is not None:
+            assignments.append("stats_json = ?")
+            values.append(_dump_json(stats.to_dict()))
+        with self._errors("save the message"):
+            if assignments:
+                cursor = self._conn.execute(
+                    f"UPDATE messages SET {', '.join(assignments)} WHERE id = ?",
+                    (*values, message_id),
+                )
+                found = cursor.rowcount > 0
+            else:
+                found = (
+                    self._conn.execute(
+                        "SELECT 1 FROM messages WHERE id = ?", (message_id,)
+                    ).fetchone()
+                    is not None
+                )
+        if not found:
+            raise MessageNotFoundError(f"The message {message_id} no longer exists.")
+
+    def messages(self, conversation_id: int) -> list[Message]:
+        """All messages of the conversation, in order."""
+        with self._errors("read the messages"):
+            self._require_conversation(conversation_id)
+            rows = self._conn.execute(
+                _MESSAGE_SELECT + " WHERE conversation_id = ? ORDER BY position",
+                (conversation_id,),
+            ).fetchall()
+        return [_message_from_row(row) for row in rows]
+
+    def delete_messages_from(self, conversation_id: int, *, position: int) -> int:
+        """Delete the message at ``position`` and every later one; return how many went."""
+        with self._transaction("delete the messages") as conn:
+            self._require_conversation(conversation_id)
+            cursor = conn.execute(
+                "DELETE FROM messages WHERE conversation_id = ? AND position >= ?",
+                (conversation_id, position),
+            )
+        return cursor.rowcount
+
+    # helpers
+
+    def _require_conversation(self, conversation_id: int) -> None:
+        row = self._conn.execute(
+            "SELECT 1 FROM conversations WHERE id = ?", (conversation_id,)
+        ).fetchone()
+        if row is None:
+            raise _conversation_not_found(conversation_id)
+
+    def _next_update_time(self) -> float:
+        # Strictly later than any conversation's, so "most recent first" holds even when
+        # two updates fall within the clock's resolution.
+        latest = self._conn.execute("SELECT MAX(updated_at) FROM conversations").fetchone()[0]
+        now = time.time()
+        if latest is None or now > latest:
+            return now
+        return float(latest) + 1e-6
+
+
+def _migrate(conn: sqlite3.Connection, path: Path) -> None:
+    """Bring the database to ``SCHEMA_VERSION``, all steps in one transaction."""
+    conn.execute("BEGIN IMMEDIATE")  # read the version under the write lock: no double upgrade
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"The chat history file {path} was written by a newer version of AutoGLM"
+                f" Desktop (format {version}; this version reads up to {SCHEMA_VERSION})."
+                " Update the app to open it."
+            )
+        for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
+            migration(conn)
+            conn.execute(f"PRAGMA user_version = {number}")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def _open_error(path: Path, error: Exception) -> StoreError:
+    hint = ""
+    if isinstance(error, sqlite3.DatabaseError) and "not a database" in str(error):
+        hint = " The file may be damaged; move it elsewhere to start with an empty history."
+    return StoreError(f"The chat history file {path} could not be opened: {error}.{hint}")
+
+
+def _conversation_not_found(conversation_id: int) -> ConversationNotFoundError:
+    return ConversationNotFoundError(f"The conversation {conversation_id} no longer exists.")
+
+
+def _clean_title(title: str) -> str:
+    return " ".join(title.split()) or DEFAULT_TITLE

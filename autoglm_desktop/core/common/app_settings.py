@@ -1,0 +1,58 @@
+"""App settings, stored as JSON holding only what differs from the defaults."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from autoglm_desktop.core.common import paths
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    last_model_path: str = ""
+    release_when_idle_minutes: int = 0  # 0: keep the model loaded
+
+    def updated(self, **changes: Any) -> AppSettings:
+        return replace(self, **changes)
+
+
+def settings_path() -> Path:
+    return paths.config_dir() / "settings.json"
+
+
+def load_settings(*, path: Path | None = None) -> AppSettings:
+    """Read settings; a missing or damaged file gives the defaults (and is logged)."""
+    path = path or settings_path()
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return AppSettings()
+    except (OSError, ValueError) as exc:
+        log.warning("Ignoring unreadable settings file %s: %s", path, exc)
+        return AppSettings()
+    if not isinstance(stored, dict):
+        return AppSettings()
+    defaults = AppSettings()
+    values: dict[str, Any] = {}
+    for field in fields(AppSettings):
+        value = stored.get(field.name)
+        if value is not None and isinstance(value, type(getattr(defaults, field.name))):
+            values[field.name] = value
+    return AppSettings(**values)
+
+
+def save_settings(settings: AppSettings, *, path: Path | None = None) -> None:
+    """Write only the values that differ from the defaults, atomically."""
+    path = path or settings_path()
+    defaults = asdict(AppSettings())
+    overrides = {k: v for k, v in asdict(settings).items() if defaults[k] != v}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(overrides, indent=2, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)

@@ -1,0 +1,236 @@
+"""Where the app reaches the model hub, through which proxy, whether it may at all, and the token.
+
+Users in mainland China often cannot reach the official hub, so the endpoint can be the
+hf-mirror.com mirror or any hub-compatible address. *Offline mode* means no network connection at
+all: every hub function checks it before it opens a socket. The settings live in
+``config_dir()/hub.json``; the access token for gated or private models in its own file, readable
+by the user only, like huggingface_hub's own token file.
+
+:func:`apply_hub_settings` hands the proxy and the offline switch to huggingface_hub's shared HTTP
+session, which every hub call (and the download manager) goes through.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx2
+from huggingface_hub import constants, set_client_factory
+from huggingface_hub.utils import _http as hf_http
+
+from autoglm_desktop.core.common import paths
+from autoglm_desktop.core.common.errors import HubSettingsError
+
+log = logging.getLogger(__name__)
+
+MIRROR_ENDPOINT = "https://hf-mirror.com"
+_PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+# HF_HUB_OFFLINE as the environment set it when the app started; offline mode adds to it.
+_ENV_OFFLINE = constants.HF_HUB_OFFLINE
+
+
+class EndpointChoice(str, enum.Enum):
+    OFFICIAL = "official"  # huggingface.co, or HF_ENDPOINT when the environment sets it
+    MIRROR = "mirror"  # hf-mirror.com
+    CUSTOM = "custom"
+
+
+@dataclass(frozen=True)
+class HubSettings:
+    endpoint_choice: EndpointChoice = EndpointChoice.OFFICIAL
+    custom_endpoint: str = ""
+    proxy: str = ""  # "": the system's proxy settings (HTTPS_PROXY and friends)
+    offline: bool = False
+
+    @property
+    def endpoint(self) -> str:
+        """The hub address every request goes to, without a trailing slash."""
+        if self.endpoint_choice is EndpointChoice.MIRROR:
+            return MIRROR_ENDPOINT
+        if self.endpoint_choice is EndpointChoice.CUSTOM:
+            return normalize_endpoint(self.custom_endpoint)
+        return constants.ENDPOINT.rstrip("/")
+
+    @property
+    def is_offline(self) -> bool:
+        """Offline mode is on here, or HF_HUB_OFFLINE is set for huggingface_hub."""
+        return self.offline or constants.is_offline_mode()
+
+    def updated(self, **changes: Any) -> HubSettings:
+        return replace(self, **changes)
+
+
+def normalize_endpoint(url: str) -> str:
+    """A hub address as ``scheme://host[:port][/path]``, checked.
+
+    Raises:
+        HubSettingsError: not an http(s) address.
+    """
+    text = url.strip().rstrip("/")
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise HubSettingsError(
+            f"“{url}” is not a web address. Enter the hub address in full, for example "
+            f"{MIRROR_ENDPOINT}."
+        )
+    if parts.query or parts.fragment:
+        raise HubSettingsError(f"“{url}” should be a plain address, without “?” or “#” parts.")
+    return text
+
+
+def normalize_proxy(url: str) -> str:
+    """A proxy address (``http://host:port``, ``socks5://host:port``), checked; ``""`` for none.
+
+    Raises:
+        HubSettingsError: not a proxy address.
+    """
+    text = url.strip()
+    if not text:
+        return ""
+    parts = urlsplit(text)
+    if parts.scheme not in _PROXY_SCHEMES or not parts.hostname:
+        raise HubSettingsError(
+            f"“{url}” is not a proxy address. Enter it in full, for example "
+            "http://127.0.0.1:7890 or socks5://127.0.0.1:1080."
+        )
+    return text
+
+
+# --------------------------------------------------------------------------- storage
+
+
+def hub_settings_path() -> Path:
+    return paths.config_dir() / "hub.json"
+
+
+def load_hub_settings(*, path: Path | None = None) -> HubSettings:
+    """The saved hub settings; a missing or damaged file gives the defaults (and is logged)."""
+    path = path or hub_settings_path()
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return HubSettings()
+    except (OSError, ValueError) as error:
+        log.warning("Ignoring unreadable hub settings %s: %s", path, error)
+        return HubSettings()
+    if not isinstance(stored, dict):
+        return HubSettings()
+    try:
+        choice = EndpointChoice(stored.get("endpoint_choice", EndpointChoice.OFFICIAL.value))
+    except ValueError:
+        choice = EndpointChoice.OFFICIAL
+    return HubSettings(
+        endpoint_choice=choice,
+        custom_endpoint=_str(stored.get("custom_endpoint")),
+        proxy=_str(stored.get("proxy")),
+        offline=stored.get("offline") is True,
+    )
+
+
+def save_hub_settings(settings: HubSettings, *, path: Path | None = None) -> None:
+    """Check and save the settings.
+
+    Raises:
+        HubSettingsError: the custom endpoint or the proxy is not a valid address.
+    """
+    if settings.endpoint_choice is EndpointChoice.CUSTOM:
+        normalize_endpoint(settings.custom_endpoint)
+    normalize_proxy(settings.proxy)
+    data = asdict(settings)
+    data["endpoint_choice"] = settings.endpoint_choice.value
+    _write_private(path or hub_settings_path(), json.dumps(data, indent=2, sort_keys=True))
+
+
+def _str(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def access_token_path() -> Path:
+    return paths.config_dir() / "hub_token"
+
+
+def save_access_token(token: str) -> None:
+    """Store the access token for gated and private models (readable by this user only).
+
+    Raises:
+        HubSettingsError: the text pasted is not a token.
+    """
+    text = token.strip()
+    if not text or any(ch.isspace() for ch in text) or len(text) > 1024:
+        raise HubSettingsError(
+            "That does not look like an access token. Copy it from huggingface.co → Settings → "
+            "Access Tokens; it starts with “hf_”."
+        )
+    _write_private(access_token_path(), text)
+
+
+def load_access_token() -> str | None:
+    """The stored access token, or ``None``."""
+    try:
+        text = access_token_path().read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    return text or None
+
+
+def clear_access_token() -> None:
+    with contextlib.suppress(FileNotFoundError):
+        access_token_path().unlink()
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write atomically, with permissions for the owner only (the token is a secret)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as file:
+        file.write(text)
+    os.replace(tmp, path)
+
+
+# --------------------------------------------------------------------------- applying
+
+_apply_lock = threading.Lock()
+_applied_proxy: str | None = None  # None: huggingface_hub's own client factory is in place
+
+
+def apply_hub_settings(settings: HubSettings) -> None:
+    """Route huggingface_hub's shared HTTP session through the proxy and set its offline switch.
+
+    Changing the proxy closes the shared session; the next request opens a new one.
+    """
+    global _applied_proxy
+    constants.HF_HUB_OFFLINE = settings.offline or _ENV_OFFLINE
+    proxy = normalize_proxy(settings.proxy) or None
+    with _apply_lock:
+        if proxy == _applied_proxy:
+            return
+        set_client_factory(_client_factory(proxy))
+        _applied_proxy = proxy
+
+
+def _client_factory(proxy: str | None) -> Callable[[], httpx2.Client]:
+    if proxy is None:
+        return hf_http.default_client_factory
+
+    def factory() -> httpx2.Client:
+        # As huggingface_hub's default client (its request hook enforces HF_HUB_OFFLINE), plus
+        # the proxy.
+        return httpx2.Client(
+            event_hooks={"request": [hf_http.hf_request_event_hook]},
+            follow_redirects=True,
+            timeout=None,
+            proxy=proxy,
+        )
+
+    return factory

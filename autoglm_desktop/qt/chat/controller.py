@@ -1,0 +1,305 @@
+"""Conversation logic of the main window: history store ⇄ engine worker ⇄ chat view.
+
+Runs on the GUI thread. It never waits for the engine: requests go out through queued
+signals, and replies come back as signals from the worker thread.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from autoglm_desktop.core.chat.store import DEFAULT_TITLE, ChatStore, Message, title_from_text
+from autoglm_desktop.core.common.errors import StoreError
+from autoglm_desktop.core.common.types import (
+    ChatTurn,
+    GenerationStats,
+    MessageStatus,
+    Role,
+    StopReason,
+)
+from autoglm_desktop.qt.chat.view import ChatView, ViewMessage
+from autoglm_desktop.qt.workers.engine_worker import ChatRequest, EngineWorker
+
+PARTIAL_SAVE_INTERVAL_MS = 1000  # a streaming reply is saved at least this often
+
+Method = TypeVar("Method", bound=Callable[..., Any])
+
+
+def reports_store_errors(method: Method) -> Method:
+    """Show history errors (disk full, file damaged...) as a message, never as a crash."""
+
+    @functools.wraps(method)
+    def guarded(self: ChatController, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except StoreError as exc:
+            self.errorOccurred.emit(str(exc))
+            return False
+
+    return guarded  # type: ignore[return-value]
+
+
+@dataclass
+class StreamingReply:
+    message_id: int
+    conversation_id: int
+    parts: list[str] = field(default_factory=list)
+    unsaved: bool = False
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+class ChatController(QObject):
+    requestGenerate = Signal(object)  # ChatRequest, queued to the worker thread
+    replyRunningChanged = Signal(bool)
+    statsUpdated = Signal(object)  # GenerationStats
+    statusMessage = Signal(str)
+    errorOccurred = Signal(str)
+    conversationsChanged = Signal(int)  # id of the conversation to keep selected
+    conversationOpened = Signal(int)
+
+    def __init__(
+        self, *, store: ChatStore, worker: EngineWorker, view: ChatView, model_name: str = ""
+    ) -> None:
+        super().__init__()
+        self._store = store
+        self._worker = worker
+        self._view = view
+        self.model_name = model_name
+        self.conversation_id: int | None = None
+        self._reply: StreamingReply | None = None
+        self._save_timer = QTimer(self, interval=PARTIAL_SAVE_INTERVAL_MS)
+        self._save_timer.timeout.connect(self._save_partial)
+        self.requestGenerate.connect(worker.generate)
+        worker.tokens.connect(self._on_tokens)
+        worker.generationFinished.connect(self._on_finished)
+        worker.failed.connect(self._on_failed)
+        worker.contextTrimmed.connect(self._on_context_trimmed)
+        view.editRequested.connect(self._on_edit_requested)
+        view.regenerateRequested.connect(self.regenerate)
+
+    # -- state ---------------------------------------------------------------------------
+
+    @property
+    def reply_running(self) -> bool:
+        return self._reply is not None
+
+    def messages(self) -> list[Message]:
+        if self.conversation_id is None:
+            return []
+        return self._store.messages(self.conversation_id)
+
+    # -- conversations -------------------------------------------------------------------
+
+    @reports_store_errors
+    def open_conversation(self, conversation_id: int) -> None:
+        if conversation_id == self.conversation_id:
+            return
+        self._leave_streaming_view()
+        self.conversation_id = conversation_id
+        self._render_all()
+        self.conversationOpened.emit(conversation_id)
+
+    @reports_store_errors
+    def new_conversation(self) -> int:
+        conversation = self._store.create_conversation()
+        self.open_conversation(conversation.id)
+        self.conversationsChanged.emit(conversation.id)
+        return conversation.id
+
+    @reports_store_errors
+    def delete_conversation(self, conversation_id: int) -> None:
+        if conversation_id == self.conversation_id:
+            self._leave_streaming_view()
+            self.conversation_id = None
+            self._view.set_messages([])
+        self._store.delete_conversation(conversation_id)
+        self.conversationsChanged.emit(self.conversation_id or -1)
+
+    @reports_store_errors
+    def rename_conversation(self, conversation_id: int, title: str) -> None:
+        self._store.rename_conversation(conversation_id, title=title)
+        self.conversationsChanged.emit(conversation_id)
+
+    # -- chatting ------------------------------------------------------------------------
+
+    @reports_store_errors
+    def send(self, text: str) -> bool:
+        """Add a user message and ask for a reply. Returns False when nothing was sent."""
+        text = text.strip()
+        if not text or self.reply_running:
+            return False
+        if self.conversation_id is None:
+            self.new_conversation()
+        assert self.conversation_id is not None
+        conversation = self._store.get_conversation(self.conversation_id)
+        if conversation.message_count == 0 and conversation.title == DEFAULT_TITLE:
+            self._store.rename_conversation(conversation.id, title=title_from_text(text))
+        self._store.add_message(conversation.id, role=Role.USER, content=text)
+        self._start_reply()
+        return True
+
+    @reports_store_errors
+    def regenerate(self) -> None:
+        """Replace the last reply with a new one."""
+        messages = self.messages()
+        if self.reply_running or not messages or messages[-1].role != Role.ASSISTANT:
+            return
+        assert self.conversation_id is not None
+        self._store.delete_messages_from(self.conversation_id, position=messages[-1].position)
+        self._start_reply()
+
+    @reports_store_errors
+    def edit_and_resend(self, message_id: int, new_text: str) -> None:
+        """Replace a user message (and everything after it) and ask again."""
+        new_text = new_text.strip()
+        target = next((m for m in self.messages() if m.id == message_id), None)
+        if self.reply_running or target is None or target.role != Role.USER or not new_text:
+            return
+        assert self.conversation_id is not None
+        self._store.delete_messages_from(self.conversation_id, position=target.position)
+        self._store.add_message(self.conversation_id, role=Role.USER, content=new_text)
+        self._start_reply()
+
+    def stop(self) -> None:
+        if self.reply_running:
+            self._worker.stop()
+
+    def shutdown(self) -> None:
+        """The window is closing: keep whatever the reply has so far, marked interrupted."""
+        if self.reply_running:
+            self._worker.stop()
+            self._finish_reply(status=MessageStatus.INTERRUPTED, stats=None)
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _leave_streaming_view(self) -> None:
+        """The view is about to show something else: stop the reply, close its view part."""
+        reply = self._reply
+        if reply is None:
+            return
+        self._worker.stop()
+        if self._view.is_streaming and reply.conversation_id == self.conversation_id:
+            self._view.end_assistant_message(
+                final=ViewMessage(
+                    message_id=reply.message_id,
+                    role=Role.ASSISTANT,
+                    text=reply.text,
+                    status=MessageStatus.INTERRUPTED,
+                    header=self.model_name,
+                )
+            )
+
+    def _start_reply(self) -> None:
+        assert self.conversation_id is not None
+        conversation = self._store.get_conversation(self.conversation_id)
+        history = [m for m in self.messages() if m.content.strip() or m.role == Role.USER]
+        turns = tuple(ChatTurn(role=m.role, content=m.content) for m in history)
+        placeholder = self._store.add_message(
+            conversation.id,
+            role=Role.ASSISTANT,
+            content="",
+            status=MessageStatus.STREAMING,
+            model_name=self.model_name,
+        )
+        self._reply = StreamingReply(message_id=placeholder.id, conversation_id=conversation.id)
+        self._render_all(skip_message_id=placeholder.id)
+        self._view.begin_assistant_message(header=self.model_name or self.tr("Assistant"))
+        self._save_timer.start()
+        self.replyRunningChanged.emit(True)
+        self.conversationsChanged.emit(conversation.id)
+        self.requestGenerate.emit(
+            ChatRequest(
+                turns=turns,
+                system_prompt=conversation.system_prompt,
+                sampling=conversation.sampling,
+            )
+        )
+
+    def _on_tokens(self, text: str) -> None:
+        if self._reply is None:
+            return
+        self._reply.parts.append(text)
+        self._reply.unsaved = True
+        if self._reply.conversation_id == self.conversation_id:
+            self._view.append_stream_text(text)
+
+    def _save_partial(self) -> None:
+        reply = self._reply
+        if reply is None or not reply.unsaved:
+            return
+        try:
+            self._store.update_message(reply.message_id, content=reply.text)
+            reply.unsaved = False
+        except StoreError as exc:
+            self.errorOccurred.emit(str(exc))
+
+    def _on_finished(self, stats: GenerationStats) -> None:
+        stopped = stats.stop_reason == StopReason.STOPPED.value
+        status = MessageStatus.INTERRUPTED if stopped else MessageStatus.COMPLETE
+        self._finish_reply(status=status, stats=stats)
+        self.statsUpdated.emit(stats)
+
+    def _on_failed(self, message: str, _kind: str, _engine_died: bool) -> None:
+        if self._reply is None:
+            return  # a load failure: the window shows it
+        status = MessageStatus.INTERRUPTED if self._reply.text else MessageStatus.ERROR
+        self._finish_reply(status=status, stats=None)
+        self.errorOccurred.emit(message)
+
+    def _finish_reply(self, *, status: MessageStatus, stats: GenerationStats | None) -> None:
+        reply = self._reply
+        if reply is None:
+            return
+        self._save_timer.stop()
+        self._reply = None
+        try:
+            self._store.update_message(
+                reply.message_id, content=reply.text, status=status, stats=stats
+            )
+        except StoreError as exc:
+            self.errorOccurred.emit(str(exc))
+        if reply.conversation_id == self.conversation_id and self._view.is_streaming:
+            final = next(m for m in self.messages() if m.id == reply.message_id)
+            self._view.end_assistant_message(final=self._view_message(final))
+        self.replyRunningChanged.emit(False)
+        self.conversationsChanged.emit(reply.conversation_id)
+
+    def _on_context_trimmed(self, dropped: int) -> None:
+        text = self.tr(
+            "%n earlier message(s) did not fit in the model's context and were left out of "
+            "this reply (they are still saved here).",
+            "",
+            dropped,
+        )
+        self._view.add_notice(text)
+        self.statusMessage.emit(text)
+
+    def _on_edit_requested(self, message_id: int) -> None:
+        self.editRequested.emit(message_id)
+
+    editRequested = Signal(int)  # the window asks the user for the new text
+
+    def _render_all(self, *, skip_message_id: int | None = None) -> None:
+        messages = [m for m in self.messages() if m.id != skip_message_id]
+        self._view.set_messages([self._view_message(m) for m in messages])
+
+    def _view_message(self, message: Message) -> ViewMessage:
+        if message.role == Role.USER:
+            header = self.tr("You")
+        else:
+            header = message.model_name or self.model_name or self.tr("Assistant")
+        return ViewMessage(
+            message_id=message.id,
+            role=message.role,
+            text=message.content,
+            status=message.status,
+            header=header,
+        )

@@ -1,0 +1,514 @@
+"""The chat transcript: one conversation's messages, with a reply streaming in at the end.
+
+Streaming costs the same per token however long the reply or the conversation: each chunk is
+inserted as plain text with a cursor kept at the end of the document. Finished Markdown blocks
+of the reply (paragraphs, closed code blocks) are rendered as they complete, replacing only
+their own range; when the reply ends it is rendered once as a whole.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from PySide6.QtCore import QEvent, QUrl, QUrlQuery, Signal
+from PySide6.QtGui import (
+    QColor,
+    QDesktopServices,
+    QGuiApplication,
+    QPalette,
+    QTextBlockFormat,
+    QTextCharFormat,
+    QTextCursor,
+)
+from PySide6.QtWidgets import QTextBrowser, QWidget
+
+from autoglm_desktop.core.common.types import MessageStatus, Role
+from autoglm_desktop.qt.common.markdown_render import (
+    COPY_CODE_SCHEME,
+    FinishedBlockSplitter,
+    padding_line_html,
+    render_markdown,
+)
+
+ACTION_SCHEME = "action"
+_OPENABLE_SCHEMES = ("http", "https")
+_LINK_SEPARATOR = "\u00a0·\u00a0"
+_PLACEHOLDER = "X"  # see _replace_range
+_BOTTOM_SLACK_PX = 4
+
+
+@dataclass(frozen=True)
+class ViewMessage:
+    """One message as the transcript shows it."""
+
+    message_id: int
+    role: Role
+    text: str
+    status: MessageStatus = MessageStatus.COMPLETE
+    header: str = ""  # the name above the message; empty: "You" / "Assistant" / "System"
+
+    @property
+    def interrupted(self) -> bool:
+        # STREAMING outside a live stream means the app died while the reply was written.
+        return self.status in (MessageStatus.INTERRUPTED, MessageStatus.STREAMING)
+
+
+@dataclass(frozen=True)
+class _Notice:
+    text: str
+
+
+@dataclass
+class _Entry:
+    key: int  # stable id of the entry inside this view; links carry it as ?entry=KEY
+    item: ViewMessage | _Notice
+    code_blocks: tuple[str, ...] = ()
+
+
+@dataclass
+class _Stream:
+    key: int
+    header: str
+    start: QTextCursor  # end of the block before the reply (moves if a notice goes before it)
+    raw_start: QTextCursor  # end of the block before the not-yet-rendered text
+    parts: list[str] = field(default_factory=list)
+    splitter: FinishedBlockSplitter = field(default_factory=FinishedBlockSplitter)
+    code_blocks: list[str] = field(default_factory=list)
+    incremental: bool = True  # render finished blocks while streaming
+
+
+@dataclass(frozen=True)
+class _Theme:
+    dark: bool
+    muted: str
+    accent: str
+    user_background: str
+    inline_code_background: str
+
+
+class ChatView(QTextBrowser):
+    """Read-only transcript of one conversation.
+
+    Signals:
+        editRequested(int): the user wants to edit the user message with this id.
+        regenerateRequested(): the user wants the last reply written again.
+        copiedToClipboard(str): something was copied; the text suits a status bar.
+    """
+
+    editRequested = Signal(int)
+    regenerateRequested = Signal()
+    copiedToClipboard = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._entries: list[_Entry] = []
+        self._stream: _Stream | None = None
+        self._regenerate_link: QTextCursor | None = None
+        self._keys = itertools.count()
+        self._stick_to_bottom = True
+        self._tracking_scroll = True  # False while the view itself rewrites the document
+        self._theme = self._theme_from_palette()
+        self.setOpenLinks(False)
+        self.setOpenExternalLinks(False)
+        self.document().setUndoRedoEnabled(False)  # an undo stack would grow with every token
+        self.document().setDocumentMargin(12)
+        self._end = QTextCursor(self.document())
+        self.anchorClicked.connect(self._on_anchor_clicked)
+        bar = self.verticalScrollBar()
+        bar.valueChanged.connect(self._on_scrolled)
+        bar.rangeChanged.connect(self._on_scroll_range_changed)
+        self._render_all()
+
+    # --- public API ---------------------------------------------------------------------------
+
+    @property
+    def is_streaming(self) -> bool:
+        return self._stream is not None
+
+    def set_messages(self, messages: list[ViewMessage]) -> None:
+        """Show another conversation (or the same one re-read); drops a reply being streamed."""
+        self._entries = [_Entry(next(self._keys), message) for message in messages]
+        self._stream = None
+        self._stick_to_bottom = True
+        self._render_all()
+
+    def append_message(self, message: ViewMessage) -> None:
+        """Add one finished message at the end (e.g. the user's new prompt)."""
+        self._require_not_streaming()
+        self._remove_regenerate_link()
+        entry = _Entry(next(self._keys), message)
+        self._entries.append(entry)
+        self._insert_entry_at_end(entry, last_message=True)
+
+    def add_notice(self, text: str) -> None:
+        """Show a muted notice, e.g. that earlier messages were left out to fit the context."""
+        entry = _Entry(next(self._keys), _Notice(text))
+        self._entries.append(entry)
+        if self._stream is None:
+            self._replace_range(self._document_end(), self._document_end(), self._notice_html(text))
+        else:  # the notice is about the reply being written: put it before that reply
+            start = self._stream.start.position()
+            self._replace_range(start, start, self._notice_html(text))
+
+    def begin_assistant_message(self, *, header: str) -> None:
+        """Start a reply at the end; its text comes through append_stream_text()."""
+        self._require_not_streaming()
+        self._remove_regenerate_link()
+        self._begin_stream(_Stream(next(self._keys), header, *self._cursors_at_end()))
+
+    def append_stream_text(self, text: str) -> None:
+        """Append a chunk of the reply being streamed (ignored when no reply is streaming)."""
+        stream = self._stream
+        text = text.replace("\r", "")
+        if stream is None or not text:
+            return
+        stream.parts.append(text)
+        self._end.movePosition(QTextCursor.MoveOperation.End)
+        self._end.insertText(text, QTextCharFormat())
+        if stream.incremental:
+            finished = stream.splitter.feed(text)
+            if finished is not None:
+                self._render_finished_blocks(stream, finished)
+
+    def end_assistant_message(self, *, final: ViewMessage) -> None:
+        """Replace the streamed reply by `final`, rendered as Markdown with its actions.
+
+        Ignored when no reply is streaming (e.g. the user switched to another conversation).
+        """
+        stream = self._stream
+        if stream is None:
+            return
+        self._stream = None
+        entry = _Entry(stream.key, final)
+        self._entries.append(entry)
+        start = stream.start.position()
+        with self._scroll_position_kept():
+            self._replace_range(start, self._document_end(), "")
+            self._insert_entry_at_end(entry, last_message=True)
+
+    def clear(self) -> None:
+        self.set_messages([])
+
+    # --- rendering ------------------------------------------------------------------------
+
+    def _render_all(self) -> None:
+        self._theme = self._theme_from_palette()
+        document = self.document()
+        document.clear()
+        document.setDefaultStyleSheet(
+            f"code {{ background-color: {self._theme.inline_code_background}; }}"
+            "h1 { font-size: x-large; } h2 { font-size: large; } h3 { font-size: medium; }"
+        )
+        self._regenerate_link = None
+        self._end = QTextCursor(document)
+        last_message = max(
+            (i for i, e in enumerate(self._entries) if isinstance(e.item, ViewMessage)),
+            default=-1,
+        )
+        if last_message < 0 or self._stream is not None:  # no message may be regenerated
+            self._insert_entries_at_end(self._entries)
+        else:
+            self._insert_entries_at_end(self._entries[:last_message])
+            self._insert_entry_at_end(self._entries[last_message], last_message=True)
+            self._insert_entries_at_end(self._entries[last_message + 1 :])
+        if self._stream is not None:
+            old = self._stream
+            self._begin_stream(_Stream(old.key, old.header, *self._cursors_at_end()))
+            self.append_stream_text("".join(old.parts))
+
+    def _insert_entries_at_end(self, entries: list[_Entry]) -> None:
+        if entries:
+            end = self._document_end()
+            self._replace_range(end, end, "".join(self._entry_html(e) for e in entries))
+
+    def _insert_entry_at_end(self, entry: _Entry, *, last_message: bool) -> None:
+        start = self._document_end()
+        self._replace_range(start, start, self._entry_html(entry, last_message=last_message))
+        item = entry.item
+        if last_message and isinstance(item, ViewMessage) and item.role == Role.ASSISTANT:
+            self._track_regenerate_link(header_position=start + 1)
+
+    def _begin_stream(self, stream: _Stream) -> None:
+        self._stream = stream
+        start = stream.start.position()
+        self._replace_range(start, start, self._header_html(stream.header, links=""))
+        # Text inserted at a cursor's position pushes that cursor along: set them afterwards.
+        stream.start.setPosition(start)
+        self._end.movePosition(QTextCursor.MoveOperation.End)
+        header_end = self._end.position()
+        # The raw text gets blocks of its own, so rendering a finished part never touches them.
+        self._end.insertBlock(QTextBlockFormat(), QTextCharFormat())
+        stream.raw_start.setPosition(header_end)
+
+    def _render_finished_blocks(self, stream: _Stream, finished: str) -> None:
+        start = stream.raw_start.position()
+        end = start + _utf16_len(finished)
+        shown = QTextCursor(self.document())
+        shown.setPosition(start + 1)
+        shown.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
+        if shown.selectedText().replace("\u2029", "\n") != finished[:-1]:
+            stream.incremental = False  # the document differs from the text; render at the end
+            return
+        rendered = render_markdown(
+            finished,
+            dark=self._theme.dark,
+            first_code_index=len(stream.code_blocks),
+            copy_link_query=f"entry={stream.key}",
+            copy_label=self.tr("Copy"),
+        )
+        stream.code_blocks.extend(rendered.code_blocks)
+        stream.raw_start.setPosition(self._replace_range(start, end, rendered.html))
+
+    def _replace_range(self, start: int, end: int, html_text: str) -> int:
+        """Replace [start, end) by HTML blocks; `start` must be the end of a block.
+
+        Returns the end of the last inserted block. QTextCursor.insertHtml merges the first
+        inserted block into the current one, losing its block format (margins, heading level,
+        table); a throw-away first block takes that merge and is deleted afterwards.
+        """
+        with self._scroll_position_kept():
+            cursor = QTextCursor(self.document())
+            cursor.setPosition(start)
+            cursor.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
+            # Whitespace after the last tag would become a trailing space in the last block.
+            cursor.insertHtml(f"<p>{_PLACEHOLDER}</p>{html_text.rstrip()}")
+            placeholder = QTextCursor(self.document())
+            placeholder.setPosition(start)
+            placeholder.deleteChar()
+            return cursor.position()
+
+    def _cursors_at_end(self) -> tuple[QTextCursor, QTextCursor]:
+        start = QTextCursor(self.document())
+        start.movePosition(QTextCursor.MoveOperation.End)
+        return start, QTextCursor(start)
+
+    def _document_end(self) -> int:
+        return self.document().characterCount() - 1
+
+    def _require_not_streaming(self) -> None:
+        if self._stream is not None:
+            raise RuntimeError("a reply is still streaming; end it first")
+
+    # --- the Regenerate link belongs to the last reply only ----------------------------------
+
+    def _track_regenerate_link(self, *, header_position: int) -> None:
+        block = self.document().findBlock(header_position)
+        link_text = _LINK_SEPARATOR + self.tr("Regenerate")
+        if not block.text().endswith(link_text):
+            return
+        end = block.position() + block.length() - 1
+        link = QTextCursor(self.document())
+        link.setPosition(end - _utf16_len(link_text))
+        link.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
+        link.setKeepPositionOnInsert(True)  # a notice appended right after must stay outside
+        self._regenerate_link = link
+
+    def _remove_regenerate_link(self) -> None:
+        if self._regenerate_link is not None:
+            self._regenerate_link.removeSelectedText()
+            self._regenerate_link = None
+
+    # --- HTML of the parts --------------------------------------------------------------------
+
+    def _entry_html(self, entry: _Entry, *, last_message: bool = False) -> str:
+        item = entry.item
+        if isinstance(item, _Notice):
+            return self._notice_html(item.text)
+        if item.role == Role.USER:
+            return self._user_html(entry, item)
+        if item.role == Role.ASSISTANT:
+            return self._assistant_html(entry, item, last_message=last_message)
+        return self._system_html(item)
+
+    def _user_html(self, entry: _Entry, message: ViewMessage) -> str:
+        links = self._links(
+            [("copy", entry.key, self.tr("Copy")), ("edit", entry.key, self.tr("Edit"))]
+        )
+        background = self._theme.user_background
+        body = (
+            f'<p style="background-color:{background}; white-space:pre-wrap; margin:0px;">'
+            f"{html.escape(message.text)}</p>"
+        )
+        # No table for the shading: see markdown_render._render_code_block.
+        return (
+            self._header_html(message.header or self.tr("You"), links, color=self._theme.accent)
+            + padding_line_html(background, bottom_margin=0)
+            + body
+            + padding_line_html(background, bottom_margin=0)
+        )
+
+    def _assistant_html(self, entry: _Entry, message: ViewMessage, *, last_message: bool) -> str:
+        actions = [("copy", entry.key, self.tr("Copy"))]
+        if last_message:
+            actions.append(("regenerate", entry.key, self.tr("Regenerate")))
+        rendered = render_markdown(
+            message.text,
+            dark=self._theme.dark,
+            copy_link_query=f"entry={entry.key}",
+            copy_label=self.tr("Copy"),
+        )
+        entry.code_blocks = rendered.code_blocks
+        marker = ""
+        if message.status == MessageStatus.ERROR:
+            marker = self._muted_html(self.tr("— reply failed"))
+        elif message.interrupted:
+            marker = self._muted_html(self.tr("— reply interrupted"))
+        header = self._header_html(message.header or self.tr("Assistant"), self._links(actions))
+        return header + rendered.html + marker
+
+    def _system_html(self, message: ViewMessage) -> str:
+        header = self._header_html(message.header or self.tr("System"), links="")
+        body = html.escape(message.text)
+        return header + self._muted_html(body, escape=False, pre_wrap=True)
+
+    def _header_html(self, name: str, links: str, *, color: str = "") -> str:
+        name_style = f"font-weight:600; color:{color};" if color else "font-weight:600;"
+        links_html = f"&nbsp;&nbsp;&nbsp;{links}" if links else ""
+        return (
+            '<p style="margin-top:16px; margin-bottom:4px;">'
+            f'<span style="{name_style}">{html.escape(name)}</span>{links_html}</p>'
+        )
+
+    def _links(self, actions: list[tuple[str, int, str]]) -> str:
+        separator = f'<span style="color:{self._theme.muted};">{_LINK_SEPARATOR}</span>'
+        return separator.join(
+            f'<a href="{ACTION_SCHEME}:{action}?entry={key}" '
+            f'style="color:{self._theme.muted}; text-decoration:none;">{html.escape(label)}</a>'
+            for action, key, label in actions
+        )
+
+    def _notice_html(self, text: str) -> str:
+        return (
+            f'<p align="center" style="margin-top:12px; margin-bottom:12px; '
+            f'color:{self._theme.muted}; font-style:italic;">{html.escape(text)}</p>'
+        )
+
+    def _muted_html(self, text: str, *, escape: bool = True, pre_wrap: bool = False) -> str:
+        body = html.escape(text) if escape else text
+        wrap = " white-space:pre-wrap;" if pre_wrap else ""
+        return (
+            f'<p style="margin-top:4px; color:{self._theme.muted}; font-style:italic;{wrap}">'
+            f"{body}</p>"
+        )
+
+    # --- links --------------------------------------------------------------------------------
+
+    def _on_anchor_clicked(self, url: QUrl) -> None:
+        scheme = url.scheme()
+        if scheme in _OPENABLE_SCHEMES:
+            QDesktopServices.openUrl(url)
+            return
+        key_text = QUrlQuery(url).queryItemValue("entry")
+        if not key_text.isdigit():
+            return
+        key = int(key_text)
+        if scheme == COPY_CODE_SCHEME and url.path().isdigit():
+            self._copy_code(key, int(url.path()))
+        elif scheme == ACTION_SCHEME:
+            self._run_action(url.path(), key)
+
+    def _copy_code(self, key: int, index: int) -> None:
+        if self._stream is not None and self._stream.key == key:
+            blocks: tuple[str, ...] | list[str] = self._stream.code_blocks
+        else:
+            entry = self._entry(key)
+            blocks = entry.code_blocks if entry else ()
+        if index < len(blocks):
+            QGuiApplication.clipboard().setText(blocks[index])
+            self.copiedToClipboard.emit(self.tr("Code copied to the clipboard"))
+
+    def _run_action(self, action: str, key: int) -> None:
+        entry = self._entry(key)
+        if entry is None or not isinstance(entry.item, ViewMessage):
+            return
+        message = entry.item
+        if action == "copy":
+            QGuiApplication.clipboard().setText(message.text)
+            self.copiedToClipboard.emit(self.tr("Message copied to the clipboard"))
+        elif action == "edit" and message.role == Role.USER:
+            self.editRequested.emit(message.message_id)
+        elif action == "regenerate" and self._is_last_reply(entry):
+            self.regenerateRequested.emit()
+
+    def _entry(self, key: int) -> _Entry | None:
+        return next((e for e in reversed(self._entries) if e.key == key), None)
+
+    def _is_last_reply(self, entry: _Entry) -> bool:
+        if self._stream is not None:
+            return False
+        last = next((e for e in reversed(self._entries) if isinstance(e.item, ViewMessage)), None)
+        item = entry.item
+        return last is entry and isinstance(item, ViewMessage) and item.role == Role.ASSISTANT
+
+    def loadResource(self, type: int, name: QUrl | str) -> object:  # Qt override
+        return None  # never load images or files named by the model's text
+
+    # --- scrolling: follow new text only while the user is at the bottom ----------------------
+
+    def _on_scrolled(self, value: int) -> None:
+        if self._tracking_scroll:
+            bar = self.verticalScrollBar()
+            self._stick_to_bottom = value >= bar.maximum() - _BOTTOM_SLACK_PX
+
+    @contextlib.contextmanager
+    def _scroll_position_kept(self) -> Iterator[None]:
+        """Rewrite part of the document without moving the user's reading position.
+
+        A rewrite first removes text: the document shrinks for a moment and the scroll bar
+        clamps its value, which must not count as the user scrolling (to the bottom).
+        """
+        if not self._tracking_scroll:  # nested
+            yield
+            return
+        bar = self.verticalScrollBar()
+        stick, value = self._stick_to_bottom, bar.value()
+        self._tracking_scroll = False
+        try:
+            yield
+        finally:
+            self._tracking_scroll = True
+            self._stick_to_bottom = stick
+            bar.setValue(bar.maximum() if stick else value)
+
+    def _on_scroll_range_changed(self, _minimum: int, maximum: int) -> None:
+        if self._stick_to_bottom:
+            self.verticalScrollBar().setValue(maximum)
+
+    # --- palette ------------------------------------------------------------------------------
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "_end"):
+            with self._scroll_position_kept():
+                self._render_all()
+
+    def _theme_from_palette(self) -> _Theme:
+        palette = self.palette()
+        base = palette.color(QPalette.ColorRole.Base)
+        text = palette.color(QPalette.ColorRole.Text)
+        highlight = palette.color(QPalette.ColorRole.Highlight)
+        return _Theme(
+            dark=palette.color(QPalette.ColorRole.Window).lightness() < 128,
+            muted=_blend(text, base, 0.45),
+            accent=palette.color(QPalette.ColorRole.Link).name(),
+            user_background=_blend(base, highlight, 0.12),
+            inline_code_background=_blend(base, text, 0.08),
+        )
+
+
+def _blend(first: QColor, second: QColor, amount: float) -> str:
+    """`second` mixed into `first` by `amount` (0..1), as #rrggbb."""
+    mixed = QColor(
+        round(first.red() + (second.red() - first.red()) * amount),
+        round(first.green() + (second.green() - first.green()) * amount),
+        round(first.blue() + (second.blue() - first.blue()) * amount),
+    )
+    return mixed.name()
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le", errors="surrogatepass")) // 2

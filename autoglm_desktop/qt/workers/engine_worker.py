@@ -1,0 +1,131 @@
+"""The one QObject that talks to the engine, living on its own QThread.
+
+Slots are invoked through queued signals and loop over the core engine generators,
+re-emitting each event as a Qt signal. :meth:`EngineWorker.stop` is the exception: it is
+called directly from the GUI thread and only sets an atomic flag shared with the engine
+process, so a stop never waits behind the work it is meant to interrupt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from autoglm_desktop.core.common.errors import AutoGLMError, EngineCrashedError
+from autoglm_desktop.core.common.types import ChatTurn, LoadPlan, SamplingSettings
+from autoglm_desktop.core.engine import (
+    ContextTrimmed,
+    EngineClient,
+    EngineEvent,
+    GenerationFinished,
+    LoadProgress,
+    ModelLoaded,
+    TokenChunk,
+)
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    turns: tuple[ChatTurn, ...]
+    system_prompt: str = ""
+    sampling: SamplingSettings = field(default_factory=SamplingSettings)
+
+
+class EngineWorker(QObject):
+    loadStarted = Signal()
+    loadProgress = Signal(float)
+    modelLoaded = Signal(object)  # ModelInfo
+    unloaded = Signal()
+    released = Signal()  # engine ended to free memory; the next reply reloads the model
+    contextTrimmed = Signal(int)  # messages left out
+    tokens = Signal(str)
+    generationFinished = Signal(object)  # GenerationStats
+    # (plain-language message, error class name, whether the engine process died)
+    failed = Signal(str, str, bool)
+    busyChanged = Signal(bool)
+
+    def __init__(self, client: EngineClient | None = None) -> None:
+        super().__init__()
+        self._client = client or EngineClient()
+
+    @property
+    def engine_pid(self) -> int | None:
+        return self._client.pid
+
+    def stop(self) -> None:
+        """Interrupt the current load or reply. Safe to call from any thread."""
+        self._client.request_stop()
+
+    @Slot(object)
+    def load(self, plan: LoadPlan) -> None:
+        self._run(lambda: self._client.load(plan))
+
+    @Slot(object)
+    def generate(self, request: ChatRequest) -> None:
+        self._run(
+            lambda: self._client.generate(
+                turns=request.turns, system_prompt=request.system_prompt, sampling=request.sampling
+            )
+        )
+
+    @Slot()
+    def unload(self) -> None:
+        self._client.unload()
+        self.unloaded.emit()
+
+    @Slot()
+    def release_memory(self) -> None:
+        """End the engine process but keep the model: the next reply reloads it."""
+        self._client.unload(keep_plan=True)
+        self.released.emit()
+
+    @Slot()
+    def shutdown(self) -> None:
+        self._client.shutdown()
+
+    def _run(self, start: Callable[[], Iterator[EngineEvent]]) -> None:
+        self.busyChanged.emit(True)
+        try:
+            for event in start():
+                self._emit(event)
+        except EngineCrashedError as exc:
+            self.failed.emit(str(exc), type(exc).__name__, True)
+        except AutoGLMError as exc:
+            self.failed.emit(str(exc), type(exc).__name__, False)
+        finally:
+            self.busyChanged.emit(False)
+
+    def _emit(self, event: EngineEvent) -> None:
+        if isinstance(event, TokenChunk):
+            self.tokens.emit(event.text)
+        elif isinstance(event, LoadProgress):
+            if event.fraction == 0.0:
+                self.loadStarted.emit()
+            self.loadProgress.emit(event.fraction)
+        elif isinstance(event, ModelLoaded):
+            self.modelLoaded.emit(event.info)
+        elif isinstance(event, ContextTrimmed):
+            self.contextTrimmed.emit(event.dropped_messages)
+        elif isinstance(event, GenerationFinished):
+            self.generationFinished.emit(event.stats)
+
+
+class EngineThread:
+    """Owns the worker's QThread: starts it, and on close ends the engine, then the thread."""
+
+    def __init__(self, worker: EngineWorker) -> None:
+        self.worker = worker
+        self.thread = QThread()
+        self.thread.setObjectName("engine-worker")
+        worker.moveToThread(self.thread)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.worker.stop()
+        # The worker's queue may hold a reply in progress; shut the engine from this thread
+        # once the worker's thread has finished its current slot.
+        self.thread.quit()
+        self.thread.wait()
+        self.worker.shutdown()
