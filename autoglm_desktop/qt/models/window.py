@@ -203,10 +203,14 @@ class ModelsWindow(QMainWindow):
         super().closeEvent(event)
 
     def shutdown(self) -> None:
-        """At quit: stop transfers (they continue at the next start) and the library thread."""
+        """At quit: stop transfers (they continue at the next start) and the library thread.
+
+        Hub requests in flight are abandoned, never waited for.
+        """
         if self._closed:
             return
         self._closed = True
+        self.discover.shutdown()
         self.session.close()
         self.library_thread.close()
         self.close()
