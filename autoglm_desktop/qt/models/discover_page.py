@@ -61,6 +61,7 @@ from autoglm_desktop.qt.models.widgets import (
     fit_details,
     is_dark,
     size_text,
+    top_level_items,
 )
 from autoglm_desktop.qt.workers.background import CallRunner
 from autoglm_desktop.qt.workers.hub_session import HubSession
@@ -413,7 +414,7 @@ class RepoDetailView(QWidget):
         )
 
     def file_items(self) -> list[QTreeWidgetItem]:
-        return [self.files.topLevelItem(i) for i in range(self.files.topLevelItemCount())]
+        return top_level_items(self.files)
 
     def action_button(self, quant: str) -> QPushButton:
         """The button of the file with this quantization label (for tests and shortcuts)."""

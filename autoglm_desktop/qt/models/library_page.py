@@ -34,6 +34,7 @@ from autoglm_desktop.qt.models.widgets import (
     muted_label,
     page_title,
     size_text,
+    top_level_items,
 )
 from autoglm_desktop.qt.workers.library_worker import LibraryWorker
 
@@ -242,7 +243,7 @@ class LibraryPage(QWidget):
             self._show_fit(item, fits.get(model.path))
 
     def items(self) -> list[QTreeWidgetItem]:
-        return [self.tree.topLevelItem(i) for i in range(self.tree.topLevelItemCount())]
+        return top_level_items(self.tree)
 
     def item_for(self, path: Path) -> QTreeWidgetItem | None:
         return next((i for i in self.items() if i.data(_NAME, _ROLE).path == path), None)

@@ -268,7 +268,10 @@ class SettingsPane(QWidget):
 
     def _show_auto(self, tuned: TunedPlan) -> None:
         plan, reasons = tuned.plan, tuned.reasons
-        self.gpu_layers.setMaximum(max(0, (self._info.n_layer if self._info else 0) + 1))
+        info = self._info
+        # As the estimator counts them: the declared layers, else the blk.N tensors found.
+        n_layer = (info.n_layer or len(info.layer_bytes)) if info is not None else 0
+        self.gpu_layers.setMaximum(n_layer + 1)
         fixed = self.overrides()
         self.rows["n_threads"].show(
             automatic=plan.n_threads or 1,
