@@ -57,8 +57,8 @@ from autoglm_desktop.qt.chat.prompt_edit import PromptEdit
 from autoglm_desktop.qt.chat.view import ChatView
 from autoglm_desktop.qt.models.window import ModelsWindow, open_models_window
 from autoglm_desktop.qt.settings.pane import SettingsPane, confirm_load_anyway
-from autoglm_desktop.qt.workers.engine_worker import EngineThread, EngineWorker
-from autoglm_desktop.qt.workers.hardware_monitor import HardwareMonitorThread
+from autoglm_desktop.qt.workers.engine_worker import EngineWorker, start_engine_thread
+from autoglm_desktop.qt.workers.hardware_monitor import start_hardware_monitor
 
 # The picker's default comes from these first; other apps' models only when there is none.
 _OWN_SOURCES = (ModelSource.APP, ModelSource.IMPORTED, ModelSource.FOLDER)
@@ -125,13 +125,13 @@ class MainWindow(QMainWindow):
         self.settings: AppSettings = load_settings()
         self.store = store or ChatStore(paths.history_db_path())
         self.worker = EngineWorker(client or EngineClient(log_path=paths.log_dir() / "engine.log"))
-        self.engine = EngineThread(self.worker)
+        self.engine = start_engine_thread(self.worker)
         self.model_info: ModelInfo | None = None
         self.hardware: HardwareSnapshot | None = None
         # Until the monitor has asked llama.cpp, plan as if it had no GPU backend (the safe side).
         self.llama_build: LlamaBuild = cached_llama_build() or CPU_ONLY
         self._closed = False
-        self.monitor = HardwareMonitorThread()
+        self.monitor = start_hardware_monitor()
         self.settings_pane = SettingsPane()
         self.settings_pane.set_idle_release(self.settings.release_when_idle_minutes)
         self._idle_timer = QTimer(self, singleShot=True)
@@ -232,8 +232,8 @@ class MainWindow(QMainWindow):
         self.requestUnload.connect(worker.unload)
         self.requestRelease.connect(worker.release_memory)
         worker.released.connect(self._on_released)
-        self.monitor.monitor.snapshot.connect(self._on_snapshot)
-        self.monitor.monitor.buildProbed.connect(self._on_build_probed)
+        self.monitor.worker.snapshot.connect(self._on_snapshot)
+        self.monitor.worker.buildProbed.connect(self._on_build_probed)
         self.pane_button.toggled.connect(self.settings_dock.setVisible)
         self.settings_dock.visibilityChanged.connect(self.pane_button.setChecked)
         self.settings_pane.applyRequested.connect(self._load_tuned)
@@ -393,7 +393,7 @@ class MainWindow(QMainWindow):
     def _on_released(self) -> None:
         name = self.model_info.name if self.model_info else ""
         self.model_info = None
-        self.monitor.monitor.engine_pid = None
+        self.monitor.worker.engine_pid = None
         self.model_label.setText(self.tr("%1 (unloaded while idle)").replace("%1", name))
         self.statusBar().showMessage(
             self.tr("The model was unloaded to free memory; it reloads with your next message."),
@@ -405,7 +405,7 @@ class MainWindow(QMainWindow):
 
     def _on_model_loaded(self, info: ModelInfo) -> None:
         self.model_info = info
-        self.monitor.monitor.engine_pid = self.worker.engine_pid
+        self.monitor.worker.engine_pid = self.worker.engine_pid
         self._restart_idle_timer()
         self.model_bar.set_loaded(info.path)
         self.controller.model_name = info.name

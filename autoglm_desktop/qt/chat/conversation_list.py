@@ -8,6 +8,7 @@ from PySide6.QtCore import (
     QAbstractListModel,
     QModelIndex,
     QPersistentModelIndex,
+    QPoint,
     Qt,
     QTimer,
     Signal,
@@ -127,8 +128,8 @@ class ConversationSidebar(QWidget):
         if conversation_id is not None:
             self.conversationSelected.emit(int(conversation_id))
 
-    def _show_menu(self, position: object) -> None:
-        index = self.list.indexAt(position)  # type: ignore[arg-type]
+    def _show_menu(self, position: QPoint) -> None:
+        index = self.list.indexAt(position)
         if not index.isValid():
             return
         conversation_id = int(index.data(ConversationIdRole))
@@ -137,7 +138,7 @@ class ConversationSidebar(QWidget):
         export = menu.addAction(self.tr("Export…"))
         menu.addSeparator()
         delete = menu.addAction(self.tr("Delete"))
-        chosen = menu.exec(self.list.viewport().mapToGlobal(position))  # type: ignore[arg-type]
+        chosen = menu.exec(self.list.viewport().mapToGlobal(position))
         if chosen is rename:
             self.ask_rename(conversation_id, str(index.data()))
         elif chosen is export:

@@ -2,14 +2,15 @@
 
 With an empty search box it lists the curated catalog, ranked for this PC. Typing searches the
 hub after a short pause; every request runs on a background thread (see
-:class:`~autoglm_desktop.qt.workers.hub_session.BackgroundCalls`), so a slow or blocked
-network never freezes the window, and a newer search simply replaces a pending one. A
+:class:`~autoglm_desktop.qt.workers.background.CallRunner`), so a slow or blocked network
+never freezes the window, and a newer search simply replaces a pending one. A
 repository's files first show fit badges from their sizes; the memory estimator's verdicts,
 from the files' GGUF headers read over the network, replace them when they arrive.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,13 +61,17 @@ from autoglm_desktop.qt.models.widgets import (
     fit_details,
     is_dark,
     size_text,
+    top_level_items,
 )
-from autoglm_desktop.qt.workers.hub_session import BackgroundCalls, HubSession
+from autoglm_desktop.qt.workers.background import CallRunner
+from autoglm_desktop.qt.workers.hub_session import HubSession
 
 SEARCH_DELAY_MS = 400  # typing pauses this long before a search starts
 SLOW_ANSWER_MS = 15_000  # then say the hub is slow to answer
 MAX_FILE_ROWS = 10  # more files scroll
 _ROLE = Qt.ItemDataRole.UserRole
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -409,7 +414,7 @@ class RepoDetailView(QWidget):
         )
 
     def file_items(self) -> list[QTreeWidgetItem]:
-        return [self.files.topLevelItem(i) for i in range(self.files.topLevelItemCount())]
+        return top_level_items(self.files)
 
     def action_button(self, quant: str) -> QPushButton:
         """The button of the file with this quantization label (for tests and shortcuts)."""
@@ -511,9 +516,12 @@ class DiscoverPage(QWidget):
     def __init__(self, session: HubSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
-        self.calls = BackgroundCalls(self)
-        self.calls.finished.connect(self._on_call_finished)
-        self.calls.failed.connect(self._on_call_failed)
+        # One runner per kind of request: a newer request of a kind replaces a pending one.
+        self.catalog_call = CallRunner(self, name="catalog")
+        self.search_call = CallRunner(self, name="search")
+        self.repo_call = CallRunner(self, name="repo")
+        self.card_call = CallRunner(self, name="card")
+        self.fits_call = CallRunner(self, name="fits")
         self._search: ModelSearch | None = None
         self._repo_id: str | None = None
         self._catalog_loaded = False
@@ -612,7 +620,7 @@ class DiscoverPage(QWidget):
     # -- catalog -------------------------------------------------------------------------
 
     def _show_catalog(self) -> None:
-        self.calls.abandon("search")
+        self.search_call.cancel()
         self._slow.stop()
         self._search = None
         self.lists.setCurrentWidget(self.catalog)
@@ -630,8 +638,10 @@ class DiscoverPage(QWidget):
 
     def _rank_catalog(self) -> None:
         # Waits until the page is first shown: the window is created hidden at start.
-        if self.isVisible() and not self._catalog_loaded and not self.calls.busy("catalog"):
-            self.calls.run("catalog", rank_curated)
+        if self.isVisible() and not self._catalog_loaded and not self.catalog_call.busy:
+            self.catalog_call.run(
+                rank_curated, on_success=self._fill_catalog, on_failure=self._on_catalog_failed
+            )
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
@@ -659,6 +669,9 @@ class DiscoverPage(QWidget):
             self.catalog.setItemWidget(item, 2, badge_box)
         if self.lists.currentWidget() is self.catalog:
             self._show_catalog()
+
+    def _on_catalog_failed(self, error: AutoGLMError) -> None:
+        self.list_status.setText(str(error))
 
     # -- search --------------------------------------------------------------------------
 
@@ -689,14 +702,16 @@ class DiscoverPage(QWidget):
             return
         self.list_notice.hide()
         self.list_status.setText(status)
-        self.calls.run("search", search.next_page)
+        self.search_call.run(
+            search.next_page, on_success=self._fill_results, on_failure=self._on_search_failed
+        )
         self._slow.start()
 
     def _on_scrolled(self, value: int) -> None:
         bar = self.results.verticalScrollBar()
         if value < bar.maximum() - 4 or self._search is None or self._search.exhausted:
             return
-        if not self.calls.busy("search"):
+        if not self.search_call.busy:
             self._request_page(self.tr("Loading more…"))
 
     def _fill_results(self, page: list[HubModel]) -> None:
@@ -746,13 +761,24 @@ class DiscoverPage(QWidget):
             self._on_scrolled(0)
 
     def _on_slow_answer(self) -> None:
-        if self.calls.busy("search"):
+        if self.search_call.busy:
             self.list_status.setText(
                 self.tr(
                     "%1 is slow to answer. Still waiting… If it stays like this, check the "
                     "connection or choose the hf-mirror.com endpoint in Hub settings."
                 ).replace("%1", self.session.client.host)
             )
+
+    def _on_search_failed(self, error: AutoGLMError) -> None:
+        self._slow.stop()
+        if self.session.offline:  # the banner above says why and offers to go online
+            self.list_status.setText(self.tr("Nothing was searched: offline mode is on."))
+            return
+        self.list_status.setText("")
+        self.list_notice.show_message(
+            str(error),
+            actions={"retry": self.tr("Try again"), "settings": self.tr("Hub settings…")},
+        )
 
     # -- repository ----------------------------------------------------------------------
 
@@ -764,61 +790,40 @@ class DiscoverPage(QWidget):
         self._repo_id = repo_id
         self.detail.show_loading(repo_id)
         client = self.session.client
-        self.calls.abandon("card")
-        self.calls.abandon("fits")
-        self.calls.run("detail", lambda: load_repo(client, repo_id))
+        self.card_call.cancel()
+        self.fits_call.cancel()
+        self.repo_call.run(
+            lambda: load_repo(client, repo_id),
+            on_success=self._on_repo_loaded,
+            on_failure=self._on_repo_failed,
+        )
 
     def _retry_repo(self) -> None:
         if self._repo_id is not None:
             self.open_repo(self._repo_id)
 
-    def _load_card(self, loaded: LoadedRepo) -> None:
+    def _on_repo_loaded(self, loaded: LoadedRepo) -> None:
+        self.detail.show_repo(loaded)
         client, detail, dark = self.session.client, loaded.detail, is_dark(self)
-        self.calls.run(
-            "card", lambda: load_card(client, detail.repo_id, detail.revision, dark=dark)
+        self.card_call.run(
+            lambda: load_card(client, detail.repo_id, detail.revision, dark=dark),
+            on_success=self.detail.show_card,
+            on_failure=self._on_card_failed,
+        )
+        self.fits_call.run(
+            lambda: load_fits(client, loaded),
+            on_success=self.detail.show_fits,
+            on_failure=self._on_fits_failed,
         )
 
-    # -- results of background calls -----------------------------------------------------
+    def _on_repo_failed(self, error: AutoGLMError) -> None:
+        self.detail.show_error(self._repo_id or "", str(error), offline=self.session.offline)
 
-    def _on_call_finished(self, kind: str, _ticket: int, result: object) -> None:
-        if kind == "catalog":
-            assert isinstance(result, list)
-            self._fill_catalog(result)
-        elif kind == "search":
-            assert isinstance(result, list)
-            self._fill_results(result)
-        elif kind == "detail":
-            assert isinstance(result, LoadedRepo)
-            self.detail.show_repo(result)
-            self._load_card(result)
-            client = self.session.client
-            self.calls.run("fits", lambda: load_fits(client, result))
-        elif kind == "fits":
-            assert isinstance(result, LoadedRepo)
-            self.detail.show_fits(result)
-        elif kind == "card":
-            assert isinstance(result, LoadedCard)
-            self.detail.show_card(result)
+    def _on_card_failed(self, error: AutoGLMError) -> None:
+        self.detail.card.setPlaceholderText(str(error))
 
-    def _on_call_failed(self, kind: str, _ticket: int, error: object) -> None:
-        message = str(error)
-        offline = self.session.offline
-        if kind == "search":
-            self._slow.stop()
-            if offline:  # the banner above says why and offers to go online
-                self.list_status.setText(self.tr("Nothing was searched: offline mode is on."))
-                return
-            self.list_status.setText("")
-            self.list_notice.show_message(
-                message,
-                actions={"retry": self.tr("Try again"), "settings": self.tr("Hub settings…")},
-            )
-        elif kind == "detail":
-            self.detail.show_error(self._repo_id or "", message, offline=offline)
-        elif kind == "catalog":
-            self.list_status.setText(message)
-        elif kind == "card":
-            self.detail.card.setPlaceholderText(message)
+    def _on_fits_failed(self, error: AutoGLMError) -> None:
+        log.debug("No estimator verdicts; the files keep their size-based ratings: %s", error)
 
     def _on_list_notice_action(self, key: str) -> None:
         if key == "settings":
@@ -867,3 +872,14 @@ class DiscoverPage(QWidget):
 
     def set_on_disk(self, paths: set[Path]) -> None:
         self.detail.set_on_disk(paths)
+
+    def shutdown(self) -> None:
+        """Abandon the requests in flight (never waits for them) and start no more."""
+        for runner in (
+            self.catalog_call,
+            self.search_call,
+            self.repo_call,
+            self.card_call,
+            self.fits_call,
+        ):
+            runner.close()

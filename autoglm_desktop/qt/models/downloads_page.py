@@ -196,10 +196,10 @@ class DownloadsPage(QWidget):
         self._list_layout.setContentsMargins(0, 0, 0, 0)
         self._list_layout.setSpacing(8)
         self._list_layout.addStretch(1)
-        self.scroll = QScrollArea()
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.scroll.setWidget(self._list)
+        self.scroll_area = QScrollArea()
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll_area.setWidget(self._list)
 
         header = QHBoxLayout()
         header.addWidget(title)
@@ -209,7 +209,7 @@ class DownloadsPage(QWidget):
         layout.addLayout(header)
         layout.addWidget(self.notice)
         layout.addWidget(self.empty, 1)
-        layout.addWidget(self.scroll, 1)
+        layout.addWidget(self.scroll_area, 1)
 
         session.bridge.statusChanged.connect(self.update_status)
         for status in session.downloads.statuses():
@@ -240,7 +240,7 @@ class DownloadsPage(QWidget):
         statuses = [row.status for row in self.rows.values()]
         active = [s for s in statuses if s.state in ACTIVE_STATES]
         self.empty.setVisible(not statuses)
-        self.scroll.setVisible(bool(statuses))
+        self.scroll_area.setVisible(bool(statuses))
         self.clear_button.setEnabled(any(s.state is DownloadState.COMPLETED for s in statuses))
         if active:
             left = sum(s.bytes_total - s.bytes_done for s in active)

@@ -34,8 +34,9 @@ from autoglm_desktop.qt.models.widgets import (
     muted_label,
     page_title,
     size_text,
+    top_level_items,
 )
-from autoglm_desktop.qt.workers.hub_session import LibraryThread
+from autoglm_desktop.qt.workers.library_worker import LibraryWorker
 
 _ROLE = Qt.ItemDataRole.UserRole
 _NAME, _QUANT, _SIZE, _FIT, _SOURCE, _LOCATION = range(6)
@@ -75,9 +76,8 @@ class LibraryPage(QWidget):
     requestForget = Signal(object)  # LocalModel
     requestAddFolder = Signal(object)  # Path
 
-    def __init__(self, library: LibraryThread, parent: QWidget | None = None) -> None:
+    def __init__(self, worker: LibraryWorker, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.library = library
         self.models: list[LocalModel] = []
         self.fits: dict[Path, FitEstimate] = {}
         self.scanning = False
@@ -157,7 +157,6 @@ class LibraryPage(QWidget):
         self.empty.hide()
         self.discover_button.hide()
 
-        worker = library.worker
         self.requestScan.connect(worker.scan)
         self.requestImport.connect(worker.import_files)
         self.requestDelete.connect(worker.delete)
@@ -244,7 +243,7 @@ class LibraryPage(QWidget):
             self._show_fit(item, fits.get(model.path))
 
     def items(self) -> list[QTreeWidgetItem]:
-        return [self.tree.topLevelItem(i) for i in range(self.tree.topLevelItemCount())]
+        return top_level_items(self.tree)
 
     def item_for(self, path: Path) -> QTreeWidgetItem | None:
         return next((i for i in self.items() if i.data(_NAME, _ROLE).path == path), None)

@@ -6,7 +6,15 @@ from datetime import datetime, timezone
 
 from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtGui import QFont, QPalette
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QWidget,
+)
 
 from autoglm_desktop.core.hub.downloads import format_bytes
 from autoglm_desktop.core.planning.fit import FitEstimate, FitVerdict
@@ -27,6 +35,15 @@ _NOTICE_COLOURS = {
 
 def is_dark(widget: QWidget) -> bool:
     return widget.palette().color(QPalette.ColorRole.Window).lightness() < 128
+
+
+def top_level_items(tree: QTreeWidget) -> list[QTreeWidgetItem]:
+    """The tree's rows, in order."""
+    return [
+        item
+        for index in range(tree.topLevelItemCount())
+        if (item := tree.topLevelItem(index)) is not None
+    ]
 
 
 def page_title(text: str) -> QLabel:

@@ -29,7 +29,8 @@ from autoglm_desktop.qt.models.discover_page import DiscoverPage
 from autoglm_desktop.qt.models.downloads_page import DownloadsPage
 from autoglm_desktop.qt.models.hub_settings_page import HubSettingsPage
 from autoglm_desktop.qt.models.library_page import LibraryPage
-from autoglm_desktop.qt.workers.hub_session import HubSession, LibraryThread
+from autoglm_desktop.qt.workers.hub_session import HubSession
+from autoglm_desktop.qt.workers.library_worker import start_library_worker
 
 PAGES = ("discover", "downloads", "library", "settings")
 
@@ -49,10 +50,10 @@ class ModelsWindow(QMainWindow):
         self.setWindowTitle(self.tr("Models — %1").replace("%1", APP_NAME))
         self.resize(1180, 760)
         self.session = HubSession(policy=download_policy, parent=self)
-        self.library_thread = LibraryThread(library_sources)
+        self.library_thread = start_library_worker(library_sources)
         self.discover = DiscoverPage(self.session)
         self.downloads = DownloadsPage(self.session)
-        self.library = LibraryPage(self.library_thread)
+        self.library = LibraryPage(self.library_thread.worker)
         self.settings_page = HubSettingsPage(self.session)
         self._known_models: list[Path] | None = None
         self._closed = False
@@ -203,10 +204,14 @@ class ModelsWindow(QMainWindow):
         super().closeEvent(event)
 
     def shutdown(self) -> None:
-        """At quit: stop transfers (they continue at the next start) and the library thread."""
+        """At quit: stop transfers (they continue at the next start) and the library thread.
+
+        Hub requests in flight are abandoned, never waited for.
+        """
         if self._closed:
             return
         self._closed = True
+        self.discover.shutdown()
         self.session.close()
         self.library_thread.close()
         self.close()

@@ -42,7 +42,8 @@ from autoglm_desktop.core.planning.thread_probe import (
 )
 from autoglm_desktop.core.planning.tuner import PlanOverrides, TunedPlan, plan_for
 from autoglm_desktop.qt.settings.meters import HardwareMeters, Meter, gib
-from autoglm_desktop.qt.workers.thread_probe_worker import ThreadProbeThread
+from autoglm_desktop.qt.workers.background import WorkerThread
+from autoglm_desktop.qt.workers.thread_probe_worker import ThreadProbeWorker, start_thread_probe
 
 KV_TYPES = ("f16", "q8_0", "q4_0")
 RED = "QProgressBar::chunk { background-color: #d9534f; }"
@@ -129,7 +130,7 @@ class SettingsPane(QWidget):
         self.measure_status.setWordWrap(True)
         grid.addWidget(self.measure_button, 8, 0, 1, 2)
         grid.addWidget(self.measure_status, 9, 0, 1, 2)
-        self._probe: ThreadProbeThread | None = None
+        self._probe: WorkerThread[ThreadProbeWorker] | None = None
         self._probe_hardware: HardwareSnapshot | None = None
         for row in self.rows.values():
             row.auto.toggled.connect(self._recompute)
@@ -267,7 +268,10 @@ class SettingsPane(QWidget):
 
     def _show_auto(self, tuned: TunedPlan) -> None:
         plan, reasons = tuned.plan, tuned.reasons
-        self.gpu_layers.setMaximum(max(0, (self._info.n_layer if self._info else 0) + 1))
+        info = self._info
+        # As the estimator counts them: the declared layers, else the blk.N tensors found.
+        n_layer = (info.n_layer or len(info.layer_bytes)) if info is not None else 0
+        self.gpu_layers.setMaximum(n_layer + 1)
         fixed = self.overrides()
         self.rows["n_threads"].show(
             automatic=plan.n_threads or 1,
@@ -353,7 +357,7 @@ class SettingsPane(QWidget):
         if tuned is None or hardware is None:
             return
         if self._probe is None:
-            self._probe = ThreadProbeThread()
+            self._probe = start_thread_probe()
             worker = self._probe.worker
             self.probeRequested.connect(worker.run)
             worker.measured.connect(self._on_probe_measured)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
 from autoglm_desktop.core.common.errors import AutoGLMError, EngineCrashedError
 from autoglm_desktop.core.common.types import ChatTurn, LoadPlan, SamplingSettings
@@ -24,6 +24,7 @@ from autoglm_desktop.core.engine import (
     ModelLoaded,
     TokenChunk,
 )
+from autoglm_desktop.qt.workers.background import WorkerThread
 
 
 @dataclass(frozen=True)
@@ -112,20 +113,12 @@ class EngineWorker(QObject):
             self.generationFinished.emit(event.stats)
 
 
-class EngineThread:
-    """Owns the worker's QThread: starts it, and on close ends the engine, then the thread."""
+def start_engine_thread(worker: EngineWorker) -> WorkerThread[EngineWorker]:
+    """Run ``worker`` on its own thread until the result's ``close()``.
 
-    def __init__(self, worker: EngineWorker) -> None:
-        self.worker = worker
-        self.thread = QThread()
-        self.thread.setObjectName("engine-worker")
-        worker.moveToThread(self.thread)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.worker.stop()
-        # The worker's queue may hold a reply in progress; shut the engine from this thread
-        # once the worker's thread has finished its current slot.
-        self.thread.quit()
-        self.thread.wait()
-        self.worker.shutdown()
+    ``close()`` stops the current load or reply, waits for the worker's slot to return, then
+    ends the engine process from the closing thread.
+    """
+    return WorkerThread(
+        worker, name="engine-worker", interrupt=worker.stop, after_finish=worker.shutdown
+    )

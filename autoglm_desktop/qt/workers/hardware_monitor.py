@@ -6,10 +6,11 @@ GUI thread never does it: it only receives finished snapshots as a signal.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from autoglm_desktop.core.engine.build import llama_build
 from autoglm_desktop.core.machine.hardware import CpuLoadMeter, read_hardware
+from autoglm_desktop.qt.workers.background import WorkerThread
 
 INTERVAL_MS = 1000
 
@@ -42,18 +43,9 @@ class HardwareMonitor(QObject):
             self._timer.stop()
 
 
-class HardwareMonitorThread:
-    """Runs a :class:`HardwareMonitor` on its own QThread until :meth:`close`."""
-
-    def __init__(self) -> None:
-        self.monitor = HardwareMonitor()
-        self.thread = QThread()
-        self.thread.setObjectName("hardware-monitor")
-        self.monitor.moveToThread(self.thread)
-        self.thread.started.connect(self.monitor.start)
-        self.thread.finished.connect(self.monitor.stop)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.thread.quit()
-        self.thread.wait()
+def start_hardware_monitor() -> WorkerThread[HardwareMonitor]:
+    """A :class:`HardwareMonitor` reading on its own thread until the result's ``close()``."""
+    monitor = HardwareMonitor()
+    return WorkerThread(
+        monitor, name="hardware-monitor", on_start=monitor.start, on_finish=monitor.stop
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
 from autoglm_desktop.core.common.errors import AutoGLMError
 from autoglm_desktop.core.common.types import LoadPlan
@@ -13,6 +13,7 @@ from autoglm_desktop.core.planning.thread_probe import (
     best_of,
     iter_probe_threads,
 )
+from autoglm_desktop.qt.workers.background import WorkerThread
 
 
 class ThreadProbeWorker(QObject):
@@ -51,15 +52,7 @@ class ThreadProbeWorker(QObject):
         self.finished.emit(best_of(measurements) if complete else None)
 
 
-class ThreadProbeThread:
-    def __init__(self) -> None:
-        self.worker = ThreadProbeWorker()
-        self.thread = QThread()
-        self.thread.setObjectName("thread-probe")
-        self.worker.moveToThread(self.thread)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.worker.cancel()
-        self.thread.quit()
-        self.thread.wait()
+def start_thread_probe() -> WorkerThread[ThreadProbeWorker]:
+    """A :class:`ThreadProbeWorker` on its own thread; ``close()`` cancels a measurement first."""
+    worker = ThreadProbeWorker()
+    return WorkerThread(worker, name="thread-probe", interrupt=worker.cancel)
