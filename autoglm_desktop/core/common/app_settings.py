@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import logging
-import os
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 from autoglm_desktop.core.common import paths
-
-log = logging.getLogger(__name__)
+from autoglm_desktop.core.common.settings_file import read_json_object, write_json_object
 
 
 @dataclass(frozen=True)
@@ -28,17 +24,8 @@ def settings_path() -> Path:
 
 
 def load_settings(*, path: Path | None = None) -> AppSettings:
-    """Read settings; a missing or damaged file gives the defaults (and is logged)."""
-    path = path or settings_path()
-    try:
-        stored = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return AppSettings()
-    except (OSError, ValueError) as exc:
-        log.warning("Ignoring unreadable settings file %s: %s", path, exc)
-        return AppSettings()
-    if not isinstance(stored, dict):
-        return AppSettings()
+    """Read settings; a missing or damaged file gives the defaults (a damaged one is kept aside)."""
+    stored = read_json_object(path or settings_path())
     defaults = AppSettings()
     values: dict[str, Any] = {}
     for field in fields(AppSettings):
@@ -49,10 +36,11 @@ def load_settings(*, path: Path | None = None) -> AppSettings:
 
 
 def save_settings(settings: AppSettings, *, path: Path | None = None) -> None:
-    """Write only the values that differ from the defaults, atomically."""
-    path = path or settings_path()
+    """Write only the values that differ from the defaults, atomically.
+
+    Raises:
+        SettingsFileError: the file could not be written.
+    """
     defaults = asdict(AppSettings())
     overrides = {k: v for k, v in asdict(settings).items() if defaults[k] != v}
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(overrides, indent=2, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, path)
+    write_json_object(path or settings_path(), overrides, indent=2, sort_keys=True)

@@ -112,3 +112,7 @@ class HashMismatchError(DownloadError):
 
 class LibraryError(AutoGLMError):
     """A model could not be added to, found in, or removed from the local library."""
+
+
+class SettingsFileError(AutoGLMError):
+    """A settings or state file could not be saved (read-only folder, full disk...)."""

@@ -10,13 +10,13 @@ from __future__ import annotations
 import ctypes
 import importlib.metadata
 import importlib.util
-import json
 import logging
 import multiprocessing
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from autoglm_desktop.core.common import paths
+from autoglm_desktop.core.common.settings_file import read_json_object, write_json_object
 from autoglm_desktop.core.machine.hardware import GpuReading, HardwareSnapshot, read_hardware
 
 log = logging.getLogger(__name__)
@@ -118,12 +118,8 @@ def probe_llama_build() -> LlamaBuild:
 def cached_llama_build(*, cache: Path | None = None) -> LlamaBuild | None:
     """The remembered probe for the installed package, or None (then :func:`llama_build`)."""
     key = _package_key()
-    path = cache or paths.cache_dir() / CACHE_FILE
-    try:
-        stored = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(stored, dict) or stored.get("key") != key:
+    stored = read_json_object(cache or paths.cache_dir() / CACHE_FILE)
+    if stored.get("key") != key:
         return None
     build = stored.get("build", {})
     try:
@@ -140,6 +136,9 @@ def llama_build(*, cache: Path | None = None) -> LlamaBuild:
     """The installed build's backends: remembered, or probed now (about a second).
 
     A failed probe is logged and taken as CPU only, the safe assumption for memory plans.
+
+    Raises:
+        SettingsFileError: the probe's result could not be remembered.
     """
     remembered = cached_llama_build(cache=cache)
     if remembered is not None:
@@ -150,7 +149,5 @@ def llama_build(*, cache: Path | None = None) -> LlamaBuild:
         log.warning("Could not probe llama.cpp's backends: %s", exc)
         return CPU_ONLY
     path = cache or paths.cache_dir() / CACHE_FILE
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"key": _package_key(), "build": asdict(build)}), encoding="utf-8")
-    tmp.replace(path)
+    write_json_object(path, {"key": _package_key(), "build": asdict(build)}, indent=None)
     return build

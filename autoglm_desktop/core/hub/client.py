@@ -41,7 +41,7 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 from huggingface_hub.hf_api import ModelInfo, RepoFile
-from huggingface_hub.utils._headers import build_hf_headers
+from huggingface_hub.utils import build_hf_headers
 
 from autoglm_desktop import APP_ID, __version__
 from autoglm_desktop.core.common import paths

@@ -29,7 +29,6 @@ import contextlib
 import enum
 import errno
 import hashlib
-import json
 import logging
 import os
 import queue
@@ -54,6 +53,7 @@ from autoglm_desktop.core.common.errors import (
     HashMismatchError,
     NetworkError,
 )
+from autoglm_desktop.core.common.settings_file import read_json_object, write_json_object
 from autoglm_desktop.core.hub.client import (
     HubClient,
     RemoteModel,
@@ -939,21 +939,12 @@ class _JobStore:
             self._write([raw for raw in self._read() if raw.get("id") != job_id])
 
     def _read(self) -> list[dict[str, Any]]:
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return []
-        except (OSError, ValueError) as error:
-            log.warning("Ignoring unreadable download list %s: %s", self.path, error)
-            return []
-        jobs = data.get("jobs") if isinstance(data, dict) else None
+        jobs = read_json_object(self.path).get("jobs")
         return [j for j in jobs if isinstance(j, dict)] if isinstance(jobs, list) else []
 
     def _write(self, jobs: list[dict[str, Any]]) -> None:
         jobs.sort(key=lambda raw: raw.get("created_at", 0))
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps({"version": STATE_VERSION, "jobs": jobs}, indent=1), "utf-8")
-        os.replace(tmp, self.path)
+        write_json_object(self.path, {"version": STATE_VERSION, "jobs": jobs}, indent=1)
 
 
 def _job_to_json(job: _Job) -> dict[str, Any]:

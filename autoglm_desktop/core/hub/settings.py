@@ -14,9 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import enum
-import json
-import logging
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -30,8 +27,11 @@ from huggingface_hub.utils import _http as hf_http
 
 from autoglm_desktop.core.common import paths
 from autoglm_desktop.core.common.errors import HubSettingsError
-
-log = logging.getLogger(__name__)
+from autoglm_desktop.core.common.settings_file import (
+    read_json_object,
+    write_json_object,
+    write_text_atomically,
+)
 
 MIRROR_ENDPOINT = "https://hf-mirror.com"
 _PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
@@ -114,17 +114,8 @@ def hub_settings_path() -> Path:
 
 
 def load_hub_settings(*, path: Path | None = None) -> HubSettings:
-    """The saved hub settings; a missing or damaged file gives the defaults (and is logged)."""
-    path = path or hub_settings_path()
-    try:
-        stored = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return HubSettings()
-    except (OSError, ValueError) as error:
-        log.warning("Ignoring unreadable hub settings %s: %s", path, error)
-        return HubSettings()
-    if not isinstance(stored, dict):
-        return HubSettings()
+    """The saved hub settings; a missing or damaged file gives the defaults (kept aside, logged)."""
+    stored = read_json_object(path or hub_settings_path())
     try:
         choice = EndpointChoice(stored.get("endpoint_choice", EndpointChoice.OFFICIAL.value))
     except ValueError:
@@ -142,13 +133,16 @@ def save_hub_settings(settings: HubSettings, *, path: Path | None = None) -> Non
 
     Raises:
         HubSettingsError: the custom endpoint or the proxy is not a valid address.
+        SettingsFileError: the file could not be written.
     """
     if settings.endpoint_choice is EndpointChoice.CUSTOM:
         normalize_endpoint(settings.custom_endpoint)
     normalize_proxy(settings.proxy)
     data = asdict(settings)
     data["endpoint_choice"] = settings.endpoint_choice.value
-    _write_private(path or hub_settings_path(), json.dumps(data, indent=2, sort_keys=True))
+    path = path or hub_settings_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json_object(path, data, indent=2, sort_keys=True, owner_only=True)
 
 
 def _str(value: object) -> str:
@@ -164,6 +158,7 @@ def save_access_token(token: str) -> None:
 
     Raises:
         HubSettingsError: the text pasted is not a token.
+        SettingsFileError: the file could not be written.
     """
     text = token.strip()
     if not text or any(ch.isspace() for ch in text) or len(text) > 1024:
@@ -171,7 +166,9 @@ def save_access_token(token: str) -> None:
             "That does not look like an access token. Copy it from huggingface.co → Settings → "
             "Access Tokens; it starts with “hf_”."
         )
-    _write_private(access_token_path(), text)
+    path = access_token_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomically(path, text, owner_only=True)  # a secret: for this user's eyes only
 
 
 def load_access_token() -> str | None:
@@ -186,16 +183,6 @@ def load_access_token() -> str | None:
 def clear_access_token() -> None:
     with contextlib.suppress(FileNotFoundError):
         access_token_path().unlink()
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Write atomically, with permissions for the owner only (the token is a secret)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as file:
-        file.write(text)
-    os.replace(tmp, path)
 
 
 # --------------------------------------------------------------------------- applying

@@ -29,6 +29,7 @@ from typing import Any
 
 from autoglm_desktop.core.common import paths
 from autoglm_desktop.core.common.errors import AutoGLMError, LibraryError
+from autoglm_desktop.core.common.settings_file import read_json_object, write_json_object
 from autoglm_desktop.core.models.gguf_info import GGUF_MAGIC, read_gguf_info
 from autoglm_desktop.core.models.quant import (
     is_gguf_name,
@@ -354,16 +355,8 @@ def library_config_path() -> Path:
 
 
 def load_library_config(*, path: Path | None = None) -> LibraryConfig:
-    path = path or library_config_path()
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return LibraryConfig()
-    except (OSError, ValueError) as error:
-        log.warning("Ignoring unreadable library settings %s: %s", path, error)
-        return LibraryConfig()
-    if not isinstance(data, dict):
-        return LibraryConfig()
+    """The saved configuration; a missing or damaged file gives the defaults (kept aside)."""
+    data = read_json_object(path or library_config_path())
     return LibraryConfig(
         folders=_paths(data.get("folders")),
         imported=_paths(data.get("imported")),
@@ -379,16 +372,18 @@ def _paths(value: Any) -> tuple[Path, ...]:
 
 
 def save_library_config(config: LibraryConfig, *, path: Path | None = None) -> None:
-    path = path or library_config_path()
+    """Write the whole configuration, atomically.
+
+    Raises:
+        SettingsFileError: the file could not be written.
+    """
     data = {
         "folders": [str(p) for p in config.folders],
         "imported": [str(p) for p in config.imported],
         "include_hf_cache": config.include_hf_cache,
         "discover_other_apps": config.discover_other_apps,
     }
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
-    os.replace(tmp, path)
+    write_json_object(path or library_config_path(), data, indent=2)
 
 
 def add_folder(folder: Path) -> LibraryConfig:

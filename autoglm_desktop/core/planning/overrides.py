@@ -6,17 +6,13 @@ another folder keeps its settings).
 
 from __future__ import annotations
 
-import json
-import logging
-import os
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
 from autoglm_desktop.core.common import paths
+from autoglm_desktop.core.common.settings_file import read_json_object, write_json_object
 from autoglm_desktop.core.planning.tuner import PlanOverrides
-
-log = logging.getLogger(__name__)
 
 
 def overrides_path() -> Path:
@@ -31,19 +27,9 @@ def model_key(model_path: Path) -> str:
     return f"{model_path.name}:{size}"
 
 
-def _read_all(path: Path) -> dict[str, dict[str, Any]]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        log.warning("Ignoring unreadable model settings %s: %s", path, exc)
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def load_overrides(model_path: Path, *, path: Path | None = None) -> PlanOverrides:
-    stored = _read_all(path or overrides_path()).get(model_key(model_path), {})
+    everything = read_json_object(path or overrides_path())
+    stored: dict[str, Any] = everything.get(model_key(model_path), {})
     known = {f.name: f for f in fields(PlanOverrides)}
     values = {k: v for k, v in stored.items() if k in known and v is not None}
     try:
@@ -53,15 +39,17 @@ def load_overrides(model_path: Path, *, path: Path | None = None) -> PlanOverrid
 
 
 def save_overrides(model_path: Path, overrides: PlanOverrides, *, path: Path | None = None) -> None:
-    """Store only the fields that are set; a model with none set is removed."""
+    """Store only the fields that are set; a model with none set is removed.
+
+    Raises:
+        SettingsFileError: the file could not be written.
+    """
     path = path or overrides_path()
-    everything = _read_all(path)
+    everything = read_json_object(path)
     changed = {k: v for k, v in asdict(overrides).items() if v is not None}
     key = model_key(model_path)
     if changed:
         everything[key] = changed
     else:
         everything.pop(key, None)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(everything, indent=2, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, path)
+    write_json_object(path, everything, indent=2, sort_keys=True)

@@ -10,23 +10,18 @@ and :func:`recall_threads` hands it to ``tuner.plan_for(measured_threads=...)`` 
 from __future__ import annotations
 
 import hashlib
-import json
-import logging
 import math
-import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from autoglm_desktop.core.common import paths
+from autoglm_desktop.core.common.settings_file import read_json_object, write_json_object
 from autoglm_desktop.core.common.types import ChatTurn, LoadPlan, Role, SamplingSettings
 from autoglm_desktop.core.engine import EngineClient, EngineEvent, GenerationFinished
 from autoglm_desktop.core.machine.hardware import HardwareSnapshot, idle_cores
 from autoglm_desktop.core.models.gguf_info import GGUFInfo
-
-log = logging.getLogger(__name__)
 
 PROBE_FILE = "thread_probe.json"
 PROBE_PROMPT = "Write a short story about a lighthouse keeper."
@@ -138,35 +133,27 @@ def remember_threads(
     hardware: HardwareSnapshot,
     store: Path | None = None,
 ) -> None:
+    """Store the fastest thread count for this machine, model and load level.
+
+    Raises:
+        SettingsFileError: the file could not be written.
+    """
     path = store or paths.cache_dir() / PROBE_FILE
-    data = _read(path)
+    data = read_json_object(path)
     entry = data.setdefault(machine_key(hardware), {}).setdefault(model_key(info), {})
     entry[busy_level(hardware)] = {
         "threads": result.best_threads,
         "tokens_per_s": {str(m.threads): round(m.tokens_per_s, 2) for m in result.measurements},
         "measured_at": time.time(),
     }
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(data, indent=1), encoding="utf-8")
-    os.replace(partial, path)
+    write_json_object(path, data, indent=1)
 
 
 def recall_threads(
     *, info: GGUFInfo, hardware: HardwareSnapshot, store: Path | None = None
 ) -> int | None:
     """The remembered best thread count for this machine, model and load level, if any."""
-    data = _read(store or paths.cache_dir() / PROBE_FILE)
+    data = read_json_object(store or paths.cache_dir() / PROBE_FILE)
     entry = data.get(machine_key(hardware), {}).get(model_key(info), {}).get(busy_level(hardware))
     threads = entry.get("threads") if isinstance(entry, dict) else None
     return threads if isinstance(threads, int) and threads > 0 else None
-
-
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(data, dict):
-        log.debug("ignoring malformed %s", path)
-        return {}
-    return data
