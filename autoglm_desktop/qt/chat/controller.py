@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from autoglm_desktop.core.chat.store import DEFAULT_TITLE, ChatStore, Message, title_from_text
-from autoglm_desktop.core.common.errors import StoreError
+from autoglm_desktop.core.common.errors import AutoGLMError, StoreError
 from autoglm_desktop.core.common.types import (
     ChatTurn,
     GenerationStats,
@@ -80,7 +80,7 @@ class ChatController(QObject):
         self.requestGenerate.connect(worker.generate)
         worker.tokens.connect(self._on_tokens)
         worker.generationFinished.connect(self._on_finished)
-        worker.failed.connect(self._on_failed)
+        worker.replyFailed.connect(self._on_reply_failed)
         worker.contextTrimmed.connect(self._on_context_trimmed)
         view.editRequested.connect(self._on_edit_requested)
         view.regenerateRequested.connect(self.regenerate)
@@ -247,12 +247,14 @@ class ChatController(QObject):
         self._finish_reply(status=status, stats=stats)
         self.statsUpdated.emit(stats)
 
-    def _on_failed(self, message: str, _kind: str, _engine_died: bool) -> None:
-        if self._reply is None:
-            return  # a load failure: the window shows it
-        status = MessageStatus.INTERRUPTED if self._reply.text else MessageStatus.ERROR
+    def _on_reply_failed(self, error: AutoGLMError) -> None:
+        """Keep what the reply has so far (marked interrupted) and report the error."""
+        reply = self._reply
+        if reply is None:
+            return  # already ended by shutdown(): the window is closing
+        status = MessageStatus.INTERRUPTED if reply.text else MessageStatus.ERROR
         self._finish_reply(status=status, stats=None)
-        self.errorOccurred.emit(message)
+        self.errorOccurred.emit(str(error))
 
     def _finish_reply(self, *, status: MessageStatus, stats: GenerationStats | None) -> None:
         reply = self._reply
