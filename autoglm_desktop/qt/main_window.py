@@ -211,13 +211,17 @@ class MainWindow(QMainWindow):
 
     def _build_menu(self) -> None:
         chat_menu = self.menuBar().addMenu(self.tr("&Chat"))
-        new_chat = QAction(self.tr("New chat"), self, shortcut=QKeySequence.StandardKey.New)
+        new_chat = QAction(
+            self.tr("New chat"), self, shortcut=QKeySequence(QKeySequence.StandardKey.New)
+        )
         new_chat.triggered.connect(self.controller.new_conversation)
         export = QAction(self.tr("Export chat…"), self)
         export.triggered.connect(
             lambda: self.export_conversation(self.controller.conversation_id or -1)
         )
-        quit_action = QAction(self.tr("Quit"), self, shortcut=QKeySequence.StandardKey.Quit)
+        quit_action = QAction(
+            self.tr("Quit"), self, shortcut=QKeySequence(QKeySequence.StandardKey.Quit)
+        )
         quit_action.triggered.connect(self.close)
         for action in (new_chat, export, quit_action):
             chat_menu.addAction(action)
@@ -474,6 +478,8 @@ class MainWindow(QMainWindow):
         conversation_id = self.controller.conversation_id
         if conversation_id is None:
             conversation_id = self.controller.new_conversation()
+            if conversation_id is None:
+                return  # the history could not be written; the controller said so
         conversation = self.store.get_conversation(conversation_id)
         dialog = ConversationSettingsDialog(
             system_prompt=conversation.system_prompt, sampling=conversation.sampling, parent=self

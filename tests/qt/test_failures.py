@@ -26,6 +26,7 @@ from test_main_window import (
     wait_reply,
 )
 
+from autoglm_desktop.core.common.errors import StoreError
 from autoglm_desktop.core.common.types import MessageStatus, Role
 from autoglm_desktop.core.planning.overrides import save_overrides
 from autoglm_desktop.core.planning.tuner import PlanOverrides
@@ -154,3 +155,29 @@ def test_damaged_model_file_is_a_load_failure_reported_once(
     assert window.model_label.text() == "No model loaded"
     assert not window.model_bar.progress.isVisible()
     assert window.model_bar.state_label.text() == ""
+
+
+def test_history_failure_on_the_first_message_is_reported_once(
+    qtbot: QtBot,
+    app_home: Path,
+    installed_model: Path,
+    banner_messages: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    window = MainWindow(autoload=False)
+    qtbot.addWidget(window)
+    try:
+        assert window.controller.conversation_id is None and banner_messages == []
+
+        def disk_full(*_args: object, **_kwargs: object) -> None:
+            raise StoreError("The chat history could not be saved: database or disk is full.")
+
+        monkeypatch.setattr(window.store, "create_conversation", disk_full)
+        window.prompt.setPlainText("Where does this go?")
+        window.send_button.click()
+        assert banner_messages == ["The chat history could not be saved: database or disk is full."]
+        assert window.prompt.toPlainText() == "Where does this go?"
+        assert window.controller.conversation_id is None
+        assert not window.controller.reply_running
+    finally:
+        window.close()
