@@ -96,6 +96,7 @@ class AppDriver:
 
         controller = self.window.controller
         conversation = controller.new_conversation()
+        assert conversation is not None, "the chat history could not be written"
         self.window.store.update_conversation_settings(
             conversation,
             system_prompt=SYSTEM,

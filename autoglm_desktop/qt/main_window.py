@@ -211,13 +211,17 @@ class MainWindow(QMainWindow):
 
     def _build_menu(self) -> None:
         chat_menu = self.menuBar().addMenu(self.tr("&Chat"))
-        new_chat = QAction(self.tr("New chat"), self, shortcut=QKeySequence.StandardKey.New)
+        new_chat = QAction(
+            self.tr("New chat"), self, shortcut=QKeySequence(QKeySequence.StandardKey.New)
+        )
         new_chat.triggered.connect(self.controller.new_conversation)
         export = QAction(self.tr("Export chat…"), self)
         export.triggered.connect(
             lambda: self.export_conversation(self.controller.conversation_id or -1)
         )
-        quit_action = QAction(self.tr("Quit"), self, shortcut=QKeySequence.StandardKey.Quit)
+        quit_action = QAction(
+            self.tr("Quit"), self, shortcut=QKeySequence(QKeySequence.StandardKey.Quit)
+        )
         quit_action.triggered.connect(self.close)
         for action in (new_chat, export, quit_action):
             chat_menu.addAction(action)
@@ -246,7 +250,8 @@ class MainWindow(QMainWindow):
         worker.loadProgress.connect(self.model_bar.set_progress)
         worker.modelLoaded.connect(self._on_model_loaded)
         worker.unloaded.connect(self._on_unloaded)
-        worker.failed.connect(self._on_worker_failed)
+        worker.loadFailed.connect(self._on_load_failed)  # reply failures: the controller's
+        worker.busyChanged.connect(self._on_worker_busy)
         self.model_bar.loadRequested.connect(self.load_model)
         self.model_bar.unloadRequested.connect(self.requestUnload)
         self.model_bar.cancelRequested.connect(worker.stop)
@@ -420,9 +425,15 @@ class MainWindow(QMainWindow):
         self.model_bar.set_loaded(None)
         self.model_label.setText(self.tr("No model loaded"))
 
-    def _on_worker_failed(self, message: str, _kind: str, _engine_died: bool) -> None:
-        if not self.controller.reply_running:  # reply failures are reported by the controller
-            self.error_banner.show_message(message)
+    def _on_load_failed(self, error: AutoGLMError) -> None:
+        # The engine lets the previous model go before it loads another: none is loaded now.
+        self._on_unloaded()
+        self._restart_idle_timer()
+        self.error_banner.show_message(str(error))
+
+    def _on_worker_busy(self, busy: bool) -> None:
+        """An idle engine loads nothing (a reply's reload of the model may have failed)."""
+        if not busy:
             self.model_bar.set_loaded(self.model_info.path if self.model_info else None)
 
     # -- chatting ------------------------------------------------------------------------
@@ -467,6 +478,8 @@ class MainWindow(QMainWindow):
         conversation_id = self.controller.conversation_id
         if conversation_id is None:
             conversation_id = self.controller.new_conversation()
+            if conversation_id is None:
+                return  # the history could not be written; the controller said so
         conversation = self.store.get_conversation(conversation_id)
         dialog = ConversationSettingsDialog(
             system_prompt=conversation.system_prompt, sampling=conversation.sampling, parent=self

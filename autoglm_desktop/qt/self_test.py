@@ -62,7 +62,8 @@ def _chat_once(
 
     driver = _Driver(window, prompt=prompt, failures=failures, stats=stats)
     window.worker.modelLoaded.connect(driver.on_loaded)
-    window.worker.failed.connect(driver.on_failed)
+    window.worker.loadFailed.connect(driver.on_failed)
+    window.worker.replyFailed.connect(driver.on_failed)
     window.controller.replyRunningChanged.connect(driver.on_running)
     window.controller.statsUpdated.connect(driver.on_stats)
     QTimer.singleShot(int(timeout_s * 1000), lambda: app.exit(2))
@@ -102,9 +103,9 @@ class _Driver(QObject):
         if not running:
             QCoreApplication.exit(0)
 
-    @Slot(str, str, bool)
-    def on_failed(self, message: str, _kind: str, _died: bool) -> None:
-        self._failures.append(message)
+    @Slot(object)
+    def on_failed(self, error: object) -> None:
+        self._failures.append(str(error))
         if not self._window.controller.reply_running:
             QCoreApplication.exit(1)
 

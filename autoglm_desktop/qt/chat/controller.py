@@ -9,12 +9,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Concatenate, ParamSpec, TypeVar
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from autoglm_desktop.core.chat.store import DEFAULT_TITLE, ChatStore, Message, title_from_text
-from autoglm_desktop.core.common.errors import StoreError
+from autoglm_desktop.core.common.errors import AutoGLMError, StoreError
 from autoglm_desktop.core.common.types import (
     ChatTurn,
     GenerationStats,
@@ -27,21 +27,27 @@ from autoglm_desktop.qt.workers.engine_worker import ChatRequest, EngineWorker
 
 PARTIAL_SAVE_INTERVAL_MS = 1000  # a streaming reply is saved at least this often
 
-Method = TypeVar("Method", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-def reports_store_errors(method: Method) -> Method:
-    """Show history errors (disk full, file damaged...) as a message, never as a crash."""
+def reports_store_errors(
+    method: Callable[Concatenate[ChatController, P], R],
+) -> Callable[Concatenate[ChatController, P], R | None]:
+    """Show history errors (disk full, file damaged...) as a message, never as a crash.
+
+    The decorated method then returns None.
+    """
 
     @functools.wraps(method)
-    def guarded(self: ChatController, *args: Any, **kwargs: Any) -> Any:
+    def guarded(self: ChatController, /, *args: P.args, **kwargs: P.kwargs) -> R | None:
         try:
             return method(self, *args, **kwargs)
         except StoreError as exc:
             self.errorOccurred.emit(str(exc))
-            return False
+            return None
 
-    return guarded  # type: ignore[return-value]
+    return guarded
 
 
 @dataclass
@@ -80,7 +86,7 @@ class ChatController(QObject):
         self.requestGenerate.connect(worker.generate)
         worker.tokens.connect(self._on_tokens)
         worker.generationFinished.connect(self._on_finished)
-        worker.failed.connect(self._on_failed)
+        worker.replyFailed.connect(self._on_reply_failed)
         worker.contextTrimmed.connect(self._on_context_trimmed)
         view.editRequested.connect(self._on_edit_requested)
         view.regenerateRequested.connect(self.regenerate)
@@ -100,19 +106,12 @@ class ChatController(QObject):
 
     @reports_store_errors
     def open_conversation(self, conversation_id: int) -> None:
-        if conversation_id == self.conversation_id:
-            return
-        self._leave_streaming_view()
-        self.conversation_id = conversation_id
-        self._render_all()
-        self.conversationOpened.emit(conversation_id)
+        self._open_conversation(conversation_id)
 
     @reports_store_errors
     def new_conversation(self) -> int:
-        conversation = self._store.create_conversation()
-        self.open_conversation(conversation.id)
-        self.conversationsChanged.emit(conversation.id)
-        return conversation.id
+        """Start an empty conversation and open it. Returns its id."""
+        return self._new_conversation()
 
     @reports_store_errors
     def delete_conversation(self, conversation_id: int) -> None:
@@ -132,14 +131,14 @@ class ChatController(QObject):
 
     @reports_store_errors
     def send(self, text: str) -> bool:
-        """Add a user message and ask for a reply. Returns False when nothing was sent."""
+        """Add a user message and ask for a reply. Returns True when it was sent."""
         text = text.strip()
         if not text or self.reply_running:
             return False
-        if self.conversation_id is None:
-            self.new_conversation()
-        assert self.conversation_id is not None
-        conversation = self._store.get_conversation(self.conversation_id)
+        conversation_id = self.conversation_id
+        if conversation_id is None:
+            conversation_id = self._new_conversation()
+        conversation = self._store.get_conversation(conversation_id)
         if conversation.message_count == 0 and conversation.title == DEFAULT_TITLE:
             self._store.rename_conversation(conversation.id, title=title_from_text(text))
         self._store.add_message(conversation.id, role=Role.USER, content=text)
@@ -179,6 +178,20 @@ class ChatController(QObject):
             self._finish_reply(status=MessageStatus.INTERRUPTED, stats=None)
 
     # -- internals -----------------------------------------------------------------------
+
+    def _open_conversation(self, conversation_id: int) -> None:
+        if conversation_id == self.conversation_id:
+            return
+        self._leave_streaming_view()
+        self.conversation_id = conversation_id
+        self._render_all()
+        self.conversationOpened.emit(conversation_id)
+
+    def _new_conversation(self) -> int:
+        conversation = self._store.create_conversation()
+        self._open_conversation(conversation.id)
+        self.conversationsChanged.emit(conversation.id)
+        return conversation.id
 
     def _leave_streaming_view(self) -> None:
         """The view is about to show something else: stop the reply, close its view part."""
@@ -247,12 +260,14 @@ class ChatController(QObject):
         self._finish_reply(status=status, stats=stats)
         self.statsUpdated.emit(stats)
 
-    def _on_failed(self, message: str, _kind: str, _engine_died: bool) -> None:
-        if self._reply is None:
-            return  # a load failure: the window shows it
-        status = MessageStatus.INTERRUPTED if self._reply.text else MessageStatus.ERROR
+    def _on_reply_failed(self, error: AutoGLMError) -> None:
+        """Keep what the reply has so far (marked interrupted) and report the error."""
+        reply = self._reply
+        if reply is None:
+            return  # already ended by shutdown(): the window is closing
+        status = MessageStatus.INTERRUPTED if reply.text else MessageStatus.ERROR
         self._finish_reply(status=status, stats=None)
-        self.errorOccurred.emit(message)
+        self.errorOccurred.emit(str(error))
 
     def _finish_reply(self, *, status: MessageStatus, stats: GenerationStats | None) -> None:
         reply = self._reply

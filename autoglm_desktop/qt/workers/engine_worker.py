@@ -4,6 +4,10 @@ Slots are invoked through queued signals and loop over the core engine generator
 re-emitting each event as a Qt signal. :meth:`EngineWorker.stop` is the exception: it is
 called directly from the GUI thread and only sets an atomic flag shared with the engine
 process, so a stop never waits behind the work it is meant to interrupt.
+
+A failed request emits the core's typed error once, on the signal of its kind, before
+``busyChanged(False)``: ``loadFailed`` (the main window reports it) or ``replyFailed`` (the
+chat controller reports it).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from dataclasses import dataclass, field
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from autoglm_desktop.core.common.errors import AutoGLMError, EngineCrashedError
+from autoglm_desktop.core.common.errors import AutoGLMError
 from autoglm_desktop.core.common.types import ChatTurn, LoadPlan, SamplingSettings
 from autoglm_desktop.core.engine import (
     ContextTrimmed,
@@ -43,8 +47,9 @@ class EngineWorker(QObject):
     contextTrimmed = Signal(int)  # messages left out
     tokens = Signal(str)
     generationFinished = Signal(object)  # GenerationStats
-    # (plain-language message, error class name, whether the engine process died)
-    failed = Signal(str, str, bool)
+    # AutoGLMError (str() is the plain-language message; EngineCrashedError: the engine died)
+    loadFailed = Signal(object)  # a model load requested with load()
+    replyFailed = Signal(object)  # a reply, including the reload of a model unloaded while idle
     busyChanged = Signal(bool)
 
     def __init__(self, client: EngineClient | None = None) -> None:
@@ -61,14 +66,15 @@ class EngineWorker(QObject):
 
     @Slot(object)
     def load(self, plan: LoadPlan) -> None:
-        self._run(lambda: self._client.load(plan))
+        self._run(lambda: self._client.load(plan), failed=self.loadFailed.emit)
 
     @Slot(object)
     def generate(self, request: ChatRequest) -> None:
         self._run(
             lambda: self._client.generate(
                 turns=request.turns, system_prompt=request.system_prompt, sampling=request.sampling
-            )
+            ),
+            failed=self.replyFailed.emit,
         )
 
     @Slot()
@@ -86,15 +92,18 @@ class EngineWorker(QObject):
     def shutdown(self) -> None:
         self._client.shutdown()
 
-    def _run(self, start: Callable[[], Iterator[EngineEvent]]) -> None:
+    def _run(
+        self,
+        start: Callable[[], Iterator[EngineEvent]],
+        *,
+        failed: Callable[[AutoGLMError], object],
+    ) -> None:
         self.busyChanged.emit(True)
         try:
             for event in start():
                 self._emit(event)
-        except EngineCrashedError as exc:
-            self.failed.emit(str(exc), type(exc).__name__, True)
         except AutoGLMError as exc:
-            self.failed.emit(str(exc), type(exc).__name__, False)
+            failed(exc)
         finally:
             self.busyChanged.emit(False)
 
