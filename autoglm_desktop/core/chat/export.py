@@ -56,7 +56,6 @@ _EXPORTERS: dict[str, Callable[[ChatStore, int], str]] = {
     ".markdown": export_markdown,
     ".json": export_json,
 }
-EXPORT_SUFFIXES = tuple(_EXPORTERS)
 
 
 def write_export(store: ChatStore, conversation_id: int, *, path: Path) -> None:

@@ -8,8 +8,6 @@ next start.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
@@ -296,6 +294,3 @@ class DownloadsPage(QWidget):
             if row.status.state is DownloadState.COMPLETED:
                 self.session.downloads.remove(download_id)
                 self._drop_row(download_id)
-
-    def row_for_path(self, path: Path) -> DownloadRow | None:
-        return next((r for r in self.rows.values() if r.status.path == path), None)

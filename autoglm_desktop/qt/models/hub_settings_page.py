@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -270,7 +270,3 @@ class HubSettingsPage(QScrollArea):
         save_library_config(replace(config, folders=tuple(f for f in config.folders if f != gone)))
         self.show_folders()
         self.libraryChanged.emit()
-
-    def focus_token(self) -> None:
-        self.ensureWidgetVisible(self.token_edit)
-        self.token_edit.setFocus(Qt.FocusReason.OtherFocusReason)
