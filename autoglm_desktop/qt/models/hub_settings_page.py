@@ -26,7 +26,12 @@ from PySide6.QtWidgets import (
 
 from autoglm_desktop.core.common.errors import HubSettingsError
 from autoglm_desktop.core.hub.settings import EndpointChoice, HubSettings
-from autoglm_desktop.core.models.library import load_library_config, save_library_config
+from autoglm_desktop.core.models.library import (
+    add_folder,
+    load_library_config,
+    remove_folder,
+    save_library_config,
+)
 from autoglm_desktop.qt.workers.hub_session import HubSession
 
 TOKENS_PAGE = "https://huggingface.co/settings/tokens"
@@ -254,10 +259,7 @@ class HubSettingsPage(QScrollArea):
         )
         if not folder:
             return
-        config = load_library_config()
-        path = Path(folder).absolute()
-        if path not in config.folders:
-            save_library_config(replace(config, folders=(*config.folders, path)))
+        add_folder(Path(folder))
         self.show_folders()
         self.libraryChanged.emit()
 
@@ -265,8 +267,6 @@ class HubSettingsPage(QScrollArea):
         item = self.folders.currentItem() or self.folders.item(0)
         if item is None:
             return
-        config = load_library_config()
-        gone = Path(item.text())
-        save_library_config(replace(config, folders=tuple(f for f in config.folders if f != gone)))
+        remove_folder(Path(item.text()))
         self.show_folders()
         self.libraryChanged.emit()
