@@ -34,23 +34,26 @@ from PySide6.QtWidgets import (
 )
 
 from autoglm_desktop.core.common.errors import AutoGLMError, HubSettingsError
-from autoglm_desktop.core.hub.catalog import CatalogChoice, load_catalog, rank_catalog
+from autoglm_desktop.core.hub.catalog import load_catalog
 from autoglm_desktop.core.hub.client import (
     HubClient,
     HubModel,
     ModelSearch,
-    RatedModel,
     RemoteModel,
     RepoDetail,
     SearchSort,
     fetch_model_card,
-    fetch_repo_detail,
-    recommend_among,
-    recommend_model,
 )
 from autoglm_desktop.core.hub.downloads import DownloadState, DownloadStatus
-from autoglm_desktop.core.machine.hardware import read_hardware
-from autoglm_desktop.core.planning.fit import current_budget, estimate_repo_fits
+from autoglm_desktop.core.planning.fit import current_budget
+from autoglm_desktop.core.planning.recommend import (
+    CatalogChoice,
+    RatedModel,
+    RepoRating,
+    rank_catalog,
+    rate_repo_by_headers,
+    rate_repo_by_size,
+)
 from autoglm_desktop.qt.common.markdown_render import COPY_CODE_SCHEME, render_markdown
 from autoglm_desktop.qt.models.widgets import (
     FitBadge,
@@ -70,32 +73,6 @@ _ROLE = Qt.ItemDataRole.UserRole
 
 
 @dataclass(frozen=True)
-class LoadedRepo:
-    detail: RepoDetail
-    rated: tuple[RatedModel, ...]
-    recommended: RatedModel | None
-
-
-def load_repo(client: HubClient, repo_id: str) -> LoadedRepo:
-    """The repository's files rated for this PC (blocks on the network: run it off the GUI)."""
-    detail = fetch_repo_detail(client, repo_id, with_card=False)
-    budget = current_budget()
-    return LoadedRepo(detail, tuple(detail.rated(budget)), recommend_model(detail, budget))
-
-
-def load_fits(client: HubClient, loaded: LoadedRepo) -> LoadedRepo:
-    """The repository rated by the memory estimator from its files' GGUF headers.
-
-    Blocks on the network (a few MB per model family): run it off the GUI thread. Files whose
-    header cannot be read keep their size-based rating.
-    """
-    preferred = loaded.recommended.model if loaded.recommended is not None else None
-    fits = estimate_repo_fits(client, loaded.detail, hardware=read_hardware(), preferred=preferred)
-    rated = tuple(RatedModel(r.model, fits.get(r.model.primary_path, r.fit)) for r in loaded.rated)
-    return LoadedRepo(loaded.detail, rated, recommend_among(rated))
-
-
-@dataclass(frozen=True)
 class LoadedCard:
     repo_id: str
     html: str
@@ -111,7 +88,7 @@ def load_card(client: HubClient, repo_id: str, revision: str, *, dark: bool) -> 
 
 
 def rank_curated() -> list[CatalogChoice]:
-    return rank_catalog(load_catalog(), current_budget())
+    return rank_catalog(entries=load_catalog(), budget=current_budget())
 
 
 # --------------------------------------------------------------------------- detail view
@@ -195,7 +172,7 @@ class RepoDetailView(QWidget):
     def __init__(self, session: HubSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
-        self.loaded: LoadedRepo | None = None
+        self.loaded: RepoRating | None = None
         self._downloads: dict[Path, DownloadStatus] = {}
         self._on_disk: set[Path] = set()
         self._code_blocks: tuple[str, ...] = ()
@@ -276,7 +253,7 @@ class RepoDetailView(QWidget):
             actions = {"settings": self.tr("Hub settings…")}
         self.notice.show_message(message, kind="warning" if offline else "error", actions=actions)
 
-    def show_repo(self, loaded: LoadedRepo) -> None:
+    def show_repo(self, loaded: RepoRating) -> None:
         self.loaded = loaded
         detail = loaded.detail
         self.notice.hide()
@@ -305,7 +282,7 @@ class RepoDetailView(QWidget):
         self._code_blocks = ()
         self.card.setPlaceholderText(self.tr("Loading the model card…"))
 
-    def show_fits(self, loaded: LoadedRepo) -> None:
+    def show_fits(self, loaded: RepoRating) -> None:
         """The estimator's verdicts for the repository shown (rows stay; badges change)."""
         shown = self.loaded.detail if self.loaded is not None else None
         if shown is None or (shown.repo_id, shown.revision) != (
@@ -766,13 +743,13 @@ class DiscoverPage(QWidget):
         client = self.session.client
         self.calls.abandon("card")
         self.calls.abandon("fits")
-        self.calls.run("detail", lambda: load_repo(client, repo_id))
+        self.calls.run("detail", lambda: rate_repo_by_size(client=client, repo_id=repo_id))
 
     def _retry_repo(self) -> None:
         if self._repo_id is not None:
             self.open_repo(self._repo_id)
 
-    def _load_card(self, loaded: LoadedRepo) -> None:
+    def _load_card(self, loaded: RepoRating) -> None:
         client, detail, dark = self.session.client, loaded.detail, is_dark(self)
         self.calls.run(
             "card", lambda: load_card(client, detail.repo_id, detail.revision, dark=dark)
@@ -788,13 +765,13 @@ class DiscoverPage(QWidget):
             assert isinstance(result, list)
             self._fill_results(result)
         elif kind == "detail":
-            assert isinstance(result, LoadedRepo)
+            assert isinstance(result, RepoRating)
             self.detail.show_repo(result)
             self._load_card(result)
             client = self.session.client
-            self.calls.run("fits", lambda: load_fits(client, result))
+            self.calls.run("fits", lambda: rate_repo_by_headers(client=client, rating=result))
         elif kind == "fits":
-            assert isinstance(result, LoadedRepo)
+            assert isinstance(result, RepoRating)
             self.detail.show_fits(result)
         elif kind == "card":
             assert isinstance(result, LoadedCard)
