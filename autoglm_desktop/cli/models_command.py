@@ -22,9 +22,9 @@ from autoglm_desktop import APP_ID
 from autoglm_desktop.core.common.errors import AutoGLMError
 
 if TYPE_CHECKING:
-    from autoglm_desktop.core.hub.client import RepoDetail
     from autoglm_desktop.core.hub.downloads import DownloadStatus
     from autoglm_desktop.core.models.library import LocalModel
+    from autoglm_desktop.core.planning.recommend import RepoRating
 
 COMMANDS = ("search", "pull", "models", "rm")
 _SORTS = {"downloads": "DOWNLOADS", "likes": "LIKES", "recent": "RECENT", "trending": "TRENDING"}
@@ -111,38 +111,31 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _pull(args: argparse.Namespace) -> int:
-    from autoglm_desktop.core.common.errors import DownloadError
-    from autoglm_desktop.core.hub.client import (
-        HubClient,
-        fetch_repo_detail,
-        rate_model,
-        recommend_model,
-    )
+    from autoglm_desktop.core.common.errors import NothingFitsError
+    from autoglm_desktop.core.hub.client import HubClient
     from autoglm_desktop.core.hub.downloads import DownloadManager, DownloadRequest, DownloadState
-    from autoglm_desktop.core.planning.fit import current_budget
+    from autoglm_desktop.core.planning.recommend import rate_repo_by_headers, rate_repo_by_size
 
     client = HubClient()
-    detail = fetch_repo_detail(client, args.repo, revision=args.revision, with_card=False)
-    budget = current_budget()
+    quick = rate_repo_by_size(client=client, repo_id=args.repo, revision=args.revision)
+    if args.quant or args.file:
+        quick.choose(quant=args.quant, filename=args.file)  # a wrong name fails before any header
+    rating = rate_repo_by_headers(client=client, rating=quick)
     if args.list:
-        _print_files(detail, budget)
+        _print_files(rating)
         return 0
-    if args.file or args.quant:
-        model = detail.find(quant=args.quant, filename=args.file)
-        fit = rate_model(model, budget)
-    else:
-        rated = recommend_model(detail, budget)
-        if rated is None:
-            if not detail.models:
-                raise DownloadError(f"{detail.repo_id} has no GGUF chat model files.")
-            raise DownloadError(
-                f"None of the files of {detail.repo_id} fits this PC's memory. See them with "
-                "--list and pick one with --quant or --file."
-            )
-        model, fit = rated.model, rated.fit
+    try:
+        chosen = rating.choose(quant=args.quant, filename=args.file)
+    except NothingFitsError as error:
+        if not rating.detail.models:
+            raise
+        raise NothingFitsError(
+            f"{error} See them with --list and pick one with --quant or --file."
+        ) from None
+    model, fit = chosen.model, chosen.fit
     bar = _ProgressBar(sys.stderr)
     manager = DownloadManager(client=client, listener=bar.update)
-    status = manager.add(DownloadRequest.for_model(detail, model))
+    status = manager.add(DownloadRequest.for_model(rating.detail, model))
     if status.state is DownloadState.COMPLETED:
         bar.close()
         print(f"Already downloaded: {status.path}")
@@ -168,7 +161,7 @@ def _pull(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_files(detail: RepoDetail, budget: Any) -> None:
+def _print_files(rating: RepoRating) -> None:
     rows = [
         (
             r.model.quant or "?",
@@ -178,12 +171,12 @@ def _print_files(detail: RepoDetail, budget: Any) -> None:
             r.model.primary_path
             + (f" (+{len(r.model.files) - 1} parts)" if r.model.is_split else ""),
         )
-        for r in detail.rated(budget)
+        for r in rating.rated
     ]
     _print_table(("QUANT", "SIZE", "FIT", "CONTEXT", "FILE"), rows, right={1, 3})
-    for projector in detail.projectors:
+    for projector in rating.detail.projectors:
         print(f"vision projector (not a chat model): {projector.primary_path}")
-    for name in detail.incomplete:
+    for name in rating.detail.incomplete:
         print(f"incomplete split model (parts missing on the hub): {name}")
 
 
