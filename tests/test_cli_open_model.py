@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from autoglm_desktop.cli import model_to_open
+from autoglm_desktop.cli.window_command import model_to_open
 
 
 @pytest.mark.parametrize(

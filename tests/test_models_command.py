@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import time
@@ -17,13 +19,17 @@ from huggingface_hub import constants
 
 from autoglm_desktop import cli
 from autoglm_desktop.core.common import paths
+from autoglm_desktop.core.hub.client import HubClient
 from autoglm_desktop.core.hub.downloads import part_path
+from autoglm_desktop.core.hub.remote_gguf import header_cache_dir
 from autoglm_desktop.core.hub.settings import (
     EndpointChoice,
     HubSettings,
     apply_hub_settings,
     save_hub_settings,
 )
+from autoglm_desktop.core.machine.hardware import read_hardware
+from autoglm_desktop.core.planning import recommend
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STARTER_REPO = "HuggingFaceTB/SmolLM2-135M-Instruct-GGUF"
@@ -102,6 +108,36 @@ def test_pull_list_shows_quants_and_fit(hub: HubServer, capsys: pytest.CaptureFi
     assert "Fits" in lines[1] and "Tiny-Q4_K_M.gguf" in lines[1]
     assert "vision projector (not a chat model): mmproj-Tiny-F16.gguf" in out
     assert hub.bytes_served["Tiny-Q8_0.gguf"] == 0
+
+
+def listed_fits(out: str) -> dict[str, tuple[str, str]]:
+    """``pull --list``'s table: the verdict and context printed for each file."""
+    header, *rows = [re.split(r"\s{2,}", line) for line in out.splitlines() if "  " in line]
+    assert header == ["QUANT", "SIZE", "FIT", "CONTEXT", "FILE"]
+    return {file: (fit, context) for _quant, _size, fit, context, file in rows}
+
+
+def test_pull_list_gives_the_verdicts_of_the_discover_page(
+    hub: HubServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    machine = read_hardware(include_gpus=False)  # one reading for both: free memory moves
+    monkeypatch.setattr(recommend, "usable_hardware", lambda: machine)
+
+    assert run_cli("pull", "acme/Tiny-GGUF", "--list") == 0
+    printed = listed_fits(capsys.readouterr().out)
+
+    # The Discover page's two steps: size verdicts, then the estimator's in their place; from
+    # the hub, as on a first opening (a damaged file's verdict changes once headers are cached).
+    shutil.rmtree(header_cache_dir())
+    client = HubClient()
+    by_size = recommend.rate_repo_by_size(client=client, repo_id="acme/Tiny-GGUF")
+    shown = recommend.rate_repo_by_headers(client=client, rating=by_size)
+    assert printed == {
+        r.model.primary_path: (r.fit.label, f"{r.fit.context_tokens:,}") for r in shown.rated
+    }
+    estimated = [r.model.quant for r in shown.rated if r.fit.from_estimator]
+    assert estimated == ["Q8_0"]  # the Q4_K_M file is truncated: judged by its size
+    assert shown.rated != by_size.rated  # the GGUF header changed the answer: not size alone
 
 
 def test_pull_models_and_rm(hub: HubServer, capsys: pytest.CaptureFixture[str]) -> None:

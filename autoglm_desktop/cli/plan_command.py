@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
+from autoglm_desktop.cli.output import print_error
 from autoglm_desktop.core.common.errors import AutoGLMError
 from autoglm_desktop.core.engine.build import llama_build, restrict_to_build
 from autoglm_desktop.core.machine.hardware import (
@@ -32,8 +32,7 @@ _LIVE_BACKENDS = {"cuda": ("cuda",), "metal": ("metal",), "vulkan": ("cuda", "ro
 CPU_SAMPLE_SECONDS = 0.5
 
 
-def add_plan_parser(commands: Any) -> None:
-    """Register ``plan`` on the CLI's subparsers."""
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     plan = commands.add_parser(
         "plan", help="show the settings a model would load with, its memory and whether it fits"
     )
@@ -46,9 +45,10 @@ def add_plan_parser(commands: Any) -> None:
         "--ctx", type=int, help="context size in tokens (default: the most that fits)"
     )
     plan.add_argument("--json", action="store_true", help="print one JSON object")
+    plan.set_defaults(run=run)
 
 
-def run_plan(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     try:
         _check_args(args)
         info = read_gguf_info(args.model)
@@ -65,8 +65,7 @@ def run_plan(args: argparse.Namespace) -> int:
         )
         tuned = plan_for(info=info, hardware=hardware, overrides=PlanOverrides(n_ctx=args.ctx))
     except (AutoGLMError, ValueError) as exc:
-        print(f"autoglm-desktop plan: error: {_one_line(str(exc))}", file=sys.stderr)
-        return 2
+        return print_error(_one_line(str(exc)), command="plan")
     print(json.dumps(plan_json(tuned)) if args.json else plan_text(tuned))
     return 0
 

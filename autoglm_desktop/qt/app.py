@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QApplication
 
 from autoglm_desktop import APP_ID, APP_NAME, __version__
 from autoglm_desktop.core.common import paths
+from autoglm_desktop.qt.main_window import MainWindow
 
 # Qt messages that say nothing useful to a user (the offscreen platform cannot resize windows).
 HARMLESS_QT_MESSAGES = ("This plugin does not support propagateSizeHints",)
@@ -78,8 +79,6 @@ def install_translations(app: QApplication, locale: QLocale) -> list[QTranslator
 
 def run_gui(argv: list[str] | None = None, *, model: Path | None = None) -> int:
     """Open the main window; on ``model`` when given (a file opened with the app)."""
-    from autoglm_desktop.qt.main_window import MainWindow
-
     app = create_application(argv)
     window = MainWindow(autoload=model is None)
     window.show()

@@ -19,6 +19,7 @@ from autoglm_desktop.core.common import paths
 from autoglm_desktop.core.common.types import GenerationStats, MessageStatus, Role
 from autoglm_desktop.core.models.library import choose_default_model, find_local_models
 from autoglm_desktop.qt.app import create_application
+from autoglm_desktop.qt.main_window import MainWindow
 
 DEFAULT_PROMPT = "Say hello in one short sentence."
 
@@ -51,8 +52,6 @@ def run_self_test(
 def _chat_once(
     *, prompt: str, model: Path, timeout_s: float, screenshot: Path | None
 ) -> dict[str, Any]:
-    from autoglm_desktop.qt.main_window import MainWindow
-
     app = create_application()
     window = MainWindow(autoload=False)
     window.show()

@@ -20,14 +20,13 @@ from autoglm_desktop.core.common.errors import (
     HubSettingsError,
     OfflineModeError,
 )
-from autoglm_desktop.core.hub.catalog import load_catalog, rank_catalog
+from autoglm_desktop.core.hub.catalog import load_catalog
 from autoglm_desktop.core.hub.client import (
     HubClient,
     ModelSearch,
     SearchSort,
     fetch_repo_detail,
     list_repo_files,
-    recommend_model,
     search_models,
 )
 from autoglm_desktop.core.hub.settings import (
@@ -48,6 +47,7 @@ from autoglm_desktop.core.planning.fit import (
     estimate_fit,
     estimate_local_fit,
 )
+from autoglm_desktop.core.planning.recommend import rank_catalog, rate_by_size, recommend_among
 
 GIB = 1 << 30
 CARD = "---\nlicense: mit\ntags: [gguf]\n---\n# Tiny model\n\nA model card.\n"
@@ -199,14 +199,17 @@ def test_file_listing_carries_fit_verdicts(hub: HubServer) -> None:
     gpu = MemoryBudget(ram_available_bytes=8 * GIB, vram_free_bytes=8 * GIB, gpu_name="GPU")
     cramped = MemoryBudget(ram_available_bytes=100 << 20, vram_free_bytes=0)
 
-    assert {r.fit.verdict for r in detail.rated(roomy)} == {FitVerdict.CPU}
-    assert {r.fit.verdict for r in detail.rated(gpu)} == {FitVerdict.GPU}
-    assert {r.fit.verdict for r in detail.rated(cramped)} == {FitVerdict.TOO_BIG}
-    rated = detail.rated(roomy, max_context=4096)[0]
+    def verdicts(budget: MemoryBudget) -> set[FitVerdict]:
+        return {r.fit.verdict for r in rate_by_size(detail=detail, budget=budget)}
+
+    assert verdicts(roomy) == {FitVerdict.CPU}
+    assert verdicts(gpu) == {FitVerdict.GPU}
+    assert verdicts(cramped) == {FitVerdict.TOO_BIG}
+    rated = rate_by_size(detail=detail, budget=roomy, max_context=4096)[0]
     assert rated.fit.context_tokens == 4096 and rated.fit.total_bytes > rated.model.size
-    recommended = recommend_model(detail, roomy)
+    recommended = recommend_among(rate_by_size(detail=detail, budget=roomy))
     assert recommended is not None and recommended.model.quant == "Q4_K_M"
-    assert recommend_model(detail, cramped) is None
+    assert recommend_among(rate_by_size(detail=detail, budget=cramped)) is None
 
 
 def test_find_by_quant_or_file_name(hub: HubServer) -> None:
@@ -386,7 +389,9 @@ def test_catalog_lists_the_families_and_ranks_by_fit() -> None:
     assert {"GLM", "Qwen", "Llama", "Gemma", "Phi", "SmolLM"} <= {e.family for e in entries}
     assert all(e.license and e.recommended_quants and "/" in e.repo_id for e in entries)
 
-    small_pc = rank_catalog(entries, MemoryBudget(ram_available_bytes=3 * GIB, vram_free_bytes=0))
+    small_pc = rank_catalog(
+        entries=entries, budget=MemoryBudget(ram_available_bytes=3 * GIB, vram_free_bytes=0)
+    )
     verdicts = [c.fit.verdict for c in small_pc]
     assert verdicts == sorted(verdicts, key=lambda v: v.rank)
     assert small_pc[0].fit.verdict is FitVerdict.CPU
@@ -394,7 +399,7 @@ def test_catalog_lists_the_families_and_ranks_by_fit() -> None:
     assert small_pc[-1].entry.params_billions >= 9  # too big: the nearest to fitting first
 
     gaming_pc = rank_catalog(
-        entries, MemoryBudget(ram_available_bytes=32 * GIB, vram_free_bytes=24 * GIB)
+        entries=entries, budget=MemoryBudget(ram_available_bytes=32 * GIB, vram_free_bytes=24 * GIB)
     )
     assert all(c.fit.verdict is FitVerdict.GPU for c in gaming_pc)
     assert gaming_pc[0].entry.params_billions == max(e.params_billions for e in entries)

@@ -25,7 +25,9 @@ from pytestqt.qtbot import QtBot
 
 from autoglm_desktop.core.common import paths
 from autoglm_desktop.core.hub.catalog import load_catalog
+from autoglm_desktop.core.hub.client import HubClient
 from autoglm_desktop.core.hub.downloads import DownloadState, RetryPolicy, part_path
+from autoglm_desktop.core.hub.remote_gguf import header_cache_dir
 from autoglm_desktop.core.hub.settings import (
     EndpointChoice,
     HubSettings,
@@ -33,12 +35,15 @@ from autoglm_desktop.core.hub.settings import (
     load_hub_settings,
     save_hub_settings,
 )
+from autoglm_desktop.core.machine.hardware import read_hardware
 from autoglm_desktop.core.models.library import ModelSource, OtherAppFolders
+from autoglm_desktop.core.planning import recommend
 from autoglm_desktop.core.planning.fit import FitVerdict
 from autoglm_desktop.qt.main_window import MainWindow
 from autoglm_desktop.qt.models.discover_page import SEARCH_DELAY_MS, DiscoverPage
 from autoglm_desktop.qt.models.downloads_page import DownloadRow
 from autoglm_desktop.qt.models.library_page import LibraryPage
+from autoglm_desktop.qt.models.widgets import fit_details
 from autoglm_desktop.qt.models.window import ModelsWindow
 
 REPO = "acme/Tiny-GGUF"
@@ -284,6 +289,48 @@ def test_repo_files_show_quant_labels_fit_badges_and_the_card(
     assert detail.action_button("Q8_0").text() == "Download"
     qtbot.waitUntil(lambda: "A model card" in detail.card.toPlainText(), timeout=WAIT_MS)
     assert "license:" not in detail.card.toPlainText()  # the metadata header is not shown
+
+
+def test_discover_shows_the_verdicts_of_the_core_use_case(
+    qtbot: QtBot,
+    window: ModelsWindow,
+    hub: HubServer,
+    model_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data = model_file.read_bytes()
+    repo = "acme/Whole-GGUF"
+    files = [
+        HubFile("Whole-Q4_K_M.gguf", data=data[: len(data) // 2]),  # truncated: judged by size
+        HubFile("Whole-Q8_0.gguf", source=model_file),  # judged from its header
+    ]
+    hub.add_repo(HubRepo(repo, files))
+    machine = read_hardware(include_gpus=False)  # one reading for both: free memory moves
+    monkeypatch.setattr(recommend, "usable_hardware", lambda: machine)
+    page = window.discover
+    open_repo(qtbot, page, repo, query="whole")
+    detail = page.detail
+    by_size = detail.loaded
+    qtbot.waitUntil(lambda: detail.loaded is not by_size, timeout=LOAD_TIMEOUT_MS)  # estimated
+    items = detail.file_items()
+    shown = {
+        item.data(0, Qt.ItemDataRole.UserRole).primary_path: (
+            detail.fit_badge(item).verdict,
+            item.text(3),
+        )
+        for item in items
+    }
+    starred = [item.data(0, Qt.ItemDataRole.UserRole) for item in items if "★" in item.text(0)]
+
+    shutil.rmtree(header_cache_dir())  # from the hub again, as on the page's first opening
+    client = HubClient()
+    quick = recommend.rate_repo_by_size(client=client, repo_id=repo)
+    rating = recommend.rate_repo_by_headers(client=client, rating=quick)
+    assert shown == {
+        r.model.primary_path: (r.fit.verdict, fit_details(r.fit)) for r in rating.rated
+    }
+    assert rating.recommended is not None and starred == [rating.recommended.model]
+    assert [r.model.quant for r in rating.rated if r.fit.from_estimator] == ["Q8_0"]
 
 
 def test_missing_repo_shows_the_error_and_retry_works(

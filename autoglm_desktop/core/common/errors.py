@@ -110,6 +110,10 @@ class HashMismatchError(DownloadError):
     """The downloaded file differs from the hub's copy (damaged in transit); it was discarded."""
 
 
+class NothingFitsError(DownloadError):
+    """No model file of a repository fits this PC (or it has no chat model file at all)."""
+
+
 class LibraryError(AutoGLMError):
     """A model could not be added to, found in, or removed from the local library."""
 

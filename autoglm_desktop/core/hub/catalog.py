@@ -1,4 +1,7 @@
-"""The curated list of good small chat models (``resources/catalog.json``), ranked for this PC."""
+"""The curated list of good small chat models (``resources/catalog.json``).
+
+Ranking it for this PC is :func:`autoglm_desktop.core.planning.recommend.rank_catalog`'s.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,6 @@ from typing import Any
 
 from autoglm_desktop.core.common import paths
 from autoglm_desktop.core.models.quant import quant_bits
-from autoglm_desktop.core.planning.fit import FitEstimate, FitVerdict, MemoryBudget, estimate_fit
 
 log = logging.getLogger(__name__)
 
@@ -31,13 +33,6 @@ class CatalogEntry:
         """The file size a ``quant`` file of this model has, about (before the hub is asked)."""
         bits = quant_bits(quant) or 4.9
         return int(self.params_billions * 1e9 * bits / 8)
-
-
-@dataclass(frozen=True)
-class CatalogChoice:
-    entry: CatalogEntry
-    quant: str  # the recommended quant that fits best
-    fit: FitEstimate
 
 
 def catalog_path() -> Path:
@@ -72,42 +67,3 @@ def _entry(raw: dict[str, Any]) -> CatalogEntry:
         license=str(raw["license"]),
         description=str(raw.get("description", "")),
     )
-
-
-def rank_catalog(
-    entries: list[CatalogEntry], budget: MemoryBudget, *, max_context: int | None = None
-) -> list[CatalogChoice]:
-    """Every entry with its best-fitting recommended quant, the best fits for this PC first.
-
-    Best means the best verdict (on GPU, then partial offload, then CPU, too big last) and,
-    among equal verdicts, the larger model: the most capable one that still fits. Models too
-    big come smallest first: the nearest to fitting.
-    """
-    choices = [_best_choice(entry, budget, max_context) for entry in entries]
-    return sorted(choices, key=_rank_key)
-
-
-def _rank_key(choice: CatalogChoice) -> tuple[int, float]:
-    params = choice.entry.params_billions
-    too_big = choice.fit.verdict is FitVerdict.TOO_BIG
-    return choice.fit.verdict.rank, params if too_big else -params
-
-
-def _best_choice(
-    entry: CatalogEntry, budget: MemoryBudget, max_context: int | None
-) -> CatalogChoice:
-    options = [
-        CatalogChoice(
-            entry,
-            quant,
-            estimate_fit(
-                file_bytes=entry.estimated_size(quant),
-                quant=quant,
-                budget=budget,
-                max_context=max_context,
-            ),
-        )
-        for quant in entry.recommended_quants
-    ]
-    # The first recommended quant among those with the best verdict.
-    return min(options, key=lambda c: c.fit.verdict.rank)

@@ -66,13 +66,11 @@ from autoglm_desktop.core.models.quant import (
     parse_split_name,
     quant_sort_key,
 )
-from autoglm_desktop.core.planning.fit import FitEstimate, FitVerdict, MemoryBudget, estimate_fit
 
 log = logging.getLogger(__name__)
 
 GGUF_TAG = "gguf"
 README = "README.md"
-PREFERRED_QUANT = "Q4_K_M"  # the usual best balance of size and quality
 METADATA_TIMEOUT_S = 20.0
 _SEARCH_FIELDS = ["author", "downloads", "likes", "lastModified", "gated", "tags", "gguf"]
 _SHA256_HEX = frozenset("0123456789abcdef")
@@ -376,12 +374,6 @@ class RemoteModel:
 
 
 @dataclass(frozen=True)
-class RatedModel:
-    model: RemoteModel
-    fit: FitEstimate
-
-
-@dataclass(frozen=True)
 class RepoDetail:
     repo_id: str
     revision: str  # the commit every file is downloaded from
@@ -424,37 +416,6 @@ class RepoDetail:
 
     def _choices(self) -> str:
         return ", ".join(m.quant or m.name for m in self.models) or "none"
-
-    def rated(self, budget: MemoryBudget, *, max_context: int | None = None) -> list[RatedModel]:
-        """Every chat model with its fit verdict for this PC."""
-        return [RatedModel(m, rate_model(m, budget, max_context=max_context)) for m in self.models]
-
-
-def rate_model(
-    model: RemoteModel, budget: MemoryBudget, *, max_context: int | None = None
-) -> FitEstimate:
-    return estimate_fit(
-        file_bytes=model.size, quant=model.quant, budget=budget, max_context=max_context
-    )
-
-
-def recommend_model(detail: RepoDetail, budget: MemoryBudget) -> RatedModel | None:
-    """The file to download when the user did not pick one (see :func:`recommend_among`)."""
-    return recommend_among(detail.rated(budget))
-
-
-def recommend_among(rated: Iterable[RatedModel]) -> RatedModel | None:
-    """Q4_K_M when it fits as well as any file, else the largest file with the best verdict.
-
-    ``None`` when nothing fits this PC.
-    """
-    fitting = [r for r in rated if r.fit.verdict is not FitVerdict.TOO_BIG]
-    if not fitting:
-        return None
-    best_rank = min(r.fit.verdict.rank for r in fitting)
-    best = [r for r in fitting if r.fit.verdict.rank == best_rank]
-    preferred = [r for r in best if (r.model.quant or "").upper() == PREFERRED_QUANT]
-    return preferred[0] if preferred else max(best, key=lambda r: r.model.size)
 
 
 def fetch_repo_detail(

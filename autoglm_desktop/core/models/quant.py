@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+PREFERRED_QUANT = "Q4_K_M"  # the usual best balance of size and quality
+
 # Approximate bits per weight of a whole file (mixed tensor types included), as llama.cpp's
 # quantizer produces them. Used to guess a parameter count from a file size and to order files.
 _BITS_PER_WEIGHT = {

@@ -28,17 +28,21 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from autoglm_desktop.core.common.errors import HubError, HubNotFoundError, ModelFileError
 from autoglm_desktop.core.engine.build import usable_hardware
+from autoglm_desktop.core.hub.client import HubClient, RemoteModel, RepoDetail
+from autoglm_desktop.core.hub.remote_gguf import (
+    TransferStats,
+    cached_model_info,
+    fetch_model_info,
+    fetch_sibling_info,
+    scale_to_sibling,
+)
 from autoglm_desktop.core.machine.hardware import HardwareSnapshot
-from autoglm_desktop.core.models.quant import quant_bits
-
-if TYPE_CHECKING:
-    from autoglm_desktop.core.hub.client import HubClient, RemoteModel, RepoDetail
-    from autoglm_desktop.core.hub.remote_gguf import TransferStats
-    from autoglm_desktop.core.models.gguf_info import GGUFInfo
+from autoglm_desktop.core.models.gguf_info import GGUFInfo, read_gguf_info
+from autoglm_desktop.core.models.quant import PREFERRED_QUANT, quant_bits
+from autoglm_desktop.core.planning.tuner import plan_for
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +65,6 @@ METHOD_SCALED = "memory estimator, with layer sizes scaled from another quantiza
 METHOD_SIZE = "file-size heuristic"
 # Header fetches per model family when a file's own header is bad (damaged, missing).
 _FETCHES_PER_FAMILY = 2
-_PREFERRED_QUANT = "Q4_K_M"  # hub.PREFERRED_QUANT (hub imports this module): read first
 
 
 class FitVerdict(str, enum.Enum):
@@ -236,8 +239,6 @@ def estimate_local_fit(path: Path, *, hardware: HardwareSnapshot | None = None) 
     Raises:
         ModelFileError: the file is missing, unreadable or not a model the estimator understands.
     """
-    from autoglm_desktop.core.models.gguf_info import read_gguf_info
-
     return estimate_info_fit(read_gguf_info(path), hardware=hardware or usable_hardware())
 
 
@@ -249,8 +250,6 @@ def estimate_info_fit(
     Raises:
         ModelFileError: not a model the estimator understands (a projector, no layers...).
     """
-    from autoglm_desktop.core.planning.tuner import plan_for
-
     tuned = plan_for(info=info, hardware=hardware)
     estimate = tuned.estimate
     if not tuned.fits:
@@ -295,8 +294,6 @@ def estimate_remote_fit(
     the reason in ``fallback_reason``. For all the files of a repository, prefer
     :func:`estimate_repo_fits`, which reads far less.
     """
-    from autoglm_desktop.core.hub.remote_gguf import fetch_model_info
-
     hardware = hardware or usable_hardware()
     try:
         info = fetch_model_info(client, repo_id, model, revision=revision, stats=stats)
@@ -323,8 +320,6 @@ def estimate_repo_fits(
     (``METHOD_SCALED``). Cached headers cost nothing. When the hub or the network fails before
     any header of a family is read, the family gets the size heuristic. Never fails.
     """
-    from autoglm_desktop.core.hub.remote_gguf import cached_model_info, fetch_model_info
-
     hardware = hardware or usable_hardware()
     fits: dict[str, FitEstimate] = {}
     for family in _families(detail.models, preferred):
@@ -365,8 +360,6 @@ def _sibling_fit(
     stats: TransferStats | None,
 ) -> FitEstimate:
     """Its own tensor table with ``known``'s metadata; else ``known`` scaled to its size."""
-    from autoglm_desktop.core.hub.remote_gguf import fetch_sibling_info, scale_to_sibling
-
     try:
         info = fetch_sibling_info(
             client, detail.repo_id, model, known=known, revision=detail.revision, stats=stats
@@ -412,7 +405,7 @@ def _families(
     def fetch_order(model: RemoteModel) -> int:
         if model == preferred:
             return 0
-        return 1 if (model.quant or "").upper() == _PREFERRED_QUANT else 2
+        return 1 if (model.quant or "").upper() == PREFERRED_QUANT else 2
 
     return [sorted(members, key=fetch_order) for members in families.values()]
 

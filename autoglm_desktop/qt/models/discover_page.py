@@ -35,23 +35,26 @@ from PySide6.QtWidgets import (
 )
 
 from autoglm_desktop.core.common.errors import AutoGLMError, HubSettingsError
-from autoglm_desktop.core.hub.catalog import CatalogChoice, load_catalog, rank_catalog
+from autoglm_desktop.core.hub.catalog import load_catalog
 from autoglm_desktop.core.hub.client import (
     HubClient,
     HubModel,
     ModelSearch,
-    RatedModel,
     RemoteModel,
     RepoDetail,
     SearchSort,
     fetch_model_card,
-    fetch_repo_detail,
-    recommend_among,
-    recommend_model,
 )
 from autoglm_desktop.core.hub.downloads import DownloadState, DownloadStatus
-from autoglm_desktop.core.machine.hardware import read_hardware
-from autoglm_desktop.core.planning.fit import current_budget, estimate_repo_fits
+from autoglm_desktop.core.planning.fit import current_budget
+from autoglm_desktop.core.planning.recommend import (
+    CatalogChoice,
+    RatedModel,
+    RepoRating,
+    rank_catalog,
+    rate_repo_by_headers,
+    rate_repo_by_size,
+)
 from autoglm_desktop.qt.common.markdown_render import COPY_CODE_SCHEME, render_markdown
 from autoglm_desktop.qt.models.widgets import (
     FitBadge,
@@ -75,32 +78,6 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class LoadedRepo:
-    detail: RepoDetail
-    rated: tuple[RatedModel, ...]
-    recommended: RatedModel | None
-
-
-def load_repo(client: HubClient, repo_id: str) -> LoadedRepo:
-    """The repository's files rated for this PC (blocks on the network: run it off the GUI)."""
-    detail = fetch_repo_detail(client, repo_id, with_card=False)
-    budget = current_budget()
-    return LoadedRepo(detail, tuple(detail.rated(budget)), recommend_model(detail, budget))
-
-
-def load_fits(client: HubClient, loaded: LoadedRepo) -> LoadedRepo:
-    """The repository rated by the memory estimator from its files' GGUF headers.
-
-    Blocks on the network (a few MB per model family): run it off the GUI thread. Files whose
-    header cannot be read keep their size-based rating.
-    """
-    preferred = loaded.recommended.model if loaded.recommended is not None else None
-    fits = estimate_repo_fits(client, loaded.detail, hardware=read_hardware(), preferred=preferred)
-    rated = tuple(RatedModel(r.model, fits.get(r.model.primary_path, r.fit)) for r in loaded.rated)
-    return LoadedRepo(loaded.detail, rated, recommend_among(rated))
-
-
-@dataclass(frozen=True)
 class LoadedCard:
     repo_id: str
     html: str
@@ -116,7 +93,7 @@ def load_card(client: HubClient, repo_id: str, revision: str, *, dark: bool) -> 
 
 
 def rank_curated() -> list[CatalogChoice]:
-    return rank_catalog(load_catalog(), current_budget())
+    return rank_catalog(entries=load_catalog(), budget=current_budget())
 
 
 # --------------------------------------------------------------------------- detail view
@@ -200,7 +177,7 @@ class RepoDetailView(QWidget):
     def __init__(self, session: HubSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
-        self.loaded: LoadedRepo | None = None
+        self.loaded: RepoRating | None = None
         self._downloads: dict[Path, DownloadStatus] = {}
         self._on_disk: set[Path] = set()
         self._code_blocks: tuple[str, ...] = ()
@@ -281,7 +258,7 @@ class RepoDetailView(QWidget):
             actions = {"settings": self.tr("Hub settings…")}
         self.notice.show_message(message, kind="warning" if offline else "error", actions=actions)
 
-    def show_repo(self, loaded: LoadedRepo) -> None:
+    def show_repo(self, loaded: RepoRating) -> None:
         self.loaded = loaded
         detail = loaded.detail
         self.notice.hide()
@@ -310,7 +287,7 @@ class RepoDetailView(QWidget):
         self._code_blocks = ()
         self.card.setPlaceholderText(self.tr("Loading the model card…"))
 
-    def show_fits(self, loaded: LoadedRepo) -> None:
+    def show_fits(self, loaded: RepoRating) -> None:
         """The estimator's verdicts for the repository shown (rows stay; badges change)."""
         shown = self.loaded.detail if self.loaded is not None else None
         if shown is None or (shown.repo_id, shown.revision) != (
@@ -793,7 +770,7 @@ class DiscoverPage(QWidget):
         self.card_call.cancel()
         self.fits_call.cancel()
         self.repo_call.run(
-            lambda: load_repo(client, repo_id),
+            lambda: rate_repo_by_size(client=client, repo_id=repo_id),
             on_success=self._on_repo_loaded,
             on_failure=self._on_repo_failed,
         )
@@ -802,7 +779,7 @@ class DiscoverPage(QWidget):
         if self._repo_id is not None:
             self.open_repo(self._repo_id)
 
-    def _on_repo_loaded(self, loaded: LoadedRepo) -> None:
+    def _on_repo_loaded(self, loaded: RepoRating) -> None:
         self.detail.show_repo(loaded)
         client, detail, dark = self.session.client, loaded.detail, is_dark(self)
         self.card_call.run(
@@ -811,7 +788,7 @@ class DiscoverPage(QWidget):
             on_failure=self._on_card_failed,
         )
         self.fits_call.run(
-            lambda: load_fits(client, loaded),
+            lambda: rate_repo_by_headers(client=client, rating=loaded),
             on_success=self.detail.show_fits,
             on_failure=self._on_fits_failed,
         )
