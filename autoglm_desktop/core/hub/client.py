@@ -178,19 +178,23 @@ def hub_errors(client: HubClient, *, repo_id: str | None = None, what: str = "")
         raise HubNotFoundError(f"“{what}” is not in “{repo_id}” on {client.host}.") from None
     except HfHubHTTPError as error:
         raise _http_error(client, error) from None
-    except httpx2.ProxyError as error:
-        raise NetworkError(
+    except httpx2.TransportError as error:
+        raise _network_error(client, error) from None
+
+
+def _network_error(client: HubClient, error: httpx2.TransportError) -> NetworkError:
+    if isinstance(error, httpx2.ProxyError):
+        return NetworkError(
             f"The proxy refused the connection ({error}). Check the proxy in Settings → Hub."
-        ) from None
-    except httpx2.ConnectError:
-        raise NetworkError(_unreachable(client)) from None
-    except httpx2.TimeoutException:
-        raise NetworkError(
+        )
+    if isinstance(error, httpx2.ConnectError):
+        return NetworkError(_unreachable(client))
+    if isinstance(error, httpx2.TimeoutException):
+        return NetworkError(
             f"{client.host} did not answer in time. The connection may be slow or blocked; "
             "try again, or choose the hf-mirror.com endpoint in Settings → Hub."
-        ) from None
-    except httpx2.TransportError as error:
-        raise NetworkError(f"The connection to {client.host} failed ({error}).") from None
+        )
+    return NetworkError(f"The connection to {client.host} failed ({error}).")
 
 
 def _status(error: HfHubHTTPError) -> int | None:

@@ -128,20 +128,7 @@ class DownloadRow(QFrame):
         amount = self.tr("%1 of %2").replace("%1", done).replace("%2", total)
         state = status.state
         if state is DownloadState.RUNNING:
-            if status.message and status.message not in ("Downloading…", "Starting…"):
-                return f"{amount} · {self._core_message(status.message)}"
-            parts = [amount]
-            if status.speed_bps > 0:
-                parts.append(self.tr("%1/s").replace("%1", size_text(status.speed_bps)))
-            if status.eta_s is not None:
-                parts.append(self.tr("%1 left").replace("%1", duration_text(status.eta_s)))
-            if status.file_count > 1:
-                parts.append(
-                    self.tr("part %1 of %2")
-                    .replace("%1", str(status.file_index + 1))
-                    .replace("%2", str(status.file_count))
-                )
-            return " · ".join(parts)
+            return self._describe_running(status, amount)
         if state is DownloadState.QUEUED:
             if status.bytes_done:
                 return self.tr("Waiting to continue · %1 already here").replace("%1", done)
@@ -153,6 +140,22 @@ class DownloadRow(QFrame):
         if state is DownloadState.CANCELLED:
             return self.tr("Cancelled; the partial file was deleted.")
         return status.error or self.tr("The download failed.")
+
+    def _describe_running(self, status: DownloadStatus, amount: str) -> str:
+        if status.message and status.message not in ("Downloading…", "Starting…"):
+            return f"{amount} · {self._core_message(status.message)}"
+        parts = [amount]
+        if status.speed_bps > 0:
+            parts.append(self.tr("%1/s").replace("%1", size_text(status.speed_bps)))
+        if status.eta_s is not None:
+            parts.append(self.tr("%1 left").replace("%1", duration_text(status.eta_s)))
+        if status.file_count > 1:
+            parts.append(
+                self.tr("part %1 of %2")
+                .replace("%1", str(status.file_index + 1))
+                .replace("%2", str(status.file_count))
+            )
+        return " · ".join(parts)
 
     def _core_message(self, message: str) -> str:
         if message == "Checking…":
