@@ -36,7 +36,7 @@ from autoglm_desktop.core.hub.settings import (
 from autoglm_desktop.core.models.library import ModelSource, OtherAppFolders
 from autoglm_desktop.core.planning.fit import FitVerdict
 from autoglm_desktop.qt.main_window import MainWindow
-from autoglm_desktop.qt.models.discover_page import SEARCH_DELAY_MS, DiscoverPage
+from autoglm_desktop.qt.models.discover_page import DiscoverPage
 from autoglm_desktop.qt.models.downloads_page import DownloadRow
 from autoglm_desktop.qt.models.library_page import LibraryPage
 from autoglm_desktop.qt.models.window import ModelsWindow
@@ -241,11 +241,14 @@ def test_a_hanging_search_never_blocks_the_window(
 ) -> None:
     """list_models has no timeout: a hung search is abandoned when the user searches again."""
     release = threading.Event()
+    hung: list[threading.Thread] = []
     original = HfApi.list_models
 
     def list_models(self: HfApi, *args: object, search: str | None = None, **kwargs: object):
-        if search == "hang":
-            release.wait(30)
+        if search == "hang":  # answers late, with a model that "tiny" does not find
+            hung.append(threading.current_thread())
+            release.wait(WAIT_MS / 1000)
+            search = "locked"
         return original(self, *args, search=search, **kwargs)
 
     monkeypatch.setattr(HfApi, "list_models", list_models)
@@ -255,15 +258,18 @@ def test_a_hanging_search_never_blocks_the_window(
     timer.timeout.connect(lambda: ticks.append(1))
     timer.start()
     qtbot.keyClicks(page.search_edit, "hang")
-    qtbot.waitUntil(lambda: page.calls.busy("search"), timeout=WAIT_MS)
-    qtbot.wait(SEARCH_DELAY_MS + 300)
-    assert page.calls.busy("search") and len(ticks) >= 10  # the event loop kept running
+    qtbot.waitUntil(lambda: bool(hung), timeout=WAIT_MS)
+    # The search hangs until released: the event loop keeps running meanwhile.
+    qtbot.waitUntil(lambda: len(ticks) >= 10, timeout=WAIT_MS)
+    assert page.calls.busy("search")
 
     search(qtbot, page, "tiny", expect=REPO)  # the hung search does not hold this one up
     release.set()
-    qtbot.wait(300)
+    hung[0].join(WAIT_MS / 1000)
+    assert not hung[0].is_alive()
+    QApplication.processEvents()  # delivers the late answer to "hang", queued by its thread
     timer.stop()
-    assert REPO in result_names(page)  # the late answer to "hang" was dropped
+    assert REPO in result_names(page) and GATED not in result_names(page)  # it was dropped
 
 
 def test_repo_files_show_quant_labels_fit_badges_and_the_card(
@@ -535,16 +541,18 @@ def test_delete_asks_first(qtbot: QtBot, window: ModelsWindow, model_file: Path)
     window.show_page("library")
     library_ready(qtbot, library, target)
     library.select(target)
+    requested: list[object] = []
+    library.requestDelete.connect(requested.append)  # the request to the library thread
 
     refusal = DialogAnswerer("Cancel")
     library.delete_button.click()
     assert refusal.text is not None and "Tiny-Q8_0" in refusal.text and str(target) in refusal.text
-    qtbot.wait(200)
+    assert requested == []  # nothing was asked of the library thread
     assert target.exists() and library.item_for(target) is not None
 
     consent = DialogAnswerer("Delete")
     library.delete_button.click()
-    assert consent.text is not None
+    assert consent.text is not None and len(requested) == 1
     qtbot.waitUntil(lambda: library.item_for(target) is None, timeout=WAIT_MS)
     assert not target.exists()
     assert "Deleted" in library.notice.label.text()
