@@ -795,8 +795,10 @@ class _PartFile:
         room = self.size - self.have
         if len(chunk) > room:  # a server sending more than the file holds: keep what fits
             chunk = chunk[:room]
+        pending = memoryview(chunk)
         try:
-            self._file.write(chunk)
+            while pending:  # an unbuffered write may take only part of the chunk
+                pending = pending[self._file.write(pending) :]
         except OSError as error:
             raise _disk_error(error, self.path) from None
         self._hash.update(chunk)
