@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shutil
 import subprocess
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -29,8 +31,13 @@ from autoglm_desktop.core.hub.settings import EndpointChoice, HubSettings
 from autoglm_desktop.core.models.library import find_local_models
 
 REPO = "acme/Tiny-GGUF"
-FAST = RetryPolicy(stall_timeout_s=3, connect_timeout_s=3, first_wait_s=0.01, max_wait_s=0.05)
-QUICK_STALL = RetryPolicy(stall_timeout_s=0.3, first_wait_s=0.01, max_wait_s=0.05)
+# Quick retries, and timeouts no test run reaches: a slow machine never makes a read time out,
+# and a held connection ends only when a pause, cancel or stop cuts it off.
+FAST = RetryPolicy(stall_timeout_s=600, connect_timeout_s=60, first_wait_s=0.01, max_wait_s=0.05)
+# For the stall test only: a server that stops sending is noticed soon.
+QUICK_STALL = RetryPolicy(stall_timeout_s=1, first_wait_s=0.01, max_wait_s=0.05)
+# Longer than anything takes on the busiest machine; reached only when something hangs.
+HUNG_S = 120
 
 
 pytestmark = pytest.mark.usefixtures("isolated_hub_state")
@@ -83,6 +90,28 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def wait_until(condition: Callable[[], bool], *, what: str) -> None:
+    """Wait until ``condition()`` holds, checking it often; fail only if it never does."""
+    checked = threading.Event()
+    for _ in range(HUNG_S * 100):
+        if condition():
+            return
+        checked.wait(0.01)
+    raise AssertionError(f"never happened: {what}")
+
+
+def part_size(path: Path) -> int:
+    try:
+        return part_path(path).stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def download_starts(hub: HubServer, file: str) -> list[int]:
+    """Where each download request for ``file`` asked the server to start."""
+    return [start for name, start in hub.range_starts if name == file]
+
+
 def test_download_is_verified_and_moved_into_place(
     client: HubClient, detail: RepoDetail, hub: HubServer, model_file: Path, app_home: Path
 ) -> None:
@@ -111,15 +140,23 @@ def test_stalled_transfer_is_retried_and_resumed(
     client: HubClient, detail: RepoDetail, hub: HubServer, model_file: Path
 ) -> None:
     size = model_file.stat().st_size
-    hub.add_fault(Fault("stall", at_byte=size // 3, path="Tiny-Q8_0.gguf", seconds=5))
-    manager = DownloadManager(client=client, policy=QUICK_STALL)
+    # The server stops sending at a third of the file, and does not go on until the test ends.
+    stall = hub.add_fault(Fault("hold", at_byte=size // 3, path="Tiny-Q8_0.gguf"))
+    seen: list[DownloadStatus] = []
+    manager = DownloadManager(client=client, policy=QUICK_STALL, listener=seen.append)
 
-    status = manager.run(manager.add(single(detail)).id)
+    try:
+        status = manager.run(manager.add(single(detail)).id)
+    finally:
+        stall.release.set()
 
     assert status.state is DownloadState.COMPLETED and status.retries >= 1
     assert sha256(status.path) == sha256(model_file)
-    assert ("Tiny-Q8_0.gguf", size // 3) in hub.range_starts  # resumed where it stalled
-    assert hub.bytes_served["Tiny-Q8_0.gguf"] == size  # no byte fetched twice
+    # Each retry asked for the bytes after those in the .part: resumed where it stalled, and
+    # nothing received was asked for again. (A busy machine may add a stall of its own.)
+    on_disk_at_retries = [s.bytes_done for s in seen if s.message.startswith("Connection problem")]
+    assert len(on_disk_at_retries) == status.retries
+    assert download_starts(hub, "Tiny-Q8_0.gguf") == [0, *on_disk_at_retries]
 
 
 def test_dropped_connection_is_resumed(
@@ -167,7 +204,7 @@ def test_split_model_is_one_download_offered_only_when_complete(
     third = model_file.stat().st_size // 3
     # The last part keeps failing: the first parts are fetched and verified, but not offered.
     hub.add_fault(Fault("drop", at_byte=10, path="Tiny-Q8_0-split-00003-of-00003.gguf", times=100))
-    policy = RetryPolicy(stall_timeout_s=3, first_wait_s=0.01, attempts_without_progress=2)
+    policy = dataclasses.replace(FAST, attempts_without_progress=2)
     manager = DownloadManager(client=client, policy=policy)
     job = manager.add(request)
     assert job.file_count == 3 and job.bytes_total == model_file.stat().st_size
@@ -193,14 +230,16 @@ def test_pause_resume_and_cancel_from_another_thread(
 ) -> None:
     size = model_file.stat().st_size
     hold = hub.add_fault(Fault("hold", at_byte=size // 2, path="Tiny-Q8_0.gguf"))
-    manager = DownloadManager(client=client, policy=QUICK_STALL)  # a held read notices soon
+    manager = DownloadManager(client=client, policy=FAST)  # requests cut the read off
     manager.start()
     try:
         job = manager.add(single(detail))
-        assert hold.reached.wait(10)
+        assert hold.reached.wait(HUNG_S)
+        wait_until(lambda: part_size(job.path) > 0, what="the first bytes reached the .part")
         manager.pause(job.id)
-        paused = manager.wait(job.id, timeout=10)
+        paused = manager.wait(job.id, timeout=HUNG_S)
         assert paused.state is DownloadState.PAUSED
+        assert not hold.release.is_set()  # the pause cut the held connection off
         # Pause acts at once: what the client had read is kept, bytes still in flight are not.
         assert 0 < paused.bytes_done <= size // 2
         assert paused.bytes_done == part_path(paused.path).stat().st_size
@@ -208,7 +247,7 @@ def test_pause_resume_and_cancel_from_another_thread(
         served_before_resume = hub.bytes_served["Tiny-Q8_0.gguf"]
 
         manager.resume(job.id)
-        done = manager.wait(job.id, timeout=10)
+        done = manager.wait(job.id, timeout=HUNG_S)
         assert done.state is DownloadState.COMPLETED
         served_after = hub.bytes_served["Tiny-Q8_0.gguf"] - served_before_resume
         assert served_after == size - paused.bytes_done  # resumed from the .part, not from zero
@@ -217,9 +256,9 @@ def test_pause_resume_and_cancel_from_another_thread(
             Fault("hold", at_byte=1000, path="Tiny-Q8_0-split-00001-of-00003.gguf")
         )
         job2 = manager.add(split(detail))
-        assert other.reached.wait(10)
+        assert other.reached.wait(HUNG_S)
         manager.cancel(job2.id)
-        cancelled = manager.wait(job2.id, timeout=10)
+        cancelled = manager.wait(job2.id, timeout=HUNG_S)
         other.release.set()
         assert cancelled.state is DownloadState.CANCELLED
         assert not part_path(cancelled.path).exists()
@@ -228,19 +267,58 @@ def test_pause_resume_and_cancel_from_another_thread(
         manager.stop()
 
 
+def test_stop_cuts_off_a_held_transfer_and_keeps_every_byte_received(
+    client: HubClient, detail: RepoDetail, hub: HubServer, model_file: Path
+) -> None:
+    size = model_file.stat().st_size
+    hold = hub.add_fault(Fault("hold", at_byte=size // 2, path="Tiny-Q8_0.gguf"))
+    manager = DownloadManager(client=client, policy=FAST)
+    job = manager.add(single(detail))
+    manager.start()
+    assert hold.reached.wait(HUNG_S)
+    wait_until(lambda: part_size(job.path) > 0, what="the first bytes reached the .part")
+
+    manager.stop(timeout=HUNG_S)  # the app quits while the server holds the connection
+
+    # stop() returned with the server still holding: only cutting the read off ends it, as the
+    # stall timeout is far away. The worker is gone and every byte it read is in the .part.
+    assert not hold.release.is_set()
+    assert not manager.worker_alive
+    stopped = manager.status(job.id)
+    assert stopped.state is DownloadState.QUEUED and stopped.message == ""
+    kept = part_size(job.path)
+    assert 0 < kept <= size // 2 and stopped.bytes_done == kept
+    hold.release.set()
+
+    restarted = DownloadManager(client=client, policy=FAST)
+    assert restarted.status(job.id).state is DownloadState.QUEUED
+    served_before_restart = hub.bytes_served["Tiny-Q8_0.gguf"]
+    restarted.start()
+    try:
+        done = restarted.wait(job.id, timeout=HUNG_S)
+    finally:
+        restarted.stop(timeout=HUNG_S)
+    assert done.state is DownloadState.COMPLETED
+    assert download_starts(hub, "Tiny-Q8_0.gguf") == [0, kept]  # resumed at the .part's end
+    # Nothing received was fetched twice.
+    assert hub.bytes_served["Tiny-Q8_0.gguf"] - served_before_restart == size - kept
+    assert sha256(done.path) == sha256(model_file)
+
+
 def test_queue_survives_quitting_and_restarting_the_app(
     client: HubClient, detail: RepoDetail, hub: HubServer, model_file: Path
 ) -> None:
     size = model_file.stat().st_size
     hold = hub.add_fault(Fault("hold", at_byte=size // 4, path="Tiny-Q8_0.gguf"))
-    first = DownloadManager(client=client, policy=QUICK_STALL)
+    first = DownloadManager(client=client, policy=FAST)
     paused = first.add(split(detail))
     first.pause(paused.id)
     first.start()
     running = first.add(single(detail))
-    assert hold.reached.wait(10)
-    first.stop()  # the app quits in the middle of the download
+    assert hold.reached.wait(HUNG_S)
+    first.stop(timeout=HUNG_S)  # the app quits in the middle of the download
     hold.release.set()
+    assert not first.worker_alive
     assert first.status(running.id).state is DownloadState.QUEUED
 
     restarted = DownloadManager(client=client, policy=FAST)
@@ -248,16 +326,17 @@ def test_queue_survives_quitting_and_restarting_the_app(
     states = {s.id: s.state for s in restarted.statuses()}
     assert states == {running.id: DownloadState.QUEUED, paused.id: DownloadState.PAUSED}
     kept = restarted.status(running.id).bytes_done  # what reached the .part before quitting
-    assert 0 < kept <= size // 4
+    assert kept == part_size(running.path) <= size // 4
     served_before_restart = hub.bytes_served["Tiny-Q8_0.gguf"]
     restarted.start()
     try:
-        assert restarted.wait(running.id, timeout=10).state is DownloadState.COMPLETED
+        assert restarted.wait(running.id, timeout=HUNG_S).state is DownloadState.COMPLETED
         assert restarted.status(paused.id).state is DownloadState.PAUSED  # the user paused it
         # Resumed from the .part: only the missing bytes were asked for.
+        assert download_starts(hub, "Tiny-Q8_0.gguf") == [0, kept]
         assert hub.bytes_served["Tiny-Q8_0.gguf"] - served_before_restart == size - kept
     finally:
-        restarted.stop()
+        restarted.stop(timeout=HUNG_S)
 
 
 def test_gated_model_download_fails_with_a_clear_message(client: HubClient) -> None:

@@ -15,6 +15,7 @@ from autoglm_desktop.qt.chat.view import ChatView, ViewMessage
 from autoglm_desktop.qt.common.markdown_render import code_style_background, render_markdown
 
 CODE = 'def greet(name):\n    return f"<b>{name}</b>"  # keep <tags>'
+WAIT_MS = 20_000  # only a hang takes this long
 REPLY = f"Here you go:\n\n```python\n{CODE}\n```\n\nAnd **bold** text."
 
 
@@ -405,24 +406,24 @@ def test_streaming_follows_the_bottom_only_while_the_user_is_there(
 ) -> None:
     view.set_messages(long_conversation(40))
     bar = view.verticalScrollBar()
-    qtbot.waitUntil(lambda: bar.maximum() > 0 and bar.value() == bar.maximum())
+    qtbot.waitUntil(lambda: bar.maximum() > 0 and bar.value() == bar.maximum(), timeout=WAIT_MS)
     view.begin_assistant_message(header="SmolLM2")
     reply = "".join(f"Paragraph {i} of the reply.\n\n" for i in range(40))
     stream(view, reply)
-    qtbot.waitUntil(lambda: bar.value() == bar.maximum())
+    qtbot.waitUntil(lambda: bar.value() == bar.maximum(), timeout=WAIT_MS)
 
     bar.setValue(bar.maximum() - 300)  # the user scrolls up a little, into the reply
     reading_at = bar.value()
     more = "".join(f"More {i}.\n\n" for i in range(20))
     stream(view, more)
-    qtbot.wait(10)
+    # Qt lays a long document out in steps: wait until the new text has made the view longer.
+    qtbot.waitUntil(lambda: bar.maximum() > reading_at + 300, timeout=WAIT_MS)
     assert bar.value() == reading_at
-    assert bar.maximum() > reading_at + 300
 
     # Rendering the reply again first removes it: the scroll bar clamps for a moment, which
     # must not count as the user going back to the bottom.
     view.end_assistant_message(final=assistant(99, reply + more))
-    qtbot.wait(10)
+    qtbot.waitUntil(lambda: bar.maximum() > reading_at + 300, timeout=WAIT_MS)
     assert bar.value() == reading_at
 
 

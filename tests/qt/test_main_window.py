@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtCore import QObject, Qt, QTimer, Slot
 from pytestqt.qtbot import QtBot
 
-from autoglm_desktop.core.chat.store import ChatStore
+from autoglm_desktop.core.chat.store import ChatStore, Message
 from autoglm_desktop.core.common import paths
 from autoglm_desktop.core.common.types import MessageStatus, Role, SamplingSettings
 from autoglm_desktop.core.planning.overrides import save_overrides
@@ -64,18 +64,32 @@ class TokenCounter(QObject):
         self.count += 1
 
 
+class ViewLengths(QObject):
+    """The chat view's text length after each token, as the window had just shown it.
+
+    Connected after the window, so its slot runs after the window's for the same token.
+    """
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__()
+        self.window = window
+        self.lengths: list[int] = []
+        window.worker.tokens.connect(self.on_tokens)
+
+    @Slot(str)
+    def on_tokens(self, _text: str) -> None:
+        self.lengths.append(len(self.window.chat_view.toPlainText()))
+
+
 def test_reply_streams_into_the_view_and_is_saved(qtbot: QtBot, window: MainWindow) -> None:
-    view_lengths: list[int] = []
-    probe = QTimer(interval=10)
-    probe.timeout.connect(lambda: view_lengths.append(len(window.chat_view.toPlainText())))
-    probe.start()
+    view = ViewLengths(window)
     send(qtbot, window, "Write a short poem about rivers.", sampling=SHORT_REPLY)
     assert window.prompt.toPlainText() == ""
     assert window.send_button.text() == "Stop"
     wait_reply(qtbot, window)
-    probe.stop()
-    growth_steps = len(set(view_lengths))
+    growth_steps = len(set(view.lengths))
     assert growth_steps >= 4, "the reply should appear progressively, not all at once"
+    assert view.lengths == sorted(view.lengths)
     messages = window.controller.messages()
     assert [m.role for m in messages] == [Role.USER, Role.ASSISTANT]
     reply = messages[1]
@@ -100,11 +114,19 @@ def test_gui_event_loop_keeps_ticking_during_a_reply(qtbot: QtBot, window: MainW
     counter = TokenCounter()
     window.worker.tokens.connect(counter.on_tokens)
     send(qtbot, window, "Tell me about the history of tea.", sampling=LONG_REPLY)
-    qtbot.waitUntil(lambda: counter.count >= 60, timeout=REPLY_TIMEOUT_MS)
+    # Tokens and timer ticks both go on while the reply runs (the reply stops only when told).
+    qtbot.waitUntil(
+        lambda: (
+            (counter.count >= 60 and ticks_while_running >= 5)
+            or not window.controller.reply_running
+        ),
+        timeout=REPLY_TIMEOUT_MS,
+    )
+    assert window.controller.reply_running, "the reply ended before the check"
     window.controller.stop()
     wait_reply(qtbot, window)
     timer.stop()
-    assert ticks_while_running >= 5
+    assert counter.count >= 60 and ticks_while_running >= 5
 
 
 def test_stop_keeps_the_partial_reply(qtbot: QtBot, window: MainWindow) -> None:
@@ -124,19 +146,24 @@ def test_stop_keeps_the_partial_reply(qtbot: QtBot, window: MainWindow) -> None:
 def test_partial_reply_is_on_disk_while_streaming(
     qtbot: QtBot, window: MainWindow, app_home: Path
 ) -> None:
-    counter = TokenCounter()
-    window.worker.tokens.connect(counter.on_tokens)
     send(qtbot, window, "Write a long essay about mountains.", sampling=LONG_REPLY)
-    qtbot.waitUntil(lambda: counter.count >= 5, timeout=REPLY_TIMEOUT_MS)
-    qtbot.wait(1300)
-    running = window.controller.reply_running
+    conversation_id = window.controller.conversation_id
+    saved: list[Message] = []
     with ChatStore(paths.history_db_path(), recover_interrupted=False) as other_connection:
-        saved = other_connection.messages(window.controller.conversation_id)[-1]
+
+        def partial_saved() -> bool:
+            """Whether another connection sees the reply saved with some text, or it ended."""
+            saved[:] = other_connection.messages(conversation_id)[-1:]
+            partial = saved[0].role == Role.ASSISTANT and bool(saved[0].content)
+            return partial or not window.controller.reply_running
+
+        qtbot.waitUntil(partial_saved, timeout=REPLY_TIMEOUT_MS)
+        running = window.controller.reply_running
     window.controller.stop()
     wait_reply(qtbot, window)
-    assert running, "the reply ended too soon to observe a partial save"
-    assert saved.role == Role.ASSISTANT and saved.status == MessageStatus.STREAMING
-    assert len(saved.content) > 0
+    assert running, "the reply ended before a partial save"
+    assert saved[0].role == Role.ASSISTANT and saved[0].status == MessageStatus.STREAMING
+    assert len(saved[0].content) > 0
 
 
 def test_killed_engine_keeps_window_and_partial_reply(qtbot: QtBot, window: MainWindow) -> None:

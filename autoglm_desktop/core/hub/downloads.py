@@ -33,6 +33,7 @@ import logging
 import os
 import queue
 import shutil
+import socket
 import threading
 import time
 import uuid
@@ -159,6 +160,10 @@ class _Cancelled(Exception):
     pass
 
 
+class _Stopped(Exception):
+    """The manager is stopping (the app quits): the download stays queued."""
+
+
 class _Retry(Exception):
     """An attempt failed in a way worth retrying (the message says how)."""
 
@@ -181,7 +186,19 @@ class _Job:
     speed: _SpeedMeter = field(default_factory=lambda: _SpeedMeter())
     pause_requested: threading.Event = field(default_factory=threading.Event)
     cancel_requested: threading.Event = field(default_factory=threading.Event)
+    stop_requested: threading.Event = field(default_factory=threading.Event)
+    interrupted: threading.Event = field(default_factory=threading.Event)  # any of the three
+    transfer: httpx2.Response | None = None  # the response being read; guarded by the lock
     last_notified: float = 0.0
+
+    def reset_requests(self) -> None:
+        for event in (
+            self.pause_requested,
+            self.cancel_requested,
+            self.stop_requested,
+            self.interrupted,
+        ):
+            event.clear()
 
     def dest(self, file: DownloadFile) -> Path:
         return self.dest_dir.joinpath(*file.path.split("/"))
@@ -317,7 +334,7 @@ class DownloadManager:
         with self._lock:
             job = self._job(job_id)
             if job.state is DownloadState.RUNNING:
-                job.pause_requested.set()
+                self._interrupt(job, job.pause_requested)
                 return
             if job.state is DownloadState.QUEUED:
                 self._set_state(job, DownloadState.PAUSED)
@@ -338,7 +355,7 @@ class DownloadManager:
         with self._lock:
             job = self._job(job_id)
             if job.state is DownloadState.RUNNING:
-                job.cancel_requested.set()
+                self._interrupt(job, job.cancel_requested)
                 return
             if job.state is not DownloadState.COMPLETED:
                 _delete_parts(job)
@@ -373,8 +390,7 @@ class DownloadManager:
                 return self._status(job)
             if job.state is DownloadState.RUNNING:
                 raise DownloadError(f"{job.request.name} is already downloading.")
-            job.pause_requested.clear()
-            job.cancel_requested.clear()
+            job.reset_requests()
             job.retries = 0
             job.exception = job.error = None
             job.message = "Starting…"
@@ -394,6 +410,8 @@ class DownloadManager:
             raise
         except _Paused:
             final = DownloadState.PAUSED
+        except _Stopped:
+            final = DownloadState.QUEUED  # the next start continues it
         except _Cancelled:
             _delete_parts(job)
             final = DownloadState.CANCELLED
@@ -406,7 +424,8 @@ class DownloadManager:
             job.exception = DownloadError(f"The download failed unexpectedly ({error}).")
             job.error = str(job.exception)
             final = DownloadState.FAILED
-        self._finish(job, final, {DownloadState.COMPLETED: "Done"}.get(final, final.value.title()))
+        messages = {DownloadState.COMPLETED: "Done", DownloadState.QUEUED: ""}
+        self._finish(job, final, messages.get(final, final.value.title()))
 
     def _finish(self, job: _Job, state: DownloadState, message: str) -> None:
         with self._lock:
@@ -425,26 +444,46 @@ class DownloadManager:
             self._worker = threading.Thread(target=self._work, name="downloads", daemon=True)
             self._worker.start()
 
+    @property
+    def worker_alive(self) -> bool:
+        """Whether the worker thread of :meth:`start` is still running."""
+        with self._lock:
+            return self._worker is not None and self._worker.is_alive()
+
     def stop(self, *, timeout: float | None = 10.0) -> None:
         """End the worker thread (when the app quits), interrupting the running download.
 
-        Its parts are kept and it stays queued, so the next :meth:`start` (the next time the
-        app runs) continues it.
+        A transfer waiting for bytes is cut off at once (see :meth:`_interrupt`); every byte
+        received is in its ``.part`` when this returns, and the download is queued again, so
+        the next :meth:`start` (the next time the app runs) continues it.
+
+        Args:
+            timeout: how long to wait for a worker busy where it cannot be interrupted (a
+                connection being opened, the hub's metadata request, the final hash check).
         """
         with self._lock:
             self._stopping = True
-            interrupted = [j for j in self._jobs.values() if j.state is DownloadState.RUNNING]
-            for job in interrupted:
-                job.pause_requested.set()
+            for job in self._jobs.values():
+                if job.state is DownloadState.RUNNING:
+                    self._interrupt(job, job.stop_requested)
             self._wakeup.notify_all()
             worker = self._worker
-        if worker is not None:
+        if worker is not None and worker is not threading.current_thread():
             worker.join(timeout)
+            if worker.is_alive():
+                log.warning("The download thread did not stop within %s s", timeout)
+
+    def _interrupt(self, job: _Job, request: threading.Event) -> None:
+        """Ask the running ``job`` to pause, cancel or stop, even while it waits for bytes.
+
+        The request is set and the connection cut under the lock, under which :meth:`_stream`
+        registers its response before it checks the requests: no request is ever missed.
+        """
         with self._lock:
-            for job in interrupted:
-                if job.state is DownloadState.PAUSED:
-                    job.message = ""
-                    self._set_state(job, DownloadState.QUEUED)
+            request.set()
+            job.interrupted.set()
+            if job.transfer is not None:
+                _cut_off(job.transfer)
 
     def wait(self, job_id: str, *, timeout: float | None = None) -> DownloadStatus:
         """Block until a download is no longer queued or running (for tests and scripts)."""
@@ -467,8 +506,7 @@ class DownloadManager:
                 if self._stopping:
                     return
                 assert job is not None
-                job.pause_requested.clear()
-                job.cancel_requested.clear()
+                job.reset_requests()
                 job.retries = 0
                 job.exception = job.error = None
                 self._set_state(job, DownloadState.RUNNING)
@@ -560,15 +598,25 @@ class DownloadManager:
             pool=policy.connect_timeout_s,
         )
         session = get_session()
+        check_controls = self._control(job)
         with session.stream(
             "GET", url, headers=headers, timeout=timeout, follow_redirects=True
         ) as response:
-            self._check_response(response, part)
-            check_controls = self._control(job)
-            for chunk in response.iter_bytes():
-                part.write(chunk)
-                self._progress(job, len(chunk))
-                check_controls()  # Pause and Cancel act while bytes flow, not only on a stall
+            with self._lock:
+                job.transfer = response  # from now on a request cuts the connection off
+            try:
+                check_controls()  # a request that came while connecting
+                self._check_response(response, part)
+                for chunk in response.iter_bytes():
+                    part.write(chunk)  # every byte received reaches the part
+                    self._progress(job, len(chunk))
+                    check_controls()  # requests act while bytes flow, not only on a stall
+            except Exception:
+                check_controls()  # a read cut off by a request ends as that request says
+                raise
+            finally:
+                with self._lock:
+                    job.transfer = None
 
     def _check_response(self, response: httpx2.Response, part: _PartFile) -> None:
         status = response.status_code
@@ -609,8 +657,10 @@ class DownloadManager:
         def check() -> None:
             if job.cancel_requested.is_set():
                 raise _Cancelled
-            if job.pause_requested.is_set():
+            if job.pause_requested.is_set():  # a pause before the quit stays a pause
                 raise _Paused
+            if job.stop_requested.is_set():
+                raise _Stopped
 
         return check
 
@@ -629,12 +679,9 @@ class DownloadManager:
         self._notify(job, force=True)
 
     def _sleep(self, job: _Job, seconds: float) -> None:
-        deadline = time.monotonic() + seconds
-        while (remaining := deadline - time.monotonic()) > 0:
-            if job.cancel_requested.wait(min(remaining, 0.1)):
-                raise _Cancelled
-            if job.pause_requested.is_set():
-                raise _Paused
+        """Wait before a retry; a pause, cancel or stop ends the wait at once."""
+        job.interrupted.wait(seconds)
+        self._control(job)()
 
     def _set_state(self, job: _Job, state: DownloadState) -> None:
         job.state = state
@@ -676,6 +723,24 @@ class DownloadManager:
             error=job.error,
             path=job.primary_path,
         )
+
+
+def _cut_off(response: httpx2.Response) -> None:
+    """Make a read blocked on ``response`` return at once, from another thread.
+
+    The response's ``network_stream`` extension gives its socket; shutting the socket down
+    wakes the reading thread with an end of stream, which the transfer reports as an error.
+    The plain socket's ``shutdown`` is used: ``SSLSocket.shutdown`` would also drop the TLS
+    object under the reading thread. HTTP/2 connections carry other requests too, so they are
+    left alone (the stall timeout ends such a read).
+    """
+    if response.http_version == "HTTP/2":
+        return
+    stream = response.extensions.get("network_stream")
+    sock = stream.get_extra_info("socket") if stream is not None else None
+    if isinstance(sock, socket.socket):
+        with contextlib.suppress(OSError):  # already closed
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 # --------------------------------------------------------------------------- the part file
@@ -730,8 +795,10 @@ class _PartFile:
         room = self.size - self.have
         if len(chunk) > room:  # a server sending more than the file holds: keep what fits
             chunk = chunk[:room]
+        pending = memoryview(chunk)
         try:
-            self._file.write(chunk)
+            while pending:  # an unbuffered write may take only part of the chunk
+                pending = pending[self._file.write(pending) :]
         except OSError as error:
             raise _disk_error(error, self.path) from None
         self._hash.update(chunk)
