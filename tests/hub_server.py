@@ -508,6 +508,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         with self.hub.lock:
             if not probe:
                 self.hub.range_starts.append((file.path, start))
+        self._send_body(file, start, end, probe=probe)
+        return None
+
+    def _send_body(self, file: HubFile, start: int, end: int, *, probe: bool) -> None:
+        """Bytes ``start:end`` of the file, acting out the fault planned for this request."""
         fault = self.hub.take_fault(file.path, start, end, probe=probe)
         served = self.hub.probe_bytes_served if probe else self.hub.bytes_served
         for position, chunk in file.chunks(start, end):
@@ -519,11 +524,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 else:
                     self._write(file, chunk[:cut], served)
                     if self._interrupt(fault):
-                        return None
+                        return
                     chunk = chunk[cut:]
                 fault = None
             self._write(file, chunk, served)
-        return None
 
     def _write(self, file: HubFile, data: bytes, served: Counter[str]) -> None:
         if not data:
