@@ -8,6 +8,7 @@ from pathlib import Path
 
 import platformdirs
 import pytest
+from hypothesis import settings
 
 from autoglm_desktop.core.common import paths
 from autoglm_desktop.core.engine.ggml_backends import register_ggml_backends
@@ -15,6 +16,12 @@ from autoglm_desktop.core.models.starter_model import WHEEL_FILENAME, ensure_sta
 
 # The hub tests' fixtures (no_sockets, isolated_hub_state, model_file) live in their own module.
 pytest_plugins = ["hub_fixtures"]
+
+# CI runs every property test on the same examples: a test that passes only on some random
+# draws is a failing test, and it is found by developers' runs, which stay random.
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 # Qt tests run headless unless the caller asked for a real display platform.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")

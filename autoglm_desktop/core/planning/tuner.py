@@ -330,16 +330,18 @@ class _Search:
 
     def run(self, measured_threads: int | None) -> TunedPlan:
         n_threads, n_threads_batch, thread_reason = self.threads(measured_threads)
-        best: tuple[int, int, str, int] | None = None  # layers, ctx, kv, ubatch
-        kv_note = ""
-        for n_ubatch in self.micro_batches():
-            chosen = self.best_for_batch(n_ubatch)
-            if chosen is not None:
-                best, kv_note = chosen
-                break
-        if best is None:
+        found = [
+            chosen
+            for n_ubatch in self.micro_batches()
+            if (chosen := self.best_for_batch(n_ubatch)) is not None
+        ]
+        if not found:
             return self.not_fitting(n_threads, n_threads_batch, thread_reason)
-        layers, n_ctx, kv_type, n_ubatch = best
+        # Most layers first, then most context, then the larger micro-batch: every plan that
+        # fits a machine fits one with more memory, so more memory never gives less of either.
+        (layers, n_ctx, kv_type, n_ubatch), kv_note = max(
+            found, key=lambda chosen: (chosen[0][0], chosen[0][1], chosen[0][3])
+        )
         plan = replace(
             self.plan(n_ctx=n_ctx, n_gpu_layers=layers, kv_type=kv_type, n_ubatch=n_ubatch),
             n_threads=n_threads,
