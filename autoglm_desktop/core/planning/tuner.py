@@ -24,7 +24,10 @@ Threads follow the live CPU load, not the core count: llama.cpp's threads wait f
 at every step, so one thread that shares its core with another program slows them all (on a
 2-core machine with one core busy, 2 threads decode at a third of the speed of 1). A core that
 is at least half idle counts (bench/threads.py: with 0.35 cores busy on 2 cores, 2 threads
-still decode 18 % faster than 1); decoding uses at most the physical cores.
+still decode 18 % faster than 1); decoding uses at most the physical cores. The plan's count is
+where the engine starts: unless the user fixed the threads (``adaptive_threads=False``), it
+keeps following the load during every reply, up to ``max_threads``
+(``core/engine/thread_governor.py``).
 """
 
 from __future__ import annotations
