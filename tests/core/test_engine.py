@@ -27,6 +27,10 @@ from autoglm_desktop.core.engine import (
     ModelLoaded,
     TokenChunk,
 )
+from autoglm_desktop.core.engine.protocol import GenerateRequest
+from autoglm_desktop.core.engine.runtime import LlamaRuntime
+from autoglm_desktop.core.engine.thread_governor import ThreadGovernor, ThreadSetting
+from autoglm_desktop.core.machine.cpu_share import CpuShare
 
 GREEDY = SamplingSettings(temperature=0.0, seed=7, max_tokens=48)
 
@@ -258,3 +262,49 @@ def test_a_plan_without_gpu_loads_and_answers(starter_model: Path) -> None:
         assert text.strip()
     finally:
         client.shutdown()
+
+
+def test_threads_the_user_fixed_stay_fixed(starter_model: Path) -> None:
+    client = EngineClient()
+    try:
+        plan = LoadPlan(model_path=starter_model, n_ctx=512, n_threads=1, adaptive_threads=False)
+        list(client.load(plan))
+        _, events = collect(client.generate(turns=ask("Say hi."), sampling=GREEDY))
+        stats = finished(events).stats
+        assert stats.n_threads == 1 and stats.thread_changes == 0
+    finally:
+        client.shutdown()
+
+
+def test_the_runtime_applies_the_governors_thread_change_mid_reply(starter_model: Path) -> None:
+    """A load that appears during the reply moves llama.cpp to one thread (fake clock/load)."""
+    readings = {"count": 0}
+    clock = {"now": 0.0}
+
+    def read_load() -> CpuShare:
+        readings["count"] += 1
+        other = 0.0 if readings["count"] <= 2 else 2.0  # idle until the reply has begun
+        return CpuShare(window_s=1.0, capacity_cores=2.0, busy_cores=2.0, own_cores=2.0 - other)
+
+    def tick() -> float:
+        clock["now"] += 1.0  # every token ends a reading interval
+        return clock["now"]
+
+    def factory(_plan: LoadPlan, start: ThreadSetting) -> ThreadGovernor:
+        return ThreadGovernor(
+            current=start, ceiling=2, batch_ceiling=2, read_load=read_load, clock=tick
+        )
+
+    runtime = LlamaRuntime(
+        stop_requested=lambda: False, emit=lambda _e: None, governor_factory=factory
+    )
+    try:
+        runtime.load(LoadPlan(model_path=starter_model, n_ctx=512, n_threads=2, n_threads_batch=2))
+        request = GenerateRequest(
+            turns=tuple(ask("Count to ten.")), system_prompt="", sampling=GREEDY
+        )
+        stats = runtime.generate(request)
+    finally:
+        runtime.close()
+    assert stats.generated_tokens > 2
+    assert stats.n_threads == 1 and stats.thread_changes == 1

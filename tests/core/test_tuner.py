@@ -170,6 +170,18 @@ def test_overrides_are_kept(infos: dict[str, GGUFInfo]) -> None:
     plan = tuned.plan
     assert (plan.n_ctx, plan.n_gpu_layers, plan.n_threads, plan.use_mmap) == (3000, 4, 3, False)
     assert "set by you" in tuned.reasons["n_threads"]
+    assert not plan.adaptive_threads  # the engine leaves threads the user set alone
+
+
+def test_automatic_threads_are_adaptive_up_to_the_physical_cores(
+    infos: dict[str, GGUFInfo],
+) -> None:
+    one_busy = snapshot(ram_gib=8, cores=2, busy=(0.98, 0.03))
+    plan = plan_for(info=infos["tiny"], hardware=one_busy).plan
+    assert plan.n_threads == 1 and plan.adaptive_threads and plan.max_threads == 2
+    batch_only = PlanOverrides(n_threads_batch=2)
+    fixed = plan_for(info=infos["tiny"], hardware=one_busy, overrides=batch_only).plan
+    assert not fixed.adaptive_threads
 
 
 def test_threads_follow_live_cpu_load() -> None:

@@ -74,6 +74,8 @@ class GenerationStats:
     trimmed_messages: int = 0  # oldest messages left out to fit the context
     context_used: int = 0  # tokens in the context after the reply
     context_size: int = 0
+    n_threads: int = 0  # decode threads in use at the end of the reply (0: unknown)
+    thread_changes: int = 0  # times the engine changed its thread count during the reply
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -102,6 +104,10 @@ class LoadPlan:
     # False: the engine process sees no GPU at all (not even for a compute buffer), for when
     # the GPU's memory is too full to hold anything.
     use_gpu: bool = True
+    # True: the engine moves n_threads/n_threads_batch with the CPU load while it generates
+    # (between 1 and ``max_threads``). False: the user fixed the threads, they stay as given.
+    adaptive_threads: bool = True
+    max_threads: int | None = None  # decode threads at most; None: the usable cores
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

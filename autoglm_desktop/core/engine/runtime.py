@@ -37,6 +37,12 @@ from autoglm_desktop.core.engine.context_window import fit_conversation, reply_r
 from autoglm_desktop.core.engine.events import ContextTrimmed, EngineEvent, LoadProgress, TokenChunk
 from autoglm_desktop.core.engine.ggml_backends import register_ggml_backends
 from autoglm_desktop.core.engine.protocol import GenerateRequest
+from autoglm_desktop.core.engine.thread_governor import (
+    GovernorFactory,
+    ThreadGovernor,
+    ThreadSetting,
+    governor_for,
+)
 
 KV_CACHE_TYPES = {
     "f32": llama_lib.GGML_TYPE_F32,
@@ -97,7 +103,11 @@ class LlamaRuntime:
     """One loaded model and its context; prompt formatting, context fitting and streaming."""
 
     def __init__(
-        self, *, stop_requested: Callable[[], bool], emit: Callable[[EngineEvent], None]
+        self,
+        *,
+        stop_requested: Callable[[], bool],
+        emit: Callable[[EngineEvent], None],
+        governor_factory: GovernorFactory = governor_for,
     ) -> None:
         register_ggml_backends()  # release builds load llama.cpp's CPU/GPU backends at run time
         self._stop_requested = stop_requested
@@ -105,6 +115,8 @@ class LlamaRuntime:
         self._llm: llama_cpp.Llama | None = None
         self._formatter: Jinja2ChatFormatter | None = None
         self._stop_strings: list[str] = []
+        self._governor_factory = governor_factory
+        self._governor: ThreadGovernor | None = None
         # ctypes callbacks must outlive every native call that may invoke them.
         self._abort_callback = llama_lib.ggml_abort_callback(lambda _data: self._stop_requested())
         self._no_abort_callback = llama_lib.ggml_abort_callback()
@@ -152,6 +164,7 @@ class LlamaRuntime:
             ) from exc
         self._llm = llm
         self._formatter, self._stop_strings = _chat_formatter(llm)
+        self._governor = self._governor_factory(plan, self._threads_in_use())
         return _model_info(llm, path, load_seconds=time.perf_counter() - started)
 
     def close(self) -> None:
@@ -159,6 +172,7 @@ class LlamaRuntime:
             self._llm.close()
         self._llm = None
         self._formatter = None
+        self._governor = None
 
     # -- generation ----------------------------------------------------------------------
 
@@ -178,6 +192,8 @@ class LlamaRuntime:
     def generate(self, request: GenerateRequest) -> GenerationStats:
         llm, _ = self._require_model()
         started = time.perf_counter()
+        changes_before = self._governor.changes if self._governor else 0
+        self._set_threads(self._governor.begin_reply() if self._governor else None)
         n_ctx = llm.n_ctx()
         turns = list(request.turns)
         if request.system_prompt.strip():
@@ -211,6 +227,7 @@ class LlamaRuntime:
                 first_token_at = time.perf_counter()
                 # Prompt evaluation is over: stop paying for the abort check on every graph node.
                 self._set_abort_check(enabled=False)
+            self._set_threads(self._governor.on_token() if self._governor else None)
             return self._stop_requested()
 
         seed = sampling.seed if sampling.seed >= 0 else random.randrange(2**31)
@@ -258,7 +275,21 @@ class LlamaRuntime:
             trimmed_messages=fitted.dropped_turns,
             context_used=llm.n_tokens,
             context_size=n_ctx,
+            n_threads=self._threads_in_use().n_threads,
+            thread_changes=(self._governor.changes if self._governor else 0) - changes_before,
         )
+
+    def _threads_in_use(self) -> ThreadSetting:
+        llm, _ = self._require_model()
+        return ThreadSetting(
+            n_threads=int(llama_lib.llama_n_threads(llm.ctx)),
+            n_threads_batch=int(llama_lib.llama_n_threads_batch(llm.ctx)),
+        )
+
+    def _set_threads(self, setting: ThreadSetting | None) -> None:
+        """Apply a governor's decision; llama.cpp uses it from the next decode on."""
+        if setting is not None and self._llm is not None:
+            llama_lib.llama_set_n_threads(self._llm.ctx, setting.n_threads, setting.n_threads_batch)
 
     def _set_abort_check(self, *, enabled: bool) -> None:
         if self._llm is None:

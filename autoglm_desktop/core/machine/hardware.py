@@ -155,7 +155,7 @@ def read_hardware(
     cpu = CpuReading(
         logical_cores=_logical_cores(),
         physical_cores=_physical_cores(),
-        usable_core_ids=_safe(_affinity, None, "CPU affinity"),
+        usable_core_ids=_safe(cpu_affinity, None, "CPU affinity"),
         quota_cores=_safe(read_cgroup_cpu_quota, None, "cgroup CPU quota"),
         features=_safe(read_cpu_features, None, "CPU features"),
         per_core_load=(cpu_meter or _SHARED_METER).read(interval=cpu_interval),
@@ -378,7 +378,8 @@ def _physical_cores() -> int | None:
     return _safe(lambda: _opt_int(psutil.cpu_count(logical=False)), None, "physical core count")
 
 
-def _affinity() -> tuple[int, ...] | None:
+def cpu_affinity() -> tuple[int, ...] | None:
+    """The logical CPUs this process may run on; ``None`` when the system does not say."""
     if hasattr(os, "sched_getaffinity"):
         return tuple(sorted(os.sched_getaffinity(0)))
     process = psutil.Process()
@@ -407,9 +408,9 @@ class CpuLoadMeter:
         with self._lock:
             try:
                 if interval > 0:
-                    self._last = _busy_and_total()
+                    self._last = cpu_busy_and_total()
                     time.sleep(interval)
-                current = _busy_and_total()
+                current = cpu_busy_and_total()
             except Exception:
                 log.debug("CPU times not readable", exc_info=True)
                 return None
@@ -419,7 +420,7 @@ class CpuLoadMeter:
         return tuple(_load(before, after) for before, after in zip(previous, current, strict=True))
 
 
-def _busy_and_total() -> list[tuple[float, float]]:
+def cpu_busy_and_total() -> list[tuple[float, float]]:
     samples = []
     for times in psutil.cpu_times(percpu=True):
         values = times._asdict()

@@ -66,7 +66,9 @@ def iter_probe_threads(
     """
     run = generate or _engine_generate
     for threads in candidates:
-        candidate = replace(plan, n_threads=threads, n_threads_batch=threads)
+        candidate = replace(
+            plan, n_threads=threads, n_threads_batch=threads, adaptive_threads=False
+        )
         speed = 0.0
         for event in run(candidate, tokens):
             if isinstance(event, GenerationFinished):

@@ -24,7 +24,10 @@ Threads follow the live CPU load, not the core count: llama.cpp's threads wait f
 at every step, so one thread that shares its core with another program slows them all (on a
 2-core machine with one core busy, 2 threads decode at a third of the speed of 1). A core that
 is at least half idle counts (bench/threads.py: with 0.35 cores busy on 2 cores, 2 threads
-still decode 18 % faster than 1); decoding uses at most the physical cores.
+still decode 18 % faster than 1); decoding uses at most the physical cores. The plan's count is
+where the engine starts: unless the user fixed the threads (``adaptive_threads=False``), it
+keeps following the load during every reply, up to ``max_threads``
+(``core/engine/thread_governor.py``).
 """
 
 from __future__ import annotations
@@ -147,13 +150,19 @@ def fits_budget(estimate: MemoryEstimate, budget: MemoryBudget) -> bool:
     return all(v <= b for v, b in zip(estimate.vram_bytes, budget.gpu_bytes, strict=True))
 
 
-def choose_threads(hardware: HardwareSnapshot) -> tuple[int, int, str]:
-    """Decode threads, prompt threads and the reason, from the cores idle right now."""
+def thread_ceilings(hardware: HardwareSnapshot) -> tuple[int, int]:
+    """Most decode threads (physical cores) and prompt threads (usable logical cores)."""
     cpu = hardware.cpu
     usable = max(1, cpu.usable_cores or 1)
     if cpu.quota_cores is not None:
         usable = max(1, min(usable, math.floor(cpu.quota_cores)))
-    physical = max(1, min(cpu.physical_cores or usable, usable))
+    return max(1, min(cpu.physical_cores or usable, usable)), usable
+
+
+def choose_threads(hardware: HardwareSnapshot) -> tuple[int, int, str]:
+    """Decode threads, prompt threads and the reason, from the cores idle right now."""
+    cpu = hardware.cpu
+    physical, usable = thread_ceilings(hardware)
     idle = idle_cores(hardware)
     free = max(1, math.floor(idle + (1 - IDLE_CORE_THRESHOLD)))
     n_threads = min(free, physical)
@@ -264,6 +273,9 @@ class _Search:
             flash_attn=self.flash_attn,
             use_mmap=True if self.fixed.use_mmap is None else self.fixed.use_mmap,
             use_mlock=bool(self.fixed.use_mlock),
+            # Threads the user set stay as set; otherwise the engine follows the load.
+            adaptive_threads=self.fixed.n_threads is None and self.fixed.n_threads_batch is None,
+            max_threads=thread_ceilings(self.hardware)[0],
         )
 
     # -- choices ------------------------------------------------------------------------
