@@ -191,6 +191,16 @@ def mid_reply(model: Path, tokens: int, rounds: int, burner_count: int) -> bool:
     finally:
         for client in clients.values():
             client.shutdown()
+    return print_mid_reply_table(list(plans), speeds, lengths, notes)
+
+
+def print_mid_reply_table(
+    plans: list[str],
+    speeds: dict[tuple[str, str], list[float]],
+    lengths: list[int],
+    notes: dict[str, list[str]],
+) -> bool:
+    """The medians per situation and engine, and whether adaptive met the target."""
     fixed = [n for n in plans if n != "adaptive"]
     header = f"{'load':16} " + " ".join(f"{f'{n} tok/s':>14}" for n in plans)
     header += f" {'best fixed':>10} {'adaptive/best':>13}"
