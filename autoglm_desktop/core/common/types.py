@@ -102,6 +102,19 @@ class LoadPlan:
     # False: the engine process sees no GPU at all (not even for a compute buffer), for when
     # the GPU's memory is too full to hold anything.
     use_gpu: bool = True
+    # When a conversation outgrows the context: True shifts the KV cache past the oldest
+    # turns (where the model allows it); False leaves them out in steps of half the context.
+    context_shift: bool = True
+    # KV states of recent conversations kept for when the user returns to them.
+    kv_cache_ram_bytes: int = 256 * 1024**2
+    kv_cache_disk_bytes: int = 2 * 1024**3
+
+    def cache_identity(self) -> dict[str, Any]:
+        """The fields that decide what a KV state holds (not the cache budgets)."""
+        data = self.to_dict()
+        for name in ("kv_cache_ram_bytes", "kv_cache_disk_bytes", "use_mlock", "use_mmap"):
+            data.pop(name)
+        return data
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
