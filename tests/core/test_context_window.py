@@ -94,6 +94,6 @@ def test_shift_discards_the_left_out_span_and_reuses_the_rest() -> None:
 
 
 def test_no_shift_without_a_confirmed_match() -> None:
-    cached = [1, 2, 3] + list(range(100, 140))
-    prompt = [1, 2, 3] + list(range(120, 125)) + list(range(500, 540))  # only 5 tokens match
+    cached = [1, 2, 3, *range(100, 140)]
+    prompt = [1, 2, 3, *range(120, 125), *range(500, 540)]  # only 5 tokens match
     assert plan_reuse(cached, prompt, allow_shift=True).discard == 0
