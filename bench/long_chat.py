@@ -6,6 +6,7 @@ them the engine evaluated (the rest came from the KV cache), and the time to the
 The summary compares medians measured in this one run, so the ratios hold on a busy machine.
 
     python bench/long_chat.py [--model PATH] [--ctx 1024] [--turns 24] [--max-tokens 48]
+                              [--no-shift]
 
 All app folders (so the KV state cache too) live in a temporary folder for the run.
 """
@@ -107,6 +108,11 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=24)
     parser.add_argument("--max-tokens", type=int, default=48)
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument(
+        "--no-shift",
+        action="store_true",
+        help="leave history out in steps of half the context instead of shifting the KV cache",
+    )
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="autoglm-long-chat-"))
@@ -130,6 +136,8 @@ def main() -> None:
         temperature=0.0, seed=args.seed, max_tokens=args.max_tokens, repeat_penalty=1.1
     )
     plan = LoadPlan(model_path=args.model, n_ctx=args.ctx)
+    if args.no_shift:
+        plan = LoadPlan(model_path=args.model, n_ctx=args.ctx, context_shift=False)
     counter = Counter(args.model)
     rng = random.Random(args.seed)
     rows: list[Turn] = []
@@ -170,7 +178,8 @@ def main() -> None:
             flush=True,
         )
 
-    print(f"model: {args.model.name}  n_ctx={args.ctx}  max_tokens={args.max_tokens}")
+    policy = "step" if args.no_shift else "shift"
+    print(f"model: {args.model.name}  n_ctx={args.ctx}  max_tokens={args.max_tokens}  {policy}")
     print(f"{'turn':<10}{'prompt':>8}{'evaluated':>11}{'new':>6}{'TTFT s':>9}{'trimmed':>9}")
     client = start()
     a: list[ChatTurn] = []
