@@ -35,6 +35,11 @@ from autoglm_desktop.core.machine.cpu_share import CpuShare
 GREEDY = SamplingSettings(temperature=0.0, seed=7, max_tokens=48)
 
 
+@pytest.fixture(autouse=True)
+def _isolated_state_cache(app_home: Path) -> None:
+    """Each test's KV state cache starts empty (the engine keeps it under the app's cache)."""
+
+
 @pytest.fixture
 def engine(starter_model: Path) -> Iterator[EngineClient]:
     client = EngineClient()

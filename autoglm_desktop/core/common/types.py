@@ -108,6 +108,29 @@ class LoadPlan:
     # (between 1 and ``max_threads``). False: the user fixed the threads, they stay as given.
     adaptive_threads: bool = True
     max_threads: int | None = None  # decode threads at most; None: the usable cores
+    # When a conversation outgrows the context: True shifts the KV cache past the oldest
+    # turns (where the model allows it); False leaves them out in steps of half the context.
+    context_shift: bool = True
+    # KV states of recent conversations kept for when the user returns to them.
+    kv_cache_ram_bytes: int = 256 * 1024**2
+    kv_cache_disk_bytes: int = 2 * 1024**3
+
+    def cache_identity(self) -> dict[str, Any]:
+        """The fields that decide what a KV state holds (not the cache budgets)."""
+        data = self.to_dict()
+        not_in_state = (
+            "kv_cache_ram_bytes",
+            "kv_cache_disk_bytes",
+            "use_mlock",
+            "use_mmap",
+            "n_threads",
+            "n_threads_batch",
+            "adaptive_threads",
+            "max_threads",
+        )
+        for name in not_in_state:
+            data.pop(name)
+        return data
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

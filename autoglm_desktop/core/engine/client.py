@@ -16,7 +16,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import cast
 
-from autoglm_desktop.core.common import errors
+from autoglm_desktop.core.common import errors, paths
 from autoglm_desktop.core.common.types import ChatTurn, LoadPlan, ModelInfo, SamplingSettings
 from autoglm_desktop.core.engine.events import EngineEvent, ModelLoaded
 from autoglm_desktop.core.engine.process import engine_main
@@ -58,10 +58,12 @@ def describe_exit(exitcode: int | None) -> str:
 class EngineClient:
     """Drives one engine process; restarts it on demand after a crash or an unload."""
 
-    def __init__(self, *, log_path: Path | None = None) -> None:
+    def __init__(self, *, log_path: Path | None = None, kv_cache_dir: Path | None = None) -> None:
+        """``kv_cache_dir``: where conversations' KV states persist (default: the app's cache)."""
         self._mp = multiprocessing.get_context("spawn")
         self._stop_event = self._mp.Event()
         self._log_path = log_path
+        self._kv_cache_dir = kv_cache_dir
         self._process: BaseProcess | None = None
         self._conn: Connection | None = None
         self._plan: LoadPlan | None = None
@@ -98,7 +100,8 @@ class EngineClient:
         self.shutdown()
         self._plan = None
         self._start_process(hide_gpus=not plan.use_gpu)
-        for event in self._request(LoadRequest(plan=plan)):
+        kv_dir = self._kv_cache_dir or paths.cache_dir() / "kv"
+        for event in self._request(LoadRequest(plan=plan, kv_cache_dir=kv_dir)):
             if isinstance(event, ModelLoaded):
                 self._plan, self._model_info = plan, event.info
             yield event

@@ -65,9 +65,11 @@ def engine_main(
                 break
             try:
                 if isinstance(request, LoadRequest):
-                    conn.send(ModelLoaded(info=runtime.load(request.plan)))
+                    info = runtime.load(request.plan, kv_cache_dir=request.kv_cache_dir)
+                    conn.send(ModelLoaded(info=info))
                 elif isinstance(request, GenerateRequest):
                     conn.send(GenerationFinished(stats=runtime.generate(request)))
+                    runtime.remember_state()  # after the reply is out; disk writes go on aside
             except AutoGLMError as exc:
                 conn.send(EngineFailure(kind=type(exc).__name__, message=str(exc)))
             except Exception as exc:  # report anything else instead of dying silently

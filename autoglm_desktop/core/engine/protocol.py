@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from autoglm_desktop.core.common.types import ChatTurn, LoadPlan, SamplingSettings
 
@@ -10,6 +11,7 @@ from autoglm_desktop.core.common.types import ChatTurn, LoadPlan, SamplingSettin
 @dataclass(frozen=True)
 class LoadRequest:
     plan: LoadPlan
+    kv_cache_dir: Path | None = None  # where KV states persist; None: RAM only
 
 
 @dataclass(frozen=True)

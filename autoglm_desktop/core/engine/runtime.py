@@ -8,6 +8,7 @@ the top, so only the engine process imports it.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -33,9 +34,18 @@ from autoglm_desktop.core.common.types import (
     Role,
     StopReason,
 )
-from autoglm_desktop.core.engine.context_window import fit_conversation, reply_reserve
+from autoglm_desktop.core.engine.context_window import (
+    CacheReuse,
+    FittedPrompt,
+    common_prefix,
+    fit_conversation,
+    plan_reuse,
+    reply_reserve,
+)
 from autoglm_desktop.core.engine.events import ContextTrimmed, EngineEvent, LoadProgress, TokenChunk
 from autoglm_desktop.core.engine.ggml_backends import register_ggml_backends
+from autoglm_desktop.core.engine.kv_cache import KvStateCache, StoredTokens, cache_key
+from autoglm_desktop.core.engine.prompt_tokens import PieceTokenizer
 from autoglm_desktop.core.engine.protocol import GenerateRequest
 from autoglm_desktop.core.engine.thread_governor import (
     GovernorFactory,
@@ -60,6 +70,17 @@ CHATML_TEMPLATE = (
 )
 
 GGUF_MAGIC = b"GGUF"
+
+# llama.cpp's KV cache holds one sequence here (llama-cpp-python decodes into sequence 0).
+SEQ = 0
+# A stored state is restored only if it saves at least this many prompt tokens over the live one.
+MIN_RESTORE_GAIN = 8
+# Token attributes of the texts that llama.cpp cuts out before tokenizing (its special tokens).
+SPECIAL_ATTRS = (
+    llama_lib.LLAMA_TOKEN_ATTR_CONTROL
+    | llama_lib.LLAMA_TOKEN_ATTR_USER_DEFINED
+    | llama_lib.LLAMA_TOKEN_ATTR_UNKNOWN
+)
 
 
 def check_model_file(path: Path) -> None:
@@ -117,13 +138,18 @@ class LlamaRuntime:
         self._stop_strings: list[str] = []
         self._governor_factory = governor_factory
         self._governor: ThreadGovernor | None = None
+        self._tokenizer: PieceTokenizer | None = None
+        self._content_counts: dict[str, int] = {}
+        self._states: KvStateCache | None = None
+        self._can_shift = False
         # ctypes callbacks must outlive every native call that may invoke them.
         self._abort_callback = llama_lib.ggml_abort_callback(lambda _data: self._stop_requested())
         self._no_abort_callback = llama_lib.ggml_abort_callback()
 
     # -- loading -------------------------------------------------------------------------
 
-    def load(self, plan: LoadPlan) -> ModelInfo:
+    def load(self, plan: LoadPlan, *, kv_cache_dir: Path | None = None) -> ModelInfo:
+        """Load the plan's model; KV states of its conversations persist in ``kv_cache_dir``."""
         self.close()
         path = Path(plan.model_path)
         check_model_file(path)
@@ -165,29 +191,66 @@ class LlamaRuntime:
         self._llm = llm
         self._formatter, self._stop_strings = _chat_formatter(llm)
         self._governor = self._governor_factory(plan, self._threads_in_use())
+        self._tokenizer = PieceTokenizer(
+            tokenize=lambda text, bos: list(
+                llm.tokenize(text.encode("utf-8"), add_bos=bos, special=True)
+            ),
+            special_texts=_special_texts(llm),
+        )
+        memory = llama_lib.llama_get_memory(llm.ctx)
+        self._can_shift = plan.context_shift and bool(
+            memory is not None and llama_lib.llama_memory_can_shift(memory)
+        )
+        stat = path.stat()
+        key = cache_key(
+            str(path.resolve()),
+            stat.st_size,
+            stat.st_mtime_ns,
+            llama_cpp.__version__,
+            sorted(plan.cache_identity().items()),
+        )
+        self._states = KvStateCache(
+            root=kv_cache_dir,
+            key=key,
+            ram_budget_bytes=plan.kv_cache_ram_bytes,
+            disk_budget_bytes=plan.kv_cache_disk_bytes,
+        )
         return _model_info(llm, path, load_seconds=time.perf_counter() - started)
 
     def close(self) -> None:
+        if self._states is not None:
+            self._states.close()  # finishes the disk writes
         if self._llm is not None:
             self._llm.close()
         self._llm = None
         self._formatter = None
         self._governor = None
+        self._tokenizer = None
+        self._states = None
+        self._content_counts.clear()
 
     # -- generation ----------------------------------------------------------------------
 
     def render_prompt(self, turns: Sequence[ChatTurn]) -> list[int]:
-        llm, formatter = self._require_model()
+        _, formatter = self._require_model()
         messages: Any = [{"role": t.role.value, "content": t.content} for t in turns]
         try:
             result = formatter(messages=messages)
         except Exception as exc:  # a template may raise anything (jinja2 errors, ValueError...)
             raise EngineError(f"The model's chat template failed: {exc}") from exc
-        return list(
-            llm.tokenize(
-                result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True
-            )
-        )
+        assert self._tokenizer is not None
+        return self._tokenizer(result.prompt, add_bos=not result.added_special)
+
+    def _count_tokens(self, text: str) -> int:
+        """Tokens of one message's text alone, remembered (a turn counts only new messages)."""
+        count = self._content_counts.get(text)
+        if count is None:
+            llm, _ = self._require_model()
+            count = len(llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+            if len(self._content_counts) > 4096:
+                self._content_counts.clear()
+            self._content_counts[text] = count
+        return count
 
     def generate(self, request: GenerateRequest) -> GenerationStats:
         llm, _ = self._require_model()
@@ -195,27 +258,13 @@ class LlamaRuntime:
         changes_before = self._governor.changes if self._governor else 0
         self._set_threads(self._governor.begin_reply() if self._governor else None)
         n_ctx = llm.n_ctx()
-        turns = list(request.turns)
-        if request.system_prompt.strip():
-            turns.insert(0, ChatTurn(role=Role.SYSTEM, content=request.system_prompt))
         sampling = request.sampling
-        budget = n_ctx - reply_reserve(n_ctx=n_ctx, max_tokens=sampling.max_tokens)
-        fitted = fit_conversation(turns, render=self.render_prompt, budget=budget)
+        fitted = self._fitted_prompt(request, n_ctx=n_ctx)
         prompt = fitted.tokens
-        if fitted.dropped_turns:
-            self._emit(
-                ContextTrimmed(
-                    dropped_messages=fitted.dropped_turns,
-                    prompt_tokens=len(prompt),
-                    context_size=n_ctx,
-                )
-            )
+        self._prepare_cache(llm, prompt)
         reused = 0
         if llm.n_tokens:
-            reused = min(
-                llama_cpp.Llama.longest_token_prefix(llm._input_ids.tolist(), prompt),
-                len(prompt) - 1,
-            )
+            reused = min(common_prefix(llm._input_ids.tolist(), prompt), len(prompt) - 1)
 
         generated = 0
         first_token_at: float | None = None
@@ -279,6 +328,28 @@ class LlamaRuntime:
             thread_changes=(self._governor.changes if self._governor else 0) - changes_before,
         )
 
+    def _fitted_prompt(self, request: GenerateRequest, *, n_ctx: int) -> FittedPrompt:
+        """The request's conversation as prompt tokens that leave room for the reply."""
+        turns = list(request.turns)
+        if request.system_prompt.strip():
+            turns.insert(0, ChatTurn(role=Role.SYSTEM, content=request.system_prompt))
+        budget = n_ctx - reply_reserve(n_ctx=n_ctx, max_tokens=request.sampling.max_tokens)
+        # Shifting makes a cut cheap, so as little as possible is left out; without it the cut
+        # moves in steps of half the budget, so the turns between two steps share a prefix.
+        step = 1 if self._can_shift else max(1, budget // 2)
+        fitted = fit_conversation(
+            turns, render=self.render_prompt, budget=budget, count=self._count_tokens, step=step
+        )
+        if fitted.dropped_turns:
+            self._emit(
+                ContextTrimmed(
+                    dropped_messages=fitted.dropped_turns,
+                    prompt_tokens=len(fitted.tokens),
+                    context_size=n_ctx,
+                )
+            )
+        return fitted
+
     def _threads_in_use(self) -> ThreadSetting:
         llm, _ = self._require_model()
         return ThreadSetting(
@@ -290,6 +361,72 @@ class LlamaRuntime:
         """Apply a governor's decision; llama.cpp uses it from the next decode on."""
         if setting is not None and self._llm is not None:
             llama_lib.llama_set_n_threads(self._llm.ctx, setting.n_threads, setting.n_threads_batch)
+
+    # -- KV cache ------------------------------------------------------------------------
+
+    def _prepare_cache(self, llm: llama_cpp.Llama, prompt: list[int]) -> None:
+        """Bring the KV cache to the state that serves most of ``prompt``.
+
+        That is the live state, or a stored one (another conversation's, or this one's from
+        before a switch or a restart), possibly with the oldest turns shifted out of it.
+        llama-cpp-python then evaluates only what follows the longest common prefix.
+        """
+        live = llm._input_ids.tolist()
+        best = plan_reuse(live, prompt, allow_shift=self._can_shift)
+        source: StoredTokens | None = None
+        if self._states is not None:
+            for entry in self._states.entries():
+                reuse = plan_reuse(entry.tokens, prompt, allow_shift=self._can_shift)
+                if reuse.reused >= best.reused + MIN_RESTORE_GAIN:
+                    best, source = reuse, entry
+            if source is not None:
+                data = self._states.get(source)
+                if data is None or not self._restore(llm, source.tokens, data):
+                    best = plan_reuse(llm._input_ids.tolist(), prompt, allow_shift=self._can_shift)
+        if best.discard:
+            self._shift(llm, best)
+
+    def _restore(self, llm: llama_cpp.Llama, tokens: tuple[int, ...], data: bytes) -> bool:
+        buffer = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
+        if llama_lib.llama_state_seq_set_data(llm.ctx, buffer, len(data), SEQ) != len(data):
+            llm.n_tokens = 0
+            memory = llama_lib.llama_get_memory(llm.ctx)
+            if memory is not None:
+                llama_lib.llama_memory_clear(memory, True)
+            return False
+        llm.input_ids[: len(tokens)] = tokens
+        llm.n_tokens = len(tokens)
+        llm._requires_eval = True  # the logits are not those of the restored state
+        return True
+
+    def _shift(self, llm: llama_cpp.Llama, reuse: CacheReuse) -> None:
+        """Discard ``reuse.discard`` cached tokens after the first ``reuse.keep``; shift the rest.
+
+        llama-cpp-python's own bookkeeping (``input_ids``, ``n_tokens``) follows, so its prefix
+        match sees the shifted cache.
+        """
+        memory = llama_lib.llama_get_memory(llm.ctx)
+        keep, discard, n = reuse.keep, reuse.discard, llm.n_tokens
+        if memory is None or not llama_lib.llama_memory_seq_rm(memory, SEQ, keep, keep + discard):
+            return
+        llama_lib.llama_memory_seq_add(memory, SEQ, keep + discard, -1, -discard)
+        llm.input_ids[keep : n - discard] = llm.input_ids[keep + discard : n].copy()
+        llm.n_tokens = n - discard
+        llm._requires_eval = True
+
+    def remember_state(self) -> None:
+        """Store the KV state of the conversation just answered (call after its reply)."""
+        llm, states = self._llm, self._states
+        if llm is None or states is None or llm.n_tokens == 0:
+            return
+        memory = llama_lib.llama_get_memory(llm.ctx)
+        if memory is not None:  # cells of a decode cut short by Stop are not part of the state
+            llama_lib.llama_memory_seq_rm(memory, SEQ, llm.n_tokens, -1)
+        size = llama_lib.llama_state_seq_get_size(llm.ctx, SEQ)
+        buffer = (ctypes.c_uint8 * size)()
+        written = llama_lib.llama_state_seq_get_data(llm.ctx, buffer, size, SEQ)
+        if 0 < written <= size:
+            states.put(llm._input_ids.tolist(), ctypes.string_at(buffer, written))
 
     def _set_abort_check(self, *, enabled: bool) -> None:
         if self._llm is None:
@@ -310,6 +447,16 @@ def _chat_formatter(llm: llama_cpp.Llama) -> tuple[Jinja2ChatFormatter, list[str
     bos = llm._model.token_get_text(bos_id) if bos_id != -1 else ""
     formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
     return formatter, [eos] if eos else []
+
+
+def _special_texts(llm: llama_cpp.Llama) -> list[str]:
+    """The texts of the tokens that llama.cpp treats as special when it tokenizes a prompt."""
+    model = llm._model
+    texts = []
+    for token in range(model.n_vocab()):
+        if model.token_get_attr(token) & SPECIAL_ATTRS:
+            texts.append(model.token_get_text(token))
+    return texts
 
 
 def _model_info(llm: llama_cpp.Llama, path: Path, *, load_seconds: float) -> ModelInfo:

@@ -55,6 +55,7 @@ DEFAULT_CONTEXT = 4096  # when the file does not give its trained length
 RAM_MARGIN_FRACTION = 0.10
 RAM_MARGIN_MIN = 1 * GIB
 RAM_MARGIN_MAX = 4 * GIB
+KV_STATE_RAM_MAX_BYTES = 512 * MIB  # recent conversations' KV states (see kv_state_ram_budget)
 # VRAM kept free per GPU: 5 % of it, but at least 512 MiB and at most 1 GiB (llama.cpp's
 # --fit keeps 1 GiB; Ollama about 457 MiB). The estimate is within a few % of NVML's figure,
 # so a margin growing with the card (4 GiB on 80 GB) only cost offload, 7.7x decode speed once.
@@ -104,6 +105,11 @@ class TunedPlan:
     explanation: str  # plain language, for people
     budget: MemoryBudget
     reasons: dict[str, str] = field(default_factory=dict)  # per setting: why this value
+
+
+def kv_state_ram_budget(ram_available_bytes: int) -> int:
+    """RAM for the KV states of recent conversations: 10 % of what is available, at most 512 MiB."""
+    return min(KV_STATE_RAM_MAX_BYTES, ram_available_bytes // 10)
 
 
 def memory_budget(hardware: HardwareSnapshot) -> MemoryBudget:
@@ -276,6 +282,7 @@ class _Search:
             # Threads the user set stay as set; otherwise the engine follows the load.
             adaptive_threads=self.fixed.n_threads is None and self.fixed.n_threads_batch is None,
             max_threads=thread_ceilings(self.hardware)[0],
+            kv_cache_ram_bytes=kv_state_ram_budget(self.budget.ram_available_bytes),
         )
 
     # -- choices ------------------------------------------------------------------------
