@@ -239,3 +239,14 @@ def test_cpu_share_meter_subtracts_our_own_time() -> None:
 def test_cpu_share_meter_capacity_follows_the_quota() -> None:
     meter = CpuShareMeter(cpus=(0, 1, 2, 3), quota_cores=1.5)
     assert meter.capacity_cores == 1.5
+
+
+def test_a_stalled_token_reads_the_load_at_once() -> None:
+    machine = Machine()
+    governor = machine.governor(2, interval_s=60.0)  # only a stall can trigger a reading
+    governor.begin_reply()
+    machine.decode(governor, 1.0)
+    assert governor.current.n_threads == 2  # idle: no stall, no change
+    machine.other = 1.0
+    machine.decode(governor, 0.3)  # starved tokens take 125 ms against 22 ms before
+    assert governor.current.n_threads == 1

@@ -13,6 +13,10 @@ llama.cpp's threads wait for each other at every step and one starved thread sta
   ``tie_margin``, or the governor goes back and leaves that count alone for ``veto_s``.
 * **A rate drop** (a window slower than ``rate_drop`` times the previous one at the same count,
   with nothing in the load reading to explain it) tries one thread fewer, kept if not slower.
+* **A stalled token** (one that takes ``stall_factor`` times the usual gap, and at least
+  ``min_stall_s``) reads the load at once instead of at the end of the interval and, unless
+  the reading already says what to do, tries one thread fewer: starved threads make every
+  token slow, so waiting for the interval would cost seconds of crawling.
 
 A core counts as free when other programs leave at least half of it idle, as in the tuner;
 ``hysteresis_cores`` widens that boundary so a load near it does not flip the count back and
@@ -53,6 +57,8 @@ class GovernorTuning:
     tie_margin: float = 0.03  # more threads must be this much faster to stay
     rate_drop: float = 0.6
     veto_s: float = 5.0
+    stall_factor: float = 4.0
+    min_stall_s: float = 0.05  # the CPU meter's shortest window
 
 
 @dataclass(frozen=True)
@@ -115,6 +121,8 @@ class ThreadGovernor:
     _last_rate: float | None = field(default=None, init=False)
     _up_votes: int = field(default=0, init=False)
     _vetoed_until: dict[int, float] = field(default_factory=dict, init=False)
+    _last_token_s: float | None = field(default=None, init=False)
+    _usual_gap_s: float | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.ceiling = max(1, self.ceiling)
@@ -127,6 +135,7 @@ class ThreadGovernor:
         now = self.clock()
         self._window = _Window(started_s=now)
         self._trial, self._last_rate, self._up_votes = None, None, 0
+        self._last_token_s = None  # the first token's gap is the prompt, not a decode step
         share = self.read_load()
         if share is None:
             return None
@@ -145,14 +154,35 @@ class ThreadGovernor:
         self._window.tokens += 1
         now = self.clock()
         elapsed = now - self._window.started_s
-        if elapsed < self.tuning.interval_s:
+        stalled = self._stalled(now)
+        if elapsed < self.tuning.interval_s and not stalled:
             return None
         rate = self._window.tokens / elapsed
         self._window = _Window(started_s=now)
         share = self.read_load()
         if self._trial is not None:
             return self._end_trial(rate, now)
-        return self._decide(share, rate, now)
+        setting = self._decide(share, rate, now)
+        n = self.current.n_threads
+        if setting is None and stalled and n > 1 and not self._vetoed(n - 1, now):
+            # The reading may still average over the time before the stall: a starved thread
+            # is the likely cause, so try one fewer now and keep it only if it is not slower.
+            return self._try(n - 1, rate)
+        return setting
+
+    def _stalled(self, now: float) -> bool:
+        """Whether this token took far longer than usual (and long enough to measure)."""
+        last, self._last_token_s = self._last_token_s, now
+        if last is None:
+            return False
+        gap = now - last
+        usual = self._usual_gap_s
+        if usual is not None and gap >= max(
+            self.tuning.min_stall_s, self.tuning.stall_factor * usual
+        ):
+            return True
+        self._usual_gap_s = gap if usual is None else 0.8 * usual + 0.2 * gap
+        return False
 
     # -- decisions ------------------------------------------------------------------------
 
