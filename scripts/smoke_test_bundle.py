@@ -271,12 +271,8 @@ def seconds_until_window(
         process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
     try:
         while time.monotonic() - started < timeout_s:
-            tree = subprocess.run(
-                ["xwininfo", "-root", "-tree"], env=env, capture_output=True, text=True
-            ).stdout
-            for line in tree.splitlines():
-                if '"AutoGLM Desktop": ("autoglm-desktop"' in line and "1x1+" not in line:
-                    return time.monotonic() - started
+            if window_is_mapped(env):
+                return time.monotonic() - started
             time.sleep(0.01)
         said = log.read_text(errors="replace")[-2000:]
         raise SmokeTestFailed(f"no window within {timeout_s} s: {' '.join(command)}\n{said}")
@@ -287,6 +283,17 @@ def seconds_until_window(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def window_is_mapped(env: dict[str, str]) -> bool:
+    """Whether the app's main window is on the X display of ``env`` (mapped at full size)."""
+    tree = subprocess.run(
+        ["xwininfo", "-root", "-tree"], env=env, capture_output=True, text=True
+    ).stdout
+    return any(
+        '"AutoGLM Desktop": ("autoglm-desktop"' in line and "1x1+" not in line
+        for line in tree.splitlines()
+    )
 
 
 def timed(command: list[str], env: dict[str, str]) -> float:

@@ -126,6 +126,12 @@ LAZY_IMPORTS: dict[tuple[str, str], str] = {
     ("autoglm_desktop.core.engine.process", "autoglm_desktop.core.engine.runtime"): (
         "llama.cpp only in the engine process"
     ),
+    ("autoglm_desktop.cli", "autoglm_desktop.cli.commands"): (
+        "the window starts without the other commands and the hub client they load"
+    ),
+    ("autoglm_desktop.qt.main_window", "autoglm_desktop.qt.models.window"): (
+        "the hub client (a third of a second of imports) only once the Models window is needed"
+    ),
 }
 
 

@@ -9,11 +9,29 @@
     autoglm-desktop models                the models on this PC            models_command
     autoglm-desktop rm MODEL              delete a model                   rm_command
 
-:mod:`~autoglm_desktop.cli.main` builds the parser and dispatches; every command module has
-``add_parser(subparsers)`` and ``run(args) -> int``; :mod:`~autoglm_desktop.cli.output` prints
-tables, sizes and errors for all of them.
+:mod:`~autoglm_desktop.cli.commands` builds the parser and dispatches; every command module
+has ``add_parser(subparsers)`` and ``run(args) -> int``; :mod:`~autoglm_desktop.cli.output`
+prints tables, sizes and errors for all of them. The window starts without loading the other
+commands (the hub client alone takes a third of a second to import).
 """
 
-from autoglm_desktop.cli.main import main
+from __future__ import annotations
+
+import multiprocessing
+import sys
+from collections.abc import Sequence
+
+from autoglm_desktop.cli import window_command
 
 __all__ = ["main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    multiprocessing.freeze_support()  # the engine process of a frozen (PyInstaller) app
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    model = window_command.model_to_open(arguments)
+    if model is not None or not arguments:
+        return window_command.open_window(model=model)
+    from autoglm_desktop.cli.commands import run_command
+
+    return run_command(arguments)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -38,6 +39,7 @@ from autoglm_desktop.core.engine.build import (
     cached_llama_build,
     restrict_to_build,
 )
+from autoglm_desktop.core.hub.queue_file import has_unfinished_downloads
 from autoglm_desktop.core.machine.hardware import HardwareSnapshot, read_hardware
 from autoglm_desktop.core.models.gguf_info import read_gguf_info
 from autoglm_desktop.core.models.library import (
@@ -55,10 +57,13 @@ from autoglm_desktop.qt.chat.conversation_settings import ConversationSettingsDi
 from autoglm_desktop.qt.chat.model_bar import ModelBar
 from autoglm_desktop.qt.chat.prompt_edit import PromptEdit
 from autoglm_desktop.qt.chat.view import ChatView
-from autoglm_desktop.qt.models.window import ModelsWindow, open_models_window
 from autoglm_desktop.qt.settings.pane import SettingsPane, confirm_load_anyway
+from autoglm_desktop.qt.workers.background import CallRunner
 from autoglm_desktop.qt.workers.engine_worker import EngineWorker, start_engine_thread
 from autoglm_desktop.qt.workers.hardware_monitor import start_hardware_monitor
+
+if TYPE_CHECKING:
+    from autoglm_desktop.qt.models.window import ModelsWindow
 
 # The picker's default comes from these first; other apps' models only when there is none.
 _OWN_SOURCES = (ModelSource.APP, ModelSource.IMPORTED, ModelSource.FOLDER)
@@ -146,15 +151,15 @@ class MainWindow(QMainWindow):
         self.regenerate_button = QPushButton(self.tr("Regenerate"))
         self.settings_button = QPushButton(self.tr("Chat settings…"))
         self.error_banner = ErrorBanner()
-        self.models_window = ModelsWindow()  # hidden; interrupted downloads continue meanwhile
+        self._models_window: ModelsWindow | None = None
         self._build_layout()
         self._build_status_bar()
         self._build_menu()
         self._connect()
-        self.refresh_models()
+        self._startup_call = CallRunner(self, name="startup models")
         self._open_latest_conversation()
-        if autoload:
-            self.load_selected_model()
+        self._find_models_at_start(autoload=autoload)
+        QTimer.singleShot(0, self._continue_downloads)  # after the window first shows
 
     # -- construction --------------------------------------------------------------------
 
@@ -244,8 +249,6 @@ class MainWindow(QMainWindow):
         self.settings_pane.idleReleaseChanged.connect(self._on_idle_setting)
         self.model_bar.combo.currentIndexChanged.connect(self._on_model_selected)
         self.models_button.clicked.connect(lambda: self.open_models("discover"))
-        self.models_window.useModelRequested.connect(self.use_model)
-        self.models_window.libraryChanged.connect(self.refresh_models)
         worker.loadStarted.connect(self._on_load_started)
         worker.loadProgress.connect(self.model_bar.set_progress)
         worker.modelLoaded.connect(self._on_model_loaded)
@@ -284,10 +287,8 @@ class MainWindow(QMainWindow):
         """Fill the picker from the library; ``models``: a scan the Models window just made."""
         if models is None:
             models = scan_library()
-        last = Path(self.settings.last_model_path) if self.settings.last_model_path else None
-        own_first = sorted(models, key=lambda m: m.source not in _OWN_SOURCES)
-        keep = self.model_bar.selected_path() or last
-        chosen = choose_default_model(own_first, last_used=keep)
+        keep = self.model_bar.selected_path() or self._last_model_path()
+        chosen = _default_model(models, keep=keep)
         self.model_bar.set_models(models, current=chosen.path if chosen else None)
         self.settings_pane.set_model(self.model_bar.selected_path())
         if not models:
@@ -298,7 +299,25 @@ class MainWindow(QMainWindow):
                 ).replace("%1", str(paths.models_dir()))
             )
 
+    @property
+    def models_window(self) -> ModelsWindow:
+        """The Models window, built when first needed (it loads the hub client)."""
+        if self._models_window is None:
+            from autoglm_desktop.qt.models.window import ModelsWindow
+
+            self._models_window = ModelsWindow()
+            self._models_window.useModelRequested.connect(self.use_model)
+            self._models_window.libraryChanged.connect(self.refresh_models)
+        return self._models_window
+
+    def _continue_downloads(self) -> None:
+        """Interrupted downloads go on (hidden) once the window shows, as when the app quit."""
+        if not self._closed and has_unfinished_downloads():
+            _ = self.models_window
+
     def open_models(self, page: str = "discover") -> None:
+        from autoglm_desktop.qt.models.window import open_models_window
+
         open_models_window(self.models_window, page)
 
     def use_model(self, path: Path) -> None:
@@ -310,16 +329,43 @@ class MainWindow(QMainWindow):
         self.activateWindow()
         self.load_model(path)
 
-    def load_selected_model(self) -> None:
-        """At start: load the chosen model if it fits; otherwise say why and wait for the user."""
-        path = self.model_bar.selected_path()
-        if path is None:
-            return
-        try:
-            tuned = self.plan_for_model(path)
-        except AutoGLMError as exc:
-            self.error_banner.show_message(str(exc))
-            return
+    def _last_model_path(self) -> Path | None:
+        return Path(self.settings.last_model_path) if self.settings.last_model_path else None
+
+    def _find_models_at_start(self, *, autoload: bool) -> None:
+        """Scan the library and plan the default model off the GUI thread, then use them.
+
+        The picker fills and (``autoload``) the model loads once the answer comes: the window
+        shows at once, even on a slow disk or with a large Hugging Face cache.
+        """
+        keep, hardware, build = self._last_model_path(), self.hardware, self.llama_build
+
+        def scan_and_plan() -> tuple[list[LocalModel], TunedPlan | AutoGLMError | None]:
+            models = scan_library()
+            chosen = _default_model(models, keep=keep)
+            if not autoload or chosen is None:
+                return models, None
+            try:
+                return models, tuned_plan(chosen.path, hardware=hardware, build=build)
+            except AutoGLMError as error:
+                return models, error
+
+        def found(result: tuple[list[LocalModel], TunedPlan | AutoGLMError | None]) -> None:
+            models, planned = result
+            self.refresh_models(models)
+            if isinstance(planned, AutoGLMError):
+                self.error_banner.show_message(str(planned))
+            elif planned is not None and planned.plan.model_path == self.model_bar.selected_path():
+                self._autoload(planned)
+
+        self._startup_call.run(
+            scan_and_plan,
+            on_success=found,
+            on_failure=lambda error: self.error_banner.show_message(str(error)),
+        )
+
+    def _autoload(self, tuned: TunedPlan) -> None:
+        path = tuned.plan.model_path
         if tuned.fits:
             self._load_tuned(tuned)
         else:
@@ -348,15 +394,7 @@ class MainWindow(QMainWindow):
             tuned = self.settings_pane.plan_now()
             if tuned is not None:
                 return tuned
-        hardware = restrict_to_build(self.hardware or read_hardware(), self.llama_build)
-        info = read_gguf_info(path)
-        return plan_for(
-            info=info,
-            hardware=hardware,
-            overrides=load_overrides(path),
-            model_path=path,
-            measured_threads=recall_threads(info=info, hardware=hardware),
-        )
+        return tuned_plan(path, hardware=self.hardware, build=self.llama_build)
 
     def _load_tuned(self, tuned: TunedPlan) -> None:
         plan = tuned.plan
@@ -524,7 +562,27 @@ class MainWindow(QMainWindow):
             self._idle_timer.stop()
             self.monitor.close()
             self.settings_pane.close_workers()
-            self.models_window.shutdown()
+            if self._models_window is not None:
+                self._models_window.shutdown()
             self.engine.close()
             self.store.close()
         super().closeEvent(event)
+
+
+def _default_model(models: list[LocalModel], *, keep: Path | None) -> LocalModel | None:
+    """The picker's choice: ``keep`` when present, else our own models before other apps'."""
+    own_first = sorted(models, key=lambda m: m.source not in _OWN_SOURCES)
+    return choose_default_model(own_first, last_used=keep)
+
+
+def tuned_plan(path: Path, *, hardware: HardwareSnapshot | None, build: LlamaBuild) -> TunedPlan:
+    """The tuner's plan for ``path`` on this machine (reads the file's header)."""
+    usable = restrict_to_build(hardware or read_hardware(), build)
+    info = read_gguf_info(path)
+    return plan_for(
+        info=info,
+        hardware=usable,
+        overrides=load_overrides(path),
+        model_path=path,
+        measured_threads=recall_threads(info=info, hardware=usable),
+    )

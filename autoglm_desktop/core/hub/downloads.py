@@ -62,6 +62,7 @@ from autoglm_desktop.core.hub.client import (
     hub_errors,
     is_sha256,
 )
+from autoglm_desktop.core.hub.queue_file import state_file_path
 
 log = logging.getLogger(__name__)
 
@@ -81,10 +82,6 @@ class DownloadState(str, enum.Enum):
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"
-
-    @property
-    def is_finished(self) -> bool:
-        return self in (DownloadState.COMPLETED, DownloadState.CANCELLED)
 
 
 @dataclass(frozen=True)
@@ -231,10 +228,6 @@ class _SpeedMeter:
 
 def part_path(dest: Path) -> Path:
     return dest.with_name(dest.name + PART_SUFFIX)
-
-
-def state_file_path() -> Path:
-    return paths.data_dir() / "downloads.json"
 
 
 class DownloadManager:

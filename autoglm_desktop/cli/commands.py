@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import multiprocessing
-import sys
 from collections.abc import Sequence
 
 from autoglm_desktop import APP_ID, __version__
@@ -43,12 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    multiprocessing.freeze_support()  # the engine process of a frozen (PyInstaller) app
-    arguments = list(sys.argv[1:] if argv is None else argv)
-    model = window_command.model_to_open(arguments)
-    if model is not None:
-        return window_command.open_window(model=model)
-    args = build_parser().parse_args(arguments)
+def run_command(arguments: Sequence[str]) -> int:
+    """Parse ``arguments`` and run the command they name (without one: the window)."""
+    args = build_parser().parse_args(list(arguments))
     status: int = args.run(args)
     return status
