@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QPaintEvent
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -41,7 +42,7 @@ from autoglm_desktop.core.engine.build import (
 )
 from autoglm_desktop.core.hub.queue_file import has_unfinished_downloads
 from autoglm_desktop.core.machine.hardware import HardwareSnapshot, read_hardware
-from autoglm_desktop.core.models.gguf_info import read_gguf_info
+from autoglm_desktop.core.models.gguf_info import GGUFInfo, read_gguf_info
 from autoglm_desktop.core.models.library import (
     LocalModel,
     ModelSource,
@@ -157,9 +158,8 @@ class MainWindow(QMainWindow):
         self._build_menu()
         self._connect()
         self._startup_call = CallRunner(self, name="startup models")
+        self._autoload_at_start: bool | None = autoload  # None once the window has shown
         self._open_latest_conversation()
-        self._find_models_at_start(autoload=autoload)
-        QTimer.singleShot(0, self._continue_downloads)  # after the window first shows
 
     # -- construction --------------------------------------------------------------------
 
@@ -283,14 +283,24 @@ class MainWindow(QMainWindow):
 
     # -- models --------------------------------------------------------------------------
 
-    def refresh_models(self, models: list[LocalModel] | None = None) -> None:
-        """Fill the picker from the library; ``models``: a scan the Models window just made."""
+    def refresh_models(
+        self, models: list[LocalModel] | None = None, *, info: GGUFInfo | None = None
+    ) -> None:
+        """Fill the picker from the library.
+
+        Args:
+            models: a scan just made elsewhere (else the library is scanned now).
+            info: the header of one of them, already read.
+        """
         if models is None:
             models = scan_library()
         keep = self.model_bar.selected_path() or self._last_model_path()
         chosen = _default_model(models, keep=keep)
         self.model_bar.set_models(models, current=chosen.path if chosen else None)
-        self.settings_pane.set_model(self.model_bar.selected_path())
+        selected = self.model_bar.selected_path()
+        self.settings_pane.set_model(
+            selected, info=info if info and info.path == selected else None
+        )
         if not models:
             self.error_banner.show_message(
                 self.tr(
@@ -340,19 +350,23 @@ class MainWindow(QMainWindow):
         """
         keep, hardware, build = self._last_model_path(), self.hardware, self.llama_build
 
-        def scan_and_plan() -> tuple[list[LocalModel], TunedPlan | AutoGLMError | None]:
+        def scan_and_plan() -> _StartupModels:
             models = scan_library()
             chosen = _default_model(models, keep=keep)
-            if not autoload or chosen is None:
-                return models, None
+            if chosen is None:
+                return _StartupModels(models)
             try:
-                return models, tuned_plan(chosen.path, hardware=hardware, build=build)
+                info = read_gguf_info(chosen.path)
+                if not autoload:
+                    return _StartupModels(models, info)
+                tuned = tuned_plan(chosen.path, hardware=hardware, build=build, info=info)
+                return _StartupModels(models, info, tuned)
             except AutoGLMError as error:
-                return models, error
+                return _StartupModels(models, planned=error)
 
-        def found(result: tuple[list[LocalModel], TunedPlan | AutoGLMError | None]) -> None:
-            models, planned = result
-            self.refresh_models(models)
+        def found(result: _StartupModels) -> None:
+            self.refresh_models(result.models, info=result.info)
+            planned = result.planned
             if isinstance(planned, AutoGLMError):
                 self.error_banner.show_message(str(planned))
             elif planned is not None and planned.plan.model_path == self.model_bar.selected_path():
@@ -555,6 +569,15 @@ class MainWindow(QMainWindow):
 
     # -- shutdown ------------------------------------------------------------------------
 
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
+        if self._autoload_at_start is not None:
+            # Models are found, the default one loads and downloads continue only once the
+            # window has painted: no thread or process competes with the first paint.
+            autoload, self._autoload_at_start = self._autoload_at_start, None
+            QTimer.singleShot(0, lambda: self._find_models_at_start(autoload=autoload))
+            QTimer.singleShot(0, self._continue_downloads)
+
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self._closed:
             self._closed = True
@@ -575,10 +598,25 @@ def _default_model(models: list[LocalModel], *, keep: Path | None) -> LocalModel
     return choose_default_model(own_first, last_used=keep)
 
 
-def tuned_plan(path: Path, *, hardware: HardwareSnapshot | None, build: LlamaBuild) -> TunedPlan:
-    """The tuner's plan for ``path`` on this machine (reads the file's header)."""
+@dataclass(frozen=True)
+class _StartupModels:
+    """What the start-up scan found: the models, the default one's header and plan."""
+
+    models: list[LocalModel]
+    info: GGUFInfo | None = None
+    planned: TunedPlan | AutoGLMError | None = None
+
+
+def tuned_plan(
+    path: Path,
+    *,
+    hardware: HardwareSnapshot | None,
+    build: LlamaBuild,
+    info: GGUFInfo | None = None,
+) -> TunedPlan:
+    """The tuner's plan for ``path`` on this machine (reads the file's header unless given)."""
     usable = restrict_to_build(hardware or read_hardware(), build)
-    info = read_gguf_info(path)
+    info = info or read_gguf_info(path)
     return plan_for(
         info=info,
         hardware=usable,

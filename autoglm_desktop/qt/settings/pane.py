@@ -178,12 +178,12 @@ class SettingsPane(QWidget):
 
     # -- inputs --------------------------------------------------------------------------
 
-    def set_model(self, path: Path | None) -> None:
-        """Show the plan for another model (reads its GGUF header and stored overrides)."""
+    def set_model(self, path: Path | None, *, info: GGUFInfo | None = None) -> None:
+        """Show the plan for another model (its GGUF header unless given, stored overrides)."""
         self._model_path, self._info = path, None
         if path is not None:
             try:
-                self._info = read_gguf_info(path)
+                self._info = info or read_gguf_info(path)
             except AutoGLMError as exc:
                 self.model_title.setText(str(exc))
                 self._recompute()
