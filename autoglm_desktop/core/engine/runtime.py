@@ -199,7 +199,7 @@ class LlamaRuntime:
                 llm.tokenize(text.encode("utf-8"), add_bos=bos, special=parse_special)
             ),
             special_texts=special,
-            guarded_texts=_guarded_texts(llm, template, special),
+            guarded_texts=_guarded_texts(llm, _template_text(template, self._formatter), special),
         )
         memory = llama_lib.llama_get_memory(llm.ctx)
         self._can_shift = plan.context_shift and bool(
@@ -475,10 +475,23 @@ def _special_tokens(llm: llama_cpp.Llama) -> dict[str, int]:
     return texts
 
 
+def _template_text(template: str, formatter: Jinja2ChatFormatter) -> str:
+    """The template's source and what it writes around a short conversation (its markers)."""
+    texts = [template]
+    for first in ([{"role": "system", "content": "a"}], []):
+        rest = [{"role": r, "content": c} for r, c in (("user", "b"), ("assistant", "c"))]
+        try:
+            texts.append(formatter(messages=[*first, *rest]).prompt)  # type: ignore[list-item]
+        except Exception:  # a template may refuse a system turn (Gemma 2): try without
+            continue
+    return "\n".join(texts)
+
+
 def _guarded_texts(llm: llama_cpp.Llama, template: str, special: dict[str, int]) -> list[str]:
     """User-defined tokens that mark turns: llama.cpp matches them even in plain text.
 
-    Those are the ones the chat template writes, and the BOS and EOS tokens.
+    Those are the ones the chat template writes (``template``: its source and its output),
+    and the BOS and EOS tokens.
     """
     ends = {llm._model.token_get_text(t) for t in (llm.token_bos(), llm.token_eos()) if t != -1}
     return [
