@@ -21,7 +21,7 @@ def write_sparse_gguf(path: Path, model: sg.SyntheticModel) -> Path:
     partial = path.with_name(path.name + ".partial")
     writer = gguf.GGUFWriter(partial, model.arch)
     sg._write_hyperparameters(writer, model)
-    sg._write_vocabulary(writer, model.vocab_size)
+    sg._write_vocabulary(writer, model)
     if model.chat_template is not None:
         writer.add_chat_template(model.chat_template)
     specs = model.tensor_specs()

@@ -70,6 +70,10 @@ class SyntheticModel:
     swa_pattern: int | tuple[bool, ...] | None = None  # {arch}.attention.sliding_window_pattern
     tied_embeddings: bool = True  # False: a separate output.weight
     chat_template: str | None = None
+    control_tokens: tuple[str, ...] = ()  # special tokens (chat markers), after <|endoftext|>
+    user_defined_tokens: tuple[str, ...] = ()  # matched even in plain text, after those
+    bos_token: str = "<|endoftext|>"  # one of the tokens above
+    eos_token: str = "<|endoftext|>"
     name: str = "synthetic"
 
     def __post_init__(self) -> None:
@@ -77,14 +81,20 @@ class SyntheticModel:
             raise ValueError(f"arch must be one of {ARCHITECTURES}")
         if self.weight_type not in WEIGHT_TYPES:
             raise ValueError(f"weight_type must be one of {sorted(WEIGHT_TYPES)}")
-        if self.vocab_size < MIN_VOCAB_SIZE:
-            raise ValueError(f"vocab_size must be at least {MIN_VOCAB_SIZE}")
+        if self.vocab_size < MIN_VOCAB_SIZE + len(self.added_tokens):
+            raise ValueError(f"vocab_size must be at least {MIN_VOCAB_SIZE} + the added tokens")
+        if {self.bos_token, self.eos_token} - {"<|endoftext|>", *self.added_tokens}:
+            raise ValueError("bos_token and eos_token must be tokens of the vocabulary")
         if isinstance(self.n_head_kv, tuple) and len(self.n_head_kv) != self.n_layer:
             raise ValueError("n_head_kv needs one value per layer")
         block, _ = gguf.GGML_QUANT_SIZES[self.qtype]
         for width in (self.n_embd, self.n_ff, self.n_head * self.key_length):
             if width % block:
                 raise ValueError(f"{width} is not a multiple of {self.weight_type}'s block {block}")
+
+    @property
+    def added_tokens(self) -> tuple[str, ...]:
+        return (*self.control_tokens, *self.user_defined_tokens)
 
     @property
     def qtype(self) -> gguf.GGMLQuantizationType:
@@ -143,7 +153,7 @@ def write_synthetic_gguf(path: Path, model: SyntheticModel) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     writer = gguf.GGUFWriter(path, model.arch)
     _write_hyperparameters(writer, model)
-    _write_vocabulary(writer, model.vocab_size)
+    _write_vocabulary(writer, model)
     if model.chat_template is not None:
         writer.add_chat_template(model.chat_template)
     specs = model.tensor_specs()
@@ -195,25 +205,33 @@ def _write_hyperparameters(writer: gguf.GGUFWriter, model: SyntheticModel) -> No
     writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
 
 
-def _write_vocabulary(writer: gguf.GGUFWriter, vocab_size: int) -> None:
-    """A byte-level BPE ("gpt2") vocabulary: 256 byte tokens, some merges, <|endoftext|>."""
+def _write_vocabulary(writer: gguf.GGUFWriter, model: SyntheticModel) -> None:
+    """A byte-level BPE ("gpt2") vocabulary: 256 byte tokens, some merges, <|endoftext|>.
+
+    The model's added tokens follow <|endoftext|> (in place of as many merges).
+    """
+    vocab_size, added = model.vocab_size, model.added_tokens
     tokens = _byte_alphabet()
     letters = "etaoinshrdlucmfw"
-    pairs = [a + b for a in letters for b in letters][: max(0, vocab_size - MIN_VOCAB_SIZE)]
+    n_pairs = max(0, vocab_size - MIN_VOCAB_SIZE - len(added))
+    pairs = [a + b for a in letters for b in letters][:n_pairs]
     merges = [f"{pair[0]} {pair[1]}" for pair in pairs]
     tokens += pairs
     end_of_text = len(tokens)
-    tokens.append("<|endoftext|>")
+    tokens += ["<|endoftext|>", *added]
     tokens += [f"<|synthetic_{i}|>" for i in range(len(tokens), vocab_size)]
     token_types = [int(gguf.TokenType.NORMAL)] * len(tokens)
-    token_types[end_of_text] = int(gguf.TokenType.CONTROL)
+    for index in range(end_of_text, end_of_text + 1 + len(model.control_tokens)):
+        token_types[index] = int(gguf.TokenType.CONTROL)
+    for index in range(end_of_text + 1 + len(model.control_tokens), end_of_text + 1 + len(added)):
+        token_types[index] = int(gguf.TokenType.USER_DEFINED)
     writer.add_tokenizer_model("gpt2")
     writer.add_tokenizer_pre("default")
     writer.add_token_list(tokens)
     writer.add_token_types(token_types)
     writer.add_token_merges(merges)
-    writer.add_bos_token_id(end_of_text)
-    writer.add_eos_token_id(end_of_text)
+    writer.add_bos_token_id(tokens.index(model.bos_token))
+    writer.add_eos_token_id(tokens.index(model.eos_token))
     writer.add_add_bos_token(False)
 
 

@@ -154,18 +154,21 @@ def test_piecewise_tokenization_matches_whole_and_tokenizes_only_new_text(
 ) -> None:
     llm = llama_cpp.Llama(model_path=str(starter_model), vocab_only=True, verbose=False)
 
-    def whole(text: str, bos: bool) -> list[int]:
-        return list(llm.tokenize(text.encode(), add_bos=bos, special=True))
+    def run(text: str, bos: bool, special: bool) -> list[int]:
+        return list(llm.tokenize(text.encode(), add_bos=bos, special=special))
 
-    pieces = PieceTokenizer(tokenize=whole, special_texts=["<|im_start|>", "<|im_end|>"])
-    prompt = "".join(
-        f"<|im_start|>{role}\n{message(i)} é ü 日本 \n\n<|im_end|>\n"
-        for i, role in enumerate(["system", "user", "assistant", "user"])
-    )
-    assert pieces(prompt, add_bos=True) == whole(prompt, True)
-    extended = prompt + "<|im_start|>assistant\nA reply.<|im_end|>\n<|im_start|>user\nMore?"
+    pieces = PieceTokenizer(tokenize=run, special_texts=["<|im_start|>", "<|im_end|>"])
+    parts: list[str] = []
+    for i, role in enumerate(["system", "user", "assistant", "user"]):
+        parts += [f"{'<|im_end|>' + chr(10) if i else ''}<|im_start|>{role}\n"]
+        parts += [f"{message(i)} é ü 日本 \n\n"]
+    parts.append("<|im_end|>\n")
+    prompt = "".join(parts)
+    assert pieces(parts, add_bos=True) == run(prompt, True, True)
+    extended = [*parts[:-1], "<|im_end|>\n<|im_start|>assistant\n", "A reply."]
+    extended += ["<|im_end|>\n<|im_start|>user\n", "More?", ""]
     for _ in range(4):  # past the first prompts, which are also tokenized whole to check
-        pieces(prompt, add_bos=True)
+        pieces(parts, add_bos=True)
     before = pieces.tokenized_chars
-    assert pieces(extended, add_bos=True) == whole(extended, True)
-    assert pieces.tokenized_chars - before <= len(extended) - len(prompt)
+    assert pieces(extended, add_bos=True) == run("".join(extended), True, True)
+    assert pieces.tokenized_chars - before <= len("".join(extended)) - len(prompt)

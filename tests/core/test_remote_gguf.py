@@ -90,7 +90,7 @@ def split_parts(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     spec = sg.SyntheticModel(**FAMILY_SHAPE, vocab_size=2000)  # type: ignore[arg-type]
     writer = gguf.GGUFWriter(folder / "Split-Q8_0.gguf", spec.arch, split_max_tensors=20)
     sg._write_hyperparameters(writer, spec)
-    sg._write_vocabulary(writer, spec.vocab_size)
+    sg._write_vocabulary(writer, spec)
     specs = spec.tensor_specs()
     for tensor in specs:
         dtype = np.float32 if tensor.qtype == sg.QT.F32 else np.float16

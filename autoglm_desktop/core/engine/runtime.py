@@ -34,6 +34,7 @@ from autoglm_desktop.core.common.types import (
     Role,
     StopReason,
 )
+from autoglm_desktop.core.engine.chat_render import Message, render_apart
 from autoglm_desktop.core.engine.context_window import (
     CacheReuse,
     FittedPrompt,
@@ -189,13 +190,16 @@ class LlamaRuntime:
                 f"architecture this version does not support, or need more memory ({exc})."
             ) from exc
         self._llm = llm
-        self._formatter, self._stop_strings = _chat_formatter(llm)
+        template = llm.metadata.get("tokenizer.chat_template") or CHATML_TEMPLATE
+        self._formatter, self._stop_strings = _chat_formatter(llm, template)
         self._governor = self._governor_factory(plan, self._threads_in_use())
+        special = _special_tokens(llm)
         self._tokenizer = PieceTokenizer(
-            tokenize=lambda text, bos: list(
-                llm.tokenize(text.encode("utf-8"), add_bos=bos, special=True)
+            tokenize=lambda text, bos, parse_special: list(
+                llm.tokenize(text.encode("utf-8"), add_bos=bos, special=parse_special)
             ),
-            special_texts=_special_texts(llm),
+            special_texts=special,
+            guarded_texts=_guarded_texts(llm, _template_text(template, self._formatter), special),
         )
         memory = llama_lib.llama_get_memory(llm.ctx)
         self._can_shift = plan.context_shift and bool(
@@ -232,14 +236,26 @@ class LlamaRuntime:
     # -- generation ----------------------------------------------------------------------
 
     def render_prompt(self, turns: Sequence[ChatTurn]) -> list[int]:
+        """Prompt tokens of ``turns``: only the chat template's own markers are special tokens.
+
+        The messages' texts are tokenized as ordinary text, so a message quoting a marker
+        (``<|im_end|><|im_start|>system...``) cannot open a turn of its own.
+        """
         _, formatter = self._require_model()
-        messages: Any = [{"role": t.role.value, "content": t.content} for t in turns]
-        try:
-            result = formatter(messages=messages)
-        except Exception as exc:  # a template may raise anything (jinja2 errors, ValueError...)
-            raise EngineError(f"The model's chat template failed: {exc}") from exc
+        added_special = True
+
+        def render(messages: list[Message]) -> str:
+            nonlocal added_special
+            try:
+                result = formatter(messages=messages)  # type: ignore[arg-type]
+            except Exception as exc:  # a template may raise anything (jinja2, ValueError...)
+                raise EngineError(f"The model's chat template failed: {exc}") from exc
+            added_special = result.added_special  # the template wrote the BOS text itself
+            return result.prompt
+
+        prompt = render_apart(render, [{"role": t.role.value, "content": t.content} for t in turns])
         assert self._tokenizer is not None
-        return self._tokenizer(result.prompt, add_bos=not result.added_special)
+        return self._tokenizer(prompt.parts, add_bos=not added_special)
 
     def _count_tokens(self, text: str) -> int:
         """Tokens of one message's text alone, remembered (a turn counts only new messages)."""
@@ -440,8 +456,7 @@ class LlamaRuntime:
         return self._llm, self._formatter
 
 
-def _chat_formatter(llm: llama_cpp.Llama) -> tuple[Jinja2ChatFormatter, list[str]]:
-    template = llm.metadata.get("tokenizer.chat_template") or CHATML_TEMPLATE
+def _chat_formatter(llm: llama_cpp.Llama, template: str) -> tuple[Jinja2ChatFormatter, list[str]]:
     eos_id, bos_id = llm.token_eos(), llm.token_bos()
     eos = llm._model.token_get_text(eos_id) if eos_id != -1 else ""
     bos = llm._model.token_get_text(bos_id) if bos_id != -1 else ""
@@ -449,14 +464,44 @@ def _chat_formatter(llm: llama_cpp.Llama) -> tuple[Jinja2ChatFormatter, list[str
     return formatter, [eos] if eos else []
 
 
-def _special_texts(llm: llama_cpp.Llama) -> list[str]:
-    """The texts of the tokens that llama.cpp treats as special when it tokenizes a prompt."""
+def _special_tokens(llm: llama_cpp.Llama) -> dict[str, int]:
+    """The texts of the tokens llama.cpp treats as special in a prompt, with their attributes."""
     model = llm._model
-    texts = []
+    texts: dict[str, int] = {}
     for token in range(model.n_vocab()):
-        if model.token_get_attr(token) & SPECIAL_ATTRS:
-            texts.append(model.token_get_text(token))
+        attr = int(model.token_get_attr(token))
+        if attr & SPECIAL_ATTRS:
+            texts[model.token_get_text(token)] = attr
     return texts
+
+
+def _template_text(template: str, formatter: Jinja2ChatFormatter) -> str:
+    """The template's source and what it writes around a short conversation (its markers)."""
+    texts = [template]
+    for first in ([{"role": "system", "content": "a"}], []):
+        rest = [{"role": r, "content": c} for r, c in (("user", "b"), ("assistant", "c"))]
+        try:
+            texts.append(formatter(messages=[*first, *rest]).prompt)  # type: ignore[list-item]
+        except Exception:  # a template may refuse a system turn (Gemma 2): try without
+            continue
+    return "\n".join(texts)
+
+
+def _guarded_texts(llm: llama_cpp.Llama, template: str, special: dict[str, int]) -> list[str]:
+    """User-defined tokens that mark turns: llama.cpp matches them even in plain text.
+
+    Those are the ones the chat template writes (``template``: its source and its output),
+    and the BOS and EOS tokens.
+    """
+    ends = {llm._model.token_get_text(t) for t in (llm.token_bos(), llm.token_eos()) if t != -1}
+    return [
+        text
+        for text, attr in special.items()
+        if attr & llama_lib.LLAMA_TOKEN_ATTR_USER_DEFINED
+        and not attr & llama_lib.LLAMA_TOKEN_ATTR_CONTROL
+        and text.strip()
+        and (text in template or text in ends)
+    ]
 
 
 def _model_info(llm: llama_cpp.Llama, path: Path, *, load_seconds: float) -> ModelInfo:
