@@ -58,7 +58,7 @@ def raw_run(llm: object, *, prompt: str, max_tokens: int) -> Run:
 class AppDriver:
     """Sends the prompt through the real main window and times what reaches the view."""
 
-    def __init__(self, model: Path, *, n_ctx: int) -> None:
+    def __init__(self, model: Path, *, n_ctx: int, n_threads: int, n_threads_batch: int) -> None:
         from PySide6.QtCore import QObject, Slot
 
         from autoglm_desktop.core.common.types import SamplingSettings
@@ -68,7 +68,12 @@ class AppDriver:
         from autoglm_desktop.qt.main_window import MainWindow
 
         self.app = create_application()
-        save_overrides(model, PlanOverrides(n_ctx=n_ctx))
+        # The raw side's thread counts, fixed: this measures the app's overhead, not the
+        # thread governor (bench/threads.py measures that).
+        save_overrides(
+            model,
+            PlanOverrides(n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads_batch),
+        )
         self.window = MainWindow(autoload=False)
         self.window.show()
         self.window.load_model(model)
@@ -144,7 +149,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as home:
         os.environ["AUTOGLM_MODELS_DIR"] = str(model.parent)
         paths.set_base_dir(Path(home))
-        app = AppDriver(model, n_ctx=args.ctx)
+        app = AppDriver(
+            model, n_ctx=args.ctx, n_threads=llm.n_threads, n_threads_batch=llm.n_threads_batch
+        )
         raw_runs, app_runs = [], []
         for run in range(args.runs + 1):  # run 0 warms both up and is not counted
             # A new question each run: both sides reuse the cached system prompt and must
