@@ -26,7 +26,8 @@ import platformdirs
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 from autoglm_desktop.core.common.types import ChatTurn, LoadPlan, Role, SamplingSettings
-from autoglm_desktop.core.engine import ContextTrimmed, EngineClient, GenerationFinished, TokenChunk
+from autoglm_desktop.core.engine import EngineClient
+from autoglm_desktop.core.engine.events import collect_reply
 from autoglm_desktop.core.models.starter_model import ensure_starter_model
 
 SYSTEM = "You are a helpful assistant. Answer briefly."
@@ -124,17 +125,11 @@ class LongChat:
     def turn(self, label: str, turns: list[ChatTurn]) -> None:
         before = self.counter.count(turns[:-2]) if len(turns) > 2 else self.counter.count([])
         new_tokens = self.counter.count(turns) - before
-        text, stats, trimmed = [], None, 0
-        events = self.client.generate(turns=turns, system_prompt=SYSTEM, sampling=self.sampling)
-        for event in events:
-            if isinstance(event, TokenChunk):
-                text.append(event.text)
-            elif isinstance(event, ContextTrimmed):
-                trimmed = event.dropped_messages
-            elif isinstance(event, GenerationFinished):
-                stats = event.stats
-        assert stats is not None
-        turns.append(ChatTurn(Role.ASSISTANT, "".join(text).strip()))
+        reply = collect_reply(
+            self.client.generate(turns=turns, system_prompt=SYSTEM, sampling=self.sampling)
+        )
+        stats, trimmed = reply.stats, reply.dropped_messages
+        turns.append(ChatTurn(Role.ASSISTANT, reply.text.strip()))
         row = Turn(
             label,
             stats.prompt_tokens,

@@ -15,7 +15,8 @@ from autoglm_desktop.core.common.types import (
     Role,
     SamplingSettings,
 )
-from autoglm_desktop.core.engine import ContextTrimmed, EngineClient, GenerationFinished, TokenChunk
+from autoglm_desktop.core.engine import EngineClient
+from autoglm_desktop.core.engine.events import collect_reply
 from autoglm_desktop.core.engine.prompt_tokens import PieceTokenizer
 
 SAMPLING = SamplingSettings(temperature=0.0, seed=5, max_tokens=24)
@@ -38,17 +39,11 @@ class Chat:
     def say(self, client: EngineClient) -> tuple[GenerationStats, int]:
         self.turns.append(ChatTurn(Role.USER, message(self.next)))
         self.next += 1
-        text, stats, trimmed = [], None, 0
-        for event in client.generate(turns=self.turns, system_prompt=SYSTEM, sampling=SAMPLING):
-            if isinstance(event, TokenChunk):
-                text.append(event.text)
-            elif isinstance(event, ContextTrimmed):
-                trimmed = event.dropped_messages
-            elif isinstance(event, GenerationFinished):
-                stats = event.stats
-        assert stats is not None
-        self.turns.append(ChatTurn(Role.ASSISTANT, "".join(text).strip()))
-        return stats, trimmed
+        reply = collect_reply(
+            client.generate(turns=self.turns, system_prompt=SYSTEM, sampling=SAMPLING)
+        )
+        self.turns.append(ChatTurn(Role.ASSISTANT, reply.text.strip()))
+        return reply.stats, reply.dropped_messages
 
 
 @pytest.fixture

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+from autoglm_desktop.core.common.errors import EngineError
 from autoglm_desktop.core.common.types import GenerationStats, ModelInfo
 
 
@@ -37,3 +39,30 @@ class GenerationFinished:
 
 
 EngineEvent = LoadProgress | ModelLoaded | ContextTrimmed | TokenChunk | GenerationFinished
+
+
+@dataclass(frozen=True)
+class CollectedReply:
+    """A whole reply, gathered from its events (for callers that do not stream)."""
+
+    text: str
+    stats: GenerationStats
+    dropped_messages: int  # left out of the prompt to fit the context (0: none)
+
+
+def collect_reply(events: Iterable[EngineEvent]) -> CollectedReply:
+    """Run a generation's events to the end and gather them.
+
+    Raises:
+        EngineError: the events ended without the generation's figures.
+    """
+    text: list[str] = []
+    dropped = 0
+    for event in events:
+        if isinstance(event, TokenChunk):
+            text.append(event.text)
+        elif isinstance(event, ContextTrimmed):
+            dropped = event.dropped_messages
+        elif isinstance(event, GenerationFinished):
+            return CollectedReply(text="".join(text), stats=event.stats, dropped_messages=dropped)
+    raise EngineError("The engine stopped before the reply was finished.")
