@@ -4,6 +4,12 @@ Streaming costs the same per token however long the reply or the conversation: e
 inserted as plain text with a cursor kept at the end of the document. Finished Markdown blocks
 of the reply (paragraphs, closed code blocks) are rendered as they complete, replacing only
 their own range; when the reply ends it is rendered once as a whole.
+
+Long conversations are laid out lazily: the view holds every message but renders only the
+newest ones at first (about a screenful), then older ones a small chunk per event-loop turn,
+only while fewer than a few screens of text lie above what is visible. Older messages go in at
+the top without moving what the user reads. No step renders more than a chunk, so showing,
+scrolling and searching a conversation of any length never stalls the window.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from PySide6.QtCore import QEvent, QUrl, QUrlQuery, Signal
+from PySide6.QtCore import QEvent, QPoint, QTimer, QUrl, QUrlQuery, Signal
 from PySide6.QtGui import (
     QColor,
     QDesktopServices,
@@ -23,6 +29,7 @@ from PySide6.QtGui import (
     QTextBlockFormat,
     QTextCharFormat,
     QTextCursor,
+    QTextDocument,
 )
 from PySide6.QtWidgets import QTextBrowser, QWidget
 
@@ -39,6 +46,10 @@ _OPENABLE_SCHEMES = ("http", "https")
 _LINK_SEPARATOR = "\u00a0·\u00a0"
 _PLACEHOLDER = "X"  # see _replace_range
 _BOTTOM_SLACK_PX = 4
+FIRST_PAINT_CHARS = 3_000  # rendered at once when a conversation is shown: about a screenful
+CHUNK_CHARS = 2_000  # rendered per event-loop turn above it: ~10 ms on a slow machine
+MARGIN_SCREENS = 2  # older messages are rendered while fewer screens than this lie above
+_ENTRY_OVERHEAD_CHARS = 200  # a header, links and margins cost about as much as this text
 
 
 @dataclass(frozen=True)
@@ -81,6 +92,14 @@ class _Stream:
     incremental: bool = True  # render finished blocks while streaming
 
 
+@dataclass
+class _Search:
+    needle: str  # casefolded
+    limit: int  # entries before this index may still hold a match
+    boundary: QTextCursor  # the start of what was rendered when the search went past it
+    target: int = -1  # index of the entry being rendered to look into it
+
+
 @dataclass(frozen=True)
 class _Theme:
     dark: bool
@@ -97,15 +116,21 @@ class ChatView(QTextBrowser):
         editRequested(int): the user wants to edit the user message with this id.
         regenerateRequested(): the user wants the last reply written again.
         copiedToClipboard(str): something was copied; the text suits a status bar.
+        searchFinished(bool): a find_text() ended; True when the match is selected.
     """
 
     editRequested = Signal(int)
     regenerateRequested = Signal()
     copiedToClipboard = Signal(str)
+    searchFinished = Signal(bool)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._entries: list[_Entry] = []
+        self._first_shown = 0  # entries before this one are not rendered (yet)
+        self._search: _Search | None = None
+        self._fill_timer = QTimer(self, singleShot=True, interval=0)
+        self._fill_timer.timeout.connect(self._fill_step)
         self._stream: _Stream | None = None
         self._regenerate_link: QTextCursor | None = None
         self._keys = itertools.count()
@@ -129,10 +154,21 @@ class ChatView(QTextBrowser):
     def is_streaming(self) -> bool:
         return self._stream is not None
 
+    @property
+    def rendered_entry_count(self) -> int:
+        """How many of the messages and notices are laid out now (the newest ones)."""
+        return len(self._entries) - self._first_shown
+
     def set_messages(self, messages: list[ViewMessage]) -> None:
-        """Show another conversation (or the same one re-read); drops a reply being streamed."""
+        """Show another conversation (or the same one re-read); drops a reply being streamed.
+
+        Only about a screenful of the newest messages is rendered at once; older ones follow
+        in small steps from the event loop while they are near the visible part.
+        """
         self._entries = [_Entry(next(self._keys), message) for message in messages]
+        self._first_shown = self._window_start(len(self._entries), FIRST_PAINT_CHARS)
         self._stream = None
+        self._search = None
         self._stick_to_bottom = True
         self._render_all()
 
@@ -142,17 +178,34 @@ class ChatView(QTextBrowser):
         self._remove_regenerate_link()
         entry = _Entry(next(self._keys), message)
         self._entries.append(entry)
-        self._insert_entry_at_end(entry, last_message=True)
+        self._insert_entries(self._document_end(), [entry])
+
+    def remove_messages_from(self, message_id: int) -> None:
+        """Drop the message with this id and everything after it (before an edit or regenerate).
+
+        Notices just before a removed reply go with it: they were about that reply.
+        """
+        self._require_not_streaming()
+        index = self._message_index(message_id)
+        if index is None:
+            return
+        item = self._entries[index].item
+        if isinstance(item, ViewMessage) and item.role == Role.ASSISTANT:
+            while index > 0 and isinstance(self._entries[index - 1].item, _Notice):
+                index -= 1
+        self._truncate(index)
+        last = self._last_message_index()
+        if last >= self._first_shown and self._is_reply(self._entries[last]):
+            self._rerender_from(last)  # the reply above is the last one now: Regenerate link
 
     def add_notice(self, text: str) -> None:
         """Show a muted notice, e.g. that earlier messages were left out to fit the context."""
         entry = _Entry(next(self._keys), _Notice(text))
         self._entries.append(entry)
         if self._stream is None:
-            self._replace_range(self._document_end(), self._document_end(), self._notice_html(text))
+            self._insert_entries(self._document_end(), [entry])
         else:  # the notice is about the reply being written: put it before that reply
-            start = self._stream.start.position()
-            self._replace_range(start, start, self._notice_html(text))
+            self._insert_entries(self._stream.start.position(), [entry])
 
     def begin_assistant_message(self, *, header: str) -> None:
         """Start a reply at the end; its text comes through append_stream_text()."""
@@ -188,7 +241,39 @@ class ChatView(QTextBrowser):
         start = stream.start.position()
         with self._scroll_position_kept():
             self._replace_range(start, self._document_end(), "")
-            self._insert_entry_at_end(entry, last_message=True)
+            self._insert_entries(self._document_end(), [entry])
+
+    def scroll_to_bottom(self) -> None:
+        """Show the end of the conversation and follow new text again."""
+        self._stick_to_bottom = True
+        bar = self.verticalScrollBar()
+        bar.setValue(bar.maximum())
+
+    def find_text(self, text: str, *, backward: bool = True) -> None:
+        """Select the next match of `text` (case-insensitive) above or below the current one.
+
+        Without a current match the search starts at the bottom (backward) or top (forward)
+        of what is visible. Backward searches reach messages not rendered yet: those are
+        searched in memory, and rendered chunk by chunk down to the match. searchFinished
+        tells the outcome, at once or from a later event-loop turn.
+        """
+        self._search = None
+        if not text:
+            self.searchFinished.emit(False)
+            return
+        flags = QTextDocument.FindFlag.FindBackward if backward else QTextDocument.FindFlag(0)
+        if not self.textCursor().hasSelection():
+            edge = QPoint(0, self.viewport().height() - 1) if backward else QPoint(0, 0)
+            self.setTextCursor(self.cursorForPosition(edge))
+        if self.find(text, flags):
+            self.searchFinished.emit(True)
+        elif backward and self._first_shown > 0:
+            boundary = QTextCursor(self.document())
+            boundary.setPosition(1 if self.document().characterCount() > 2 else 0)
+            self._search = _Search(text.casefold(), self._first_shown, boundary)
+            self._search_older()
+        else:
+            self.searchFinished.emit(False)
 
     def clear(self) -> None:
         self.set_messages([])
@@ -196,6 +281,7 @@ class ChatView(QTextBrowser):
     # --- rendering ------------------------------------------------------------------------
 
     def _render_all(self) -> None:
+        """Render the entries from the first shown one on, as a new document."""
         self._theme = self._theme_from_palette()
         document = self.document()
         document.clear()
@@ -205,37 +291,70 @@ class ChatView(QTextBrowser):
         )
         self._regenerate_link = None
         self._end = QTextCursor(document)
-        last_message = max(
-            (i for i, e in enumerate(self._entries) if isinstance(e.item, ViewMessage)),
-            default=-1,
-        )
-        if last_message < 0 or self._stream is not None:  # no message may be regenerated
-            self._insert_entries_at_end(self._entries)
-        else:
-            self._insert_entries_at_end(self._entries[:last_message])
-            self._insert_entry_at_end(self._entries[last_message], last_message=True)
-            self._insert_entries_at_end(self._entries[last_message + 1 :])
+        self._insert_entries(0, self._entries[self._first_shown :])
         if self._stream is not None:
             old = self._stream
             self._begin_stream(_Stream(old.key, old.header, *self._cursors_at_end()))
             self.append_stream_text("".join(old.parts))
+        self._schedule_fill()
 
-    def _insert_entries_at_end(self, entries: list[_Entry]) -> None:
-        if entries:
-            end = self._document_end()
-            self._replace_range(end, end, "".join(self._entry_html(e) for e in entries))
+    def _insert_entries(self, position: int, entries: list[_Entry]) -> int:
+        """Render `entries` at `position` (the end of a block), one by one; returns their end.
 
-    def _insert_entry_at_end(self, entry: _Entry, *, last_message: bool) -> None:
-        start = self._document_end()
-        self._replace_range(start, start, self._entry_html(entry, last_message=last_message))
-        item = entry.item
-        if last_message and isinstance(item, ViewMessage) and item.role == Role.ASSISTANT:
-            self._track_regenerate_link(header_position=start + 1)
+        Each entry's first block (its header) carries the entry's key as its user state, so
+        the entry can be found again for removal.
+        """
+        last = self._last_message_index()
+        last_entry = self._entries[last] if last >= 0 and self._stream is None else None
+        for entry in entries:
+            is_last = entry is last_entry
+            start = position
+            position = self._replace_range(
+                start, start, self._entry_html(entry, last_message=is_last)
+            )
+            self.document().findBlock(start + 1).setUserState(entry.key)
+            if is_last and self._is_reply(entry):
+                self._track_regenerate_link(header_position=start + 1)
+        return position
+
+    def _truncate(self, index: int) -> None:
+        """Drop the entries from `index` on, from the document too."""
+        self._remove_regenerate_link()
+        if index < self._first_shown:
+            del self._entries[index:]
+            self._first_shown = self._window_start(len(self._entries), FIRST_PAINT_CHARS)
+            self._render_all()
+            return
+        start = self._entry_start(self._entries[index].key)
+        del self._entries[index:]
+        if start is None:  # not found (cannot happen): render again rather than show wrong text
+            self._render_all()
+        else:
+            self._replace_range(start, self._document_end(), "")
+
+    def _rerender_from(self, index: int) -> None:
+        entries = self._entries[index:]
+        start = self._entry_start(entries[0].key)
+        if start is None:
+            self._render_all()
+            return
+        self._replace_range(start, self._document_end(), "")
+        self._insert_entries(self._document_end(), entries)
+
+    def _entry_start(self, key: int) -> int | None:
+        """The end of the block before the rendered entry `key`; None when not rendered."""
+        block = self.document().lastBlock()
+        while block.isValid():
+            if block.userState() == key:
+                return block.position() - 1
+            block = block.previous()
+        return None
 
     def _begin_stream(self, stream: _Stream) -> None:
         self._stream = stream
         start = stream.start.position()
         self._replace_range(start, start, self._header_html(stream.header, links=""))
+        self.document().findBlock(start + 1).setUserState(stream.key)
         # Text inserted at a cursor's position pushes that cursor along: set them afterwards.
         stream.start.setPosition(start)
         self._end.movePosition(QTextCursor.MoveOperation.End)
@@ -292,6 +411,105 @@ class ChatView(QTextBrowser):
     def _require_not_streaming(self) -> None:
         if self._stream is not None:
             raise RuntimeError("a reply is still streaming; end it first")
+
+    # --- lazy layout: older messages are rendered near the top only ------------------------
+
+    def _window_start(self, end: int, budget: int) -> int:
+        """The first of the entries before `end` that together cost about `budget` characters.
+
+        At least one entry, and never past the last message (its Regenerate link must show).
+        """
+        start, spent = end, 0
+        while start > 0 and spent < budget:
+            start -= 1
+            spent += _entry_cost(self._entries[start])
+        return min(start, max(self._last_message_index(), 0))
+
+    def _schedule_fill(self) -> None:
+        if self._first_shown > 0 and not self._fill_timer.isActive():
+            self._fill_timer.start()
+
+    def _fill_step(self) -> None:
+        """Render one chunk of older entries if they are needed; come back for more."""
+        if self._first_shown == 0 or not (self._search or self._near_top()):
+            return
+        self._load_older()
+        if self._search is not None and self._search.target >= self._first_shown:
+            self._select_match_in_target()
+        self._schedule_fill()
+
+    def _near_top(self) -> bool:
+        return self.verticalScrollBar().value() < MARGIN_SCREENS * self.viewport().height()
+
+    def _load_older(self) -> None:
+        start = self._window_start(self._first_shown, CHUNK_CHARS)
+        entries = self._entries[start : self._first_shown]
+        with self._reading_position_kept():
+            self._insert_entries(0, entries)
+        self._first_shown = start
+
+    @contextlib.contextmanager
+    def _reading_position_kept(self) -> Iterator[None]:
+        """Insert text above what is visible, and move the view down by the height it adds."""
+        if not self._tracking_scroll:  # nested
+            yield
+            return
+        layout = self.document().documentLayout()
+        first = self.document().firstBlock().next()
+        anchor = QTextCursor(first) if first.isValid() else None
+        top_before = layout.blockBoundingRect(first).top() if first.isValid() else 0.0
+        bar = self.verticalScrollBar()
+        stick, value = self._stick_to_bottom, bar.value()
+        self._tracking_scroll = False
+        try:
+            yield
+        finally:
+            grown = 0.0
+            if anchor is not None:
+                grown = layout.blockBoundingRect(anchor.block()).top() - top_before
+            self._tracking_scroll = True
+            self._stick_to_bottom = stick
+            bar.setValue(bar.maximum() if stick else value + round(grown))
+
+    # --- search: in the document, then in the messages not rendered yet ----------------------
+
+    def _search_older(self) -> None:
+        """Find the newest unrendered entry holding the needle; render down to it, or give up."""
+        search = self._search
+        assert search is not None
+        target = next(
+            (
+                i
+                for i in range(search.limit - 1, -1, -1)
+                if search.needle in _entry_text(self._entries[i])
+            ),
+            -1,
+        )
+        if target < 0:
+            self._search = None
+            self.searchFinished.emit(False)
+            return
+        search.target = target
+        if target >= self._first_shown:
+            self._select_match_in_target()
+        else:
+            self._schedule_fill()
+
+    def _select_match_in_target(self) -> None:
+        """The target entry is rendered: select the last match above the search's boundary."""
+        search = self._search
+        assert search is not None
+        found = self.document().find(
+            search.needle, search.boundary.position(), QTextDocument.FindFlag.FindBackward
+        )
+        if found.isNull():  # in the Markdown source only (e.g. "**"): look further up
+            search.limit = search.target
+            self._search_older()
+            return
+        self._search = None
+        self.setTextCursor(found)
+        self.ensureCursorVisible()
+        self.searchFinished.emit(True)
 
     # --- the Regenerate link belongs to the last reply only ----------------------------------
 
@@ -434,6 +652,30 @@ class ChatView(QTextBrowser):
         elif action == "regenerate" and self._is_last_reply(entry):
             self.regenerateRequested.emit()
 
+    def _last_message_index(self) -> int:
+        return next(
+            (
+                i
+                for i in range(len(self._entries) - 1, -1, -1)
+                if isinstance(self._entries[i].item, ViewMessage)
+            ),
+            -1,
+        )
+
+    def _message_index(self, message_id: int) -> int | None:
+        return next(
+            (
+                i
+                for i, e in enumerate(self._entries)
+                if isinstance(e.item, ViewMessage) and e.item.message_id == message_id
+            ),
+            None,
+        )
+
+    @staticmethod
+    def _is_reply(entry: _Entry) -> bool:
+        return isinstance(entry.item, ViewMessage) and entry.item.role == Role.ASSISTANT
+
     def _entry(self, key: int) -> _Entry | None:
         return next((e for e in reversed(self._entries) if e.key == key), None)
 
@@ -453,6 +695,7 @@ class ChatView(QTextBrowser):
         if self._tracking_scroll:
             bar = self.verticalScrollBar()
             self._stick_to_bottom = value >= bar.maximum() - _BOTTOM_SLACK_PX
+            self._schedule_fill()
 
     @contextlib.contextmanager
     def _scroll_position_kept(self) -> Iterator[None]:
@@ -477,12 +720,16 @@ class ChatView(QTextBrowser):
     def _on_scroll_range_changed(self, _minimum: int, maximum: int) -> None:
         if self._stick_to_bottom:
             self.verticalScrollBar().setValue(maximum)
+        self._schedule_fill()  # e.g. a short window that does not fill the view yet
 
     # --- palette ------------------------------------------------------------------------------
 
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
         if event.type() == QEvent.Type.PaletteChange and hasattr(self, "_end"):
+            # Everything shown is rendered again: keep that to a screenful.
+            newest = self._window_start(len(self._entries), FIRST_PAINT_CHARS)
+            self._first_shown = max(self._first_shown, newest)
             with self._scroll_position_kept():
                 self._render_all()
 
@@ -512,3 +759,13 @@ def _blend(first: QColor, second: QColor, amount: float) -> str:
 
 def _utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le", errors="surrogatepass")) // 2
+
+
+def _entry_text(entry: _Entry) -> str:
+    """What a search looks into: the message's text (Markdown) or the notice, casefolded."""
+    item = entry.item
+    return (item.text if isinstance(item, _Notice) else f"{item.header}\n{item.text}").casefold()
+
+
+def _entry_cost(entry: _Entry) -> int:
+    return len(entry.item.text) + _ENTRY_OVERHEAD_CHARS
