@@ -19,21 +19,21 @@ Targets: open <= 0.5 s, no stall over 50 ms, p99 lateness <= 16 ms.
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-_HOME = tempfile.TemporaryDirectory(prefix="autoglm-ui-stalls-")
-os.environ["AUTOGLM_HOME"] = _HOME.name
-os.environ.pop("AUTOGLM_MODELS_DIR", None)
+os.environ["AUTOGLM_HOME"] = tempfile.mkdtemp(prefix="autoglm-ui-stalls-")
+os.environ["AUTOGLM_MODELS_DIR"] = os.environ["AUTOGLM_HOME"] + "/no-models"
 
 from PySide6.QtCore import QElapsedTimer, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QScrollBar
@@ -46,10 +46,32 @@ from autoglm_desktop.qt.main_window import MainWindow
 HEARTBEAT_MS = 5
 SETTLE_MS = 400  # after an action's result shows, deferred work (layout, lazy loading) still runs
 TOKEN_CHARS = 4
-WORDS = (
-    "model context token thread memory window layout render stream cache engine prompt reply "
-    "history scroll budget paragraph table column value result weight layer batch"
-).split()
+WORDS = [
+    "model",
+    "context",
+    "token",
+    "thread",
+    "memory",
+    "window",
+    "layout",
+    "render",
+    "stream",
+    "cache",
+    "engine",
+    "prompt",
+    "reply",
+    "history",
+    "scroll",
+    "budget",
+    "paragraph",
+    "table",
+    "column",
+    "value",
+    "result",
+    "weight",
+    "layer",
+    "batch",
+]
 
 # --- the stored conversations -----------------------------------------------------------------
 
@@ -231,7 +253,9 @@ class FakeReply:
         self.tokens: Iterator[str] = iter(tokens)
         self.count = len(tokens)
         self.finished = False
-        self.timer = QTimer(interval=max(1, round(1000 / rate)), timerType=Qt.TimerType.PreciseTimer)
+        self.timer = QTimer(
+            interval=max(1, round(1000 / rate)), timerType=Qt.TimerType.PreciseTimer
+        )
         self.timer.timeout.connect(self._emit)
 
     def start(self) -> None:
@@ -259,8 +283,10 @@ def run(args: argparse.Namespace) -> list[Result]:
         big = fill_store(store, messages=args.messages, parts=6, title="Long", seed=1)
         small = fill_store(store, messages=50, parts=3, title="Short", seed=2)
         chars = sum(len(m.content) for m in store.messages(big))
-    print(f"long conversation: {args.messages} messages, {chars:,} characters "
-          f"(~{chars // 4:,} tokens); short: 50 messages")
+    print(
+        f"long conversation: {args.messages} messages, {chars:,} characters "
+        f"(~{chars // 4:,} tokens); short: 50 messages"
+    )
 
     window = MainWindow(autoload=False)  # opens the newest conversation: the short one
     window.resize(1100, 720)
@@ -271,50 +297,50 @@ def run(args: argparse.Namespace) -> list[Result]:
     beat = Heartbeat()
     results: list[Result] = []
     bar = window.chat_view.verticalScrollBar()
-    big_end = f"End of answer {args.messages - 1 if args.messages % 2 == 0 else args.messages - 2}."
-    small_end = "End of answer 49."
+    last_answer = args.messages - 1 if args.messages % 2 == 0 else args.messages - 2
+    ends = {big: f"End of answer {last_answer}.", small: "End of answer 49."}
 
-    def open_(cid: int, end: str, name: str) -> None:
-        results.append(beat.measure(
-            app, name, lambda: window.controller.open_conversation(cid), last_text_shown(window, end)
-        ))
+    def open_(cid: int, name: str) -> None:
+        opening = functools.partial(window.controller.open_conversation, cid)
+        results.append(beat.measure(app, name, opening, last_text_shown(window, ends[cid])))
 
-    open_(big, big_end, "open long")
-    up = [lambda: False]
-    results.append(beat.measure(
-        app, "scroll to top (long)",
-        lambda: up.__setitem__(0, stepper(
-            bar, QScrollBar.SliderAction.SliderPageStepSub,
-            lambda: bar.value() == 0 and _all_loaded(window))),
-        lambda: up[0](),
-    ))
-    down = [lambda: False]
-    results.append(beat.measure(
-        app, "scroll to bottom (long)",
-        lambda: down.__setitem__(0, stepper(
-            bar, QScrollBar.SliderAction.SliderPageStepAdd,
-            lambda: bar.value() == bar.maximum())),
-        lambda: down[0](),
-    ))
+    def scroll(name: str, action: QScrollBar.SliderAction, finished: Callable[[], bool]) -> None:
+        steps: list[Callable[[], bool]] = []
+        start = lambda: steps.append(stepper(bar, action, finished))  # noqa: E731
+        results.append(beat.measure(app, name, start, lambda: bool(steps) and steps[0]()))
+
+    open_(big, "open long")
+    at_top = lambda: bar.value() == 0 and _all_loaded(window)  # noqa: E731
+    scroll("scroll to top (long)", QScrollBar.SliderAction.SliderPageStepSub, at_top)
+    at_end = last_text_shown(window, ends[big])
+    at_bottom = lambda: bar.value() == bar.maximum() and at_end()  # noqa: E731
+    scroll("scroll to bottom (long)", QScrollBar.SliderAction.SliderPageStepAdd, at_bottom)
     rng = random.Random(3)
-    for cid, end, label in ((big, big_end, "long"), (small, small_end, "short")):
+    for cid, label in ((big, "long"), (small, "short")):
         if window.controller.conversation_id != cid:
-            open_(cid, end, f"open {label}")
+            open_(cid, f"open {label}")
         prompt = f"Question {label}: explain the layout budget again."
-        results.append(beat.measure(
-            app, f"send ({label})", lambda p=prompt: window.send_prompt(p),
-            last_text_shown(window, prompt.split(":")[0]),
-        ))
-        reply = FakeReply(window, reply_tokens(rng, args.tokens), args.rate)
-        results.append(beat.measure(
-            app, f"stream {args.tokens} tokens + finish ({label})", reply.start,
-            lambda r=reply: r.finished and not window.controller.reply_running,
-        ))
+        sending = functools.partial(window.send_prompt, prompt)
+        results.append(
+            beat.measure(app, f"send ({label})", sending, last_text_shown(window, prompt[:14]))
+        )
+        ends[cid] = f"End of reply {label}."
+        tokens = [*reply_tokens(rng, args.tokens - 1), "\n\n" + ends[cid]]
+        reply = FakeReply(window, tokens, args.rate)
+        results.append(
+            beat.measure(
+                app,
+                f"stream {args.tokens} tokens + finish ({label})",
+                reply.start,
+                lambda r=reply: r.finished and not window.controller.reply_running,
+            )
+        )
     for i in range(args.switches):
-        cid, end, label = (big, big_end, "long") if i % 2 == 0 else (small, small_end, "short")
-        open_(cid, end, f"switch to {label}")
+        cid, label = (big, "long") if i % 2 == 0 else (small, "short")
+        open_(cid, f"switch to {label}")
     beat.timer.stop()
     window.close()
+    shutil.rmtree(os.environ["AUTOGLM_HOME"], ignore_errors=True)
     return results
 
 
@@ -336,8 +362,10 @@ def main() -> int:
     parser.add_argument("--switches", type=int, default=4, help="switches between the chats")
     args = parser.parse_args()
     results = run(args)
-    print(f"heartbeat {HEARTBEAT_MS} ms; fake reply of {args.tokens} {TOKEN_CHARS}-char tokens "
-          f"at {args.rate:.0f} tokens/s through the worker's signals (no model)")
+    print(
+        f"heartbeat {HEARTBEAT_MS} ms; fake reply of {args.tokens} {TOKEN_CHARS}-char tokens "
+        f"at {args.rate:.0f} tokens/s through the worker's signals (no model)"
+    )
     header = ("action", "shown after s", "max stall ms", "p99 ms", "ticks")
     print(f"{header[0]:<34}" + "".join(f"{h:>15}" for h in header[1:]))
     for r in results:
@@ -347,8 +375,10 @@ def main() -> int:
     worst = max(r.max_stall_ms for r in results)
     worst_p99 = max(r.p99_ms for r in results)
     opens = [r.shown_s for r in results if r.action.startswith(("open", "switch")) and r.shown_s]
-    print(f"worst: open {max(opens):.3f} s (target <= 0.5), stall {worst:.1f} ms (target <= 50), "
-          f"p99 {worst_p99:.1f} ms (target <= 16)")
+    print(
+        f"worst: open {max(opens):.3f} s (target <= 0.5), stall {worst:.1f} ms (target <= 50), "
+        f"p99 {worst_p99:.1f} ms (target <= 16)"
+    )
     return 0
 
 

@@ -5,11 +5,13 @@ inserted as plain text with a cursor kept at the end of the document. Finished M
 of the reply (paragraphs, closed code blocks) are rendered as they complete, replacing only
 their own range; when the reply ends it is rendered once as a whole.
 
-Long conversations are laid out lazily: the view holds every message but renders only the
-newest ones at first (about a screenful), then older ones a small chunk per event-loop turn,
-only while fewer than a few screens of text lie above what is visible. Older messages go in at
-the top without moving what the user reads. No step renders more than a chunk, so showing,
-scrolling and searching a conversation of any length never stalls the window.
+Long conversations are laid out lazily: the view holds every message but renders a window of
+them: at first the newest ones (about a screenful), then a small chunk per event-loop turn
+wherever fewer than a few screens of text lie beyond what is visible, above or below. Text
+going in or out above the visible part does not move what the user reads. The window is kept
+to a few dozen screens by dropping the far end (an edit at the top of a QTextDocument costs in
+proportion to the document), so no step costs more than a chunk's rendering, however long the
+conversation: showing, scrolling and searching it never stall the window.
 """
 
 from __future__ import annotations
@@ -48,7 +50,8 @@ _PLACEHOLDER = "X"  # see _replace_range
 _BOTTOM_SLACK_PX = 4
 FIRST_PAINT_CHARS = 3_000  # rendered at once when a conversation is shown: about a screenful
 CHUNK_CHARS = 2_000  # rendered per event-loop turn above it: ~10 ms on a slow machine
-MARGIN_SCREENS = 2  # older messages are rendered while fewer screens than this lie above
+MARGIN_SCREENS = 2  # more messages are rendered while fewer screens than this lie beyond
+MAX_WINDOW_CHARS = 30_000  # the far end of a larger window is dropped
 _ENTRY_OVERHEAD_CHARS = 200  # a header, links and margins cost about as much as this text
 
 
@@ -94,10 +97,9 @@ class _Stream:
 
 @dataclass
 class _Search:
-    needle: str  # casefolded
-    limit: int  # entries before this index may still hold a match
-    boundary: QTextCursor  # the start of what was rendered when the search went past it
-    target: int = -1  # index of the entry being rendered to look into it
+    text: str
+    backward: bool
+    next_index: int  # the next entry (not rendered) to look into, in the search's direction
 
 
 @dataclass(frozen=True)
@@ -127,10 +129,13 @@ class ChatView(QTextBrowser):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._entries: list[_Entry] = []
-        self._first_shown = 0  # entries before this one are not rendered (yet)
+        self._first_shown = 0  # the rendered window: entries[_first_shown:_last_shown]
+        self._last_shown = 0
         self._search: _Search | None = None
         self._fill_timer = QTimer(self, singleShot=True, interval=0)
         self._fill_timer.timeout.connect(self._fill_step)
+        self._search_timer = QTimer(self, singleShot=True, interval=0)
+        self._search_timer.timeout.connect(self._search_step)
         self._stream: _Stream | None = None
         self._regenerate_link: QTextCursor | None = None
         self._keys = itertools.count()
@@ -156,8 +161,8 @@ class ChatView(QTextBrowser):
 
     @property
     def rendered_entry_count(self) -> int:
-        """How many of the messages and notices are laid out now (the newest ones)."""
-        return len(self._entries) - self._first_shown
+        """How many of the messages and notices are laid out now."""
+        return self._last_shown - self._first_shown
 
     def set_messages(self, messages: list[ViewMessage]) -> None:
         """Show another conversation (or the same one re-read); drops a reply being streamed.
@@ -166,18 +171,18 @@ class ChatView(QTextBrowser):
         in small steps from the event loop while they are near the visible part.
         """
         self._entries = [_Entry(next(self._keys), message) for message in messages]
-        self._first_shown = self._window_start(len(self._entries), FIRST_PAINT_CHARS)
         self._stream = None
         self._search = None
-        self._stick_to_bottom = True
-        self._render_all()
+        self._show_tail()
 
     def append_message(self, message: ViewMessage) -> None:
         """Add one finished message at the end (e.g. the user's new prompt)."""
         self._require_not_streaming()
         self._remove_regenerate_link()
+        self._ensure_tail_shown()
         entry = _Entry(next(self._keys), message)
         self._entries.append(entry)
+        self._last_shown = len(self._entries)
         self._insert_entries(self._document_end(), [entry])
 
     def remove_messages_from(self, message_id: int) -> None:
@@ -193,6 +198,10 @@ class ChatView(QTextBrowser):
         if isinstance(item, ViewMessage) and item.role == Role.ASSISTANT:
             while index > 0 and isinstance(self._entries[index - 1].item, _Notice):
                 index -= 1
+        if self._last_shown < len(self._entries) or index < self._first_shown:
+            del self._entries[index:]
+            self._show_tail()
+            return
         self._truncate(index)
         last = self._last_message_index()
         if last >= self._first_shown and self._is_reply(self._entries[last]):
@@ -200,8 +209,11 @@ class ChatView(QTextBrowser):
 
     def add_notice(self, text: str) -> None:
         """Show a muted notice, e.g. that earlier messages were left out to fit the context."""
+        if self._stream is None:
+            self._ensure_tail_shown()
         entry = _Entry(next(self._keys), _Notice(text))
         self._entries.append(entry)
+        self._last_shown = len(self._entries)
         if self._stream is None:
             self._insert_entries(self._document_end(), [entry])
         else:  # the notice is about the reply being written: put it before that reply
@@ -211,6 +223,7 @@ class ChatView(QTextBrowser):
         """Start a reply at the end; its text comes through append_stream_text()."""
         self._require_not_streaming()
         self._remove_regenerate_link()
+        self._ensure_tail_shown()
         self._begin_stream(_Stream(next(self._keys), header, *self._cursors_at_end()))
 
     def append_stream_text(self, text: str) -> None:
@@ -238,6 +251,7 @@ class ChatView(QTextBrowser):
         self._stream = None
         entry = _Entry(stream.key, final)
         self._entries.append(entry)
+        self._last_shown = len(self._entries)
         start = stream.start.position()
         with self._scroll_position_kept():
             self._replace_range(start, self._document_end(), "")
@@ -245,6 +259,7 @@ class ChatView(QTextBrowser):
 
     def scroll_to_bottom(self) -> None:
         """Show the end of the conversation and follow new text again."""
+        self._ensure_tail_shown()
         self._stick_to_bottom = True
         bar = self.verticalScrollBar()
         bar.setValue(bar.maximum())
@@ -253,9 +268,9 @@ class ChatView(QTextBrowser):
         """Select the next match of `text` (case-insensitive) above or below the current one.
 
         Without a current match the search starts at the bottom (backward) or top (forward)
-        of what is visible. Backward searches reach messages not rendered yet: those are
-        searched in memory, and rendered chunk by chunk down to the match. searchFinished
-        tells the outcome, at once or from a later event-loop turn.
+        of what is visible. Messages not rendered are searched in memory, and the window is
+        moved to the match. searchFinished tells the outcome, at once or from a later turn
+        of the event loop. While a reply streams, only the rendered messages are searched.
         """
         self._search = None
         if not text:
@@ -267,11 +282,10 @@ class ChatView(QTextBrowser):
             self.setTextCursor(self.cursorForPosition(edge))
         if self.find(text, flags):
             self.searchFinished.emit(True)
-        elif backward and self._first_shown > 0:
-            boundary = QTextCursor(self.document())
-            boundary.setPosition(1 if self.document().characterCount() > 2 else 0)
-            self._search = _Search(text.casefold(), self._first_shown, boundary)
-            self._search_older()
+        elif self._stream is None:
+            start = self._first_shown - 1 if backward else self._last_shown
+            self._search = _Search(text, backward, start)
+            self._search_step()
         else:
             self.searchFinished.emit(False)
 
@@ -291,7 +305,7 @@ class ChatView(QTextBrowser):
         )
         self._regenerate_link = None
         self._end = QTextCursor(document)
-        self._insert_entries(0, self._entries[self._first_shown :])
+        self._insert_entries(0, self._entries[self._first_shown : self._last_shown])
         if self._stream is not None:
             old = self._stream
             self._begin_stream(_Stream(old.key, old.header, *self._cursors_at_end()))
@@ -317,16 +331,23 @@ class ChatView(QTextBrowser):
                 self._track_regenerate_link(header_position=start + 1)
         return position
 
+    def _show_tail(self) -> None:
+        """Render about a screenful of the newest entries, as a new document, at the bottom."""
+        self._last_shown = len(self._entries)
+        self._first_shown = self._window_start(self._last_shown, FIRST_PAINT_CHARS)
+        self._stick_to_bottom = True
+        self._render_all()
+
+    def _ensure_tail_shown(self) -> None:
+        if self._last_shown < len(self._entries):
+            self._show_tail()
+
     def _truncate(self, index: int) -> None:
-        """Drop the entries from `index` on, from the document too."""
+        """Drop the entries from `index` (rendered, as all after it) on, from the document too."""
         self._remove_regenerate_link()
-        if index < self._first_shown:
-            del self._entries[index:]
-            self._first_shown = self._window_start(len(self._entries), FIRST_PAINT_CHARS)
-            self._render_all()
-            return
         start = self._entry_start(self._entries[index].key)
         del self._entries[index:]
+        self._last_shown = len(self._entries)
         if start is None:  # not found (cannot happen): render again rather than show wrong text
             self._render_all()
         else:
@@ -425,21 +446,31 @@ class ChatView(QTextBrowser):
             spent += _entry_cost(self._entries[start])
         return min(start, max(self._last_message_index(), 0))
 
+    def _window_end(self, start: int, budget: int) -> int:
+        """The end of the entries from `start` on that together cost about `budget` characters."""
+        end, spent = start, 0
+        while end < len(self._entries) and spent < budget:
+            spent += _entry_cost(self._entries[end])
+            end += 1
+        return end
+
     def _schedule_fill(self) -> None:
-        if self._first_shown > 0 and not self._fill_timer.isActive():
+        if not self._fill_timer.isActive():
             self._fill_timer.start()
 
     def _fill_step(self) -> None:
-        """Render one chunk of older entries if they are needed; come back for more."""
-        if self._first_shown == 0 or not (self._search or self._near_top()):
+        """Render one chunk where the user is heading, drop the far end; come back for more."""
+        bar = self.verticalScrollBar()
+        margin = MARGIN_SCREENS * self.viewport().height()
+        if self._first_shown > 0 and bar.value() < margin:
+            self._load_older()
+            self._trim_bottom()
+        elif self._last_shown < len(self._entries) and bar.value() > bar.maximum() - margin:
+            self._load_newer()
+            self._trim_top()
+        else:
             return
-        self._load_older()
-        if self._search is not None and self._search.target >= self._first_shown:
-            self._select_match_in_target()
         self._schedule_fill()
-
-    def _near_top(self) -> bool:
-        return self.verticalScrollBar().value() < MARGIN_SCREENS * self.viewport().height()
 
     def _load_older(self) -> None:
         start = self._window_start(self._first_shown, CHUNK_CHARS)
@@ -448,68 +479,112 @@ class ChatView(QTextBrowser):
             self._insert_entries(0, entries)
         self._first_shown = start
 
+    def _load_newer(self) -> None:
+        end = self._window_end(self._last_shown, CHUNK_CHARS)
+        entries = self._entries[self._last_shown : end]
+        self._last_shown = end
+        with self._reading_position_kept():
+            self._insert_entries(self._document_end(), entries)
+
+    def _window_chars(self) -> int:
+        return sum(_entry_cost(e) for e in self._entries[self._first_shown : self._last_shown])
+
+    def _trim_bottom(self) -> None:
+        """Drop the newest rendered entries while the window is too large and they are far."""
+        if self._stream is not None:
+            return
+        far = self.verticalScrollBar().value() + (1 + MARGIN_SCREENS) * self.viewport().height()
+        layout = self.document().documentLayout()
+        while self._last_shown - self._first_shown > 1 and self._window_chars() > MAX_WINDOW_CHARS:
+            start = self._entry_start(self._entries[self._last_shown - 1].key)
+            if (
+                start is None
+                or layout.blockBoundingRect(self.document().findBlock(start)).top() < far
+            ):
+                return
+            self._regenerate_link = None  # if it was there, it goes with the entry
+            with self._reading_position_kept():
+                self._replace_range(start, self._document_end(), "")
+            self._last_shown -= 1
+
+    def _trim_top(self) -> None:
+        """Drop the oldest rendered entries while the window is too large and they are far."""
+        near = self.verticalScrollBar().value() - MARGIN_SCREENS * self.viewport().height()
+        layout = self.document().documentLayout()
+        while self._last_shown - self._first_shown > 1 and self._window_chars() > MAX_WINDOW_CHARS:
+            end = self._entry_start(self._entries[self._first_shown + 1].key)
+            if (
+                end is None
+                or layout.blockBoundingRect(self.document().findBlock(end)).bottom() > near
+            ):
+                return
+            with self._reading_position_kept():
+                cursor = QTextCursor(self.document())
+                cursor.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
+                cursor.removeSelectedText()
+            self._first_shown += 1
+
     @contextlib.contextmanager
     def _reading_position_kept(self) -> Iterator[None]:
-        """Insert text above what is visible, and move the view down by the height it adds."""
+        """Change text above or below what is visible without moving what the user reads."""
         if not self._tracking_scroll:  # nested
             yield
             return
         layout = self.document().documentLayout()
-        first = self.document().firstBlock().next()
-        anchor = QTextCursor(first) if first.isValid() else None
-        top_before = layout.blockBoundingRect(first).top() if first.isValid() else 0.0
+        anchor = self.cursorForPosition(QPoint(0, 0))
+        if anchor.block() == self.document().firstBlock():  # it stays on top: take the next
+            anchor.movePosition(QTextCursor.MoveOperation.NextBlock)
+        top_before = layout.blockBoundingRect(anchor.block()).top()
         bar = self.verticalScrollBar()
         stick, value = self._stick_to_bottom, bar.value()
         self._tracking_scroll = False
         try:
             yield
         finally:
-            grown = 0.0
-            if anchor is not None:
-                grown = layout.blockBoundingRect(anchor.block()).top() - top_before
+            grown = layout.blockBoundingRect(anchor.block()).top() - top_before
             self._tracking_scroll = True
             self._stick_to_bottom = stick
             bar.setValue(bar.maximum() if stick else value + round(grown))
 
-    # --- search: in the document, then in the messages not rendered yet ----------------------
+    # --- search: in the document, then in the messages not rendered --------------------------
 
-    def _search_older(self) -> None:
-        """Find the newest unrendered entry holding the needle; render down to it, or give up."""
+    def _search_step(self) -> None:
+        """Look for the search's text in the next unrendered entries; show the window there."""
         search = self._search
-        assert search is not None
-        target = next(
-            (
-                i
-                for i in range(search.limit - 1, -1, -1)
-                if search.needle in _entry_text(self._entries[i])
-            ),
-            -1,
-        )
-        if target < 0:
+        if search is None:
+            return
+        needle = search.text.casefold()
+        step = -1 if search.backward else 1
+        index = search.next_index
+        while 0 <= index < len(self._entries) and needle not in _entry_text(self._entries[index]):
+            index += step
+        if not 0 <= index < len(self._entries):
             self._search = None
             self.searchFinished.emit(False)
             return
-        search.target = target
-        if target >= self._first_shown:
-            self._select_match_in_target()
-        else:
-            self._schedule_fill()
-
-    def _select_match_in_target(self) -> None:
-        """The target entry is rendered: select the last match above the search's boundary."""
-        search = self._search
-        assert search is not None
-        found = self.document().find(
-            search.needle, search.boundary.position(), QTextDocument.FindFlag.FindBackward
+        self._show_window_at(index, at_end=search.backward)
+        end = QTextCursor.MoveOperation.End if search.backward else QTextCursor.MoveOperation.Start
+        self.moveCursor(end)
+        flags = (
+            QTextDocument.FindFlag.FindBackward if search.backward else QTextDocument.FindFlag(0)
         )
-        if found.isNull():  # in the Markdown source only (e.g. "**"): look further up
-            search.limit = search.target
-            self._search_older()
-            return
-        self._search = None
-        self.setTextCursor(found)
-        self.ensureCursorVisible()
-        self.searchFinished.emit(True)
+        if self.find(search.text, flags):
+            self._search = None
+            self.searchFinished.emit(True)
+        else:  # a match in the Markdown source only (e.g. "**"): go on from a later turn
+            search.next_index = index + step
+            self._search_timer.start()
+
+    def _show_window_at(self, index: int, *, at_end: bool) -> None:
+        """Render about a screenful of entries that ends (at_end) or starts with `index`."""
+        if at_end:
+            self._last_shown = index + 1
+            self._first_shown = min(self._window_start(index + 1, FIRST_PAINT_CHARS), index)
+        else:
+            self._first_shown = index
+            self._last_shown = self._window_end(index, FIRST_PAINT_CHARS)
+        self._stick_to_bottom = False
+        self._render_all()
 
     # --- the Regenerate link belongs to the last reply only ----------------------------------
 
@@ -694,7 +769,8 @@ class ChatView(QTextBrowser):
     def _on_scrolled(self, value: int) -> None:
         if self._tracking_scroll:
             bar = self.verticalScrollBar()
-            self._stick_to_bottom = value >= bar.maximum() - _BOTTOM_SLACK_PX
+            at_bottom = value >= bar.maximum() - _BOTTOM_SLACK_PX
+            self._stick_to_bottom = at_bottom and self._last_shown == len(self._entries)
             self._schedule_fill()
 
     @contextlib.contextmanager
@@ -727,9 +803,6 @@ class ChatView(QTextBrowser):
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
         if event.type() == QEvent.Type.PaletteChange and hasattr(self, "_end"):
-            # Everything shown is rendered again: keep that to a screenful.
-            newest = self._window_start(len(self._entries), FIRST_PAINT_CHARS)
-            self._first_shown = max(self._first_shown, newest)
             with self._scroll_position_kept():
                 self._render_all()
 
