@@ -143,7 +143,7 @@ class Result:
     def p99_ms(self) -> float:
         if len(self.lateness_ms) < 2:
             return self.max_stall_ms
-        return statistics.quantiles(self.lateness_ms, n=100)[-1]
+        return statistics.quantiles(self.lateness_ms, n=100, method="inclusive")[-1]
 
 
 class Heartbeat:
