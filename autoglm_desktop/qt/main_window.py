@@ -55,6 +55,7 @@ from autoglm_desktop.core.planning.tuner import TunedPlan, plan_for
 from autoglm_desktop.qt.chat.controller import ChatController
 from autoglm_desktop.qt.chat.conversation_list import ConversationSidebar
 from autoglm_desktop.qt.chat.conversation_settings import ConversationSettingsDialog
+from autoglm_desktop.qt.chat.find_bar import FindBar
 from autoglm_desktop.qt.chat.model_bar import ModelBar
 from autoglm_desktop.qt.chat.prompt_edit import PromptEdit
 from autoglm_desktop.qt.chat.view import ChatView
@@ -144,6 +145,7 @@ class MainWindow(QMainWindow):
         self._idle_timer.timeout.connect(self._release_when_idle)
 
         self.chat_view = ChatView()
+        self.find_bar = FindBar()
         self.controller = ChatController(store=self.store, worker=self.worker, view=self.chat_view)
         self.sidebar = ConversationSidebar(self.store)
         self.model_bar = ModelBar()
@@ -184,6 +186,7 @@ class MainWindow(QMainWindow):
         chat_layout = QVBoxLayout(chat)
         chat_layout.addLayout(top)
         chat_layout.addWidget(self.chat_view, 1)
+        chat_layout.addWidget(self.find_bar)
         chat_layout.addWidget(self.error_banner)
         chat_layout.addLayout(bottom)
         splitter = QSplitter()
@@ -228,7 +231,11 @@ class MainWindow(QMainWindow):
             self.tr("Quit"), self, shortcut=QKeySequence(QKeySequence.StandardKey.Quit)
         )
         quit_action.triggered.connect(self.close)
-        for action in (new_chat, export, quit_action):
+        find = QAction(
+            self.tr("Find in chat…"), self, shortcut=QKeySequence(QKeySequence.StandardKey.Find)
+        )
+        find.triggered.connect(self.find_bar.open_bar)
+        for action in (new_chat, find, export, quit_action):
             chat_menu.addAction(action)
         models_menu = self.menuBar().addMenu(self.tr("&Models"))
         models_menu.addAction(self.tr("Discover models…"), lambda: self.open_models("discover"))
@@ -269,6 +276,10 @@ class MainWindow(QMainWindow):
         self.chat_view.copiedToClipboard.connect(
             lambda what: self.statusBar().showMessage(what, 3000)
         )
+        self.find_bar.findRequested.connect(
+            lambda text, older: self.chat_view.find_text(text, backward=older)
+        )
+        self.chat_view.searchFinished.connect(self.find_bar.show_result)
         self.sidebar.conversationSelected.connect(controller.open_conversation)
         self.sidebar.newConversationRequested.connect(controller.new_conversation)
         self.sidebar.deleteRequested.connect(controller.delete_conversation)

@@ -507,6 +507,34 @@
     </message>
 </context>
 <context>
+    <name>FindBar</name>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/find_bar.py" line="23"/>
+        <source>Find in this chat</source>
+        <translation>在此对话中查找</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/find_bar.py" line="27"/>
+        <source>Older match (Enter)</source>
+        <translation>上一个（较早）匹配 (Enter)</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/find_bar.py" line="29"/>
+        <source>Newer match (Shift+Enter)</source>
+        <translation>下一个（较新）匹配 (Shift+Enter)</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/find_bar.py" line="31"/>
+        <source>Close (Esc)</source>
+        <translation>关闭 (Esc)</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/find_bar.py" line="45"/>
+        <source>No match</source>
+        <translation>无匹配</translation>
+    </message>
+</context>
+<context>
     <name>HardwareMeters</name>
     <message>
         <location filename="../../autoglm_desktop/qt/settings/meters.py" line="43"/>
@@ -904,6 +932,11 @@
 </context>
 <context>
     <name>MainWindow</name>
+    <message>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="230"/>
+        <source>Find in chat…</source>
+        <translation>在对话中查找…</translation>
+    </message>
     <message>
         <location filename="../../autoglm_desktop/qt/main_window.py" line="140"/>
         <location filename="../../autoglm_desktop/qt/main_window.py" line="439"/>

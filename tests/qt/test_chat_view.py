@@ -447,3 +447,110 @@ def test_code_style_follows_the_palette(view: ChatView) -> None:
     assert view.is_streaming
     view.append_stream_text(" text")
     assert view.toPlainText().endswith("Streaming on\nmore text")
+
+
+# --- long conversations: lazy layout and search ---------------------------------------------
+
+
+def numbered_conversation(count: int) -> list[ViewMessage]:
+    """Messages whose texts are unique: "message-<n> ..." with some Markdown in replies."""
+    return [
+        user(i, f"message-{i} question")
+        if i % 2 == 0
+        else assistant(i, f"message-{i} answer with **bold** text\n\n```\ncode {i}\n```")
+        for i in range(count)
+    ]
+
+
+def scroll_until(view: ChatView, qtbot: QtBot, *, top: bool, shows: str) -> int:
+    """Scroll to one end again and again, as a user would, until `shows` is rendered.
+
+    Returns the most entries that were rendered at once meanwhile.
+    """
+    bar = view.verticalScrollBar()
+    most = [0]
+
+    def done() -> bool:
+        bar.setValue(0 if top else bar.maximum())
+        most[0] = max(most[0], view.rendered_entry_count)
+        return shows in view.toPlainText()
+
+    qtbot.waitUntil(done, timeout=WAIT_MS)
+    return most[0]
+
+
+def test_a_long_conversation_renders_only_its_newest_messages(view: ChatView, qtbot: QtBot) -> None:
+    messages = numbered_conversation(2000)
+    view.set_messages(messages)
+    bar = view.verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.maximum() > 0 and bar.value() == bar.maximum(), timeout=WAIT_MS)
+    qtbot.wait(50)  # give the lazy layout turns to (wrongly) render more than it needs
+
+    assert 2 <= view.rendered_entry_count < 200
+    text = view.toPlainText()
+    assert "message-1999 answer" in text and "message-0 question" not in text
+    assert "Regenerate" in text
+
+
+def test_scrolling_to_the_top_loads_older_messages_in_place(view: ChatView, qtbot: QtBot) -> None:
+    view.set_messages(numbered_conversation(2000))
+    bar = view.verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.maximum() > 0, timeout=WAIT_MS)
+    rendered = view.rendered_entry_count
+    layout = view.document().documentLayout()
+
+    bar.setValue(1)  # the user reaches the top
+    reading = view.cursorForPosition(view.viewport().rect().center()).block()
+    offset = layout.blockBoundingRect(reading).top() - bar.value()
+    reading_text = reading.text()
+    qtbot.waitUntil(lambda: view.rendered_entry_count > rendered, timeout=WAIT_MS)
+
+    # The older messages went in above: the user still sees the same text at the same place.
+    assert reading.text() == reading_text
+    assert abs(layout.blockBoundingRect(reading).top() - bar.value() - offset) <= 1
+    # All the way up and back down: the window slides, it does not grow with the conversation.
+    most = scroll_until(view, qtbot, top=True, shows="message-0 question")
+    assert "message-1999" not in view.toPlainText()
+    most = max(most, scroll_until(view, qtbot, top=False, shows="message-1999 answer"))
+    assert most < 1000
+    assert "Regenerate" in view.toPlainText()
+
+
+def test_find_reaches_a_message_not_rendered_yet(view: ChatView, qtbot: QtBot) -> None:
+    view.set_messages(numbered_conversation(2000))
+    assert "message-17 " not in view.toPlainText()
+
+    with qtbot.waitSignal(view.searchFinished, timeout=WAIT_MS) as finished:
+        view.find_text("MESSAGE-17 answer")
+
+    assert finished.args == [True]
+    assert view.textCursor().selectedText() == "message-17 answer"
+    assert view.rendered_entry_count < 200
+    with qtbot.waitSignal(view.searchFinished, timeout=WAIT_MS) as again:
+        view.find_text("message-17 answer")  # the next match upward: there is none
+    assert again.args == [False]
+
+
+def test_find_in_the_rendered_part_and_a_miss(view: ChatView, qtbot: QtBot) -> None:
+    view.set_messages(numbered_conversation(2000))
+    with qtbot.waitSignal(view.searchFinished, timeout=WAIT_MS) as near:
+        view.find_text("code 1999")
+    assert near.args == [True] and view.textCursor().selectedText() == "code 1999"
+    with qtbot.waitSignal(view.searchFinished, timeout=WAIT_MS) as missing:
+        view.find_text("no such words")
+    assert missing.args == [False]
+
+
+def test_removing_the_last_turn_keeps_earlier_messages_and_moves_regenerate(
+    view: ChatView, qtbot: QtBot, render_calls: list[str]
+) -> None:
+    view.set_messages(numbered_conversation(6))
+    before = len(render_calls)
+    view.remove_messages_from(4)  # the user's last question and the reply to it
+
+    assert "message-4" not in view.toPlainText() and "message-5" not in view.toPlainText()
+    assert "message-3 answer" in view.toPlainText()
+    # Only the reply that is last now was rendered again (for its Regenerate link).
+    assert [text.split()[0] for text in render_calls[before:]] == ["message-3"]
+    with qtbot.waitSignal(view.regenerateRequested):
+        click(view, href_of(view, "action:regenerate"))

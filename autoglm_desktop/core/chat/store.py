@@ -450,6 +450,14 @@ class ChatStore:
             ).fetchall()
         return [_message_from_row(row) for row in rows]
 
+    def get_message(self, message_id: int) -> Message:
+        """One message, by id."""
+        with self._errors("read a message"):
+            row = self._conn.execute(_MESSAGE_SELECT + " WHERE id = ?", (message_id,)).fetchone()
+        if row is None:
+            raise MessageNotFoundError(f"The message {message_id} no longer exists.")
+        return _message_from_row(row)
+
     def delete_messages_from(self, conversation_id: int, *, position: int) -> int:
         """Delete the message at ``position`` and every later one; return how many went."""
         with self._transaction("delete the messages") as conn:

@@ -1,11 +1,15 @@
 """Conversation logic of the main window: history store ⇄ engine worker ⇄ chat view.
 
 Runs on the GUI thread. It never waits for the engine: requests go out through queued
-signals, and replies come back as signals from the worker thread.
+signals, and replies come back as signals from the worker thread. The open conversation's
+messages are read once, when it opens, and kept here; every later change is written to the
+store and made to that list and to the view alike (a send appends, a finished reply replaces
+only itself), so no event costs in proportion to the conversation's length.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -80,6 +84,7 @@ class ChatController(QObject):
         self._view = view
         self.model_name = model_name
         self.conversation_id: int | None = None
+        self._messages: list[Message] = []  # the open conversation's, as stored
         self._reply: StreamingReply | None = None
         self._save_timer = QTimer(self, interval=PARTIAL_SAVE_INTERVAL_MS)
         self._save_timer.timeout.connect(self._save_partial)
@@ -98,9 +103,8 @@ class ChatController(QObject):
         return self._reply is not None
 
     def messages(self) -> list[Message]:
-        if self.conversation_id is None:
-            return []
-        return self._store.messages(self.conversation_id)
+        """The open conversation's messages, as stored (a copy of the list kept in memory)."""
+        return list(self._messages)
 
     # -- conversations -------------------------------------------------------------------
 
@@ -118,6 +122,7 @@ class ChatController(QObject):
         if conversation_id == self.conversation_id:
             self._leave_streaming_view()
             self.conversation_id = None
+            self._messages = []
             self._view.set_messages([])
         self._store.delete_conversation(conversation_id)
         self.conversationsChanged.emit(self.conversation_id or -1)
@@ -141,7 +146,7 @@ class ChatController(QObject):
         conversation = self._store.get_conversation(conversation_id)
         if conversation.message_count == 0 and conversation.title == DEFAULT_TITLE:
             self._store.rename_conversation(conversation.id, title=title_from_text(text))
-        self._store.add_message(conversation.id, role=Role.USER, content=text)
+        self._add_user_message(text)
         self._start_reply()
         return True
 
@@ -151,8 +156,7 @@ class ChatController(QObject):
         messages = self.messages()
         if self.reply_running or not messages or messages[-1].role != Role.ASSISTANT:
             return
-        assert self.conversation_id is not None
-        self._store.delete_messages_from(self.conversation_id, position=messages[-1].position)
+        self._delete_messages_from(messages[-1])
         self._start_reply()
 
     @reports_store_errors
@@ -162,9 +166,8 @@ class ChatController(QObject):
         target = next((m for m in self.messages() if m.id == message_id), None)
         if self.reply_running or target is None or target.role != Role.USER or not new_text:
             return
-        assert self.conversation_id is not None
-        self._store.delete_messages_from(self.conversation_id, position=target.position)
-        self._store.add_message(self.conversation_id, role=Role.USER, content=new_text)
+        self._delete_messages_from(target)
+        self._add_user_message(new_text)
         self._start_reply()
 
     def stop(self) -> None:
@@ -182,9 +185,11 @@ class ChatController(QObject):
     def _open_conversation(self, conversation_id: int) -> None:
         if conversation_id == self.conversation_id:
             return
+        messages = self._store.messages(conversation_id)
         self._leave_streaming_view()
         self.conversation_id = conversation_id
-        self._render_all()
+        self._messages = messages
+        self._view.set_messages([self._view_message(m) for m in messages])
         self.conversationOpened.emit(conversation_id)
 
     def _new_conversation(self) -> int:
@@ -210,10 +215,24 @@ class ChatController(QObject):
                 )
             )
 
+    def _add_user_message(self, text: str) -> None:
+        assert self.conversation_id is not None
+        message = self._store.add_message(self.conversation_id, role=Role.USER, content=text)
+        self._messages.append(message)
+        self._view.append_message(self._view_message(message))
+        self._view.scroll_to_bottom()
+
+    def _delete_messages_from(self, message: Message) -> None:
+        assert self.conversation_id is not None
+        self._store.delete_messages_from(self.conversation_id, position=message.position)
+        self._messages = [m for m in self._messages if m.position < message.position]
+        self._view.remove_messages_from(message.id)
+        self._view.scroll_to_bottom()
+
     def _start_reply(self) -> None:
         assert self.conversation_id is not None
         conversation = self._store.get_conversation(self.conversation_id)
-        history = [m for m in self.messages() if m.content.strip() or m.role == Role.USER]
+        history = [m for m in self._messages if m.content.strip() or m.role == Role.USER]
         turns = tuple(ChatTurn(role=m.role, content=m.content) for m in history)
         placeholder = self._store.add_message(
             conversation.id,
@@ -222,8 +241,8 @@ class ChatController(QObject):
             status=MessageStatus.STREAMING,
             model_name=self.model_name,
         )
+        self._messages.append(placeholder)
         self._reply = StreamingReply(message_id=placeholder.id, conversation_id=conversation.id)
-        self._render_all(skip_message_id=placeholder.id)
         self._view.begin_assistant_message(header=self.model_name or self.tr("Assistant"))
         self._save_timer.start()
         self.replyRunningChanged.emit(True)
@@ -275,14 +294,8 @@ class ChatController(QObject):
             return
         self._save_timer.stop()
         self._reply = None
-        try:
-            self._store.update_message(
-                reply.message_id, content=reply.text, status=status, stats=stats
-            )
-        except StoreError as exc:
-            self.errorOccurred.emit(str(exc))
-        if reply.conversation_id == self.conversation_id and self._view.is_streaming:
-            final = next(m for m in self.messages() if m.id == reply.message_id)
+        final = self._save_finished_reply(reply, status=status, stats=stats)
+        if final is not None and self._view.is_streaming:
             self._view.end_assistant_message(final=self._view_message(final))
         self.replyRunningChanged.emit(False)
         self.conversationsChanged.emit(reply.conversation_id)
@@ -302,9 +315,33 @@ class ChatController(QObject):
 
     editRequested = Signal(int)  # the window asks the user for the new text
 
-    def _render_all(self, *, skip_message_id: int | None = None) -> None:
-        messages = [m for m in self.messages() if m.id != skip_message_id]
-        self._view.set_messages([self._view_message(m) for m in messages])
+    def _save_finished_reply(
+        self, reply: StreamingReply, *, status: MessageStatus, stats: GenerationStats | None
+    ) -> Message | None:
+        """Store the reply's end; returns its message when it belongs to the open conversation."""
+        try:
+            self._store.update_message(
+                reply.message_id, content=reply.text, status=status, stats=stats
+            )
+        except StoreError as exc:
+            self.errorOccurred.emit(str(exc))
+        index = next(
+            (
+                i
+                for i in range(len(self._messages) - 1, -1, -1)
+                if self._messages[i].id == reply.message_id
+            ),
+            None,
+        )
+        if reply.conversation_id != self.conversation_id or index is None:
+            return None
+        try:
+            self._messages[index] = self._store.get_message(reply.message_id)
+        except StoreError:  # reported above, or next time: show what the user saw
+            self._messages[index] = dataclasses.replace(
+                self._messages[index], content=reply.text, status=status, stats=stats
+            )
+        return self._messages[index]
 
     def _view_message(self, message: Message) -> ViewMessage:
         if message.role == Role.USER:

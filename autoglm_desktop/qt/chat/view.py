@@ -4,6 +4,14 @@ Streaming costs the same per token however long the reply or the conversation: e
 inserted as plain text with a cursor kept at the end of the document. Finished Markdown blocks
 of the reply (paragraphs, closed code blocks) are rendered as they complete, replacing only
 their own range; when the reply ends it is rendered once as a whole.
+
+Long conversations are laid out lazily: the view holds every message but renders a window of
+them: at first the newest ones (about a screenful), then a small chunk per event-loop turn
+wherever fewer than a few screens of text lie beyond what is visible, above or below. Text
+going in or out above the visible part does not move what the user reads. The window is kept
+to a few dozen screens by dropping the far end (an edit at the top of a QTextDocument costs in
+proportion to the document), so no step costs more than a chunk's rendering, however long the
+conversation: showing, scrolling and searching it never stall the window.
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from PySide6.QtCore import QEvent, QUrl, QUrlQuery, Signal
+from PySide6.QtCore import QEvent, QPoint, QTimer, QUrl, QUrlQuery, Signal
 from PySide6.QtGui import (
     QColor,
     QDesktopServices,
@@ -23,6 +31,7 @@ from PySide6.QtGui import (
     QTextBlockFormat,
     QTextCharFormat,
     QTextCursor,
+    QTextDocument,
 )
 from PySide6.QtWidgets import QTextBrowser, QWidget
 
@@ -39,6 +48,11 @@ _OPENABLE_SCHEMES = ("http", "https")
 _LINK_SEPARATOR = "\u00a0·\u00a0"
 _PLACEHOLDER = "X"  # see _replace_range
 _BOTTOM_SLACK_PX = 4
+FIRST_PAINT_CHARS = 3_000  # rendered at once when a conversation is shown: about a screenful
+CHUNK_CHARS = 2_000  # rendered per event-loop turn above it: ~10 ms on a slow machine
+MARGIN_SCREENS = 2  # more messages are rendered while fewer screens than this lie beyond
+MAX_WINDOW_CHARS = 30_000  # the far end of a larger window is dropped
+_ENTRY_OVERHEAD_CHARS = 200  # a header, links and margins cost about as much as this text
 
 
 @dataclass(frozen=True)
@@ -81,6 +95,13 @@ class _Stream:
     incremental: bool = True  # render finished blocks while streaming
 
 
+@dataclass
+class _Search:
+    text: str
+    backward: bool
+    next_index: int  # the next entry (not rendered) to look into, in the search's direction
+
+
 @dataclass(frozen=True)
 class _Theme:
     dark: bool
@@ -97,15 +118,24 @@ class ChatView(QTextBrowser):
         editRequested(int): the user wants to edit the user message with this id.
         regenerateRequested(): the user wants the last reply written again.
         copiedToClipboard(str): something was copied; the text suits a status bar.
+        searchFinished(bool): a find_text() ended; True when the match is selected.
     """
 
     editRequested = Signal(int)
     regenerateRequested = Signal()
     copiedToClipboard = Signal(str)
+    searchFinished = Signal(bool)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._entries: list[_Entry] = []
+        self._first_shown = 0  # the rendered window: entries[_first_shown:_last_shown]
+        self._last_shown = 0
+        self._search: _Search | None = None
+        self._fill_timer = QTimer(self, singleShot=True, interval=0)
+        self._fill_timer.timeout.connect(self._fill_step)
+        self._search_timer = QTimer(self, singleShot=True, interval=0)
+        self._search_timer.timeout.connect(self._search_step)
         self._stream: _Stream | None = None
         self._regenerate_link: QTextCursor | None = None
         self._keys = itertools.count()
@@ -129,35 +159,71 @@ class ChatView(QTextBrowser):
     def is_streaming(self) -> bool:
         return self._stream is not None
 
+    @property
+    def rendered_entry_count(self) -> int:
+        """How many of the messages and notices are laid out now."""
+        return self._last_shown - self._first_shown
+
     def set_messages(self, messages: list[ViewMessage]) -> None:
-        """Show another conversation (or the same one re-read); drops a reply being streamed."""
+        """Show another conversation (or the same one re-read); drops a reply being streamed.
+
+        Only about a screenful of the newest messages is rendered at once; older ones follow
+        in small steps from the event loop while they are near the visible part.
+        """
         self._entries = [_Entry(next(self._keys), message) for message in messages]
         self._stream = None
-        self._stick_to_bottom = True
-        self._render_all()
+        self._search = None
+        self._show_tail()
 
     def append_message(self, message: ViewMessage) -> None:
         """Add one finished message at the end (e.g. the user's new prompt)."""
         self._require_not_streaming()
         self._remove_regenerate_link()
+        self._ensure_tail_shown()
         entry = _Entry(next(self._keys), message)
         self._entries.append(entry)
-        self._insert_entry_at_end(entry, last_message=True)
+        self._last_shown = len(self._entries)
+        self._insert_entries(self._document_end(), [entry])
+
+    def remove_messages_from(self, message_id: int) -> None:
+        """Drop the message with this id and everything after it (before an edit or regenerate).
+
+        Notices just before a removed reply go with it: they were about that reply.
+        """
+        self._require_not_streaming()
+        index = self._message_index(message_id)
+        if index is None:
+            return
+        item = self._entries[index].item
+        if isinstance(item, ViewMessage) and item.role == Role.ASSISTANT:
+            while index > 0 and isinstance(self._entries[index - 1].item, _Notice):
+                index -= 1
+        if self._last_shown < len(self._entries) or index < self._first_shown:
+            del self._entries[index:]
+            self._show_tail()
+            return
+        self._truncate(index)
+        last = self._last_message_index()
+        if last >= self._first_shown and self._is_reply(self._entries[last]):
+            self._rerender_from(last)  # the reply above is the last one now: Regenerate link
 
     def add_notice(self, text: str) -> None:
         """Show a muted notice, e.g. that earlier messages were left out to fit the context."""
+        if self._stream is None:
+            self._ensure_tail_shown()
         entry = _Entry(next(self._keys), _Notice(text))
         self._entries.append(entry)
+        self._last_shown = len(self._entries)
         if self._stream is None:
-            self._replace_range(self._document_end(), self._document_end(), self._notice_html(text))
+            self._insert_entries(self._document_end(), [entry])
         else:  # the notice is about the reply being written: put it before that reply
-            start = self._stream.start.position()
-            self._replace_range(start, start, self._notice_html(text))
+            self._insert_entries(self._stream.start.position(), [entry])
 
     def begin_assistant_message(self, *, header: str) -> None:
         """Start a reply at the end; its text comes through append_stream_text()."""
         self._require_not_streaming()
         self._remove_regenerate_link()
+        self._ensure_tail_shown()
         self._begin_stream(_Stream(next(self._keys), header, *self._cursors_at_end()))
 
     def append_stream_text(self, text: str) -> None:
@@ -185,10 +251,43 @@ class ChatView(QTextBrowser):
         self._stream = None
         entry = _Entry(stream.key, final)
         self._entries.append(entry)
+        self._last_shown = len(self._entries)
         start = stream.start.position()
         with self._scroll_position_kept():
             self._replace_range(start, self._document_end(), "")
-            self._insert_entry_at_end(entry, last_message=True)
+            self._insert_entries(self._document_end(), [entry])
+
+    def scroll_to_bottom(self) -> None:
+        """Show the end of the conversation and follow new text again."""
+        self._ensure_tail_shown()
+        self._stick_to_bottom = True
+        bar = self.verticalScrollBar()
+        bar.setValue(bar.maximum())
+
+    def find_text(self, text: str, *, backward: bool = True) -> None:
+        """Select the next match of `text` (case-insensitive) above or below the current one.
+
+        Without a current match the search starts at the bottom (backward) or top (forward)
+        of what is visible. Messages not rendered are searched in memory, and the window is
+        moved to the match. searchFinished tells the outcome, at once or from a later turn
+        of the event loop. While a reply streams, only the rendered messages are searched.
+        """
+        self._search = None
+        if not text:
+            self.searchFinished.emit(False)
+            return
+        flags = QTextDocument.FindFlag.FindBackward if backward else QTextDocument.FindFlag(0)
+        if not self.textCursor().hasSelection():
+            edge = QPoint(0, self.viewport().height() - 1) if backward else QPoint(0, 0)
+            self.setTextCursor(self.cursorForPosition(edge))
+        if self.find(text, flags):
+            self.searchFinished.emit(True)
+        elif self._stream is None:
+            start = self._first_shown - 1 if backward else self._last_shown
+            self._search = _Search(text, backward, start)
+            self._search_step()
+        else:
+            self.searchFinished.emit(False)
 
     def clear(self) -> None:
         self.set_messages([])
@@ -196,6 +295,7 @@ class ChatView(QTextBrowser):
     # --- rendering ------------------------------------------------------------------------
 
     def _render_all(self) -> None:
+        """Render the entries from the first shown one on, as a new document."""
         self._theme = self._theme_from_palette()
         document = self.document()
         document.clear()
@@ -205,37 +305,77 @@ class ChatView(QTextBrowser):
         )
         self._regenerate_link = None
         self._end = QTextCursor(document)
-        last_message = max(
-            (i for i, e in enumerate(self._entries) if isinstance(e.item, ViewMessage)),
-            default=-1,
-        )
-        if last_message < 0 or self._stream is not None:  # no message may be regenerated
-            self._insert_entries_at_end(self._entries)
-        else:
-            self._insert_entries_at_end(self._entries[:last_message])
-            self._insert_entry_at_end(self._entries[last_message], last_message=True)
-            self._insert_entries_at_end(self._entries[last_message + 1 :])
+        self._insert_entries(0, self._entries[self._first_shown : self._last_shown])
         if self._stream is not None:
             old = self._stream
             self._begin_stream(_Stream(old.key, old.header, *self._cursors_at_end()))
             self.append_stream_text("".join(old.parts))
+        self._schedule_fill()
 
-    def _insert_entries_at_end(self, entries: list[_Entry]) -> None:
-        if entries:
-            end = self._document_end()
-            self._replace_range(end, end, "".join(self._entry_html(e) for e in entries))
+    def _insert_entries(self, position: int, entries: list[_Entry]) -> int:
+        """Render `entries` at `position` (the end of a block), one by one; returns their end.
 
-    def _insert_entry_at_end(self, entry: _Entry, *, last_message: bool) -> None:
-        start = self._document_end()
-        self._replace_range(start, start, self._entry_html(entry, last_message=last_message))
-        item = entry.item
-        if last_message and isinstance(item, ViewMessage) and item.role == Role.ASSISTANT:
-            self._track_regenerate_link(header_position=start + 1)
+        Each entry's first block (its header) carries the entry's key as its user state, so
+        the entry can be found again for removal.
+        """
+        last = self._last_message_index()
+        last_entry = self._entries[last] if last >= 0 and self._stream is None else None
+        for entry in entries:
+            is_last = entry is last_entry
+            start = position
+            position = self._replace_range(
+                start, start, self._entry_html(entry, last_message=is_last)
+            )
+            self.document().findBlock(start + 1).setUserState(entry.key)
+            if is_last and self._is_reply(entry):
+                self._track_regenerate_link(header_position=start + 1)
+        return position
+
+    def _show_tail(self) -> None:
+        """Render about a screenful of the newest entries, as a new document, at the bottom."""
+        self._last_shown = len(self._entries)
+        self._first_shown = self._window_start(self._last_shown, FIRST_PAINT_CHARS)
+        self._stick_to_bottom = True
+        self._render_all()
+
+    def _ensure_tail_shown(self) -> None:
+        if self._last_shown < len(self._entries):
+            self._show_tail()
+
+    def _truncate(self, index: int) -> None:
+        """Drop the entries from `index` (rendered, as all after it) on, from the document too."""
+        self._remove_regenerate_link()
+        start = self._entry_start(self._entries[index].key)
+        del self._entries[index:]
+        self._last_shown = len(self._entries)
+        if start is None:  # not found (cannot happen): render again rather than show wrong text
+            self._render_all()
+        else:
+            self._replace_range(start, self._document_end(), "")
+
+    def _rerender_from(self, index: int) -> None:
+        entries = self._entries[index:]
+        start = self._entry_start(entries[0].key)
+        if start is None:
+            self._render_all()
+            return
+        self._replace_range(start, self._document_end(), "")
+        self._insert_entries(self._document_end(), entries)
+
+    def _entry_start(self, key: int) -> int | None:
+        """The end of the block before the rendered entry `key`; None when not rendered."""
+        block = self.document().lastBlock()
+        while block.isValid():
+            if block.userState() == key:
+                return block.position() - 1
+            block = block.previous()
+        return None
 
     def _begin_stream(self, stream: _Stream) -> None:
         self._stream = stream
         start = stream.start.position()
         self._replace_range(start, start, self._header_html(stream.header, links=""))
+        self.document().findBlock(start + 1).setUserState(stream.key)
         # Text inserted at a cursor's position pushes that cursor along: set them afterwards.
         stream.start.setPosition(start)
         self._end.movePosition(QTextCursor.MoveOperation.End)
@@ -292,6 +432,159 @@ class ChatView(QTextBrowser):
     def _require_not_streaming(self) -> None:
         if self._stream is not None:
             raise RuntimeError("a reply is still streaming; end it first")
+
+    # --- lazy layout: older messages are rendered near the top only ------------------------
+
+    def _window_start(self, end: int, budget: int) -> int:
+        """The first of the entries before `end` that together cost about `budget` characters.
+
+        At least one entry, and never past the last message (its Regenerate link must show).
+        """
+        start, spent = end, 0
+        while start > 0 and spent < budget:
+            start -= 1
+            spent += _entry_cost(self._entries[start])
+        return min(start, max(self._last_message_index(), 0))
+
+    def _window_end(self, start: int, budget: int) -> int:
+        """The end of the entries from `start` on that together cost about `budget` characters."""
+        end, spent = start, 0
+        while end < len(self._entries) and spent < budget:
+            spent += _entry_cost(self._entries[end])
+            end += 1
+        return end
+
+    def _schedule_fill(self) -> None:
+        if not self._fill_timer.isActive():
+            self._fill_timer.start()
+
+    def _fill_step(self) -> None:
+        """Render one chunk where the user is heading, drop the far end; come back for more."""
+        bar = self.verticalScrollBar()
+        margin = MARGIN_SCREENS * self.viewport().height()
+        if self._first_shown > 0 and bar.value() < margin:
+            self._load_older()
+            self._trim_bottom()
+        elif self._last_shown < len(self._entries) and bar.value() > bar.maximum() - margin:
+            self._load_newer()
+            self._trim_top()
+        else:
+            return
+        self._schedule_fill()
+
+    def _load_older(self) -> None:
+        start = self._window_start(self._first_shown, CHUNK_CHARS)
+        entries = self._entries[start : self._first_shown]
+        with self._reading_position_kept():
+            self._insert_entries(0, entries)
+        self._first_shown = start
+
+    def _load_newer(self) -> None:
+        end = self._window_end(self._last_shown, CHUNK_CHARS)
+        entries = self._entries[self._last_shown : end]
+        self._last_shown = end
+        with self._reading_position_kept():
+            self._insert_entries(self._document_end(), entries)
+
+    def _window_chars(self) -> int:
+        return sum(_entry_cost(e) for e in self._entries[self._first_shown : self._last_shown])
+
+    def _trim_bottom(self) -> None:
+        """Drop the newest rendered entries while the window is too large and they are far."""
+        if self._stream is not None:
+            return
+        far = self.verticalScrollBar().value() + (1 + MARGIN_SCREENS) * self.viewport().height()
+        layout = self.document().documentLayout()
+        while self._last_shown - self._first_shown > 1 and self._window_chars() > MAX_WINDOW_CHARS:
+            start = self._entry_start(self._entries[self._last_shown - 1].key)
+            if (
+                start is None
+                or layout.blockBoundingRect(self.document().findBlock(start)).top() < far
+            ):
+                return
+            self._regenerate_link = None  # if it was there, it goes with the entry
+            with self._reading_position_kept():
+                self._replace_range(start, self._document_end(), "")
+            self._last_shown -= 1
+
+    def _trim_top(self) -> None:
+        """Drop the oldest rendered entries while the window is too large and they are far."""
+        near = self.verticalScrollBar().value() - MARGIN_SCREENS * self.viewport().height()
+        layout = self.document().documentLayout()
+        while self._last_shown - self._first_shown > 1 and self._window_chars() > MAX_WINDOW_CHARS:
+            end = self._entry_start(self._entries[self._first_shown + 1].key)
+            if (
+                end is None
+                or layout.blockBoundingRect(self.document().findBlock(end)).bottom() > near
+            ):
+                return
+            with self._reading_position_kept():
+                cursor = QTextCursor(self.document())
+                cursor.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
+                cursor.removeSelectedText()
+            self._first_shown += 1
+
+    @contextlib.contextmanager
+    def _reading_position_kept(self) -> Iterator[None]:
+        """Change text above or below what is visible without moving what the user reads."""
+        if not self._tracking_scroll:  # nested
+            yield
+            return
+        layout = self.document().documentLayout()
+        anchor = self.cursorForPosition(QPoint(0, 0))
+        if anchor.block() == self.document().firstBlock():  # it stays on top: take the next
+            anchor.movePosition(QTextCursor.MoveOperation.NextBlock)
+        top_before = layout.blockBoundingRect(anchor.block()).top()
+        bar = self.verticalScrollBar()
+        stick, value = self._stick_to_bottom, bar.value()
+        self._tracking_scroll = False
+        try:
+            yield
+        finally:
+            grown = layout.blockBoundingRect(anchor.block()).top() - top_before
+            self._tracking_scroll = True
+            self._stick_to_bottom = stick
+            bar.setValue(bar.maximum() if stick else value + round(grown))
+
+    # --- search: in the document, then in the messages not rendered --------------------------
+
+    def _search_step(self) -> None:
+        """Look for the search's text in the next unrendered entries; show the window there."""
+        search = self._search
+        if search is None:
+            return
+        needle = search.text.casefold()
+        step = -1 if search.backward else 1
+        index = search.next_index
+        while 0 <= index < len(self._entries) and needle not in _entry_text(self._entries[index]):
+            index += step
+        if not 0 <= index < len(self._entries):
+            self._search = None
+            self.searchFinished.emit(False)
+            return
+        self._show_window_at(index, at_end=search.backward)
+        end = QTextCursor.MoveOperation.End if search.backward else QTextCursor.MoveOperation.Start
+        self.moveCursor(end)
+        flags = (
+            QTextDocument.FindFlag.FindBackward if search.backward else QTextDocument.FindFlag(0)
+        )
+        if self.find(search.text, flags):
+            self._search = None
+            self.searchFinished.emit(True)
+        else:  # a match in the Markdown source only (e.g. "**"): go on from a later turn
+            search.next_index = index + step
+            self._search_timer.start()
+
+    def _show_window_at(self, index: int, *, at_end: bool) -> None:
+        """Render about a screenful of entries that ends (at_end) or starts with `index`."""
+        if at_end:
+            self._last_shown = index + 1
+            self._first_shown = min(self._window_start(index + 1, FIRST_PAINT_CHARS), index)
+        else:
+            self._first_shown = index
+            self._last_shown = self._window_end(index, FIRST_PAINT_CHARS)
+        self._stick_to_bottom = False
+        self._render_all()
 
     # --- the Regenerate link belongs to the last reply only ----------------------------------
 
@@ -434,6 +727,30 @@ class ChatView(QTextBrowser):
         elif action == "regenerate" and self._is_last_reply(entry):
             self.regenerateRequested.emit()
 
+    def _last_message_index(self) -> int:
+        return next(
+            (
+                i
+                for i in range(len(self._entries) - 1, -1, -1)
+                if isinstance(self._entries[i].item, ViewMessage)
+            ),
+            -1,
+        )
+
+    def _message_index(self, message_id: int) -> int | None:
+        return next(
+            (
+                i
+                for i, e in enumerate(self._entries)
+                if isinstance(e.item, ViewMessage) and e.item.message_id == message_id
+            ),
+            None,
+        )
+
+    @staticmethod
+    def _is_reply(entry: _Entry) -> bool:
+        return isinstance(entry.item, ViewMessage) and entry.item.role == Role.ASSISTANT
+
     def _entry(self, key: int) -> _Entry | None:
         return next((e for e in reversed(self._entries) if e.key == key), None)
 
@@ -452,7 +769,9 @@ class ChatView(QTextBrowser):
     def _on_scrolled(self, value: int) -> None:
         if self._tracking_scroll:
             bar = self.verticalScrollBar()
-            self._stick_to_bottom = value >= bar.maximum() - _BOTTOM_SLACK_PX
+            at_bottom = value >= bar.maximum() - _BOTTOM_SLACK_PX
+            self._stick_to_bottom = at_bottom and self._last_shown == len(self._entries)
+            self._schedule_fill()
 
     @contextlib.contextmanager
     def _scroll_position_kept(self) -> Iterator[None]:
@@ -477,6 +796,7 @@ class ChatView(QTextBrowser):
     def _on_scroll_range_changed(self, _minimum: int, maximum: int) -> None:
         if self._stick_to_bottom:
             self.verticalScrollBar().setValue(maximum)
+        self._schedule_fill()  # e.g. a short window that does not fill the view yet
 
     # --- palette ------------------------------------------------------------------------------
 
@@ -512,3 +832,13 @@ def _blend(first: QColor, second: QColor, amount: float) -> str:
 
 def _utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le", errors="surrogatepass")) // 2
+
+
+def _entry_text(entry: _Entry) -> str:
+    """What a search looks into: the message's text (Markdown) or the notice, casefolded."""
+    item = entry.item
+    return (item.text if isinstance(item, _Notice) else f"{item.header}\n{item.text}").casefold()
+
+
+def _entry_cost(entry: _Entry) -> int:
+    return len(entry.item.text) + _ENTRY_OVERHEAD_CHARS

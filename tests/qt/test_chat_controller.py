@@ -1,0 +1,129 @@
+"""The chat controller keeps the open conversation in memory and changes the view in place.
+
+No engine: the test plays the engine worker's part by emitting its signals on the GUI thread,
+so the controller, the SQLite store and the view run exactly as they do for a real reply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from autoglm_desktop.core.chat.store import ChatStore
+from autoglm_desktop.core.common.types import GenerationStats, MessageStatus, Role
+from autoglm_desktop.core.engine import EngineClient
+from autoglm_desktop.qt.chat import view as chat_view_module
+from autoglm_desktop.qt.chat.controller import ChatController
+from autoglm_desktop.qt.chat.view import ChatView
+from autoglm_desktop.qt.common.markdown_render import render_markdown
+from autoglm_desktop.qt.workers.engine_worker import EngineWorker
+
+
+class Counts:
+    def __init__(self) -> None:
+        self.store_reads = 0
+        self.set_messages = 0
+        self.rendered: list[str] = []
+
+
+@pytest.fixture
+def counts(monkeypatch: pytest.MonkeyPatch) -> Counts:
+    found = Counts()
+    read, set_messages = ChatStore.messages, ChatView.set_messages
+
+    def counting_read(store: ChatStore, conversation_id: int) -> object:
+        found.store_reads += 1
+        return read(store, conversation_id)
+
+    def counting_set_messages(view: ChatView, messages: list[object]) -> None:
+        found.set_messages += 1
+        set_messages(view, messages)  # type: ignore[arg-type]
+
+    def counting_render(text: str, **kwargs: object) -> object:
+        found.rendered.append(text)
+        return render_markdown(text, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ChatStore, "messages", counting_read)
+    monkeypatch.setattr(ChatView, "set_messages", counting_set_messages)
+    monkeypatch.setattr(chat_view_module, "render_markdown", counting_render)
+    return found
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[ChatStore]:
+    with ChatStore(tmp_path / "history.sqlite3") as history:
+        yield history
+
+
+@pytest.fixture
+def controller(qtbot: QtBot, store: ChatStore) -> ChatController:
+    view = ChatView()
+    qtbot.addWidget(view)
+    view.resize(700, 500)
+    view.show()
+    chat = ChatController(store=store, worker=EngineWorker(EngineClient()), view=view)
+    chat.requestGenerate.disconnect(chat._worker.generate)  # the test is the engine
+    return chat
+
+
+def long_conversation(store: ChatStore, count: int) -> int:
+    conversation = store.create_conversation(title="Long")
+    for i in range(count):
+        role = Role.USER if i % 2 == 0 else Role.ASSISTANT
+        store.add_message(conversation.id, role=role, content=f"earlier-{i} *text*")
+    return conversation.id
+
+
+def reply(chat: ChatController, text: str) -> None:
+    """What the engine worker emits for one reply."""
+    for start in range(0, len(text), 4):
+        chat._worker.tokens.emit(text[start : start + 4])
+    chat._worker.generationFinished.emit(GenerationStats(generated_tokens=len(text) // 4))
+
+
+def test_send_appends_and_the_finished_reply_replaces_only_itself(
+    controller: ChatController, store: ChatStore, counts: Counts
+) -> None:
+    conversation = long_conversation(store, 40)
+    controller.open_conversation(conversation)
+    assert counts.store_reads == 1 and counts.set_messages == 1
+    view = controller._view
+    blocks_before = view.document().blockCount()
+    counts.rendered.clear()
+
+    for turn in range(3):
+        assert controller.send(f"question-{turn}")
+        reply(controller, f"answer-{turn} with **bold**\n\nand more.")
+
+    assert counts.store_reads == 1 and counts.set_messages == 1  # no re-read, no re-render
+    assert all("earlier-" not in text for text in counts.rendered)  # only the new replies
+    assert view.document().blockCount() > blocks_before
+    assert "answer-2 with bold" in view.toPlainText()
+    assert controller.messages() == store.messages(conversation)  # memory matches the disk
+    assert controller.messages()[-1].status == MessageStatus.COMPLETE
+
+
+def test_regenerate_and_edit_change_memory_and_view_in_place(
+    controller: ChatController, store: ChatStore, counts: Counts
+) -> None:
+    conversation = long_conversation(store, 20)
+    controller.open_conversation(conversation)
+    controller.send("question")
+    reply(controller, "first answer")
+
+    controller.regenerate()
+    reply(controller, "second answer")
+    text = controller._view.toPlainText()
+    assert "second answer" in text and "first answer" not in text
+
+    question = controller.messages()[-2]
+    controller.edit_and_resend(question.id, "edited question")
+    reply(controller, "third answer")
+    text = controller._view.toPlainText()
+    assert "edited question" in text and "second answer" not in text
+    assert counts.store_reads == 1 and counts.set_messages == 1
+    assert controller.messages() == store.messages(conversation)
+    assert [m.content for m in controller.messages()[-2:]] == ["edited question", "third answer"]
