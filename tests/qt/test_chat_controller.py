@@ -6,20 +6,22 @@ so the controller, the SQLite store and the view run exactly as they do for a re
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from pytestqt.qtbot import QtBot
 
-from autoglm_desktop.core.chat.store import ChatStore
+from autoglm_desktop.core.chat.store import ChatStore, Message
 from autoglm_desktop.core.common.types import GenerationStats, MessageStatus, Role
 from autoglm_desktop.core.engine import EngineClient
+from autoglm_desktop.qt.chat import controller as chat_controller_module
 from autoglm_desktop.qt.chat import view as chat_view_module
-from autoglm_desktop.qt.chat.controller import ChatController
+from autoglm_desktop.qt.chat.controller import READ_AT_ONCE_MESSAGES, ChatController
 from autoglm_desktop.qt.chat.view import ChatView
 from autoglm_desktop.qt.common.markdown_render import render_markdown
-from autoglm_desktop.qt.workers.engine_worker import EngineWorker
+from autoglm_desktop.qt.workers.engine_worker import ChatRequest, EngineWorker
 
 
 class Counts:
@@ -127,3 +129,37 @@ def test_regenerate_and_edit_change_memory_and_view_in_place(
     assert counts.store_reads == 1 and counts.set_messages == 1
     assert controller.messages() == store.messages(conversation)
     assert [m.content for m in controller.messages()[-2:]] == ["edited question", "third answer"]
+
+
+def test_a_long_conversation_is_read_off_the_gui_thread(
+    qtbot: QtBot, controller: ChatController, store: ChatStore, counts: Counts
+) -> None:
+    conversation = long_conversation(store, READ_AT_ONCE_MESSAGES + 50)
+    controller.open_conversation(conversation)
+    assert counts.store_reads == 0  # the GUI thread's connection was not used to read them
+    qtbot.waitUntil(lambda: counts.set_messages == 2, timeout=20_000)  # cleared, then filled
+    assert f"earlier-{READ_AT_ONCE_MESSAGES + 49}" in controller._view.toPlainText()
+    assert controller.messages() == store.messages(conversation)
+
+
+def test_sending_before_the_background_read_arrives_uses_the_whole_history(
+    controller: ChatController, store: ChatStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conversation = long_conversation(store, READ_AT_ONCE_MESSAGES + 50)
+    release = threading.Event()
+    slow_read = chat_controller_module.read_messages
+
+    def held_read(path: Path, conversation_id: int) -> list[Message]:
+        release.wait(20)
+        return slow_read(path, conversation_id)
+
+    monkeypatch.setattr(chat_controller_module, "read_messages", held_read)
+    requests: list[ChatRequest] = []
+    controller.requestGenerate.connect(requests.append)
+    controller.open_conversation(conversation)
+    assert controller.send("a new question")  # the read is still held
+    release.set()
+    assert len(requests) == 1
+    sent = [turn.content for turn in requests[0].turns]
+    assert sent[0] == "earlier-0 *text*" and sent[-1] == "a new question"
+    assert len(sent) == READ_AT_ONCE_MESSAGES + 51

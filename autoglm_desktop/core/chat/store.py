@@ -186,6 +186,28 @@ def _message_from_row(row: sqlite3.Row) -> Message:
     )
 
 
+def read_messages(path: Path, conversation_id: int) -> list[Message]:
+    """A conversation's messages through a connection of their own (any thread may call it).
+
+    Raises:
+        StoreError: the history cannot be read.
+    """
+    try:
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error as error:
+        raise StoreError(f"Could not read the messages (file {path}): {error}.") from error
+    try:
+        connection.row_factory = sqlite3.Row
+        rows = connection.execute(
+            _MESSAGE_SELECT + " WHERE conversation_id = ? ORDER BY position", (conversation_id,)
+        ).fetchall()
+    except sqlite3.Error as error:
+        raise StoreError(f"Could not read the messages (file {path}): {error}.") from error
+    finally:
+        connection.close()
+    return [_message_from_row(row) for row in rows]
+
+
 # --- store -------------------------------------------------------------------------------------
 
 

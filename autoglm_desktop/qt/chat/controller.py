@@ -17,7 +17,13 @@ from typing import Concatenate, ParamSpec, TypeVar
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from autoglm_desktop.core.chat.store import DEFAULT_TITLE, ChatStore, Message, title_from_text
+from autoglm_desktop.core.chat.store import (
+    DEFAULT_TITLE,
+    ChatStore,
+    Message,
+    read_messages,
+    title_from_text,
+)
 from autoglm_desktop.core.common.errors import AutoGLMError, StoreError
 from autoglm_desktop.core.common.types import (
     ChatTurn,
@@ -27,9 +33,11 @@ from autoglm_desktop.core.common.types import (
     StopReason,
 )
 from autoglm_desktop.qt.chat.view import ChatView, ViewMessage
+from autoglm_desktop.qt.workers.background import CallRunner
 from autoglm_desktop.qt.workers.engine_worker import ChatRequest, EngineWorker
 
 PARTIAL_SAVE_INTERVAL_MS = 1000  # a streaming reply is saved at least this often
+READ_AT_ONCE_MESSAGES = 200  # longer conversations are read off the GUI thread
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -85,6 +93,8 @@ class ChatController(QObject):
         self.model_name = model_name
         self.conversation_id: int | None = None
         self._messages: list[Message] = []  # the open conversation's, as stored
+        self._reading: int | None = None  # a long conversation being read in the background
+        self._read_call = CallRunner(self, name="conversation read")
         self._reply: StreamingReply | None = None
         self._save_timer = QTimer(self, interval=PARTIAL_SAVE_INTERVAL_MS)
         self._save_timer.timeout.connect(self._save_partial)
@@ -104,6 +114,7 @@ class ChatController(QObject):
 
     def messages(self) -> list[Message]:
         """The open conversation's messages, as stored (a copy of the list kept in memory)."""
+        self._finish_reading()
         return list(self._messages)
 
     # -- conversations -------------------------------------------------------------------
@@ -140,6 +151,7 @@ class ChatController(QObject):
         text = text.strip()
         if not text or self.reply_running:
             return False
+        self._finish_reading()
         conversation_id = self.conversation_id
         if conversation_id is None:
             conversation_id = self._new_conversation()
@@ -185,12 +197,48 @@ class ChatController(QObject):
     def _open_conversation(self, conversation_id: int) -> None:
         if conversation_id == self.conversation_id:
             return
-        messages = self._store.messages(conversation_id)
+        count = self._store.get_conversation(conversation_id).message_count
         self._leave_streaming_view()
+        self._read_call.cancel()
+        self._reading = None
         self.conversation_id = conversation_id
-        self._messages = messages
-        self._view.set_messages([self._view_message(m) for m in messages])
+        if count <= READ_AT_ONCE_MESSAGES:
+            self._show_messages(self._store.messages(conversation_id))
+        else:  # long: read off the GUI thread, so the window never waits for the disk
+            self._messages = []
+            self._view.set_messages([])
+            self._reading = conversation_id
+            path, headers = self._store.path, self._headers()
+
+            def read() -> tuple[list[Message], list[ViewMessage]]:
+                messages = read_messages(path, conversation_id)
+                return messages, [_view_message(m, headers) for m in messages]
+
+            self._read_call.run(read, on_success=self._on_read, on_failure=self._on_read_failed)
         self.conversationOpened.emit(conversation_id)
+
+    def _show_messages(
+        self, messages: list[Message], shown: list[ViewMessage] | None = None
+    ) -> None:
+        self._messages = messages
+        headers = self._headers()
+        self._view.set_messages(shown or [_view_message(m, headers) for m in messages])
+
+    def _on_read(self, read: tuple[list[Message], list[ViewMessage]]) -> None:
+        if self._reading == self.conversation_id:
+            self._reading = None
+            self._show_messages(*read)
+
+    def _on_read_failed(self, error: AutoGLMError) -> None:
+        self._reading = None
+        self.errorOccurred.emit(str(error))
+
+    def _finish_reading(self) -> None:
+        """Before the messages are used: a background read still running is done now."""
+        if self._reading is not None and self._reading == self.conversation_id:
+            self._read_call.cancel()
+            self._reading = None
+            self._show_messages(self._store.messages(self.conversation_id))
 
     def _new_conversation(self) -> int:
         conversation = self._store.create_conversation()
@@ -343,15 +391,22 @@ class ChatController(QObject):
             )
         return self._messages[index]
 
+    def _headers(self) -> tuple[str, str]:
+        """The names above user and assistant messages (translated once, not per message)."""
+        return self.tr("You"), self.model_name or self.tr("Assistant")
+
     def _view_message(self, message: Message) -> ViewMessage:
-        if message.role == Role.USER:
-            header = self.tr("You")
-        else:
-            header = message.model_name or self.model_name or self.tr("Assistant")
-        return ViewMessage(
-            message_id=message.id,
-            role=message.role,
-            text=message.content,
-            status=message.status,
-            header=header,
-        )
+        return _view_message(message, self._headers())
+
+
+def _view_message(message: Message, headers: tuple[str, str]) -> ViewMessage:
+    """How the transcript shows ``message``; ``headers``: the user's and the assistant's name."""
+    you, assistant = headers
+    header = you if message.role == Role.USER else message.model_name or assistant
+    return ViewMessage(
+        message_id=message.id,
+        role=message.role,
+        text=message.content,
+        status=message.status,
+        header=header,
+    )

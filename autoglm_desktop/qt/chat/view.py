@@ -48,8 +48,8 @@ _OPENABLE_SCHEMES = ("http", "https")
 _LINK_SEPARATOR = "\u00a0·\u00a0"
 _PLACEHOLDER = "X"  # see _replace_range
 _BOTTOM_SLACK_PX = 4
-FIRST_PAINT_CHARS = 3_000  # rendered at once when a conversation is shown: about a screenful
-CHUNK_CHARS = 2_000  # rendered per event-loop turn above it: ~10 ms on a slow machine
+FIRST_PAINT_CHARS = 1_500  # rendered at once when a conversation is shown; more follows at once
+CHUNK_CHARS = 1_000  # rendered per event-loop turn above it: a few ms on a slow machine
 MARGIN_SCREENS = 2  # more messages are rendered while fewer screens than this lie beyond
 MAX_WINDOW_CHARS = 30_000  # the far end of a larger window is dropped
 _ENTRY_OVERHEAD_CHARS = 200  # a header, links and margins cost about as much as this text
@@ -462,13 +462,12 @@ class ChatView(QTextBrowser):
         """Render one chunk where the user is heading, drop the far end; come back for more."""
         bar = self.verticalScrollBar()
         margin = MARGIN_SCREENS * self.viewport().height()
+        # One piece of work per event-loop turn, so that no turn holds the window up for long.
         if self._first_shown > 0 and bar.value() < margin:
             self._load_older()
-            self._trim_bottom()
         elif self._last_shown < len(self._entries) and bar.value() > bar.maximum() - margin:
             self._load_newer()
-            self._trim_top()
-        else:
+        elif not (self._trim_bottom() or self._trim_top()):
             return
         self._schedule_fill()
 
@@ -489,40 +488,39 @@ class ChatView(QTextBrowser):
     def _window_chars(self) -> int:
         return sum(_entry_cost(e) for e in self._entries[self._first_shown : self._last_shown])
 
-    def _trim_bottom(self) -> None:
-        """Drop the newest rendered entries while the window is too large and they are far."""
-        if self._stream is not None:
-            return
+    def _trim_bottom(self) -> bool:
+        """Drop the newest rendered entry if the window is too large and it is far away."""
+        if self._stream is not None or not self._too_large():
+            return False
         far = self.verticalScrollBar().value() + (1 + MARGIN_SCREENS) * self.viewport().height()
         layout = self.document().documentLayout()
-        while self._last_shown - self._first_shown > 1 and self._window_chars() > MAX_WINDOW_CHARS:
-            start = self._entry_start(self._entries[self._last_shown - 1].key)
-            if (
-                start is None
-                or layout.blockBoundingRect(self.document().findBlock(start)).top() < far
-            ):
-                return
-            self._regenerate_link = None  # if it was there, it goes with the entry
-            with self._reading_position_kept():
-                self._replace_range(start, self._document_end(), "")
-            self._last_shown -= 1
+        start = self._entry_start(self._entries[self._last_shown - 1].key)
+        if start is None or layout.blockBoundingRect(self.document().findBlock(start)).top() < far:
+            return False
+        self._regenerate_link = None  # if it was there, it goes with the entry
+        with self._reading_position_kept():
+            self._replace_range(start, self._document_end(), "")
+        self._last_shown -= 1
+        return True
 
-    def _trim_top(self) -> None:
-        """Drop the oldest rendered entries while the window is too large and they are far."""
+    def _trim_top(self) -> bool:
+        """Drop the oldest rendered entry if the window is too large and it is far away."""
+        if not self._too_large():
+            return False
         near = self.verticalScrollBar().value() - MARGIN_SCREENS * self.viewport().height()
         layout = self.document().documentLayout()
-        while self._last_shown - self._first_shown > 1 and self._window_chars() > MAX_WINDOW_CHARS:
-            end = self._entry_start(self._entries[self._first_shown + 1].key)
-            if (
-                end is None
-                or layout.blockBoundingRect(self.document().findBlock(end)).bottom() > near
-            ):
-                return
-            with self._reading_position_kept():
-                cursor = QTextCursor(self.document())
-                cursor.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
-                cursor.removeSelectedText()
-            self._first_shown += 1
+        end = self._entry_start(self._entries[self._first_shown + 1].key)
+        if end is None or layout.blockBoundingRect(self.document().findBlock(end)).bottom() > near:
+            return False
+        with self._reading_position_kept():
+            cursor = QTextCursor(self.document())
+            cursor.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
+            cursor.removeSelectedText()
+        self._first_shown += 1
+        return True
+
+    def _too_large(self) -> bool:
+        return self._last_shown - self._first_shown > 1 and self._window_chars() > MAX_WINDOW_CHARS
 
     @contextlib.contextmanager
     def _reading_position_kept(self) -> Iterator[None]:
