@@ -71,6 +71,7 @@ class SyntheticModel:
     tied_embeddings: bool = True  # False: a separate output.weight
     chat_template: str | None = None
     name: str = "synthetic"
+    extra_keys: int = 0  # filler metadata entries ``synthetic.filler.N`` (uint8), for hostile files
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHITECTURES:
@@ -146,6 +147,8 @@ def write_synthetic_gguf(path: Path, model: SyntheticModel) -> Path:
     _write_vocabulary(writer, model.vocab_size)
     if model.chat_template is not None:
         writer.add_chat_template(model.chat_template)
+    for i in range(model.extra_keys):
+        writer.add_uint8(f"synthetic.filler.{i}", 0)
     specs = model.tensor_specs()
     for spec in specs:
         numpy_shape = tuple(reversed(spec.shape))
