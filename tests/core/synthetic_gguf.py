@@ -139,6 +139,41 @@ class SyntheticModel:
         return totals
 
 
+# ChatML, as most small models use.
+CHATML_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+# Chat template code that never ends in practice, by the user message that sets it off.
+RUNAWAY_TEMPLATES = {
+    # 10^10 iterations of template code.
+    "loop": "{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}",
+    # 2^60 calls.
+    "macro": (
+        "{% macro twice(n) %}{% if n > 0 %}{{ twice(n - 1) }}{{ twice(n - 1) }}{% endif %}"
+        "{% endmacro %}{{ twice(60) }}"
+    ),
+    "lipsum": "{{ lipsum(n=10**6) }}",
+    # One call into C (a power of 30 million bits, about 40 s): Python cannot cut it short.
+    "power": "{% set x = 7 ** (messages|length * 30000000) %}",
+    # The same, for hours.
+    "forever": "{% set x = 7 ** (messages|length * 1000000000) %}",
+}
+
+
+def hostile_chat_template() -> str:
+    """ChatML, except that a last message equal to a key of ``RUNAWAY_TEMPLATES`` runs it.
+
+    The message count in the powers keeps Jinja from computing them when it compiles.
+    """
+    triggers = "".join(
+        f"{{% if messages[-1]['content'] == '{name}' %}}{body}{{% endif %}}"
+        for name, body in RUNAWAY_TEMPLATES.items()
+    )
+    return triggers + CHATML_TEMPLATE
+
+
 def write_synthetic_gguf(path: Path, model: SyntheticModel) -> Path:
     """Write ``model`` to ``path`` and return the path."""
     path.parent.mkdir(parents=True, exist_ok=True)

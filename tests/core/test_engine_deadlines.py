@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from synthetic_gguf import SyntheticModel, write_synthetic_gguf
+from synthetic_gguf import SyntheticModel, hostile_chat_template, write_synthetic_gguf
 
 from autoglm_desktop.core.common.errors import (
     ChatTemplateTimeoutError,
@@ -39,32 +39,6 @@ pytestmark = pytest.mark.timeout(60)
 
 SHORT = SamplingSettings(temperature=0.0, seed=1, max_tokens=4)
 
-# ChatML, except for the message that triggers a misbehaviour.
-CHATML = (
-    "{% for message in messages %}"
-    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}"
-    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
-)
-RUNAWAYS = {
-    # 10^10 iterations of pure template code.
-    "loop": "{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}",
-    # 2^60 calls.
-    "macro": (
-        "{% macro twice(n) %}{% if n > 0 %}{{ twice(n - 1) }}{{ twice(n - 1) }}{% endif %}"
-        "{% endmacro %}{{ twice(60) }}"
-    ),
-    "lipsum": "{{ lipsum(n=10**6) }}",
-    # One long call into C (a power of 30 million bits): nothing inside Python can cut it short.
-    "power": "{% set x = 7 ** (messages|length * 30000000) %}",
-}
-HOSTILE_TEMPLATE = (
-    "".join(
-        f"{{% if messages[-1]['content'] == '{name}' %}}{body}{{% endif %}}"
-        for name, body in RUNAWAYS.items()
-    )
-    + CHATML
-)
-
 
 @pytest.fixture(autouse=True)
 def _isolated_state_cache(app_home: Path) -> None:
@@ -74,7 +48,7 @@ def _isolated_state_cache(app_home: Path) -> None:
 @pytest.fixture(scope="module")
 def hostile_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("hostile") / "hostile.gguf"
-    return write_synthetic_gguf(path, SyntheticModel(chat_template=HOSTILE_TEMPLATE))
+    return write_synthetic_gguf(path, SyntheticModel(chat_template=hostile_chat_template()))
 
 
 def engine_on(model: Path, deadlines: EngineDeadlines) -> Iterator[EngineClient]:
