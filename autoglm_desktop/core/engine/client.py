@@ -168,7 +168,12 @@ class EngineClient:
         if self._plan is None:
             raise errors.NoModelLoadedError("No model is loaded. Choose a model first.")
         if not self.is_running:
-            yield from self.load(self._plan)
+            plan = self._plan
+            try:
+                yield from self.load(plan)
+            except errors.OperationCancelledError:
+                self._plan = plan  # stopped during the reload: the model is still the one in use
+                raise
             if self._stop_event.is_set():
                 return
         yield from self._request(
