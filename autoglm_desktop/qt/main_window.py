@@ -248,6 +248,7 @@ class MainWindow(QMainWindow):
         self.requestUnload.connect(worker.unload)
         self.requestRelease.connect(worker.release_memory)
         worker.released.connect(self._on_released)
+        worker.engineDied.connect(self._on_engine_died)
         self.monitor.worker.snapshot.connect(self._on_snapshot)
         self.monitor.worker.buildProbed.connect(self._on_build_probed)
         self.pane_button.toggled.connect(self.settings_dock.setVisible)
@@ -467,6 +468,17 @@ class MainWindow(QMainWindow):
             self.tr("The model was unloaded to free memory; it reloads with your next message."),
             10000,
         )
+
+    def _on_engine_died(self, error: AutoGLMError) -> None:
+        """The engine died between requests: say so once; the next message reloads the model."""
+        name = self.model_info.name if self.model_info else ""
+        self.model_info = None
+        self.monitor.worker.engine_pid = None
+        self._restart_idle_timer()
+        self.model_label.setText(
+            self.tr("%1 (engine stopped; reloads with your next message)").replace("%1", name)
+        )
+        self.error_banner.show_message(str(error))
 
     def _on_load_started(self) -> None:
         self.model_bar.set_loading(True)

@@ -1040,6 +1040,11 @@
         <translation>%1（空闲时已卸载）</translation>
     </message>
     <message>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="416"/>
+        <source>%1 (engine stopped; reloads with your next message)</source>
+        <translation>%1（引擎已停止，发送下一条消息时会重新加载）</translation>
+    </message>
+    <message>
         <location filename="../../autoglm_desktop/qt/main_window.py" line="394"/>
         <source>The model was unloaded to free memory; it reloads with your next message.</source>
         <translation>模型已卸载以释放内存，发送下一条消息时会自动重新加载。</translation>

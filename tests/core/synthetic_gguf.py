@@ -75,6 +75,7 @@ class SyntheticModel:
     bos_token: str = "<|endoftext|>"  # one of the tokens above
     eos_token: str = "<|endoftext|>"
     name: str = "synthetic"
+    extra_keys: int = 0  # filler metadata entries ``synthetic.filler.N`` (uint8), for hostile files
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHITECTURES:
@@ -148,6 +149,41 @@ class SyntheticModel:
         return totals
 
 
+# ChatML, as most small models use.
+CHATML_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+# Chat template code that never ends in practice, by the user message that sets it off.
+RUNAWAY_TEMPLATES = {
+    # 10^10 iterations of template code.
+    "loop": "{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}",
+    # 2^60 calls.
+    "macro": (
+        "{% macro twice(n) %}{% if n > 0 %}{{ twice(n - 1) }}{{ twice(n - 1) }}{% endif %}"
+        "{% endmacro %}{{ twice(60) }}"
+    ),
+    "lipsum": "{{ lipsum(n=10**6) }}",
+    # One call into C (a power of 30 million bits, about 40 s): Python cannot cut it short.
+    "power": "{% set x = 7 ** (messages|length * 30000000) %}",
+    # The same, for hours.
+    "forever": "{% set x = 7 ** (messages|length * 1000000000) %}",
+}
+
+
+def hostile_chat_template() -> str:
+    """ChatML, except that a last message equal to a key of ``RUNAWAY_TEMPLATES`` runs it.
+
+    The message count in the powers keeps Jinja from computing them when it compiles.
+    """
+    triggers = "".join(
+        f"{{% if messages[-1]['content'] == '{name}' %}}{body}{{% endif %}}"
+        for name, body in RUNAWAY_TEMPLATES.items()
+    )
+    return triggers + CHATML_TEMPLATE
+
+
 def write_synthetic_gguf(path: Path, model: SyntheticModel) -> Path:
     """Write ``model`` to ``path`` and return the path."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -156,6 +192,8 @@ def write_synthetic_gguf(path: Path, model: SyntheticModel) -> Path:
     _write_vocabulary(writer, model)
     if model.chat_template is not None:
         writer.add_chat_template(model.chat_template)
+    for i in range(model.extra_keys):
+        writer.add_uint8(f"synthetic.filler.{i}", 0)
     specs = model.tensor_specs()
     for spec in specs:
         numpy_shape = tuple(reversed(spec.shape))

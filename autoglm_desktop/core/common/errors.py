@@ -30,6 +30,22 @@ class EngineError(AutoGLMError):
     """The engine reported an error while handling a request."""
 
 
+class EngineHungError(EngineError):
+    """The engine did not finish a request in time (or did not honour Stop) and was ended.
+
+    ``restarted`` is true when the client killed the engine process: the next request starts a
+    fresh one (and reloads the model), as after a crash.
+    """
+
+    def __init__(self, message: str, *, restarted: bool = False) -> None:
+        super().__init__(message)
+        self.restarted = restarted
+
+
+class ChatTemplateTimeoutError(EngineHungError):
+    """The model's chat template ran past its time limit (it loops); the engine cut it short."""
+
+
 class NoModelLoadedError(AutoGLMError):
     """A generation was requested before any model was loaded."""
 

@@ -1,8 +1,15 @@
 """The app's side of the engine: starts the engine process and talks to it over a pipe.
 
-Use from one thread (the Qt worker thread); only :meth:`EngineClient.request_stop` may be
-called from any thread: it sets a flag shared with the engine process, so stopping never waits
-behind queued work.
+Use from one thread (the Qt worker thread); only :meth:`EngineClient.request_stop` and
+:meth:`EngineClient.kill` may be called from any thread: stopping sets a flag shared with the
+engine process, so it never waits behind queued work.
+
+Every request has deadlines (:class:`EngineDeadlines`): the engine announces each stage of its
+work and beats while it works; an engine that goes silent for longer than its stage allows, or
+that has not ended the request soon after Stop, is killed and the request fails with
+:class:`~autoglm_desktop.core.common.errors.EngineHungError` (or, for a cancelled load,
+:class:`~autoglm_desktop.core.common.errors.OperationCancelledError`). As after a crash, the next
+request starts a fresh engine, and a generation reloads the model first.
 """
 
 from __future__ import annotations
@@ -10,7 +17,9 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import signal
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -18,19 +27,45 @@ from typing import cast
 
 from autoglm_desktop.core.common import errors, paths
 from autoglm_desktop.core.common.types import ChatTurn, LoadPlan, ModelInfo, SamplingSettings
-from autoglm_desktop.core.engine.events import EngineEvent, ModelLoaded
+from autoglm_desktop.core.engine.events import EngineEvent, GenerationFinished, ModelLoaded
 from autoglm_desktop.core.engine.process import engine_main
 from autoglm_desktop.core.engine.protocol import (
+    Busy,
     EngineFailure,
     GenerateRequest,
     LoadRequest,
     Request,
     RequestDone,
     ShutdownRequest,
+    Stage,
 )
 
 POLL_SECONDS = 0.05
-SHUTDOWN_GRACE_SECONDS = 5.0
+SHUTDOWN_GRACE_SECONDS = 2.0
+KILL_WAIT_SECONDS = 5.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class EngineDeadlines:
+    """How long the client waits on the engine before it kills the process.
+
+    The silences are between two messages of the engine (it beats at least twice a second while
+    llama.cpp works); the template's is one run of the model's chat template.
+    """
+
+    stop_grace_s: float = 2.0  # from Stop to the end of the request
+    load_silence_s: float = 300.0
+    template_s: float = 20.0  # above the engine's own limit: the kill is the last resort
+    reply_silence_s: float = 120.0  # prompt evaluation, one token, storing the KV state
+    # The engine's own limit on one run of the chat template (None: the runtime's, 10 s).
+    template_limit_s: float | None = None
+
+    def silence_for(self, stage: Stage) -> float:
+        if stage is Stage.LOAD:
+            return self.load_silence_s
+        if stage is Stage.TEMPLATE:
+            return self.template_s
+        return self.reply_silence_s
 
 
 def describe_exit(exitcode: int | None) -> str:
@@ -58,10 +93,17 @@ def describe_exit(exitcode: int | None) -> str:
 class EngineClient:
     """Drives one engine process; restarts it on demand after a crash or an unload."""
 
-    def __init__(self, *, log_path: Path | None = None, kv_cache_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        log_path: Path | None = None,
+        kv_cache_dir: Path | None = None,
+        deadlines: EngineDeadlines | None = None,
+    ) -> None:
         """``kv_cache_dir``: where conversations' KV states persist (default: the app's cache)."""
         self._mp = multiprocessing.get_context("spawn")
         self._stop_event = self._mp.Event()
+        self._deadlines = deadlines or EngineDeadlines()
         self._log_path = log_path
         self._kv_cache_dir = kv_cache_dir
         self._process: BaseProcess | None = None
@@ -95,16 +137,24 @@ class EngineClient:
         self._stop_event.set()
 
     def load(self, plan: LoadPlan) -> Iterator[EngineEvent]:
-        """Load a model in a fresh engine process, yielding progress, then ``ModelLoaded``."""
+        """Load a model in a fresh engine process, yielding progress, then ``ModelLoaded``.
+
+        If the engine dies or hangs meanwhile, the plan is kept: the next :meth:`generate`
+        tries it again (a plan the engine refused, or a cancelled load, is not kept).
+        """
         self._stop_event.clear()
         self.shutdown()
         self._plan = None
         self._start_process(hide_gpus=not plan.use_gpu)
         kv_dir = self._kv_cache_dir or paths.cache_dir() / "kv"
-        for event in self._request(LoadRequest(plan=plan, kv_cache_dir=kv_dir)):
-            if isinstance(event, ModelLoaded):
-                self._plan, self._model_info = plan, event.info
-            yield event
+        try:
+            for event in self._request(LoadRequest(plan=plan, kv_cache_dir=kv_dir)):
+                if isinstance(event, ModelLoaded):
+                    self._plan, self._model_info = plan, event.info
+                yield event
+        except (errors.EngineCrashedError, errors.EngineHungError):
+            self._plan = plan
+            raise
 
     def generate(
         self,
@@ -118,7 +168,12 @@ class EngineClient:
         if self._plan is None:
             raise errors.NoModelLoadedError("No model is loaded. Choose a model first.")
         if not self.is_running:
-            yield from self.load(self._plan)
+            plan = self._plan
+            try:
+                yield from self.load(plan)
+            except errors.OperationCancelledError:
+                self._plan = plan  # stopped during the reload: the model is still the one in use
+                raise
             if self._stop_event.is_set():
                 return
         yield from self._request(
@@ -139,6 +194,7 @@ class EngineClient:
             self._plan = None
 
     def shutdown(self) -> None:
+        """End the engine process: politely, then, after a short grace, by force."""
         process, conn = self._process, self._conn
         self._process = self._conn = None
         if process is None or conn is None:
@@ -148,8 +204,34 @@ class EngineClient:
         process.join(SHUTDOWN_GRACE_SECONDS)
         if process.is_alive():
             process.kill()
-            process.join()
+            process.join(KILL_WAIT_SECONDS)
         conn.close()
+
+    def kill(self) -> None:
+        """Kill the engine process now. Safe from any thread.
+
+        The request in progress, if any, ends with ``EngineCrashedError``; the next one starts
+        a fresh engine.
+        """
+        process = self._process
+        if process is not None and process.is_alive():
+            with contextlib.suppress(OSError, ValueError):
+                process.kill()
+
+    def check_engine(self) -> errors.EngineCrashedError | None:
+        """Between requests: the error that says how the engine died, once, if it did.
+
+        A dead engine is forgotten (the model's plan is kept), so the next :meth:`generate`
+        starts a fresh one and reloads the model.
+        """
+        process = self._process
+        if process is None or process.is_alive():
+            return None
+        try:
+            self._raise_crashed()
+        except errors.EngineCrashedError as error:
+            return error
+        return None  # pragma: no cover - _raise_crashed always raises
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -157,7 +239,13 @@ class EngineClient:
         parent_conn, child_conn = self._mp.Pipe(duplex=True)
         process = self._mp.Process(
             target=engine_main,
-            args=(child_conn, self._stop_event, self._log_path, hide_gpus),
+            args=(
+                child_conn,
+                self._stop_event,
+                self._log_path,
+                hide_gpus,
+                self._deadlines.template_limit_s,
+            ),
             name="autoglm-engine",
             daemon=True,
         )
@@ -172,38 +260,63 @@ class EngineClient:
             conn.send(request)
         except (OSError, ValueError):
             self._raise_crashed()
+        watch = _Watch(
+            deadlines=self._deadlines,
+            stop_requested=self._stop_event.is_set,
+            is_load=isinstance(request, LoadRequest),
+        )
         done = False
         try:
             while True:
-                message = self._receive(conn)
+                message = self._receive(conn, watch)
                 if isinstance(message, RequestDone):
                     done = True
                     return
                 if isinstance(message, EngineFailure):
-                    self._drain_until_done(conn)
+                    self._drain_until_done(conn, watch)
                     done = True
                     raise _failure_to_error(message)
                 yield cast(EngineEvent, message)
         finally:
             if not done and self._conn is conn:
-                # The caller abandoned the request: stop it and leave the pipe clean for the next.
+                # The caller abandoned the request: stop it and leave the pipe clean for the next
+                # (or, if the engine does not stop in time, end it).
                 self._stop_event.set()
-                self._drain_until_done(conn)
+                with contextlib.suppress(errors.AutoGLMError):
+                    self._drain_until_done(conn, watch)
 
-    def _drain_until_done(self, conn: Connection) -> None:
-        while not isinstance(self._receive(conn), RequestDone):
+    def _drain_until_done(self, conn: Connection, watch: _Watch) -> None:
+        while not isinstance(self._receive(conn, watch), RequestDone):
             pass
 
-    def _receive(self, conn: Connection) -> object:
+    def _receive(self, conn: Connection, watch: _Watch) -> object:
+        """The engine's next message other than a beat; kills an engine past its deadline."""
         process = self._process
         while True:
             try:
                 if conn.poll(POLL_SECONDS):
-                    return conn.recv()
+                    message = conn.recv()
+                    watch.heard(message)
+                    if not isinstance(message, Busy):
+                        return message
+                    continue
             except (EOFError, OSError):
                 self._raise_crashed()
             if process is None or not process.is_alive():
                 self._raise_crashed()
+            overdue = watch.overdue()
+            if overdue is not None:
+                self._kill_overdue(overdue)
+
+    def _kill_overdue(self, error: errors.AutoGLMError) -> None:
+        process, conn = self._process, self._conn
+        self._process = self._conn = None  # the next request starts a fresh engine
+        if process is not None:
+            process.kill()
+            process.join(KILL_WAIT_SECONDS)
+        if conn is not None:
+            conn.close()
+        raise error
 
     def _raise_crashed(self) -> None:
         process = self._process
@@ -224,3 +337,70 @@ def _failure_to_error(failure: EngineFailure) -> errors.AutoGLMError:
             return errors.EngineCrashedError(failure.message)
         return error_class(failure.message)
     return errors.EngineError(failure.message)
+
+
+class _Watch:
+    """The deadlines of one request, as its messages arrive."""
+
+    def __init__(
+        self, *, deadlines: EngineDeadlines, stop_requested: Callable[[], bool], is_load: bool
+    ) -> None:
+        self._deadlines = deadlines
+        self._stop_requested = stop_requested
+        self._is_load = is_load
+        self._stage = Stage.LOAD if is_load else Stage.REPLY
+        self._last_heard = time.monotonic()
+        self._stop_seen: float | None = None
+        self._answered = False  # the reply or the model is out: Stop has nothing left to stop
+
+    def heard(self, message: object) -> None:
+        self._last_heard = time.monotonic()
+        if isinstance(message, Busy):
+            self._stage = message.stage
+        elif isinstance(message, GenerationFinished | ModelLoaded):
+            self._answered = True
+
+    def overdue(self) -> errors.AutoGLMError | None:
+        """The error to end the request with, once the engine is past a deadline."""
+        now = time.monotonic()
+        if self._stop_requested() and not self._answered:
+            if self._stop_seen is None:
+                self._stop_seen = now
+            elif now - self._stop_seen > self._deadlines.stop_grace_s:
+                return self._ignored_stop()
+        silence = self._deadlines.silence_for(self._stage)
+        if now - self._last_heard > silence:
+            return self._silent(silence)
+        return None
+
+    def _ignored_stop(self) -> errors.AutoGLMError:
+        if self._is_load:
+            return errors.OperationCancelledError("Loading the model was cancelled.")
+        doing = " (it was running the model's chat template)" if self._template else ""
+        return errors.EngineHungError(
+            f"The model engine did not stop within {self._deadlines.stop_grace_s:g} seconds"
+            f"{doing}, so it was restarted. Your next message reloads the model.",
+            restarted=True,
+        )
+
+    def _silent(self, seconds: float) -> errors.AutoGLMError:
+        if self._stage is Stage.LOAD:
+            text = (
+                f"Loading the model made no progress for {seconds:g} seconds, so the model engine "
+                "was restarted. Your next message tries again."
+            )
+        elif self._template:
+            text = (
+                f"The model's chat template did not finish within {seconds:g} seconds (it seems "
+                "to loop forever), so the model engine was restarted. Choose another model."
+            )
+        else:
+            text = (
+                f"The model engine stopped responding for {seconds:g} seconds while writing the "
+                "reply, so it was restarted. Your next message reloads the model."
+            )
+        return errors.EngineHungError(text, restarted=True)
+
+    @property
+    def _template(self) -> bool:
+        return self._stage is Stage.TEMPLATE

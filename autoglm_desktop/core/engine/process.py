@@ -6,21 +6,34 @@ parent never loads native inference code.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import threading
+import time
 from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Event
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from autoglm_desktop.core.common.errors import AutoGLMError
+from autoglm_desktop.core.common.errors import AutoGLMError, OperationCancelledError
+from autoglm_desktop.core.common.types import GenerationStats, StopReason
 from autoglm_desktop.core.engine.events import GenerationFinished, ModelLoaded
 from autoglm_desktop.core.engine.protocol import (
+    Busy,
     EngineFailure,
     GenerateRequest,
     LoadRequest,
     RequestDone,
     ShutdownRequest,
+    Stage,
 )
+
+if TYPE_CHECKING:
+    from autoglm_desktop.core.engine.runtime import LlamaRuntime
+
+# At most one beat per this many seconds (the client's deadlines are many times longer).
+BEAT_SECONDS = 0.5
 
 
 def _redirect_stderr(log_path: Path | None) -> None:
@@ -42,19 +55,64 @@ GPU_HIDING_ENV = {
 }
 
 
+class _Beacon:
+    """Tells the client which stage the engine is in, and beats while the work goes on.
+
+    The beats ride on llama.cpp's own callbacks (load progress, the abort check of each graph
+    node, the stopping check of each token), which all ask whether to stop: a beat is sent at
+    most every ``BEAT_SECONDS`` from those calls, and only from the main thread (the chat
+    template's watchdog asks too, from its own thread: a stuck template must stay silent).
+    """
+
+    def __init__(self, conn: Connection, stop_event: Event) -> None:
+        self._conn = conn
+        self._stop_event = stop_event
+        self._stage = Stage.LOAD
+        self._last_beat = 0.0
+
+    def stop_requested(self) -> bool:
+        main = threading.current_thread() is threading.main_thread()
+        if main and time.monotonic() - self._last_beat >= BEAT_SECONDS:
+            self._beat()
+        return self._stop_event.is_set()
+
+    def enter(self, stage: Stage) -> None:
+        self._stage = stage
+        self._beat()
+
+    def _beat(self) -> None:
+        self._last_beat = time.monotonic()
+        with contextlib.suppress(OSError, ValueError):  # the app went away; recv() will tell
+            self._conn.send(Busy(stage=self._stage))
+
+
 def engine_main(
-    conn: Connection, stop_event: Event, log_path: Path | None = None, hide_gpus: bool = False
+    conn: Connection,
+    stop_event: Event,
+    log_path: Path | None = None,
+    hide_gpus: bool = False,
+    template_limit_s: float | None = None,
 ) -> None:
     """Serve requests from ``conn`` until it closes or a shutdown arrives.
 
     With ``hide_gpus`` llama.cpp finds no GPU, so it puts nothing at all in GPU memory.
+    ``template_limit_s``: the chat template's time limit (None: the runtime's default).
     """
     _redirect_stderr(log_path)
     if hide_gpus:
         os.environ.update(GPU_HIDING_ENV)  # before llama.cpp initialises its backends
-    from autoglm_desktop.core.engine.runtime import LlamaRuntime  # heavy: llama.cpp
+    from autoglm_desktop.core.engine.runtime import (  # heavy: llama.cpp
+        TEMPLATE_LIMIT_SECONDS,
+        LlamaRuntime,
+    )
 
-    runtime = LlamaRuntime(stop_requested=stop_event.is_set, emit=conn.send)
+    beacon = _Beacon(conn, stop_event)
+    runtime = LlamaRuntime(
+        stop_requested=beacon.stop_requested,
+        emit=conn.send,
+        template_limit_s=TEMPLATE_LIMIT_SECONDS if template_limit_s is None else template_limit_s,
+        report_stage=beacon.enter,
+    )
     try:
         while True:
             try:
@@ -64,12 +122,7 @@ def engine_main(
             if isinstance(request, ShutdownRequest):
                 break
             try:
-                if isinstance(request, LoadRequest):
-                    info = runtime.load(request.plan, kv_cache_dir=request.kv_cache_dir)
-                    conn.send(ModelLoaded(info=info))
-                elif isinstance(request, GenerateRequest):
-                    conn.send(GenerationFinished(stats=runtime.generate(request)))
-                    runtime.remember_state()  # after the reply is out; disk writes go on aside
+                _serve(runtime, request, conn=conn, beacon=beacon)
             except AutoGLMError as exc:
                 conn.send(EngineFailure(kind=type(exc).__name__, message=str(exc)))
             except Exception as exc:  # report anything else instead of dying silently
@@ -77,3 +130,24 @@ def engine_main(
             conn.send(RequestDone())
     finally:
         runtime.close()
+
+
+def _serve(
+    runtime: LlamaRuntime,
+    request: LoadRequest | GenerateRequest,
+    *,
+    conn: Connection,
+    beacon: _Beacon,
+) -> None:
+    if isinstance(request, LoadRequest):
+        beacon.enter(Stage.LOAD)
+        info = runtime.load(request.plan, kv_cache_dir=request.kv_cache_dir)
+        conn.send(ModelLoaded(info=info))
+        return
+    beacon.enter(Stage.REPLY)
+    try:
+        stats = runtime.generate(request)
+    except OperationCancelledError:  # stopped before the prompt was even evaluated
+        stats = GenerationStats(stop_reason=StopReason.STOPPED.value)
+    conn.send(GenerationFinished(stats=stats))
+    runtime.remember_state()  # after the reply is out; disk writes go on aside

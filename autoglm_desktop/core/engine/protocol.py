@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,3 +41,22 @@ class EngineFailure:
 @dataclass(frozen=True)
 class RequestDone:
     """Sent by the engine after the last event of a request."""
+
+
+class Stage(enum.Enum):
+    """What the engine is busy with; the client gives each stage its own deadline."""
+
+    LOAD = "load"
+    TEMPLATE = "template"  # running the model's chat template
+    REPLY = "reply"  # evaluating the prompt, writing the reply, storing the KV state
+
+
+@dataclass(frozen=True)
+class Busy:
+    """Sent by the engine as a stage begins, then at least every second or so while it works.
+
+    The beats come from the work itself (llama.cpp's callbacks), never from a timer, so an
+    engine stuck in one place goes silent and the client can tell.
+    """
+
+    stage: Stage

@@ -17,9 +17,10 @@ from typing import Any
 
 import llama_cpp
 import llama_cpp.llama_cpp as llama_lib
-from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+from llama_cpp.llama_chat_format import ChatFormatterResponse, Jinja2ChatFormatter
 
 from autoglm_desktop.core.common.errors import (
+    ChatTemplateTimeoutError,
     EngineError,
     ModelFileError,
     ModelLoadError,
@@ -47,13 +48,15 @@ from autoglm_desktop.core.engine.events import ContextTrimmed, EngineEvent, Load
 from autoglm_desktop.core.engine.ggml_backends import register_ggml_backends
 from autoglm_desktop.core.engine.kv_cache import KvStateCache, StoredTokens, cache_key
 from autoglm_desktop.core.engine.prompt_tokens import PieceTokenizer
-from autoglm_desktop.core.engine.protocol import GenerateRequest
+from autoglm_desktop.core.engine.protocol import GenerateRequest, Stage
 from autoglm_desktop.core.engine.thread_governor import (
     GovernorFactory,
     ThreadGovernor,
     ThreadSetting,
     governor_for,
 )
+from autoglm_desktop.core.engine.time_limit import StopRequested, TimeLimitExpired, time_limit
+from autoglm_desktop.core.models.gguf_info import read_gguf_info
 
 KV_CACHE_TYPES = {
     "f32": llama_lib.GGML_TYPE_F32,
@@ -71,6 +74,8 @@ CHATML_TEMPLATE = (
 )
 
 GGUF_MAGIC = b"GGUF"
+# Real chat templates render in milliseconds; one still running after this loops.
+TEMPLATE_LIMIT_SECONDS = 10.0
 
 # llama.cpp's KV cache holds one sequence here (llama-cpp-python decodes into sequence 0).
 SEQ = 0
@@ -97,6 +102,9 @@ def check_model_file(path: Path) -> None:
         raise ModelFileError(f"The model file {path} cannot be read: {exc.strerror}.") from exc
     if magic != GGUF_MAGIC:
         raise ModelFileError(f"{path.name} is not a GGUF model file.")
+    # Our bounded reader refuses absurd headers (200,000 metadata keys, a 1 GB header) before
+    # llama.cpp spends minutes on them, beyond the reach of Cancel.
+    read_gguf_info(path)
 
 
 @contextlib.contextmanager
@@ -130,9 +138,22 @@ class LlamaRuntime:
         stop_requested: Callable[[], bool],
         emit: Callable[[EngineEvent], None],
         governor_factory: GovernorFactory = governor_for,
+        template_limit_s: float = TEMPLATE_LIMIT_SECONDS,
+        report_stage: Callable[[Stage], None] = lambda _stage: None,
     ) -> None:
+        """Set up the runtime; no model is loaded yet.
+
+        Args:
+            stop_requested: asked often while llama.cpp works; true ends the work early.
+            emit: sends an event to the app.
+            governor_factory: picks the thread governor of a loaded model.
+            template_limit_s: one run of the chat template stops after this long.
+            report_stage: hears when the chat template starts and ends (the app's deadlines).
+        """
         register_ggml_backends()  # release builds load llama.cpp's CPU/GPU backends at run time
         self._stop_requested = stop_requested
+        self._template_limit_s = template_limit_s
+        self._report_stage = report_stage
         self._emit = emit
         self._llm: llama_cpp.Llama | None = None
         self._formatter: Jinja2ChatFormatter | None = None
@@ -246,16 +267,38 @@ class LlamaRuntime:
 
         def render(messages: list[Message]) -> str:
             nonlocal added_special
-            try:
-                result = formatter(messages=messages)  # type: ignore[arg-type]
-            except Exception as exc:  # a template may raise anything (jinja2, ValueError...)
-                raise EngineError(f"The model's chat template failed: {exc}") from exc
+            result = self._render(formatter, messages)
             added_special = result.added_special  # the template wrote the BOS text itself
             return result.prompt
 
         prompt = render_apart(render, [{"role": t.role.value, "content": t.content} for t in turns])
         assert self._tokenizer is not None
         return self._tokenizer(prompt.parts, add_bos=not added_special)
+
+    def _render(self, formatter: Jinja2ChatFormatter, messages: Any) -> ChatFormatterResponse:
+        """Run the chat template, within its time limit; Stop cuts it short too.
+
+        Raises:
+            ChatTemplateTimeoutError: the template ran past the limit (it loops).
+            OperationCancelledError: Stop was requested meanwhile.
+            EngineError: the template failed.
+        """
+        self._report_stage(Stage.TEMPLATE)
+        limit = self._template_limit_s
+        try:
+            with time_limit(seconds=limit, stop_requested=self._stop_requested):
+                return formatter(messages=messages)
+        except TimeLimitExpired:
+            raise ChatTemplateTimeoutError(
+                f"The model's chat template did not finish within {limit:g} seconds; it seems to "
+                "loop forever, so no reply was written. Choose another model."
+            ) from None
+        except StopRequested:
+            raise OperationCancelledError("The reply was stopped.") from None
+        except Exception as exc:  # a template may raise anything (jinja2 errors, ValueError...)
+            raise EngineError(f"The model's chat template failed: {exc}") from exc
+        finally:
+            self._report_stage(Stage.REPLY)
 
     def _count_tokens(self, text: str) -> int:
         """Tokens of one message's text alone, remembered (a turn counts only new messages)."""

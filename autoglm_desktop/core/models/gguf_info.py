@@ -34,6 +34,9 @@ DEFAULT_MAX_METADATA_BYTES = 64 << 20  # real files: 1-10 MiB (a 262k-token voca
 
 # Limits that no real model comes near; beyond them a file is treated as damaged.
 MAX_TENSORS = 1 << 20
+# Real models have a few dozen to a few hundred metadata keys. llama-cpp-python reads the keys in
+# quadratic time (200,000 keys: minutes, with no way to cancel), so more than this is refused.
+MAX_METADATA_KEYS = 1 << 16
 MAX_DIMS = 4  # GGML_MAX_DIMS
 MAX_TENSOR_NAME = 63  # GGML_MAX_NAME - 1
 MAX_LAYERS = 4096
@@ -481,6 +484,10 @@ class _Parser:
     def _body(self, version: int) -> GGUFInfo:
         n_tensors = self._u64()
         n_kv = self._u64()
+        if n_kv > MAX_METADATA_KEYS:
+            raise _Damaged(
+                f"it has {n_kv:,} metadata entries; real models have a few hundred at most"
+            )
         # The smallest KV entry is 13 bytes, the smallest tensor entry 24: counts beyond what
         # the file could hold are rejected before any loop runs.
         if n_tensors > MAX_TENSORS or n_kv * 13 + n_tensors * 24 > self._remaining():

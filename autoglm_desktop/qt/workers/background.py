@@ -151,6 +151,9 @@ class WorkerThread(Generic[W]):
         interrupt: called by :meth:`close` from the closing thread before the thread is asked to
             quit, to cut short the slot in progress; it must be thread-safe.
         after_finish: called by :meth:`close` once the thread has ended.
+        force: called by :meth:`close` from the closing thread when the slot in progress has not
+            returned ``force_after_ms`` after ``interrupt``; it must make the slot return soon
+            (the engine worker kills its engine process). Thread-safe.
     """
 
     def __init__(
@@ -162,12 +165,16 @@ class WorkerThread(Generic[W]):
         on_finish: Callable[[], None] | None = None,
         interrupt: Callable[[], None] | None = None,
         after_finish: Callable[[], None] | None = None,
+        force: Callable[[], None] | None = None,
+        force_after_ms: int = 2500,
     ) -> None:
         self.worker = worker
         self.thread = QThread()
         self.thread.setObjectName(name)
         self._interrupt = interrupt
         self._after_finish = after_finish
+        self._force = force
+        self._force_after_ms = force_after_ms
         self._closed = False
         worker.moveToThread(self.thread)
         if on_start is not None:
@@ -187,6 +194,9 @@ class WorkerThread(Generic[W]):
         if self._interrupt is not None:
             self._interrupt()
         self.thread.quit()
+        if self._force is not None and not self.thread.wait(self._force_after_ms):
+            log.warning("%s did not finish in time; forcing it", self.thread.objectName())
+            self._force()
         self.thread.wait()
         if self._after_finish is not None:
             self._after_finish()

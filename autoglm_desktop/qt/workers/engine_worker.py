@@ -8,6 +8,10 @@ process, so a stop never waits behind the work it is meant to interrupt.
 A failed request emits the core's typed error once, on the signal of its kind, before
 ``busyChanged(False)``: ``loadFailed`` (the main window reports it) or ``replyFailed`` (the
 chat controller reports it).
+
+Between requests the worker checks every second that the engine process is still alive; one
+that died (killed for memory, crashed) is reported once with ``engineDied``, and the next reply
+reloads the model in a fresh engine, as after a crash mid-request.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from autoglm_desktop.core.common.errors import AutoGLMError
 from autoglm_desktop.core.common.types import ChatTurn, LoadPlan, SamplingSettings
@@ -29,6 +33,10 @@ from autoglm_desktop.core.engine import (
     TokenChunk,
 )
 from autoglm_desktop.qt.workers.background import WorkerThread
+
+ENGINE_CHECK_MS = 1000
+# Closing waits this long for the request in progress to stop, then kills the engine.
+FORCE_CLOSE_MS = 2500
 
 
 @dataclass(frozen=True)
@@ -51,10 +59,15 @@ class EngineWorker(QObject):
     loadFailed = Signal(object)  # a model load requested with load()
     replyFailed = Signal(object)  # a reply, including the reload of a model unloaded while idle
     busyChanged = Signal(bool)
+    # EngineCrashedError: the engine died while idle; the next reply reloads the model
+    engineDied = Signal(object)
 
     def __init__(self, client: EngineClient | None = None) -> None:
         super().__init__()
         self._client = client or EngineClient()
+        self._watch = QTimer(self)  # moves to the worker's thread with it
+        self._watch.setInterval(ENGINE_CHECK_MS)
+        self._watch.timeout.connect(self._check_engine)
 
     @property
     def engine_pid(self) -> int | None:
@@ -92,6 +105,25 @@ class EngineWorker(QObject):
     def shutdown(self) -> None:
         self._client.shutdown()
 
+    def kill_engine(self) -> None:
+        """Kill the engine process at once (closing the app). Safe to call from any thread."""
+        self._client.kill()
+
+    @Slot()
+    def start_watching(self) -> None:
+        """Check the idle engine every second (on the worker's thread)."""
+        self._watch.start()
+
+    @Slot()
+    def stop_watching(self) -> None:
+        self._watch.stop()
+
+    @Slot()
+    def _check_engine(self) -> None:
+        error = self._client.check_engine()
+        if error is not None:
+            self.engineDied.emit(error)
+
     def _run(
         self,
         start: Callable[[], Iterator[EngineEvent]],
@@ -125,9 +157,17 @@ class EngineWorker(QObject):
 def start_engine_thread(worker: EngineWorker) -> WorkerThread[EngineWorker]:
     """Run ``worker`` on its own thread until the result's ``close()``.
 
-    ``close()`` stops the current load or reply, waits for the worker's slot to return, then
-    ends the engine process from the closing thread.
+    ``close()`` stops the current load or reply and waits for the worker's slot to return (an
+    engine that does not stop within ``FORCE_CLOSE_MS`` is killed), then ends the engine
+    process from the closing thread.
     """
     return WorkerThread(
-        worker, name="engine-worker", interrupt=worker.stop, after_finish=worker.shutdown
+        worker,
+        name="engine-worker",
+        on_start=worker.start_watching,
+        on_finish=worker.stop_watching,
+        interrupt=worker.stop,
+        after_finish=worker.shutdown,
+        force=worker.kill_engine,
+        force_after_ms=FORCE_CLOSE_MS,
     )
