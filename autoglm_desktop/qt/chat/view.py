@@ -462,12 +462,15 @@ class ChatView(QTextBrowser):
         """Render one chunk where the user is heading, drop the far end; come back for more."""
         bar = self.verticalScrollBar()
         margin = MARGIN_SCREENS * self.viewport().height()
-        # One piece of work per event-loop turn, so that no turn holds the window up for long.
-        if self._first_shown > 0 and bar.value() < margin:
+        # One piece of work per event-loop turn, so that no turn holds the window up for long;
+        # a window grown too large drops a far entry before it loads another.
+        if self._trim_bottom() or self._trim_top():
+            pass
+        elif self._first_shown > 0 and bar.value() < margin:
             self._load_older()
         elif self._last_shown < len(self._entries) and bar.value() > bar.maximum() - margin:
             self._load_newer()
-        elif not (self._trim_bottom() or self._trim_top()):
+        else:
             return
         self._schedule_fill()
 
