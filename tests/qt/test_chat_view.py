@@ -550,7 +550,8 @@ def test_removing_the_last_turn_keeps_earlier_messages_and_moves_regenerate(
 
     assert "message-4" not in view.toPlainText() and "message-5" not in view.toPlainText()
     assert "message-3 answer" in view.toPlainText()
-    # Only the reply that is last now was rendered again (for its Regenerate link).
-    assert [text.split()[0] for text in render_calls[before:]] == ["message-3"]
+    # The reply that is last now was laid out again for its Regenerate link, from the Markdown
+    # rendered before: no message's Markdown was rendered again.
+    assert render_calls[before:] == []
     with qtbot.waitSignal(view.regenerateRequested):
         click(view, href_of(view, "action:regenerate"))

@@ -39,6 +39,7 @@ from autoglm_desktop.core.common.types import MessageStatus, Role
 from autoglm_desktop.qt.common.markdown_render import (
     COPY_CODE_SCHEME,
     FinishedBlockSplitter,
+    RenderedMarkdown,
     padding_line_html,
     render_markdown,
 )
@@ -81,6 +82,9 @@ class _Entry:
     key: int  # stable id of the entry inside this view; links carry it as ?entry=KEY
     item: ViewMessage | _Notice
     code_blocks: tuple[str, ...] = ()
+    # The reply's Markdown as last rendered, and for which theme (dark or not): scrolling back
+    # to an entry the lazy layout dropped lays it out again without rendering it again.
+    rendered: tuple[bool, RenderedMarkdown] | None = None
 
 
 @dataclass
@@ -639,12 +643,17 @@ class ChatView(QTextBrowser):
         actions = [("copy", entry.key, self.tr("Copy"))]
         if last_message:
             actions.append(("regenerate", entry.key, self.tr("Regenerate")))
-        rendered = render_markdown(
-            message.text,
-            dark=self._theme.dark,
-            copy_link_query=f"entry={entry.key}",
-            copy_label=self.tr("Copy"),
-        )
+        dark = self._theme.dark
+        if entry.rendered is not None and entry.rendered[0] == dark:
+            rendered = entry.rendered[1]
+        else:
+            rendered = render_markdown(
+                message.text,
+                dark=dark,
+                copy_link_query=f"entry={entry.key}",
+                copy_label=self.tr("Copy"),
+            )
+            entry.rendered = (dark, rendered)
         entry.code_blocks = rendered.code_blocks
         marker = ""
         if message.status == MessageStatus.ERROR:
