@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -598,6 +599,10 @@ class MainWindow(QMainWindow):
             # Models are found, the default one loads and downloads continue only once the
             # window has painted: no thread or process competes with the first paint.
             autoload, self._autoload_at_start = self._autoload_at_start, None
+            # What start-up built (modules, Qt wrappers, this window) lives as long as the app:
+            # the cyclic garbage collector need not walk it again, which keeps its full passes
+            # (tens of ms on a big heap, on the GUI thread) short.
+            gc.freeze()
             QTimer.singleShot(0, lambda: self._find_models_at_start(autoload=autoload))
             QTimer.singleShot(0, self._continue_downloads)
 
