@@ -78,6 +78,7 @@ class Turn:
     new_tokens: int  # what this turn adds to the conversation: last reply + new message
     ttft_s: float
     trimmed: int
+    threads: int  # decode threads at the end of the reply (the engine follows the CPU load)
 
 
 def user_message(rng: random.Random, index: int) -> str:
@@ -137,11 +138,12 @@ class LongChat:
             new_tokens,
             stats.ttft_s,
             trimmed,
+            stats.n_threads,
         )
         self.rows.append(row)
         print(
-            f"{row.label:<10}{row.prompt_tokens:>8}{row.evaluated:>11}{row.new_tokens:>6}"
-            f"{row.ttft_s:>9.3f}{row.trimmed:>9}",
+            f"{row.label:<10}{row.prompt_tokens:>9}{row.evaluated:>9}{row.new_tokens:>9}"
+            f"{row.ttft_s:>9.3f}{row.trimmed:>9}{row.threads:>9}",
             flush=True,
         )
 
@@ -176,7 +178,8 @@ def main() -> None:
     rng = random.Random(args.seed)
     policy = "step" if args.no_shift else "shift"
     print(f"model: {args.model.name}  n_ctx={args.ctx}  max_tokens={args.max_tokens}  {policy}")
-    print(f"{'turn':<10}{'prompt':>8}{'evaluated':>11}{'new':>6}{'TTFT s':>9}{'trimmed':>9}")
+    header = ("turn", "prompt", "evaluated", "new", "TTFT s", "trimmed", "threads")
+    print("".join(f"{name:<10}" if i == 0 else f"{name:>9}" for i, name in enumerate(header)))
     chat = LongChat(plan=plan, sampling=sampling, counter=Counter(args.model))
     a: list[ChatTurn] = []
     for i in range(1, args.turns + 1):

@@ -250,3 +250,15 @@ def test_a_stalled_token_reads_the_load_at_once() -> None:
     machine.other = 1.0
     machine.decode(governor, 0.3)  # starved tokens take 125 ms against 22 ms before
     assert governor.current.n_threads == 1
+
+
+def test_a_reply_right_after_the_last_reading_keeps_its_threads() -> None:
+    machine = Machine(other=1.0)  # a burst of other work just before the request
+    governor = machine.governor(2)
+
+    def short_window() -> CpuShare:
+        return CpuShare(window_s=0.1, capacity_cores=2.0, busy_cores=2.0, own_cores=1.0)
+
+    governor.read_load = short_window
+    assert governor.begin_reply() is None
+    assert governor.current.n_threads == 2

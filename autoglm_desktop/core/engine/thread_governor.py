@@ -137,8 +137,8 @@ class ThreadGovernor:
         self._trial, self._last_rate, self._up_votes = None, None, 0
         self._last_token_s = None  # the first token's gap is the prompt, not a decode step
         share = self.read_load()
-        if share is None:
-            return None
+        if share is None or share.window_s < self.tuning.interval_s:
+            return None  # a gap this short says more about this moment than about the machine
         target = threads_for_load(
             share,
             current=self.current.n_threads,
