@@ -481,6 +481,8 @@ class ChatView(QTextBrowser):
     def _load_older(self) -> None:
         start = self._window_start(self._first_shown, CHUNK_CHARS)
         entries = self._entries[start : self._first_shown]
+        if self._render_markdown_of(entries):
+            return  # laid out in the next turn: rendering and layout each take a turn
         with self._reading_position_kept():
             self._insert_entries(0, entries)
         self._first_shown = start
@@ -488,9 +490,38 @@ class ChatView(QTextBrowser):
     def _load_newer(self) -> None:
         end = self._window_end(self._last_shown, CHUNK_CHARS)
         entries = self._entries[self._last_shown : end]
+        if self._render_markdown_of(entries):
+            return
         self._last_shown = end
         with self._reading_position_kept():
             self._insert_entries(self._document_end(), entries)
+
+    def _render_markdown_of(self, entries: list[_Entry]) -> bool:
+        """Render the replies' Markdown not rendered yet for this theme; whether there was any."""
+        todo = [
+            entry
+            for entry in entries
+            if isinstance(entry.item, ViewMessage)
+            and entry.item.role == Role.ASSISTANT
+            and (entry.rendered is None or entry.rendered[0] != self._theme.dark)
+        ]
+        for entry in todo:
+            self._rendered_markdown(entry)
+        return bool(todo)
+
+    def _rendered_markdown(self, entry: _Entry) -> RenderedMarkdown:
+        """The reply's Markdown as HTML for the current theme, rendered once and kept."""
+        dark = self._theme.dark
+        if entry.rendered is None or entry.rendered[0] != dark:
+            assert isinstance(entry.item, ViewMessage)
+            rendered = render_markdown(
+                entry.item.text,
+                dark=dark,
+                copy_link_query=f"entry={entry.key}",
+                copy_label=self.tr("Copy"),
+            )
+            entry.rendered = (dark, rendered)
+        return entry.rendered[1]
 
     def _window_chars(self) -> int:
         return sum(_entry_cost(e) for e in self._entries[self._first_shown : self._last_shown])
@@ -643,17 +674,7 @@ class ChatView(QTextBrowser):
         actions = [("copy", entry.key, self.tr("Copy"))]
         if last_message:
             actions.append(("regenerate", entry.key, self.tr("Regenerate")))
-        dark = self._theme.dark
-        if entry.rendered is not None and entry.rendered[0] == dark:
-            rendered = entry.rendered[1]
-        else:
-            rendered = render_markdown(
-                message.text,
-                dark=dark,
-                copy_link_query=f"entry={entry.key}",
-                copy_label=self.tr("Copy"),
-            )
-            entry.rendered = (dark, rendered)
+        rendered = self._rendered_markdown(entry)
         entry.code_blocks = rendered.code_blocks
         marker = ""
         if message.status == MessageStatus.ERROR:
