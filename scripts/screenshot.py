@@ -55,6 +55,7 @@ def main() -> int:
     parser.add_argument("--prompt", default="")
     parser.add_argument("--dark", action="store_true", help="force the dark colour scheme")
     parser.add_argument("--settings", action="store_true", help="open the Model settings pane")
+    parser.add_argument("--find", default="", help="open the find bar and search for this")
     args = parser.parse_args()
     app = create_application()
     if args.dark:  # what a desktop in dark mode hands Qt; Xvfb has no platform theme
@@ -70,6 +71,10 @@ def main() -> int:
     if args.settings:
         window.pane_button.click()
         wait(app, lambda: "GB" in window.settings_pane.meters.ram.format(), timeout_s=10)
+    if args.find:
+        window.find_bar.open_bar()
+        window.find_bar.edit.setText(args.find)
+        window.find_bar.edit.returnPressed.emit()
     for _ in range(20):
         app.processEvents()
         time.sleep(0.02)
