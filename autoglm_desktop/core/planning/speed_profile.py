@@ -15,7 +15,7 @@ import platform
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -106,7 +106,7 @@ def _cpu_name() -> str:
 
 def iter_measure_speed(
     *, hardware: HardwareSnapshot, threads: Sequence[int] | None = None
-) -> Iterator[SpeedMeasurementProgress | MachineSpeed]:
+) -> Generator[SpeedMeasurementProgress | MachineSpeed, None, None]:
     """Measure, yielding progress, then the profile (also saved). Stop iterating to cancel.
 
     Raises:
@@ -238,6 +238,23 @@ def load_machine_speed(*, hardware: HardwareSnapshot) -> MachineSpeed | None:
         )
     except (KeyError, TypeError, ValueError):
         return None
+
+
+_kept: dict[tuple[str, int], MachineSpeed | None] = {}
+
+
+def kept_machine_speed(*, hardware: HardwareSnapshot) -> MachineSpeed | None:
+    """:func:`load_machine_speed`, read again only when the file changed (for many verdicts)."""
+    path = paths.cache_dir() / PROFILE_FILE
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        return None
+    key = (str(path), stamp)
+    if key not in _kept:
+        _kept.clear()
+        _kept[key] = load_machine_speed(hardware=hardware)
+    return _kept[key]
 
 
 def save_machine_speed(speed: MachineSpeed) -> None:
