@@ -9,7 +9,10 @@ and synthetic 0.5B / 1B / 3B models (Qwen/Llama-like shapes, written once to a c
 Targets: every forecast within ±25 %, the median error within ±10 %.
 
     python bench/speed_forecast.py [--threads 1,2] [--remeasure] [--models starter,gemma,0.5b,1b,3b]
-                                   [--gemma PATH] [--gpu-layers N]
+                                   [--gemma PATH] [--gpu]
+
+With ``--gpu`` (a GPU build of llama.cpp) each model also runs with every layer on the GPU and
+with half of them, and the profile measures the GPU too.
 """
 
 from __future__ import annotations
@@ -20,12 +23,14 @@ import sys
 import time
 from pathlib import Path
 
+from autoglm_desktop.core.engine.build import usable_hardware
 from autoglm_desktop.core.engine.llama_timing import TimingJob, iter_timings
-from autoglm_desktop.core.machine.hardware import read_hardware
+from autoglm_desktop.core.machine.hardware import HardwareSnapshot, read_hardware
 from autoglm_desktop.core.models.gguf_info import read_gguf_info
 from autoglm_desktop.core.models.synthetic_gguf import SyntheticModel, write_synthetic_gguf
 from autoglm_desktop.core.planning.speed_forecast import forecast_speed, workload_of
 from autoglm_desktop.core.planning.speed_profile import (
+    ALL_LAYERS,
     MachineSpeed,
     iter_measure_speed,
     load_machine_speed,
@@ -37,6 +42,15 @@ CACHE = Path.home() / ".cache" / "autoglm-desktop-bench" / "speed"
 TEST_MODELS = Path.home() / ".cache" / "autoglm-desktop-tests" / "models"
 # Shapes of popular small models, with row lengths K-quants accept.
 SYNTHETIC = {
+    "smollm2-shape": SyntheticModel(  # SmolLM2-135M's shape, where its file cannot travel
+        n_layer=30, n_embd=576, n_head=9, n_head_kv=3, n_ff=1536, vocab_size=49152,
+        weight_type="q4_1", name="synthetic-smollm2-135m",
+    ),
+    "gemma-shape": SyntheticModel(  # Gemma 3 270M's shape
+        arch="gemma3", n_layer=18, n_embd=640, n_head=4, n_head_kv=1, head_dim=256, n_ff=2048,
+        vocab_size=262144, sliding_window=512, swa_pattern=6, weight_type="q5_0",
+        name="synthetic-gemma3-270m",
+    ),
     "0.5b": SyntheticModel(  # Qwen2.5-0.5B-like, Q4_K
         n_layer=24, n_embd=1280, n_head=20, n_head_kv=4, n_ff=3584, vocab_size=49152,
         weight_type="q4_k", name="synthetic-0.5b",
@@ -54,19 +68,24 @@ SYNTHETIC = {
 
 def main() -> int:
     args = parse_args()
-    hardware = read_hardware(include_gpus=False)
+    hardware = usable_hardware() if args.gpu else read_hardware(include_gpus=False)
     threads = [int(t) for t in args.threads.split(",")]
     speed = machine_speed(hardware=hardware, threads=threads, remeasure=args.remeasure)
     models = model_paths(args.models.split(","), gemma=args.gemma)
+    # (threads, n_gpu_layers or None for the CPU alone) per run of each model
+    setups: list[tuple[int, int | None]] = [(count, None) for count in threads]
+    if args.gpu:
+        setups += [(max(threads), ALL_LAYERS), (max(threads), -1)]  # -1: half the layers
     jobs = [
         TimingJob(
             model_path=path,
             threads=count,
-            n_gpu_layers=args.gpu_layers,
+            n_gpu_layers=_layers(path, layers),
+            gpu=layers is not None,
             decode_tokens=16 if path.stat().st_size > 1 << 30 else 32,
         )
+        for count, layers in setups
         for path in models.values()
-        for count in threads
     ]
     names = {path: name for name, path in models.items()}
     errors: list[float] = []
@@ -82,6 +101,8 @@ def main() -> int:
             profile=speed.coefficients,
             threads=job.threads,
             prompt_tokens=job.prompt_tokens,
+            gpu=speed.gpu if job.gpu else None,
+            gpu_layers=job.n_gpu_layers,
         )
         assert forecast is not None
         decode_error = forecast.decode_tokens_per_s / timing.decode_tokens_per_s - 1
@@ -89,7 +110,7 @@ def main() -> int:
         errors += [decode_error, prompt_error]
         print(
             f"| {names[job.model_path]} | {job.model_path.stat().st_size / 1e6:,.0f} MB "
-            f"| {job.threads} | {forecast.decode_tokens_per_s:.1f} "
+            f"| {job.threads} | {_layers_text(job)} | {forecast.decode_tokens_per_s:.1f} "
             f"| {timing.decode_tokens_per_s:.1f} | {decode_error:+.0%} "
             f"| {forecast.prompt_tokens_per_s:.1f} | {timing.prompt_tokens_per_s:.1f} "
             f"| {prompt_error:+.0%} |",
@@ -105,23 +126,42 @@ def main() -> int:
     return 0 if ok else 1
 
 
+def _layers(path: Path, layers: int | None) -> int:
+    if layers is None:
+        return 0
+    if layers < 0:
+        return max(1, (read_gguf_info(path).n_layer or 2) // 2)
+    return layers
+
+
+def _layers_text(job: TimingJob) -> str:
+    if not job.gpu:
+        return "CPU only"
+    return "all" if job.n_gpu_layers >= ALL_LAYERS else str(job.n_gpu_layers)
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--remeasure", action="store_true", help="measure the profile again")
     parser.add_argument("--models", default="starter,gemma,0.5b,1b,3b")
     parser.add_argument("--gemma", type=Path, default=TEST_MODELS / "gemma-3-270m-q4_k_m.gguf")
-    parser.add_argument("--gpu-layers", type=int, default=0)
+    parser.add_argument(
+        "--gpu", action="store_true", help="also every layer on the GPU, and half of them"
+    )
     return parser.parse_args()
 
 
-def machine_speed(*, hardware: object, threads: list[int], remeasure: bool) -> MachineSpeed:
-    kept = None if remeasure else load_machine_speed(hardware=hardware)  # type: ignore[arg-type]
-    if kept is not None and {c.threads for c in kept.coefficients} >= set(threads):
+def machine_speed(
+    *, hardware: HardwareSnapshot, threads: list[int], remeasure: bool
+) -> MachineSpeed:
+    kept = None if remeasure else load_machine_speed(hardware=hardware)
+    gpu_ok = kept is not None and (kept.gpu is not None or not hardware.gpus)
+    if kept is not None and gpu_ok and {c.threads for c in kept.coefficients} >= set(threads):
         print(f"speed profile: kept from {time.ctime(kept.measured_at)}")
         return kept
     started = time.perf_counter()
-    for item in iter_measure_speed(hardware=hardware, threads=threads):  # type: ignore[arg-type]
+    for item in iter_measure_speed(hardware=hardware, threads=threads):
         if isinstance(item, MachineSpeed):
             print(f"speed profile: measured in {time.perf_counter() - started:.0f} s")
             return item

@@ -21,16 +21,20 @@ from autoglm_desktop.core.models.gguf_info import read_gguf_info
 from autoglm_desktop.core.models.synthetic_gguf import SyntheticModel, write_synthetic_gguf
 from autoglm_desktop.core.planning.speed_forecast import (
     MEASURED_TYPES,
+    GpuSpeed,
     SpeedCoefficients,
+    Workload,
     coefficients_at,
     forecast_speed,
     measured_type,
     workload_of,
 )
 from autoglm_desktop.core.planning.speed_profile import (
+    ALL_LAYERS,
     MachineSpeed,
     calibration_models,
     fit_coefficients,
+    fit_gpu,
     load_machine_speed,
     machine_key,
     save_machine_speed,
@@ -65,8 +69,17 @@ def test_workload_counts_the_output_matrix_once_tied_or_not(tmp_path: Path) -> N
         assert (work.n_layer, work.n_vocab) == (3, model.vocab_size)
 
 
-def _timing(path: Path, seconds_per_token: float, prompt_per_token: float) -> LlamaTiming:
-    job = TimingJob(model_path=path, threads=2, prompt_tokens=256, decode_tokens=32)
+def _timing(
+    path: Path, seconds_per_token: float, prompt_per_token: float, *, gpu_layers: int | None = None
+) -> LlamaTiming:
+    job = TimingJob(
+        model_path=path,
+        threads=2,
+        prompt_tokens=256,
+        decode_tokens=32,
+        n_gpu_layers=gpu_layers or 0,
+        gpu=gpu_layers is not None,
+    )
     return LlamaTiming(
         job=job,
         prompt_seconds=prompt_per_token * 256,
@@ -87,21 +100,11 @@ def test_fit_recovers_the_costs_that_made_the_timings(tmp_path: Path) -> None:
         prompt_per_weight={kind: (2 - i / 20) * 1e-11 for i, kind in enumerate(MEASURED_TYPES)},
     )
     samples = []
-    for name, model in calibration_models().items():
-        # Small stand-ins of the same kinds: the fit only needs the workloads.
-        small = replace(model, n_layer=min(model.n_layer, 3), n_embd=256, n_ff=512, n_head=4,
-                        n_head_kv=4, vocab_size=min(model.vocab_size, 4096))  # fmt: skip
-        work = workload_of(read_gguf_info(write_synthetic_gguf(tmp_path / f"{name}.gguf", small)))
-        work = replace(work, n_layer=model.n_layer, n_vocab=model.vocab_size)
+    for path, work in _calibration_workloads(tmp_path):
         forecast = forecast_speed(workload=work, profile=[truth], threads=2)
         assert forecast is not None
-        path = tmp_path / f"{name}.gguf"
-        samples.append(
-            (
-                work,
-                _timing(path, 1 / forecast.decode_tokens_per_s, 1 / forecast.prompt_tokens_per_s),
-            )
-        )
+        decode, prompt = 1 / forecast.decode_tokens_per_s, 1 / forecast.prompt_tokens_per_s
+        samples.append((work, _timing(path, decode, prompt)))
     fitted = fit_coefficients(threads=2, samples=samples)
     for field in ("decode_fixed", "decode_per_layer", "decode_per_vocab", "prompt_per_layer"):
         assert math.isclose(getattr(fitted, field), getattr(truth, field), rel_tol=1e-3), field
@@ -110,6 +113,62 @@ def test_fit_recovers_the_costs_that_made_the_timings(tmp_path: Path) -> None:
         assert math.isclose(
             fitted.prompt_per_weight[kind], truth.prompt_per_weight[kind], rel_tol=1e-3
         )
+
+
+def _calibration_workloads(tmp_path: Path) -> list[tuple[Path, Workload]]:
+    found = []
+    for name, model in calibration_models().items():
+        # Small stand-ins of the same kinds: the fit only needs the workloads.
+        small = replace(model, n_layer=min(model.n_layer, 3), n_embd=256, n_ff=512, n_head=4,
+                        n_head_kv=4, vocab_size=min(model.vocab_size, 4096))  # fmt: skip
+        path = write_synthetic_gguf(tmp_path / f"{name}.gguf", small)
+        work = workload_of(read_gguf_info(path))
+        found.append((path, replace(work, n_layer=model.n_layer, n_vocab=model.vocab_size)))
+    return found
+
+
+def test_gpu_fit_recovers_the_gpu_costs_and_the_cost_of_sending_weights(tmp_path: Path) -> None:
+    cpu = SpeedCoefficients(
+        threads=2, decode_fixed=4e-4, decode_per_layer=3e-5, decode_per_vocab=2e-9,
+        decode_per_byte=dict.fromkeys(MEASURED_TYPES, 5e-11), prompt_fixed=1e-5,
+        prompt_per_layer=2e-6, prompt_per_weight=dict.fromkeys(MEASURED_TYPES, 1e-11),
+    )  # fmt: skip
+    truth = GpuSpeed(
+        name="Test GPU",
+        coefficients=SpeedCoefficients(
+            threads=2, decode_fixed=2e-4, decode_per_layer=1e-5, decode_per_vocab=1e-9,
+            decode_per_byte={k: (1 + i / 7) * 3e-13 for i, k in enumerate(MEASURED_TYPES)},
+            prompt_fixed=2e-6, prompt_per_layer=1e-7,
+            prompt_per_weight={k: (1 + i / 9) * 2e-15 for i, k in enumerate(MEASURED_TYPES)},
+        ),
+        upload_per_byte=4e-11,
+    )  # fmt: skip
+    samples = []
+    for path, work in _calibration_workloads(tmp_path):
+        for layers in (ALL_LAYERS, 0):
+            forecast = forecast_speed(
+                workload=work, profile=[cpu], threads=2, gpu=truth, gpu_layers=layers
+            )
+            assert forecast is not None
+            decode, prompt = 1 / forecast.decode_tokens_per_s, 1 / forecast.prompt_tokens_per_s
+            samples.append((work, _timing(path, decode, prompt, gpu_layers=layers)))
+    fitted = fit_gpu(name="Test GPU", cpu=cpu, samples=samples)
+    assert math.isclose(fitted.upload_per_byte, truth.upload_per_byte, rel_tol=1e-3)
+    for kind in MEASURED_TYPES:
+        assert math.isclose(
+            fitted.coefficients.decode_per_byte[kind],
+            truth.coefficients.decode_per_byte[kind],
+            rel_tol=1e-3,
+        )
+    # Half the layers on the GPU is between all and none, for writing and for reading.
+    work = samples[0][0]
+    speeds = [
+        forecast_speed(workload=work, profile=[cpu], threads=2, gpu=truth, gpu_layers=layers)
+        for layers in (0, work.n_layer // 2, ALL_LAYERS)
+    ]
+    decode = [s.decode_tokens_per_s for s in speeds if s is not None]
+    prompt = [s.prompt_tokens_per_s for s in speeds if s is not None]
+    assert decode == sorted(decode) and prompt == sorted(prompt)
 
 
 def test_fit_never_gives_a_negative_cost(tmp_path: Path) -> None:

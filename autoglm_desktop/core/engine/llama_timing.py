@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from autoglm_desktop.core.common.errors import AutoGLMError, OperationCancelledError
+from autoglm_desktop.core.engine.process import GPU_HIDING_ENV
 
 # A prompt this long is read in one batch, as a typical chat message with its history is.
 DEFAULT_PROMPT_TOKENS = 256
@@ -38,6 +39,7 @@ class TimingJob:
     model_path: Path
     threads: int
     n_gpu_layers: int = 0
+    gpu: bool = False  # False: llama.cpp sees no GPU (prompt batches stay on the CPU too)
     prompt_tokens: int = DEFAULT_PROMPT_TOKENS
     decode_tokens: int = DEFAULT_DECODE_TOKENS
 
@@ -65,12 +67,18 @@ def iter_timings(*, jobs: Sequence[TimingJob], timeout_s: float = 600.0) -> Iter
         SpeedMeasurementError: a model failed to load or run, or the child died.
         OperationCancelledError: the child took longer than ``timeout_s`` in all.
     """
+    deadline = time.monotonic() + timeout_s
+    # A GPU is seen or hidden for a process's whole life: one child per run of alike jobs.
+    for _gpu, group in itertools.groupby(jobs, key=lambda job: job.gpu):
+        yield from _run_in_child(list(group), deadline)
+
+
+def _run_in_child(jobs: list[TimingJob], deadline: float) -> Iterator[LlamaTiming]:
     context = multiprocessing.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
-    child = context.Process(target=_child_main, args=(sender, list(jobs)), daemon=True)
+    child = context.Process(target=_child_main, args=(sender, jobs), daemon=True)
     child.start()
     sender.close()
-    deadline = time.monotonic() + timeout_s
     try:
         for _ in jobs:
             yield _receive(receiver, child, deadline)
@@ -105,6 +113,8 @@ def _receive(receiver: Connection, child: Any, deadline: float) -> LlamaTiming:
 def _child_main(sender: Connection, jobs: list[TimingJob]) -> None:
     with open(os.devnull, "w") as devnull:  # llama.cpp's own log lines go nowhere
         os.dup2(devnull.fileno(), 2)
+    if not jobs[0].gpu:
+        os.environ.update(GPU_HIDING_ENV)
     for job in jobs:
         try:
             sender.send(_time_job(job))

@@ -76,6 +76,15 @@ class Workload:
     bytes_per_token: Mapping[str, int]  # weights read to write one token, by measured type
     weights_per_token: Mapping[str, int]  # weights multiplied per prompt token, by type
     output_weights: Mapping[str, int]  # the output matrix, multiplied once per prompt
+    output_bytes: Mapping[str, int] = field(default_factory=dict)  # its part of bytes_per_token
+
+    @property
+    def layer_bytes(self) -> dict[str, int]:
+        """Bytes of the repeating layers read per token (all of them), by type."""
+        return {
+            kind: amount - self.output_bytes.get(kind, 0)
+            for kind, amount in self.bytes_per_token.items()
+        }
 
 
 def workload_of(info: GGUFInfo) -> Workload:
@@ -85,6 +94,7 @@ def workload_of(info: GGUFInfo) -> Workload:
     per_token_bytes: dict[str, int] = {}
     per_token_weights: dict[str, int] = {}
     output: dict[str, int] = {}
+    output_bytes: dict[str, int] = {}
     expert_share = _expert_share(info)
     for tensor in info.tensors:
         kind = measured_type(tensor.type_name)
@@ -92,6 +102,7 @@ def workload_of(info: GGUFInfo) -> Workload:
             continue  # norms and biases: a few kilobytes
         if _is_output(tensor, tied=tied):
             output[kind] = output.get(kind, 0) + tensor.n_elements
+            output_bytes[kind] = output_bytes.get(kind, 0) + tensor.n_bytes
             per_token_bytes[kind] = per_token_bytes.get(kind, 0) + tensor.n_bytes
         elif tensor.name.startswith("blk."):
             share = expert_share if "_exps" in tensor.name else 1.0
@@ -104,6 +115,7 @@ def workload_of(info: GGUFInfo) -> Workload:
         bytes_per_token=per_token_bytes,
         weights_per_token=per_token_weights,
         output_weights=output,
+        output_bytes=output_bytes,
     )
 
 
@@ -138,6 +150,15 @@ class SpeedForecast:
     threads: int
 
 
+@dataclass(frozen=True)
+class GpuSpeed:
+    """This PC's GPU: its costs with every layer there, and what sending weights to it costs."""
+
+    name: str
+    coefficients: SpeedCoefficients  # the whole model on the GPU (the host's share included)
+    upload_per_byte: float  # prompt batches of layers left on the CPU: their weights go over
+
+
 def forecast_speed(
     *,
     workload: Workload,
@@ -145,28 +166,77 @@ def forecast_speed(
     threads: int,
     threads_batch: int | None = None,
     prompt_tokens: int = 256,
+    gpu: GpuSpeed | None = None,
+    gpu_layers: int = 0,
 ) -> SpeedForecast | None:
-    """Tokens per second to expect on the CPU; None when the profile measured nothing."""
+    """Tokens per second to expect; None when the profile measured nothing.
+
+    With ``gpu``, ``gpu_layers`` of the repeating layers run there (more than the model has:
+    the output layer too, as llama.cpp counts), and prompt batches of the other layers are
+    multiplied there too, their weights sent over first (llama.cpp's offload of big batches).
+    """
     if not profile:
         return None
     decode = coefficients_at(profile, threads)
     prompt = coefficients_at(profile, threads_batch or threads)
-    decode_s = (
-        decode.decode_fixed
-        + decode.decode_per_layer * workload.n_layer
-        + decode.decode_per_vocab * workload.n_vocab
-        + _weighted(workload.bytes_per_token, decode.decode_per_byte)
-    )
-    prompt_s = (
-        prompt.prompt_fixed
-        + prompt.prompt_per_layer * workload.n_layer
-        + _weighted(workload.weights_per_token, prompt.prompt_per_weight)
-        + _weighted(workload.output_weights, prompt.prompt_per_weight) / max(1, prompt_tokens)
-    )
+    if gpu is None:
+        decode_s = _decode_seconds(workload, cpu=decode, gpu=None, gpu_layers=0)
+        prompt_s = _cpu_prompt_seconds(workload, prompt, prompt_tokens)
+    else:
+        decode_s = _decode_seconds(
+            workload, cpu=decode, gpu=gpu.coefficients, gpu_layers=gpu_layers
+        )
+        prompt_s = _gpu_prompt_seconds(workload, prompt, gpu, gpu_layers, prompt_tokens)
     return SpeedForecast(
         decode_tokens_per_s=1.0 / max(decode_s, 1e-6),
         prompt_tokens_per_s=1.0 / max(prompt_s, 1e-7),
         threads=threads,
+    )
+
+
+def _decode_seconds(
+    work: Workload, *, cpu: SpeedCoefficients, gpu: SpeedCoefficients | None, gpu_layers: int
+) -> float:
+    on_gpu = min(gpu_layers, work.n_layer) if gpu is not None else 0
+    share = on_gpu / work.n_layer if work.n_layer else 0.0
+    host = gpu if gpu is not None and on_gpu > 0 else cpu
+    output = gpu if gpu is not None and gpu_layers > work.n_layer else cpu
+    seconds = host.decode_fixed + host.decode_per_vocab * work.n_vocab
+    seconds += (work.n_layer - on_gpu) * cpu.decode_per_layer
+    seconds += (1 - share) * _weighted(work.layer_bytes, cpu.decode_per_byte)
+    if gpu is not None:
+        seconds += on_gpu * gpu.decode_per_layer
+        seconds += share * _weighted(work.layer_bytes, gpu.decode_per_byte)
+    return seconds + _weighted(work.output_bytes, output.decode_per_byte)
+
+
+def _cpu_prompt_seconds(work: Workload, cpu: SpeedCoefficients, prompt_tokens: int) -> float:
+    return (
+        cpu.prompt_fixed
+        + cpu.prompt_per_layer * work.n_layer
+        + _weighted(work.weights_per_token, cpu.prompt_per_weight)
+        + _weighted(work.output_weights, cpu.prompt_per_weight) / max(1, prompt_tokens)
+    )
+
+
+def _gpu_prompt_seconds(
+    work: Workload, cpu: SpeedCoefficients, gpu: GpuSpeed, gpu_layers: int, prompt_tokens: int
+) -> float:
+    """Per prompt token: every matrix multiplied on the GPU, CPU layers' weights sent first."""
+    on_gpu = min(gpu_layers, work.n_layer)
+    on_cpu_share = 1 - (on_gpu / work.n_layer if work.n_layer else 0.0)
+    coefficients = gpu.coefficients
+    batches = max(1, prompt_tokens)
+    sent = on_cpu_share * sum(work.layer_bytes.values())
+    if gpu_layers <= work.n_layer:
+        sent += sum(work.output_bytes.values())
+    return (
+        coefficients.prompt_fixed
+        + on_gpu * coefficients.prompt_per_layer
+        + (work.n_layer - on_gpu) * cpu.prompt_per_layer
+        + _weighted(work.weights_per_token, coefficients.prompt_per_weight)
+        + _weighted(work.output_weights, coefficients.prompt_per_weight) / batches
+        + sent * gpu.upload_per_byte / batches
     )
 
 

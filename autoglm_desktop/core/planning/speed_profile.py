@@ -16,7 +16,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Generator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from autoglm_desktop.core.models.gguf_info import GGUFInfo, read_gguf_info
 from autoglm_desktop.core.models.synthetic_gguf import SyntheticModel, write_synthetic_gguf
 from autoglm_desktop.core.planning.speed_forecast import (
     MEASURED_TYPES,
+    GpuSpeed,
     SpeedCoefficients,
     SpeedForecast,
     Workload,
@@ -41,6 +42,7 @@ from autoglm_desktop.core.planning.speed_forecast import (
 PROFILE_FILE = "speed_profile.json"
 PROFILE_VERSION = 1
 PROMPT_TOKENS = 256
+ALL_LAYERS = 999  # n_gpu_layers for "every layer and the output on the GPU"
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ class MachineSpeed:
     machine: str  # what the profile is valid for (CPU, cores, llama.cpp build)
     measured_at: float  # time.time()
     coefficients: tuple[SpeedCoefficients, ...]  # one per measured thread count
+    gpu: GpuSpeed | None = None  # None: measured without a GPU llama.cpp can use
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,8 @@ def iter_measure_speed(
     """
     counts = list(threads or thread_counts_to_measure(hardware))
     models = calibration_models()
-    total = len(models) * len(counts)
+    gpu_name = hardware.gpus[0].name if hardware.gpus else None
+    total = len(models) * (len(counts) + (2 if gpu_name else 0))
     work_dir = Path(tempfile.mkdtemp(prefix="speed-", dir=paths.cache_dir()))
     try:
         files = {
@@ -126,6 +130,12 @@ def iter_measure_speed(
             for count in counts
             for name in models
         ]
+        if gpu_name:  # everything on the GPU, then nothing (prompt batches still go there)
+            jobs += [
+                replace(job, n_gpu_layers=layers, gpu=True)
+                for layers in (ALL_LAYERS, 0)
+                for job in jobs[-len(models) :]
+            ]
         yield SpeedMeasurementProgress(done=0, total=total)
         timings: list[LlamaTiming] = []
         for timing in iter_timings(jobs=jobs):
@@ -134,15 +144,23 @@ def iter_measure_speed(
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
     by_path = {path: workloads[name] for name, path in files.items()}
+    on_cpu = [(by_path[t.job.model_path], t) for t in timings if not t.job.gpu]
     coefficients = tuple(
-        fit_coefficients(
-            threads=count,
-            samples=[(by_path[t.job.model_path], t) for t in timings if t.job.threads == count],
-        )
+        fit_coefficients(threads=count, samples=[s for s in on_cpu if s[1].job.threads == count])
         for count in counts
     )
+    gpu = None
+    if gpu_name:
+        gpu = fit_gpu(
+            name=gpu_name,
+            cpu=coefficients[-1],
+            samples=[(by_path[t.job.model_path], t) for t in timings if t.job.gpu],
+        )
     speed = MachineSpeed(
-        machine=machine_key(hardware), measured_at=time.time(), coefficients=coefficients
+        machine=machine_key(hardware),
+        measured_at=time.time(),
+        coefficients=coefficients,
+        gpu=gpu,
     )
     save_machine_speed(speed)
     yield speed
@@ -184,6 +202,40 @@ def fit_coefficients(
     )
 
 
+def fit_gpu(
+    *,
+    name: str,
+    cpu: SpeedCoefficients,
+    samples: Sequence[tuple[Workload, LlamaTiming]],
+) -> GpuSpeed:
+    """The GPU's costs from runs with every layer there and with none (``n_gpu_layers`` 0)."""
+    full = [(w, t) for w, t in samples if t.job.n_gpu_layers >= ALL_LAYERS]
+    none = [(w, t) for w, t in samples if t.job.n_gpu_layers == 0]
+    coefficients = fit_coefficients(threads=cpu.threads, samples=full)
+    # With no layer there, what a prompt costs beyond the rest is sending the weights.
+    without_upload = GpuSpeed(name=name, coefficients=coefficients, upload_per_byte=0.0)
+    sent, extra, weights = [], [], []
+    for workload, timing in none:
+        tokens = timing.job.prompt_tokens
+        forecast = forecast_speed(
+            workload=workload,
+            profile=[cpu],
+            threads=cpu.threads,
+            prompt_tokens=tokens,
+            gpu=without_upload,
+            gpu_layers=0,
+        )
+        assert forecast is not None
+        measured = timing.prompt_seconds / tokens
+        sent.append(sum(workload.bytes_per_token.values()) / tokens)
+        extra.append(measured - 1 / forecast.prompt_tokens_per_s)
+        weights.append(1 / measured**2)
+    numerator = sum(w * x * r for w, x, r in zip(weights, sent, extra, strict=True))
+    denominator = sum(w * x * x for w, x in zip(weights, sent, strict=True))
+    upload = max(0.0, numerator / denominator) if denominator else 0.0
+    return GpuSpeed(name=name, coefficients=coefficients, upload_per_byte=upload)
+
+
 def _nonnegative_least_squares(rows: list[list[float]], times: list[float]) -> list[float]:
     """Least squares with every coefficient ≥ 0: drop negative ones and solve again.
 
@@ -210,14 +262,19 @@ def plan_forecast(
     *, info: GGUFInfo, plan: LoadPlan, speed: MachineSpeed | None
 ) -> SpeedForecast | None:
     """The speed ``plan`` will give on this PC; None when unmeasured or partly on a GPU."""
-    if speed is None or (plan.use_gpu and plan.n_gpu_layers > 0):
+    if speed is None:
         return None
+    gpu = speed.gpu if plan.use_gpu else None
+    if plan.use_gpu and plan.n_gpu_layers > 0 and gpu is None:
+        return None  # measured without the GPU this plan uses
     threads = plan.n_threads or max(c.threads for c in speed.coefficients)
     return forecast_speed(
         workload=workload_of(info),
         profile=speed.coefficients,
         threads=threads,
         threads_batch=plan.n_threads_batch or threads,
+        gpu=gpu,
+        gpu_layers=plan.n_gpu_layers,
     )
 
 
@@ -231,10 +288,18 @@ def load_machine_speed(*, hardware: HardwareSnapshot) -> MachineSpeed | None:
         return None
     try:
         coefficients = tuple(_coefficients_from(entry) for entry in data["coefficients"])
+        gpu = data.get("gpu")
         return MachineSpeed(
             machine=str(data["machine"]),
             measured_at=float(data["measured_at"]),
             coefficients=coefficients,
+            gpu=None
+            if gpu is None
+            else GpuSpeed(
+                name=str(gpu["name"]),
+                coefficients=_coefficients_from(gpu["coefficients"]),
+                upload_per_byte=float(gpu["upload_per_byte"]),
+            ),
         )
     except (KeyError, TypeError, ValueError):
         return None
@@ -265,6 +330,7 @@ def save_machine_speed(speed: MachineSpeed) -> None:
             "machine": speed.machine,
             "measured_at": speed.measured_at,
             "coefficients": [asdict(c) for c in speed.coefficients],
+            "gpu": asdict(speed.gpu) if speed.gpu else None,
         },
     )
 

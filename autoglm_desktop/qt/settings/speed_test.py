@@ -14,7 +14,7 @@ from autoglm_desktop.qt.workers.speed_profile_worker import SpeedProfileWorker, 
 
 
 class SpeedTestBox(QGroupBox):
-    measureRequested = Signal(object)  # HardwareSnapshot (queued to the worker)
+    measureRequested = Signal()  # queued to the worker
     measured = Signal(object)  # MachineSpeed: forecasts can be shown now
     stopped = Signal()  # a measurement ended: measured, cancelled or failed
 
@@ -56,7 +56,7 @@ class SpeedTestBox(QGroupBox):
         self.progress.setRange(0, 0)
         self.progress.show()
         self._worker.worker.rearm()
-        self.measureRequested.emit(read_hardware(include_gpus=False))
+        self.measureRequested.emit()
 
     def cancel(self) -> None:
         if self._worker is not None and self._running:

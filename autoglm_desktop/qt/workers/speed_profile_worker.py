@@ -7,7 +7,7 @@ import threading
 from PySide6.QtCore import QObject, Signal, Slot
 
 from autoglm_desktop.core.common.errors import AutoGLMError
-from autoglm_desktop.core.machine.hardware import HardwareSnapshot
+from autoglm_desktop.core.engine.build import usable_hardware
 from autoglm_desktop.core.planning.speed_profile import MachineSpeed, iter_measure_speed
 from autoglm_desktop.qt.workers.background import WorkerThread
 
@@ -29,9 +29,11 @@ class SpeedProfileWorker(QObject):
         """Clear an earlier cancel; called before queueing :meth:`run`, never inside it."""
         self._cancel.clear()
 
-    @Slot(object)
-    def run(self, hardware: HardwareSnapshot) -> None:
-        measurement = iter_measure_speed(hardware=hardware)
+    @Slot()
+    def run(self) -> None:
+        # The GPUs this llama.cpp build can use (asking the build may take a moment: not on
+        # the GUI thread).
+        measurement = iter_measure_speed(hardware=usable_hardware())
         try:
             for item in measurement:
                 if self._cancel.is_set():
