@@ -137,9 +137,9 @@ def test_gpu_fit_recovers_the_gpu_costs_and_the_cost_of_sending_weights(tmp_path
         name="Test GPU",
         coefficients=SpeedCoefficients(
             threads=2, decode_fixed=2e-4, decode_per_layer=1e-5, decode_per_vocab=1e-9,
-            decode_per_byte={k: (1 + i / 7) * 3e-13 for i, k in enumerate(MEASURED_TYPES)},
-            prompt_fixed=2e-6, prompt_per_layer=1e-7,
-            prompt_per_weight={k: (1 + i / 9) * 2e-15 for i, k in enumerate(MEASURED_TYPES)},
+            decode_per_byte=dict.fromkeys(MEASURED_TYPES, 3e-13), prompt_fixed=2e-6,
+            prompt_per_layer=1e-7, prompt_per_weight=dict.fromkeys(MEASURED_TYPES, 2e-15),
+            decode_memory_per_byte=3e-13,
         ),
         upload_per_byte=4e-11,
     )  # fmt: skip
@@ -152,14 +152,18 @@ def test_gpu_fit_recovers_the_gpu_costs_and_the_cost_of_sending_weights(tmp_path
             assert forecast is not None
             decode, prompt = 1 / forecast.decode_tokens_per_s, 1 / forecast.prompt_tokens_per_s
             samples.append((work, _timing(path, decode, prompt, gpu_layers=layers)))
-    fitted = fit_gpu(name="Test GPU", cpu=cpu, samples=samples)
+    fitted = fit_gpu(
+        name="Test GPU",
+        cpu=cpu,
+        full=[s for s in samples if s[1].job.n_gpu_layers],
+        without_layers=samples[-1],
+    )
     assert math.isclose(fitted.upload_per_byte, truth.upload_per_byte, rel_tol=1e-3)
-    for kind in MEASURED_TYPES:
+    for field in ("decode_fixed", "decode_per_layer", "decode_per_vocab", "prompt_per_layer"):
         assert math.isclose(
-            fitted.coefficients.decode_per_byte[kind],
-            truth.coefficients.decode_per_byte[kind],
-            rel_tol=1e-3,
-        )
+            getattr(fitted.coefficients, field), getattr(truth.coefficients, field), rel_tol=1e-3
+        ), field
+    assert fitted.coefficients.decode_per_byte == pytest.approx(truth.coefficients.decode_per_byte)
     # Half the layers on the GPU is between all and none, for writing and for reading.
     work = samples[0][0]
     speeds = [
@@ -183,6 +187,23 @@ def test_fit_never_gives_a_negative_cost(tmp_path: Path) -> None:
     values = [fitted.decode_fixed, fitted.decode_per_layer, fitted.decode_per_vocab]
     values += [*fitted.decode_per_byte.values(), *fitted.prompt_per_weight.values()]
     assert all(value >= 0 for value in values)
+
+
+def test_no_weight_type_is_read_faster_than_the_memory_streams(tmp_path: Path) -> None:
+    in_cache = SpeedCoefficients(
+        threads=1, decode_fixed=0.0, decode_per_layer=0.0, decode_per_vocab=0.0,
+        decode_per_byte={"q4_0": 1e-11, "q8_0": 5e-10},
+    )  # fmt: skip
+    from_memory = replace(in_cache, decode_memory_per_byte=1e-10)
+    model = SyntheticModel(n_layer=2, weight_type="q4_0", **SMALL)  # type: ignore[arg-type]
+    work = workload_of(read_gguf_info(write_synthetic_gguf(tmp_path / "m.gguf", model)))
+    fast = forecast_speed(workload=work, profile=[in_cache], threads=1)
+    bound = forecast_speed(workload=work, profile=[from_memory], threads=1)
+    assert fast is not None and bound is not None
+    total = sum(work.bytes_per_token.values())
+    assert bound.decode_tokens_per_s == pytest.approx(1 / (total * 1e-10))
+    assert fast.decode_tokens_per_s == pytest.approx(1 / (total * 1e-11))
+    assert from_memory.decode_byte_costs()["q8_0"] == 5e-10  # a slow kernel stays slow
 
 
 def test_thread_counts_between_measured_ones_are_interpolated() -> None:

@@ -141,6 +141,15 @@ class SpeedCoefficients:
     prompt_fixed: float = 0.0
     prompt_per_layer: float = 0.0
     prompt_per_weight: Mapping[str, float] = field(default_factory=dict)
+    # Streaming weights from memory: no type is read faster than this (a roofline), however
+    # quick its kernel was on the small models the caches held.
+    decode_memory_per_byte: float = 0.0
+
+    def decode_byte_costs(self) -> dict[str, float]:
+        return {
+            kind: max(cost, self.decode_memory_per_byte)
+            for kind, cost in self.decode_per_byte.items()
+        }
 
 
 @dataclass(frozen=True)
@@ -203,11 +212,11 @@ def _decode_seconds(
     output = gpu if gpu is not None and gpu_layers > work.n_layer else cpu
     seconds = host.decode_fixed + host.decode_per_vocab * work.n_vocab
     seconds += (work.n_layer - on_gpu) * cpu.decode_per_layer
-    seconds += (1 - share) * _weighted(work.layer_bytes, cpu.decode_per_byte)
+    seconds += (1 - share) * _weighted(work.layer_bytes, cpu.decode_byte_costs())
     if gpu is not None:
         seconds += on_gpu * gpu.decode_per_layer
-        seconds += share * _weighted(work.layer_bytes, gpu.decode_per_byte)
-    return seconds + _weighted(work.output_bytes, output.decode_per_byte)
+        seconds += share * _weighted(work.layer_bytes, gpu.decode_byte_costs())
+    return seconds + _weighted(work.output_bytes, output.decode_byte_costs())
 
 
 def _cpu_prompt_seconds(work: Workload, cpu: SpeedCoefficients, prompt_tokens: int) -> float:
@@ -271,6 +280,7 @@ def _between(low: SpeedCoefficients, high: SpeedCoefficients, t: float) -> Speed
         decode_per_layer=mix(low.decode_per_layer, high.decode_per_layer),
         decode_per_vocab=mix(low.decode_per_vocab, high.decode_per_vocab),
         decode_per_byte=mix_map(low.decode_per_byte, high.decode_per_byte),
+        decode_memory_per_byte=mix(low.decode_memory_per_byte, high.decode_memory_per_byte),
         prompt_fixed=mix(low.prompt_fixed, high.prompt_fixed),
         prompt_per_layer=mix(low.prompt_per_layer, high.prompt_per_layer),
         prompt_per_weight=mix_map(low.prompt_per_weight, high.prompt_per_weight),

@@ -15,7 +15,7 @@ import platform
 import shutil
 import tempfile
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -40,8 +40,11 @@ from autoglm_desktop.core.planning.speed_forecast import (
 )
 
 PROFILE_FILE = "speed_profile.json"
-PROFILE_VERSION = 1
+PROFILE_VERSION = 2
 PROMPT_TOKENS = 256
+MEMORY_MODEL = "memory"
+GPU_MEMORY_MODEL = "gpu-memory"
+_WIDE = SyntheticModel(n_embd=2048, n_head=16, n_head_kv=16, n_ff=5632, weight_type="q8_0")
 ALL_LAYERS = 999  # n_gpu_layers for "every layer and the output on the GPU"
 
 
@@ -73,6 +76,16 @@ def calibration_models() -> dict[str, SyntheticModel]:
     models["wide-vocabulary"] = SyntheticModel(
         n_layer=1, n_embd=64, n_head=2, n_head_kv=2, n_ff=128, vocab_size=262144
     )
+    # Too big for any CPU cache (440 MB): how fast the memory feeds the kernels.
+    models[MEMORY_MODEL] = replace(_WIDE, n_layer=8)
+    return models
+
+
+def gpu_calibration_models() -> dict[str, SyntheticModel]:
+    """The models timed on the GPU: its fixed costs, and a big one (1.5 GB) for its memory."""
+    cpu = calibration_models()
+    models = {name: cpu[name] for name in ("tiny", "deep", "wide-vocabulary", "type-q4_k")}
+    models[GPU_MEMORY_MODEL] = replace(_WIDE, n_layer=28)
     return models
 
 
@@ -118,61 +131,113 @@ def iter_measure_speed(
     counts = list(threads or thread_counts_to_measure(hardware))
     models = calibration_models()
     gpu_name = hardware.gpus[0].name if hardware.gpus else None
-    total = len(models) * (len(counts) + (2 if gpu_name else 0))
+    gpu_models = gpu_calibration_models() if gpu_name else {}
     work_dir = Path(tempfile.mkdtemp(prefix="speed-", dir=paths.cache_dir()))
     try:
         files = {
-            name: write_synthetic_gguf(work_dir / f"{name}.gguf", m) for name, m in models.items()
+            name: write_synthetic_gguf(work_dir / f"{name}.gguf", model)
+            for name, model in {**models, **gpu_models}.items()
         }
-        workloads = {name: workload_of(read_gguf_info(path)) for name, path in files.items()}
-        jobs = [
-            TimingJob(model_path=files[name], threads=count, prompt_tokens=PROMPT_TOKENS)
-            for count in counts
-            for name in models
+        jobs = [_job(files, name, threads=count) for count in counts for name in models]
+        # Everything on the GPU; then no layer there (prompt batches still go there).
+        jobs += [
+            _job(files, name, threads=counts[-1], gpu_layers=ALL_LAYERS) for name in gpu_models
         ]
-        if gpu_name:  # everything on the GPU, then nothing (prompt batches still go there)
-            jobs += [
-                replace(job, n_gpu_layers=layers, gpu=True)
-                for layers in (ALL_LAYERS, 0)
-                for job in jobs[-len(models) :]
-            ]
-        yield SpeedMeasurementProgress(done=0, total=total)
+        if gpu_name:
+            jobs.append(_job(files, GPU_MEMORY_MODEL, threads=counts[-1], gpu_layers=0))
+        yield SpeedMeasurementProgress(done=0, total=len(jobs))
         timings: list[LlamaTiming] = []
         for timing in iter_timings(jobs=jobs):
             timings.append(timing)
-            yield SpeedMeasurementProgress(done=len(timings), total=total)
+            yield SpeedMeasurementProgress(done=len(timings), total=len(jobs))
+        names = {path: name for name, path in files.items()}
+        samples = [
+            _Sample(names[t.job.model_path], workload_of(read_gguf_info(t.job.model_path)), t)
+            for t in timings
+        ]
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
-    by_path = {path: workloads[name] for name, path in files.items()}
-    on_cpu = [(by_path[t.job.model_path], t) for t in timings if not t.job.gpu]
-    coefficients = tuple(
-        fit_coefficients(threads=count, samples=[s for s in on_cpu if s[1].job.threads == count])
-        for count in counts
-    )
-    gpu = None
-    if gpu_name:
-        gpu = fit_gpu(
-            name=gpu_name,
-            cpu=coefficients[-1],
-            samples=[(by_path[t.job.model_path], t) for t in timings if t.job.gpu],
-        )
     speed = MachineSpeed(
         machine=machine_key(hardware),
         measured_at=time.time(),
-        coefficients=coefficients,
-        gpu=gpu,
+        coefficients=tuple(_fit_cpu(count, samples) for count in counts),
+        gpu=_fit_gpu_samples(gpu_name, samples, threads=counts[-1]) if gpu_name else None,
     )
     save_machine_speed(speed)
     yield speed
 
 
+@dataclass(frozen=True)
+class _Sample:
+    name: str
+    workload: Workload
+    timing: LlamaTiming
+
+
+def _job(
+    files: dict[str, Path], name: str, *, threads: int, gpu_layers: int | None = None
+) -> TimingJob:
+    memory = name in (MEMORY_MODEL, GPU_MEMORY_MODEL)
+    return TimingJob(
+        model_path=files[name],
+        threads=threads,
+        n_gpu_layers=gpu_layers or 0,
+        gpu=gpu_layers is not None,
+        # The CPU's memory model is there for writing only: a short prompt.
+        prompt_tokens=16 if name == MEMORY_MODEL else PROMPT_TOKENS,
+        decode_tokens=16 if memory else 32,
+    )
+
+
+def _fit_cpu(threads: int, samples: Sequence[_Sample]) -> SpeedCoefficients:
+    mine = [s for s in samples if not s.timing.job.gpu and s.timing.job.threads == threads]
+    fitted = fit_coefficients(
+        threads=threads,
+        samples=[(s.workload, s.timing) for s in mine if s.name != MEMORY_MODEL],
+    )
+    memory = next((s for s in mine if s.name == MEMORY_MODEL), None)
+    if memory is None:
+        return fitted
+    return replace(
+        fitted,
+        decode_memory_per_byte=memory_cost_per_byte(
+            coefficients=fitted, workload=memory.workload, timing=memory.timing
+        ),
+    )
+
+
+def _fit_gpu_samples(name: str, samples: Sequence[_Sample], *, threads: int) -> GpuSpeed:
+    on_gpu = [s for s in samples if s.timing.job.gpu]
+    full = [(s.workload, s.timing) for s in on_gpu if s.timing.job.n_gpu_layers]
+    none = next(s for s in on_gpu if not s.timing.job.n_gpu_layers)
+    cpu = _fit_cpu(threads, samples)
+    return fit_gpu(name=name, cpu=cpu, full=full, without_layers=(none.workload, none.timing))
+
+
+def memory_cost_per_byte(
+    *, coefficients: SpeedCoefficients, workload: Workload, timing: LlamaTiming
+) -> float:
+    """Seconds per byte of weights streamed from RAM: a model too big for the caches."""
+    overhead = (
+        coefficients.decode_fixed
+        + coefficients.decode_per_layer * workload.n_layer
+        + coefficients.decode_per_vocab * workload.n_vocab
+    )
+    per_token = timing.decode_seconds / timing.decoded
+    return max(0.0, per_token - overhead) / max(1, sum(workload.bytes_per_token.values()))
+
+
 def fit_coefficients(
-    *, threads: int, samples: Sequence[tuple[Workload, LlamaTiming]]
+    *, threads: int, samples: Sequence[tuple[Workload, LlamaTiming]], one_type: bool = False
 ) -> SpeedCoefficients:
-    """Least-squares costs (none negative) explaining the timings of the calibration models."""
+    """Least-squares costs (none negative) explaining the timings of the calibration models.
+
+    ``one_type``: one cost per byte and per weight for all weight types (a GPU, whose memory
+    is fast enough that the kernels of small models cannot tell the types apart).
+    """
     kinds = list(MEASURED_TYPES)
     decode_rows, decode_times, prompt_rows, prompt_times = [], [], [], []
-    for workload, timing in samples:
+    for workload, timing in (_as_one_type(s) if one_type else s for s in samples):
         decode_rows.append(
             [1.0, workload.n_layer, workload.n_vocab]
             + [float(workload.bytes_per_token.get(k, 0)) for k in kinds]
@@ -188,8 +253,14 @@ def fit_coefficients(
             ]
         )
         prompt_times.append(timing.prompt_seconds / per_prompt)
+    if one_type:  # the one type's column is the only one with values: drop the others
+        decode_rows = [row[:4] for row in decode_rows]
+        prompt_rows = [row[:3] for row in prompt_rows]
     decode = _nonnegative_least_squares(decode_rows, decode_times)
     prompt = _nonnegative_least_squares(prompt_rows, prompt_times)
+    if one_type:
+        decode = decode[:3] + [decode[3]] * len(kinds)
+        prompt = prompt[:2] + [prompt[2]] * len(kinds)
     return SpeedCoefficients(
         threads=threads,
         decode_fixed=decode[0],
@@ -202,38 +273,49 @@ def fit_coefficients(
     )
 
 
+def _as_one_type(sample: tuple[Workload, LlamaTiming]) -> tuple[Workload, LlamaTiming]:
+    workload, timing = sample
+    first = MEASURED_TYPES[0]
+
+    def total(amounts: Mapping[str, int]) -> dict[str, int]:
+        return {first: sum(amounts.values())}
+
+    return replace(
+        workload,
+        bytes_per_token=total(workload.bytes_per_token),
+        weights_per_token=total(workload.weights_per_token),
+        output_weights=total(workload.output_weights),
+        output_bytes=total(workload.output_bytes),
+    ), timing
+
+
 def fit_gpu(
     *,
     name: str,
     cpu: SpeedCoefficients,
-    samples: Sequence[tuple[Workload, LlamaTiming]],
+    full: Sequence[tuple[Workload, LlamaTiming]],
+    without_layers: tuple[Workload, LlamaTiming],
 ) -> GpuSpeed:
-    """The GPU's costs from runs with every layer there and with none (``n_gpu_layers`` 0)."""
-    full = [(w, t) for w, t in samples if t.job.n_gpu_layers >= ALL_LAYERS]
-    none = [(w, t) for w, t in samples if t.job.n_gpu_layers == 0]
-    coefficients = fit_coefficients(threads=cpu.threads, samples=full)
-    # With no layer there, what a prompt costs beyond the rest is sending the weights.
-    without_upload = GpuSpeed(name=name, coefficients=coefficients, upload_per_byte=0.0)
-    sent, extra, weights = [], [], []
-    for workload, timing in none:
-        tokens = timing.job.prompt_tokens
-        forecast = forecast_speed(
-            workload=workload,
-            profile=[cpu],
-            threads=cpu.threads,
-            prompt_tokens=tokens,
-            gpu=without_upload,
-            gpu_layers=0,
-        )
-        assert forecast is not None
-        measured = timing.prompt_seconds / tokens
-        sent.append(sum(workload.bytes_per_token.values()) / tokens)
-        extra.append(measured - 1 / forecast.prompt_tokens_per_s)
-        weights.append(1 / measured**2)
-    numerator = sum(w * x * r for w, x, r in zip(weights, sent, extra, strict=True))
-    denominator = sum(w * x * x for w, x in zip(weights, sent, strict=True))
-    upload = max(0.0, numerator / denominator) if denominator else 0.0
-    return GpuSpeed(name=name, coefficients=coefficients, upload_per_byte=upload)
+    """The GPU's costs: runs with every layer there, and a big model with none there."""
+    coefficients = fit_coefficients(threads=cpu.threads, samples=full, one_type=True)
+    coefficients = replace(
+        coefficients, decode_memory_per_byte=coefficients.decode_per_byte[MEASURED_TYPES[0]]
+    )
+    # With no layer there, what a prompt costs beyond the rest is sending the weights over.
+    workload, timing = without_layers
+    tokens = timing.job.prompt_tokens
+    forecast = forecast_speed(
+        workload=workload,
+        profile=[cpu],
+        threads=cpu.threads,
+        prompt_tokens=tokens,
+        gpu=GpuSpeed(name=name, coefficients=coefficients, upload_per_byte=0.0),
+        gpu_layers=0,
+    )
+    assert forecast is not None
+    extra = timing.prompt_seconds / tokens - 1 / forecast.prompt_tokens_per_s
+    sent = sum(workload.bytes_per_token.values()) / tokens
+    return GpuSpeed(name=name, coefficients=coefficients, upload_per_byte=max(0.0, extra / sent))
 
 
 def _nonnegative_least_squares(rows: list[list[float]], times: list[float]) -> list[float]:
@@ -345,4 +427,5 @@ def _coefficients_from(entry: Any) -> SpeedCoefficients:
         prompt_fixed=float(entry["prompt_fixed"]),
         prompt_per_layer=float(entry["prompt_per_layer"]),
         prompt_per_weight={str(k): float(v) for k, v in entry["prompt_per_weight"].items()},
+        decode_memory_per_byte=float(entry.get("decode_memory_per_byte", 0.0)),
     )
