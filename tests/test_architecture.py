@@ -132,6 +132,9 @@ LAZY_IMPORTS: dict[tuple[str, str], str] = {
     ("autoglm_desktop.qt.main_window", "autoglm_desktop.qt.models.window"): (
         "the hub client (a third of a second of imports) only once the Models window is needed"
     ),
+    ("autoglm_desktop.core.remote.client", "autoglm_desktop.core.remote.openai_api"): (
+        "the openai client (two thirds of a second of imports) only once a remote server is used"
+    ),
 }
 
 

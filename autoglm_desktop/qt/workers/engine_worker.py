@@ -9,6 +9,10 @@ A failed request emits the core's typed error once, on the signal of its kind, b
 ``busyChanged(False)``: ``loadFailed`` (the main window reports it) or ``replyFailed`` (the
 chat controller reports it).
 
+A request with ``remote`` set goes to that remote server's model through
+:class:`~autoglm_desktop.core.remote.client.RemoteChatClient` instead of the engine process; its
+events and typed errors reach the same signals, and Stop closes its stream.
+
 Between requests the worker checks every second that the engine process is still alive; one
 that died (killed for memory, crashed) is reported once with ``engineDied``, and the next reply
 reloads the model in a fresh engine, as after a crash mid-request.
@@ -32,6 +36,8 @@ from autoglm_desktop.core.engine import (
     ModelLoaded,
     TokenChunk,
 )
+from autoglm_desktop.core.remote.client import RemoteChatClient
+from autoglm_desktop.core.remote.servers import RemoteTarget
 from autoglm_desktop.qt.workers.background import WorkerThread
 
 ENGINE_CHECK_MS = 1000
@@ -44,6 +50,7 @@ class ChatRequest:
     turns: tuple[ChatTurn, ...]
     system_prompt: str = ""
     sampling: SamplingSettings = field(default_factory=SamplingSettings)
+    remote: RemoteTarget | None = None  # None: the local engine's model
 
 
 class EngineWorker(QObject):
@@ -62,9 +69,12 @@ class EngineWorker(QObject):
     # EngineCrashedError: the engine died while idle; the next reply reloads the model
     engineDied = Signal(object)
 
-    def __init__(self, client: EngineClient | None = None) -> None:
+    def __init__(
+        self, client: EngineClient | None = None, *, remote: RemoteChatClient | None = None
+    ) -> None:
         super().__init__()
         self._client = client or EngineClient()
+        self._remote = remote or RemoteChatClient()
         self._watch = QTimer(self)  # moves to the worker's thread with it
         self._watch.setInterval(ENGINE_CHECK_MS)
         self._watch.timeout.connect(self._check_engine)
@@ -76,6 +86,7 @@ class EngineWorker(QObject):
     def stop(self) -> None:
         """Interrupt the current load or reply. Safe to call from any thread."""
         self._client.request_stop()
+        self._remote.request_stop()
 
     @Slot(object)
     def load(self, plan: LoadPlan) -> None:
@@ -83,11 +94,18 @@ class EngineWorker(QObject):
 
     @Slot(object)
     def generate(self, request: ChatRequest) -> None:
-        self._run(
-            lambda: self._client.generate(
-                turns=request.turns, system_prompt=request.system_prompt, sampling=request.sampling
-            ),
-            failed=self.replyFailed.emit,
+        self._run(lambda: self._reply_events(request), failed=self.replyFailed.emit)
+
+    def _reply_events(self, request: ChatRequest) -> Iterator[EngineEvent]:
+        if request.remote is not None:
+            return self._remote.generate(
+                target=request.remote,
+                turns=request.turns,
+                system_prompt=request.system_prompt,
+                sampling=request.sampling,
+            )
+        return self._client.generate(
+            turns=request.turns, system_prompt=request.system_prompt, sampling=request.sampling
         )
 
     @Slot()
