@@ -1,10 +1,13 @@
 """Take a screenshot of the real app window, for looking at the UI (run under Xvfb).
 
     xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python scripts/screenshot.py OUT.png \
-        [--prompt "..."] [--dark]
+        [--prompt "..."] [--dark] [--settings] [--remote-servers [--remote-test]] [--find TEXT]
 
 It uses whatever AUTOGLM_HOME points at (seed it with conversations first if you like), loads
 the default model, optionally sends a prompt and waits for the reply, then grabs the screen.
+``--remote-servers`` opens the Settings pane scrolled to Remote servers, with the first saved
+server selected; ``--remote-test`` also presses its Test connection and waits for the answer.
+Set ``AUTOGLM_LANGUAGE=zh_CN`` for the Chinese UI.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import time
 from pathlib import Path
 
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QScrollArea
 
 from autoglm_desktop.qt.app import create_application
 from autoglm_desktop.qt.main_window import MainWindow
@@ -49,6 +52,24 @@ def wait(app: QApplication, done: object, timeout_s: float = 120.0) -> None:
         time.sleep(0.01)
 
 
+def show_remote_servers(app: QApplication, window: MainWindow, *, test: bool) -> None:
+    section = window.settings_pane.remote_servers
+    window.settings_dock.setMinimumWidth(440)
+    if not window.settings_dock.isVisible():
+        window.pane_button.click()
+    if section.server_list.count():
+        section.server_list.setCurrentRow(0)
+    scroll = window.settings_dock.widget()
+    assert isinstance(scroll, QScrollArea)
+    for _ in range(10):
+        app.processEvents()
+    scroll.ensureWidgetVisible(section, 0, 0)
+    scroll.verticalScrollBar().setValue(scroll.verticalScrollBar().maximum())
+    if test and section.server_list.count():
+        section.test_button.click()
+        wait(app, section.test_button.isEnabled, timeout_s=30)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("out", type=Path)
@@ -56,6 +77,12 @@ def main() -> int:
     parser.add_argument("--dark", action="store_true", help="force the dark colour scheme")
     parser.add_argument("--settings", action="store_true", help="open the Model settings pane")
     parser.add_argument("--find", default="", help="open the find bar and search for this")
+    parser.add_argument(
+        "--remote-servers", action="store_true", help="open Settings at Remote servers"
+    )
+    parser.add_argument(
+        "--remote-test", action="store_true", help="and test the first server's connection"
+    )
     args = parser.parse_args()
     app = create_application()
     if args.dark:  # what a desktop in dark mode hands Qt; Xvfb has no platform theme
@@ -71,6 +98,8 @@ def main() -> int:
     if args.settings:
         window.pane_button.click()
         wait(app, lambda: "GB" in window.settings_pane.meters.ram.format(), timeout_s=10)
+    if args.remote_servers:
+        show_remote_servers(app, window, test=args.remote_test)
     if args.find:
         window.find_bar.open_bar()
         window.find_bar.edit.setText(args.find)

@@ -53,6 +53,9 @@ from autoglm_desktop.core.models.library import (
 from autoglm_desktop.core.planning.overrides import load_overrides
 from autoglm_desktop.core.planning.thread_probe import recall_threads
 from autoglm_desktop.core.planning.tuner import TunedPlan, plan_for
+from autoglm_desktop.core.remote.client import RemoteChatClient
+from autoglm_desktop.core.remote.keys import ApiKeyStore
+from autoglm_desktop.core.remote.servers import RemoteServer, RemoteTarget
 from autoglm_desktop.qt.chat.controller import ChatController
 from autoglm_desktop.qt.chat.conversation_list import ConversationSidebar
 from autoglm_desktop.qt.chat.conversation_settings import ConversationSettingsDialog
@@ -125,6 +128,7 @@ class MainWindow(QMainWindow):
         *,
         store: ChatStore | None = None,
         client: EngineClient | None = None,
+        remote: RemoteChatClient | None = None,
         autoload: bool = True,
     ) -> None:
         super().__init__()
@@ -132,7 +136,11 @@ class MainWindow(QMainWindow):
         self.resize(1100, 720)
         self.settings: AppSettings = load_settings()
         self.store = store or ChatStore(paths.history_db_path())
-        self.worker = EngineWorker(client or EngineClient(log_path=paths.log_dir() / "engine.log"))
+        self.api_keys = ApiKeyStore()  # remote servers' keys, shared by the pane and the worker
+        self.worker = EngineWorker(
+            client or EngineClient(log_path=paths.log_dir() / "engine.log"),
+            remote=remote or RemoteChatClient(keys=self.api_keys),
+        )
         self.engine = start_engine_thread(self.worker)
         self.model_info: ModelInfo | None = None
         self.hardware: HardwareSnapshot | None = None
@@ -140,7 +148,7 @@ class MainWindow(QMainWindow):
         self.llama_build: LlamaBuild = cached_llama_build() or CPU_ONLY
         self._closed = False
         self.monitor = start_hardware_monitor()
-        self.settings_pane = SettingsPane()
+        self.settings_pane = SettingsPane(api_keys=remote.keys if remote else self.api_keys)
         self.settings_pane.set_idle_release(self.settings.release_when_idle_minutes)
         self._idle_timer = QTimer(self, singleShot=True)
         self._idle_timer.timeout.connect(self._release_when_idle)
@@ -256,6 +264,8 @@ class MainWindow(QMainWindow):
         self.settings_dock.visibilityChanged.connect(self.pane_button.setChecked)
         self.settings_pane.applyRequested.connect(self._load_tuned)
         self.settings_pane.idleReleaseChanged.connect(self._on_idle_setting)
+        self.settings_pane.remote_servers.serversChanged.connect(self._on_remote_servers_changed)
+        self._on_remote_servers_changed(self.settings_pane.remote_servers.servers)
         self.model_bar.combo.currentIndexChanged.connect(self._on_model_selected)
         self.models_button.clicked.connect(lambda: self.open_models("discover"))
         worker.loadStarted.connect(self._on_load_started)
@@ -310,6 +320,7 @@ class MainWindow(QMainWindow):
         keep = self.model_bar.selected_path() or self._last_model_path()
         chosen = _default_model(models, keep=keep)
         self.model_bar.set_models(models, current=chosen.path if chosen else None)
+        self._use_picked_model()
         selected = self.model_bar.selected_path()
         self.settings_pane.set_model(
             selected, info=info if info and info.path == selected else None
@@ -433,6 +444,39 @@ class MainWindow(QMainWindow):
 
     def _on_model_selected(self, _index: int) -> None:
         self.settings_pane.set_model(self.model_bar.selected_path())
+        self._use_picked_model()
+
+    def _on_remote_servers_changed(self, servers: list[RemoteServer]) -> None:
+        self.model_bar.set_remote_servers(servers)
+        if self.model_bar.selected_remote() != self.controller.remote:
+            self._on_model_selected(self.model_bar.combo.currentIndex())
+
+    def _use_picked_model(self) -> None:
+        """Replies come from the remote model picked, or from the local engine."""
+        remote = self.model_bar.selected_remote()
+        if remote != self.controller.remote:
+            self.controller.remote = remote
+            self._show_model_in_use()
+
+    def _show_local_model(self, text: str) -> None:
+        """Name the local model's state in the status bar, unless a remote model is in use."""
+        if self.controller.remote is None:
+            self.model_label.setText(text)
+
+    def _show_model_in_use(self) -> None:
+        """The status bar names the model replies come from: a remote one, or the loaded one."""
+        remote: RemoteTarget | None = self.controller.remote
+        self.speed_label.clear()
+        self.context_label.clear()
+        if remote is not None:
+            self.model_label.setText(self.tr("%1 (remote)").replace("%1", remote.label))
+            self.model_label.setToolTip(remote.server.base_url)
+        elif self.model_info is not None:
+            self.model_label.setText(self.model_info.name)
+            self.model_label.setToolTip("")
+        else:
+            self.model_label.setText(self.tr("No model loaded"))
+            self.model_label.setToolTip("")
 
     def _on_build_probed(self, build: LlamaBuild) -> None:
         self.llama_build = build
@@ -464,7 +508,7 @@ class MainWindow(QMainWindow):
         name = self.model_info.name if self.model_info else ""
         self.model_info = None
         self.monitor.worker.engine_pid = None
-        self.model_label.setText(self.tr("%1 (unloaded while idle)").replace("%1", name))
+        self._show_local_model(self.tr("%1 (unloaded while idle)").replace("%1", name))
         self.statusBar().showMessage(
             self.tr("The model was unloaded to free memory; it reloads with your next message."),
             10000,
@@ -476,7 +520,7 @@ class MainWindow(QMainWindow):
         self.model_info = None
         self.monitor.worker.engine_pid = None
         self._restart_idle_timer()
-        self.model_label.setText(
+        self._show_local_model(
             self.tr("%1 (engine stopped; reloads with your next message)").replace("%1", name)
         )
         self.error_banner.show_message(str(error))
@@ -490,8 +534,9 @@ class MainWindow(QMainWindow):
         self._restart_idle_timer()
         self.model_bar.set_loaded(info.path)
         self.controller.model_name = info.name
-        self.model_label.setText(info.name)
-        self.context_label.setText(self.tr("context %1").replace("%1", f"0 / {info.n_ctx}"))
+        if self.controller.remote is None:
+            self.model_label.setText(info.name)
+            self.context_label.setText(self.tr("context %1").replace("%1", f"0 / {info.n_ctx}"))
         if self.settings.last_model_path != str(info.path):
             self.settings = self.settings.updated(last_model_path=str(info.path))
             save_settings(self.settings)
@@ -499,7 +544,7 @@ class MainWindow(QMainWindow):
     def _on_unloaded(self) -> None:
         self.model_info = None
         self.model_bar.set_loaded(None)
-        self.model_label.setText(self.tr("No model loaded"))
+        self._show_local_model(self.tr("No model loaded"))
 
     def _on_load_failed(self, error: AutoGLMError) -> None:
         # The engine lets the previous model go before it loads another: none is loaded now.
@@ -538,6 +583,9 @@ class MainWindow(QMainWindow):
             .replace("%1", f"{stats.ttft_s:.2f}")
             .replace("%2", f"{stats.tokens_per_s:.1f}")
         )
+        if stats.context_size == 0:  # a remote server's context is not known
+            self.context_label.clear()
+            return
         self.context_label.setText(
             self.tr("context %1").replace("%1", f"{stats.context_used} / {stats.context_size}")
         )

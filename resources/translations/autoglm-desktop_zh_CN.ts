@@ -1090,6 +1090,10 @@
         <source>Exported to %1</source>
         <translation>已导出到 %1</translation>
     </message>
+    <message>
+        <source>%1 (remote)</source>
+        <translation>%1（远程）</translation>
+    </message>
 </context>
 <context>
     <name>MarkdownRender</name>
@@ -1111,8 +1115,8 @@
     <name>ModelBar</name>
     <message>
         <location filename="../../autoglm_desktop/qt/chat/model_bar.py" line="33"/>
-        <source>Models found on this computer</source>
-        <translation>本机上找到的模型</translation>
+        <source>Models found on this computer, and remote servers&apos; models</source>
+        <translation>本机上找到的模型，以及远程服务器的模型</translation>
     </message>
     <message>
         <location filename="../../autoglm_desktop/qt/chat/model_bar.py" line="34"/>
@@ -1149,6 +1153,14 @@
         <location filename="../../autoglm_desktop/qt/chat/model_bar.py" line="101"/>
         <source>loaded</source>
         <translation>已加载</translation>
+    </message>
+    <message>
+        <source>%1 — %2 (remote)</source>
+        <translation>%1 — %2（远程）</translation>
+    </message>
+    <message>
+        <source>remote: no loading needed</source>
+        <translation>远程：无需加载</translation>
     </message>
 </context>
 <context>
@@ -1338,6 +1350,113 @@
         <location filename="../../autoglm_desktop/qt/chat/prompt_edit.py" line="17"/>
         <source>Type a message — Enter to send, Shift+Enter for a new line, Esc to stop</source>
         <translation>输入消息 — Enter 发送，Shift+Enter 换行，Esc 停止</translation>
+    </message>
+</context>
+<context>
+    <name>RemoteServersSection</name>
+    <message>
+        <source>Remote servers</source>
+        <translation>远程服务器</translation>
+    </message>
+    <message>
+        <source>Chat with models on another machine through any OpenAI-compatible server (vLLM, SGLang, llama-server, Ollama, LM Studio…). A server is contacted only when you choose one of its models or test it.</source>
+        <translation>通过任何兼容 OpenAI 的服务器（vLLM、SGLang、llama-server、Ollama、LM Studio…）与另一台机器上的模型对话。只有在你选用它的模型或测试连接时，才会连接服务器。</translation>
+    </message>
+    <message>
+        <source>Add</source>
+        <translation>添加</translation>
+    </message>
+    <message>
+        <source>Remove</source>
+        <translation>移除</translation>
+    </message>
+    <message>
+        <source>GPU box</source>
+        <translation>GPU 服务器</translation>
+    </message>
+    <message>
+        <source>Test connection</source>
+        <translation>测试连接</translation>
+    </message>
+    <message>
+        <source>Save</source>
+        <translation>保存</translation>
+    </message>
+    <message>
+        <source>Name:</source>
+        <translation>名称：</translation>
+    </message>
+    <message>
+        <source>Address:</source>
+        <translation>地址：</translation>
+    </message>
+    <message>
+        <source>API key:</source>
+        <translation>API 密钥：</translation>
+    </message>
+    <message>
+        <source>Enter a name and the server&apos;s address, then Save.</source>
+        <translation>输入名称和服务器地址，然后点“保存”。</translation>
+    </message>
+    <message>
+        <source>Saved.</source>
+        <translation>已保存。</translation>
+    </message>
+    <message>
+        <source>Press Test connection to list its models.</source>
+        <translation>点“测试连接”列出它的模型。</translation>
+    </message>
+    <message>
+        <source>Removed %1.</source>
+        <translation>已移除 %1。</translation>
+    </message>
+    <message>
+        <source>Connecting to %1…</source>
+        <translation>正在连接 %1…</translation>
+    </message>
+    <message>
+        <source>Connected in %1 s. Models (%2): %3</source>
+        <translation>已连接，用时 %1 秒。模型（%2 个）：%3</translation>
+    </message>
+    <message>
+        <source>They are in the model picker now.</source>
+        <translation>它们已出现在模型选择框中。</translation>
+    </message>
+    <message>
+        <source>Save to add them to the model picker.</source>
+        <translation>保存后它们会出现在模型选择框中。</translation>
+    </message>
+    <message>
+        <source>%1 — models: %2</source>
+        <translation>%1 — 模型：%2 个</translation>
+    </message>
+    <message>
+        <source>Stored; type a new key to replace it</source>
+        <translation>已保存；输入新密钥可替换</translation>
+    </message>
+    <message>
+        <source>None (leave empty if the server needs none)</source>
+        <translation>无（服务器不需要密钥时留空）</translation>
+    </message>
+    <message>
+        <source>Keys are kept in the system keyring (%1), never in a file.</source>
+        <translation>密钥保存在系统密钥环（%1）中，从不写入文件。</translation>
+    </message>
+    <message>
+        <source>This computer has no system keyring: keys are kept in memory until the app closes, and you will be asked for them again next time.</source>
+        <translation>这台电脑没有系统密钥环：密钥只保存在内存中，直到应用关闭，下次需要重新输入。</translation>
+    </message>
+    <message>
+        <source>The system keyring failed (%1): keys are kept in memory until the app closes, and you will be asked for them again next time.</source>
+        <translation>系统密钥环出错（%1）：密钥只保存在内存中，直到应用关闭，下次需要重新输入。</translation>
+    </message>
+    <message>
+        <source>Remove server</source>
+        <translation>移除服务器</translation>
+    </message>
+    <message>
+        <source>Remove %1 and forget its API key? Conversations with its models stay in the history.</source>
+        <translation>移除 %1 并删除它的 API 密钥？与它的模型的对话仍保留在历史记录中。</translation>
     </message>
 </context>
 <context>

@@ -27,7 +27,7 @@ class KeyringStatus:
     """Where keys are kept."""
 
     persistent: bool  # True: in the OS keyring; False: in memory until the app closes
-    backend: str  # the keyring backend's name, or why there is none
+    backend: str  # the keyring backend's name; why it failed; "" when none was found
 
 
 class ApiKeyStore:
@@ -92,15 +92,13 @@ class ApiKeyStore:
         if not self._resolved:
             self._resolved = True
             self._backend = _system_backend()
-            if self._backend is None:
-                self._problem = "no system keyring was found"
         return self._backend
 
     def _give_up(self, error: Exception) -> None:
         """The keyring failed: keep keys in memory from now on, and say why."""
         log.warning("The system keyring failed (%s); API keys are kept for this session.", error)
         self._backend = None
-        self._problem = f"the system keyring failed: {error}"
+        self._problem = str(error) or type(error).__name__
 
 
 def _system_backend() -> Any | None:

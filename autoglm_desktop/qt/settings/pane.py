@@ -2,7 +2,8 @@
 
 For threads, GPU layers, context and KV cache type it shows the automatic value with its
 reason, lets the user fix a value instead, and predicts the memory of the resulting plan
-against what the machine has free right now (red when it will not fit).
+against what the machine has free right now (red when it will not fit). Below: the remote
+servers (:mod:`autoglm_desktop.qt.settings.remote_servers`).
 """
 
 from __future__ import annotations
@@ -42,8 +43,10 @@ from autoglm_desktop.core.planning.thread_probe import (
     remember_threads,
 )
 from autoglm_desktop.core.planning.tuner import PlanOverrides, TunedPlan, plan_for
+from autoglm_desktop.core.remote.keys import ApiKeyStore
 from autoglm_desktop.qt.common.speed_text import speed_explanation
 from autoglm_desktop.qt.settings.meters import HardwareMeters, Meter, gib
+from autoglm_desktop.qt.settings.remote_servers import RemoteServersSection
 from autoglm_desktop.qt.settings.speed_test import SpeedTestBox
 from autoglm_desktop.qt.workers.background import WorkerThread
 from autoglm_desktop.qt.workers.thread_probe_worker import ThreadProbeWorker, start_thread_probe
@@ -95,7 +98,9 @@ class SettingsPane(QWidget):
     idleReleaseChanged = Signal(int)  # minutes; 0: off
     probeRequested = Signal(object, object)  # LoadPlan, candidate thread counts (queued)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, parent: QWidget | None = None, *, api_keys: ApiKeyStore | None = None
+    ) -> None:
         super().__init__(parent)
         self.meters = HardwareMeters()
         self._info: GGUFInfo | None = None
@@ -184,6 +189,8 @@ class SettingsPane(QWidget):
         self.speed_test.measured.connect(lambda _speed: self._recompute())
         layout.addWidget(self.speed_test)
         layout.addLayout(idle)
+        self.remote_servers = RemoteServersSection(keys=api_keys or ApiKeyStore())
+        layout.addWidget(self.remote_servers)
         layout.addStretch(1)
 
     # -- inputs --------------------------------------------------------------------------
@@ -421,6 +428,7 @@ class SettingsPane(QWidget):
 
     def close_workers(self) -> None:
         self.speed_test.close_worker()
+        self.remote_servers.close_calls()
         if self._probe is not None:
             self._probe.close()
             self._probe = None
