@@ -5,6 +5,7 @@
 
 It uses whatever AUTOGLM_HOME points at (seed it with conversations first if you like), loads
 the default model, optionally sends a prompt and waits for the reply, then grabs the screen.
+``--remote-model NAME`` picks a remote server's model (before ``--prompt``).
 ``--remote-servers`` opens the Settings pane scrolled to Remote servers, with the first saved
 server selected; ``--remote-test`` also presses its Test connection and waits for the answer.
 Set ``AUTOGLM_LANGUAGE=zh_CN`` for the Chinese UI.
@@ -54,20 +55,30 @@ def wait(app: QApplication, done: object, timeout_s: float = 120.0) -> None:
 
 def show_remote_servers(app: QApplication, window: MainWindow, *, test: bool) -> None:
     section = window.settings_pane.remote_servers
-    window.settings_dock.setMinimumWidth(440)
     if not window.settings_dock.isVisible():
         window.pane_button.click()
     if section.server_list.count():
         section.server_list.setCurrentRow(0)
-    scroll = window.settings_dock.widget()
-    assert isinstance(scroll, QScrollArea)
-    for _ in range(10):
-        app.processEvents()
-    scroll.ensureWidgetVisible(section, 0, 0)
-    scroll.verticalScrollBar().setValue(scroll.verticalScrollBar().maximum())
     if test and section.server_list.count():
         section.test_button.click()
         wait(app, section.test_button.isEnabled, timeout_s=30)
+    scroll = window.settings_dock.widget()
+    assert isinstance(scroll, QScrollArea)
+    for _ in range(20):  # the status line's new text is laid out first
+        app.processEvents()
+        time.sleep(0.01)
+        scroll.verticalScrollBar().setValue(scroll.verticalScrollBar().maximum())
+
+
+def pick_remote_model(app: QApplication, window: MainWindow, model: str) -> None:
+    combo = window.model_bar.combo
+    for index in range(combo.count()):
+        combo.setCurrentIndex(index)
+        remote = window.model_bar.selected_remote()
+        if remote is not None and remote.model == model:
+            app.processEvents()
+            return
+    raise SystemExit(f"no remote model {model!r} in the picker")
 
 
 def main() -> int:
@@ -83,6 +94,7 @@ def main() -> int:
     parser.add_argument(
         "--remote-test", action="store_true", help="and test the first server's connection"
     )
+    parser.add_argument("--remote-model", default="", help="pick this remote model first")
     args = parser.parse_args()
     app = create_application()
     if args.dark:  # what a desktop in dark mode hands Qt; Xvfb has no platform theme
@@ -90,6 +102,8 @@ def main() -> int:
     window = MainWindow()
     window.show()
     wait(app, lambda: window.model_info is not None)
+    if args.remote_model:
+        pick_remote_model(app, window, args.remote_model)
     if args.prompt:
         window.prompt.setPlainText(args.prompt)
         window.send_button.click()

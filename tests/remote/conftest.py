@@ -14,46 +14,18 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx2
 import pytest
 from fault_server import FaultServer
-from keyring.backend import KeyringBackend
+from remote_helpers import MemoryKeyring, ServerUnderTest
 
 from autoglm_desktop.core.remote.keys import ApiKeyStore
 
 # Session fixtures, each returning a ServerUnderTest; ``openai_server`` runs over them all.
 OPENAI_SERVERS = ["llama_cpp_server"]
 START_TIMEOUT_S = 180.0
-
-
-@dataclass(frozen=True)
-class ServerUnderTest:
-    name: str
-    base_url: str
-    api_key: str | None
-    model: str  # a model it serves
-
-
-class MemoryKeyring(KeyringBackend):
-    """A keyring backend in memory, standing in for the OS's (a real ``keyring`` backend)."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.passwords: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.passwords.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.passwords[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.passwords.pop((service, username), None)
 
 
 @pytest.fixture

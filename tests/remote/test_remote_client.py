@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import MemoryKeyring, ServerUnderTest
 from fault_server import PARTIAL_WORDS, REPLY_WORDS, RETRY_AFTER, FaultServer
 from keyring.backends import fail
+from remote_helpers import MemoryKeyring, ServerUnderTest
 
 from autoglm_desktop.core.common import errors
 from autoglm_desktop.core.common.types import ChatTurn, Role, SamplingSettings, StopReason

@@ -11,10 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ServerUnderTest
 from fault_server import MODELS, PARTIAL_WORDS, REPLY_WORDS, RETRY_AFTER, FaultServer
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
+from remote_helpers import ServerUnderTest
 
 from autoglm_desktop.core.chat.export import write_export
 from autoglm_desktop.core.common import paths

@@ -10,7 +10,7 @@ connection*, which runs off the GUI thread.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QShowEvent
+from PySide6.QtGui import QPalette, QShowEvent
 from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
@@ -38,8 +38,9 @@ from autoglm_desktop.core.remote.servers import (
 )
 from autoglm_desktop.qt.workers.background import CallRunner
 
-ERROR_STYLE = "color: #c0392b;"
-OK_STYLE = "color: #2e7d32;"
+# (on a light background, on a dark one)
+ERROR_COLORS = ("#c0392b", "#ff8a80")
+OK_COLORS = ("#2e7d32", "#81c784")
 NOTE_STYLE = "color: palette(placeholder-text);"
 MODELS_SHOWN = 8  # in the status line; the picker has them all
 
@@ -66,7 +67,7 @@ class RemoteServersSection(QGroupBox):
         intro.setWordWrap(True)
         intro.setStyleSheet(NOTE_STYLE)
         self.server_list = QListWidget()
-        self.server_list.setMaximumHeight(110)
+        self.server_list.setMaximumHeight(90)
         self.add_button = QPushButton(self.tr("Add"))
         self.remove_button = QPushButton(self.tr("Remove"))
         self.name_edit = QLineEdit()
@@ -99,7 +100,6 @@ class RemoteServersSection(QGroupBox):
         form.addRow(self.tr("Name:"), self.name_edit)
         form.addRow(self.tr("Address:"), self.url_edit)
         form.addRow(self.tr("API key:"), self.key_edit)
-        form.addRow("", self.key_note)
         form_buttons = QHBoxLayout()
         form_buttons.addWidget(self.test_button)
         form_buttons.addStretch(1)
@@ -109,6 +109,7 @@ class RemoteServersSection(QGroupBox):
         layout.addWidget(self.server_list)
         layout.addLayout(list_buttons)
         layout.addLayout(form)
+        layout.addWidget(self.key_note)  # outside the form: a wrapped label there gets clipped
         layout.addLayout(form_buttons)
         layout.addWidget(self.status)
 
@@ -148,7 +149,7 @@ class RemoteServersSection(QGroupBox):
             url = normalize_base_url(self.url_edit.text())
             server = self._server_from_form(name=name, url=url, has_key=bool(key))
         except AutoGLMError as error:
-            self._say(str(error), style=ERROR_STYLE)
+            self._say(str(error), colors=ERROR_COLORS)
             return None
         stored: KeyringStatus | None = self._keys.set(server.id, key) if key else None
         servers = [s for s in self._servers if s.id != server.id]
@@ -167,7 +168,7 @@ class RemoteServersSection(QGroupBox):
             self._show_key_note(stored)
             if not stored.persistent:
                 text += " " + self._session_only_text(stored)
-        self._say(text, style=OK_STYLE)
+        self._say(text, colors=OK_COLORS)
         return server
 
     def remove_selected(self, *, confirm: bool = True) -> None:
@@ -189,7 +190,7 @@ class RemoteServersSection(QGroupBox):
         try:
             url = normalize_base_url(self.url_edit.text())
         except AutoGLMError as error:
-            self._say(str(error), style=ERROR_STYLE)
+            self._say(str(error), colors=ERROR_COLORS)
             return
         typed, editing, keys = self.key_edit.text().strip(), self._editing, self._keys
         name = self.name_edit.text().strip() or url
@@ -249,17 +250,17 @@ class RemoteServersSection(QGroupBox):
                 text += "\n" + self.tr("They are in the model picker now.")
         else:
             text += "\n" + self.tr("Save to add them to the model picker.")
-        self._say(text, style=OK_STYLE)
+        self._say(text, colors=OK_COLORS)
 
     def _on_test_failed(self, error: AutoGLMError) -> None:
         self.test_button.setEnabled(True)
-        self._say(str(error), style=ERROR_STYLE)
+        self._say(str(error), colors=ERROR_COLORS)
 
     def _store(self, servers: list[RemoteServer]) -> bool:
         try:
             save_remote_servers(servers)
         except AutoGLMError as error:
-            self._say(str(error), style=ERROR_STYLE)
+            self._say(str(error), colors=ERROR_COLORS)
             return False
         self._servers = servers
         self.serversChanged.emit(list(servers))
@@ -300,7 +301,10 @@ class RemoteServersSection(QGroupBox):
         if server is not None and server.has_key:
             self.key_edit.setPlaceholderText(self.tr("Stored; type a new key to replace it"))
         else:
-            self.key_edit.setPlaceholderText(self.tr("None (leave empty if the server needs none)"))
+            self.key_edit.setPlaceholderText(self.tr("Optional"))
+        self.key_edit.setToolTip(
+            self.tr("Leave empty if the server needs no key. The key is never shown again.")
+        )
 
     def _show_key_note(self, status: KeyringStatus) -> None:
         if status.persistent:
@@ -332,8 +336,9 @@ class RemoteServersSection(QGroupBox):
     def _find(self, server_id: str | None) -> RemoteServer | None:
         return next((s for s in self._servers if s.id == server_id), None)
 
-    def _say(self, text: str, *, style: str = "") -> None:
-        self.status.setStyleSheet(style)
+    def _say(self, text: str, *, colors: tuple[str, str] | None = None) -> None:
+        dark = self.palette().color(QPalette.ColorRole.Window).lightness() < 128
+        self.status.setStyleSheet(f"color: {colors[dark]};" if colors else "")
         self.status.setText(text)
 
     def _confirm_remove(self, server: RemoteServer) -> bool:
