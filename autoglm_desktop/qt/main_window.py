@@ -266,6 +266,7 @@ class MainWindow(QMainWindow):
         self.settings_pane.idleReleaseChanged.connect(self._on_idle_setting)
         self.settings_pane.remote_servers.serversChanged.connect(self._on_remote_servers_changed)
         self._on_remote_servers_changed(self.settings_pane.remote_servers.servers)
+        self._pick_last_remote_model()
         self.model_bar.combo.currentIndexChanged.connect(self._on_model_selected)
         self.models_button.clicked.connect(lambda: self.open_models("discover"))
         worker.loadStarted.connect(self._on_load_started)
@@ -457,6 +458,28 @@ class MainWindow(QMainWindow):
         if remote != self.controller.remote:
             self.controller.remote = remote
             self._show_model_in_use()
+            if not self.model_bar.remote_is_automatic:
+                self._remember_remote_model(remote)
+
+    def _pick_last_remote_model(self) -> None:
+        """At start: the remote model used last, if it is still listed (no local model loads)."""
+        server_id, model = self.settings.last_remote_server, self.settings.last_remote_model
+        for server in self.settings_pane.remote_servers.servers:
+            if server.id == server_id and model in server.models:
+                self.model_bar.select_remote(RemoteTarget(server=server, model=model))
+                return
+
+    def _remember_remote_model(self, remote: RemoteTarget | None) -> None:
+        server_id = remote.server.id if remote is not None else ""
+        model = remote.model if remote is not None else ""
+        settings = self.settings
+        if (server_id, model) == (settings.last_remote_server, settings.last_remote_model):
+            return
+        self.settings = self.settings.updated(last_remote_server=server_id, last_remote_model=model)
+        try:
+            save_settings(self.settings)
+        except AutoGLMError as error:
+            self.error_banner.show_message(str(error))
 
     def _show_local_model(self, text: str) -> None:
         """Name the local model's state in the status bar, unless a remote model is in use."""

@@ -238,6 +238,25 @@ def test_switching_between_local_and_remote_models(
     assert window.model_bar.action_button.isVisible()
 
 
+def test_the_remote_model_used_last_is_picked_again_and_no_local_model_loads(
+    qtbot: QtBot, open_window: type[MainWindow], memory_keys: ApiKeyStore, starter_model: Path
+) -> None:
+    os.symlink(starter_model, paths.models_dir() / starter_model.name)
+    add_server(memory_keys, name="Box", base_url="http://127.0.0.1:9/v1", key=None, models=["m1"])
+    window = open_window()
+    window.refresh_models()
+    pick(window, "m1")
+    window.close()
+    again = open_window()
+    assert again.controller.remote is not None and again.controller.remote.model == "m1"
+    again._find_models_at_start(autoload=True)  # as after the first paint
+    qtbot.waitUntil(lambda: not again._startup_call.busy, timeout=60_000)
+    assert again.model_bar.selected_path() is None and again.controller.remote is not None
+    assert again.model_bar.combo.count() == 3  # the local model, a separator, the remote one
+    assert not again.model_bar.progress.isVisible() and again.model_info is None
+    assert again.model_label.text() == "m1 — Box (remote)"
+
+
 # --------------------------------------------------------------------------- settings section
 
 

@@ -119,8 +119,14 @@ class ModelBar(QWidget):
                 and item.model == target.model
             ):
                 self.combo.setCurrentIndex(index)
+                self._auto_remote = False  # picked, even if it was selected already
                 return True
         return False
+
+    @property
+    def remote_is_automatic(self) -> bool:
+        """The remote model selected was not picked: it came first, no local model is listed."""
+        return self._auto_remote
 
     def selected_remote(self) -> RemoteTarget | None:
         data = self.combo.currentData(REMOTE_ROLE)
