@@ -390,3 +390,20 @@ def test_damaged_entries_are_skipped(app_home: Path) -> None:
         remote_servers_path(), {"servers": [good, {"id": 3}, "x", {**good, "id": ""}]}
     )
     assert [s.id for s in load_remote_servers()] == ["a"]
+
+
+def test_stop_while_the_key_is_read_ends_the_reply_without_a_request(faults: FaultServer) -> None:
+    client_box: list[RemoteChatClient] = []
+
+    class StoppingKeyring(MemoryKeyring):
+        def get_password(self, service: str, username: str) -> str | None:
+            client_box[0].request_stop()  # as the user pressing Stop meanwhile
+            return "fault-key"
+
+    server = new_server(name="Faulty", base_url=faults.base_url, has_key=True)
+    client = RemoteChatClient(keys=ApiKeyStore(backend=StoppingKeyring()))
+    client_box.append(client)
+    events = list(client.generate(target=RemoteTarget(server=server, model="echo"), turns=HELLO))
+    assert len(events) == 1 and isinstance(events[0], GenerationFinished)
+    assert events[0].stats.stop_reason == StopReason.STOPPED.value
+    assert faults.hits == 0

@@ -118,7 +118,8 @@ class RemoteChatClient:
             timeouts=timeouts,
         )
         self._reader = reader
-        if self._stop.is_set():  # Stop came while the key was read
+        if self._stop.is_set():  # Stop came while the key was read: nothing was sent
+            yield GenerationFinished(_Tally(started=reader.started).stats(StopReason.STOPPED.value))
             return
         reader.start()
         try:
