@@ -371,3 +371,32 @@ def test_the_window_starts_without_the_openai_client_or_the_keyring(
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
     assert faults.hits == 0
+
+
+def test_settings_edit_a_server_and_test_it_with_the_stored_key(
+    qtbot: QtBot, open_window: type[MainWindow], memory_keys: ApiKeyStore, faults: FaultServer
+) -> None:
+    server = add_server(
+        memory_keys, name="Faulty", base_url=faults.base_url, key="fault-key", models=["echo"]
+    )
+    window = open_window()
+    section = window.settings_pane.remote_servers
+    section.server_list.setCurrentRow(0)
+    assert section.name_edit.text() == "Faulty" and section.url_edit.text() == faults.base_url
+    assert section.key_edit.text() == ""  # never shown
+    section.test_button.click()  # with the key from the keyring
+    qtbot.waitUntil(section.test_button.isEnabled, timeout=30_000)
+    assert "Connected in" in section.status.text(), section.status.text()
+    assert load_remote_servers()[0].models == tuple(sorted(MODELS))  # saved at once
+    section.name_edit.setText("Renamed")
+    edited = section.save()
+    assert edited is not None and edited.id == server.id and edited.has_key
+    assert edited.models == tuple(sorted(MODELS))
+    assert memory_keys.get(server.id) == "fault-key"
+    labels = [window.model_bar.combo.itemText(i) for i in range(window.model_bar.combo.count())]
+    assert "echo — Renamed (remote)" in labels
+    section.url_edit.setText("http://127.0.0.1:9/v1")  # another server: its models are unknown
+    moved = section.save()
+    assert moved is not None and moved.models == ()
+    assert "Press Test connection" in section.status.text()
+    assert not any("(remote)" in window.model_bar.combo.itemText(i) for i in range(3))

@@ -53,7 +53,8 @@ class RemoteServersSection(QGroupBox):
         self._keys = keys
         self._servers: list[RemoteServer] = load_remote_servers()
         self._editing: str | None = None  # id of the server in the form; None: a new one
-        self._tested_models: tuple[str, ...] | None = None  # listed for the form's address
+        # The models the last Test connection listed, and for which address.
+        self._tested: tuple[str, tuple[str, ...]] | None = None
         self._test_call = CallRunner(self, name="remote server test")
         self._keyring_shown = False
 
@@ -119,7 +120,6 @@ class RemoteServersSection(QGroupBox):
         self.remove_button.clicked.connect(self.remove_selected)
         self.save_button.clicked.connect(self.save)
         self.test_button.clicked.connect(self.test_connection)
-        self.url_edit.textEdited.connect(self._forget_test)
 
     # -- state ---------------------------------------------------------------------------
 
@@ -213,7 +213,7 @@ class RemoteServersSection(QGroupBox):
     # -- internals -----------------------------------------------------------------------
 
     def _server_from_form(self, *, name: str, url: str, has_key: bool) -> RemoteServer:
-        models = self._tested_models
+        models = self._tested[1] if self._tested is not None and self._tested[0] == url else None
         current = self._find(self._editing)
         if current is None:
             server = new_server(name=name, base_url=url, has_key=has_key)
@@ -230,7 +230,7 @@ class RemoteServersSection(QGroupBox):
         self.test_button.setEnabled(True)
         if editing != self._editing:
             return  # the form shows another server now
-        self._tested_models = check.models
+        self._tested = (url, check.models)
         shown = ", ".join(check.models[:MODELS_SHOWN])
         if len(check.models) > MODELS_SHOWN:
             shown += ", …"
@@ -290,7 +290,7 @@ class RemoteServersSection(QGroupBox):
 
     def _edit(self, server: RemoteServer | None) -> None:
         self._editing = server.id if server is not None else None
-        self._tested_models = None
+        self._tested = None
         self.name_edit.setText(server.name if server is not None else "")
         self.url_edit.setText(server.base_url if server is not None else "")
         self.key_edit.clear()
@@ -325,9 +325,6 @@ class RemoteServersSection(QGroupBox):
             "The system keyring failed (%1): keys are kept in memory until the app closes, and "
             "you will be asked for them again next time."
         ).replace("%1", status.backend)
-
-    def _forget_test(self, _text: str) -> None:
-        self._tested_models = None
 
     def _selected(self) -> RemoteServer | None:
         item = self.server_list.currentItem()
