@@ -6,6 +6,7 @@ points): where the pieces are cut never changes what lands in the reasoning and 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import pytest
@@ -61,23 +62,30 @@ def every_split(text: str) -> list[list[str]]:
     return [[text[:i], text[i:]] for i in range(len(text) + 1)] + [list(text)]
 
 
+GREETING = ("The user greets me. I should greet back.", "Hello! How can I help?")
+R1_PARTS = ("Okay, 2 + 2 is 4 </thin... no, it is 4.", "The answer is **4**.")
+QWEN3_OFF = "<|im_start|>assistant\n<think>\n\n</think>\n\n"
+UNFINISHED = "Still thinking when it stopped </thi"
+HARMONY_REST = "more thoughts<|end|><|start|>assistant<|channel|>final<|message|>Done"
+HARMONY_OPENED = "<|start|>assistant<|channel|>analysis<|message|>"
+
+
 @pytest.mark.parametrize(
     ("output", "reasoning_format", "prompt", "expected"),
     [
-        (QWEN3, THINK, "<|im_start|>assistant\n", ("The user greets me. I should greet back.", "Hello! How can I help?")),
-        (R1_DISTILL, THINK, "<｜Assistant｜><think>\n", ("Okay, 2 + 2 is 4 </thin... no, it is 4.", "The answer is **4**.")),
+        (QWEN3, THINK, "<|im_start|>assistant\n", GREETING),
+        (R1_DISTILL, THINK, "<｜Assistant｜><think>\n", R1_PARTS),
         # The template opened <think> and the model writes it again anyway.
-        (QWEN3, THINK, "<|assistant|>\n<think>", ("The user greets me. I should greet back.", "Hello! How can I help?")),
+        (QWEN3, THINK, "<|assistant|>\n<think>", GREETING),
         ("Hi <think>there</think>", THINK, "", ("", "Hi <think>there</think>")),
-        ("Plain answer.", THINK, "<|im_start|>assistant\n<think>\n\n</think>\n\n", ("", "Plain answer.")),
-        ("Still thinking when it stopped </thi", THINK, "<think>\n", ("Still thinking when it stopped </thi", "")),
+        ("Plain answer.", THINK, QWEN3_OFF, ("", "Plain answer.")),
+        (UNFINISHED, THINK, "<think>\n", (UNFINISHED, "")),
         (GPT_OSS, HARMONY, "<|start|>assistant", ("User asks for 2+2. Answer: 4.", "2 + 2 = 4.")),
         (GPT_OSS_NO_END, HARMONY, "<|start|>assistant", ("Simple question.", "Yes.")),
-        ("more thoughts<|end|><|start|>assistant<|channel|>final<|message|>Done", HARMONY,
-         "<|start|>assistant<|channel|>analysis<|message|>", ("more thoughts", "Done")),
+        (HARMONY_REST, HARMONY, HARMONY_OPENED, ("more thoughts", "Done")),
         ("<think>x</think>y", ReasoningFormat.NONE, "", ("", "<think>x</think>y")),
     ],
-)  # fmt: skip
+)
 def test_real_outputs_split_at_every_point(
     output: str, reasoning_format: ReasoningFormat, prompt: str, expected: tuple[str, str]
 ) -> None:
@@ -86,13 +94,13 @@ def test_real_outputs_split_at_every_point(
 
 
 # Texts rich in the characters of the tags, so partial tags meet every split.
-_ALPHABET = st.sampled_from(list("<>/|thinkcaels ma\n_x") + ["<think>", "</think>", "<|end|>"])
+_ALPHABET = st.sampled_from([*list("<>/|thinkcaels ma\n_x"), "<think>", "</think>", "<|end|>"])
 _TEXT = st.lists(_ALPHABET, max_size=30).map("".join)
 
 
 def _cuts(text: str, points: list[int]) -> list[str]:
     bounds = sorted({0, len(text), *(p % (len(text) + 1) for p in points)})
-    return [text[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    return [text[a:b] for a, b in itertools.pairwise(bounds)]
 
 
 @given(
@@ -114,7 +122,7 @@ def test_think_tags_any_text_any_split(
 
 
 _HARMONY_TEXT = st.lists(
-    st.sampled_from(list("<>|a nlysis\n") + ["<|", "|>", "<|end", "message"]), max_size=25
+    st.sampled_from([*list("<>|a nlysis\n"), "<|", "|>", "<|end", "message"]), max_size=25
 ).map("".join)
 
 
