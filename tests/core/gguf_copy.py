@@ -1,5 +1,7 @@
 """A copy of a real GGUF model with another chat template (the weights byte for byte).
 
+:data:`THINKING_CHATML` makes the starter model a "thinking" model: its prompt opens ``<think>``.
+
 The header is rewritten with the new ``tokenizer.chat_template`` value; the tensor data, whose
 offsets count from the start of the data section, is copied after the header padded to the
 file's alignment.
@@ -14,6 +16,18 @@ from pathlib import Path
 import gguf
 
 TEMPLATE_KEY = "tokenizer.chat_template"
+
+# ChatML (SmolLM2's markers) that takes earlier reasoning back as reasoning_content, switches
+# thinking with enable_thinking (on unless told otherwise) and opens <think> in the prompt.
+THINKING_CHATML = (
+    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' }}"
+    "{% if message.reasoning_content is defined %}"
+    "{{ '<think>\\n' + message.reasoning_content + '\\n</think>\\n\\n' }}{% endif %}"
+    "{{ message['content'] + '<|im_end|>\\n' }}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}"
+    "{% if enable_thinking is defined and enable_thinking is false %}"
+    "{{ '<think>\\n\\n</think>\\n\\n' }}{% else %}{{ '<think>\\n' }}{% endif %}{% endif %}"
+)
 
 
 def copy_with_chat_template(source: Path, target: Path, *, template: str) -> Path:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from gguf_copy import copy_with_chat_template
+from gguf_copy import THINKING_CHATML, copy_with_chat_template
 
 from autoglm_desktop.core.common.types import (
     ChatTurn,
@@ -26,17 +26,6 @@ from autoglm_desktop.core.engine import EngineClient, ModelLoaded, ReasoningChun
 from autoglm_desktop.core.engine.events import collect_reply
 from autoglm_desktop.core.engine.runtime import LlamaRuntime
 
-# ChatML (SmolLM2's markers) that takes earlier reasoning back as reasoning_content, switches
-# thinking with enable_thinking (on unless told otherwise) and opens <think> in the prompt.
-THINKING_CHATML = (
-    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' }}"
-    "{% if message.reasoning_content is defined %}"
-    "{{ '<think>\\n' + message.reasoning_content + '\\n</think>\\n\\n' }}{% endif %}"
-    "{{ message['content'] + '<|im_end|>\\n' }}{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}"
-    "{% if enable_thinking is defined and enable_thinking is false %}"
-    "{{ '<think>\\n\\n</think>\\n\\n' }}{% else %}{{ '<think>\\n' }}{% endif %}{% endif %}"
-)
 # DeepSeek-R1-distill style: old reasoning is cut out of the content; no switch.
 R1_STYLE_CHATML = (
     "{% for message in messages %}{% set content = message['content'] %}"

@@ -13,6 +13,8 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QPushButton, QWidget
 
 from autoglm_desktop.core.common.types import ReasoningSupport, ThinkControl, Thinking
 
+EFFORTS = (Thinking.LOW.value, Thinking.MEDIUM.value, Thinking.HIGH.value)
+
 
 class ThinkSwitch(QWidget):
     """Signals: changed(Thinking): the user picked another setting."""
@@ -34,7 +36,7 @@ class ThinkSwitch(QWidget):
             (self.tr("Think: medium"), Thinking.MEDIUM),
             (self.tr("Think: high"), Thinking.HIGH),
         ):
-            self.effort.addItem(label, setting)
+            self.effort.addItem(label, setting.value)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.button)
@@ -58,7 +60,7 @@ class ThinkSwitch(QWidget):
         blocked = self.button.blockSignals(True)
         self.button.setChecked(shown is Thinking.ON)
         self.button.blockSignals(blocked)
-        index = self.effort.findData(shown)
+        index = self.effort.findData(shown.value)
         if index >= 0:
             self.effort.setCurrentIndex(index)
 
@@ -66,7 +68,7 @@ class ThinkSwitch(QWidget):
         """The setting shown now (as the model applies it)."""
         if self._support.control is ThinkControl.REASONING_EFFORT:
             data = self.effort.currentData()
-            return data if isinstance(data, Thinking) else self._support.default
+            return Thinking(data) if data in EFFORTS else self._support.default
         return Thinking.ON if self.button.isChecked() else Thinking.OFF
 
     def _on_toggled(self, _checked: bool) -> None:
