@@ -59,27 +59,32 @@
         <translation>— 回复已中断</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="784"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="787"/>
+        <source>— the reply ended while the model was still thinking; raise Max reply tokens in Chat settings for a full answer</source>
+        <translation>— 模型仍在思考时回复已结束；请在对话设置中调高“最大回复 token 数”以获得完整回答</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="791"/>
         <source>Assistant</source>
         <translation>助手</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="798"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="805"/>
         <source>System</source>
         <translation>系统</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="856"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="863"/>
         <source>Code copied to the clipboard</source>
         <translation>代码已复制到剪贴板</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="865"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="872"/>
         <source>Message copied to the clipboard</source>
         <translation>消息已复制到剪贴板</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="874"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="881"/>
         <source>Thinking copied to the clipboard</source>
         <translation>思考过程已复制到剪贴板</translation>
     </message>
@@ -1650,27 +1655,27 @@ Loading it anyway may make the computer swap and slow down, or the model may be 
         <translation>思考</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/think_switch.py" line="30"/>
+        <location filename="../../autoglm_desktop/qt/chat/think_switch.py" line="29"/>
         <source>Let the model think before it answers: slower, often better answers</source>
         <translation>让模型先思考再回答：速度较慢，但回答往往更好</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/think_switch.py" line="33"/>
+        <location filename="../../autoglm_desktop/qt/chat/think_switch.py" line="32"/>
         <source>How long the model reasons before it answers</source>
         <translation>模型在回答前推理的深度</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/think_switch.py" line="35"/>
+        <location filename="../../autoglm_desktop/qt/chat/think_switch.py" line="34"/>
         <source>Think: low</source>
         <translation>思考：低</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/think_switch.py" line="36"/>
+        <location filename="../../autoglm_desktop/qt/chat/think_switch.py" line="35"/>
         <source>Think: medium</source>
         <translation>思考：中</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/think_switch.py" line="37"/>
+        <location filename="../../autoglm_desktop/qt/chat/think_switch.py" line="36"/>
         <source>Think: high</source>
         <translation>思考：高</translation>
     </message>

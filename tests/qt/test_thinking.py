@@ -161,10 +161,10 @@ def test_the_think_switch_shows_what_the_template_supports(qtbot: QtBot) -> None
         )
     )
     switch.show_setting(Thinking.DEFAULT)
-    assert switch.button.isVisible() and switch.button.isChecked()
+    assert switch.checkbox.isVisible() and switch.checkbox.isChecked()
     assert not switch.effort.isVisible()
     with qtbot.waitSignal(switch.changed) as changed:
-        switch.button.click()
+        switch.checkbox.click()
     assert changed.args == [Thinking.OFF]
     switch.set_support(
         ReasoningSupport(
@@ -174,7 +174,7 @@ def test_the_think_switch_shows_what_the_template_supports(qtbot: QtBot) -> None
         )
     )
     switch.show_setting(Thinking.DEFAULT)
-    assert switch.effort.isVisible() and not switch.button.isVisible()
+    assert switch.effort.isVisible() and not switch.checkbox.isVisible()
     assert switch.setting() is Thinking.MEDIUM
     with qtbot.waitSignal(switch.changed) as changed:
         switch.effort.setCurrentIndex(2)  # what picking "Think: high" does
@@ -195,7 +195,7 @@ def test_a_real_model_whose_template_opens_thinking(
     try:
         assert window.model_info is not None
         assert window.model_info.reasoning.control is ThinkControl.ENABLE_THINKING
-        assert window.think_switch.isVisible() and window.think_switch.button.isChecked()
+        assert window.think_switch.isVisible() and window.think_switch.checkbox.isChecked()
 
         send(qtbot, window, "Say hello.", sampling=SHORT_REPLY)
         wait_reply(qtbot, window)
@@ -205,8 +205,10 @@ def test_a_real_model_whose_template_opens_thinking(
         shown = window.chat_view.toPlainText()
         assert "Thought for" in shown
         assert reply.reasoning.strip().splitlines()[0][:20] in shown  # no answer: unfolded
+        if not reply.content.strip():  # SmolLM2 does not know to close <think>
+            assert "still thinking" in shown
 
-        window.think_switch.button.click()  # thinking off, for this conversation
+        window.think_switch.checkbox.click()  # thinking off, for this conversation
         conversation_id = window.controller.conversation_id
         assert conversation_id is not None
         assert window.store.get_conversation(conversation_id).thinking is Thinking.OFF
@@ -214,6 +216,6 @@ def test_a_real_model_whose_template_opens_thinking(
         wait_reply(qtbot, window)
         second = window.controller.messages()[-1]
         assert second.content.strip() and second.reasoning == ""
-        assert not window.think_switch.button.isChecked()
+        assert not window.think_switch.checkbox.isChecked()
     finally:
         window.close()

@@ -1,7 +1,7 @@
 """The Think switch beside the composer: thinking on or off, or gpt-oss's reasoning effort.
 
 It shows only what the loaded model's chat template supports (``ReasoningSupport``): a
-toggle button for templates with an on/off switch, a choice of low / medium / high for a
+check box for templates with an on/off switch, a choice of low / medium / high for a
 reasoning effort, nothing for models without a switch. The setting belongs to the open
 conversation; the window stores it.
 """
@@ -9,7 +9,7 @@ conversation; the window stores it.
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QPushButton, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QWidget
 
 from autoglm_desktop.core.common.types import ReasoningSupport, ThinkControl, Thinking
 
@@ -24,9 +24,8 @@ class ThinkSwitch(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._support = ReasoningSupport()
-        self.button = QPushButton(self.tr("Think"))
-        self.button.setCheckable(True)
-        self.button.setToolTip(
+        self.checkbox = QCheckBox(self.tr("Think"))
+        self.checkbox.setToolTip(
             self.tr("Let the model think before it answers: slower, often better answers")
         )
         self.effort = QComboBox()
@@ -39,9 +38,9 @@ class ThinkSwitch(QWidget):
             self.effort.addItem(label, setting.value)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.button)
+        layout.addWidget(self.checkbox)
         layout.addWidget(self.effort)
-        self.button.toggled.connect(self._on_toggled)
+        self.checkbox.toggled.connect(self._on_toggled)
         self.effort.activated.connect(self._on_effort)
         self.set_support(None)
 
@@ -50,16 +49,16 @@ class ThinkSwitch(QWidget):
         self._support = support or ReasoningSupport()
         control = self._support.control
         switch = control in (ThinkControl.ENABLE_THINKING, ThinkControl.NO_THINK_SUFFIX)
-        self.button.setVisible(switch)
+        self.checkbox.setVisible(switch)
         self.effort.setVisible(control is ThinkControl.REASONING_EFFORT)
         self.setVisible(bool(self._support.choices))
 
     def show_setting(self, setting: Thinking) -> None:
         """Show a conversation's setting (its default: the model's); emits nothing."""
         shown = self._support.resolve(setting)
-        blocked = self.button.blockSignals(True)
-        self.button.setChecked(shown is Thinking.ON)
-        self.button.blockSignals(blocked)
+        blocked = self.checkbox.blockSignals(True)
+        self.checkbox.setChecked(shown is Thinking.ON)
+        self.checkbox.blockSignals(blocked)
         index = self.effort.findData(shown.value)
         if index >= 0:
             self.effort.setCurrentIndex(index)
@@ -69,7 +68,7 @@ class ThinkSwitch(QWidget):
         if self._support.control is ThinkControl.REASONING_EFFORT:
             data = self.effort.currentData()
             return Thinking(data) if data in EFFORTS else self._support.default
-        return Thinking.ON if self.button.isChecked() else Thinking.OFF
+        return Thinking.ON if self.checkbox.isChecked() else Thinking.OFF
 
     def _on_toggled(self, _checked: bool) -> None:
         self.changed.emit(self.setting())

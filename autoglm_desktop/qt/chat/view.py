@@ -781,6 +781,13 @@ class ChatView(QTextBrowser):
             marker = self._muted_html(self.tr("— reply failed"))
         elif message.interrupted:
             marker = self._muted_html(self.tr("— reply interrupted"))
+        elif message.reasoning and not message.text.strip():
+            marker = self._muted_html(
+                self.tr(
+                    "— the reply ended while the model was still thinking; raise Max reply "
+                    "tokens in Chat settings for a full answer"
+                )
+            )
         header = self._header_html(message.header or self.tr("Assistant"), self._links(actions))
         section = ""
         if message.reasoning:
