@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from gguf_copy import THINKING_CHATML, copy_with_chat_template
+from synthetic_gguf import SyntheticModel, write_synthetic_gguf
 
 from autoglm_desktop.core.common.types import (
     ChatTurn,
@@ -147,3 +148,26 @@ def test_the_reply_of_a_template_that_opens_thinking_streams_as_reasoning(
         assert "".join(e.text for e in off if isinstance(e, TokenChunk)).strip()
     finally:
         client.shutdown()
+
+
+def test_reasoning_markers_that_are_control_tokens_still_reach_the_parser(
+    tmp_path: Path,
+) -> None:
+    """A vocabulary may make <think> a control token, which llama.cpp writes as nothing."""
+    spec = SyntheticModel(
+        chat_template=THINKING_CHATML,
+        control_tokens=("<|im_start|>", "<|im_end|>", "<think>", "</think>"),
+        eos_token="<|im_end|>",
+        vocab_size=600,
+    )
+    runtime = load(write_synthetic_gguf(tmp_path / "control-think.gguf", spec))
+    try:
+        llm = runtime._llm
+        assert llm is not None
+        tokens = llm.tokenize(b"<think>hm</think>ok<|im_start|>x", add_bos=False, special=True)
+        assert llm.detokenize(tokens).decode() == "<think>hm</think>okx"  # other markers: not
+        assert llm.detokenize(tokens, special=True).decode() == "<think>hm</think>ok<|im_start|>x"
+        pieces = [llm.detokenize([t]).decode() for t in tokens]
+        assert "".join(pieces) == "<think>hm</think>okx"  # token by token, as it streams
+    finally:
+        runtime.close()

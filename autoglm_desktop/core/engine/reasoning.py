@@ -115,6 +115,15 @@ def template_variables(control: ThinkControl, setting: Thinking) -> dict[str, An
     return {}
 
 
+def marker_texts(reasoning_format: ReasoningFormat) -> tuple[str, ...]:
+    """The texts that mark reasoning in the output of this format."""
+    if reasoning_format is ReasoningFormat.THINK_TAGS:
+        return (THINK_OPEN, THINK_CLOSE)
+    if reasoning_format is ReasoningFormat.HARMONY:
+        return HARMONY_MARKERS
+    return ()
+
+
 def starts_in_reasoning(reasoning_format: ReasoningFormat, prompt: str) -> bool:
     """Whether the prompt (its end) already opened the reasoning the output continues."""
     if reasoning_format is ReasoningFormat.THINK_TAGS:

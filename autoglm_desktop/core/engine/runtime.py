@@ -62,6 +62,7 @@ from autoglm_desktop.core.engine.reasoning import (
     ParsedText,
     ReasoningParser,
     analyse_template,
+    marker_texts,
     template_variables,
 )
 from autoglm_desktop.core.engine.thread_governor import (
@@ -232,6 +233,7 @@ class LlamaRuntime:
         template = llm.metadata.get("tokenizer.chat_template") or CHATML_TEMPLATE
         self._formatter, self._stop_strings = _chat_formatter(llm, template)
         self._reasoning = self._analyse(template, self._formatter)
+        _render_reasoning_markers(llm, marker_texts(self._reasoning.format))
         self._governor = self._governor_factory(plan, self._threads_in_use())
         special = _special_tokens(llm)
         self._tokenizer = PieceTokenizer(
@@ -572,6 +574,45 @@ def _chat_formatter(llm: llama_cpp.Llama, template: str) -> tuple[Jinja2ChatForm
     bos = llm._model.token_get_text(bos_id) if bos_id != -1 else ""
     formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
     return formatter, [eos] if eos else []
+
+
+def _render_reasoning_markers(llm: llama_cpp.Llama, texts: Sequence[str]) -> None:
+    """Make the reply's text show the reasoning markers even where they are control tokens.
+
+    llama-cpp-python writes the reply without control tokens; a model whose ``<think>`` (or
+    harmony ``<|channel|>``) is one would lose the marks that set its reasoning apart. Only
+    those tokens are written as text, one by one, so every other token reads as before.
+    """
+    model = llm._model
+    hidden: set[int] = set()
+    for text in texts:
+        ids = llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+        if len(ids) == 1 and model.token_get_attr(ids[0]) & llama_lib.LLAMA_TOKEN_ATTR_CONTROL:
+            hidden.add(ids[0])
+    if not hidden:
+        return
+    plain = llm.detokenize
+
+    def detokenize(
+        tokens: list[int], prev_tokens: list[int] | None = None, special: bool = False
+    ) -> bytes:
+        if special or not hidden.intersection(tokens):
+            return plain(tokens, prev_tokens=prev_tokens, special=special)
+        pieces: list[bytes] = []
+        run: list[int] = []
+        for token in tokens:  # llama.cpp writes token by token: the pieces join up exactly
+            if token not in hidden:
+                run.append(token)
+                continue
+            if run:
+                pieces.append(plain(run))
+                run = []
+            pieces.append(plain([token], special=True))
+        if run:
+            pieces.append(plain(run))
+        return b"".join(pieces)
+
+    llm.detokenize = detokenize  # type: ignore[method-assign]
 
 
 def _special_tokens(llm: llama_cpp.Llama) -> dict[str, int]:
