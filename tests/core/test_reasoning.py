@@ -31,6 +31,7 @@ HARMONY = ReasoningFormat.HARMONY
 
 # Real shapes of output, as the models stream them (the tags as llama.cpp detokenizes them).
 QWEN3 = "<think>\nThe user greets me. I should greet back.\n</think>\n\nHello! How can I help?"
+GLM45 = "\n<think>The user greets me. I should greet back.</think>\nHello! How can I help?"
 R1_DISTILL = "Okay, 2 + 2 is 4 </thin... no, it is 4.\n</think>\n\nThe answer is **4**."
 GPT_OSS = (
     "<|channel|>analysis<|message|>User asks for 2+2. Answer: 4.<|end|>"
@@ -74,6 +75,9 @@ HARMONY_OPENED = "<|start|>assistant<|channel|>analysis<|message|>"
     ("output", "reasoning_format", "prompt", "expected"),
     [
         (QWEN3, THINK, "<|im_start|>assistant\n", GREETING),
+        # GLM-4.5 starts its reply with a newline, then the tag.
+        (GLM45, THINK, "[gMASK]<sop><|user|>\nHi<|assistant|>", GREETING),
+        (GLM45, THINK, "<|assistant|>\n<think>", GREETING),  # GLM-Z1 opens it itself
         (R1_DISTILL, THINK, "<｜Assistant｜><think>\n", R1_PARTS),
         # The template opened <think> and the model writes it again anyway.
         (QWEN3, THINK, "<|assistant|>\n<think>", GREETING),
@@ -194,6 +198,21 @@ SUFFIX_TEMPLATE = (
     "{%- for message in messages %}{{ message.role }}: {{ message.content }}\n{%- endfor %}"
     "{# '/no_think' in a user message skips the <think> block #}assistant: "
 )
+GLM45_TEMPLATE = (
+    "[gMASK]<sop>{%- for m in messages %}{%- if m.role == 'user' %}<|user|>\n{{ m.content }}"
+    "{{- '/nothink' if (enable_thinking is defined and not enable_thinking and not "
+    "m.content.endswith('/nothink')) else '' -}}{%- elif m.role == 'assistant' %}<|assistant|>"
+    "{%- set reasoning_content = '' %}{%- if m.reasoning_content is string %}"
+    "{%- set reasoning_content = m.reasoning_content %}{%- endif %}"
+    "{{ '\n<think></think>' }}\n{{ m.content }}{%- endif %}{%- endfor %}"
+    "{%- if add_generation_prompt %}<|assistant|>{{- '\n<think></think>' if (enable_thinking "
+    "is defined and not enable_thinking) else '' -}}{%- endif %}"
+)
+GLM_Z1_TEMPLATE = (
+    "[gMASK]<sop>{%- for m in messages %}<|{{ m.role }}|>\n{{ m.content }}"
+    "{%- if m.role == 'assistant' and '</think>' in m.content %}{%- endif %}{%- endfor %}"
+    "{%- if add_generation_prompt %}<|assistant|>\n<think>{%- endif %}"
+)
 CHATML = (
     "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content']"
     " + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}"
@@ -221,6 +240,8 @@ def analyse(template: str):  # type: ignore[no-untyped-def]
         (GPT_OSS_TEMPLATE, HARMONY, ThinkControl.REASONING_EFFORT, Thinking.MEDIUM, ""),
         (OFF_BY_DEFAULT_TEMPLATE, THINK, ThinkControl.ENABLE_THINKING, Thinking.OFF, ""),
         (SUFFIX_TEMPLATE, THINK, ThinkControl.NO_THINK_SUFFIX, Thinking.ON, ""),
+        (GLM45_TEMPLATE, THINK, ThinkControl.ENABLE_THINKING, Thinking.ON, "reasoning_content"),
+        (GLM_Z1_TEMPLATE, THINK, ThinkControl.NONE, Thinking.DEFAULT, ""),
         (CHATML, ReasoningFormat.NONE, ThinkControl.NONE, Thinking.DEFAULT, ""),
     ],
 )
