@@ -37,6 +37,16 @@ CREATE INDEX messages_streaming ON messages(status) WHERE status = 'streaming';
 INSERT INTO conversations VALUES (1, 'Old chat', '', '{}', 10.0, 20.0);
 INSERT INTO messages VALUES (1, 1, 0, 'user', 'question', 'complete', NULL, 11.0, '');
 INSERT INTO messages VALUES (2, 1, 1, 'assistant', 'answer', 'complete', NULL, 12.0, 'm');
+INSERT INTO messages VALUES (3, 1, 2, 'user', '<think>mine</think> stays', 'complete', NULL,
+    13.0, '');
+INSERT INTO messages VALUES (4, 1, 3, 'assistant', '
+<think>
+Old thoughts.
+</think>
+
+Old **answer** quoting </think>.', 'complete', NULL, 14.0, 'm');
+INSERT INTO messages VALUES (5, 1, 4, 'assistant', 'About the <think> tag: </think> ends it.',
+    'complete', NULL, 15.0, 'm');
 PRAGMA user_version = 2;
 """
 
@@ -48,10 +58,18 @@ def test_a_version_2_history_gains_reasoning_and_keeps_everything(tmp_path: Path
     raw.close()
     with ChatStore(path) as store:
         conversation = store.get_conversation(1)
-        question, answer = store.messages(1)
+        question, answer, mine, thought, about = store.messages(1)
     assert conversation.thinking is Thinking.DEFAULT
     assert (question.content, answer.content, answer.model_name) == ("question", "answer", "m")
     assert (answer.reasoning, answer.reasoning_s) == ("", None)
+    # Replies that began with a thinking block, written before reasoning had a place of its
+    # own, have it moved there; nothing else changes.
+    assert (thought.reasoning, thought.content) == (
+        "Old thoughts.",
+        "Old **answer** quoting </think>.",
+    )
+    assert (mine.reasoning, mine.content) == ("", "<think>mine</think> stays")
+    assert (about.reasoning, about.content) == ("", "About the <think> tag: </think> ends it.")
     raw = sqlite3.connect(path)
     try:
         assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION

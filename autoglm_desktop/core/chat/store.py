@@ -11,6 +11,7 @@ one that has shipped.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -77,11 +78,29 @@ def _v2_add_model_name(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX messages_streaming ON messages(status) WHERE status = 'streaming'")
 
 
+_THOUGHT_REPLY = re.compile(r"\s*<think>(.*?)</think>\s*(.*)", re.DOTALL)
+
+
 def _add_reasoning(conn: sqlite3.Connection) -> None:
-    """A reply's reasoning (thinking models) apart from its answer; a conversation's Think."""
+    """A reply's reasoning (thinking models) apart from its answer; a conversation's Think.
+
+    Replies written before, which begin with a whole ``<think>...</think>`` block, have it moved
+    out of their text into their reasoning.
+    """
     conn.execute("ALTER TABLE messages ADD COLUMN reasoning TEXT NOT NULL DEFAULT ''")
     conn.execute("ALTER TABLE messages ADD COLUMN reasoning_s REAL")  # NULL: not timed
     conn.execute("ALTER TABLE conversations ADD COLUMN thinking TEXT NOT NULL DEFAULT ''")
+    rows = conn.execute(
+        "SELECT id, content FROM messages WHERE role = 'assistant'"
+        " AND instr(content, '</think>') > 0"
+    ).fetchall()
+    for message_id, content in rows:
+        match = _THOUGHT_REPLY.fullmatch(content)
+        if match is not None:
+            conn.execute(
+                "UPDATE messages SET reasoning = ?, content = ? WHERE id = ?",
+                (match.group(1).strip(), match.group(2), message_id),
+            )
 
 
 Migration = Callable[[sqlite3.Connection], None]
