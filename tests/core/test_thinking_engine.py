@@ -18,6 +18,7 @@ from autoglm_desktop.core.common.types import (
     ChatTurn,
     LoadPlan,
     ReasoningFormat,
+    ReasoningSupport,
     Role,
     SamplingSettings,
     ThinkControl,
@@ -171,3 +172,21 @@ def test_reasoning_markers_that_are_control_tokens_still_reach_the_parser(
         assert "".join(pieces) == "<think>hm</think>okx"  # token by token, as it streams
     finally:
         runtime.close()
+
+
+def test_a_suffix_switch_writes_no_think_after_the_last_question_only() -> None:
+    runtime = LlamaRuntime(stop_requested=lambda: False, emit=lambda _event: None)
+    runtime._reasoning = ReasoningSupport(
+        format=ReasoningFormat.THINK_TAGS,
+        control=ThinkControl.NO_THINK_SUFFIX,
+        default=Thinking.ON,
+        no_think_suffix="/no_think",
+    )
+    off = runtime._apply_thinking(Thinking.OFF, list(HISTORY))
+    assert [t.content for t in off] == [
+        *(t.content for t in HISTORY[:2]),
+        "Tell me about cats. /no_think",
+    ]
+    assert runtime._variables == {}
+    assert runtime._apply_thinking(Thinking.DEFAULT, list(HISTORY)) == HISTORY
+    assert runtime._apply_thinking(Thinking.HIGH, list(HISTORY)) == HISTORY  # not a choice here
