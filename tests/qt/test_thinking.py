@@ -114,6 +114,33 @@ def test_reasoning_streams_under_thinking_then_folds_when_the_answer_starts(
     assert requests[-1].thinking is Thinking.DEFAULT
 
 
+def test_the_reasoning_unfolds_while_the_answer_streams(controller: ChatController) -> None:
+    view = controller._view
+    assert controller.send("What is 2 + 2?")
+    think_then_answer(controller)
+    controller._worker.tokens.emit("It is ")
+    assert view.is_streaming
+    click_stream = view._stream.key if view._stream else -1
+    view.anchorClicked.emit(
+        QUrl(f"{ACTION_SCHEME}:{reasoning_section.TOGGLE_ACTION}?entry={click_stream}")
+    )
+    controller._worker.tokens.emit("**4**.\n\nDone here.\n\n")
+    unfolded = view.toPlainText()
+    assert "▾ Thought for 1 s" in unfolded and "That is 4." in unfolded
+    assert unfolded.index("That is 4.") < unfolded.index("It is 4.") < unfolded.index("Done here")
+    view.anchorClicked.emit(
+        QUrl(f"{ACTION_SCHEME}:{reasoning_section.COPY_ACTION}?entry={click_stream}")
+    )
+    assert QGuiApplication.clipboard().text() == "".join(THOUGHTS)
+    view._render_all()  # a theme change keeps it unfolded
+    assert "That is 4." in view.toPlainText()
+    controller._worker.generationFinished.emit(GenerationStats())
+    final = view.toPlainText()
+    assert "▾ Thought for 1 s" in final and "That is 4." in final and "Done here" in final
+    click(view, reasoning_section.TOGGLE_ACTION)
+    assert "That is 4." not in view.toPlainText()
+
+
 def test_a_reply_cut_off_while_thinking_shows_its_reasoning(
     controller: ChatController, store: ChatStore
 ) -> None:

@@ -109,6 +109,7 @@ class _Stream:
     reasoning_clock: float = 0.0  # when the reasoning began (time.monotonic())
     folded: bool = False
     reasoning_s: float | None = None
+    expanded: bool = False  # the folded section unfolded again by the user
 
 
 @dataclass
@@ -310,7 +311,7 @@ class ChatView(QTextBrowser):
         if stream is None:
             return
         self._stream = None
-        entry = _Entry(stream.key, final)
+        entry = _Entry(stream.key, final, reasoning_open=True if stream.expanded else None)
         self._entries.append(entry)
         self._last_shown = len(self._entries)
         start = stream.start.position()
@@ -374,6 +375,8 @@ class ChatView(QTextBrowser):
             self._stream.reasoning_clock = old.reasoning_clock
             if old.folded:
                 self.fold_stream_reasoning(seconds=old.reasoning_s)
+                if old.expanded:
+                    self._toggle_stream_reasoning()
             self.append_stream_text("".join(old.parts))
         self._schedule_fill()
 
@@ -457,9 +460,29 @@ class ChatView(QTextBrowser):
         self._replace_range(start, self._document_end(), label)
         stream.reasoning_start = QTextCursor(self.document())
         stream.reasoning_start.setPosition(start)
+        stream.reasoning_start.setKeepPositionOnInsert(True)  # the section is rewritten there
         block_format, char_format = reasoning_section.streaming_formats(muted=self._theme.muted)
         self._end.movePosition(QTextCursor.MoveOperation.End)
         self._end.insertBlock(block_format, char_format)
+
+    def _toggle_stream_reasoning(self) -> None:
+        """Unfold (or fold again) the reasoning of the reply whose answer is streaming."""
+        stream = self._stream
+        if stream is None or not stream.folded or stream.reasoning_start is None:
+            return
+        stream.expanded = not stream.expanded
+        section = reasoning_section.section_html(
+            key=stream.key,
+            reasoning="".join(stream.reasoning_parts),
+            seconds=stream.reasoning_s,
+            expanded=stream.expanded,
+            muted=self._theme.muted,
+            scheme=ACTION_SCHEME,
+        )
+        start, end = stream.reasoning_start.position(), stream.raw_start.position()
+        self._stick_to_bottom = False  # stay where the user clicked
+        with self._scroll_position_kept():
+            stream.raw_start.setPosition(self._replace_range(start, end, section))
 
     def _toggle_reasoning(self, entry: _Entry) -> None:
         """Fold or unfold a finished reply's Thinking section (renders that entry again)."""
@@ -863,6 +886,14 @@ class ChatView(QTextBrowser):
             self.copiedToClipboard.emit(self.tr("Code copied to the clipboard"))
 
     def _run_action(self, action: str, key: int) -> None:
+        stream = self._stream
+        if stream is not None and stream.key == key:
+            if action == reasoning_section.TOGGLE_ACTION:
+                self._toggle_stream_reasoning()
+            elif action == reasoning_section.COPY_ACTION:
+                QGuiApplication.clipboard().setText("".join(stream.reasoning_parts))
+                self.copiedToClipboard.emit(self.tr("Thinking copied to the clipboard"))
+            return
         entry = self._entry(key)
         if entry is None or not isinstance(entry.item, ViewMessage):
             return
