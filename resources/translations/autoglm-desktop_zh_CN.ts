@@ -4,20 +4,20 @@
 <context>
     <name>ChatController</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/controller.py" line="294"/>
-        <location filename="../../autoglm_desktop/qt/chat/controller.py" line="396"/>
+        <location filename="../../autoglm_desktop/qt/chat/controller.py" line="313"/>
+        <location filename="../../autoglm_desktop/qt/chat/controller.py" line="445"/>
         <source>Assistant</source>
         <translation>助手</translation>
     </message>
     <message numerus="yes">
-        <location filename="../../autoglm_desktop/qt/chat/controller.py" line="353"/>
+        <location filename="../../autoglm_desktop/qt/chat/controller.py" line="392"/>
         <source>%n earlier message(s) did not fit in the model&apos;s context and were left out of this reply (they are still saved here).</source>
         <translation>
             <numerusform>有 %n 条较早的消息超出了模型的上下文，本次回复未使用它们（它们仍保存在这里）。</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/controller.py" line="396"/>
+        <location filename="../../autoglm_desktop/qt/chat/controller.py" line="445"/>
         <source>You</source>
         <translation>你</translation>
     </message>
@@ -25,56 +25,67 @@
 <context>
     <name>ChatView</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="405"/>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="521"/>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="658"/>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="674"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="528"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="644"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="781"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="797"/>
         <source>Copy</source>
         <translation>复制</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="629"/>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="676"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="752"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="799"/>
         <source>Regenerate</source>
         <translation>重新生成</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="658"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="781"/>
         <source>Edit</source>
         <translation>编辑</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="667"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="790"/>
         <source>You</source>
         <translation>你</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="681"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="804"/>
         <source>— reply failed</source>
         <translation>— 回复失败</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="683"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="806"/>
         <source>— reply interrupted</source>
         <translation>— 回复已中断</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="684"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="810"/>
+        <source>— the reply ended while the model was still thinking; raise Max reply tokens in Chat settings for a full answer</source>
+        <translation>— 模型仍在思考时回复已结束；请在对话设置中调高“最大回复 token 数”以获得完整回答</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="814"/>
         <source>Assistant</source>
         <translation>助手</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="688"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="828"/>
         <source>System</source>
         <translation>系统</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="746"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="886"/>
         <source>Code copied to the clipboard</source>
         <translation>代码已复制到剪贴板</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="755"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="895"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="912"/>
+        <source>Thinking copied to the clipboard</source>
+        <translation>思考过程已复制到剪贴板</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="903"/>
         <source>Message copied to the clipboard</source>
         <translation>消息已复制到剪贴板</translation>
     </message>
@@ -483,17 +494,17 @@
 <context>
     <name>EditMessageDialog</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="103"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="105"/>
         <source>Edit message</source>
         <translation>编辑消息</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="106"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="108"/>
         <source>Send</source>
         <translation>发送</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="110"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="112"/>
         <source>Sending replaces this message and every message after it.</source>
         <translation>发送后将替换这条消息及其后的所有消息。</translation>
     </message>
@@ -501,7 +512,7 @@
 <context>
     <name>ErrorBanner</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="88"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="90"/>
         <source>Dismiss</source>
         <translation>关闭</translation>
     </message>
@@ -933,160 +944,160 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="236"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="240"/>
         <source>Find in chat…</source>
         <translation>在对话中查找…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="154"/>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="531"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="156"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="539"/>
         <source>Send</source>
         <translation>发送</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="155"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="157"/>
         <source>Regenerate</source>
         <translation>重新生成</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="156"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="158"/>
         <source>Chat settings…</source>
         <translation>对话设置…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="172"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="175"/>
         <source>Models…</source>
         <translation>模型…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="173"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="176"/>
         <source>Find, download and manage models</source>
         <translation>查找、下载和管理模型</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="176"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="179"/>
         <source>Model settings</source>
         <translation>模型设置</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="202"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="206"/>
         <source>Settings</source>
         <translation>模型设置</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="211"/>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="502"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="215"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="510"/>
         <source>No model loaded</source>
         <translation>未加载模型</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="222"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="226"/>
         <source>&amp;Chat</source>
         <translation>对话(&amp;C)</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="224"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="228"/>
         <source>New chat</source>
         <translation>新对话</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="227"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="231"/>
         <source>Export chat…</source>
         <translation>导出对话…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="232"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="236"/>
         <source>Quit</source>
         <translation>退出</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="241"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="245"/>
         <source>&amp;Models</source>
         <translation>模型(&amp;M)</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="242"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="246"/>
         <source>Discover models…</source>
         <translation>发现模型…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="243"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="247"/>
         <source>Downloads</source>
         <translation>下载</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="244"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="248"/>
         <source>My models</source>
         <translation>我的模型</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="320"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="326"/>
         <source>No model found in %1. Open “Models…” to download one, or import a .gguf file you already have.</source>
         <translation>在 %1 中没有找到模型。请打开“模型…”下载一个，或导入你已有的 .gguf 文件。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="401"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="407"/>
         <source>%1 was not loaded: %2 Open “Model settings” to choose a smaller plan, or press Load to load it anyway.</source>
         <translation>未加载 %1：%2 请打开“模型设置”选择占用更小的方案，或点击“加载”强制加载。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="430"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="436"/>
         <source>Loading %1…</source>
         <translation>正在加载 %1…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="467"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="473"/>
         <source>%1 (unloaded while idle)</source>
         <translation>%1（空闲时已卸载）</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="480"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="486"/>
         <source>%1 (engine stopped; reloads with your next message)</source>
         <translation>%1（引擎已停止，发送下一条消息时会重新加载）</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="469"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="475"/>
         <source>The model was unloaded to free memory; it reloads with your next message.</source>
         <translation>模型已卸载以释放内存，发送下一条消息时会自动重新加载。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="494"/>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="542"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="502"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="550"/>
         <source>context %1</source>
         <translation>上下文 %1</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="531"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="539"/>
         <source>Stop</source>
         <translation>停止</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="532"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="540"/>
         <source>Esc</source>
         <translation>Esc</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="532"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="540"/>
         <source>Enter</source>
         <translation>Enter</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="537"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="545"/>
         <source>first token %1 s · %2 tokens/s</source>
         <translation>首个 token %1 秒 · 每秒 %2 个 token</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="576"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="605"/>
         <source>Export chat</source>
         <translation>导出对话</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="578"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="607"/>
         <source>Markdown (*.md);;JSON (*.json)</source>
         <translation>Markdown (*.md);;JSON (*.json)</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="587"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="616"/>
         <source>Exported to %1</source>
         <translation>已导出到 %1</translation>
     </message>
@@ -1338,6 +1349,34 @@
         <location filename="../../autoglm_desktop/qt/chat/prompt_edit.py" line="17"/>
         <source>Type a message — Enter to send, Shift+Enter for a new line, Esc to stop</source>
         <translation>输入消息 — Enter 发送，Shift+Enter 换行，Esc 停止</translation>
+    </message>
+</context>
+<context>
+    <name>ReasoningSection</name>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/reasoning_section.py" line="24"/>
+        <source>Thoughts</source>
+        <translation>思考过程</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/reasoning_section.py" line="27"/>
+        <source>Thought for %1 s</source>
+        <translation>已思考 %1 秒</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/reasoning_section.py" line="30"/>
+        <source>Thought for %1 min %2 s</source>
+        <translation>已思考 %1 分 %2 秒</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/reasoning_section.py" line="36"/>
+        <source>Thinking…</source>
+        <translation>思考中…</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/reasoning_section.py" line="55"/>
+        <source>Copy thinking</source>
+        <translation>复制思考过程</translation>
     </message>
 </context>
 <context>
@@ -1690,6 +1729,39 @@ Loading it anyway may make the computer swap and slow down, or the model may be 
         <location filename="../../autoglm_desktop/qt/settings/speed_test.py" line="113"/>
         <source>Measure again</source>
         <translation>重新测量</translation>
+    </message>
+</context>
+<context>
+    <name>ThinkSwitch</name>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/think_switch.py" line="27"/>
+        <source>Think</source>
+        <translation>思考</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/think_switch.py" line="29"/>
+        <source>Let the model think before it answers: slower, often better answers</source>
+        <translation>让模型先思考再回答：速度较慢，但回答往往更好</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/think_switch.py" line="32"/>
+        <source>How long the model reasons before it answers</source>
+        <translation>模型在回答前推理的深度</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/think_switch.py" line="34"/>
+        <source>Think: low</source>
+        <translation>思考：低</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/think_switch.py" line="35"/>
+        <source>Think: medium</source>
+        <translation>思考：中</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/think_switch.py" line="36"/>
+        <source>Think: high</source>
+        <translation>思考：高</translation>
     </message>
 </context>
 <context>
