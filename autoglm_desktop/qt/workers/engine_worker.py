@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from autoglm_desktop.core.common.errors import AutoGLMError
-from autoglm_desktop.core.common.types import ChatTurn, LoadPlan, SamplingSettings
+from autoglm_desktop.core.common.types import ChatTurn, LoadPlan, SamplingSettings, Thinking
 from autoglm_desktop.core.engine import (
     ContextTrimmed,
     EngineClient,
@@ -34,6 +34,7 @@ from autoglm_desktop.core.engine import (
     GenerationFinished,
     LoadProgress,
     ModelLoaded,
+    ReasoningChunk,
     TokenChunk,
 )
 from autoglm_desktop.core.remote.client import RemoteChatClient
@@ -50,6 +51,7 @@ class ChatRequest:
     turns: tuple[ChatTurn, ...]
     system_prompt: str = ""
     sampling: SamplingSettings = field(default_factory=SamplingSettings)
+    thinking: Thinking = Thinking.DEFAULT
     remote: RemoteTarget | None = None  # None: the local engine's model
 
 
@@ -60,7 +62,8 @@ class EngineWorker(QObject):
     unloaded = Signal()
     released = Signal()  # engine ended to free memory; the next reply reloads the model
     contextTrimmed = Signal(int)  # messages left out
-    tokens = Signal(str)
+    tokens = Signal(str)  # the answer's text
+    reasoning = Signal(str)  # the text a thinking model writes before its answer
     generationFinished = Signal(object)  # GenerationStats
     # AutoGLMError (str() is the plain-language message; EngineCrashedError: the engine died)
     loadFailed = Signal(object)  # a model load requested with load()
@@ -105,7 +108,10 @@ class EngineWorker(QObject):
                 sampling=request.sampling,
             )
         return self._client.generate(
-            turns=request.turns, system_prompt=request.system_prompt, sampling=request.sampling
+            turns=request.turns,
+            system_prompt=request.system_prompt,
+            sampling=request.sampling,
+            thinking=request.thinking,
         )
 
     @Slot()
@@ -160,6 +166,8 @@ class EngineWorker(QObject):
     def _emit(self, event: EngineEvent) -> None:
         if isinstance(event, TokenChunk):
             self.tokens.emit(event.text)
+        elif isinstance(event, ReasoningChunk):
+            self.reasoning.emit(event.text)
         elif isinstance(event, LoadProgress):
             if event.fraction == 0.0:
                 self.loadStarted.emit()
