@@ -4,6 +4,7 @@ Real HTTP on 127.0.0.1 (Starlette + uvicorn, on a thread of the test process). T
 for says what happens:
 
 * ``echo``: streams ``REPLY_WORDS`` one per chunk, a finish, usage, ``[DONE]``;
+* ``think``: streams ``THOUGHTS`` as ``reasoning_content`` (as vLLM does), then as ``echo``;
 * ``drop``: streams ``PARTIAL_WORDS``, then the connection breaks (no end of the body);
 * ``error-mid``: streams ``PARTIAL_WORDS``, then an SSE error event, as a server that failed;
 * ``no-finish``: streams ``PARTIAL_WORDS``, then ``[DONE]`` without a finish reason;
@@ -36,10 +37,12 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 REPLY_WORDS = ["Hello", " from", " the", " fault", " server", "."]
+THOUGHTS = ["The", " user", " greets", " me."]
 PARTIAL_WORDS = ["This", " part", " arrived"]
 RETRY_AFTER = 7
 MODELS = [
     "echo",
+    "think",
     "drop",
     "error-mid",
     "no-finish",
@@ -142,12 +145,11 @@ class FaultServer:
                 self.gone.set()
 
     async def _events(self, model: str, request: Request) -> AsyncIterator[str]:
-        if model == "echo":
-            for word in REPLY_WORDS:
-                yield _chunk(word)
-            yield _chunk("", finish="stop")
-            yield _usage(prompt=11, completion=len(REPLY_WORDS))
-            yield "data: [DONE]\n\n"
+        if model in ("echo", "think"):
+            for word in THOUGHTS if model == "think" else []:
+                yield _chunk("", reasoning=word)
+            for event in _whole_reply():
+                yield event
             return
         if model == "endless":
             while True:
@@ -155,6 +157,11 @@ class FaultServer:
                 await asyncio.sleep(0.02)
         for word in PARTIAL_WORDS:
             yield _chunk(word)
+        async for event in self._cut_short(model, request):
+            yield event
+
+    async def _cut_short(self, model: str, request: Request) -> AsyncIterator[str]:
+        """How a reply after ``PARTIAL_WORDS`` goes wrong."""
         if model == "drop":
             await asyncio.sleep(0.05)  # the words go out first
             raise ConnectionAbortedError("the fault server drops the connection")
@@ -175,8 +182,18 @@ class FaultServer:
             self.gone.set()
 
 
-def _chunk(text: str, *, finish: str | None = None) -> str:
-    delta = {"content": text} if text else {}
+def _whole_reply() -> list[str]:
+    events = [_chunk(word) for word in REPLY_WORDS]
+    events.append(_chunk("", finish="stop"))
+    events.append(_usage(prompt=11, completion=len(REPLY_WORDS)))
+    events.append("data: [DONE]\n\n")
+    return events
+
+
+def _chunk(text: str, *, finish: str | None = None, reasoning: str = "") -> str:
+    delta: dict[str, Any] = {"content": text} if text else {}
+    if reasoning:
+        delta = {"content": None, "reasoning_content": reasoning}
     data = {
         "id": "chatcmpl-fault",
         "object": "chat.completion.chunk",

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fault_server import PARTIAL_WORDS, REPLY_WORDS, RETRY_AFTER, FaultServer
+from fault_server import PARTIAL_WORDS, REPLY_WORDS, RETRY_AFTER, THOUGHTS, FaultServer
 from keyring.backends import fail
 from remote_helpers import MemoryKeyring, ServerUnderTest
 
@@ -19,6 +19,7 @@ from autoglm_desktop.core.common.types import ChatTurn, Role, SamplingSettings, 
 from autoglm_desktop.core.engine.events import (
     EngineEvent,
     GenerationFinished,
+    ReasoningChunk,
     TokenChunk,
     collect_reply,
 )
@@ -180,6 +181,20 @@ def test_the_fault_server_streams_a_whole_reply(faults: FaultServer) -> None:
     assert sent["model"] == "echo" and sent["stream"] is True
     assert sent["max_tokens"] == SHORT.max_tokens and sent["seed"] == SHORT.seed
     assert sent["messages"] == [{"role": "user", "content": HELLO[0].content}]
+
+
+def test_a_thinking_models_reasoning_comes_as_reasoning(faults: FaultServer) -> None:
+    client, target = remote(faults.base_url, model="think", key="fault-key")
+    events = list(client.generate(target=target, turns=HELLO))
+    kinds = [type(e).__name__ for e in events]
+    assert kinds == ["ReasoningChunk"] * len(THOUGHTS) + ["TokenChunk"] * len(REPLY_WORDS) + [
+        "GenerationFinished"
+    ]
+    reply = collect_reply(events)
+    assert reply.reasoning == "".join(THOUGHTS)
+    assert reply.text == "".join(REPLY_WORDS)
+    first = next(e for e in events if isinstance(e, ReasoningChunk))
+    assert first.text == THOUGHTS[0]
 
 
 def test_a_bad_key_gets_401(faults: FaultServer) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fault_server import MODELS, PARTIAL_WORDS, REPLY_WORDS, RETRY_AFTER, FaultServer
+from fault_server import MODELS, PARTIAL_WORDS, REPLY_WORDS, RETRY_AFTER, THOUGHTS, FaultServer
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 from remote_helpers import ServerUnderTest
@@ -190,6 +190,25 @@ def test_regenerate_and_edit_with_a_remote_model(
     assert len(faults.requests) == 3
 
 
+def test_a_remote_thinking_models_reasoning_is_kept_apart(
+    qtbot: QtBot, open_window: type[MainWindow], memory_keys: ApiKeyStore, faults: FaultServer
+) -> None:
+    add_server(memory_keys, name="Faulty", base_url=faults.base_url, key="fault-key", models=MODELS)
+    window = open_window()
+    pick(window, "think")
+    send(qtbot, window, "Hello?")
+    wait_reply(qtbot, window)
+    reply = window.controller.messages()[-1]
+    assert reply.status == MessageStatus.COMPLETE
+    assert reply.content == "".join(REPLY_WORDS)
+    assert reply.reasoning == "".join(THOUGHTS)
+    # The next request sends the answer alone, as the OpenAI API wants it.
+    send(qtbot, window, "And?")
+    wait_reply(qtbot, window)
+    sent = faults.requests[-1]["messages"]
+    assert sent[1] == {"role": "assistant", "content": "".join(REPLY_WORDS)}
+
+
 def test_a_stream_that_breaks_keeps_its_part_marked_interrupted(
     qtbot: QtBot, open_window: type[MainWindow], memory_keys: ApiKeyStore, faults: FaultServer
 ) -> None:
@@ -291,7 +310,7 @@ def test_settings_add_test_and_remove_a_server(
     labels = [window.model_bar.combo.itemText(i) for i in range(window.model_bar.combo.count())]
     assert "echo — Faulty (remote)" in labels
     assert section.server_list.count() == 1
-    assert section.server_list.item(0).text() == "Faulty — models: 9"
+    assert section.server_list.item(0).text() == f"Faulty — models: {len(MODELS)}"
     assert section.key_edit.text() == ""  # the key is not shown again
     assert "Stored" in section.key_edit.placeholderText()
     # Picking the server's model and chatting works with the key from the keyring.

@@ -1,7 +1,8 @@
 """Chat with a model of a remote server, yielding the local engine's events.
 
-:class:`RemoteChatClient` streams a reply as ``TokenChunk`` events and ends it with
-``GenerationFinished`` (token counts, TTFT, tokens/s), or raises a
+:class:`RemoteChatClient` streams a reply as ``TokenChunk`` events (a thinking model's reasoning,
+where the server parses it out as vLLM and SGLang do, as ``ReasoningChunk`` events) and ends it
+with ``GenerationFinished`` (token counts, TTFT, tokens/s), or raises a
 :class:`~autoglm_desktop.core.common.errors.RemoteError`, so the chat controller handles a remote
 model exactly as a local one. Like :class:`~autoglm_desktop.core.engine.EngineClient`, use it
 from one thread; :meth:`RemoteChatClient.request_stop` is safe from any.
@@ -31,7 +32,12 @@ from autoglm_desktop.core.common.types import (
     SamplingSettings,
     StopReason,
 )
-from autoglm_desktop.core.engine.events import EngineEvent, GenerationFinished, TokenChunk
+from autoglm_desktop.core.engine.events import (
+    EngineEvent,
+    GenerationFinished,
+    ReasoningChunk,
+    TokenChunk,
+)
 from autoglm_desktop.core.remote.keys import ApiKeyStore
 from autoglm_desktop.core.remote.servers import RemoteServer, RemoteTarget
 
@@ -169,7 +175,10 @@ class RemoteChatClient:
             if item is None:  # the stream ended
                 yield GenerationFinished(tally.finished(target))
                 return
-            if tally.add(item):
+            tally.add(item)
+            if item.reasoning:
+                yield ReasoningChunk(item.reasoning)
+            if item.text:
                 yield TokenChunk(item.text)
 
 
@@ -193,20 +202,19 @@ class _Tally:
         self.prompt_tokens: int | None = None
         self.completion_tokens: int | None = None
 
-    def add(self, piece: StreamPiece) -> bool:
-        """Take ``piece`` in; True when it brings text."""
+    def add(self, piece: StreamPiece) -> None:
+        """Take ``piece`` in (reasoning counts as text: the model wrote it)."""
         if piece.finish_reason is not None:
             self.finish_reason = piece.finish_reason
         if piece.prompt_tokens is not None:
             self.prompt_tokens = piece.prompt_tokens
         if piece.completion_tokens is not None:
             self.completion_tokens = piece.completion_tokens
-        if not piece.text:
-            return False
+        if not piece.text and not piece.reasoning:
+            return
         self.text_pieces += 1
         if self.first_token is None:
             self.first_token = time.monotonic()
-        return True
 
     def finished(self, target: RemoteTarget) -> GenerationStats:
         """The figures of a stream that ended; one that ended without a finish is cut short.

@@ -42,6 +42,7 @@ class StreamPiece:
     """What one chunk of the stream brings."""
 
     text: str = ""
+    reasoning: str = ""  # a thinking model's reasoning, where the server parses it out
     finish_reason: str | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
@@ -135,18 +136,33 @@ def stream_chat(
 
 
 def _piece(chunk: ChatCompletionChunk) -> StreamPiece:
-    text, finish = "", None
+    text, reasoning, finish = "", "", None
     for choice in chunk.choices:
         if choice.index == 0:
-            text = choice.delta.content or "" if choice.delta is not None else ""
+            delta = choice.delta
+            text = (delta.content or "") if delta is not None else ""
+            reasoning = _reasoning(delta)
             finish = choice.finish_reason
     usage = chunk.usage
     return StreamPiece(
         text=text,
+        reasoning=reasoning,
         finish_reason=finish,
         prompt_tokens=usage.prompt_tokens if usage is not None else None,
         completion_tokens=usage.completion_tokens if usage is not None else None,
     )
+
+
+def _reasoning(delta: Any) -> str:
+    """The reasoning in a delta: ``reasoning_content`` (vLLM, SGLang, DeepSeek) or ``reasoning``.
+
+    Not part of the OpenAI schema, so the client keeps them as extra fields.
+    """
+    for name in ("reasoning_content", "reasoning"):
+        value = getattr(delta, name, None)
+        if isinstance(value, str) and value:
+            return value
+    return ""
 
 
 # --------------------------------------------------------------------------- errors
