@@ -170,6 +170,33 @@ def test_an_unreachable_server_says_so() -> None:
     assert "Test server" in str(error)
 
 
+def test_a_server_that_never_accepts_the_connection_is_unreachable() -> None:
+    """A listening socket whose backlog is full drops new connections: the connect times out."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        fillers = []
+        try:
+            for _ in range(8):  # fill the accept queue; further SYNs are dropped
+                filler = socket.socket()
+                filler.setblocking(False)
+                filler.connect_ex(("127.0.0.1", port))
+                fillers.append(filler)
+            url = f"http://127.0.0.1:{port}/v1"
+            client, target = remote(url, model="any", key=None)
+            client._timeouts = RemoteTimeouts(connect_s=1.0, stall_s=60)
+            started = time.monotonic()
+            text, error = events_until_error(client.generate(target=target, turns=HELLO))
+        finally:
+            for filler in fillers:
+                filler.close()
+    assert text == ""
+    assert isinstance(error, errors.RemoteUnreachableError), error
+    assert "no answer in time" in str(error)
+    assert time.monotonic() - started < 30
+
+
 def test_the_fault_server_streams_a_whole_reply(faults: FaultServer) -> None:
     client, target = remote(faults.base_url, model="echo", key="fault-key")
     reply = collect_reply(client.generate(target=target, turns=HELLO, sampling=SHORT))

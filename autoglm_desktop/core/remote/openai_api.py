@@ -186,14 +186,15 @@ def translate_error(
             f"({_short(error)}). What arrived is kept, marked interrupted; press Regenerate to "
             "try again."
         )
-    if isinstance(error, openai.APITimeoutError):
+    if isinstance(error, openai.APITimeoutError) and not _no_connection(error):
         return errors.RemoteStalledError(
             f"“{server}” ({url}) did not answer in time. Check that the server is running and "
             "not overloaded, then try again."
         )
     if isinstance(error, openai.APIConnectionError):
+        reason = "no answer in time" if _no_connection(error) else _cause(error)
         return errors.RemoteUnreachableError(
-            f"Could not reach “{server}” at {url} ({_cause(error)}). Check the address and that "
+            f"Could not reach “{server}” at {url} ({reason}). Check the address and that "
             "the server is running and reachable from this computer."
         )
     if isinstance(error, openai.APIStatusError):
@@ -265,6 +266,16 @@ def _server_message(error: openai.APIStatusError) -> str:
         body = inner.get("message") or inner.get("detail") if isinstance(inner, dict) else inner
     text = " ".join(str(body).split()) if body else ""
     return f": {text[:300]}" if text else ""
+
+
+def _no_connection(error: BaseException) -> bool:
+    """Whether a timeout came before any connection was made (the server is not reachable)."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, httpx2.ConnectTimeout | httpx2.PoolTimeout):
+            return True
+        cause = cause.__cause__
+    return False
 
 
 def _cause(error: BaseException) -> str:
