@@ -1,4 +1,4 @@
-"""What every command prints the same way: tables, sizes and errors."""
+"""What every command prints the same way: tables, sizes, errors and streamed replies."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ import sys
 from collections.abc import Sequence
 
 from autoglm_desktop import APP_ID
+from autoglm_desktop.core.common.untrusted_text import plain_message, plain_text_stream
 from autoglm_desktop.core.hub.downloads import format_bytes
 
 ERROR_EXIT = 2  # the exit status of a command that failed with an error it explains
+CELL_LIMIT = 1000  # characters of one table cell (a long path still shows whole)
 
 
 def format_size(n_bytes: int) -> str:
@@ -16,8 +18,14 @@ def format_size(n_bytes: int) -> str:
 
 
 def print_table(header: Sequence[str], rows: Sequence[Sequence[str]], *, right: set[int]) -> None:
-    """Columns padded to their widest cell; the columns in ``right`` aligned right."""
-    lines = [header, *rows]
+    """Columns padded to their widest cell; the columns in ``right`` aligned right.
+
+    Cells hold names from files and the hub: each is cleaned like an error message.
+    """
+    lines = [
+        [plain_message(cell, limit=CELL_LIMIT, one_line=True) for cell in row]
+        for row in (header, *rows)
+    ]
     widths = [max(len(str(row[i])) for row in lines) for i in range(len(header))]
     for row in lines:
         cells = [
@@ -28,7 +36,17 @@ def print_table(header: Sequence[str], rows: Sequence[Sequence[str]], *, right: 
 
 
 def print_error(message: object, *, command: str | None = None) -> int:
-    """``autoglm-desktop[ COMMAND]: error: MESSAGE`` on stderr; returns :data:`ERROR_EXIT`."""
+    """``autoglm-desktop[ COMMAND]: error: MESSAGE`` on stderr; returns :data:`ERROR_EXIT`.
+
+    The message may carry a model's or a file's text: it is cut short and stripped of the
+    escape sequences and control characters a terminal would obey.
+    """
     prefix = f"{APP_ID} {command}" if command else APP_ID
-    print(f"{prefix}: error: {message}", file=sys.stderr)
+    print(f"{prefix}: error: {plain_message(message)}", file=sys.stderr)
     return ERROR_EXIT
+
+
+def write_stream(text: str) -> None:
+    """Write a piece of a model's reply to stdout as it comes, without control characters."""
+    sys.stdout.write(plain_text_stream(text))
+    sys.stdout.flush()

@@ -27,6 +27,7 @@ from typing import cast
 
 from autoglm_desktop.core.common import errors, paths
 from autoglm_desktop.core.common.types import ChatTurn, LoadPlan, ModelInfo, SamplingSettings
+from autoglm_desktop.core.common.untrusted_text import plain_message
 from autoglm_desktop.core.engine.events import EngineEvent, GenerationFinished, ModelLoaded
 from autoglm_desktop.core.engine.process import engine_main
 from autoglm_desktop.core.engine.protocol import (
@@ -331,12 +332,16 @@ class EngineClient:
 
 
 def _failure_to_error(failure: EngineFailure) -> errors.AutoGLMError:
+    message = plain_message(failure.message)  # the engine cleans it too; this side trusts none
     error_class = getattr(errors, failure.kind, None)
     if isinstance(error_class, type) and issubclass(error_class, errors.AutoGLMError):
         if error_class is errors.EngineCrashedError:
-            return errors.EngineCrashedError(failure.message)
-        return error_class(failure.message)
-    return errors.EngineError(failure.message)
+            return errors.EngineCrashedError(message)
+        try:
+            return error_class(message)
+        except TypeError:  # a class with required keyword arguments (GatedModelError...)
+            return errors.EngineError(message)
+    return errors.EngineError(message)
 
 
 class _Watch:
