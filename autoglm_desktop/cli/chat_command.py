@@ -13,7 +13,7 @@ from pathlib import Path
 
 from autoglm_desktop.cli.output import print_error, write_stream
 from autoglm_desktop.core.common import paths
-from autoglm_desktop.core.common.errors import AutoGLMError, ModelTooBigError
+from autoglm_desktop.core.common.errors import AutoGLMError, ModelFileError, ModelTooBigError
 from autoglm_desktop.core.common.types import ChatTurn, LoadPlan, Role, SamplingSettings
 from autoglm_desktop.core.engine import EngineClient, GenerationFinished, TokenChunk
 from autoglm_desktop.core.engine.build import llama_build
@@ -66,6 +66,8 @@ def load_plan(model: Path, *, n_ctx: int, force: bool) -> LoadPlan:
         ModelFileError: the file is missing, not a model, or damaged.
         ModelTooBigError: it does not fit and ``force`` is false.
     """
+    if not model.exists():
+        raise ModelFileError(f"The model file {model} does not exist.")
     tuned = tuned_plan(model, hardware=None, build=llama_build(), n_ctx=n_ctx)
     if not tuned.fits and not force:
         why = " ".join(tuned.explanation.split()).split(" Smallest plan:")[0]

@@ -22,10 +22,7 @@ def print_table(header: Sequence[str], rows: Sequence[Sequence[str]], *, right: 
 
     Cells hold names from files and the hub: each is cleaned like an error message.
     """
-    lines = [
-        [plain_message(cell, limit=CELL_LIMIT, one_line=True) for cell in row]
-        for row in (header, *rows)
-    ]
+    lines = [[_cell(cell) for cell in row] for row in (header, *rows)]
     widths = [max(len(str(row[i])) for row in lines) for i in range(len(header))]
     for row in lines:
         cells = [
@@ -33,6 +30,10 @@ def print_table(header: Sequence[str], rows: Sequence[Sequence[str]], *, right: 
             for i, (cell, width) in enumerate(zip(row, widths, strict=True))
         ]
         print("  ".join(cells).rstrip())
+
+
+def _cell(value: object) -> str:
+    return plain_message(value, limit=CELL_LIMIT).replace("\n", " ").replace("\t", " ")
 
 
 def print_error(message: object, *, command: str | None = None) -> int:

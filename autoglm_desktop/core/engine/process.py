@@ -157,9 +157,8 @@ def failure_of(error: Exception, request: LoadRequest | GenerateRequest) -> Engi
         name = plain_message(request.plan.model_path.name, limit=120)
         return EngineFailure(
             kind="ModelLoadError",
-            message=sentence(
-                f"{name} could not be loaded: the file looks damaged or is not a model", detail
-            ),
+            message=f"{name} could not be loaded: the file looks damaged or is not a model "
+            f"({detail}).",
         )
     return EngineFailure(
         kind="EngineError", message=sentence("The model engine failed while replying", detail)
