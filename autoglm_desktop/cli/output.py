@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import TextIO
 
 from autoglm_desktop import APP_ID
 from autoglm_desktop.core.common.untrusted_text import plain_message, plain_text_stream
@@ -11,6 +12,7 @@ from autoglm_desktop.core.hub.downloads import format_bytes
 
 ERROR_EXIT = 2  # the exit status of a command that failed with an error it explains
 CELL_LIMIT = 1000  # characters of one table cell (a long path still shows whole)
+PLAIN_LIMIT = 20_000  # characters of a report (the plan's text)
 
 
 def format_size(n_bytes: int) -> str:
@@ -45,6 +47,14 @@ def print_error(message: object, *, command: str | None = None) -> int:
     prefix = f"{APP_ID} {command}" if command else APP_ID
     print(f"{prefix}: error: {plain_message(message)}", file=sys.stderr)
     return ERROR_EXIT
+
+
+def print_plain(text: str, *, file: TextIO | None = None) -> None:
+    """Print text that names outside things (files, repositories, models), cleaned.
+
+    Newlines stay; terminal escape sequences and control characters go.
+    """
+    print(plain_message(text, limit=PLAIN_LIMIT), file=file or sys.stdout)
 
 
 def write_stream(text: str) -> None:

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from autoglm_desktop.cli.output import print_error
+from autoglm_desktop.cli.output import print_error, print_plain
 from autoglm_desktop.core.common.errors import AutoGLMError
 from autoglm_desktop.core.engine.build import llama_build, restrict_to_build
 from autoglm_desktop.core.machine.hardware import (
@@ -66,7 +66,10 @@ def run(args: argparse.Namespace) -> int:
         tuned = plan_for(info=info, hardware=hardware, overrides=PlanOverrides(n_ctx=args.ctx))
     except (AutoGLMError, ValueError) as exc:
         return print_error(_one_line(str(exc)), command="plan")
-    print(json.dumps(plan_json(tuned)) if args.json else plan_text(tuned))
+    if args.json:
+        print(json.dumps(plan_json(tuned)))
+    else:
+        print_plain(plan_text(tuned))
     return 0
 
 

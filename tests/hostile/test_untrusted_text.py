@@ -266,6 +266,20 @@ def test_a_streamed_reply_loses_its_control_characters(
     assert out == "Hi ]0;pwned there[2J\nend\t."  # inert: without ESC nothing is obeyed
 
 
+def test_plan_and_models_print_a_hostile_file_name_cleaned(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    model = write_synthetic_gguf(
+        home / "data" / "models" / "evil\x1b]0;pwned\x07\x1b[2J.gguf", SyntheticModel()
+    )
+    plan = run_cli("plan", str(model), home=home)
+    assert plan.returncode == 0, plan.stderr
+    assert b"Model:        evil.gguf\n" in plan.stdout
+    listed = run_cli("models", home=home)
+    assert listed.returncode == 0, listed.stderr
+    assert b"\x1b" not in plan.stdout + listed.stdout
+    assert b"\nevil " in listed.stdout
+
+
 ABORTING_ENGINE = textwrap.dedent(
     """
     import ctypes, pathlib, sys
