@@ -221,6 +221,22 @@ def test_an_empty_template_error_still_says_what_happened(engine: EngineClient) 
     assert str(caught.value) == "The model's chat template failed: a value is not valid."
 
 
+def test_a_template_jinja_cannot_compile_is_named_as_the_problem(
+    tmp_path: Path, app_home: Path
+) -> None:
+    spec = SyntheticModel(chat_template="{% if \x1b[2J <b> %}" + CHATML_TEMPLATE)
+    model = write_synthetic_gguf(tmp_path / "broken.gguf", spec)
+    client = EngineClient()
+    try:
+        with pytest.raises(ModelLoadError) as caught:
+            list(client.load(LoadPlan(model_path=model, n_ctx=256)))
+    finally:
+        client.shutdown()
+    message = str(caught.value)
+    assert message.startswith("The chat template of broken.gguf is broken: ")
+    assert "\x1b" not in message
+
+
 # -- the command line ---------------------------------------------------------------------
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import llama_cpp
 import llama_cpp.llama_cpp as llama_lib
 from llama_cpp.llama_chat_format import ChatFormatterResponse, Jinja2ChatFormatter
@@ -205,6 +206,10 @@ class LlamaRuntime:
                     swa_full=False,  # llama-cpp-python's default keeps a full-size SWA cache
                     verbose=False,
                 )
+        except jinja2.TemplateError as exc:  # llama-cpp-python compiles the model's template
+            raise ModelLoadError(
+                sentence(f"The chat template of {path.name} is broken", describe_exception(exc))
+            ) from None
         except (ValueError, RuntimeError) as exc:
             if self._stop_requested():
                 raise OperationCancelledError("Loading the model was cancelled.") from exc
