@@ -296,6 +296,22 @@ def test_plan_and_models_print_a_hostile_file_name_cleaned(tmp_path: Path) -> No
     assert b"\nevil " in listed.stdout
 
 
+def test_chat_on_a_model_that_makes_llama_cpp_abort_prints_one_line(tmp_path: Path) -> None:
+    """4 query heads over 3 key/value heads: llama.cpp's GGML_ASSERT aborts the engine."""
+    model = write_synthetic_gguf(tmp_path / "abort.gguf", SyntheticModel(n_head=4, n_head_kv=3))
+    home = tmp_path / "home"
+    result = run_cli("chat", "--model", str(model), "hi", home=home)
+    assert result.returncode == 2
+    assert result.stdout == b""
+    lines = result.stderr.decode().splitlines()
+    assert lines == [
+        "autoglm-desktop chat: error: The model engine aborted inside llama.cpp. llama.cpp's "
+        f"last messages are in {home / 'data' / 'logs' / 'engine.log'}."
+    ]
+    log = (home / "data" / "logs" / "engine.log").read_text(encoding="utf-8", errors="replace")
+    assert "GGML_ASSERT(" in log  # the assertion and its backtrace are kept for a bug report
+
+
 ABORTING_ENGINE = textwrap.dedent(
     """
     import ctypes, pathlib, sys

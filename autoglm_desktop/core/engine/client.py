@@ -328,7 +328,10 @@ class EngineClient:
         if self._conn is not None:
             self._conn.close()
         self._process = self._conn = None  # the next request starts a fresh engine
-        raise errors.EngineCrashedError(describe_exit(exitcode), exitcode=exitcode)
+        message = describe_exit(exitcode)
+        if self._log_path is not None and exitcode is not None and exitcode < 0:
+            message += f" llama.cpp's last messages are in {self._log_path}."
+        raise errors.EngineCrashedError(message, exitcode=exitcode)
 
 
 def _failure_to_error(failure: EngineFailure) -> errors.AutoGLMError:
