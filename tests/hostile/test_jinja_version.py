@@ -6,6 +6,7 @@ models' chat templates run in that sandbox.
 
 from __future__ import annotations
 
+import importlib.metadata
 import re
 import sys
 from pathlib import Path
@@ -90,6 +91,20 @@ def test_a_missing_jinja2_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(dependencies, "jinja2_version", lambda: None)
     with pytest.raises(DependencyError, match="it is not installed"):
         check_jinja2()
+
+
+def test_a_frozen_app_without_package_metadata_asks_jinja2_itself(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """PyInstaller bundles do not carry jinja2's metadata unless asked: the module knows."""
+    import jinja2
+
+    def no_metadata(name: str) -> str:
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", no_metadata)
+    assert dependencies.jinja2_version() == jinja2.__version__
+    check_jinja2()
 
 
 def test_pyproject_declares_the_safe_jinja2() -> None:
