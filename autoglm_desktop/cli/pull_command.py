@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 from huggingface_hub.utils.tqdm import tqdm
 
-from autoglm_desktop.cli.output import format_size, print_error, print_table
+from autoglm_desktop.cli.output import format_size, print_error, print_plain, print_table
 from autoglm_desktop.core.common.errors import AutoGLMError, NothingFitsError
 from autoglm_desktop.core.hub.client import HubClient
 from autoglm_desktop.core.hub.downloads import (
@@ -96,9 +96,9 @@ def print_files(rating: RepoRating) -> None:
     ]
     print_table(("QUANT", "SIZE", "FIT", "CONTEXT", "FILE"), rows, right={1, 3})
     for projector in rating.detail.projectors:
-        print(f"vision projector (not a chat model): {projector.primary_path}")
+        print_plain(f"vision projector (not a chat model): {projector.primary_path}")
     for name in rating.detail.incomplete:
-        print(f"incomplete split model (parts missing on the hub): {name}")
+        print_plain(f"incomplete split model (parts missing on the hub): {name}")
 
 
 def _download(client: HubClient, rating: RepoRating, chosen: RatedModel) -> int:
@@ -111,7 +111,7 @@ def _download(client: HubClient, rating: RepoRating, chosen: RatedModel) -> int:
         print(f"Already downloaded: {status.path}")
         return 0
     resuming = f", resuming at {format_size(status.bytes_done)}" if status.bytes_done else ""
-    print(
+    print_plain(
         f"Downloading {model.primary_path} ({model.quant or 'unknown quant'}, "
         f"{format_size(model.size)}{resuming}) — {fit.label.lower()}.",
         file=sys.stderr,

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from autoglm_desktop.core.common.errors import AutoGLMError, HubSettingsError
+from autoglm_desktop.core.common.untrusted_text import plain_message
 from autoglm_desktop.core.hub.catalog import load_catalog
 from autoglm_desktop.core.hub.client import (
     HubClient,
@@ -56,6 +57,12 @@ from autoglm_desktop.core.planning.recommend import (
     rate_repo_by_size,
 )
 from autoglm_desktop.qt.common.markdown_render import COPY_CODE_SCHEME, render_markdown
+from autoglm_desktop.qt.common.plain_text import (
+    escaped,
+    plain_label,
+    plain_tooltip,
+    set_plain_text,
+)
 from autoglm_desktop.qt.common.speed_text import slow_model_warning
 from autoglm_desktop.qt.models.widgets import (
     FitBadge,
@@ -122,7 +129,7 @@ class TokenPrompt(QFrame):
         self.save_button = QPushButton(self.tr("Save token"))
         self.save_button.clicked.connect(self._save)
         self.token_edit.returnPressed.connect(self._save)
-        self.status = QLabel()
+        self.status = plain_label()  # may quote a server's error
         self.status.setWordWrap(True)
         self.status.hide()
         row = QHBoxLayout()
@@ -143,7 +150,7 @@ class TokenPrompt(QFrame):
                 "downloading: open <a href='%1'>its page on the hub</a>, accept them, then create "
                 "an access token (hub → Settings → Access Tokens, “read” is enough) and paste it "
                 "here."
-            ).replace("%1", page)
+            ).replace("%1", escaped(page))
         )
         self._say(
             self.tr("A token is saved and will be sent with the download.")
@@ -160,7 +167,7 @@ class TokenPrompt(QFrame):
         try:
             self.session.save_token(self.token_edit.text())
         except HubSettingsError as error:
-            self._say(str(error))
+            self._say(plain_message(error))
             return
         self.token_edit.clear()
         self._say(self.tr("Token saved. Downloads of this model can start now."))
@@ -187,13 +194,13 @@ class RepoDetailView(QWidget):
         self._slow_model: RemoteModel | None = None  # waiting for "Download anyway"
         self._slow_confirmed: set[RemoteModel] = set()
 
-        self.placeholder = QLabel(
+        self.placeholder = plain_label(  # shows repository names too: never HTML
             self.tr("Pick a model on the left to see its files and how well each fits this PC.")
         )
         self.placeholder.setWordWrap(True)
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.placeholder.setStyleSheet("color: palette(placeholder-text);")
-        self.title = QLabel()
+        self.title = plain_label()
         title_font = QFont(self.title.font())
         title_font.setPointSizeF(title_font.pointSizeF() * 1.35)
         title_font.setBold(True)
@@ -218,7 +225,7 @@ class RepoDetailView(QWidget):
         header.setStretchLastSection(False)
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
-        self.notes = QLabel()
+        self.notes = plain_label()  # names the repository's files
         self.notes.setWordWrap(True)
         self.notes.setStyleSheet("color: palette(placeholder-text);")
 
@@ -278,7 +285,8 @@ class RepoDetailView(QWidget):
             parts.append(self.tr("updated %1").replace("%1", age_text(detail.last_modified)))
         if detail.license:
             parts.append(self.tr("licence: %1").replace("%1", detail.license))
-        link = f"{self.session.client.endpoint}/{detail.repo_id}"
+        parts = [escaped(part) for part in parts]  # the meta line is HTML, for its link
+        link = escaped(f"{self.session.client.endpoint}/{detail.repo_id}")
         open_text = self.tr("open on the hub")
         parts.append(f"<a href='{link}'>{open_text}</a>")
         self.meta.setText(" · ".join(parts))
@@ -357,7 +365,7 @@ class RepoDetailView(QWidget):
                 size += " " + self.tr("(%1 parts)").replace("%1", str(len(model.files)))
             item.setText(1, size)
             item.setTextAlignment(1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            item.setToolTip(3, model.primary_path)
+            item.setToolTip(3, plain_tooltip(model.primary_path))
             item.setData(0, _ROLE, model)
             badge_box = QWidget()
             badge_layout = QHBoxLayout(badge_box)
@@ -379,7 +387,7 @@ class RepoDetailView(QWidget):
             quant += "  ★"
             item.setToolTip(0, self.tr("Recommended for this PC"))
         else:
-            item.setToolTip(0, model.primary_path)
+            item.setToolTip(0, plain_tooltip(model.primary_path))
         item.setText(0, quant)
         item.setText(3, fit_details(rated.fit))
         self.fit_badge(item).show_fit(rated.fit)
@@ -560,7 +568,7 @@ class DiscoverPage(QWidget):
         self.offline_bar = NoticeBar()
         self.offline_bar.actionTriggered.connect(self._on_offline_action)
 
-        self.list_title = QLabel()
+        self.list_title = plain_label()
         self.list_title.setStyleSheet("font-weight: 600;")
         self.catalog = self._tree(
             [self.tr("Recommended model"), self.tr("Size"), self.tr("On this PC")]
@@ -574,7 +582,7 @@ class DiscoverPage(QWidget):
         self.lists = QStackedWidget()
         self.lists.addWidget(self.catalog)
         self.lists.addWidget(self.results)
-        self.list_status = QLabel()
+        self.list_status = plain_label()  # may quote a server's error
         self.list_status.setWordWrap(True)
         self.list_status.setStyleSheet("color: palette(placeholder-text);")
         self.list_notice = NoticeBar()
@@ -666,8 +674,10 @@ class DiscoverPage(QWidget):
             item.setText(0, f"{entry.name}\n{choice.quant} · {entry.license}")
             item.setToolTip(
                 0,
-                f"{entry.description}\n{entry.repo_id} · "
-                + self.tr("licence: %1").replace("%1", entry.license),
+                plain_tooltip(
+                    f"{entry.description}\n{entry.repo_id} · "
+                    + self.tr("licence: %1").replace("%1", entry.license)
+                ),
             )
             item.setText(1, size_text(entry.estimated_size(choice.quant)))
             item.setTextAlignment(1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -681,7 +691,7 @@ class DiscoverPage(QWidget):
             self._show_catalog()
 
     def _on_catalog_failed(self, error: AutoGLMError) -> None:
-        self.list_status.setText(str(error))
+        set_plain_text(self.list_status, error)
 
     # -- search --------------------------------------------------------------------------
 
@@ -736,7 +746,7 @@ class DiscoverPage(QWidget):
                 tip += "\n" + self.tr("Gated: needs an access token to download.")
             if model.architecture:
                 tip += "\n" + model.architecture
-            item.setToolTip(0, tip)
+            item.setToolTip(0, plain_tooltip(tip))
             item.setText(1, count_text(model.downloads))
             item.setText(2, count_text(model.likes))
             item.setText(3, age_text(model.last_modified))
@@ -830,7 +840,7 @@ class DiscoverPage(QWidget):
         self.detail.show_error(self._repo_id or "", str(error), offline=self.session.offline)
 
     def _on_card_failed(self, error: AutoGLMError) -> None:
-        self.detail.card.setPlaceholderText(str(error))
+        self.detail.card.setPlaceholderText(plain_message(error))
 
     def _on_fits_failed(self, error: AutoGLMError) -> None:
         log.debug("No estimator verdicts; the files keep their size-based ratings: %s", error)
@@ -873,7 +883,7 @@ class DiscoverPage(QWidget):
             try:
                 self.session.apply_settings(self.session.settings.updated(offline=False))
             except AutoGLMError as error:
-                self.offline_bar.label.setText(str(error))
+                set_plain_text(self.offline_bar.label, error)
 
     # -- from the window -----------------------------------------------------------------
 

@@ -32,6 +32,7 @@ from autoglm_desktop.core.models.library import (
     remove_folder,
     save_library_config,
 )
+from autoglm_desktop.qt.common.plain_text import plain_label, set_plain_text
 from autoglm_desktop.qt.workers.hub_session import HubSession
 
 TOKENS_PAGE = "https://huggingface.co/settings/tokens"
@@ -92,7 +93,7 @@ class HubSettingsPage(QScrollArea):
         )
         self.apply_button = QPushButton(self.tr("Apply"))
         self.apply_button.clicked.connect(self.apply)
-        self.hub_status = QLabel()
+        self.hub_status = plain_label()  # may quote a server's error
         self.hub_status.setWordWrap(True)
         form = QFormLayout()
         form.addRow(self.tr("Proxy:"), self.proxy_edit)
@@ -141,7 +142,7 @@ class HubSettingsPage(QScrollArea):
             self.session.apply_settings(self.edited_settings())
         except HubSettingsError as error:
             self.hub_status.setStyleSheet(_ERROR_STYLE)
-            self.hub_status.setText(str(error))
+            set_plain_text(self.hub_status, error)
             return
         self.hub_status.setStyleSheet("")
         settings = self.session.settings
@@ -173,7 +174,7 @@ class HubSettingsPage(QScrollArea):
         self.save_token_button.clicked.connect(self.save_token)
         self.clear_token_button = QPushButton(self.tr("Remove token"))
         self.clear_token_button.clicked.connect(self.session.clear_token)
-        self.token_status = QLabel()
+        self.token_status = plain_label()  # may quote a server's error
         self.token_status.setWordWrap(True)
         row = QHBoxLayout()
         row.addWidget(self.token_edit, 1)
@@ -190,7 +191,7 @@ class HubSettingsPage(QScrollArea):
             self.session.save_token(self.token_edit.text())
         except HubSettingsError as error:
             self.token_status.setStyleSheet(_ERROR_STYLE)
-            self.token_status.setText(str(error))
+            set_plain_text(self.token_status, error)
             return
         self.token_edit.clear()
 

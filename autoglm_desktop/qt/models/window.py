@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from autoglm_desktop import APP_NAME
 from autoglm_desktop.core.common.errors import AutoGLMError
+from autoglm_desktop.core.common.untrusted_text import plain_message
 from autoglm_desktop.core.hub.client import RemoteModel, RepoDetail
 from autoglm_desktop.core.hub.downloads import DownloadRequest, DownloadState, RetryPolicy
 from autoglm_desktop.core.models.library import LibrarySources, LocalModel
@@ -168,7 +169,7 @@ class ModelsWindow(QMainWindow):
         try:
             status = self.session.downloads.add(DownloadRequest.for_model(detail, model))
         except AutoGLMError as error:
-            self.statusBar().showMessage(str(error), 10_000)
+            self.statusBar().showMessage(plain_message(error), 10_000)
             return
         if status.state is DownloadState.COMPLETED:
             self.statusBar().showMessage(

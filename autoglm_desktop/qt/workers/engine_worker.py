@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
+from autoglm_desktop.core.common import paths
 from autoglm_desktop.core.common.errors import AutoGLMError
 from autoglm_desktop.core.common.types import ChatTurn, LoadPlan, SamplingSettings, Thinking
 from autoglm_desktop.core.engine import (
@@ -67,7 +68,7 @@ class EngineWorker(QObject):
 
     def __init__(self, client: EngineClient | None = None) -> None:
         super().__init__()
-        self._client = client or EngineClient()
+        self._client = client or EngineClient(log_path=paths.engine_log_path())
         self._watch = QTimer(self)  # moves to the worker's thread with it
         self._watch.setInterval(ENGINE_CHECK_MS)
         self._watch.timeout.connect(self._check_engine)
