@@ -5,7 +5,8 @@ from __future__ import annotations
 from autoglm_desktop.core.hub.client import HubClient
 from autoglm_desktop.core.hub.modelscope import ModelScopeClient
 from autoglm_desktop.core.hub.settings import HubSettings
-from autoglm_desktop.core.hub.source import Source, SourceClient
+from autoglm_desktop.core.hub.source import Source
+from autoglm_desktop.core.hub.source_client import SourceClient
 
 
 def connect(

@@ -58,7 +58,8 @@ from autoglm_desktop.core.common.settings_file import read_json_object, write_js
 from autoglm_desktop.core.hub.client import RemoteModel, RepoDetail, is_sha256
 from autoglm_desktop.core.hub.connect import connect
 from autoglm_desktop.core.hub.queue_file import state_file_path
-from autoglm_desktop.core.hub.source import Source, SourceClient
+from autoglm_desktop.core.hub.source import Source
+from autoglm_desktop.core.hub.source_client import SourceClient
 
 log = logging.getLogger(__name__)
 

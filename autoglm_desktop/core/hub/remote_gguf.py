@@ -50,7 +50,7 @@ from autoglm_desktop.core.common.errors import (
     NetworkError,
 )
 from autoglm_desktop.core.hub.client import HubFile, RemoteModel, is_sha256
-from autoglm_desktop.core.hub.source import SourceClient
+from autoglm_desktop.core.hub.source_client import SourceClient
 from autoglm_desktop.core.models.gguf_info import (
     DEFAULT_MAX_METADATA_BYTES,
     GGUF_MAGIC,

@@ -3,7 +3,8 @@
 Search, repository detail, GGUF header reads (:mod:`~autoglm_desktop.core.hub.remote_gguf`),
 fit verdicts (:mod:`~autoglm_desktop.core.planning`) and downloads
 (:mod:`~autoglm_desktop.core.hub.downloads`) work the same on both; they reach the network only
-through a :class:`SourceClient`, which :class:`~autoglm_desktop.core.hub.client.HubClient` and
+through a :class:`~autoglm_desktop.core.hub.source_client.SourceClient`, which
+:class:`~autoglm_desktop.core.hub.client.HubClient` and
 :class:`~autoglm_desktop.core.hub.modelscope.ModelScopeClient` implement.
 
 A model is named by a *reference*: ``owner/repo`` on the chosen source, or with the source in
@@ -18,17 +19,11 @@ language is Simplified Chinese (``zh_CN``) is offered ModelScope first
 from __future__ import annotations
 
 import enum
-from contextlib import AbstractContextManager
+import locale
+import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
 
 from autoglm_desktop.core.common.errors import HubNotFoundError
-
-if TYPE_CHECKING:
-    import httpx2
-
-    from autoglm_desktop.core.hub.client import HubModel, RepoDetail, SearchSort
-    from autoglm_desktop.core.hub.settings import HubSettings
 
 
 class Source(str, enum.Enum):
@@ -79,6 +74,15 @@ def suggested_source(locale_name: str | None) -> Source:
     return Source.HUGGING_FACE
 
 
+def environment_locale() -> str | None:
+    """The language the environment asks for (``LC_ALL``, ``LC_MESSAGES``, ``LANG``)."""
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(name, "").strip()
+        if value:
+            return value.split(".", 1)[0]
+    return locale.getlocale()[0]
+
+
 # --------------------------------------------------------------------------- references
 
 
@@ -119,79 +123,3 @@ def parse_model_ref(text: str, *, default: Source) -> ModelRef:
         )
     filename = "/".join(parts[2:]) or None
     return ModelRef(source=source, repo_id=f"{parts[0]}/{parts[1]}", filename=filename)
-
-
-# --------------------------------------------------------------------------- the client protocol
-
-
-class FileLocation(Protocol):
-    """Where one file of a repository is downloaded from, and what it should be."""
-
-    @property
-    def location(self) -> str: ...  # the URL to GET (Range requests work on it)
-
-    @property
-    def size(self) -> int | None: ...
-
-    @property
-    def etag(self) -> str | None: ...  # the file's SHA-256 where the source publishes it
-
-
-class ModelPager(Protocol):
-    """One search, fetched page by page."""
-
-    query: str
-    exhausted: bool
-
-    def next_page(self) -> list[HubModel]: ...
-
-
-class SourceClient(Protocol):
-    """What search, detail, header reads and downloads need of a model source.
-
-    Every method that touches the network raises only this app's typed errors
-    (:class:`~autoglm_desktop.core.common.errors.HubError` and its subclasses), with the same
-    messages on every source; each checks offline mode before it opens a socket.
-    """
-
-    source: Source
-    settings: HubSettings
-    endpoint: str
-    token: str | bool | None
-
-    @property
-    def host(self) -> str: ...
-
-    def ensure_online(self) -> None: ...
-
-    def http(self) -> httpx2.Client:
-        """The HTTP session (proxy applied) that streams file bytes."""
-        ...
-
-    def file_metadata(self, repo_id: str, path: str, *, revision: str | None) -> FileLocation: ...
-
-    def headers_for(self, url: str) -> dict[str, str]: ...
-
-    def errors(
-        self, *, repo_id: str | None = None, what: str = ""
-    ) -> AbstractContextManager[None]: ...
-
-    def raise_for_status(self, response: httpx2.Response) -> None:
-        """Raise the typed error for an HTTP error answer (its body already read)."""
-        ...
-
-    def search(
-        self, query: str, *, sort: SearchSort, page_size: int = 20, max_results: int = 200
-    ) -> ModelPager: ...
-
-    def repo_detail(
-        self, repo_id: str, *, revision: str | None = None, with_card: bool = True
-    ) -> RepoDetail: ...
-
-    def model_card(
-        self, repo_id: str, *, revision: str | None = None
-    ) -> tuple[str, str | None]: ...
-
-    def page_url(self, repo_id: str) -> str:
-        """The repository's page on the source's website."""
-        ...

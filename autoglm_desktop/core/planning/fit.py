@@ -39,7 +39,7 @@ from autoglm_desktop.core.hub.remote_gguf import (
     fetch_sibling_info,
     scale_to_sibling,
 )
-from autoglm_desktop.core.hub.source import SourceClient
+from autoglm_desktop.core.hub.source_client import SourceClient
 from autoglm_desktop.core.machine.hardware import HardwareSnapshot
 from autoglm_desktop.core.models.gguf_info import GGUFInfo, read_gguf_info
 from autoglm_desktop.core.models.quant import PREFERRED_QUANT, quant_bits

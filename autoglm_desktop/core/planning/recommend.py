@@ -22,7 +22,7 @@ from autoglm_desktop.core.common.errors import NothingFitsError
 from autoglm_desktop.core.engine.build import usable_hardware
 from autoglm_desktop.core.hub.catalog import CatalogEntry
 from autoglm_desktop.core.hub.client import RemoteModel, RepoDetail
-from autoglm_desktop.core.hub.source import SourceClient
+from autoglm_desktop.core.hub.source_client import SourceClient
 from autoglm_desktop.core.machine.hardware import HardwareSnapshot
 from autoglm_desktop.core.models.quant import PREFERRED_QUANT
 from autoglm_desktop.core.planning.fit import (
