@@ -198,6 +198,18 @@
 <context>
     <name>DiscoverPage</name>
     <message>
+        <source>Where models are searched and downloaded from</source>
+        <translation>模型的搜索和下载来源</translation>
+    </message>
+    <message>
+        <source>Models matching “%1” on %2</source>
+        <translation>%2 上与“%1”匹配的模型</translation>
+    </message>
+    <message>
+        <source>%1 is slow to answer. Still waiting… If it stays like this, check the connection or search Hugging Face instead.</source>
+        <translation>%1 响应缓慢，仍在等待…… 如果一直这样，请检查网络连接，或改为搜索 Hugging Face。</translation>
+    </message>
+    <message>
         <location filename="../../autoglm_desktop/qt/models/discover_page.py" line="534"/>
         <source>Search GGUF models on the hub, e.g. “qwen 1.5b” or “glm”</source>
         <translation>搜索 GGUF 模型，例如“qwen 1.5b”或“glm”</translation>
@@ -579,6 +591,30 @@
 </context>
 <context>
     <name>HubSettingsPage</name>
+    <message>
+        <source>ModelScope&apos;s address; leave it empty for modelscope.cn</source>
+        <translation>ModelScope 的地址；留空则使用 modelscope.cn</translation>
+    </message>
+    <message>
+        <source>ModelScope address:</source>
+        <translation>ModelScope 地址：</translation>
+    </message>
+    <message>
+        <source>Private ModelScope models need a ModelScope access token, from &lt;a href=&apos;%1&apos;&gt;modelscope.cn → Account → Access Token&lt;/a&gt;.</source>
+        <translation>私有的 ModelScope 模型需要 ModelScope 访问令牌，可在 &lt;a href=&apos;%1&apos;&gt;modelscope.cn → 账号 → 访问令牌&lt;/a&gt; 获取。</translation>
+    </message>
+    <message>
+        <source>ModelScope access token</source>
+        <translation>ModelScope 访问令牌</translation>
+    </message>
+    <message>
+        <source>A ModelScope token is saved and sent to ModelScope with every request.</source>
+        <translation>已保存 ModelScope 令牌，每次请求 ModelScope 时都会发送。</translation>
+    </message>
+    <message>
+        <source>No ModelScope token saved.</source>
+        <translation>未保存 ModelScope 令牌。</translation>
+    </message>
     <message>
         <location filename="../../autoglm_desktop/qt/models/hub_settings_page.py" line="46"/>
         <source>Settings</source>
@@ -1327,6 +1363,10 @@
 </context>
 <context>
     <name>RepoDetailView</name>
+    <message>
+        <source>open on %1</source>
+        <translation>在 %1 上打开</translation>
+    </message>
     <message>
         <location filename="../../autoglm_desktop/qt/models/discover_page.py" line="215"/>
         <source>Pick a model on the left to see its files and how well each fits this PC.</source>

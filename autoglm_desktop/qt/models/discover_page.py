@@ -1,6 +1,9 @@
 """The Discover page: search the hub for GGUF models, see which file fits this PC, download it.
 
-With an empty search box it lists the curated catalog, ranked for this PC. Typing searches the
+A selector beside the search box chooses the model source, the Hugging Face hub or ModelScope;
+search, repository pages, fit verdicts and downloads work the same on both. With an empty
+search box it lists the curated catalog, ranked for this PC (its repositories are opened on the
+chosen source, where the big publishers keep the same names). Typing searches the
 hub after a short pause; every request runs on a background thread (see
 :class:`~autoglm_desktop.qt.workers.background.CallRunner`), so a slow or blocked network
 never freezes the window, and a newer search simply replaces a pending one. A
@@ -36,16 +39,10 @@ from PySide6.QtWidgets import (
 
 from autoglm_desktop.core.common.errors import AutoGLMError, HubSettingsError
 from autoglm_desktop.core.hub.catalog import load_catalog
-from autoglm_desktop.core.hub.client import (
-    HubClient,
-    HubModel,
-    ModelSearch,
-    RemoteModel,
-    RepoDetail,
-    SearchSort,
-    fetch_model_card,
-)
+from autoglm_desktop.core.hub.client import HubModel, RemoteModel, RepoDetail, SearchSort
 from autoglm_desktop.core.hub.downloads import DownloadState, DownloadStatus
+from autoglm_desktop.core.hub.source import Source, format_ref
+from autoglm_desktop.core.hub.source_client import ModelPager, SourceClient
 from autoglm_desktop.core.planning.fit import current_budget
 from autoglm_desktop.core.planning.recommend import (
     CatalogChoice,
@@ -84,8 +81,8 @@ class LoadedCard:
     code_blocks: tuple[str, ...]
 
 
-def load_card(client: HubClient, repo_id: str, revision: str, *, dark: bool) -> LoadedCard:
-    text, _licence = fetch_model_card(client, repo_id, revision=revision)
+def load_card(client: SourceClient, repo_id: str, revision: str, *, dark: bool) -> LoadedCard:
+    text, _licence = client.model_card(repo_id, revision=revision)
     rendered = render_markdown(text, dark=dark) if text else None
     return LoadedCard(
         repo_id, rendered.html if rendered else "", rendered.code_blocks if rendered else ()
@@ -241,6 +238,15 @@ class RepoDetailView(QWidget):
 
     # -- states --------------------------------------------------------------------------
 
+    def show_placeholder(self) -> None:
+        self.loaded = None
+        self.notice.hide()
+        self.placeholder.setText(
+            self.tr("Pick a model on the left to see its files and how well each fits this PC.")
+        )
+        self.placeholder.show()
+        self.body.hide()
+
     def show_loading(self, repo_id: str) -> None:
         self.loaded = None
         self.notice.hide()
@@ -265,7 +271,9 @@ class RepoDetailView(QWidget):
         self.placeholder.hide()
         self.body.show()
         self.title.setText(detail.repo_id)
+        self.title.setToolTip(format_ref(detail.source, detail.repo_id))
         parts = [
+            detail.source.label,
             self.tr("%1 downloads").replace("%1", count_text(detail.downloads)),
             self.tr("%1 likes").replace("%1", count_text(detail.likes)),
         ]
@@ -273,12 +281,16 @@ class RepoDetailView(QWidget):
             parts.append(self.tr("updated %1").replace("%1", age_text(detail.last_modified)))
         if detail.license:
             parts.append(self.tr("licence: %1").replace("%1", detail.license))
-        link = f"{self.session.client.endpoint}/{detail.repo_id}"
-        open_text = self.tr("open on the hub")
+        client = self.session.clients[detail.source]
+        link = client.page_url(detail.repo_id)
+        if detail.source is Source.HUGGING_FACE:
+            open_text = self.tr("open on the hub")
+        else:
+            open_text = self.tr("open on %1").replace("%1", detail.source.label)
         parts.append(f"<a href='{link}'>{open_text}</a>")
         self.meta.setText(" · ".join(parts))
         if detail.gated:
-            self.token_prompt.show_for(detail.repo_id, self.session.client.endpoint)
+            self.token_prompt.show_for(detail.repo_id, client.endpoint)
         else:
             self.token_prompt.hide()
         self._fill_files()
@@ -499,7 +511,7 @@ class DiscoverPage(QWidget):
         self.repo_call = CallRunner(self, name="repo")
         self.card_call = CallRunner(self, name="card")
         self.fits_call = CallRunner(self, name="fits")
-        self._search: ModelSearch | None = None
+        self._search: ModelPager | None = None
         self._repo_id: str | None = None
         self._catalog_loaded = False
 
@@ -508,6 +520,12 @@ class DiscoverPage(QWidget):
             self.tr("Search GGUF models on the hub, e.g. “qwen 1.5b” or “glm”")
         )
         self.search_edit.setClearButtonEnabled(True)
+        self.source_combo = QComboBox()
+        self.source_combo.setToolTip(self.tr("Where models are searched and downloaded from"))
+        for source in Source:
+            self.source_combo.addItem(source.label, source.value)
+        self.source_combo.setCurrentIndex(self.source_combo.findData(session.source.value))
+        self.source_combo.currentIndexChanged.connect(self._on_source_chosen)
         self.sort_combo = QComboBox()
         for label, sort in (
             (self.tr("Most downloaded"), SearchSort.DOWNLOADS),
@@ -557,6 +575,7 @@ class DiscoverPage(QWidget):
         self.detail.settingsRequested.connect(self.settingsRequested)
 
         search_row = QHBoxLayout()
+        search_row.addWidget(self.source_combo)
         search_row.addWidget(self.search_edit, 1)
         search_row.addWidget(self.sort_combo)
         left = QWidget()
@@ -579,6 +598,7 @@ class DiscoverPage(QWidget):
         layout.addWidget(self.splitter, 1)
 
         session.settingsChanged.connect(self._on_settings_changed)
+        session.sourceChanged.connect(self._on_source_changed)
         self._show_offline_state()
         self._show_catalog()
 
@@ -667,10 +687,14 @@ class DiscoverPage(QWidget):
             self._show_catalog()
             return
         sort = SearchSort(self.sort_combo.currentData())  # Qt hands back the plain str
-        self._search = ModelSearch(self.session.client, query, sort=sort)
+        self._search = self.session.client.search(query, sort=sort)
         self.results.clear()
         self.lists.setCurrentWidget(self.results)
-        self.list_title.setText(self.tr("Models matching “%1”").replace("%1", query))
+        self.list_title.setText(
+            self.tr("Models matching “%1” on %2")
+            .replace("%1", query)
+            .replace("%2", self.session.source.label)
+        )
         self._request_page(self.tr("Searching %1…").replace("%1", self.session.client.host))
 
     def _request_page(self, status: str) -> None:
@@ -698,7 +722,7 @@ class DiscoverPage(QWidget):
             author, _, name = model.repo_id.rpartition("/")
             gated = " · " + self.tr("gated") if model.gated else ""
             item.setText(0, f"{name}\n{author}{gated}")
-            tip = model.repo_id
+            tip = format_ref(model.source, model.repo_id)
             if model.gated:
                 tip += "\n" + self.tr("Gated: needs an access token to download.")
             if model.architecture:
@@ -738,13 +762,19 @@ class DiscoverPage(QWidget):
             self._on_scrolled(0)
 
     def _on_slow_answer(self) -> None:
-        if self.search_call.busy:
-            self.list_status.setText(
-                self.tr(
-                    "%1 is slow to answer. Still waiting… If it stays like this, check the "
-                    "connection or choose the hf-mirror.com endpoint in Hub settings."
-                ).replace("%1", self.session.client.host)
+        if not self.search_call.busy:
+            return
+        if self.session.source is Source.MODELSCOPE:
+            text = self.tr(
+                "%1 is slow to answer. Still waiting… If it stays like this, check the "
+                "connection or search Hugging Face instead."
             )
+        else:
+            text = self.tr(
+                "%1 is slow to answer. Still waiting… If it stays like this, check the "
+                "connection or choose the hf-mirror.com endpoint in Hub settings."
+            )
+        self.list_status.setText(text.replace("%1", self.session.client.host))
 
     def _on_search_failed(self, error: AutoGLMError) -> None:
         self._slow.stop()
@@ -810,6 +840,30 @@ class DiscoverPage(QWidget):
                 self._request_page(self.tr("Loading more…"))
             else:
                 self.start_search()
+
+    # -- source --------------------------------------------------------------------------
+
+    def _on_source_chosen(self, _index: int) -> None:
+        source = Source(self.source_combo.currentData())
+        try:
+            self.session.set_source(source)
+        except AutoGLMError as error:  # not saved; it still applies until the app quits
+            self.list_status.setText(str(error))
+
+    def _on_source_changed(self, source: Source) -> None:
+        """Show the chosen source's answers: search again, forget the repository shown."""
+        index = self.source_combo.findData(source.value)
+        if index != self.source_combo.currentIndex():
+            self.source_combo.setCurrentIndex(index)
+        self.repo_call.cancel()
+        self.card_call.cancel()
+        self.fits_call.cancel()
+        self._repo_id = None
+        self.detail.show_placeholder()
+        if self.search_edit.text().strip():
+            self.start_search()
+        else:
+            self._show_catalog()
 
     # -- offline -------------------------------------------------------------------------
 
