@@ -1364,10 +1364,6 @@
 <context>
     <name>RepoDetailView</name>
     <message>
-        <source>open on %1</source>
-        <translation>在 %1 上打开</translation>
-    </message>
-    <message>
         <location filename="../../autoglm_desktop/qt/models/discover_page.py" line="215"/>
         <source>Pick a model on the left to see its files and how well each fits this PC.</source>
         <translation>在左侧选择一个模型，即可查看它的文件以及各文件与本机的适配情况。</translation>
@@ -1432,11 +1428,6 @@
         <location filename="../../autoglm_desktop/qt/models/discover_page.py" line="304"/>
         <source>licence: %1</source>
         <translation>许可证：%1</translation>
-    </message>
-    <message>
-        <location filename="../../autoglm_desktop/qt/models/discover_page.py" line="306"/>
-        <source>open on the hub</source>
-        <translation>打开模型页面</translation>
     </message>
     <message>
         <location filename="../../autoglm_desktop/qt/models/discover_page.py" line="343"/>

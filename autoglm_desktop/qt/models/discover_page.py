@@ -272,8 +272,11 @@ class RepoDetailView(QWidget):
         self.body.show()
         self.title.setText(detail.repo_id)
         self.title.setToolTip(format_ref(detail.source, detail.repo_id))
+        # The source's name links to the repository's page there (one word: never broken).
+        page_url = self.session.clients[detail.source].page_url(detail.repo_id)
+        source_name = detail.source.label.replace(" ", "&nbsp;")
         parts = [
-            detail.source.label,
+            f"<a href='{page_url}'>{source_name}</a>",
             self.tr("%1 downloads").replace("%1", count_text(detail.downloads)),
             self.tr("%1 likes").replace("%1", count_text(detail.likes)),
         ]
@@ -281,16 +284,9 @@ class RepoDetailView(QWidget):
             parts.append(self.tr("updated %1").replace("%1", age_text(detail.last_modified)))
         if detail.license:
             parts.append(self.tr("licence: %1").replace("%1", detail.license))
-        client = self.session.clients[detail.source]
-        link = client.page_url(detail.repo_id)
-        if detail.source is Source.HUGGING_FACE:
-            open_text = self.tr("open on the hub")
-        else:
-            open_text = self.tr("open on %1").replace("%1", detail.source.label)
-        parts.append(f"<a href='{link}'>{open_text}</a>")
         self.meta.setText(" · ".join(parts))
         if detail.gated:
-            self.token_prompt.show_for(detail.repo_id, client.endpoint)
+            self.token_prompt.show_for(detail.repo_id, self.session.clients[detail.source].endpoint)
         else:
             self.token_prompt.hide()
         self._fill_files()

@@ -24,6 +24,7 @@ from autoglm_desktop import APP_NAME
 from autoglm_desktop.core.common.errors import AutoGLMError
 from autoglm_desktop.core.hub.client import RemoteModel, RepoDetail
 from autoglm_desktop.core.hub.downloads import DownloadRequest, DownloadState, RetryPolicy
+from autoglm_desktop.core.hub.source import Source
 from autoglm_desktop.core.models.library import LibrarySources, LocalModel
 from autoglm_desktop.qt.models.discover_page import DiscoverPage
 from autoglm_desktop.qt.models.downloads_page import DownloadsPage
@@ -120,6 +121,7 @@ class ModelsWindow(QMainWindow):
         library.libraryScanned.connect(self._on_library_scanned)
         self.settings_page.libraryChanged.connect(library.refresh)
         self.session.settingsChanged.connect(self._show_hub_state)
+        self.session.sourceChanged.connect(self._show_hub_state)
 
     # -- pages ---------------------------------------------------------------------------
 
@@ -152,7 +154,11 @@ class ModelsWindow(QMainWindow):
         if settings.is_offline:
             text = self.tr("Offline mode: no network connections")
         else:
-            text = self.tr("Hub: %1").replace("%1", settings.endpoint)
+            client = self.session.client
+            if client.source is Source.HUGGING_FACE:
+                text = self.tr("Hub: %1").replace("%1", client.endpoint)
+            else:  # a name and an address: nothing to translate
+                text = f"{client.source.label}: {client.endpoint}"
             if settings.proxy:
                 text += " · " + self.tr("proxy %1").replace("%1", settings.proxy)
         self.statusBar().showMessage(text)
