@@ -26,9 +26,11 @@ github.com/modelscope/modelscope-mcp-server):
 * access (``handle_http_response``, errors.py lines 105-165): a private model without a token
   that may read it answers 403; an unknown token 401; a missing model or file 404.
 
-Failures can be injected: an HTTP status for the next requests (``fail_next``: 429, 5xx...)
-and, through ``tests/hub_server.py``'s :class:`~hub_server.Fault`, stalls, dropped connections,
-corrupted bytes and holds in file transfers. Requests are recorded with their headers.
+Used as an HTTP proxy (absolute-form request lines) it answers for any host, as
+``tests/hub_server.py`` does. Failures can be injected: an HTTP status for the next requests
+(``fail_next``: 429, 5xx...) and, through ``tests/hub_server.py``'s :class:`~hub_server.Fault`,
+stalls, dropped connections, corrupted bytes and holds in file transfers. Requests are recorded
+with their headers.
 """
 
 from __future__ import annotations
@@ -88,6 +90,7 @@ class ModelScopeServer:
         self.bytes_served: Counter[str] = Counter()
         self.probe_bytes_served: Counter[str] = Counter()
         self.range_starts: list[tuple[str, int]] = []
+        self.proxied = 0  # requests received as a forward proxy (absolute-form request lines)
         self._api = _Server(self, "hub")  # type: ignore[arg-type]  # duck-typed as a HubServer
         self._api.RequestHandlerClass = _ModelScopeHandler
         self._storage = _Server(self, "cdn")  # type: ignore[arg-type]
@@ -177,7 +180,13 @@ class _ModelScopeHandler(_Handler):
         return self.server.hub  # type: ignore[return-value]
 
     def _dispatch(self, method: str) -> None:
-        parts = urlsplit(self.path)
+        target = self.path
+        if target.startswith(("http://", "https://")):  # used as a forward proxy
+            with self.ms.lock:
+                self.ms.proxied += 1
+            absolute = urlsplit(target)
+            target = absolute.path + (f"?{absolute.query}" if absolute.query else "")
+        parts = urlsplit(target)
         path, query = unquote(parts.path), parse_qs(parts.query)
         with self.ms.lock:
             self.ms.requests.append((self.server.role, method, self.path, dict(self.headers)))

@@ -370,6 +370,19 @@ def test_download_retries_through_a_busy_spell(ms: ModelScopeServer, model_file:
     assert sha256(status.path) == sha256(model_file)
 
 
+def test_proxy_setting_routes_modelscope_requests_through_the_proxy(
+    ms: ModelScopeServer, model_file: Path
+) -> None:
+    # An address only the proxy can reach: the stand-in, used as the proxy, answers for it.
+    client = ModelScopeClient(
+        settings=HubSettings(modelscope_endpoint="http://modelscope.invalid", proxy=ms.url),
+        token=False,
+    )
+    detail = client.repo_detail(REPO, with_card=False)
+    assert detail.find(quant="Q8_0").files[0].size == model_file.stat().st_size
+    assert ms.proxied >= 2  # the model's numbers and its file listing
+
+
 def test_unreachable_server_is_a_plain_network_error() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -95,6 +95,7 @@ def test_search_open_and_download_from_modelscope(
 
         detail.action_button("Q8_0").click()
         (row,) = window.downloads.rows.values()
+        assert row.origin.text() == "modelscope:Qwen/Tiny-GGUF"  # the queue names the source
         qtbot.waitUntil(lambda: row.status.state is DownloadState.COMPLETED, timeout=WAIT_MS)
         path = app_home / "data" / "models" / "Qwen" / "Tiny-GGUF" / "Tiny-Q8_0.gguf"
         assert hashlib.sha256(path.read_bytes()).digest() == (

@@ -139,6 +139,7 @@ class DownloadStatus:
     message: str  # what is happening, in words ("Reconnecting in 2 s...")
     error: str | None  # why it failed, in words
     path: Path  # where the model (its first file) will be
+    source: Source = Source.HUGGING_FACE
 
     @property
     def fraction(self) -> float:
@@ -745,6 +746,7 @@ class DownloadManager:
             message=job.message,
             error=job.error,
             path=job.primary_path,
+            source=job.request.source,
         )
 
 
