@@ -24,7 +24,9 @@ github.com/modelscope/modelscope-mcp-server):
   ``redirect_files`` large files are answered with a 302 to a second server (the storage host,
   another origin, as ModelScope's OSS links), which must not receive the token;
 * access (``handle_http_response``, errors.py lines 105-165): a private model without a token
-  that may read it answers 403; an unknown token 401; a missing model or file 404.
+  that may read it answers 403; an unknown token 401; a missing model or file 404. The token
+  comes as ``Authorization: Bearer <token>`` (``HubApi._build_bearer_headers``, api.py lines
+  2137-2183, which also reads ``MODELSCOPE_API_TOKEN``).
 
 Used as an HTTP proxy (absolute-form request lines) it answers for any host, as
 ``tests/hub_server.py`` does. Failures can be injected: an HTTP status for the next requests
@@ -71,6 +73,7 @@ class _StatusFault:
     status: int
     times: int
     path_contains: str
+    code: int | None = None
 
 
 class ModelScopeServer:
@@ -114,10 +117,16 @@ class ModelScopeServer:
             self.faults.append(fault)
         return fault
 
-    def fail_next(self, status: int, *, times: int = 1, path_contains: str = "") -> None:
-        """Answer the next ``times`` API requests whose path contains ``path_contains``."""
+    def fail_next(
+        self, status: int, *, times: int = 1, path_contains: str = "", code: int | None = None
+    ) -> None:
+        """Answer the next ``times`` API requests whose path contains ``path_contains``.
+
+        With ``code`` the HTTP status is ``status`` and the envelope carries ``code`` (ModelScope
+        answers some failures with HTTP 200 and its own code, ``Success: false``).
+        """
         with self.lock:
-            self.status_faults.append(_StatusFault(status, times, path_contains))
+            self.status_faults.append(_StatusFault(status, times, path_contains, code))
 
     def grant(self, token: str, *repo_ids: str) -> None:
         self.tokens.setdefault(token, set()).update(repo_ids)
@@ -155,12 +164,12 @@ class ModelScopeServer:
                     return fault
         return None
 
-    def take_status_fault(self, path: str) -> int | None:
+    def take_status_fault(self, path: str) -> _StatusFault | None:
         with self.lock:
             for fault in self.status_faults:
                 if fault.times > 0 and fault.path_contains in path:
                     fault.times -= 1
-                    return fault.status
+                    return fault
         return None
 
     def requests_to(self, role: str) -> list[tuple[str, str, dict[str, str]]]:
@@ -194,10 +203,11 @@ class _ModelScopeHandler(_Handler):
             if self.server.role == "cdn":
                 self._storage(method, path, query)
                 return
-            status = self.ms.take_status_fault(path)
-            if status is not None:
+            fault = self.ms.take_status_fault(path)
+            if fault is not None:
                 self._drain()
-                self._fail(status, f"injected {status}")
+                code = fault.code if fault.code is not None else fault.status
+                self._envelope(fault.status, None, f"injected {code}", code=code)
                 return
             self._route(method, path, query)
         except (BrokenPipeError, ConnectionResetError):
@@ -364,14 +374,15 @@ class _ModelScopeHandler(_Handler):
     def _fail(self, status: int, message: str) -> None:
         self._envelope(status, None, message)
 
-    def _envelope(self, status: int, data: Any, message: str) -> None:
+    def _envelope(self, status: int, data: Any, message: str, *, code: int | None = None) -> None:
+        code = status if code is None else code
         body = json.dumps(
             {
-                "Code": status,
+                "Code": code,
                 "Data": data,
                 "Message": message,
                 "RequestId": uuid.uuid4().hex,
-                "Success": status == 200,
+                "Success": code == 200,
             }
         ).encode()
         headers = {"Content-Type": "application/json", "Content-Length": str(len(body))}

@@ -357,6 +357,16 @@ def test_busy_or_failing_server_is_a_network_error(
     assert client.repo_detail(REPO).models  # the next request goes through
 
 
+def test_a_failure_inside_a_successful_answer_is_an_error(ms: ModelScopeServer) -> None:
+    client = client_for(ms)
+    ms.fail_next(200, code=10010205001)  # HTTP 200, "Success": false, ModelScope's own code
+    with pytest.raises(HubError, match=re.escape("answered with an error (injected 10010205001)")):
+        client.repo_detail(REPO)
+    ms.fail_next(200, code=404)
+    with pytest.raises(HubNotFoundError, match=re.escape("There is no model “Qwen/Tiny-GGUF”")):
+        client.repo_detail(REPO)
+
+
 def test_download_retries_through_a_busy_spell(ms: ModelScopeServer, model_file: Path) -> None:
     client = client_for(ms)
     request = request_for(client, "Q8_0")

@@ -15,8 +15,11 @@ public HTTP API that its own client library uses:
   (``modelscope-mcp-server``, ``tools/model.py``) do.
 
 Answers come in an envelope, ``{"Code": 200, "Success": true, "Data": ..., "Message": ...}``.
-The access token goes as ``Authorization: Bearer <token>``, to ModelScope's own address only
-(downloads are redirected to a storage host, which must not see it).
+The access token goes as ``Authorization: Bearer <token>`` (as ``HubApi._build_bearer_headers``
+sends it), to ModelScope's own address only (downloads are redirected to a storage host, which
+must not see it). The search's GGUF filter (``Criterion`` on ``libraries``) is the website's;
+ModelScope documents no search API, so a result without GGUF files can slip through, and its
+page then says it has no GGUF chat model files.
 
 Written on httpx2 rather than on the ``modelscope`` package: that package pulls in a machine
 learning framework's worth of dependencies (datasets, pandas, oss2...) for four requests, uses
@@ -379,14 +382,12 @@ def _status_error(
     client: ModelScopeClient, error: _StatusError, *, repo_id: str | None, what: str
 ) -> HubError:
     status = error.status
-    if status in (401, 403):
-        # ModelScope answers 403 for a private model without a token, as for a missing one.
-        if isinstance(client.token, str):
-            return token_refused_error()
-        return HubNotFoundError(repo_not_found_message(client.host, repo_id))
-    if status == 404:
-        if what:
-            return HubNotFoundError(file_not_found_message(client.host, repo_id, what))
+    if status in (401, 403) and isinstance(client.token, str):
+        return token_refused_error()
+    if status == 404 and what:
+        return HubNotFoundError(file_not_found_message(client.host, repo_id, what))
+    if status in (401, 403, 404) and repo_id:
+        # ModelScope answers 403 for a private model without a token: it looks missing.
         return HubNotFoundError(repo_not_found_message(client.host, repo_id))
     return status_error(client.host, status, detail=error.message)
 
@@ -406,7 +407,8 @@ def _data_of(envelope: Any) -> Any:
         raise _StatusError(None, "an answer without data")
     code = _int(envelope.get("Code"))
     if code not in (None, 200) or envelope.get("Success") is False:
-        raise _StatusError(code if code and code >= 400 else None, str(envelope.get("Message")))
+        status = code if code is not None and 400 <= code < 600 else None  # else ModelScope's own
+        raise _StatusError(status, str(envelope.get("Message") or code))
     return envelope.get("Data")
 
 
