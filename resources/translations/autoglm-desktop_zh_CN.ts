@@ -1190,6 +1190,10 @@
 <context>
     <name>ModelWidgets</name>
     <message>
+        <source>ModelScope</source>
+        <translation>魔搭 ModelScope</translation>
+    </message>
+    <message>
         <location filename="../../autoglm_desktop/qt/models/widgets.py" line="70"/>
         <source>today</source>
         <translation>今天</translation>

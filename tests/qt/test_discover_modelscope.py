@@ -9,12 +9,21 @@ from pathlib import Path
 
 import pytest
 from modelscope_server import HubFile, ModelScopeRepo, ModelScopeServer
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QLocale, Qt
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
+from autoglm_desktop.core.hub.catalog import load_catalog
 from autoglm_desktop.core.hub.downloads import DownloadState, RetryPolicy
-from autoglm_desktop.core.hub.settings import HubSettings, hub_settings_path, save_hub_settings
+from autoglm_desktop.core.hub.settings import (
+    HubSettings,
+    hub_settings_path,
+    load_access_token,
+    load_hub_settings,
+    save_hub_settings,
+)
 from autoglm_desktop.core.hub.source import Source
+from autoglm_desktop.qt.app import install_translations
 from autoglm_desktop.qt.models.discover_page import DiscoverPage
 from autoglm_desktop.qt.models.window import ModelsWindow
 
@@ -153,3 +162,71 @@ def test_errors_of_modelscope_show_in_the_page(qtbot: QtBot, ms: ModelScopeServe
         qtbot.waitUntil(lambda: REPO in results(page), timeout=WAIT_MS)
     finally:
         window.shutdown()
+
+
+def test_the_catalog_opens_on_the_chosen_source(
+    qtbot: QtBot, ms: ModelScopeServer, model_file: Path
+) -> None:
+    entry = load_catalog()[0]
+    ms.add_repo(ModelScopeRepo(entry.repo_id, [HubFile("m-Q4_K_M.gguf", source=model_file)]))
+    save_hub_settings(HubSettings(source=Source.MODELSCOPE))
+    window = open_window(qtbot)
+    try:
+        page = window.discover
+        qtbot.waitUntil(lambda: page.catalog.topLevelItemCount() > 0, timeout=WAIT_MS)
+        item = next(
+            page.catalog.topLevelItem(i)
+            for i in range(page.catalog.topLevelItemCount())
+            if page.catalog.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole) == entry.repo_id
+        )
+        page.catalog.setCurrentItem(item)
+        qtbot.waitUntil(lambda: page.detail.loaded is not None, timeout=WAIT_MS)
+        assert page.detail.loaded is not None
+        assert page.detail.loaded.detail.source is Source.MODELSCOPE
+        assert any(entry.repo_id in path for _m, path, _h in ms.requests_to("hub"))
+    finally:
+        window.shutdown()
+
+
+def test_settings_keep_the_modelscope_address_and_token(qtbot: QtBot, ms: ModelScopeServer) -> None:
+    save_hub_settings(HubSettings(source=Source.MODELSCOPE))
+    window = open_window(qtbot)
+    try:
+        settings = window.settings_page
+        settings.modelscope_edit.setText("not an address")
+        settings.apply_button.click()
+        assert "is not a web address" in settings.hub_status.text()
+        settings.modelscope_edit.setText(ms.url + "/")
+        settings.apply_button.click()
+        saved = load_hub_settings()
+        assert saved.modelscope_endpoint == ms.url + "/" and saved.source is Source.MODELSCOPE
+        assert window.session.client.endpoint == ms.url
+
+        settings.modelscope_token_edit.setText("ms-secret")
+        settings.save_modelscope_token()
+        assert load_access_token(source=Source.MODELSCOPE) == "ms-secret"
+        assert load_access_token() is None  # the Hugging Face token is another
+        assert window.session.client.token == "ms-secret"
+        assert "ModelScope token is saved" in settings.modelscope_token_status.text()
+        settings.clear_modelscope_token_button.click()
+        assert load_access_token(source=Source.MODELSCOPE) is None
+    finally:
+        window.shutdown()
+
+
+def test_the_source_selector_speaks_chinese(qtbot: QtBot, ms: ModelScopeServer) -> None:
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    translators = install_translations(app, QLocale("zh_CN"))
+    save_hub_settings(HubSettings(source=Source.MODELSCOPE))
+    window = open_window(qtbot)
+    try:
+        page = window.discover
+        assert page.source_combo.currentText() == "魔搭 ModelScope"
+        qtbot.keyClicks(page.search_edit, "tiny")
+        qtbot.waitUntil(lambda: REPO in results(page), timeout=WAIT_MS)
+        assert page.list_title.text() == "魔搭 ModelScope 上与“tiny”匹配的模型"
+    finally:
+        window.shutdown()
+        for translator in translators:
+            app.removeTranslator(translator)

@@ -61,6 +61,7 @@ from autoglm_desktop.qt.models.widgets import (
     fit_details,
     is_dark,
     size_text,
+    source_name,
     top_level_items,
 )
 from autoglm_desktop.qt.workers.background import CallRunner
@@ -274,9 +275,9 @@ class RepoDetailView(QWidget):
         self.title.setToolTip(format_ref(detail.source, detail.repo_id))
         # The source's name links to the repository's page there (one word: never broken).
         page_url = self.session.clients[detail.source].page_url(detail.repo_id)
-        source_name = detail.source.label.replace(" ", "&nbsp;")
+        name = source_name(detail.source).replace(" ", "&nbsp;")
         parts = [
-            f"<a href='{page_url}'>{source_name}</a>",
+            f"<a href='{page_url}'>{name}</a>",
             self.tr("%1 downloads").replace("%1", count_text(detail.downloads)),
             self.tr("%1 likes").replace("%1", count_text(detail.likes)),
         ]
@@ -519,7 +520,7 @@ class DiscoverPage(QWidget):
         self.source_combo = QComboBox()
         self.source_combo.setToolTip(self.tr("Where models are searched and downloaded from"))
         for source in Source:
-            self.source_combo.addItem(source.label, source.value)
+            self.source_combo.addItem(source_name(source), source.value)
         self.source_combo.setCurrentIndex(self.source_combo.findData(session.source.value))
         self.source_combo.currentIndexChanged.connect(self._on_source_chosen)
         self.sort_combo = QComboBox()
@@ -689,7 +690,7 @@ class DiscoverPage(QWidget):
         self.list_title.setText(
             self.tr("Models matching “%1” on %2")
             .replace("%1", query)
-            .replace("%2", self.session.source.label)
+            .replace("%2", source_name(self.session.source))
         )
         self._request_page(self.tr("Searching %1…").replace("%1", self.session.client.host))
 

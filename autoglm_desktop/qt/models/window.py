@@ -30,6 +30,7 @@ from autoglm_desktop.qt.models.discover_page import DiscoverPage
 from autoglm_desktop.qt.models.downloads_page import DownloadsPage
 from autoglm_desktop.qt.models.hub_settings_page import HubSettingsPage
 from autoglm_desktop.qt.models.library_page import LibraryPage
+from autoglm_desktop.qt.models.widgets import source_name
 from autoglm_desktop.qt.workers.hub_session import HubSession
 from autoglm_desktop.qt.workers.library_worker import start_library_worker
 
@@ -157,8 +158,8 @@ class ModelsWindow(QMainWindow):
             client = self.session.client
             if client.source is Source.HUGGING_FACE:
                 text = self.tr("Hub: %1").replace("%1", client.endpoint)
-            else:  # a name and an address: nothing to translate
-                text = f"{client.source.label}: {client.endpoint}"
+            else:
+                text = f"{source_name(client.source)}: {client.endpoint}"
             if settings.proxy:
                 text += " · " + self.tr("proxy %1").replace("%1", settings.proxy)
         self.statusBar().showMessage(text)
