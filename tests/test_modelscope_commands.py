@@ -122,3 +122,10 @@ def test_a_new_simplified_chinese_user_searches_modelscope_by_default(
     assert run_cli("search", "tiny") == 0
     assert "modelscope:Qwen/Tiny-GGUF" in capsys.readouterr().out
     assert ms.bodies  # the search went to ModelScope
+    # The choice is kept: a download queue, which marks an existing installation, changes nothing.
+    assert json.loads(hub_settings_path().read_text())["source"] == "modelscope"
+    assert run_cli("pull", "Qwen/Tiny-GGUF", "--quant", "Q8_0") == 0
+    assert (paths.data_dir() / "downloads.json").exists()
+    monkeypatch.setenv("LC_ALL", "en_US.UTF-8")
+    assert run_cli("search", "tiny") == 0
+    assert "modelscope:Qwen/Tiny-GGUF" in capsys.readouterr().out

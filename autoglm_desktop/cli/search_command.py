@@ -15,7 +15,7 @@ from autoglm_desktop.cli.output import print_error, print_table
 from autoglm_desktop.core.common.errors import AutoGLMError
 from autoglm_desktop.core.hub.client import HubModel, SearchSort
 from autoglm_desktop.core.hub.connect import connect
-from autoglm_desktop.core.hub.settings import default_source, load_hub_settings
+from autoglm_desktop.core.hub.settings import load_hub_settings, settle_source
 from autoglm_desktop.core.hub.source import Source, environment_locale, format_ref, source_named
 
 SORTS = {
@@ -50,7 +50,8 @@ def chosen_source(args: argparse.Namespace) -> Source:
     """``--source``, else the app's setting (a new Simplified Chinese user's: ModelScope)."""
     if args.source:
         return source_named(args.source)
-    return default_source(load_hub_settings(), locale_name=environment_locale())
+    settings = settle_source(load_hub_settings(), locale_name=environment_locale())
+    return settings.source or Source.HUGGING_FACE
 
 
 def run(args: argparse.Namespace) -> int:

@@ -45,6 +45,7 @@ from autoglm_desktop.core.hub.settings import (
     load_hub_settings,
     save_access_token,
     save_hub_settings,
+    settle_source,
 )
 from autoglm_desktop.core.hub.source import (
     ModelRef,
@@ -458,6 +459,10 @@ def test_mainland_chinese_new_users_get_modelscope_first(app_home: Path) -> None
     new_user = load_hub_settings()
     assert default_source(new_user, locale_name="zh_CN") is Source.MODELSCOPE
     assert default_source(new_user, locale_name="en_US") is Source.HUGGING_FACE
+    # Decided once and kept, though the download queue will make it look like an old install.
+    assert settle_source(new_user, locale_name="zh_CN").source is Source.MODELSCOPE
+    assert load_hub_settings().source is Source.MODELSCOPE
+    hub_settings_path().unlink()
     # An existing installation keeps the hub it has always used...
     save_hub_settings(HubSettings(proxy="http://127.0.0.1:7890"))
     assert default_source(load_hub_settings(), locale_name="zh_CN") is Source.HUGGING_FACE

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import logging
 import os
 import threading
 from collections.abc import Callable
@@ -33,7 +34,7 @@ from huggingface_hub import constants, set_client_factory
 from huggingface_hub.utils import _http as hf_http
 
 from autoglm_desktop.core.common import paths
-from autoglm_desktop.core.common.errors import HubSettingsError
+from autoglm_desktop.core.common.errors import AutoGLMError, HubSettingsError
 from autoglm_desktop.core.common.settings_file import (
     read_json_object,
     write_json_object,
@@ -41,6 +42,8 @@ from autoglm_desktop.core.common.settings_file import (
 )
 from autoglm_desktop.core.hub.queue_file import state_file_path
 from autoglm_desktop.core.hub.source import Source, suggested_source
+
+log = logging.getLogger(__name__)
 
 MIRROR_ENDPOINT = "https://hf-mirror.com"
 MODELSCOPE_ENDPOINT = "https://modelscope.cn"
@@ -172,6 +175,23 @@ def default_source(settings: HubSettings, *, locale_name: str | None) -> Source:
     if hub_settings_path().exists() or state_file_path().exists():
         return Source.HUGGING_FACE
     return suggested_source(locale_name)
+
+
+def settle_source(settings: HubSettings, *, locale_name: str | None) -> HubSettings:
+    """``settings`` with the source decided, saved the first time so that it stays the same.
+
+    A new user's first download creates the download queue, which would make
+    :func:`default_source` call the installation an existing one next time: the source is
+    kept from the start instead. When it cannot be saved, it applies to this run (logged).
+    """
+    if settings.source is not None:
+        return settings
+    settled = settings.updated(source=default_source(settings, locale_name=locale_name))
+    try:
+        save_hub_settings(settled)
+    except AutoGLMError as error:
+        log.warning("Cannot save the model source: %s", error)
+    return settled
 
 
 def save_hub_settings(settings: HubSettings, *, path: Path | None = None) -> None:

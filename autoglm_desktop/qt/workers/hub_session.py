@@ -11,28 +11,24 @@ page's :class:`~autoglm_desktop.qt.workers.background.CallRunner`.
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 
 from PySide6.QtCore import QLocale, QObject, Signal
 
-from autoglm_desktop.core.common.errors import AutoGLMError
 from autoglm_desktop.core.hub.client import HubClient
 from autoglm_desktop.core.hub.downloads import DownloadManager, DownloadStatus, RetryPolicy
 from autoglm_desktop.core.hub.modelscope import ModelScopeClient
 from autoglm_desktop.core.hub.settings import (
     HubSettings,
     clear_access_token,
-    default_source,
     load_access_token,
     load_hub_settings,
     save_access_token,
     save_hub_settings,
+    settle_source,
 )
 from autoglm_desktop.core.hub.source import Source
 from autoglm_desktop.core.hub.source_client import SourceClient
-
-log = logging.getLogger(__name__)
 
 _STOP_DOWNLOADS_TIMEOUT_S = 3.0
 
@@ -67,14 +63,7 @@ class HubSession(QObject):
 
     def __init__(self, *, policy: RetryPolicy | None = None, parent: QObject | None = None):
         super().__init__(parent)
-        self.settings: HubSettings = load_hub_settings()
-        if self.settings.source is None:
-            chosen = default_source(self.settings, locale_name=ui_language())
-            self.settings = self.settings.updated(source=chosen)
-            try:
-                save_hub_settings(self.settings)
-            except AutoGLMError as error:  # kept for this run; asked again next time
-                log.warning("Cannot save the model source: %s", error)
+        self.settings: HubSettings = settle_source(load_hub_settings(), locale_name=ui_language())
         self.clients: dict[Source, SourceClient] = {}
         self._make_clients()
         self.bridge = DownloadBridge(self)
