@@ -1,4 +1,7 @@
-"""``autoglm-desktop chat PROMPT --model MODEL.gguf``: stream a one-shot reply to stdout."""
+"""``autoglm-desktop chat PROMPT --model MODEL.gguf``: stream a one-shot reply to stdout.
+
+A thinking model's reasoning goes to stderr as it streams, so stdout holds the answer alone.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +11,19 @@ from pathlib import Path
 
 from autoglm_desktop.cli.output import print_error
 from autoglm_desktop.core.common.errors import AutoGLMError
-from autoglm_desktop.core.common.types import ChatTurn, LoadPlan, Role, SamplingSettings
-from autoglm_desktop.core.engine import EngineClient, GenerationFinished, TokenChunk
+from autoglm_desktop.core.common.types import (
+    ChatTurn,
+    LoadPlan,
+    Role,
+    SamplingSettings,
+    Thinking,
+)
+from autoglm_desktop.core.engine import (
+    EngineClient,
+    GenerationFinished,
+    ReasoningChunk,
+    TokenChunk,
+)
 
 INTERRUPTED_EXIT = 130
 
@@ -24,6 +38,13 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     chat.add_argument("--temperature", type=float, default=SamplingSettings.temperature)
     chat.add_argument("--seed", type=int, default=-1)
     chat.add_argument("--stats", action="store_true", help="print speed figures to stderr")
+    chat.add_argument(
+        "--think",
+        choices=[t.value for t in Thinking if t is not Thinking.DEFAULT],
+        default=Thinking.DEFAULT.value,
+        help="thinking on or off, or a reasoning effort (where the model's template has a "
+        "switch; default: as the template recommends)",
+    )
     chat.set_defaults(run=run)
 
 
@@ -36,10 +57,16 @@ def run(args: argparse.Namespace) -> int:
             temperature=args.temperature, max_tokens=args.max_tokens, seed=args.seed
         )
         turns = [ChatTurn(role=Role.USER, content=args.prompt)]
-        for event in client.generate(turns=turns, system_prompt=args.system, sampling=sampling):
+        thinking = Thinking(args.think)
+        for event in client.generate(
+            turns=turns, system_prompt=args.system, sampling=sampling, thinking=thinking
+        ):
             if isinstance(event, TokenChunk):
                 sys.stdout.write(event.text)
                 sys.stdout.flush()
+            elif isinstance(event, ReasoningChunk):
+                sys.stderr.write(event.text)
+                sys.stderr.flush()
             elif isinstance(event, GenerationFinished) and args.stats:
                 stats = event.stats
                 print(

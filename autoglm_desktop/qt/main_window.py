@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,8 +33,8 @@ from autoglm_desktop.core.chat.export import write_export
 from autoglm_desktop.core.chat.store import ChatStore
 from autoglm_desktop.core.common import paths
 from autoglm_desktop.core.common.app_settings import AppSettings, load_settings, save_settings
-from autoglm_desktop.core.common.errors import AutoGLMError
-from autoglm_desktop.core.common.types import GenerationStats, ModelInfo
+from autoglm_desktop.core.common.errors import AutoGLMError, StoreError
+from autoglm_desktop.core.common.types import GenerationStats, ModelInfo, Thinking
 from autoglm_desktop.core.engine import EngineClient
 from autoglm_desktop.core.engine.build import (
     CPU_ONLY,
@@ -59,6 +60,7 @@ from autoglm_desktop.qt.chat.conversation_settings import ConversationSettingsDi
 from autoglm_desktop.qt.chat.find_bar import FindBar
 from autoglm_desktop.qt.chat.model_bar import ModelBar
 from autoglm_desktop.qt.chat.prompt_edit import PromptEdit
+from autoglm_desktop.qt.chat.think_switch import ThinkSwitch
 from autoglm_desktop.qt.chat.view import ChatView
 from autoglm_desktop.qt.settings.pane import SettingsPane, confirm_load_anyway
 from autoglm_desktop.qt.workers.background import CallRunner
@@ -154,6 +156,7 @@ class MainWindow(QMainWindow):
         self.send_button = QPushButton(self.tr("Send"))
         self.regenerate_button = QPushButton(self.tr("Regenerate"))
         self.settings_button = QPushButton(self.tr("Chat settings…"))
+        self.think_switch = ThinkSwitch()
         self.error_banner = ErrorBanner()
         self._models_window: ModelsWindow | None = None
         self._build_layout()
@@ -179,6 +182,7 @@ class MainWindow(QMainWindow):
         buttons = QVBoxLayout()
         buttons.addWidget(self.send_button)
         buttons.addWidget(self.regenerate_button)
+        buttons.addWidget(self.think_switch)
         buttons.addStretch(1)
         bottom = QHBoxLayout()
         bottom.addWidget(self.prompt, 1)
@@ -274,6 +278,8 @@ class MainWindow(QMainWindow):
         controller.errorOccurred.connect(self.error_banner.show_message)
         controller.conversationsChanged.connect(lambda cid: self.sidebar.refresh(keep=cid))
         controller.conversationOpened.connect(self.sidebar.select)
+        controller.conversationOpened.connect(self._show_think_setting)
+        self.think_switch.changed.connect(self._on_think_changed)
         controller.editRequested.connect(self._edit_message)
         self.chat_view.copiedToClipboard.connect(
             lambda what: self.statusBar().showMessage(what, 3000)
@@ -490,6 +496,8 @@ class MainWindow(QMainWindow):
         self._restart_idle_timer()
         self.model_bar.set_loaded(info.path)
         self.controller.model_name = info.name
+        self.think_switch.set_support(info.reasoning)
+        self._show_think_setting(self.controller.conversation_id or -1)
         self.model_label.setText(info.name)
         self.context_label.setText(self.tr("context %1").replace("%1", f"0 / {info.n_ctx}"))
         if self.settings.last_model_path != str(info.path):
@@ -566,6 +574,27 @@ class MainWindow(QMainWindow):
                 system_prompt=dialog.system_prompt.toPlainText(),
                 sampling=dialog.sampling(),
             )
+
+    def _show_think_setting(self, conversation_id: int) -> None:
+        """The Think switch shows the open conversation's setting (a new one: the model's)."""
+        setting = Thinking.DEFAULT
+        # A conversation gone meanwhile: show the model's default.
+        with contextlib.suppress(StoreError):
+            if conversation_id >= 0:
+                setting = self.store.get_conversation(conversation_id).thinking
+        self.think_switch.show_setting(setting)
+
+    def _on_think_changed(self, setting: Thinking) -> None:
+        conversation_id = self.controller.conversation_id
+        if conversation_id is None:
+            conversation_id = self.controller.new_conversation()
+            if conversation_id is None:
+                return  # the history could not be written; the controller said so
+        try:
+            self.store.update_conversation_settings(conversation_id, thinking=setting)
+        except StoreError as exc:
+            self.error_banner.show_message(str(exc))
+        self._show_think_setting(conversation_id)
 
     def export_conversation(self, conversation_id: int) -> None:
         if conversation_id < 0:

@@ -26,7 +26,13 @@ from pathlib import Path
 from typing import cast
 
 from autoglm_desktop.core.common import errors, paths
-from autoglm_desktop.core.common.types import ChatTurn, LoadPlan, ModelInfo, SamplingSettings
+from autoglm_desktop.core.common.types import (
+    ChatTurn,
+    LoadPlan,
+    ModelInfo,
+    SamplingSettings,
+    Thinking,
+)
 from autoglm_desktop.core.engine.events import EngineEvent, GenerationFinished, ModelLoaded
 from autoglm_desktop.core.engine.process import engine_main
 from autoglm_desktop.core.engine.protocol import (
@@ -162,8 +168,12 @@ class EngineClient:
         turns: Sequence[ChatTurn],
         system_prompt: str = "",
         sampling: SamplingSettings | None = None,
+        thinking: Thinking = Thinking.DEFAULT,
     ) -> Iterator[EngineEvent]:
-        """Stream a reply to ``turns``. Reloads the model first if its engine is gone."""
+        """Stream a reply to ``turns``. Reloads the model first if its engine is gone.
+
+        ``thinking``: the conversation's Think setting (the model's own where it has no switch).
+        """
         self._stop_event.clear()
         if self._plan is None:
             raise errors.NoModelLoadedError("No model is loaded. Choose a model first.")
@@ -181,6 +191,7 @@ class EngineClient:
                 turns=tuple(turns),
                 system_prompt=system_prompt,
                 sampling=sampling or SamplingSettings(),
+                thinking=thinking,
             )
         )
 

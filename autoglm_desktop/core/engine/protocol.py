@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass
 from pathlib import Path
 
-from autoglm_desktop.core.common.types import ChatTurn, LoadPlan, SamplingSettings
+from autoglm_desktop.core.common.types import ChatTurn, LoadPlan, SamplingSettings, Thinking
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,7 @@ class GenerateRequest:
     turns: tuple[ChatTurn, ...]
     system_prompt: str
     sampling: SamplingSettings
+    thinking: Thinking = Thinking.DEFAULT
 
 
 @dataclass(frozen=True)

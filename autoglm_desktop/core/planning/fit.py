@@ -43,6 +43,8 @@ from autoglm_desktop.core.hub.source_client import SourceClient
 from autoglm_desktop.core.machine.hardware import HardwareSnapshot
 from autoglm_desktop.core.models.gguf_info import GGUFInfo, read_gguf_info
 from autoglm_desktop.core.models.quant import PREFERRED_QUANT, quant_bits
+from autoglm_desktop.core.planning.speed_forecast import SpeedForecast
+from autoglm_desktop.core.planning.speed_profile import kept_machine_speed, plan_forecast
 from autoglm_desktop.core.planning.tuner import plan_for
 
 log = logging.getLogger(__name__)
@@ -136,6 +138,7 @@ class FitEstimate:
     gpu_fraction: float  # share of the model on the GPU: 1.0 on GPU, 0.0 on CPU
     method: str = METHOD_SIZE  # METHOD_ESTIMATOR, METHOD_SCALED or METHOD_SIZE
     fallback_reason: str | None = None  # why the header was not used, for the size heuristic
+    speed: SpeedForecast | None = None  # on this PC; None: not measured yet, or a GPU plan
 
     @property
     def label(self) -> str:
@@ -272,6 +275,9 @@ def estimate_info_fit(
         overhead_bytes=max(0, total - estimate.kv_cache_bytes - weights),
         gpu_fraction=estimate.gpu_layers / estimate.n_layer if estimate.n_layer else 0.0,
         method=method,
+        speed=plan_forecast(
+            info=info, plan=tuned.plan, speed=kept_machine_speed(hardware=hardware)
+        ),
     )
 
 

@@ -53,6 +53,7 @@ from autoglm_desktop.core.planning.recommend import (
     rate_repo_by_size,
 )
 from autoglm_desktop.qt.common.markdown_render import COPY_CODE_SCHEME, render_markdown
+from autoglm_desktop.qt.common.speed_text import slow_model_warning
 from autoglm_desktop.qt.models.widgets import (
     FitBadge,
     NoticeBar,
@@ -70,6 +71,8 @@ from autoglm_desktop.qt.workers.hub_session import HubSession
 SEARCH_DELAY_MS = 400  # typing pauses this long before a search starts
 SLOW_ANSWER_MS = 15_000  # then say the hub is slow to answer
 MAX_FILE_ROWS = 10  # more files scroll
+# Below this forecast writing speed a download asks first (a 300-word answer: over 2 minutes).
+SLOW_TOKENS_PER_S = 3.0
 _ROLE = Qt.ItemDataRole.UserRole
 
 log = logging.getLogger(__name__)
@@ -179,6 +182,8 @@ class RepoDetailView(QWidget):
         self._downloads: dict[Path, DownloadStatus] = {}
         self._on_disk: set[Path] = set()
         self._code_blocks: tuple[str, ...] = ()
+        self._slow_model: RemoteModel | None = None  # waiting for "Download anyway"
+        self._slow_confirmed: set[RemoteModel] = set()
 
         self.placeholder = QLabel(
             self.tr("Pick a model on the left to see its files and how well each fits this PC.")
@@ -457,8 +462,30 @@ class RepoDetailView(QWidget):
             self.useRequested.emit(path)
         elif status is not None and status.state in (DownloadState.RUNNING, DownloadState.QUEUED):
             self.showDownloadsRequested.emit()
+        elif self._too_slow_to_download(model):
+            self._slow_model = model
+            speed = self.loaded.rating_of(model).fit.speed
+            assert speed is not None
+            self.notice.show_message(
+                slow_model_warning(speed),
+                kind="warning",
+                actions={
+                    "download-anyway": self.tr("Download anyway"),
+                    "keep-looking": self.tr("Cancel"),
+                },
+            )
         else:
             self.downloadRequested.emit(self.loaded.detail, model)
+
+    def _too_slow_to_download(self, model: RemoteModel) -> bool:
+        """Slower than people bear to wait for, and not confirmed yet (warn once per file)."""
+        assert self.loaded is not None
+        speed = self.loaded.rating_of(model).fit.speed
+        return (
+            speed is not None
+            and speed.decode_tokens_per_s < SLOW_TOKENS_PER_S
+            and model not in self._slow_confirmed
+        )
 
     def update_download(self, status: DownloadStatus) -> None:
         self._downloads[status.path] = status
@@ -484,7 +511,13 @@ class RepoDetailView(QWidget):
             QDesktopServices.openUrl(url)
 
     def _on_notice_action(self, key: str) -> None:
-        if key == "retry":
+        if key in ("download-anyway", "keep-looking"):
+            self.notice.hide()
+            model, self._slow_model = self._slow_model, None
+            if key == "download-anyway" and model is not None:
+                self._slow_confirmed.add(model)
+                self._on_file_action(model)
+        elif key == "retry":
             self.retryRequested.emit()
         elif key == "settings":
             self.settingsRequested.emit()

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 from autoglm_desktop.core.hub.downloads import format_bytes
 from autoglm_desktop.core.hub.source import Source
 from autoglm_desktop.core.planning.fit import FitEstimate, FitVerdict
+from autoglm_desktop.qt.common.speed_text import speed_explanation, speed_text
 
 # (background, text) of each verdict's badge; light pastels read well on light and dark themes.
 _BADGE_COLOURS = {
@@ -190,7 +191,10 @@ class FitBadge(QLabel):
             return
         self.verdict = fit.verdict
         background, colour = _BADGE_COLOURS[fit.verdict]
-        self.setText(verdict_label(fit.verdict))
+        label = verdict_label(fit.verdict)
+        if fit.speed is not None and fit.verdict is not FitVerdict.TOO_BIG:
+            label += " · " + speed_text(fit.speed.decode_tokens_per_s)
+        self.setText(label)
         self.setStyleSheet(
             f"QLabel {{ background: {background}; color: {colour}; border-radius: 8px; "
             "padding: 1px 8px; font-weight: 600; }"
@@ -206,6 +210,8 @@ class FitBadge(QLabel):
                 .replace("%2", f"{fit.context_tokens:,}")
             )
         )
+        if fit.speed is not None and fit.verdict is not FitVerdict.TOO_BIG:
+            tip += "\n" + speed_explanation(fit.speed)
         if fit.verdict is FitVerdict.PARTIAL:
             tip += "\n" + QCoreApplication.translate(
                 "ModelWidgets", "About %1% of the model on the GPU."

@@ -34,6 +34,7 @@ from autoglm_desktop.core.engine.build import (
 from autoglm_desktop.core.machine.hardware import HardwareSnapshot
 from autoglm_desktop.core.models.gguf_info import GGUFInfo, read_gguf_info
 from autoglm_desktop.core.planning.overrides import load_overrides, save_overrides
+from autoglm_desktop.core.planning.speed_profile import kept_machine_speed, plan_forecast
 from autoglm_desktop.core.planning.thread_probe import (
     ThreadProbeResult,
     candidate_threads,
@@ -41,7 +42,9 @@ from autoglm_desktop.core.planning.thread_probe import (
     remember_threads,
 )
 from autoglm_desktop.core.planning.tuner import PlanOverrides, TunedPlan, plan_for
+from autoglm_desktop.qt.common.speed_text import speed_explanation
 from autoglm_desktop.qt.settings.meters import HardwareMeters, Meter, gib
+from autoglm_desktop.qt.settings.speed_test import SpeedTestBox
 from autoglm_desktop.qt.workers.background import WorkerThread
 from autoglm_desktop.qt.workers.thread_probe_worker import ThreadProbeWorker, start_thread_probe
 
@@ -151,6 +154,10 @@ class SettingsPane(QWidget):
         predicted_layout = QVBoxLayout(predicted_box)
         predicted_layout.addLayout(self._predicted_grid)
         predicted_layout.addWidget(self.explanation)
+        self.speed_forecast = QLabel()
+        self.speed_forecast.setWordWrap(True)
+        self.speed_forecast.hide()
+        predicted_layout.addWidget(self.speed_forecast)
         predicted_layout.addWidget(self.apply_button)
 
         self.idle_release = QCheckBox(self.tr("Release memory when idle for"))
@@ -173,6 +180,9 @@ class SettingsPane(QWidget):
         layout.addWidget(self.model_title)
         layout.addWidget(plan_box)
         layout.addWidget(predicted_box)
+        self.speed_test = SpeedTestBox()
+        self.speed_test.measured.connect(lambda _speed: self._recompute())
+        layout.addWidget(self.speed_test)
         layout.addLayout(idle)
         layout.addStretch(1)
 
@@ -316,6 +326,16 @@ class SettingsPane(QWidget):
             meter.setStyleSheet("" if need <= have else RED)
         prefix = "" if tuned.fits else self.tr("Will not fit: ")
         self.explanation.setText(prefix + tuned.explanation)
+        self._show_speed(tuned)
+
+    def _show_speed(self, tuned: TunedPlan) -> None:
+        speed = None
+        if self._info is not None and self._hardware is not None:
+            kept = kept_machine_speed(hardware=self._hardware)
+            speed = plan_forecast(info=self._info, plan=tuned.plan, speed=kept)
+        self.speed_forecast.setVisible(speed is not None)
+        if speed is not None:
+            self.speed_forecast.setText(speed_explanation(speed))
 
     # -- actions -------------------------------------------------------------------------
 
@@ -400,6 +420,7 @@ class SettingsPane(QWidget):
         self.measure_status.setText(message)
 
     def close_workers(self) -> None:
+        self.speed_test.close_worker()
         if self._probe is not None:
             self._probe.close()
             self._probe = None

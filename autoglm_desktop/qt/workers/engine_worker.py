@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from autoglm_desktop.core.common.errors import AutoGLMError
-from autoglm_desktop.core.common.types import ChatTurn, LoadPlan, SamplingSettings
+from autoglm_desktop.core.common.types import ChatTurn, LoadPlan, SamplingSettings, Thinking
 from autoglm_desktop.core.engine import (
     ContextTrimmed,
     EngineClient,
@@ -30,6 +30,7 @@ from autoglm_desktop.core.engine import (
     GenerationFinished,
     LoadProgress,
     ModelLoaded,
+    ReasoningChunk,
     TokenChunk,
 )
 from autoglm_desktop.qt.workers.background import WorkerThread
@@ -44,6 +45,7 @@ class ChatRequest:
     turns: tuple[ChatTurn, ...]
     system_prompt: str = ""
     sampling: SamplingSettings = field(default_factory=SamplingSettings)
+    thinking: Thinking = Thinking.DEFAULT
 
 
 class EngineWorker(QObject):
@@ -53,7 +55,8 @@ class EngineWorker(QObject):
     unloaded = Signal()
     released = Signal()  # engine ended to free memory; the next reply reloads the model
     contextTrimmed = Signal(int)  # messages left out
-    tokens = Signal(str)
+    tokens = Signal(str)  # the answer's text
+    reasoning = Signal(str)  # the text a thinking model writes before its answer
     generationFinished = Signal(object)  # GenerationStats
     # AutoGLMError (str() is the plain-language message; EngineCrashedError: the engine died)
     loadFailed = Signal(object)  # a model load requested with load()
@@ -85,7 +88,10 @@ class EngineWorker(QObject):
     def generate(self, request: ChatRequest) -> None:
         self._run(
             lambda: self._client.generate(
-                turns=request.turns, system_prompt=request.system_prompt, sampling=request.sampling
+                turns=request.turns,
+                system_prompt=request.system_prompt,
+                sampling=request.sampling,
+                thinking=request.thinking,
             ),
             failed=self.replyFailed.emit,
         )
@@ -142,6 +148,8 @@ class EngineWorker(QObject):
     def _emit(self, event: EngineEvent) -> None:
         if isinstance(event, TokenChunk):
             self.tokens.emit(event.text)
+        elif isinstance(event, ReasoningChunk):
+            self.reasoning.emit(event.text)
         elif isinstance(event, LoadProgress):
             if event.fraction == 0.0:
                 self.loadStarted.emit()
