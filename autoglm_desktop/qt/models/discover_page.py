@@ -1,6 +1,9 @@
 """The Discover page: search the hub for GGUF models, see which file fits this PC, download it.
 
-With an empty search box it lists the curated catalog, ranked for this PC. Typing searches the
+A selector beside the search box chooses the model source, the Hugging Face hub or ModelScope;
+search, repository pages, fit verdicts and downloads work the same on both. With an empty
+search box it lists the curated catalog, ranked for this PC (its repositories are opened on the
+chosen source, where the big publishers keep the same names). Typing searches the
 hub after a short pause; every request runs on a background thread (see
 :class:`~autoglm_desktop.qt.workers.background.CallRunner`), so a slow or blocked network
 never freezes the window, and a newer search simply replaces a pending one. A
@@ -37,16 +40,10 @@ from PySide6.QtWidgets import (
 from autoglm_desktop.core.common.errors import AutoGLMError, HubSettingsError
 from autoglm_desktop.core.common.untrusted_text import plain_message
 from autoglm_desktop.core.hub.catalog import load_catalog
-from autoglm_desktop.core.hub.client import (
-    HubClient,
-    HubModel,
-    ModelSearch,
-    RemoteModel,
-    RepoDetail,
-    SearchSort,
-    fetch_model_card,
-)
+from autoglm_desktop.core.hub.client import HubModel, RemoteModel, RepoDetail, SearchSort
 from autoglm_desktop.core.hub.downloads import DownloadState, DownloadStatus
+from autoglm_desktop.core.hub.source import Source, format_ref
+from autoglm_desktop.core.hub.source_client import ModelPager, SourceClient
 from autoglm_desktop.core.planning.fit import current_budget
 from autoglm_desktop.core.planning.recommend import (
     CatalogChoice,
@@ -72,6 +69,7 @@ from autoglm_desktop.qt.models.widgets import (
     fit_details,
     is_dark,
     size_text,
+    source_name,
     top_level_items,
 )
 from autoglm_desktop.qt.workers.background import CallRunner
@@ -94,8 +92,8 @@ class LoadedCard:
     code_blocks: tuple[str, ...]
 
 
-def load_card(client: HubClient, repo_id: str, revision: str, *, dark: bool) -> LoadedCard:
-    text, _licence = fetch_model_card(client, repo_id, revision=revision)
+def load_card(client: SourceClient, repo_id: str, revision: str, *, dark: bool) -> LoadedCard:
+    text, _licence = client.model_card(repo_id, revision=revision)
     rendered = render_markdown(text, dark=dark) if text else None
     return LoadedCard(
         repo_id, rendered.html if rendered else "", rendered.code_blocks if rendered else ()
@@ -253,6 +251,15 @@ class RepoDetailView(QWidget):
 
     # -- states --------------------------------------------------------------------------
 
+    def show_placeholder(self) -> None:
+        self.loaded = None
+        self.notice.hide()
+        self.placeholder.setText(
+            self.tr("Pick a model on the left to see its files and how well each fits this PC.")
+        )
+        self.placeholder.show()
+        self.body.hide()
+
     def show_loading(self, repo_id: str) -> None:
         self.loaded = None
         self.notice.hide()
@@ -277,6 +284,10 @@ class RepoDetailView(QWidget):
         self.placeholder.hide()
         self.body.show()
         self.title.setText(detail.repo_id)
+        self.title.setToolTip(format_ref(detail.source, detail.repo_id))
+        # The source's name links to the repository's page there (one word: never broken).
+        page_url = escaped(self.session.clients[detail.source].page_url(detail.repo_id))
+        name = escaped(source_name(detail.source)).replace(" ", "&nbsp;")
         parts = [
             self.tr("%1 downloads").replace("%1", count_text(detail.downloads)),
             self.tr("%1 likes").replace("%1", count_text(detail.likes)),
@@ -286,12 +297,10 @@ class RepoDetailView(QWidget):
         if detail.license:
             parts.append(self.tr("licence: %1").replace("%1", detail.license))
         parts = [escaped(part) for part in parts]  # the meta line is HTML, for its link
-        link = escaped(f"{self.session.client.endpoint}/{detail.repo_id}")
-        open_text = self.tr("open on the hub")
-        parts.append(f"<a href='{link}'>{open_text}</a>")
+        parts.insert(0, f"<a href='{page_url}'>{name}</a>")
         self.meta.setText(" · ".join(parts))
         if detail.gated:
-            self.token_prompt.show_for(detail.repo_id, self.session.client.endpoint)
+            self.token_prompt.show_for(detail.repo_id, self.session.clients[detail.source].endpoint)
         else:
             self.token_prompt.hide()
         self._fill_files()
@@ -540,7 +549,7 @@ class DiscoverPage(QWidget):
         self.repo_call = CallRunner(self, name="repo")
         self.card_call = CallRunner(self, name="card")
         self.fits_call = CallRunner(self, name="fits")
-        self._search: ModelSearch | None = None
+        self._search: ModelPager | None = None
         self._repo_id: str | None = None
         self._catalog_loaded = False
 
@@ -549,6 +558,12 @@ class DiscoverPage(QWidget):
             self.tr("Search GGUF models on the hub, e.g. “qwen 1.5b” or “glm”")
         )
         self.search_edit.setClearButtonEnabled(True)
+        self.source_combo = QComboBox()
+        self.source_combo.setToolTip(self.tr("Where models are searched and downloaded from"))
+        for source in Source:
+            self.source_combo.addItem(source_name(source), source.value)
+        self.source_combo.setCurrentIndex(self.source_combo.findData(session.source.value))
+        self.source_combo.currentIndexChanged.connect(self._on_source_chosen)
         self.sort_combo = QComboBox()
         for label, sort in (
             (self.tr("Most downloaded"), SearchSort.DOWNLOADS),
@@ -598,6 +613,7 @@ class DiscoverPage(QWidget):
         self.detail.settingsRequested.connect(self.settingsRequested)
 
         search_row = QHBoxLayout()
+        search_row.addWidget(self.source_combo)
         search_row.addWidget(self.search_edit, 1)
         search_row.addWidget(self.sort_combo)
         left = QWidget()
@@ -620,6 +636,7 @@ class DiscoverPage(QWidget):
         layout.addWidget(self.splitter, 1)
 
         session.settingsChanged.connect(self._on_settings_changed)
+        session.sourceChanged.connect(self._on_source_changed)
         self._show_offline_state()
         self._show_catalog()
 
@@ -710,10 +727,14 @@ class DiscoverPage(QWidget):
             self._show_catalog()
             return
         sort = SearchSort(self.sort_combo.currentData())  # Qt hands back the plain str
-        self._search = ModelSearch(self.session.client, query, sort=sort)
+        self._search = self.session.client.search(query, sort=sort)
         self.results.clear()
         self.lists.setCurrentWidget(self.results)
-        self.list_title.setText(self.tr("Models matching “%1”").replace("%1", query))
+        self.list_title.setText(
+            self.tr("Models matching “%1” on %2")
+            .replace("%1", query)
+            .replace("%2", source_name(self.session.source))
+        )
         self._request_page(self.tr("Searching %1…").replace("%1", self.session.client.host))
 
     def _request_page(self, status: str) -> None:
@@ -741,7 +762,7 @@ class DiscoverPage(QWidget):
             author, _, name = model.repo_id.rpartition("/")
             gated = " · " + self.tr("gated") if model.gated else ""
             item.setText(0, f"{name}\n{author}{gated}")
-            tip = model.repo_id
+            tip = format_ref(model.source, model.repo_id)
             if model.gated:
                 tip += "\n" + self.tr("Gated: needs an access token to download.")
             if model.architecture:
@@ -781,13 +802,19 @@ class DiscoverPage(QWidget):
             self._on_scrolled(0)
 
     def _on_slow_answer(self) -> None:
-        if self.search_call.busy:
-            self.list_status.setText(
-                self.tr(
-                    "%1 is slow to answer. Still waiting… If it stays like this, check the "
-                    "connection or choose the hf-mirror.com endpoint in Hub settings."
-                ).replace("%1", self.session.client.host)
+        if not self.search_call.busy:
+            return
+        if self.session.source is Source.MODELSCOPE:
+            text = self.tr(
+                "%1 is slow to answer. Still waiting… If it stays like this, check the "
+                "connection or search Hugging Face instead."
             )
+        else:
+            text = self.tr(
+                "%1 is slow to answer. Still waiting… If it stays like this, check the "
+                "connection or choose the hf-mirror.com endpoint in Hub settings."
+            )
+        self.list_status.setText(text.replace("%1", self.session.client.host))
 
     def _on_search_failed(self, error: AutoGLMError) -> None:
         self._slow.stop()
@@ -853,6 +880,30 @@ class DiscoverPage(QWidget):
                 self._request_page(self.tr("Loading more…"))
             else:
                 self.start_search()
+
+    # -- source --------------------------------------------------------------------------
+
+    def _on_source_chosen(self, _index: int) -> None:
+        source = Source(self.source_combo.currentData())
+        try:
+            self.session.set_source(source)
+        except AutoGLMError as error:  # not saved; it still applies until the app quits
+            self.list_status.setText(str(error))
+
+    def _on_source_changed(self, source: Source) -> None:
+        """Show the chosen source's answers: search again, forget the repository shown."""
+        index = self.source_combo.findData(source.value)
+        if index != self.source_combo.currentIndex():
+            self.source_combo.setCurrentIndex(index)
+        self.repo_call.cancel()
+        self.card_call.cancel()
+        self.fits_call.cancel()
+        self._repo_id = None
+        self.detail.show_placeholder()
+        if self.search_edit.text().strip():
+            self.start_search()
+        else:
+            self._show_catalog()
 
     # -- offline -------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from autoglm_desktop.core.common.errors import AutoGLMError
 from autoglm_desktop.core.hub.downloads import DownloadState, DownloadStatus
+from autoglm_desktop.core.hub.source import format_ref
 from autoglm_desktop.core.models.library import reveal_in_file_manager
 from autoglm_desktop.qt.common.plain_text import plain_label
 from autoglm_desktop.qt.models.widgets import (
@@ -110,7 +111,7 @@ class DownloadRow(QFrame):
         quant = status.quant or ""
         shown_quant = quant and quant.lower() not in status.name.lower()
         self.title.setText(status.name + (f" · {quant}" if shown_quant else ""))
-        self.origin.setText(status.repo_id)
+        self.origin.setText(format_ref(status.source, status.repo_id))
         self.progress.setValue(int(status.fraction * PROGRESS_STEPS))
         self.progress.setVisible(status.state is not DownloadState.COMPLETED)
         paused = status.state in (DownloadState.PAUSED, DownloadState.QUEUED)

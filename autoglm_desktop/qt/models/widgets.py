@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from autoglm_desktop.core.hub.downloads import format_bytes
+from autoglm_desktop.core.hub.source import Source
 from autoglm_desktop.core.planning.fit import FitEstimate, FitVerdict
 from autoglm_desktop.qt.common.plain_text import plain_label, set_plain_text
 from autoglm_desktop.qt.common.speed_text import speed_explanation, speed_text
@@ -122,6 +123,13 @@ def duration_text(seconds: float | None) -> str:
         .replace("%1", str(hours))
         .replace("%2", str(rest // 60))
     )
+
+
+def source_name(source: Source) -> str:
+    """A model source's name as the window shows it (ModelScope is 魔搭 in Chinese)."""
+    if source is Source.MODELSCOPE:
+        return QCoreApplication.translate("ModelWidgets", "ModelScope")
+    return source.label
 
 
 def verdict_label(verdict: FitVerdict) -> str:
