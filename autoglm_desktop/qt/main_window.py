@@ -40,10 +40,9 @@ from autoglm_desktop.core.engine.build import (
     CPU_ONLY,
     LlamaBuild,
     cached_llama_build,
-    restrict_to_build,
 )
 from autoglm_desktop.core.hub.queue_file import has_unfinished_downloads
-from autoglm_desktop.core.machine.hardware import HardwareSnapshot, read_hardware
+from autoglm_desktop.core.machine.hardware import HardwareSnapshot
 from autoglm_desktop.core.models.gguf_info import GGUFInfo, read_gguf_info
 from autoglm_desktop.core.models.library import (
     LocalModel,
@@ -51,9 +50,8 @@ from autoglm_desktop.core.models.library import (
     choose_default_model,
     scan_library,
 )
-from autoglm_desktop.core.planning.overrides import load_overrides
-from autoglm_desktop.core.planning.thread_probe import recall_threads
-from autoglm_desktop.core.planning.tuner import TunedPlan, plan_for
+from autoglm_desktop.core.planning.machine_plan import tuned_plan
+from autoglm_desktop.core.planning.tuner import TunedPlan
 from autoglm_desktop.core.remote.client import RemoteChatClient
 from autoglm_desktop.core.remote.keys import ApiKeyStore
 from autoglm_desktop.core.remote.servers import RemoteServer, RemoteTarget
@@ -65,6 +63,7 @@ from autoglm_desktop.qt.chat.model_bar import ModelBar
 from autoglm_desktop.qt.chat.prompt_edit import PromptEdit
 from autoglm_desktop.qt.chat.think_switch import ThinkSwitch
 from autoglm_desktop.qt.chat.view import ChatView
+from autoglm_desktop.qt.common.plain_text import plain_label, plain_tooltip, set_plain_text
 from autoglm_desktop.qt.settings.pane import SettingsPane, confirm_load_anyway
 from autoglm_desktop.qt.workers.background import CallRunner
 from autoglm_desktop.qt.workers.engine_worker import EngineWorker, start_engine_thread
@@ -87,7 +86,7 @@ class ErrorBanner(QFrame):
             "#errorBanner { background: #fdecea; border: 1px solid #f5c2c0; border-radius: 4px; }"
             "#errorBanner QLabel { color: #611a15; }"
         )
-        self.label = QLabel()
+        self.label = plain_label()  # errors quote models' and files' text: never HTML
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         close = QPushButton(self.tr("Dismiss"))
@@ -98,7 +97,7 @@ class ErrorBanner(QFrame):
         self.hide()
 
     def show_message(self, text: str) -> None:
-        self.label.setText(text)
+        set_plain_text(self.label, text)
         self.show()
 
 
@@ -140,7 +139,7 @@ class MainWindow(QMainWindow):
         self.store = store or ChatStore(paths.history_db_path())
         self.api_keys = ApiKeyStore()  # remote servers' keys, shared by the pane and the worker
         self.worker = EngineWorker(
-            client or EngineClient(log_path=paths.log_dir() / "engine.log"),
+            client or EngineClient(log_path=paths.engine_log_path()),
             remote=remote or RemoteChatClient(keys=self.api_keys),
         )
         self.engine = start_engine_thread(self.worker)
@@ -220,7 +219,7 @@ class MainWindow(QMainWindow):
         self.prompt.setFocus()
 
     def _build_status_bar(self) -> None:
-        self.model_label = QLabel(self.tr("No model loaded"))
+        self.model_label = plain_label(self.tr("No model loaded"))
         self.speed_label = QLabel()
         self.context_label = QLabel()
         bar = self.statusBar()
@@ -446,7 +445,7 @@ class MainWindow(QMainWindow):
         self.error_banner.hide()
         self.model_bar.set_loading(True)
         self.model_label.setText(self.tr("Loading %1…").replace("%1", plan.model_path.stem))
-        self.model_label.setToolTip(tuned.explanation)
+        self.model_label.setToolTip(plain_tooltip(tuned.explanation))
         self.requestLoad.emit(plan)
 
     def _on_model_selected(self, _index: int) -> None:
@@ -733,22 +732,3 @@ class _StartupModels:
     models: list[LocalModel]
     info: GGUFInfo | None = None
     planned: TunedPlan | AutoGLMError | None = None
-
-
-def tuned_plan(
-    path: Path,
-    *,
-    hardware: HardwareSnapshot | None,
-    build: LlamaBuild,
-    info: GGUFInfo | None = None,
-) -> TunedPlan:
-    """The tuner's plan for ``path`` on this machine (reads the file's header unless given)."""
-    usable = restrict_to_build(hardware or read_hardware(), build)
-    info = info or read_gguf_info(path)
-    return plan_for(
-        info=info,
-        hardware=usable,
-        overrides=load_overrides(path),
-        model_path=path,
-        measured_threads=recall_threads(info=info, hardware=usable),
-    )

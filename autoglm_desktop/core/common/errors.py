@@ -18,6 +18,10 @@ class ModelLoadError(AutoGLMError):
     """llama.cpp could not load the model with the requested plan (memory, format...)."""
 
 
+class ModelTooBigError(ModelLoadError):
+    """The model's plan does not fit this PC's memory, so it was not loaded."""
+
+
 class EngineCrashedError(AutoGLMError):
     """The engine process died (native crash, abort, out-of-memory kill)."""
 
@@ -80,6 +84,14 @@ class OperationCancelledError(AutoGLMError):
 
 class GGUFFormatError(ModelFileError):
     """A file is not a GGUF model, or its GGUF structure is truncated or damaged."""
+
+
+class NotRegularFileError(ModelFileError):
+    """The path names a folder, a named pipe, a device or a socket, not an ordinary file."""
+
+
+class DependencyError(AutoGLMError):
+    """An installed library is missing or too old for the app to run safely."""
 
 
 class HubError(AutoGLMError):

@@ -44,6 +44,7 @@ from autoglm_desktop.core.planning.thread_probe import (
 )
 from autoglm_desktop.core.planning.tuner import PlanOverrides, TunedPlan, plan_for
 from autoglm_desktop.core.remote.keys import ApiKeyStore
+from autoglm_desktop.qt.common.plain_text import plain_label, set_plain_text
 from autoglm_desktop.qt.common.speed_text import speed_explanation
 from autoglm_desktop.qt.settings.meters import HardwareMeters, Meter, gib
 from autoglm_desktop.qt.settings.remote_servers import RemoteServersSection
@@ -134,7 +135,7 @@ class SettingsPane(QWidget):
             )
         )
         self.measure_button.clicked.connect(self._on_measure)
-        self.measure_status = QLabel()
+        self.measure_status = plain_label()  # may quote an engine error
         self.measure_status.setWordWrap(True)
         grid.addWidget(self.measure_button, 8, 0, 1, 2)
         grid.addWidget(self.measure_status, 9, 0, 1, 2)
@@ -151,7 +152,7 @@ class SettingsPane(QWidget):
         self._predicted_grid = QGridLayout()
         self._predicted_grid.addWidget(QLabel(self.tr("RAM:")), 0, 0)
         self._predicted_grid.addWidget(self.predicted_ram, 0, 1)
-        self.explanation = QLabel()
+        self.explanation = plain_label()  # names the model, may quote a file error
         self.explanation.setWordWrap(True)
         self.apply_button = QPushButton(self.tr("Apply and reload"))
         self.apply_button.clicked.connect(self._on_apply)
@@ -179,7 +180,7 @@ class SettingsPane(QWidget):
         meters_layout.addWidget(self.meters)
         meters_layout.addWidget(self.build_label)
         layout = QVBoxLayout(self)
-        self.model_title = QLabel(self.tr("No model selected"))
+        self.model_title = plain_label(self.tr("No model selected"))  # a file name
         self.model_title.setWordWrap(True)
         layout.addWidget(meters_box)
         layout.addWidget(self.model_title)
@@ -202,7 +203,7 @@ class SettingsPane(QWidget):
             try:
                 self._info = info or read_gguf_info(path)
             except AutoGLMError as exc:
-                self.model_title.setText(str(exc))
+                set_plain_text(self.model_title, exc)
                 self._recompute()
                 return
             self.model_title.setText(path.name)
@@ -277,7 +278,7 @@ class SettingsPane(QWidget):
                 measured_threads=measured,
             )
         except AutoGLMError as exc:
-            self.explanation.setText(str(exc))
+            set_plain_text(self.explanation, exc)
             self.auto_plan = self.chosen_plan = None
             return
         self._show_auto(self.auto_plan)
@@ -320,7 +321,7 @@ class SettingsPane(QWidget):
         while len(self.predicted_vram) < len(budget.gpus):
             meter = Meter()
             row = len(self.predicted_vram) + 1
-            self._predicted_grid.addWidget(QLabel(budget.gpus[row - 1].name + ":"), row, 0)
+            self._predicted_grid.addWidget(plain_label(budget.gpus[row - 1].name + ":"), row, 0)
             self._predicted_grid.addWidget(meter, row, 1)
             self.predicted_vram.append(meter)
         for meter, need, have in zip(

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
+from autoglm_desktop.core.common import paths
 from autoglm_desktop.core.common.errors import AutoGLMError
 from autoglm_desktop.core.common.types import ChatTurn, LoadPlan, SamplingSettings, Thinking
 from autoglm_desktop.core.engine import (
@@ -76,7 +77,7 @@ class EngineWorker(QObject):
         self, client: EngineClient | None = None, *, remote: RemoteChatClient | None = None
     ) -> None:
         super().__init__()
-        self._client = client or EngineClient()
+        self._client = client or EngineClient(log_path=paths.engine_log_path())
         self._remote = remote or RemoteChatClient()
         self._watch = QTimer(self)  # moves to the worker's thread with it
         self._watch.setInterval(ENGINE_CHECK_MS)
