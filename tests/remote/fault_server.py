@@ -63,6 +63,7 @@ class FaultServer:
         self.gone_at: float | None = None
         self.requests: list[dict[str, Any]] = []  # the chat requests' bodies
         self.hits = 0  # requests of any kind
+        self.extra_models: list[str] = []  # listed after MODELS (a test's hostile names)
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind(("127.0.0.1", 0))
@@ -91,6 +92,7 @@ class FaultServer:
         self.gone_at = None
         self.requests.clear()
         self.hits = 0
+        self.extra_models = []
 
     def close(self) -> None:
         self._server.should_exit = True
@@ -111,7 +113,8 @@ class FaultServer:
         refused = self._refused(request)
         if refused is not None:
             return refused
-        data = [{"id": m, "object": "model", "created": 0, "owned_by": "fault"} for m in MODELS]
+        listed = MODELS + self.extra_models
+        data = [{"id": m, "object": "model", "created": 0, "owned_by": "fault"} for m in listed]
         return JSONResponse({"object": "list", "data": data})
 
     async def _chat(self, request: Request) -> Response:

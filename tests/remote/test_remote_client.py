@@ -197,6 +197,19 @@ def test_a_server_that_never_accepts_the_connection_is_unreachable() -> None:
     assert time.monotonic() - started < 30
 
 
+def test_a_servers_model_list_is_outside_text(faults: FaultServer) -> None:
+    faults.extra_models = [
+        "<b>bold</b>",
+        "esc\x1b[31mred",
+        "x" * 300,
+        *(f"m{i:05}" for i in range(2000)),
+    ]
+    check = check_connection(base_url=faults.base_url, api_key="fault-key")
+    assert "<b>bold</b>" in check.models  # kept as it is: the window shows it as plain text
+    assert not any("\x1b" in m or len(m) > 256 for m in check.models)
+    assert len(check.models) == 1000
+
+
 def test_the_fault_server_streams_a_whole_reply(faults: FaultServer) -> None:
     client, target = remote(faults.base_url, model="echo", key="fault-key")
     reply = collect_reply(client.generate(target=target, turns=HELLO, sampling=SHORT))

@@ -328,6 +328,27 @@ def test_settings_add_test_and_remove_a_server(
     assert not any("(remote)" in label for label in labels)
 
 
+def test_settings_show_a_servers_names_as_plain_text(
+    qtbot: QtBot, open_window: type[MainWindow], memory_keys: ApiKeyStore, faults: FaultServer
+) -> None:
+    faults.extra_models = ["<img src=x>"]
+    add_server(
+        memory_keys, name="<b>Faulty</b>", base_url=faults.base_url, key="fault-key", models=[]
+    )
+    window = open_window()
+    section = window.settings_pane.remote_servers
+    section.server_list.setCurrentRow(0)
+    section.test_button.click()
+    qtbot.waitUntil(section.test_button.isEnabled, timeout=30_000)
+    assert "<img src=x>" in section.status.text()
+    assert section.status.textFormat() == Qt.TextFormat.PlainText
+    labels = [window.model_bar.combo.itemText(i) for i in range(window.model_bar.combo.count())]
+    assert "<img src=x> — <b>Faulty</b> (remote)" in labels
+    pick(window, "<img src=x>")
+    assert window.model_label.textFormat() == Qt.TextFormat.PlainText
+    assert window.model_label.text() == "<img src=x> — <b>Faulty</b> (remote)"
+
+
 def test_settings_refuse_bad_input_clearly(
     qtbot: QtBot, open_window: type[MainWindow], memory_keys: ApiKeyStore
 ) -> None:

@@ -24,6 +24,10 @@ from autoglm_desktop.core.common import errors
 from autoglm_desktop.core.common.types import ChatTurn, SamplingSettings
 
 NO_KEY = "no-key"  # sent when the server needs none: the client insists on some key
+# A server's list of models is outside text: ids are kept only when short and printable (they
+# go back to the server as they are, so they are never altered), and only so many of them.
+MAX_MODEL_ID_LENGTH = 256
+MAX_MODELS = 1000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,12 +84,20 @@ def make_client(
 def list_model_ids(*, base_url: str, api_key: str | None, timeout_s: float) -> list[str]:
     """The ids of the models the server lists (``GET /models``), sorted.
 
+    Ids that are not short, printable text are left out, and the list ends at ``MAX_MODELS``.
+
     Raises:
         openai.OpenAIError: as the client raised it (see :func:`translate_error`).
     """
     timeout = httpx2.Timeout(timeout_s)
     with make_client(base_url=base_url, api_key=api_key, timeout=timeout) as client:
-        return sorted({model.id for model in client.models.list()})
+        ids = {model.id for model in client.models.list()}
+    usable = (i for i in ids if isinstance(i, str) and _is_usable_model_id(i))
+    return sorted(usable)[:MAX_MODELS]
+
+
+def _is_usable_model_id(model_id: str) -> bool:
+    return 0 < len(model_id) <= MAX_MODEL_ID_LENGTH and model_id.isprintable()
 
 
 def chat_messages(

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QProgressBar, QPus
 
 from autoglm_desktop.core.models.library import LocalModel
 from autoglm_desktop.core.remote.servers import RemoteServer, RemoteTarget
+from autoglm_desktop.qt.common.plain_text import plain_tooltip
 
 PROGRESS_STEPS = 1000
 REMOTE_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -95,7 +96,7 @@ class ModelBar(QWidget):
             self.combo.addItem(label, None)
             index = self.combo.count() - 1
             self.combo.setItemData(index, target, REMOTE_ROLE)
-            self.combo.setItemData(index, target.server.base_url, 3)
+            self.combo.setItemData(index, plain_tooltip(target.server.base_url), 3)
         if not self._models and not self._remote:
             self.combo.addItem(self.tr("No models found"), None)
         kept_remote = remote is not None and self.select_remote(remote)

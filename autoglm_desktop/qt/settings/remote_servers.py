@@ -36,6 +36,7 @@ from autoglm_desktop.core.remote.servers import (
     normalize_base_url,
     save_remote_servers,
 )
+from autoglm_desktop.qt.common.plain_text import plain_label, plain_tooltip, set_plain_text
 from autoglm_desktop.qt.workers.background import CallRunner
 
 # (on a light background, on a dark one)
@@ -77,12 +78,12 @@ class RemoteServersSection(QGroupBox):
         self.url_edit.setPlaceholderText("http://192.168.1.20:8000/v1")
         self.key_edit = QLineEdit()
         self.key_edit.setEchoMode(QLineEdit.EchoMode.Password)
-        self.key_note = QLabel()
+        self.key_note = plain_label()  # may quote the keyring's error
         self.key_note.setWordWrap(True)
         self.key_note.setStyleSheet(NOTE_STYLE)
         self.test_button = QPushButton(self.tr("Test connection"))
         self.save_button = QPushButton(self.tr("Save"))
-        self.status = QLabel()
+        self.status = plain_label()  # quotes servers' errors and model names
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self._build_layout(intro)
@@ -274,7 +275,7 @@ class RemoteServersSection(QGroupBox):
             text = self.tr("%1 — models: %2").replace("%1", server.name).replace("%2", str(count))
             item = QListWidgetItem(text)
             item.setData(Qt.ItemDataRole.UserRole, server.id)
-            item.setToolTip(server.base_url)
+            item.setToolTip(plain_tooltip(server.base_url))
             self.server_list.addItem(item)
             if server.id == select:
                 self.server_list.setCurrentItem(item)
@@ -313,7 +314,7 @@ class RemoteServersSection(QGroupBox):
             )
         else:
             text = self._session_only_text(status)
-        self.key_note.setText(text)
+        set_plain_text(self.key_note, text)
 
     def _session_only_text(self, status: KeyringStatus) -> str:
         if not status.backend:
@@ -336,7 +337,7 @@ class RemoteServersSection(QGroupBox):
     def _say(self, text: str, *, colors: tuple[str, str] | None = None) -> None:
         dark = self.palette().color(QPalette.ColorRole.Window).lightness() < 128
         self.status.setStyleSheet(f"color: {colors[dark]};" if colors else "")
-        self.status.setText(text)
+        set_plain_text(self.status, text)
 
     def _confirm_remove(self, server: RemoteServer) -> bool:
         answer = QMessageBox.question(
