@@ -4,20 +4,20 @@
 <context>
     <name>ChatController</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/controller.py" line="313"/>
-        <location filename="../../autoglm_desktop/qt/chat/controller.py" line="445"/>
+        <location filename="../../autoglm_desktop/qt/chat/controller.py" line="324"/>
+        <location filename="../../autoglm_desktop/qt/chat/controller.py" line="457"/>
         <source>Assistant</source>
         <translation>助手</translation>
     </message>
     <message numerus="yes">
-        <location filename="../../autoglm_desktop/qt/chat/controller.py" line="392"/>
+        <location filename="../../autoglm_desktop/qt/chat/controller.py" line="404"/>
         <source>%n earlier message(s) did not fit in the model&apos;s context and were left out of this reply (they are still saved here).</source>
         <translation>
             <numerusform>有 %n 条较早的消息超出了模型的上下文，本次回复未使用它们（它们仍保存在这里）。</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/controller.py" line="445"/>
+        <location filename="../../autoglm_desktop/qt/chat/controller.py" line="457"/>
         <source>You</source>
         <translation>你</translation>
     </message>
@@ -504,17 +504,17 @@
 <context>
     <name>EditMessageDialog</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="104"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="107"/>
         <source>Edit message</source>
         <translation>编辑消息</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="107"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="110"/>
         <source>Send</source>
         <translation>发送</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="111"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="114"/>
         <source>Sending replaces this message and every message after it.</source>
         <translation>发送后将替换这条消息及其后的所有消息。</translation>
     </message>
@@ -522,7 +522,7 @@
 <context>
     <name>ErrorBanner</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="89"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="92"/>
         <source>Dismiss</source>
         <translation>关闭</translation>
     </message>
@@ -986,164 +986,166 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="239"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="247"/>
         <source>Find in chat…</source>
         <translation>在对话中查找…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="155"/>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="538"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="163"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="606"/>
         <source>Send</source>
         <translation>发送</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="156"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="164"/>
         <source>Regenerate</source>
         <translation>重新生成</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="157"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="165"/>
         <source>Chat settings…</source>
         <translation>对话设置…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="174"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="182"/>
         <source>Models…</source>
         <translation>模型…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="175"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="183"/>
         <source>Find, download and manage models</source>
         <translation>查找、下载和管理模型</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="178"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="186"/>
         <source>Model settings</source>
         <translation>模型设置</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="205"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="213"/>
         <source>Settings</source>
         <translation>模型设置</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="214"/>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="509"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="222"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="506"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="577"/>
         <source>No model loaded</source>
         <translation>未加载模型</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="225"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="233"/>
         <source>&amp;Chat</source>
         <translation>对话(&amp;C)</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="227"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="235"/>
         <source>New chat</source>
         <translation>新对话</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="230"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="238"/>
         <source>Export chat…</source>
         <translation>导出对话…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="235"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="243"/>
         <source>Quit</source>
         <translation>退出</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="244"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="252"/>
         <source>&amp;Models</source>
         <translation>模型(&amp;M)</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="245"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="253"/>
         <source>Discover models…</source>
         <translation>发现模型…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="246"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="254"/>
         <source>Downloads</source>
         <translation>下载</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="247"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="255"/>
         <source>My models</source>
         <translation>我的模型</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="325"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="337"/>
         <source>No model found in %1. Open “Models…” to download one, or import a .gguf file you already have.</source>
         <translation>在 %1 中没有找到模型。请打开“模型…”下载一个，或导入你已有的 .gguf 文件。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="406"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="418"/>
         <source>%1 was not loaded: %2 Open “Model settings” to choose a smaller plan, or press Load to load it anyway.</source>
         <translation>未加载 %1：%2 请打开“模型设置”选择占用更小的方案，或点击“加载”强制加载。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="435"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="447"/>
         <source>Loading %1…</source>
         <translation>正在加载 %1…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="472"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="539"/>
         <source>%1 (unloaded while idle)</source>
         <translation>%1（空闲时已卸载）</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="485"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="552"/>
         <source>%1 (engine stopped; reloads with your next message)</source>
         <translation>%1（引擎已停止，发送下一条消息时会重新加载）</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="474"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="541"/>
         <source>The model was unloaded to free memory; it reloads with your next message.</source>
         <translation>模型已卸载以释放内存，发送下一条消息时会自动重新加载。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="501"/>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="549"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="569"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="620"/>
         <source>context %1</source>
         <translation>上下文 %1</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="538"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="606"/>
         <source>Stop</source>
         <translation>停止</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="539"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="607"/>
         <source>Esc</source>
         <translation>Esc</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="539"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="607"/>
         <source>Enter</source>
         <translation>Enter</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="544"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="612"/>
         <source>first token %1 s · %2 tokens/s</source>
         <translation>首个 token %1 秒 · 每秒 %2 个 token</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="604"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="675"/>
         <source>Export chat</source>
         <translation>导出对话</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="606"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="677"/>
         <source>Markdown (*.md);;JSON (*.json)</source>
         <translation>Markdown (*.md);;JSON (*.json)</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="615"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="686"/>
         <source>Exported to %1</source>
         <translation>已导出到 %1</translation>
     </message>
     <message>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="500"/>
         <source>%1 (remote)</source>
         <translation>%1（远程）</translation>
     </message>
@@ -1167,51 +1169,53 @@
 <context>
     <name>ModelBar</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/model_bar.py" line="33"/>
+        <location filename="../../autoglm_desktop/qt/chat/model_bar.py" line="42"/>
         <source>Models found on this computer, and remote servers&apos; models</source>
         <translation>本机上找到的模型，以及远程服务器的模型</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/model_bar.py" line="34"/>
-        <location filename="../../autoglm_desktop/qt/chat/model_bar.py" line="98"/>
+        <location filename="../../autoglm_desktop/qt/chat/model_bar.py" line="43"/>
+        <location filename="../../autoglm_desktop/qt/chat/model_bar.py" line="172"/>
         <source>Load</source>
         <translation>加载</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/model_bar.py" line="39"/>
+        <location filename="../../autoglm_desktop/qt/chat/model_bar.py" line="48"/>
         <source>Loading… %p%</source>
         <translation>加载中… %p%</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/model_bar.py" line="44"/>
+        <location filename="../../autoglm_desktop/qt/chat/model_bar.py" line="53"/>
         <source>Model:</source>
         <translation>模型：</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/model_bar.py" line="61"/>
+        <location filename="../../autoglm_desktop/qt/chat/model_bar.py" line="101"/>
         <source>No models found</source>
         <translation>没有找到模型</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/model_bar.py" line="94"/>
+        <location filename="../../autoglm_desktop/qt/chat/model_bar.py" line="168"/>
         <source>Cancel</source>
         <translation>取消</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/model_bar.py" line="96"/>
+        <location filename="../../autoglm_desktop/qt/chat/model_bar.py" line="170"/>
         <source>Unload</source>
         <translation>卸载</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/model_bar.py" line="101"/>
+        <location filename="../../autoglm_desktop/qt/chat/model_bar.py" line="175"/>
         <source>loaded</source>
         <translation>已加载</translation>
     </message>
     <message>
+        <location filename="../../autoglm_desktop/qt/chat/model_bar.py" line="92"/>
         <source>%1 — %2 (remote)</source>
         <translation>%1 — %2（远程）</translation>
     </message>
     <message>
+        <location filename="../../autoglm_desktop/qt/chat/model_bar.py" line="165"/>
         <source>remote: no loading needed</source>
         <translation>远程：无需加载</translation>
     </message>
@@ -1441,110 +1445,137 @@
 <context>
     <name>RemoteServersSection</name>
     <message>
+        <location filename="../../autoglm_desktop/qt/settings/remote_servers.py" line="53"/>
         <source>Remote servers</source>
         <translation>远程服务器</translation>
     </message>
     <message>
+        <location filename="../../autoglm_desktop/qt/settings/remote_servers.py" line="64"/>
         <source>Chat with models on another machine through any OpenAI-compatible server (vLLM, SGLang, llama-server, Ollama, LM Studio…). A server is contacted only when you choose one of its models or test it.</source>
         <translation>通过任何兼容 OpenAI 的服务器（vLLM、SGLang、llama-server、Ollama、LM Studio…）与另一台机器上的模型对话。只有在你选用它的模型或测试连接时，才会连接服务器。</translation>
     </message>
     <message>
+        <location filename="../../autoglm_desktop/qt/settings/remote_servers.py" line="73"/>
         <source>Add</source>
         <translation>添加</translation>
     </message>
     <message>
+        <location filename="../../autoglm_desktop/qt/settings/remote_servers.py" line="74"/>
         <source>Remove</source>
         <translation>移除</translation>
     </message>
     <message>
+        <location filename="../../autoglm_desktop/qt/settings/remote_servers.py" line="76"/>
         <source>GPU box</source>
         <translation>GPU 服务器</translation>
     </message>
     <message>
+        <location filename="../../autoglm_desktop/qt/settings/remote_servers.py" line="84"/>
         <source>Test connection</source>
         <translation>测试连接</translation>
     </message>
     <message>
+        <location filename="../../autoglm_desktop/qt/settings/remote_servers.py" line="85"/>
         <source>Save</source>
         <translation>保存</translation>
     </message>
     <message>
+        <location filename="../../autoglm_desktop/qt/settings/remote_servers.py" line="102"/>
         <source>Name:</source>
         <translation>名称：</translation>
     </message>
     <message>
+        <location filename="../../autoglm_desktop/qt/settings/remote_servers.py" line="103"/>
         <source>Address:</source>
         <translation>地址：</translation>
     </message>
     <message>
+        <location filename="../../autoglm_desktop/qt/settings/remote_servers.py" line="104"/>
         <source>API key:</source>
         <translation>API 密钥：</translation>
     </message>
     <message>
+        <location filename="../../autoglm_desktop/qt/settings/remote_servers.py" line="143"/>
         <source>Enter a name and the server&apos;s address, then Save.</source>
         <translation>输入名称和服务器地址，然后点“保存”。</translation>
     </message>
     <message>
+        <location filename="../../autoglm_desktop/qt/settings/remote_servers.py" line="165"/>
         <source>Saved.</source>
         <translation>已保存。</translation>
     </message>
     <message>
+        <location filename="../../autoglm_desktop/qt/settings/remote_servers.py" line="167"/>
         <source>Press Test connection to list its models.</source>
         <translation>点“测试连接”列出它的模型。</translation>
     </message>
     <message>
+        <location filename="../../autoglm_desktop/qt/settings/remote_servers.py" line="187"/>
         <source>Removed %1.</source>
         <translation>已移除 %1。</translation>
     </message>
     <message>
+        <location filename="../../autoglm_desktop/qt/settings/remote_servers.py" line="204"/>
         <source>Connecting to %1…</source>
         <translation>正在连接 %1…</translation>
     </message>
     <message>
+        <location filename="../../autoglm_desktop/qt/settings/remote_servers.py" line="239"/>
         <source>Connected in %1 s. Models (%2): %3</source>
         <translation>已连接，用时 %1 秒。模型（%2 个）：%3</translation>
     </message>
     <message>
+        <location filename="../../autoglm_desktop/qt/settings/remote_servers.py" line="251"/>
         <source>They are in the model picker now.</source>
         <translation>它们已出现在模型选择框中。</translation>
     </message>
     <message>
+        <location filename="../../autoglm_desktop/qt/settings/remote_servers.py" line="253"/>
         <source>Save to add them to the model picker.</source>
         <translation>保存后它们会出现在模型选择框中。</translation>
     </message>
     <message>
+        <location filename="../../autoglm_desktop/qt/settings/remote_servers.py" line="275"/>
         <source>%1 — models: %2</source>
         <translation>%1 — 模型：%2 个</translation>
     </message>
     <message>
+        <location filename="../../autoglm_desktop/qt/settings/remote_servers.py" line="303"/>
         <source>Stored; type a new key to replace it</source>
         <translation>已保存；输入新密钥可替换</translation>
     </message>
     <message>
+        <location filename="../../autoglm_desktop/qt/settings/remote_servers.py" line="305"/>
         <source>Optional</source>
         <translation>可选</translation>
     </message>
     <message>
+        <location filename="../../autoglm_desktop/qt/settings/remote_servers.py" line="307"/>
         <source>Leave empty if the server needs no key. The key is never shown again.</source>
         <translation>服务器不需要密钥时留空。密钥保存后不会再显示。</translation>
     </message>
     <message>
+        <location filename="../../autoglm_desktop/qt/settings/remote_servers.py" line="312"/>
         <source>Keys are kept in the system keyring (%1), never in a file.</source>
         <translation>密钥保存在系统密钥环（%1）中，从不写入文件。</translation>
     </message>
     <message>
+        <location filename="../../autoglm_desktop/qt/settings/remote_servers.py" line="322"/>
         <source>This computer has no system keyring: keys are kept in memory until the app closes, and you will be asked for them again next time.</source>
         <translation>这台电脑没有系统密钥环：密钥只保存在内存中，直到应用关闭，下次需要重新输入。</translation>
     </message>
     <message>
+        <location filename="../../autoglm_desktop/qt/settings/remote_servers.py" line="326"/>
         <source>The system keyring failed (%1): keys are kept in memory until the app closes, and you will be asked for them again next time.</source>
         <translation>系统密钥环出错（%1）：密钥只保存在内存中，直到应用关闭，下次需要重新输入。</translation>
     </message>
     <message>
+        <location filename="../../autoglm_desktop/qt/settings/remote_servers.py" line="345"/>
         <source>Remove server</source>
         <translation>移除服务器</translation>
     </message>
     <message>
+        <location filename="../../autoglm_desktop/qt/settings/remote_servers.py" line="347"/>
         <source>Remove %1 and forget its API key? Conversations with its models stay in the history.</source>
         <translation>移除 %1 并删除它的 API 密钥？与它的模型的对话仍保留在历史记录中。</translation>
     </message>
@@ -1697,131 +1728,131 @@
 <context>
     <name>SettingsPane</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="117"/>
+        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="122"/>
         <source>Load settings</source>
         <translation>加载设置</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="120"/>
+        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="125"/>
         <source>Threads (auto)</source>
         <translation>线程数（自动）</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="121"/>
+        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="126"/>
         <source>GPU layers (auto)</source>
         <translation>GPU 层数（自动）</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="122"/>
+        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="127"/>
         <source>Context (auto)</source>
         <translation>上下文（自动）</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="123"/>
+        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="128"/>
         <source>KV cache (auto)</source>
         <translation>KV 缓存（自动）</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="125"/>
-        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="406"/>
-        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="420"/>
+        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="130"/>
+        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="413"/>
+        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="427"/>
         <source>Measure the fastest thread count</source>
         <translation>测量最快的线程数</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="128"/>
+        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="133"/>
         <source>Decodes a few dozen tokens at each thread count (a few seconds) and remembers the fastest for this model on this computer.</source>
         <translation>在每种线程数下各解码几十个 token（需要几秒钟），并为本机上的这个模型记住最快的线程数。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="148"/>
+        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="153"/>
         <source>RAM:</source>
         <translation>内存：</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="152"/>
+        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="157"/>
         <source>Apply and reload</source>
         <translation>应用并重新加载</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="154"/>
+        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="159"/>
         <source>Predicted memory</source>
         <translation>预计内存占用</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="164"/>
+        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="169"/>
         <source>Release memory when idle for</source>
         <translation>空闲多久后释放内存：</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="165"/>
+        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="170"/>
         <source> min</source>
         <translation> 分钟</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="173"/>
+        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="178"/>
         <source>This computer now</source>
         <translation>本机当前状态</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="178"/>
+        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="183"/>
         <source>No model selected</source>
         <translation>未选择模型</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="249"/>
+        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="256"/>
         <source>llama.cpp can use: %1</source>
         <translation>llama.cpp 可使用：%1</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="251"/>
+        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="258"/>
         <source>This llama.cpp build runs on the CPU only; GPUs are not used.</source>
         <translation>此 llama.cpp 版本仅在 CPU 上运行，不使用 GPU。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="309"/>
-        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="325"/>
+        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="316"/>
+        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="332"/>
         <source>%1 of %2 free</source>
         <translation>需 %1 / 可用 %2</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="328"/>
+        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="335"/>
         <source>Will not fit: </source>
         <translation>内存不足：</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="373"/>
-        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="389"/>
+        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="380"/>
+        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="396"/>
         <source>Cancel measuring</source>
         <translation>取消测量</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="375"/>
+        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="382"/>
         <source>Cancelling after the current run…</source>
         <translation>将在本轮测量结束后取消…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="391"/>
+        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="398"/>
         <source>Measuring %1 thread counts…</source>
         <translation>正在测量 %1 种线程数…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="400"/>
+        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="407"/>
         <source>%1 threads: %2 tokens/s</source>
         <translation>%1 线程：每秒 %2 个 token</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="408"/>
+        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="415"/>
         <source>Measuring was cancelled; nothing was changed.</source>
         <translation>已取消测量，未做任何更改。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="413"/>
+        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="420"/>
         <source>Fastest: %1 threads (remembered for this model and computer).</source>
         <translation>最快：%1 线程（已为此模型和本机记住）。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="437"/>
+        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="445"/>
         <source>This plan needs more memory than this computer has free right now:
 
 %1
@@ -1834,7 +1865,7 @@ Loading it anyway may make the computer swap and slow down, or the model may be 
 强制加载可能导致系统使用交换空间而变慢，也可能导致模型被系统终止；无论哪种情况，你的对话都不会丢失。仍要加载吗？</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="445"/>
+        <location filename="../../autoglm_desktop/qt/settings/pane.py" line="453"/>
         <source>Model may not fit</source>
         <translation>内存可能不足</translation>
     </message>
