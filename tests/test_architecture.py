@@ -121,6 +121,10 @@ def test_forbidden_names_match_whole_packages_only() -> None:
 # dependency out of a process that does not use it; none may stand in for a module-level import
 # that would close an import cycle (test_the_package_has_no_import_cycles proves there is none).
 LAZY_IMPORTS: dict[tuple[str, str], str] = {
+    (
+        "autoglm_desktop.qt.workers.speed_profile_worker",
+        "autoglm_desktop.core.planning.speed_measurement",
+    ): "numpy and the GGUF writer only when this PC's speed is measured, not at start-up",
     ("autoglm_desktop.cli.window_command", "autoglm_desktop.qt.app"): "Qt only for the window",
     ("autoglm_desktop.cli.window_command", "autoglm_desktop.qt.self_test"): "Qt only for it",
     ("autoglm_desktop.cli.window_command", "autoglm_desktop.qt.fatal_error"): (

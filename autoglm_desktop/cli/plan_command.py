@@ -25,9 +25,9 @@ from autoglm_desktop.core.machine.hardware import (
 )
 from autoglm_desktop.core.models.gguf_info import read_gguf_info
 from autoglm_desktop.core.planning.speed_forecast import SpeedForecast
+from autoglm_desktop.core.planning.speed_measurement import iter_measure_speed
 from autoglm_desktop.core.planning.speed_profile import (
     MachineSpeed,
-    iter_measure_speed,
     load_machine_speed,
     plan_forecast,
 )

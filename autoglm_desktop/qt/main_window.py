@@ -42,7 +42,7 @@ from autoglm_desktop.core.engine.build import (
     cached_llama_build,
 )
 from autoglm_desktop.core.hub.queue_file import has_unfinished_downloads
-from autoglm_desktop.core.machine.hardware import HardwareSnapshot
+from autoglm_desktop.core.machine.hardware import HardwareSnapshot, read_hardware
 from autoglm_desktop.core.models.gguf_info import GGUFInfo, read_gguf_info
 from autoglm_desktop.core.models.library import (
     LocalModel,
@@ -51,6 +51,7 @@ from autoglm_desktop.core.models.library import (
     scan_library,
 )
 from autoglm_desktop.core.planning.machine_plan import tuned_plan
+from autoglm_desktop.core.planning.speed_profile import kept_machine_speed, plan_forecast
 from autoglm_desktop.core.planning.tuner import TunedPlan
 from autoglm_desktop.core.remote.client import RemoteChatClient
 from autoglm_desktop.core.remote.keys import ApiKeyStore
@@ -171,6 +172,8 @@ class MainWindow(QMainWindow):
         self._build_menu()
         self._connect()
         self._startup_call = CallRunner(self, name="startup models")
+        self._forecast_call = CallRunner(self, name="picker speed forecast")
+        self.settings_pane.speed_test.measured.connect(lambda _speed: self._forecast_picker())
         self._autoload_at_start: bool | None = autoload  # None once the window has shown
         self._open_latest_conversation()
 
@@ -326,6 +329,7 @@ class MainWindow(QMainWindow):
         keep = self.model_bar.selected_path() or self._last_model_path()
         chosen = _default_model(models, keep=keep)
         self.model_bar.set_models(models, current=chosen.path if chosen else None)
+        self._forecast_picker()
         self._use_picked_model()
         selected = self.model_bar.selected_path()
         self.settings_pane.set_model(
@@ -371,6 +375,33 @@ class MainWindow(QMainWindow):
 
     def _last_model_path(self) -> Path | None:
         return Path(self.settings.last_model_path) if self.settings.last_model_path else None
+
+    def _forecast_picker(self) -> None:
+        """Each local model's "~N tok/s" in the picker, off the GUI thread (headers are read)."""
+        models, known, build = self.model_bar.local_models, self.hardware, self.llama_build
+        if self._forecast_call.busy or not models:
+            return
+
+        def forecast() -> dict[Path, float]:
+            speeds: dict[Path, float] = {}
+            hardware = known or read_hardware()
+            kept = kept_machine_speed(hardware=hardware)
+            if kept is None:
+                return speeds  # not measured yet: Settings → Speed of this PC
+            for model in models:
+                try:
+                    info = read_gguf_info(model.path)
+                    tuned = tuned_plan(model.path, hardware=hardware, build=build, info=info)
+                except (AutoGLMError, OSError, ValueError):
+                    continue  # the picker shows it without a forecast
+                speed = plan_forecast(info=info, plan=tuned.plan, speed=kept)
+                if speed is not None:
+                    speeds[model.path] = speed.decode_tokens_per_s
+            return speeds
+
+        self._forecast_call.run(
+            forecast, on_success=self.model_bar.set_speeds, on_failure=lambda _error: None
+        )
 
     def _find_models_at_start(self, *, autoload: bool) -> None:
         """Scan the library and plan the default model off the GUI thread, then use them.

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QProgressBar, QPus
 from autoglm_desktop.core.models.library import LocalModel
 from autoglm_desktop.core.remote.servers import RemoteServer, RemoteTarget
 from autoglm_desktop.qt.common.plain_text import plain_tooltip
+from autoglm_desktop.qt.common.speed_text import speed_text
 
 PROGRESS_STEPS = 1000
 REMOTE_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -58,6 +59,7 @@ class ModelBar(QWidget):
         self._loaded_path: Path | None = None
         self._loading = False
         self._models: list[LocalModel] = []
+        self._speeds: dict[Path, float] = {}  # forecast tokens/s on this PC, where measured
         self._remote: list[RemoteTarget] = []
         # A remote model selected only because it came first (no local model listed yet) is
         # not kept when local models arrive; one the user or the window picked is.
@@ -72,6 +74,15 @@ class ModelBar(QWidget):
         self._models = list(models)
         self._refill(current=current)
 
+    @property
+    def local_models(self) -> list[LocalModel]:
+        return list(self._models)
+
+    def set_speeds(self, speeds: dict[Path, float]) -> None:
+        """Show each local model's forecast writing speed beside its size."""
+        self._speeds = dict(speeds)
+        self._refill(current=self.selected_path())
+
     def set_remote_servers(self, servers: list[RemoteServer]) -> None:
         """List the models each server listed at its last Test connection."""
         self._remote = [RemoteTarget(server=s, model=m) for s in servers for m in s.models]
@@ -83,7 +94,10 @@ class ModelBar(QWidget):
         self.combo.clear()
         for model in self._models:
             # Item data is the path as text: QComboBox.findData cannot match Path objects.
-            self.combo.addItem(f"{model.name}  ({format_size(model.size_bytes)})", str(model.path))
+            label = f"{model.name}  ({format_size(model.size_bytes)})"
+            if model.path in self._speeds:
+                label += " · " + speed_text(self._speeds[model.path])
+            self.combo.addItem(label, str(model.path))
             self.combo.setItemData(self.combo.count() - 1, str(model.path), 3)  # tooltip role
         if self._models and self._remote:
             self.combo.insertSeparator(self.combo.count())
