@@ -23,6 +23,7 @@ from autoglm_desktop.core.chat.store import (
 )
 from autoglm_desktop.core.common.errors import (
     ConversationNotFoundError,
+    HistoryDamagedError,
     MessageNotFoundError,
     StoreError,
 )
@@ -498,7 +499,7 @@ def test_corrupt_file_gives_store_error(db_path: Path) -> None:
     with pytest.raises(StoreError, match="could not be opened") as caught:
         ChatStore(db_path)
 
-    assert type(caught.value) is StoreError
+    assert type(caught.value) is HistoryDamagedError
     assert str(db_path) in str(caught.value)
     assert isinstance(caught.value.__cause__, sqlite3.DatabaseError)
 
