@@ -77,22 +77,22 @@ def recover_history(*, path: Path) -> RecoveryReport:
             damaged file is then left where it was.
     """
     building = path.with_name(path.name + ".recovering")
-    _remove_database(building)  # left by an earlier attempt that failed
     try:
+        _remove_database(building)  # left by an earlier attempt that failed
         with tempfile.TemporaryDirectory(prefix="autoglm-recover-") as scratch:
             source = _working_copy(path, Path(scratch))
             counts = _rebuild(source, building)
         kept_as = set_aside(path=path)
         os.replace(building, path)
     except OSError as error:
-        _remove_database(building)
+        _discard_database(building)
         raise classify_error(
             error,
             f"The chat history file {path} could not be recovered: {error.strerror or error}.",
             path=path,
         ) from error
     except BaseException:
-        _remove_database(building)
+        _discard_database(building)
         raise
     conversations, messages, skipped = counts
     return RecoveryReport(
@@ -276,3 +276,9 @@ def _remove_database(path: Path) -> None:
     for name in (path.name, *(path.name + suffix for suffix in COMPANIONS)):
         with contextlib.suppress(FileNotFoundError):
             path.with_name(name).unlink()
+
+
+def _discard_database(path: Path) -> None:
+    """:func:`_remove_database` after a failure: what cannot be removed stays."""
+    with contextlib.suppress(OSError):
+        _remove_database(path)
