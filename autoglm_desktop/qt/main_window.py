@@ -34,7 +34,7 @@ from autoglm_desktop.core.chat.history_repair import RecoveryReport, recover_his
 from autoglm_desktop.core.chat.store import ChatStore
 from autoglm_desktop.core.common import paths
 from autoglm_desktop.core.common.app_settings import AppSettings, load_settings, save_settings
-from autoglm_desktop.core.common.errors import AutoGLMError, StoreError
+from autoglm_desktop.core.common.errors import AutoGLMError, SettingsFileError, StoreError
 from autoglm_desktop.core.common.types import GenerationStats, ModelInfo, Thinking
 from autoglm_desktop.core.engine import EngineClient
 from autoglm_desktop.core.engine.build import (
@@ -524,8 +524,15 @@ class MainWindow(QMainWindow):
 
     def _on_idle_setting(self, minutes: int) -> None:
         self.settings = self.settings.updated(release_when_idle_minutes=minutes)
-        save_settings(self.settings)
+        self._save_settings()
         self._restart_idle_timer()
+
+    def _save_settings(self) -> None:
+        """Keep the settings; a read-only or full disk is said, and the app goes on."""
+        try:
+            save_settings(self.settings)
+        except SettingsFileError as error:
+            self.error_banner.show_message(str(error))
 
     def _restart_idle_timer(self, _running: bool = False) -> None:
         minutes = self.settings.release_when_idle_minutes
@@ -575,7 +582,7 @@ class MainWindow(QMainWindow):
             self.context_label.setText(self.tr("context %1").replace("%1", f"0 / {info.n_ctx}"))
         if self.settings.last_model_path != str(info.path):
             self.settings = self.settings.updated(last_model_path=str(info.path))
-            save_settings(self.settings)
+            self._save_settings()
 
     def _on_unloaded(self) -> None:
         self.model_info = None

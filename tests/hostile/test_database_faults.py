@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
+from autoglm_desktop import cli
+from autoglm_desktop.cli.output import ERROR_EXIT
 from autoglm_desktop.core.chat.history_repair import DAMAGED_MARK, recover_history, set_aside
 from autoglm_desktop.core.chat.store import SCHEMA_VERSION, ChatStore
 from autoglm_desktop.core.common import paths
@@ -458,3 +460,49 @@ def test_window_opens_on_a_full_disk_and_retries_once_there_is_space(
         assert window.controller.messages()[-1].status is MessageStatus.INTERRUPTED
         window.close()
         assert conversation.title == "before the disk filled"
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("make", [make_garbage, make_truncated, make_too_new])
+def test_the_command_line_says_what_is_wrong_in_one_line(
+    history: Path, make: Callable[[Path], None], capsys: pytest.CaptureFixture[str]
+) -> None:
+    make(history)
+
+    status = cli.main(["history"])
+
+    out, err = capsys.readouterr()
+    assert status == ERROR_EXIT
+    assert out == ""
+    assert len(err.splitlines()) == 1
+    assert err.startswith("autoglm-desktop history: error: The chat history file")
+    assert "Traceback" not in err
+
+
+def test_the_command_line_recovers_a_damaged_history(
+    history: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_truncated(history)
+    assert cli.main(["history"]) == ERROR_EXIT
+    assert "--recover" in capsys.readouterr().err
+
+    assert cli.main(["history", "--recover"]) == 0
+    assert "The damaged file is kept as" in capsys.readouterr().out
+    assert len(kept_files(history.parent)) == 1
+
+    assert cli.main(["history"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert listed[0].split() == ["ID", "MESSAGES", "TITLE"]
+    assert len(listed) == 1 + CONVERSATIONS
+
+
+def test_the_command_line_starts_a_fresh_history(
+    history: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_garbage(history)
+    assert cli.main(["history", "--fresh"]) == 0
+    assert "The old file is kept as" in capsys.readouterr().out
+    assert cli.main(["history"]) == 0
+    assert capsys.readouterr().out == "No conversations yet.\n"
