@@ -106,6 +106,28 @@ def read_only_folder(folder: Path) -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def read_only_file(path: Path) -> Iterator[None]:
+    """Make the history file alone unwritable (its folder stays writable), for root as well."""
+    if os.geteuid() != 0:
+        mode = path.stat().st_mode
+        path.chmod(0o444)
+        try:
+            yield
+        finally:
+            path.chmod(mode)
+        return
+    try:
+        subprocess.run(["mount", "--bind", path, path], check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("no bind mount here to make a file read-only for root")
+    try:
+        subprocess.run(["mount", "-o", "remount,ro,bind", path], check=True)
+        yield
+    finally:
+        subprocess.run(["umount", path], check=True)
+
+
+@contextlib.contextmanager
 def locked(path: Path) -> Iterator[None]:
     """Another connection holds the history exclusively (as a backup tool or a DB browser can)."""
     other = sqlite3.connect(path, isolation_level=None)
@@ -195,6 +217,17 @@ def test_a_read_only_folder_raises_read_only_and_opens_read_only(db: Path) -> No
             assert len(store.list_conversations()) == CONVERSATIONS
         with pytest.raises(HistoryReadOnlyError):
             ChatStore(db.parent / "new" / "history.sqlite3")  # nothing can be created there
+
+
+def test_a_read_only_file_raises_read_only_and_opens_read_only(db: Path) -> None:
+    fill_history(db)
+    before = db.read_bytes()
+    with read_only_file(db):
+        with pytest.raises(HistoryReadOnlyError):
+            ChatStore(db)
+        with ChatStore(db, read_only=True) as store:
+            assert len(store.list_conversations()) == CONVERSATIONS
+    assert db.read_bytes() == before
 
 
 def test_a_lock_held_elsewhere_raises_locked_then_opens_once_released(db: Path) -> None:
@@ -421,6 +454,19 @@ def test_window_opens_on_a_read_only_folder(qtbot: QtBot, history: Path) -> None
         dialog = problem_dialog(qtbot, window)
         assert isinstance(dialog.error, HistoryReadOnlyError)
         choose(qtbot, dialog, HistoryChoice.READ_ONLY)
+        assert window.sidebar.model.rowCount() == CONVERSATIONS
+        window.close()
+
+
+def test_window_opens_on_a_read_only_file(qtbot: QtBot, history: Path) -> None:
+    fill_history(history)
+    with read_only_file(history):
+        window = open_window(qtbot)
+        dialog = problem_dialog(qtbot, window)
+        assert isinstance(dialog.error, HistoryReadOnlyError)
+        assert next(iter(dialog.buttons)) is HistoryChoice.READ_ONLY
+        choose(qtbot, dialog, HistoryChoice.READ_ONLY)
+        assert window.store.read_only
         assert window.sidebar.model.rowCount() == CONVERSATIONS
         window.close()
 
