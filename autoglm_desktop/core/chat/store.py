@@ -295,17 +295,14 @@ def read_messages(path: Path, conversation_id: int) -> list[Message]:
     Raises:
         StoreError: the history cannot be read.
     """
+    connection = _open_read_only(path, busy_timeout_s=BUSY_TIMEOUT_S)
     try:
-        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    except sqlite3.Error as error:
-        raise StoreError(f"Could not read the messages (file {path}): {error}.") from error
-    try:
-        connection.row_factory = sqlite3.Row
         rows = connection.execute(
             _MESSAGE_SELECT + " WHERE conversation_id = ? ORDER BY position", (conversation_id,)
         ).fetchall()
     except sqlite3.Error as error:
-        raise StoreError(f"Could not read the messages (file {path}): {error}.") from error
+        message = f"Could not read the messages (file {path}): {error}."
+        raise classify_error(error, message, path=path) from error
     finally:
         connection.close()
     return [_message_from_row(row) for row in rows]
