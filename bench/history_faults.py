@@ -57,7 +57,7 @@ def _fill(path: Path) -> None:
         "        for j in range(4): s.add_message(c.id, role=Role.USER, content='w ' * 300)\n"
     )
     env = {**os.environ, "PYTHONPATH": str(TREE)}  # the schema of the code under test
-    subprocess.run([sys.executable, "-c", code, str(path)], check=True, env=env)
+    subprocess.run([sys.executable, "-c", code, str(path)], check=True, env=env, cwd=TREE)
 
 
 @contextlib.contextmanager
@@ -129,7 +129,7 @@ def locked(db: Path) -> Iterator[None]:
 
 @contextlib.contextmanager
 def full_disk(db: Path) -> Iterator[None]:
-    with _mount("-t", "tmpfs", "-o", "size=512k", "tmpfs", target=db.parent):
+    with _mount("-t", "tmpfs", "-o", "size=8m", "tmpfs", target=db.parent):
         (db.parent / "logs").mkdir()
         _fill(db)
         conn = sqlite3.connect(db, isolation_level=None)  # a reply was streaming at the end
@@ -167,6 +167,7 @@ def run_once(fault: str, tree: Path) -> dict[str, object]:
                     text=True,
                     timeout=HANG_S,
                     check=False,
+                    cwd=tree,  # `python -c` puts the current folder first on sys.path
                 )
             except subprocess.TimeoutExpired:
                 return {"outcome": "hung"}
