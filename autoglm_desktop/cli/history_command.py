@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 from autoglm_desktop.cli.output import print_error, print_table
-from autoglm_desktop.core.chat.history_repair import recover_history, set_aside
+from autoglm_desktop.core.chat.history_repair import SET_ASIDE_MARK, recover_history, set_aside
 from autoglm_desktop.core.chat.store import ChatStore
 from autoglm_desktop.core.common import paths
 from autoglm_desktop.core.common.errors import HistoryDamagedError, StoreError
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
                 f" message(s). The damaged file is kept as {report.kept_as}."
             )
         elif args.fresh:
-            kept = set_aside(path=path)
+            kept = set_aside(path=path, mark=SET_ASIDE_MARK)  # damaged or not: the user's call
             print(f"A fresh chat history was started. The old file is kept as {kept}.")
         else:
             _list(path)

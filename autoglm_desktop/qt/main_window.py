@@ -30,11 +30,22 @@ from PySide6.QtWidgets import (
 
 from autoglm_desktop import APP_NAME
 from autoglm_desktop.core.chat.export import write_export
-from autoglm_desktop.core.chat.history_repair import RecoveryReport, recover_history, set_aside
+from autoglm_desktop.core.chat.history_repair import (
+    DAMAGED_MARK,
+    SET_ASIDE_MARK,
+    RecoveryReport,
+    recover_history,
+    set_aside,
+)
 from autoglm_desktop.core.chat.store import ChatStore
 from autoglm_desktop.core.common import paths
 from autoglm_desktop.core.common.app_settings import AppSettings, load_settings, save_settings
-from autoglm_desktop.core.common.errors import AutoGLMError, SettingsFileError, StoreError
+from autoglm_desktop.core.common.errors import (
+    AutoGLMError,
+    HistoryDamagedError,
+    SettingsFileError,
+    StoreError,
+)
 from autoglm_desktop.core.common.types import GenerationStats, ModelInfo, Thinking
 from autoglm_desktop.core.engine import EngineClient
 from autoglm_desktop.core.engine.build import (
@@ -757,7 +768,11 @@ class MainWindow(QMainWindow):
             )
         else:
             try:
-                kept = set_aside(path=path) if choice is HistoryChoice.FRESH else None
+                kept = (
+                    set_aside(path=path, mark=_set_aside_mark(dialog.error))
+                    if choice is HistoryChoice.FRESH
+                    else None
+                )
                 store = self._reopen_history(read_only=choice is HistoryChoice.READ_ONLY)
             except StoreError as error:
                 self._ask_about_history(error)
@@ -850,6 +865,11 @@ class MainWindow(QMainWindow):
             self.engine.close()
             self.store.close()
         super().closeEvent(event)
+
+
+def _set_aside_mark(error: StoreError) -> str:
+    """How the old file's new name says why it was set aside."""
+    return DAMAGED_MARK if isinstance(error, HistoryDamagedError) else SET_ASIDE_MARK
 
 
 def _engine_log_path() -> Path | None:

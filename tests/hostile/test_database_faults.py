@@ -22,7 +22,12 @@ from pytestqt.qtbot import QtBot
 
 from autoglm_desktop import cli
 from autoglm_desktop.cli.output import ERROR_EXIT
-from autoglm_desktop.core.chat.history_repair import DAMAGED_MARK, recover_history, set_aside
+from autoglm_desktop.core.chat.history_repair import (
+    DAMAGED_MARK,
+    SET_ASIDE_MARK,
+    recover_history,
+    set_aside,
+)
 from autoglm_desktop.core.chat.store import SCHEMA_VERSION, ChatStore
 from autoglm_desktop.core.common import paths
 from autoglm_desktop.core.common.errors import (
@@ -447,6 +452,19 @@ def test_window_opens_a_newer_history_read_only(qtbot: QtBot, history: Path) -> 
     assert history.read_bytes() == before
 
 
+def test_window_sets_a_newer_history_aside_for_a_fresh_one(qtbot: QtBot, history: Path) -> None:
+    make_too_new(history)
+    before = history.read_bytes()
+    window = open_window(qtbot)
+    choose(qtbot, problem_dialog(qtbot, window), HistoryChoice.FRESH)
+
+    assert window.sidebar.model.rowCount() == 0
+    [kept] = history.parent.glob(f"*{SET_ASIDE_MARK}*")  # not called damaged: it is not
+    assert kept.read_bytes() == before
+    assert kept_files(history.parent) == []
+    chat_works(qtbot, window)
+
+
 def test_window_opens_on_a_read_only_folder(qtbot: QtBot, history: Path) -> None:
     fill_history(history)
     with read_only_folder(history.parent):
@@ -550,5 +568,7 @@ def test_the_command_line_starts_a_fresh_history(
     make_garbage(history)
     assert cli.main(["history", "--fresh"]) == 0
     assert "The old file is kept as" in capsys.readouterr().out
+    [kept] = history.parent.glob(f"*{SET_ASIDE_MARK}*")
+    assert kept.read_bytes().startswith(b"\x00this is not a database")
     assert cli.main(["history"]) == 0
     assert capsys.readouterr().out == "No conversations yet.\n"

@@ -1,11 +1,11 @@
 """What to do with a chat history that cannot be opened: keep it aside, start afresh, recover.
 
 Nothing here deletes a user's file. :func:`set_aside` renames the history (with its ``-wal``
-and ``-shm`` companions) to ``<name>.damaged-<date>-<time>``, so the next open starts an empty
-one. :func:`recover_history` first builds a new history from what a copy of the damaged file
-still yields, row by row, skipping the parts SQLite cannot read; only when that has worked is
-the damaged file set aside and the new one put in its place, so a failed recovery changes
-nothing.
+and ``-shm`` companions) to ``<name>.damaged-<date>-<time>`` (``.set-aside-`` for one that is
+not damaged), so the next open starts an empty one. :func:`recover_history` first builds a new
+history from what a copy of the damaged file still yields, row by row, skipping the parts
+SQLite cannot read; only when that has worked is the damaged file set aside and the new one put
+in its place, so a failed recovery changes nothing.
 
 Hand-written because Python's ``sqlite3`` has no binding to SQLite's recovery extension (the
 shell's ``.recover``), and ``iterdump`` stops at the first unreadable page.
@@ -27,6 +27,7 @@ from autoglm_desktop.core.common.settings_file import move_aside
 from autoglm_desktop.core.common.types import MessageStatus, Role
 
 DAMAGED_MARK = ".damaged-"
+SET_ASIDE_MARK = ".set-aside-"  # a file that opens but is not wanted (a newer format...)
 RECOVERED_TITLE = "Recovered messages"
 COMPANIONS = ("-wal", "-shm")  # SQLite's files beside the database, named after it
 _TABLES = ("conversations", "messages")  # parents first
@@ -43,8 +44,10 @@ class RecoveryReport:
     skipped_parts: int  # damaged stretches of rows that could not be read
 
 
-def set_aside(*, path: Path) -> Path:
+def set_aside(*, path: Path, mark: str = DAMAGED_MARK) -> Path:
     """Rename the history at ``path`` (and its companions) so a fresh one can start there.
+
+    The new name is ``<name><mark><date>-<time>`` (never an existing file's).
 
     Returns:
         The damaged file's new name.
@@ -53,7 +56,7 @@ def set_aside(*, path: Path) -> Path:
         StoreError: it could not be renamed (read-only folder...); nothing was changed.
     """
     try:
-        kept_as = move_aside(path, mark=DAMAGED_MARK)
+        kept_as = move_aside(path, mark=mark)
     except OSError as error:
         raise classify_error(
             error,
