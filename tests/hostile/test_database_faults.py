@@ -22,6 +22,7 @@ from pytestqt.qtbot import QtBot
 
 from autoglm_desktop import cli
 from autoglm_desktop.cli.output import ERROR_EXIT
+from autoglm_desktop.core.chat import store as store_module
 from autoglm_desktop.core.chat.history_repair import (
     DAMAGED_MARK,
     SET_ASIDE_MARK,
@@ -144,9 +145,34 @@ def locked(path: Path) -> Iterator[None]:
         other.close()
 
 
+def streaming_history(path: Path) -> None:
+    """A history whose last reply was still being written (opening it must write)."""
+    with ChatStore(path) as store:
+        conversation = store.create_conversation(title="before the disk filled")
+        store.add_message(conversation.id, role=Role.USER, content="question")
+        store.add_message(
+            conversation.id,
+            role=Role.ASSISTANT,
+            content="half an answer",
+            status=MessageStatus.STREAMING,
+        )
+
+
+def version_1_history(path: Path) -> None:
+    """A history of the first schema version (opening it migrates it)."""
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as raw:
+        raw.execute("PRAGMA journal_mode = WAL")
+        store_module.MIGRATIONS[0](raw)
+        raw.execute("INSERT INTO conversations VALUES (1, 'old', '', '{}', 1.0, 1.0)")
+        raw.execute("PRAGMA user_version = 1")
+
+
 @contextlib.contextmanager
-def full_disk(folder: Path) -> Iterator[Path]:
-    """``folder`` on a tiny file system, filled up; yields the filler file (delete it: space)."""
+def full_disk(folder: Path, prepare: Callable[[Path], None] = streaming_history) -> Iterator[Path]:
+    """``folder`` on a tiny file system holding ``prepare``'s history, filled up.
+
+    Yields the filler file (delete it: space again).
+    """
     if os.geteuid() != 0:
         pytest.skip("a full disk is simulated with a tmpfs, which needs root")
     folder.mkdir(parents=True, exist_ok=True)
@@ -159,15 +185,7 @@ def full_disk(folder: Path) -> Iterator[Path]:
     except (OSError, subprocess.CalledProcessError):
         pytest.skip("cannot mount a tmpfs here")
     try:
-        with ChatStore(folder / "history.sqlite3") as store:  # a reply was streaming at the end
-            conversation = store.create_conversation(title="before the disk filled")
-            store.add_message(conversation.id, role=Role.USER, content="question")
-            store.add_message(
-                conversation.id,
-                role=Role.ASSISTANT,
-                content="half an answer",
-                status=MessageStatus.STREAMING,
-            )
+        prepare(folder / "history.sqlite3")
         filler = folder / "filler"
         with filler.open("wb", buffering=0) as file, contextlib.suppress(OSError):
             while True:
@@ -261,6 +279,18 @@ def test_a_full_disk_at_start_raises_disk_full(tmp_path: Path) -> None:
             ChatStore(folder / "history.sqlite3")
         with pytest.raises(HistoryDiskFullError, match="full"):
             ChatStore(folder / "new.sqlite3")
+
+
+def test_a_migration_that_finds_the_disk_full_leaves_no_half_backup(tmp_path: Path) -> None:
+    folder = tmp_path / "small"
+    with full_disk(folder, version_1_history) as filler:
+        with pytest.raises(HistoryDiskFullError, match="full"):
+            ChatStore(folder / "history.sqlite3")
+        assert list(folder.glob("*backup*")) == []
+        filler.unlink()  # space again: the migration goes through, backup first
+        with ChatStore(folder / "history.sqlite3") as store:
+            assert [c.title for c in store.list_conversations()] == ["old"]
+        assert len(list(folder.glob("*.v1-backup*"))) == 1
 
 
 # --- the core: recovery ------------------------------------------------------------------------

@@ -696,8 +696,11 @@ def _back_up(conn: sqlite3.Connection, path: Path, *, version: int) -> Path:
     target = sqlite3.connect(backup)
     try:
         conn.backup(target)
-    finally:
+    except BaseException:
         target.close()
+        backup.unlink(missing_ok=True)  # a partial copy (full disk...) is no backup
+        raise
+    target.close()
     return backup
 
 
