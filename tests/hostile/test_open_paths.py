@@ -171,13 +171,14 @@ def test_the_scan_lists_only_files_with_a_gguf_header(
     assert {Path(p).stem for p in skipped} == names
 
 
-def test_a_split_model_with_a_damaged_part_is_not_listed(
+def test_a_split_model_whose_first_part_is_damaged_is_not_listed(
     tmp_path: Path, model_bytes: bytes
 ) -> None:
+    # Only the first part is checked when scanning: llama.cpp reads the others when it loads.
     folder = tmp_path / "models"
     folder.mkdir()
-    (folder / "Big-00001-of-00002.gguf").write_bytes(model_bytes)
-    (folder / "Big-00002-of-00002.gguf").write_text("damaged", encoding="utf-8")
+    (folder / "Big-00001-of-00002.gguf").write_text("damaged", encoding="utf-8")
+    (folder / "Big-00002-of-00002.gguf").write_bytes(model_bytes)
     assert find_local_models(folders=[folder]) == []
 
 

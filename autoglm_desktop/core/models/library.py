@@ -147,17 +147,19 @@ def _group(
 ) -> list[LocalModel]:
     """Models from GGUF paths: single files, and complete split sets as one model.
 
-    Files that do not start with a GGUF header are left out (and logged).
+    Files that do not start with a GGUF header are left out (and logged); of a split set only
+    the first part is checked here (llama.cpp reads the others when it loads the set).
     """
     models: list[LocalModel] = []
     split_sets: dict[tuple[Path, str, int], dict[int, Path]] = {}
     for path in files:
         if is_projector_name(path.name):
             continue
-        if not has_gguf_header(path):  # a text file, an empty one, a program named *.gguf...
+        split = parse_split_name(path.name)
+        first = split is None or split.index == 1
+        if first and not has_gguf_header(path):  # a text file, an empty one, a program...
             log.info("Skipping %s: it is not a GGUF model file", path)
             continue
-        split = parse_split_name(path.name)
         if split is None:
             models.append(_model(path, (), path.stem, source, repo_id_of))
         else:
