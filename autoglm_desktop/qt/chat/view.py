@@ -12,6 +12,12 @@ going in or out above the visible part does not move what the user reads. The wi
 to a few dozen screens by dropping the far end (an edit at the top of a QTextDocument costs in
 proportion to the document), so no step costs more than a chunk's rendering, however long the
 conversation: showing, scrolling and searching it never stall the window.
+
+A message too large to render in one step (hostile output: a megabyte table, a line of 500k
+characters, a pasted book) is cut into parts (see common/segments.py) that the lazy layout
+treats as it treats messages; the first part carries the header, the last one the actions
+again. While a reply streams, its raw text is shown in blocks of bounded length and a finished
+block too large to render at once waits for the end of the reply.
 """
 
 from __future__ import annotations
@@ -42,6 +48,13 @@ from autoglm_desktop.qt.common.markdown_render import (
     RenderedMarkdown,
     padding_line_html,
     render_markdown,
+    render_plain,
+)
+from autoglm_desktop.qt.common.segments import (
+    MAX_BLOCK_COST,
+    display_cost,
+    split_markdown,
+    split_plain,
 )
 
 ACTION_SCHEME = "action"
@@ -54,6 +67,7 @@ CHUNK_CHARS = 1_000  # rendered per event-loop turn above it: a few ms on a slow
 MARGIN_SCREENS = 2  # more messages are rendered while fewer screens than this lie beyond
 MAX_WINDOW_CHARS = 30_000  # the far end of a larger window is dropped
 _ENTRY_OVERHEAD_CHARS = 200  # a header, links and margins cost about as much as this text
+RAW_LINE_CHARS = 2_000  # a streamed line is shown in blocks of at most this many characters
 
 
 @dataclass(frozen=True)
@@ -77,6 +91,24 @@ class _Notice:
     text: str
 
 
+@dataclass(frozen=True)
+class _Part:
+    """One part of a message too large to render at once (see common/segments.py)."""
+
+    index: int
+    count: int
+    text: str
+    plain: bool  # shown as plain text, not as Markdown
+
+    @property
+    def first(self) -> bool:
+        return self.index == 0
+
+    @property
+    def last(self) -> bool:
+        return self.index == self.count - 1
+
+
 @dataclass
 class _Entry:
     key: int  # stable id of the entry inside this view; links carry it as ?entry=KEY
@@ -85,6 +117,20 @@ class _Entry:
     # The reply's Markdown as last rendered, and for which theme (dark or not): scrolling back
     # to an entry the lazy layout dropped lays it out again without rendering it again.
     rendered: tuple[bool, RenderedMarkdown] | None = None
+    part: _Part | None = None  # None: the whole message
+
+    @property
+    def text(self) -> str:
+        """The text this entry shows: its part of the message, or all of it."""
+        return self.part.text if self.part is not None else self.item.text
+
+    @property
+    def first(self) -> bool:
+        return self.part is None or self.part.first
+
+    @property
+    def last(self) -> bool:
+        return self.part is None or self.part.last
 
 
 @dataclass
@@ -97,6 +143,7 @@ class _Stream:
     splitter: FinishedBlockSplitter = field(default_factory=FinishedBlockSplitter)
     code_blocks: list[str] = field(default_factory=list)
     incremental: bool = True  # render finished blocks while streaming
+    line_chars: int = 0  # characters shown in the last block of the raw text
 
 
 @dataclass
@@ -174,7 +221,7 @@ class ChatView(QTextBrowser):
         Only about a screenful of the newest messages is rendered at once; older ones follow
         in small steps from the event loop while they are near the visible part.
         """
-        self._entries = [_Entry(next(self._keys), message) for message in messages]
+        self._entries = [entry for message in messages for entry in self._entries_for(message)]
         self._stream = None
         self._search = None
         self._show_tail()
@@ -184,10 +231,7 @@ class ChatView(QTextBrowser):
         self._require_not_streaming()
         self._remove_regenerate_link()
         self._ensure_tail_shown()
-        entry = _Entry(next(self._keys), message)
-        self._entries.append(entry)
-        self._last_shown = len(self._entries)
-        self._insert_entries(self._document_end(), [entry])
+        self._append_entries(self._entries_for(message))
 
     def remove_messages_from(self, message_id: int) -> None:
         """Drop the message with this id and everything after it (before an edit or regenerate).
@@ -238,10 +282,14 @@ class ChatView(QTextBrowser):
             return
         stream.parts.append(text)
         self._end.movePosition(QTextCursor.MoveOperation.End)
-        self._end.insertText(text, QTextCharFormat())
+        self._insert_raw(stream, text)
         if stream.incremental:
             finished = stream.splitter.feed(text)
-            if finished is not None:
+            if finished is None:
+                return
+            if display_cost(finished) > MAX_BLOCK_COST:
+                stream.incremental = False  # too large to render at once: rendered in parts
+            else:
                 self._render_finished_blocks(stream, finished)
 
     def end_assistant_message(self, *, final: ViewMessage) -> None:
@@ -253,13 +301,15 @@ class ChatView(QTextBrowser):
         if stream is None:
             return
         self._stream = None
-        entry = _Entry(stream.key, final)
-        self._entries.append(entry)
-        self._last_shown = len(self._entries)
+        entries = self._entries_for(final, key=stream.key)
+        if len(entries) > 1:  # the raw text goes with the document, the parts come lazily
+            self._entries.extend(entries)
+            self._show_tail()
+            return
         start = stream.start.position()
         with self._scroll_position_kept():
             self._replace_range(start, self._document_end(), "")
-            self._insert_entries(self._document_end(), [entry])
+            self._append_entries(entries)
 
     def scroll_to_bottom(self) -> None:
         """Show the end of the conversation and follow new text again."""
@@ -332,8 +382,28 @@ class ChatView(QTextBrowser):
             )
             self.document().findBlock(start + 1).setUserState(entry.key)
             if is_last and self._is_reply(entry):
-                self._track_regenerate_link(header_position=start + 1)
+                # A part of a long reply has its links in its last block, not in a header.
+                links = start + 1 if entry.part is None else position
+                self._track_regenerate_link(block_position=links)
         return position
+
+    def _entries_for(self, message: ViewMessage, *, key: int | None = None) -> list[_Entry]:
+        """The entries showing `message`: itself, or its parts when it is too large."""
+        first_key = next(self._keys) if key is None else key
+        parts = _parts_of(message)
+        if parts is None:
+            return [_Entry(first_key, message)]
+        keys = [first_key, *(next(self._keys) for _ in parts[1:])]
+        return [_Entry(k, message, part=part) for k, part in zip(keys, parts, strict=True)]
+
+    def _append_entries(self, entries: list[_Entry]) -> None:
+        """Add entries at the end: laid out now if one, else from a new window at the tail."""
+        self._entries.extend(entries)
+        if len(entries) > 1:
+            self._show_tail()
+            return
+        self._last_shown = len(self._entries)
+        self._insert_entries(self._document_end(), entries)
 
     def _show_tail(self) -> None:
         """Render about a screenful of the newest entries, as a new document, at the bottom."""
@@ -387,6 +457,28 @@ class ChatView(QTextBrowser):
         # The raw text gets blocks of its own, so rendering a finished part never touches them.
         self._end.insertBlock(QTextBlockFormat(), QTextCharFormat())
         stream.raw_start.setPosition(header_end)
+
+    def _insert_raw(self, stream: _Stream, text: str) -> None:
+        """Show streamed text as it is, in blocks of at most RAW_LINE_CHARS characters.
+
+        QTextDocument lays out a block as a whole, in a time that grows faster than its
+        length; a longer line is cut (in the document only) and rendered in parts at the end.
+        """
+        if "\n" not in text and stream.line_chars + len(text) <= RAW_LINE_CHARS:
+            self._end.insertText(text, QTextCharFormat())
+            stream.line_chars += len(text)
+            return
+        for line in text.splitlines(keepends=True):
+            content = line.removesuffix("\n")
+            while stream.line_chars + len(content) > RAW_LINE_CHARS:
+                take = RAW_LINE_CHARS - stream.line_chars
+                self._end.insertText(content[:take], QTextCharFormat())
+                self._end.insertBlock(QTextBlockFormat(), QTextCharFormat())
+                content = content[take:]
+                stream.line_chars = 0
+                stream.incremental = False  # the document no longer mirrors the text
+            self._end.insertText(content + line[len(content) :], QTextCharFormat())
+            stream.line_chars = 0 if line.endswith("\n") else stream.line_chars + len(content)
 
     def _render_finished_blocks(self, stream: _Stream, finished: str) -> None:
         start = stream.raw_start.position()
@@ -514,12 +606,15 @@ class ChatView(QTextBrowser):
         dark = self._theme.dark
         if entry.rendered is None or entry.rendered[0] != dark:
             assert isinstance(entry.item, ViewMessage)
-            rendered = render_markdown(
-                entry.item.text,
-                dark=dark,
-                copy_link_query=f"entry={entry.key}",
-                copy_label=self.tr("Copy"),
-            )
+            if entry.part is not None and entry.part.plain:
+                rendered = render_plain(entry.text)
+            else:
+                rendered = render_markdown(
+                    entry.text,
+                    dark=dark,
+                    copy_link_query=f"entry={entry.key}",
+                    copy_label=self.tr("Copy"),
+                )
             entry.rendered = (dark, rendered)
         return entry.rendered[1]
 
@@ -624,8 +719,8 @@ class ChatView(QTextBrowser):
 
     # --- the Regenerate link belongs to the last reply only ----------------------------------
 
-    def _track_regenerate_link(self, *, header_position: int) -> None:
-        block = self.document().findBlock(header_position)
+    def _track_regenerate_link(self, *, block_position: int) -> None:
+        block = self.document().findBlock(block_position)
         link_text = _LINK_SEPARATOR + self.tr("Regenerate")
         if not block.text().endswith(link_text):
             return
@@ -651,24 +746,26 @@ class ChatView(QTextBrowser):
             return self._user_html(entry, item)
         if item.role == Role.ASSISTANT:
             return self._assistant_html(entry, item, last_message=last_message)
-        return self._system_html(item)
+        return self._system_html(entry, item)
 
     def _user_html(self, entry: _Entry, message: ViewMessage) -> str:
         links = self._links(
             [("copy", entry.key, self.tr("Copy")), ("edit", entry.key, self.tr("Edit"))]
         )
         background = self._theme.user_background
+        text = entry.text if entry.last else entry.text.removesuffix("\n")
         body = (
             f'<p style="background-color:{background}; white-space:pre-wrap; margin:0px;">'
-            f"{html.escape(message.text)}</p>"
+            f"{html.escape(text)}</p>"
         )
         # No table for the shading: see markdown_render._render_code_block.
-        return (
-            self._header_html(message.header or self.tr("You"), links, color=self._theme.accent)
-            + padding_line_html(background, bottom_margin=0)
-            + body
-            + padding_line_html(background, bottom_margin=0)
+        padding = padding_line_html(background, bottom_margin=0)
+        if not entry.first:  # a later part of a long message: it goes on the shading above
+            return body + (padding if entry.last else "")
+        header = self._header_html(
+            message.header or self.tr("You"), links, color=self._theme.accent
         )
+        return header + padding + body + (padding if entry.last else "")
 
     def _assistant_html(self, entry: _Entry, message: ViewMessage, *, last_message: bool) -> str:
         actions = [("copy", entry.key, self.tr("Copy"))]
@@ -676,18 +773,31 @@ class ChatView(QTextBrowser):
             actions.append(("regenerate", entry.key, self.tr("Regenerate")))
         rendered = self._rendered_markdown(entry)
         entry.code_blocks = rendered.code_blocks
-        marker = ""
-        if message.status == MessageStatus.ERROR:
-            marker = self._muted_html(self.tr("— reply failed"))
-        elif message.interrupted:
-            marker = self._muted_html(self.tr("— reply interrupted"))
-        header = self._header_html(message.header or self.tr("Assistant"), self._links(actions))
-        return header + rendered.html + marker
+        marker = self._status_marker(message) if entry.last else ""
+        if entry.part is None:
+            links = self._links(actions)
+            header = self._header_html(message.header or self.tr("Assistant"), links)
+            return header + rendered.html + marker
+        # A long reply in parts: its first part has the header, its last one the actions.
+        header = ""
+        if entry.first:
+            header = self._header_html(message.header or self.tr("Assistant"), links="")
+        footer = self._muted_html(self._links(actions), escape=False) if entry.last else ""
+        return header + rendered.html + marker + footer
 
-    def _system_html(self, message: ViewMessage) -> str:
-        header = self._header_html(message.header or self.tr("System"), links="")
-        body = html.escape(message.text)
-        return header + self._muted_html(body, escape=False, pre_wrap=True)
+    def _status_marker(self, message: ViewMessage) -> str:
+        if message.status == MessageStatus.ERROR:
+            return self._muted_html(self.tr("— reply failed"))
+        if message.interrupted:
+            return self._muted_html(self.tr("— reply interrupted"))
+        return ""
+
+    def _system_html(self, entry: _Entry, message: ViewMessage) -> str:
+        text = entry.text if entry.last else entry.text.removesuffix("\n")
+        body = self._muted_html(html.escape(text), escape=False, pre_wrap=True)
+        if not entry.first:
+            return body
+        return self._header_html(message.header or self.tr("System"), links="") + body
 
     def _header_html(self, name: str, links: str, *, color: str = "") -> str:
         name_style = f"font-weight:600; color:{color};" if color else "font-weight:600;"
@@ -868,8 +978,23 @@ def _utf16_len(text: str) -> int:
 def _entry_text(entry: _Entry) -> str:
     """What a search looks into: the message's text (Markdown) or the notice, casefolded."""
     item = entry.item
-    return (item.text if isinstance(item, _Notice) else f"{item.header}\n{item.text}").casefold()
+    return (entry.text if isinstance(item, _Notice) else f"{item.header}\n{entry.text}").casefold()
 
 
 def _entry_cost(entry: _Entry) -> int:
-    return len(entry.item.text) + _ENTRY_OVERHEAD_CHARS
+    return len(entry.text) + _ENTRY_OVERHEAD_CHARS
+
+
+def _parts_of(message: ViewMessage) -> list[_Part] | None:
+    """The parts of a message too large to render at once; None when it renders as a whole."""
+    if message.role == Role.ASSISTANT:
+        segments = split_markdown(message.text)
+        if len(segments) == 1 and not segments[0].plain:
+            return None
+        pieces = [(segment.text, segment.plain) for segment in segments]
+    else:
+        texts = split_plain(message.text)
+        if len(texts) == 1:
+            return None
+        pieces = [(text, True) for text in texts]
+    return [_Part(index, len(pieces), text, plain) for index, (text, plain) in enumerate(pieces)]

@@ -1,0 +1,147 @@
+"""Cuts a message into segments that each cost a bounded time to render and lay out.
+
+QTextDocument lays out a block (a paragraph, a table cell) as a whole, and its cost grows faster
+than the block's length: a 100k-character line without spaces takes seconds, a 1 MB Markdown
+table minutes. The chat view therefore never gives it a whole large message: a message is cut
+into segments of a few thousand characters, each rendered and laid out on its own (the view's
+lazy layout then treats them as it treats messages, one per event-loop turn), so the cost of
+any step is bounded however large or hostile the message.
+
+Markdown is cut only between blocks (after a blank line outside a code fence, before a line
+that is not indented), so a message of normal size stays one segment and renders as before.
+A block too large to render at once is cut anyway: a large table into smaller tables with the
+header repeated, anything else into pieces shown as plain text. No text is ever left out.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+SEGMENT_COST = 4_000  # blocks are packed into segments of about this cost
+MAX_BLOCK_COST = 6_000  # a block costing more is cut: into small tables, or plain pieces
+PLAIN_PIECE_CHARS = 4_000  # the size of a piece of plain text
+CELL_COST = 20  # a table cell costs QTextDocument about as much as this many characters
+_DELIMITER_ROW_MAX = 1_000  # longer second lines are not looked at as a table's delimiter row
+
+_FENCE_LINE = re.compile(r"^[ \t>]*(`{3,}|~{3,})(.*)$")
+_DELIMITER_ROW = re.compile(r"^ {0,3}\|? *:?-+:? *(\| *:?-+:? *)*\|? *$")
+
+
+@dataclass(frozen=True)
+class Segment:
+    text: str
+    plain: bool = False  # show as plain text, not as Markdown
+
+
+def display_cost(text: str) -> int:
+    """About what rendering `text` costs, in characters; table cells count extra."""
+    return len(text) + CELL_COST * text.count("|")
+
+
+def split_markdown(text: str) -> tuple[Segment, ...]:
+    """Cut Markdown into segments that each render in bounded time; none leaves text out."""
+    if display_cost(text) <= SEGMENT_COST:
+        return (Segment(text),)
+    segments: list[Segment] = []
+    pending: list[str] = []
+    pending_cost = 0
+    for block in _blocks(text):
+        cost = display_cost(block)
+        if cost > MAX_BLOCK_COST:
+            segments.extend(_flush(pending))
+            pending, pending_cost = [], 0
+            segments.extend(_cut_block(block))
+            continue
+        if pending and pending_cost + cost > SEGMENT_COST:
+            segments.extend(_flush(pending))
+            pending, pending_cost = [], 0
+        pending.append(block)
+        pending_cost += cost
+    segments.extend(_flush(pending))
+    return tuple(segments)
+
+
+def split_plain(text: str) -> tuple[str, ...]:
+    """Cut plain text into pieces of at most PLAIN_PIECE_CHARS, at line ends where it can."""
+    if len(text) <= PLAIN_PIECE_CHARS:
+        return (text,)
+    pieces: list[str] = []
+    start = 0
+    while start < len(text):
+        end = min(start + PLAIN_PIECE_CHARS, len(text))
+        if end < len(text):
+            newline = text.rfind("\n", start, end)
+            if newline > start:
+                end = newline + 1
+        pieces.append(text[start:end])
+        start = end
+    return tuple(pieces)
+
+
+def _flush(pending: list[str]) -> list[Segment]:
+    return [Segment("".join(pending))] if pending else []
+
+
+def _blocks(text: str) -> Iterator[str]:
+    """The Markdown blocks of `text`, each with the blank lines after it."""
+    current: list[str] = []
+    open_fence: str | None = None
+    after_blank = False
+    for line in text.splitlines(keepends=True):
+        starts_block = line[:1] not in (" ", "\t") and bool(line.strip())
+        if after_blank and starts_block and current:
+            yield "".join(current)
+            current = []
+        current.append(line)
+        open_fence = _fence_after(line, open_fence)
+        after_blank = open_fence is None and not line.strip()
+    if current:
+        yield "".join(current)
+
+
+def _fence_after(line: str, open_fence: str | None) -> str | None:
+    """The code fence open after `line`, given the one open before it."""
+    fence = _FENCE_LINE.match(line)
+    marker, info = (fence.group(1), fence.group(2).strip()) if fence else ("", "")
+    if open_fence is not None:
+        closes = marker[:1] == open_fence[0] and len(marker) >= len(open_fence) and not info
+        return None if closes else open_fence
+    if marker and not (marker[0] == "`" and "`" in info):
+        return marker
+    return None
+
+
+def _cut_block(block: str) -> list[Segment]:
+    """A block too large to render at once: smaller tables if it is a table, else plain."""
+    tables = _cut_table(block)
+    if tables is not None:
+        return [Segment(table) for table in tables]
+    return [Segment(piece, plain=True) for piece in split_plain(block)]
+
+
+def _cut_table(block: str) -> list[str] | None:
+    """The table's rows in tables of about SEGMENT_COST, each with the header; None: no table."""
+    lines = block.splitlines(keepends=True)
+    if len(lines) < 3 or "|" not in lines[0] or len(lines[1]) > _DELIMITER_ROW_MAX:
+        return None
+    if not _DELIMITER_ROW.match(lines[1].rstrip("\r\n")):
+        return None
+    head = lines[0] + lines[1]
+    if not head.endswith("\n") or display_cost(head) > SEGMENT_COST // 4:
+        return None
+    tables: list[str] = []
+    rows: list[str] = []
+    cost = display_cost(head)
+    for row in lines[2:]:
+        row_cost = display_cost(row)
+        if row_cost > SEGMENT_COST:
+            return None  # an absurd row: plain text
+        if rows and cost + row_cost > SEGMENT_COST:
+            tables.append(head + "".join(rows))
+            rows, cost = [], display_cost(head)
+        rows.append(row)
+        cost += row_cost
+    tables.append(head + "".join(rows))
+    return tables
