@@ -781,7 +781,8 @@ class ChatView(QTextBrowser):
         # A long reply in parts: its first part has the header, its last one the actions.
         header = ""
         if entry.first:
-            header = self._header_html(message.header or self.tr("Assistant"), links="")
+            copy = self._links(actions[:1])
+            header = self._header_html(message.header or self.tr("Assistant"), copy)
         footer = self._muted_html(self._links(actions), escape=False) if entry.last else ""
         return header + rendered.html + marker + footer
 

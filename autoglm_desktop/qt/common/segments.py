@@ -64,7 +64,7 @@ def split_markdown(text: str) -> tuple[Segment, ...]:
 
 
 def split_plain(text: str) -> tuple[str, ...]:
-    """Cut plain text into pieces of at most PLAIN_PIECE_CHARS, at line ends where it can."""
+    """Cut plain text into pieces of at most PLAIN_PIECE_CHARS, at line ends or spaces."""
     if len(text) <= PLAIN_PIECE_CHARS:
         return (text,)
     pieces: list[str] = []
@@ -72,9 +72,11 @@ def split_plain(text: str) -> tuple[str, ...]:
     while start < len(text):
         end = min(start + PLAIN_PIECE_CHARS, len(text))
         if end < len(text):
-            newline = text.rfind("\n", start, end)
-            if newline > start:
-                end = newline + 1
+            cut = text.rfind("\n", start, end)
+            if cut <= start:
+                cut = text.rfind(" ", start, end)
+            if cut > start:
+                end = cut + 1
         pieces.append(text[start:end])
         start = end
     return tuple(pieces)
