@@ -1324,6 +1324,11 @@
         <source>Type a message — Enter to send, Shift+Enter for a new line, Esc to stop</source>
         <translation>输入消息 — Enter 发送，Shift+Enter 换行，Esc 停止</translation>
     </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/prompt_edit.py" line="50"/>
+        <source>Pasted text #%1, %2 characters</source>
+        <translation>粘贴的文本 #%1，%2 个字符</translation>
+    </message>
 </context>
 <context>
     <name>RepoDetailView</name>

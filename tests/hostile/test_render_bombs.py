@@ -26,6 +26,7 @@ from pytestqt.qtbot import QtBot
 from autoglm_desktop.core.chat.store import ChatStore
 from autoglm_desktop.core.common import paths
 from autoglm_desktop.core.common.types import GenerationStats, Role
+from autoglm_desktop.qt.chat.prompt_edit import PromptEdit
 from autoglm_desktop.qt.chat.view import ChatView, ViewMessage
 from autoglm_desktop.qt.common.markdown_render import render_markdown
 from autoglm_desktop.qt.main_window import MainWindow
@@ -288,29 +289,56 @@ def test_a_2mb_prompt_pasted_and_sent_never_freezes_the_window(
     prompt = f"{START}\n" + line * (2_000_000 // len(line)) + f"{MIDDLE}\n" + line * 10 + END
     view = window.chat_view
 
-    def paste() -> None:
+    def paste() -> None:  # shown as one line; the prompt sent is the whole text
         mime = QMimeData()
         mime.setText(prompt)
         window.prompt.insertFromMimeData(mime)
 
     stalls = {
-        "paste": heartbeat.measure(qtbot, paste, lambda: window.prompt.toPlainText() == prompt),
+        "paste": heartbeat.measure(qtbot, paste, lambda: window.prompt.prompt_text() == prompt),
         "send": heartbeat.measure(
             qtbot,
             lambda: QTest.keyClick(window.prompt, Qt.Key.Key_Return),
             lambda: in_document(view, END),
         ),
     }
-    assert window.prompt.toPlainText() == ""
+    assert window.prompt.prompt_text() == ""
     window.worker.tokens.emit("A short answer.")
     window.worker.generationFinished.emit(GenerationStats(generated_tokens=3, stop_reason="eos"))
     qtbot.waitUntil(lambda: not window.controller.reply_running, timeout=WAIT_MS)
-    stalls["scroll up"], seen = scroll(
+    stalls["scroll up"], _seen = scroll(
         qtbot, heartbeat, view, QScrollBar.SliderAction.SliderToMinimum
     )
-    assert START in seen
+    found: list[bool] = []
+    view.searchFinished.connect(found.append)
+    stalls["find"] = heartbeat.measure(
+        qtbot, lambda: view.find_text(START, backward=True), lambda: bool(found)
+    )
+    assert found == [True]
+    assert view.textCursor().selectedText() == START
     assert window.controller.conversation_id is not None
     with ChatStore(paths.history_db_path()) as store:
         stored = store.messages(window.controller.conversation_id)
     assert stored[0].content == prompt
     assert max(stalls.values()) < STALL_BOUND_MS, stalls
+
+
+def test_a_large_paste_is_shown_as_one_line_and_sent_whole(qtbot: QtBot) -> None:
+    edit = PromptEdit()
+    qtbot.addWidget(edit)
+    edit.show()
+    sent: list[str] = []
+    edit.submitted.connect(sent.append)
+    long_line = "z" * 100_000
+    mime = QMimeData()
+    mime.setText(long_line)
+
+    edit.insertPlainText("Summarize ")
+    edit.insertFromMimeData(mime)
+    edit.insertPlainText(" please.")
+    QTest.keyClick(edit, Qt.Key.Key_Return)
+
+    assert len(edit.toPlainText()) < 100
+    assert sent == [f"Summarize {long_line} please."]
+    edit.clear()
+    assert edit.prompt_text() == ""

@@ -510,11 +510,18 @@ class ChatView(QTextBrowser):
             cursor = QTextCursor(self.document())
             cursor.setPosition(start)
             cursor.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
+            # The block before keeps its user state (the key of its entry), which Qt drops
+            # when that block is a plain-text one (white-space: pre-wrap). The empty first
+            # block of the document loses it, as before: it may be stale after _trim_top.
+            before = self.document().findBlock(start)
+            state = before.userState() if before.length() > 1 else -1
             # Whitespace after the last tag would become a trailing space in the last block.
             cursor.insertHtml(f"<p>{_PLACEHOLDER}</p>{html_text.rstrip()}")
             placeholder = QTextCursor(self.document())
             placeholder.setPosition(start)
             placeholder.deleteChar()
+            if state != -1:
+                self.document().findBlock(start).setUserState(state)
             return cursor.position()
 
     def _cursors_at_end(self) -> tuple[QTextCursor, QTextCursor]:
@@ -753,7 +760,7 @@ class ChatView(QTextBrowser):
             [("copy", entry.key, self.tr("Copy")), ("edit", entry.key, self.tr("Edit"))]
         )
         background = self._theme.user_background
-        text = entry.text if entry.last else entry.text.removesuffix("\n")
+        text = entry.text if entry.part is None else entry.text.rstrip("\n")
         body = (
             f'<p style="background-color:{background}; white-space:pre-wrap; margin:0px;">'
             f"{html.escape(text)}</p>"
@@ -794,7 +801,7 @@ class ChatView(QTextBrowser):
         return ""
 
     def _system_html(self, entry: _Entry, message: ViewMessage) -> str:
-        text = entry.text if entry.last else entry.text.removesuffix("\n")
+        text = entry.text if entry.part is None else entry.text.rstrip("\n")
         body = self._muted_html(html.escape(text), escape=False, pre_wrap=True)
         if not entry.first:
             return body

@@ -79,7 +79,9 @@ def render_markdown(
 def render_plain(text: str, *, monospace: bool = True) -> RenderedMarkdown:
     """Text shown as it is (no Markdown), its lines kept: for what cannot be rendered safely."""
     font = " font-family:monospace;" if monospace else ""
-    body = html.escape(text[:-1] if text.endswith("\n") else text)
+    # One block, never empty: a trailing newline would add an empty block, and a later
+    # QTextCursor.insertHtml at an empty block loses the state of the block before it.
+    body = html.escape(text.rstrip("\n")) or "&nbsp;"
     return RenderedMarkdown(
         html=f'<p style="white-space:pre-wrap; margin-top:0px; margin-bottom:0px;{font}">'
         f"{body}</p>",

@@ -71,6 +71,8 @@ def split_plain(text: str) -> tuple[str, ...]:
     start = 0
     while start < len(text):
         end = min(start + PLAIN_PIECE_CHARS, len(text))
+        if not text[end:].strip():  # a piece of blank lines alone would show as nothing
+            end = len(text)
         if end < len(text):
             cut = text.rfind("\n", start, end)
             if cut <= start:
