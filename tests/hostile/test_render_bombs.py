@@ -29,6 +29,12 @@ from autoglm_desktop.core.common.types import GenerationStats, Role
 from autoglm_desktop.qt.chat.prompt_edit import PromptEdit
 from autoglm_desktop.qt.chat.view import ChatView, ViewMessage
 from autoglm_desktop.qt.common.markdown_render import render_markdown
+from autoglm_desktop.qt.common.segments import (
+    MAX_BLOCK_COST,
+    PLAIN_PIECE_CHARS,
+    display_cost,
+    split_markdown,
+)
 from autoglm_desktop.qt.main_window import MainWindow
 
 STALL_BOUND_MS = 1_000.0  # generous: only a freeze takes this long on a busy machine
@@ -342,3 +348,21 @@ def test_a_large_paste_is_shown_as_one_line_and_sent_whole(qtbot: QtBot) -> None
     assert sent == [f"Summarize {long_line} please."]
     edit.clear()
     assert edit.prompt_text() == ""
+
+
+@pytest.mark.parametrize("bomb", BOMBS, ids=[bomb.name for bomb in BOMBS])
+def test_the_parts_of_a_bomb_are_bounded_and_hold_every_line(bomb: Bomb) -> None:
+    segments = split_markdown(bomb.text)
+
+    for segment in segments:
+        if segment.plain:
+            assert len(segment.text.rstrip("\n")) <= PLAIN_PIECE_CHARS
+        else:
+            assert display_cost(segment.text) <= MAX_BLOCK_COST
+    # In order, every line is in a part; a table cut in parts repeats its header, no more.
+    original = iter(bomb.text.splitlines())
+    wanted = next(original, None)
+    for line in "".join(segment.text for segment in segments).splitlines():
+        if line == wanted:
+            wanted = next(original, None)
+    assert wanted is None

@@ -25,7 +25,8 @@ PLAIN_PIECE_CHARS = 4_000  # the size of a piece of plain text
 CELL_COST = 20  # a table cell costs QTextDocument about as much as this many characters
 _DELIMITER_ROW_MAX = 1_000  # longer second lines are not looked at as a table's delimiter row
 
-_FENCE_LINE = re.compile(r"^[ \t>]*(`{3,}|~{3,})(.*)$")
+_FENCE_LINE = re.compile(r"^[ \t>]*+(`{3,}+|~{3,}+)(.*)$", re.MULTILINE)
+_BLANK_LINES = re.compile(r"\n(?:[ \t\r]*+\n)++")  # possessive: linear on any input
 _DELIMITER_ROW = re.compile(r"^ {0,3}\|? *:?-+:? *(\| *:?-+:? *)*\|? *$")
 
 
@@ -89,20 +90,44 @@ def _flush(pending: list[str]) -> list[Segment]:
 
 
 def _blocks(text: str) -> Iterator[str]:
-    """The Markdown blocks of `text`, each with the blank lines after it."""
-    current: list[str] = []
+    """The Markdown blocks of `text`, each with the blank lines after it.
+
+    A block ends at blank lines outside a code fence that a line not indented follows (an
+    indented one may still belong to a list item). Regular expressions find the candidates,
+    so the work in Python grows with the number of blocks, not of lines.
+    """
+    fenced = _fenced_ranges(text)
+    fence_index = 0
+    start = 0
+    for blank in _BLANK_LINES.finditer(text):
+        cut = blank.end()
+        if cut >= len(text) or text[cut] in " \t":
+            continue
+        while fence_index < len(fenced) and fenced[fence_index][1] <= blank.start():
+            fence_index += 1
+        if fence_index < len(fenced) and fenced[fence_index][0] <= blank.start():
+            continue  # inside a code fence
+        yield text[start:cut]
+        start = cut
+    if start < len(text):
+        yield text[start:]
+
+
+def _fenced_ranges(text: str) -> list[tuple[int, int]]:
+    """Where code fences are open: (start of the opening line, end of the closing one)."""
+    ranges: list[tuple[int, int]] = []
     open_fence: str | None = None
-    after_blank = False
-    for line in text.splitlines(keepends=True):
-        starts_block = line[:1] not in (" ", "\t") and bool(line.strip())
-        if after_blank and starts_block and current:
-            yield "".join(current)
-            current = []
-        current.append(line)
-        open_fence = _fence_after(line, open_fence)
-        after_blank = open_fence is None and not line.strip()
-    if current:
-        yield "".join(current)
+    opened = 0
+    for line in _FENCE_LINE.finditer(text):
+        after = _fence_after(line.group(0), open_fence)
+        if open_fence is None and after is not None:
+            opened = line.start()
+        elif open_fence is not None and after is None:
+            ranges.append((opened, line.end()))
+        open_fence = after
+    if open_fence is not None:
+        ranges.append((opened, len(text)))
+    return ranges
 
 
 def _fence_after(line: str, open_fence: str | None) -> str | None:
@@ -133,19 +158,12 @@ def _cut_table(block: str) -> list[str] | None:
     if not _DELIMITER_ROW.match(lines[1].rstrip("\r\n")):
         return None
     head = lines[0] + lines[1]
-    if not head.endswith("\n") or display_cost(head) > SEGMENT_COST // 4:
+    head_cost = display_cost(head)
+    if not head.endswith("\n") or head_cost > SEGMENT_COST // 4:
         return None
-    tables: list[str] = []
-    rows: list[str] = []
-    cost = display_cost(head)
-    for row in lines[2:]:
-        row_cost = display_cost(row)
-        if row_cost > SEGMENT_COST:
-            return None  # an absurd row: plain text
-        if rows and cost + row_cost > SEGMENT_COST:
-            tables.append(head + "".join(rows))
-            rows, cost = [], display_cost(head)
-        rows.append(row)
-        cost += row_cost
-    tables.append(head + "".join(rows))
-    return tables
+    rows = lines[2:]
+    row_cost = max(len(row) + CELL_COST * row.count("|") for row in rows)
+    if row_cost > SEGMENT_COST:
+        return None  # an absurd row: plain text
+    per_table = max(1, (SEGMENT_COST - head_cost) // row_cost)
+    return [head + "".join(rows[i : i + per_table]) for i in range(0, len(rows), per_table)]
