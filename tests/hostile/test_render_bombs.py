@@ -40,6 +40,7 @@ from autoglm_desktop.qt.main_window import MainWindow
 STALL_BOUND_MS = 1_000.0  # generous: only a freeze takes this long on a busy machine
 WAIT_MS = 120_000  # only a hang takes this long
 START, MIDDLE, END = "BOMB-START", "BOMB-MIDDLE", "BOMB-END"
+MAX_STREAMING_DOCUMENT_CHARS = 150_000  # a streaming reply shows its end while it is huge
 MAX_JUMPS = 150  # scrolling through all of a 1 MB table would take minutes of test time
 
 
@@ -187,6 +188,7 @@ def streamer(view: ChatView, text: str, *, chunk: int) -> Callable[[], bool]:
     state = {"ended": False}
 
     def step() -> None:
+        assert view.document().characterCount() < MAX_STREAMING_DOCUMENT_CHARS
         piece = next(chunks, None)
         if piece is None:
             view.end_assistant_message(final=assistant(2, text))

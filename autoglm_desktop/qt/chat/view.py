@@ -68,6 +68,8 @@ MARGIN_SCREENS = 2  # more messages are rendered while fewer screens than this l
 MAX_WINDOW_CHARS = 30_000  # the far end of a larger window is dropped
 _ENTRY_OVERHEAD_CHARS = 200  # a header, links and margins cost about as much as this text
 RAW_LINE_CHARS = 2_000  # a streamed line is shown in blocks of at most this many characters
+RAW_KEEP_CHARS = 40_000  # a longer raw reply shows "…" for its start until it is rendered
+_ELLIPSIS = "…"
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,7 @@ class _Stream:
     code_blocks: list[str] = field(default_factory=list)
     incremental: bool = True  # render finished blocks while streaming
     line_chars: int = 0  # characters shown in the last block of the raw text
+    head_dropped: bool = False  # the raw text starts with an ellipsis block
 
 
 @dataclass
@@ -283,6 +286,8 @@ class ChatView(QTextBrowser):
         stream.parts.append(text)
         self._end.movePosition(QTextCursor.MoveOperation.End)
         self._insert_raw(stream, text)
+        if self._document_end() - stream.raw_start.position() > RAW_KEEP_CHARS:
+            self._drop_raw_head(stream)
         if stream.incremental:
             finished = stream.splitter.feed(text)
             if finished is None:
@@ -362,8 +367,14 @@ class ChatView(QTextBrowser):
         self._insert_entries(0, self._entries[self._first_shown : self._last_shown])
         if self._stream is not None:
             old = self._stream
-            self._begin_stream(_Stream(old.key, old.header, *self._cursors_at_end()))
-            self.append_stream_text("".join(old.parts))
+            stream = _Stream(old.key, old.header, *self._cursors_at_end())
+            self._begin_stream(stream)
+            text = "".join(old.parts)
+            if len(text) > RAW_KEEP_CHARS:  # only its end: the start would be dropped at once
+                stream.incremental = False
+                text = text[-RAW_KEEP_CHARS // 2 :]
+            self.append_stream_text(text)
+            stream.parts = old.parts
         self._schedule_fill()
 
     def _insert_entries(self, position: int, entries: list[_Entry]) -> int:
@@ -479,6 +490,31 @@ class ChatView(QTextBrowser):
                 stream.incremental = False  # the document no longer mirrors the text
             self._end.insertText(content + line[len(content) :], QTextCharFormat())
             stream.line_chars = 0 if line.endswith("\n") else stream.line_chars + len(content)
+
+    def _drop_raw_head(self, stream: _Stream) -> None:
+        """Keep the document small while a huge reply streams: its start shows as "…".
+
+        The whole reply is rendered in parts when it ends; until then an edit would cost in
+        proportion to the document, and ending the reply would stall while removing it.
+        """
+        stream.incremental = False  # what is not shown cannot be rendered piece by piece
+        document = self.document()
+        first = document.findBlock(stream.raw_start.position() + 1)
+        with self._reading_position_kept():
+            if not stream.head_dropped:
+                cursor = QTextCursor(first)
+                cursor.insertText(_ELLIPSIS, QTextCharFormat())
+                cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
+                stream.head_dropped = True
+                first = document.findBlock(stream.raw_start.position() + 1)
+            first = first.next()  # the ellipsis stays
+            cut = document.findBlock(self._document_end() - RAW_KEEP_CHARS // 2)
+            if cut.position() <= first.position():
+                return
+            cursor = QTextCursor(document)
+            cursor.setPosition(first.position())
+            cursor.setPosition(cut.position(), QTextCursor.MoveMode.KeepAnchor)
+            cursor.removeSelectedText()
 
     def _render_finished_blocks(self, stream: _Stream, finished: str) -> None:
         start = stream.raw_start.position()
