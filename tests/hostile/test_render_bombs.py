@@ -368,3 +368,30 @@ def test_the_parts_of_a_bomb_are_bounded_and_hold_every_line(bomb: Bomb) -> None
         if line == wanted:
             wanted = next(original, None)
     assert wanted is None
+
+
+def test_a_reply_in_parts_keeps_its_actions_and_goes_as_a_whole(
+    qtbot: QtBot, view: ChatView
+) -> None:
+    reply = "\n\n".join(f"Paragraph {i}: " + "word " * 150 for i in range(200))  # 150k chars
+    view.set_messages(
+        [
+            ViewMessage(message_id=1, role=Role.USER, text="Write a lot."),
+            assistant(2, reply + "\n\nThe last words."),
+        ]
+    )
+    qtbot.waitUntil(lambda: in_document(view, "The last words."), timeout=WAIT_MS)
+    regenerate = [href for href in hrefs(view) if href.startswith("action:regenerate")]
+    assert len(regenerate) == 1
+
+    with qtbot.waitSignal(view.regenerateRequested, timeout=WAIT_MS):
+        view.anchorClicked.emit(QUrl(regenerate[0]))
+    view.remove_messages_from(2)
+
+    assert not in_document(view, "Paragraph")
+    assert in_document(view, "Write a lot.")
+    view.begin_assistant_message(header="Model")
+    view.append_stream_text("A new reply.")
+    view.end_assistant_message(final=assistant(3, "A new reply."))
+    assert in_document(view, "A new reply.")
+    assert len([h for h in hrefs(view) if h.startswith("action:regenerate")]) == 1
