@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,17 +33,16 @@ from autoglm_desktop.core.chat.export import write_export
 from autoglm_desktop.core.chat.store import ChatStore
 from autoglm_desktop.core.common import paths
 from autoglm_desktop.core.common.app_settings import AppSettings, load_settings, save_settings
-from autoglm_desktop.core.common.errors import AutoGLMError
-from autoglm_desktop.core.common.types import GenerationStats, ModelInfo
+from autoglm_desktop.core.common.errors import AutoGLMError, StoreError
+from autoglm_desktop.core.common.types import GenerationStats, ModelInfo, Thinking
 from autoglm_desktop.core.engine import EngineClient
 from autoglm_desktop.core.engine.build import (
     CPU_ONLY,
     LlamaBuild,
     cached_llama_build,
-    restrict_to_build,
 )
 from autoglm_desktop.core.hub.queue_file import has_unfinished_downloads
-from autoglm_desktop.core.machine.hardware import HardwareSnapshot, read_hardware
+from autoglm_desktop.core.machine.hardware import HardwareSnapshot
 from autoglm_desktop.core.models.gguf_info import GGUFInfo, read_gguf_info
 from autoglm_desktop.core.models.library import (
     LocalModel,
@@ -50,16 +50,20 @@ from autoglm_desktop.core.models.library import (
     choose_default_model,
     scan_library,
 )
-from autoglm_desktop.core.planning.overrides import load_overrides
-from autoglm_desktop.core.planning.thread_probe import recall_threads
-from autoglm_desktop.core.planning.tuner import TunedPlan, plan_for
+from autoglm_desktop.core.planning.machine_plan import tuned_plan
+from autoglm_desktop.core.planning.tuner import TunedPlan
+from autoglm_desktop.core.remote.client import RemoteChatClient
+from autoglm_desktop.core.remote.keys import ApiKeyStore
+from autoglm_desktop.core.remote.servers import RemoteServer, RemoteTarget
 from autoglm_desktop.qt.chat.controller import ChatController
 from autoglm_desktop.qt.chat.conversation_list import ConversationSidebar
 from autoglm_desktop.qt.chat.conversation_settings import ConversationSettingsDialog
 from autoglm_desktop.qt.chat.find_bar import FindBar
 from autoglm_desktop.qt.chat.model_bar import ModelBar
 from autoglm_desktop.qt.chat.prompt_edit import PromptEdit
+from autoglm_desktop.qt.chat.think_switch import ThinkSwitch
 from autoglm_desktop.qt.chat.view import ChatView
+from autoglm_desktop.qt.common.plain_text import plain_label, plain_tooltip, set_plain_text
 from autoglm_desktop.qt.settings.pane import SettingsPane, confirm_load_anyway
 from autoglm_desktop.qt.workers.background import CallRunner
 from autoglm_desktop.qt.workers.engine_worker import EngineWorker, start_engine_thread
@@ -82,7 +86,7 @@ class ErrorBanner(QFrame):
             "#errorBanner { background: #fdecea; border: 1px solid #f5c2c0; border-radius: 4px; }"
             "#errorBanner QLabel { color: #611a15; }"
         )
-        self.label = QLabel()
+        self.label = plain_label()  # errors quote models' and files' text: never HTML
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         close = QPushButton(self.tr("Dismiss"))
@@ -93,7 +97,7 @@ class ErrorBanner(QFrame):
         self.hide()
 
     def show_message(self, text: str) -> None:
-        self.label.setText(text)
+        set_plain_text(self.label, text)
         self.show()
 
 
@@ -125,6 +129,7 @@ class MainWindow(QMainWindow):
         *,
         store: ChatStore | None = None,
         client: EngineClient | None = None,
+        remote: RemoteChatClient | None = None,
         autoload: bool = True,
     ) -> None:
         super().__init__()
@@ -132,7 +137,11 @@ class MainWindow(QMainWindow):
         self.resize(1100, 720)
         self.settings: AppSettings = load_settings()
         self.store = store or ChatStore(paths.history_db_path())
-        self.worker = EngineWorker(client or EngineClient(log_path=paths.log_dir() / "engine.log"))
+        self.api_keys = ApiKeyStore()  # remote servers' keys, shared by the pane and the worker
+        self.worker = EngineWorker(
+            client or EngineClient(log_path=paths.engine_log_path()),
+            remote=remote or RemoteChatClient(keys=self.api_keys),
+        )
         self.engine = start_engine_thread(self.worker)
         self.model_info: ModelInfo | None = None
         self.hardware: HardwareSnapshot | None = None
@@ -140,7 +149,7 @@ class MainWindow(QMainWindow):
         self.llama_build: LlamaBuild = cached_llama_build() or CPU_ONLY
         self._closed = False
         self.monitor = start_hardware_monitor()
-        self.settings_pane = SettingsPane()
+        self.settings_pane = SettingsPane(api_keys=remote.keys if remote else self.api_keys)
         self.settings_pane.set_idle_release(self.settings.release_when_idle_minutes)
         self._idle_timer = QTimer(self, singleShot=True)
         self._idle_timer.timeout.connect(self._release_when_idle)
@@ -154,6 +163,7 @@ class MainWindow(QMainWindow):
         self.send_button = QPushButton(self.tr("Send"))
         self.regenerate_button = QPushButton(self.tr("Regenerate"))
         self.settings_button = QPushButton(self.tr("Chat settings…"))
+        self.think_switch = ThinkSwitch()
         self.error_banner = ErrorBanner()
         self._models_window: ModelsWindow | None = None
         self._build_layout()
@@ -179,6 +189,7 @@ class MainWindow(QMainWindow):
         buttons = QVBoxLayout()
         buttons.addWidget(self.send_button)
         buttons.addWidget(self.regenerate_button)
+        buttons.addWidget(self.think_switch)
         buttons.addStretch(1)
         bottom = QHBoxLayout()
         bottom.addWidget(self.prompt, 1)
@@ -208,7 +219,7 @@ class MainWindow(QMainWindow):
         self.prompt.setFocus()
 
     def _build_status_bar(self) -> None:
-        self.model_label = QLabel(self.tr("No model loaded"))
+        self.model_label = plain_label(self.tr("No model loaded"))
         self.speed_label = QLabel()
         self.context_label = QLabel()
         bar = self.statusBar()
@@ -256,6 +267,9 @@ class MainWindow(QMainWindow):
         self.settings_dock.visibilityChanged.connect(self.pane_button.setChecked)
         self.settings_pane.applyRequested.connect(self._load_tuned)
         self.settings_pane.idleReleaseChanged.connect(self._on_idle_setting)
+        self.settings_pane.remote_servers.serversChanged.connect(self._on_remote_servers_changed)
+        self._on_remote_servers_changed(self.settings_pane.remote_servers.servers)
+        self._pick_last_remote_model()
         self.model_bar.combo.currentIndexChanged.connect(self._on_model_selected)
         self.models_button.clicked.connect(lambda: self.open_models("discover"))
         worker.loadStarted.connect(self._on_load_started)
@@ -274,6 +288,8 @@ class MainWindow(QMainWindow):
         controller.errorOccurred.connect(self.error_banner.show_message)
         controller.conversationsChanged.connect(lambda cid: self.sidebar.refresh(keep=cid))
         controller.conversationOpened.connect(self.sidebar.select)
+        controller.conversationOpened.connect(self._show_think_setting)
+        self.think_switch.changed.connect(self._on_think_changed)
         controller.editRequested.connect(self._edit_message)
         self.chat_view.copiedToClipboard.connect(
             lambda what: self.statusBar().showMessage(what, 3000)
@@ -310,6 +326,7 @@ class MainWindow(QMainWindow):
         keep = self.model_bar.selected_path() or self._last_model_path()
         chosen = _default_model(models, keep=keep)
         self.model_bar.set_models(models, current=chosen.path if chosen else None)
+        self._use_picked_model()
         selected = self.model_bar.selected_path()
         self.settings_pane.set_model(
             selected, info=info if info and info.path == selected else None
@@ -428,11 +445,66 @@ class MainWindow(QMainWindow):
         self.error_banner.hide()
         self.model_bar.set_loading(True)
         self.model_label.setText(self.tr("Loading %1…").replace("%1", plan.model_path.stem))
-        self.model_label.setToolTip(tuned.explanation)
+        self.model_label.setToolTip(plain_tooltip(tuned.explanation))
         self.requestLoad.emit(plan)
 
     def _on_model_selected(self, _index: int) -> None:
         self.settings_pane.set_model(self.model_bar.selected_path())
+        self._use_picked_model()
+
+    def _on_remote_servers_changed(self, servers: list[RemoteServer]) -> None:
+        self.model_bar.set_remote_servers(servers)
+        if self.model_bar.selected_remote() != self.controller.remote:
+            self._on_model_selected(self.model_bar.combo.currentIndex())
+
+    def _use_picked_model(self) -> None:
+        """Replies come from the remote model picked, or from the local engine."""
+        remote = self.model_bar.selected_remote()
+        if remote != self.controller.remote:
+            self.controller.remote = remote
+            self._show_model_in_use()
+            if not self.model_bar.remote_is_automatic:
+                self._remember_remote_model(remote)
+
+    def _pick_last_remote_model(self) -> None:
+        """At start: the remote model used last, if it is still listed (no local model loads)."""
+        server_id, model = self.settings.last_remote_server, self.settings.last_remote_model
+        for server in self.settings_pane.remote_servers.servers:
+            if server.id == server_id and model in server.models:
+                self.model_bar.select_remote(RemoteTarget(server=server, model=model))
+                return
+
+    def _remember_remote_model(self, remote: RemoteTarget | None) -> None:
+        server_id = remote.server.id if remote is not None else ""
+        model = remote.model if remote is not None else ""
+        settings = self.settings
+        if (server_id, model) == (settings.last_remote_server, settings.last_remote_model):
+            return
+        self.settings = self.settings.updated(last_remote_server=server_id, last_remote_model=model)
+        try:
+            save_settings(self.settings)
+        except AutoGLMError as error:
+            self.error_banner.show_message(str(error))
+
+    def _show_local_model(self, text: str) -> None:
+        """Name the local model's state in the status bar, unless a remote model is in use."""
+        if self.controller.remote is None:
+            self.model_label.setText(text)
+
+    def _show_model_in_use(self) -> None:
+        """The status bar names the model replies come from: a remote one, or the loaded one."""
+        remote: RemoteTarget | None = self.controller.remote
+        self.speed_label.clear()
+        self.context_label.clear()
+        if remote is not None:
+            self.model_label.setText(self.tr("%1 (remote)").replace("%1", remote.label))
+            self.model_label.setToolTip(remote.server.base_url)
+        elif self.model_info is not None:
+            self.model_label.setText(self.model_info.name)
+            self.model_label.setToolTip("")
+        else:
+            self.model_label.setText(self.tr("No model loaded"))
+            self.model_label.setToolTip("")
 
     def _on_build_probed(self, build: LlamaBuild) -> None:
         self.llama_build = build
@@ -464,7 +536,7 @@ class MainWindow(QMainWindow):
         name = self.model_info.name if self.model_info else ""
         self.model_info = None
         self.monitor.worker.engine_pid = None
-        self.model_label.setText(self.tr("%1 (unloaded while idle)").replace("%1", name))
+        self._show_local_model(self.tr("%1 (unloaded while idle)").replace("%1", name))
         self.statusBar().showMessage(
             self.tr("The model was unloaded to free memory; it reloads with your next message."),
             10000,
@@ -476,7 +548,7 @@ class MainWindow(QMainWindow):
         self.model_info = None
         self.monitor.worker.engine_pid = None
         self._restart_idle_timer()
-        self.model_label.setText(
+        self._show_local_model(
             self.tr("%1 (engine stopped; reloads with your next message)").replace("%1", name)
         )
         self.error_banner.show_message(str(error))
@@ -490,8 +562,11 @@ class MainWindow(QMainWindow):
         self._restart_idle_timer()
         self.model_bar.set_loaded(info.path)
         self.controller.model_name = info.name
-        self.model_label.setText(info.name)
-        self.context_label.setText(self.tr("context %1").replace("%1", f"0 / {info.n_ctx}"))
+        self.think_switch.set_support(info.reasoning)
+        self._show_think_setting(self.controller.conversation_id or -1)
+        if self.controller.remote is None:
+            self.model_label.setText(info.name)
+            self.context_label.setText(self.tr("context %1").replace("%1", f"0 / {info.n_ctx}"))
         if self.settings.last_model_path != str(info.path):
             self.settings = self.settings.updated(last_model_path=str(info.path))
             save_settings(self.settings)
@@ -499,7 +574,7 @@ class MainWindow(QMainWindow):
     def _on_unloaded(self) -> None:
         self.model_info = None
         self.model_bar.set_loaded(None)
-        self.model_label.setText(self.tr("No model loaded"))
+        self._show_local_model(self.tr("No model loaded"))
 
     def _on_load_failed(self, error: AutoGLMError) -> None:
         # The engine lets the previous model go before it loads another: none is loaded now.
@@ -538,6 +613,9 @@ class MainWindow(QMainWindow):
             .replace("%1", f"{stats.ttft_s:.2f}")
             .replace("%2", f"{stats.tokens_per_s:.1f}")
         )
+        if stats.context_size == 0:  # a remote server's context is not known
+            self.context_label.clear()
+            return
         self.context_label.setText(
             self.tr("context %1").replace("%1", f"{stats.context_used} / {stats.context_size}")
         )
@@ -566,6 +644,27 @@ class MainWindow(QMainWindow):
                 system_prompt=dialog.system_prompt.toPlainText(),
                 sampling=dialog.sampling(),
             )
+
+    def _show_think_setting(self, conversation_id: int) -> None:
+        """The Think switch shows the open conversation's setting (a new one: the model's)."""
+        setting = Thinking.DEFAULT
+        # A conversation gone meanwhile: show the model's default.
+        with contextlib.suppress(StoreError):
+            if conversation_id >= 0:
+                setting = self.store.get_conversation(conversation_id).thinking
+        self.think_switch.show_setting(setting)
+
+    def _on_think_changed(self, setting: Thinking) -> None:
+        conversation_id = self.controller.conversation_id
+        if conversation_id is None:
+            conversation_id = self.controller.new_conversation()
+            if conversation_id is None:
+                return  # the history could not be written; the controller said so
+        try:
+            self.store.update_conversation_settings(conversation_id, thinking=setting)
+        except StoreError as exc:
+            self.error_banner.show_message(str(exc))
+        self._show_think_setting(conversation_id)
 
     def export_conversation(self, conversation_id: int) -> None:
         if conversation_id < 0:
@@ -633,22 +732,3 @@ class _StartupModels:
     models: list[LocalModel]
     info: GGUFInfo | None = None
     planned: TunedPlan | AutoGLMError | None = None
-
-
-def tuned_plan(
-    path: Path,
-    *,
-    hardware: HardwareSnapshot | None,
-    build: LlamaBuild,
-    info: GGUFInfo | None = None,
-) -> TunedPlan:
-    """The tuner's plan for ``path`` on this machine (reads the file's header unless given)."""
-    usable = restrict_to_build(hardware or read_hardware(), build)
-    info = info or read_gguf_info(path)
-    return plan_for(
-        info=info,
-        hardware=usable,
-        overrides=load_overrides(path),
-        model_path=path,
-        measured_threads=recall_threads(info=info, hardware=usable),
-    )

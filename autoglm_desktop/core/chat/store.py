@@ -11,6 +11,7 @@ one that has shipped.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -30,6 +31,7 @@ from autoglm_desktop.core.common.types import (
     MessageStatus,
     Role,
     SamplingSettings,
+    Thinking,
 )
 
 DEFAULT_TITLE = "New chat"
@@ -76,11 +78,37 @@ def _v2_add_model_name(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX messages_streaming ON messages(status) WHERE status = 'streaming'")
 
 
+_THOUGHT_REPLY = re.compile(r"\s*<think>(.*?)</think>\s*(.*)", re.DOTALL)
+
+
+def _add_reasoning(conn: sqlite3.Connection) -> None:
+    """A reply's reasoning (thinking models) apart from its answer; a conversation's Think.
+
+    Replies written before, which begin with a whole ``<think>...</think>`` block, have it moved
+    out of their text into their reasoning.
+    """
+    conn.execute("ALTER TABLE messages ADD COLUMN reasoning TEXT NOT NULL DEFAULT ''")
+    conn.execute("ALTER TABLE messages ADD COLUMN reasoning_s REAL")  # NULL: not timed
+    conn.execute("ALTER TABLE conversations ADD COLUMN thinking TEXT NOT NULL DEFAULT ''")
+    rows = conn.execute(
+        "SELECT id, content FROM messages WHERE role = 'assistant'"
+        " AND instr(content, '</think>') > 0"
+    ).fetchall()
+    for message_id, content in rows:
+        match = _THOUGHT_REPLY.fullmatch(content)
+        if match is not None:
+            conn.execute(
+                "UPDATE messages SET reasoning = ?, content = ? WHERE id = ?",
+                (match.group(1).strip(), match.group(2), message_id),
+            )
+
+
 Migration = Callable[[sqlite3.Connection], None]
 
 MIGRATIONS: tuple[Migration, ...] = (
     _v1_create_tables,
     _v2_add_model_name,
+    _add_reasoning,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -97,6 +125,7 @@ class Conversation:
     created_at: float
     updated_at: float  # last time a message was added
     message_count: int
+    thinking: Thinking = Thinking.DEFAULT  # the Think switch; DEFAULT: as the model recommends
 
 
 @dataclass(frozen=True)
@@ -110,6 +139,8 @@ class Message:
     stats: GenerationStats | None
     model_name: str
     created_at: float
+    reasoning: str = ""  # what a thinking model wrote before its answer (content)
+    reasoning_s: float | None = None  # how long it thought, in seconds (None: unknown)
 
 
 def title_from_text(text: str) -> str:
@@ -148,13 +179,14 @@ def _dump_json(value: dict[str, Any]) -> str:
 
 _CONVERSATION_SELECT = """
     SELECT c.id, c.title, c.system_prompt, c.sampling_json, c.created_at, c.updated_at,
+           c.thinking,
            (SELECT COUNT(*) FROM messages AS m WHERE m.conversation_id = c.id) AS message_count
     FROM conversations AS c
 """
 
 _MESSAGE_SELECT = """
     SELECT id, conversation_id, position, role, content, status, stats_json, model_name,
-           created_at
+           created_at, reasoning, reasoning_s
     FROM messages
 """
 
@@ -168,7 +200,15 @@ def _conversation_from_row(row: sqlite3.Row) -> Conversation:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         message_count=row["message_count"],
+        thinking=_thinking(row["thinking"]),
     )
+
+
+def _thinking(value: str) -> Thinking:
+    try:
+        return Thinking(value)
+    except ValueError:  # written by a later version: as the model recommends
+        return Thinking.DEFAULT
 
 
 def _message_from_row(row: sqlite3.Row) -> Message:
@@ -183,6 +223,8 @@ def _message_from_row(row: sqlite3.Row) -> Message:
         stats=GenerationStats.from_dict(stats) if stats is not None else None,
         model_name=row["model_name"],
         created_at=row["created_at"],
+        reasoning=row["reasoning"],
+        reasoning_s=row["reasoning_s"],
     )
 
 
@@ -355,6 +397,7 @@ class ChatStore:
         *,
         system_prompt: str | None = None,
         sampling: SamplingSettings | None = None,
+        thinking: Thinking | None = None,
     ) -> None:
         """Change the given settings; ``None`` leaves a setting as it is."""
         assignments: list[str] = []
@@ -365,6 +408,9 @@ class ChatStore:
         if sampling is not None:
             assignments.append("sampling_json = ?")
             values.append(_dump_json(sampling.to_dict()))
+        if thinking is not None:
+            assignments.append("thinking = ?")
+            values.append(Thinking(thinking).value)
         if not assignments:
             self.get_conversation(conversation_id)  # still report a wrong id
             return
@@ -396,6 +442,8 @@ class ChatStore:
         status: MessageStatus = MessageStatus.COMPLETE,
         stats: GenerationStats | None = None,
         model_name: str = "",
+        reasoning: str = "",
+        reasoning_s: float | None = None,
     ) -> Message:
         """Append a message at the end of the conversation."""
         with self._transaction("save the message") as conn:
@@ -403,9 +451,9 @@ class ChatStore:
             now = time.time()
             cursor = conn.execute(
                 "INSERT INTO messages (conversation_id, position, role, content, status,"
-                " stats_json, model_name, created_at)"
+                " stats_json, model_name, created_at, reasoning, reasoning_s)"
                 " VALUES (?, (SELECT COALESCE(MAX(position), -1) + 1 FROM messages"
-                " WHERE conversation_id = ?), ?, ?, ?, ?, ?, ?)",
+                " WHERE conversation_id = ?), ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     conversation_id,
                     conversation_id,
@@ -415,6 +463,8 @@ class ChatStore:
                     _dump_json(stats.to_dict()) if stats is not None else None,
                     model_name,
                     now,
+                    reasoning,
+                    reasoning_s,
                 ),
             )
             message_id = cursor.lastrowid
@@ -432,6 +482,8 @@ class ChatStore:
         content: str | None = None,
         status: MessageStatus | None = None,
         stats: GenerationStats | None = None,
+        reasoning: str | None = None,
+        reasoning_s: float | None = None,
     ) -> None:
         """Change the given fields with one UPDATE; ``None`` leaves a field as it is."""
         assignments: list[str] = []
@@ -445,6 +497,12 @@ class ChatStore:
         if stats is not None:
             assignments.append("stats_json = ?")
             values.append(_dump_json(stats.to_dict()))
+        if reasoning is not None:
+            assignments.append("reasoning = ?")
+            values.append(reasoning)
+        if reasoning_s is not None:
+            assignments.append("reasoning_s = ?")
+            values.append(reasoning_s)
         with self._errors("save the message"):
             if assignments:
                 cursor = self._conn.execute(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Concatenate, ParamSpec, TypeVar
@@ -32,6 +33,7 @@ from autoglm_desktop.core.common.types import (
     Role,
     StopReason,
 )
+from autoglm_desktop.core.remote.servers import RemoteTarget
 from autoglm_desktop.qt.chat.view import ChatView, ViewMessage
 from autoglm_desktop.qt.workers.background import CallRunner
 from autoglm_desktop.qt.workers.engine_worker import ChatRequest, EngineWorker
@@ -66,12 +68,26 @@ def reports_store_errors(
 class StreamingReply:
     message_id: int
     conversation_id: int
+    model_name: str = ""
     parts: list[str] = field(default_factory=list)
     unsaved: bool = False
+    reasoning_parts: list[str] = field(default_factory=list)
+    reasoning_began: float | None = None  # time.monotonic() of its first reasoning
+    reasoning_s: float | None = None  # set when the answer starts (or the reply ends)
 
     @property
     def text(self) -> str:
         return "".join(self.parts)
+
+    @property
+    def reasoning(self) -> str:
+        return "".join(self.reasoning_parts)
+
+    def end_reasoning(self) -> float | None:
+        """How long the model thought, fixed when its reasoning ends (None: it did not)."""
+        if self.reasoning_began is not None and self.reasoning_s is None:
+            self.reasoning_s = time.monotonic() - self.reasoning_began
+        return self.reasoning_s
 
 
 class ChatController(QObject):
@@ -90,7 +106,8 @@ class ChatController(QObject):
         self._store = store
         self._worker = worker
         self._view = view
-        self.model_name = model_name
+        self.model_name = model_name  # the local engine's model
+        self.remote: RemoteTarget | None = None  # replies come from this remote model instead
         self.conversation_id: int | None = None
         self._messages: list[Message] = []  # the open conversation's, as stored
         self._reading: int | None = None  # a long conversation being read in the background
@@ -100,6 +117,7 @@ class ChatController(QObject):
         self._save_timer.timeout.connect(self._save_partial)
         self.requestGenerate.connect(worker.generate)
         worker.tokens.connect(self._on_tokens)
+        worker.reasoning.connect(self._on_reasoning)
         worker.generationFinished.connect(self._on_finished)
         worker.replyFailed.connect(self._on_reply_failed)
         worker.contextTrimmed.connect(self._on_context_trimmed)
@@ -111,6 +129,11 @@ class ChatController(QObject):
     @property
     def reply_running(self) -> bool:
         return self._reply is not None
+
+    @property
+    def reply_model_name(self) -> str:
+        """The name the next reply is stored and shown under."""
+        return self.remote.label if self.remote is not None else self.model_name
 
     def messages(self) -> list[Message]:
         """The open conversation's messages, as stored (a copy of the list kept in memory)."""
@@ -259,7 +282,9 @@ class ChatController(QObject):
                     role=Role.ASSISTANT,
                     text=reply.text,
                     status=MessageStatus.INTERRUPTED,
-                    header=self.model_name,
+                    header=reply.model_name,
+                    reasoning=reply.reasoning,
+                    reasoning_s=reply.end_reasoning(),
                 )
             )
 
@@ -281,17 +306,22 @@ class ChatController(QObject):
         assert self.conversation_id is not None
         conversation = self._store.get_conversation(self.conversation_id)
         history = [m for m in self._messages if m.content.strip() or m.role == Role.USER]
-        turns = tuple(ChatTurn(role=m.role, content=m.content) for m in history)
+        turns = tuple(
+            ChatTurn(role=m.role, content=m.content, reasoning=m.reasoning) for m in history
+        )
+        model_name = self.reply_model_name
         placeholder = self._store.add_message(
             conversation.id,
             role=Role.ASSISTANT,
             content="",
             status=MessageStatus.STREAMING,
-            model_name=self.model_name,
+            model_name=model_name,
         )
         self._messages.append(placeholder)
-        self._reply = StreamingReply(message_id=placeholder.id, conversation_id=conversation.id)
-        self._view.begin_assistant_message(header=self.model_name or self.tr("Assistant"))
+        self._reply = StreamingReply(
+            message_id=placeholder.id, conversation_id=conversation.id, model_name=model_name
+        )
+        self._view.begin_assistant_message(header=model_name or self.tr("Assistant"))
         self._save_timer.start()
         self.replyRunningChanged.emit(True)
         self.conversationsChanged.emit(conversation.id)
@@ -300,23 +330,44 @@ class ChatController(QObject):
                 turns=turns,
                 system_prompt=conversation.system_prompt,
                 sampling=conversation.sampling,
+                thinking=conversation.thinking,
+                remote=self.remote,
             )
         )
 
     def _on_tokens(self, text: str) -> None:
-        if self._reply is None:
+        reply = self._reply
+        if reply is None:
             return
-        self._reply.parts.append(text)
-        self._reply.unsaved = True
-        if self._reply.conversation_id == self.conversation_id:
+        shown = reply.conversation_id == self.conversation_id
+        if reply.reasoning_began is not None and reply.reasoning_s is None:
+            seconds = reply.end_reasoning()
+            if shown:
+                self._view.fold_stream_reasoning(seconds=seconds)
+        reply.parts.append(text)
+        reply.unsaved = True
+        if shown:
             self._view.append_stream_text(text)
+
+    def _on_reasoning(self, text: str) -> None:
+        reply = self._reply
+        if reply is None:
+            return
+        if reply.reasoning_began is None:
+            reply.reasoning_began = time.monotonic()
+        reply.reasoning_parts.append(text)
+        reply.unsaved = True
+        if reply.conversation_id == self.conversation_id:
+            self._view.append_stream_reasoning(text)
 
     def _save_partial(self) -> None:
         reply = self._reply
         if reply is None or not reply.unsaved:
             return
         try:
-            self._store.update_message(reply.message_id, content=reply.text)
+            self._store.update_message(
+                reply.message_id, content=reply.text, reasoning=reply.reasoning
+            )
             reply.unsaved = False
         except StoreError as exc:
             self.errorOccurred.emit(str(exc))
@@ -369,7 +420,12 @@ class ChatController(QObject):
         """Store the reply's end; returns its message when it belongs to the open conversation."""
         try:
             self._store.update_message(
-                reply.message_id, content=reply.text, status=status, stats=stats
+                reply.message_id,
+                content=reply.text,
+                status=status,
+                stats=stats,
+                reasoning=reply.reasoning,
+                reasoning_s=reply.end_reasoning(),
             )
         except StoreError as exc:
             self.errorOccurred.emit(str(exc))
@@ -387,7 +443,12 @@ class ChatController(QObject):
             self._messages[index] = self._store.get_message(reply.message_id)
         except StoreError:  # reported above, or next time: show what the user saw
             self._messages[index] = dataclasses.replace(
-                self._messages[index], content=reply.text, status=status, stats=stats
+                self._messages[index],
+                content=reply.text,
+                status=status,
+                stats=stats,
+                reasoning=reply.reasoning,
+                reasoning_s=reply.reasoning_s,
             )
         return self._messages[index]
 
@@ -409,4 +470,6 @@ def _view_message(message: Message, headers: tuple[str, str]) -> ViewMessage:
         text=message.content,
         status=message.status,
         header=header,
+        reasoning=message.reasoning,
+        reasoning_s=message.reasoning_s,
     )

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import html
 import itertools
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -42,6 +43,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QTextBrowser, QWidget
 
 from autoglm_desktop.core.common.types import MessageStatus, Role
+from autoglm_desktop.qt.chat import reasoning_section
 from autoglm_desktop.qt.common.markdown_render import (
     COPY_CODE_SCHEME,
     FinishedBlockSplitter,
@@ -81,6 +83,8 @@ class ViewMessage:
     text: str
     status: MessageStatus = MessageStatus.COMPLETE
     header: str = ""  # the name above the message; empty: "You" / "Assistant" / "System"
+    reasoning: str = ""  # a thinking model's reasoning, shown folded above the answer
+    reasoning_s: float | None = None  # how long it thought (None: unknown)
 
     @property
     def interrupted(self) -> bool:
@@ -119,6 +123,7 @@ class _Entry:
     # The reply's Markdown as last rendered, and for which theme (dark or not): scrolling back
     # to an entry the lazy layout dropped lays it out again without rendering it again.
     rendered: tuple[bool, RenderedMarkdown] | None = None
+    reasoning_open: bool | None = None  # the Thinking section unfolded (None: as by default)
     part: _Part | None = None  # None: the whole message
 
     @property
@@ -147,6 +152,14 @@ class _Stream:
     incremental: bool = True  # render finished blocks while streaming
     line_chars: int = 0  # characters shown in the last block of the raw text
     head_dropped: bool = False  # the raw text starts with an ellipsis block
+    # The reasoning streams as plain text under "Thinking…" until the answer starts; then
+    # the section folds to one line.
+    reasoning_parts: list[str] = field(default_factory=list)
+    reasoning_start: QTextCursor | None = None  # end of the header block; None: no reasoning
+    reasoning_clock: float = 0.0  # when the reasoning began (time.monotonic())
+    folded: bool = False
+    reasoning_s: float | None = None
+    expanded: bool = False  # the folded section unfolded again by the user
 
 
 @dataclass
@@ -283,6 +296,8 @@ class ChatView(QTextBrowser):
         text = text.replace("\r", "")
         if stream is None or not text:
             return
+        if stream.reasoning_start is not None and not stream.folded:
+            self.fold_stream_reasoning(seconds=time.monotonic() - stream.reasoning_clock)
         stream.parts.append(text)
         self._end.movePosition(QTextCursor.MoveOperation.End)
         self._insert_raw(stream, text)
@@ -297,6 +312,49 @@ class ChatView(QTextBrowser):
             else:
                 self._render_finished_blocks(stream, finished)
 
+    def append_stream_reasoning(self, text: str) -> None:
+        """Append a chunk of the reasoning of the reply being streamed, under "Thinking…".
+
+        Reasoning that comes after the answer began is kept for the reply's final rendering.
+        """
+        stream = self._stream
+        text = text.replace("\r", "")
+        if stream is None or not text:
+            return
+        stream.reasoning_parts.append(text)
+        if stream.folded or stream.parts:
+            return
+        if stream.reasoning_start is None:
+            self._open_stream_reasoning(stream)
+        _, char_format = reasoning_section.streaming_formats(muted=self._theme.muted)
+        self._end.movePosition(QTextCursor.MoveOperation.End)
+        self._end.insertText(text, char_format)
+
+    def fold_stream_reasoning(self, *, seconds: float | None) -> None:
+        """The answer starts: fold the streamed reasoning to "Thought for N s"."""
+        stream = self._stream
+        if stream is None or stream.folded:
+            return
+        stream.folded = True
+        stream.reasoning_s = seconds
+        if stream.reasoning_start is None:
+            return
+        start = stream.reasoning_start.position()
+        folded = reasoning_section.section_html(
+            key=stream.key,
+            reasoning="",
+            seconds=seconds,
+            expanded=False,
+            muted=self._theme.muted,
+            scheme=ACTION_SCHEME,
+        )
+        with self._scroll_position_kept():
+            self._replace_range(start, self._document_end(), folded)
+            self._end.movePosition(QTextCursor.MoveOperation.End)
+            section_end = self._end.position()
+            self._end.insertBlock(QTextBlockFormat(), QTextCharFormat())
+        stream.raw_start.setPosition(section_end)
+
     def end_assistant_message(self, *, final: ViewMessage) -> None:
         """Replace the streamed reply by `final`, rendered as Markdown with its actions.
 
@@ -307,6 +365,8 @@ class ChatView(QTextBrowser):
             return
         self._stream = None
         entries = self._entries_for(final, key=stream.key)
+        if stream.expanded:
+            entries[0].reasoning_open = True
         if len(entries) > 1:  # the raw text goes with the document, the parts come lazily
             self._entries.extend(entries)
             self._show_tail()
@@ -369,6 +429,12 @@ class ChatView(QTextBrowser):
             old = self._stream
             stream = _Stream(old.key, old.header, *self._cursors_at_end())
             self._begin_stream(stream)
+            self.append_stream_reasoning("".join(old.reasoning_parts))
+            stream.reasoning_clock = old.reasoning_clock
+            if old.folded:
+                self.fold_stream_reasoning(seconds=old.reasoning_s)
+                if old.expanded:
+                    self._toggle_stream_reasoning()
             text = "".join(old.parts)
             if len(text) > RAW_KEEP_CHARS:  # only its end: the start would be dropped at once
                 stream.incremental = False
@@ -515,6 +581,65 @@ class ChatView(QTextBrowser):
             cursor.setPosition(first.position())
             cursor.setPosition(cut.position(), QTextCursor.MoveMode.KeepAnchor)
             cursor.removeSelectedText()
+
+    def _open_stream_reasoning(self, stream: _Stream) -> None:
+        """Put "Thinking…" under the reply's header, and a block for the reasoning's text."""
+        start = stream.raw_start.position()
+        stream.reasoning_clock = stream.reasoning_clock or time.monotonic()
+        label = reasoning_section.thinking_html(muted=self._theme.muted)
+        self._replace_range(start, self._document_end(), label)
+        stream.reasoning_start = QTextCursor(self.document())
+        stream.reasoning_start.setPosition(start)
+        stream.reasoning_start.setKeepPositionOnInsert(True)  # the section is rewritten there
+        block_format, char_format = reasoning_section.streaming_formats(muted=self._theme.muted)
+        self._end.movePosition(QTextCursor.MoveOperation.End)
+        self._end.insertBlock(block_format, char_format)
+
+    def _toggle_stream_reasoning(self) -> None:
+        """Unfold (or fold again) the reasoning of the reply whose answer is streaming."""
+        stream = self._stream
+        if stream is None or not stream.folded or stream.reasoning_start is None:
+            return
+        stream.expanded = not stream.expanded
+        section = reasoning_section.section_html(
+            key=stream.key,
+            reasoning="".join(stream.reasoning_parts),
+            seconds=stream.reasoning_s,
+            expanded=stream.expanded,
+            muted=self._theme.muted,
+            scheme=ACTION_SCHEME,
+        )
+        start, end = stream.reasoning_start.position(), stream.raw_start.position()
+        self._stick_to_bottom = False  # stay where the user clicked
+        with self._scroll_position_kept():
+            stream.raw_start.setPosition(self._replace_range(start, end, section))
+
+    def _toggle_reasoning(self, entry: _Entry) -> None:
+        """Fold or unfold a finished reply's Thinking section (renders that entry again)."""
+        index = next((i for i, e in enumerate(self._entries) if e is entry), -1)
+        start = self._entry_start(entry.key)
+        if not self._first_shown <= index < self._last_shown or start is None:
+            return
+        if index + 1 < self._last_shown:
+            end = self._entry_start(self._entries[index + 1].key)
+        elif self._stream is not None:
+            end = self._stream.start.position()
+        else:
+            end = self._document_end()
+        if end is None:
+            return
+        entry.reasoning_open = not self._reasoning_expanded(entry)
+        self._stick_to_bottom = False  # stay where the user clicked
+        with self._scroll_position_kept():
+            self._replace_range(start, end, "")
+            self._insert_entries(start, [entry])
+
+    @staticmethod
+    def _reasoning_expanded(entry: _Entry) -> bool:
+        """Unfolded when the user said so; by default only a reply with no answer shows it."""
+        if entry.reasoning_open is not None:
+            return entry.reasoning_open
+        return isinstance(entry.item, ViewMessage) and not entry.item.text.strip()
 
     def _render_finished_blocks(self, stream: _Stream, finished: str) -> None:
         start = stream.raw_start.position()
@@ -817,23 +942,40 @@ class ChatView(QTextBrowser):
         rendered = self._rendered_markdown(entry)
         entry.code_blocks = rendered.code_blocks
         marker = self._status_marker(message) if entry.last else ""
+        section = ""
+        if message.reasoning and entry.first:
+            section = reasoning_section.section_html(
+                key=entry.key,
+                reasoning=message.reasoning,
+                seconds=message.reasoning_s,
+                expanded=self._reasoning_expanded(entry),
+                muted=self._theme.muted,
+                scheme=ACTION_SCHEME,
+            )
         if entry.part is None:
             links = self._links(actions)
             header = self._header_html(message.header or self.tr("Assistant"), links)
-            return header + rendered.html + marker
+            return header + section + rendered.html + marker
         # A long reply in parts: its first part has the header, its last one the actions.
         header = ""
         if entry.first:
             copy = self._links(actions[:1])
             header = self._header_html(message.header or self.tr("Assistant"), copy)
         footer = self._muted_html(self._links(actions), escape=False) if entry.last else ""
-        return header + rendered.html + marker + footer
+        return header + section + rendered.html + marker + footer
 
     def _status_marker(self, message: ViewMessage) -> str:
         if message.status == MessageStatus.ERROR:
             return self._muted_html(self.tr("— reply failed"))
         if message.interrupted:
             return self._muted_html(self.tr("— reply interrupted"))
+        if message.reasoning and not message.text.strip():
+            return self._muted_html(
+                self.tr(
+                    "— the reply ended while the model was still thinking; raise Max reply "
+                    "tokens in Chat settings for a full answer"
+                )
+            )
         return ""
 
     def _system_html(self, entry: _Entry, message: ViewMessage) -> str:
@@ -900,6 +1042,14 @@ class ChatView(QTextBrowser):
             self.copiedToClipboard.emit(self.tr("Code copied to the clipboard"))
 
     def _run_action(self, action: str, key: int) -> None:
+        stream = self._stream
+        if stream is not None and stream.key == key:
+            if action == reasoning_section.TOGGLE_ACTION:
+                self._toggle_stream_reasoning()
+            elif action == reasoning_section.COPY_ACTION:
+                QGuiApplication.clipboard().setText("".join(stream.reasoning_parts))
+                self.copiedToClipboard.emit(self.tr("Thinking copied to the clipboard"))
+            return
         entry = self._entry(key)
         if entry is None or not isinstance(entry.item, ViewMessage):
             return
@@ -911,6 +1061,11 @@ class ChatView(QTextBrowser):
             self.editRequested.emit(message.message_id)
         elif action == "regenerate" and self._is_last_reply(entry):
             self.regenerateRequested.emit()
+        elif action == reasoning_section.TOGGLE_ACTION and message.reasoning:
+            self._toggle_reasoning(entry)
+        elif action == reasoning_section.COPY_ACTION and message.reasoning:
+            QGuiApplication.clipboard().setText(message.reasoning)
+            self.copiedToClipboard.emit(self.tr("Thinking copied to the clipboard"))
 
     def _last_message_index(self) -> int:
         return next(
@@ -1026,7 +1181,13 @@ def _entry_text(entry: _Entry) -> str:
 
 
 def _entry_cost(entry: _Entry) -> int:
-    return len(entry.text) + _ENTRY_OVERHEAD_CHARS
+    item = entry.item
+    reasoning = (
+        len(item.reasoning)
+        if isinstance(item, ViewMessage) and entry.reasoning_open and entry.first
+        else 0
+    )
+    return len(entry.text) + reasoning + _ENTRY_OVERHEAD_CHARS
 
 
 def _parts_of(message: ViewMessage) -> list[_Part] | None:
