@@ -30,8 +30,8 @@ from autoglm_desktop.qt.chat.prompt_edit import PromptEdit
 from autoglm_desktop.qt.chat.view import ChatView, ViewMessage
 from autoglm_desktop.qt.common.markdown_render import render_markdown
 from autoglm_desktop.qt.common.segments import (
-    MAX_BLOCK_COST,
     PLAIN_PIECE_CHARS,
+    WHOLE_COST,
     display_cost,
     split_markdown,
 )
@@ -360,7 +360,7 @@ def test_the_parts_of_a_bomb_are_bounded_and_hold_every_line(bomb: Bomb) -> None
         if segment.plain:
             assert len(segment.text.rstrip("\n")) <= PLAIN_PIECE_CHARS
         else:
-            assert display_cost(segment.text) <= MAX_BLOCK_COST
+            assert display_cost(segment.text) <= WHOLE_COST
     # In order, every line is in a part; a table cut in parts repeats its header, no more.
     original = iter(bomb.text.splitlines())
     wanted = next(original, None)

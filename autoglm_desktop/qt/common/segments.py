@@ -7,8 +7,9 @@ into segments of a few thousand characters, each rendered and laid out on its ow
 lazy layout then treats them as it treats messages, one per event-loop turn), so the cost of
 any step is bounded however large or hostile the message.
 
-Markdown is cut only between blocks (after a blank line outside a code fence, before a line
-that is not indented), so a message of normal size stays one segment and renders as before.
+A message of normal size (WHOLE_COST) stays one segment and renders as before. A larger one is
+cut only between Markdown blocks (after a blank line outside a code fence, before a line that
+is not indented).
 A block too large to render at once is cut anyway: a large table into smaller tables with the
 header repeated, anything else into pieces shown as plain text. No text is ever left out.
 """
@@ -19,7 +20,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-SEGMENT_COST = 4_000  # blocks are packed into segments of about this cost
+WHOLE_COST = 8_000  # a message costing less is one segment, rendered as a whole as before
+SEGMENT_COST = 4_000  # the blocks of a larger one are packed into segments of about this cost
 MAX_BLOCK_COST = 6_000  # a block costing more is cut: into small tables, or plain pieces
 PLAIN_PIECE_CHARS = 4_000  # the size of a piece of plain text
 CELL_COST = 20  # a table cell costs QTextDocument about as much as this many characters
@@ -43,7 +45,7 @@ def display_cost(text: str) -> int:
 
 def split_markdown(text: str) -> tuple[Segment, ...]:
     """Cut Markdown into segments that each render in bounded time; none leaves text out."""
-    if display_cost(text) <= SEGMENT_COST:
+    if display_cost(text) <= WHOLE_COST:
         return (Segment(text),)
     segments: list[Segment] = []
     pending: list[str] = []
@@ -65,8 +67,11 @@ def split_markdown(text: str) -> tuple[Segment, ...]:
 
 
 def split_plain(text: str) -> tuple[str, ...]:
-    """Cut plain text into pieces of at most PLAIN_PIECE_CHARS, at line ends or spaces."""
-    if len(text) <= PLAIN_PIECE_CHARS:
+    """Cut plain text into pieces of at most PLAIN_PIECE_CHARS, at line ends or spaces.
+
+    Text of no more than WHOLE_COST characters stays whole.
+    """
+    if len(text) <= WHOLE_COST:
         return (text,)
     pieces: list[str] = []
     start = 0
