@@ -395,3 +395,41 @@ def test_a_reply_in_parts_keeps_its_actions_and_goes_as_a_whole(
     view.end_assistant_message(final=assistant(3, "A new reply."))
     assert in_document(view, "A new reply.")
     assert len([h for h in hrefs(view) if h.startswith("action:regenerate")]) == 1
+
+
+def test_a_huge_reasoning_never_freezes_the_view(
+    qtbot: QtBot, view: ChatView, heartbeat: Heartbeat
+) -> None:
+    reasoning = f"{START} " + "r" * 300_000 + f" {MIDDLE} " + "r" * 100_000 + f" {END}"
+    view.set_messages([ViewMessage(message_id=1, role=Role.USER, text="Think hard.")])
+    view.begin_assistant_message(header="Model")
+    chunks = iter([reasoning[i : i + 2_048] for i in range(0, len(reasoning), 2_048)])
+    state = {"done": False}
+
+    def step() -> None:
+        piece = next(chunks, None)
+        if piece is None:
+            view.fold_stream_reasoning(seconds=3.0)
+            view.append_stream_text("The answer.")
+            final = ViewMessage(
+                message_id=2, role=Role.ASSISTANT, text="The answer.", reasoning=reasoning
+            )
+            view.end_assistant_message(final=final)
+            state["done"] = True
+            return
+        view.append_stream_reasoning(piece)
+        QTimer.singleShot(0, step)
+
+    stalls = {
+        "stream": heartbeat.measure(
+            qtbot, lambda: QTimer.singleShot(0, step), lambda: state["done"]
+        )
+    }
+    toggle = next(href for href in hrefs(view) if href.startswith("action:reasoning"))
+    stalls["unfold"] = heartbeat.measure(
+        qtbot, lambda: view.anchorClicked.emit(QUrl(toggle)), lambda: in_document(view, END)
+    )
+
+    assert in_document(view, START)
+    assert in_document(view, MIDDLE)
+    assert max(stalls.values()) < STALL_BOUND_MS, stalls

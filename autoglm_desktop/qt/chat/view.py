@@ -300,7 +300,8 @@ class ChatView(QTextBrowser):
             self.fold_stream_reasoning(seconds=time.monotonic() - stream.reasoning_clock)
         stream.parts.append(text)
         self._end.movePosition(QTextCursor.MoveOperation.End)
-        self._insert_raw(stream, text)
+        if self._insert_raw(stream, text):
+            stream.incremental = False  # the document no longer mirrors the text
         if self._document_end() - stream.raw_start.position() > RAW_KEEP_CHARS:
             self._drop_raw_head(stream)
         if stream.incremental:
@@ -328,7 +329,7 @@ class ChatView(QTextBrowser):
             self._open_stream_reasoning(stream)
         _, char_format = reasoning_section.streaming_formats(muted=self._theme.muted)
         self._end.movePosition(QTextCursor.MoveOperation.End)
-        self._end.insertText(text, char_format)
+        self._insert_raw(stream, text, char_format)
 
     def fold_stream_reasoning(self, *, seconds: float | None) -> None:
         """The answer starts: fold the streamed reasoning to "Thought for N s"."""
@@ -354,6 +355,7 @@ class ChatView(QTextBrowser):
             section_end = self._end.position()
             self._end.insertBlock(QTextBlockFormat(), QTextCharFormat())
         stream.raw_start.setPosition(section_end)
+        stream.line_chars = 0
 
     def end_assistant_message(self, *, final: ViewMessage) -> None:
         """Replace the streamed reply by `final`, rendered as Markdown with its actions.
@@ -535,27 +537,33 @@ class ChatView(QTextBrowser):
         self._end.insertBlock(QTextBlockFormat(), QTextCharFormat())
         stream.raw_start.setPosition(header_end)
 
-    def _insert_raw(self, stream: _Stream, text: str) -> None:
+    def _insert_raw(
+        self, stream: _Stream, text: str, char_format: QTextCharFormat | None = None
+    ) -> bool:
         """Show streamed text as it is, in blocks of at most RAW_LINE_CHARS characters.
 
         QTextDocument lays out a block as a whole, in a time that grows faster than its
         length; a longer line is cut (in the document only) and rendered in parts at the end.
+        Returns whether a line was cut.
         """
+        char_format = char_format or QTextCharFormat()
         if "\n" not in text and stream.line_chars + len(text) <= RAW_LINE_CHARS:
-            self._end.insertText(text, QTextCharFormat())
+            self._end.insertText(text, char_format)
             stream.line_chars += len(text)
-            return
+            return False
+        cut = False
         for line in text.splitlines(keepends=True):
             content = line.removesuffix("\n")
             while stream.line_chars + len(content) > RAW_LINE_CHARS:
                 take = RAW_LINE_CHARS - stream.line_chars
-                self._end.insertText(content[:take], QTextCharFormat())
-                self._end.insertBlock(QTextBlockFormat(), QTextCharFormat())
+                self._end.insertText(content[:take], char_format)
+                self._end.insertBlock(self._end.blockFormat(), char_format)
                 content = content[take:]
                 stream.line_chars = 0
-                stream.incremental = False  # the document no longer mirrors the text
-            self._end.insertText(content + line[len(content) :], QTextCharFormat())
+                cut = True
+            self._end.insertText(content + line[len(content) :], char_format)
             stream.line_chars = 0 if line.endswith("\n") else stream.line_chars + len(content)
+        return cut
 
     def _drop_raw_head(self, stream: _Stream) -> None:
         """Keep the document small while a huge reply streams: its start shows as "…".
@@ -594,6 +602,7 @@ class ChatView(QTextBrowser):
         block_format, char_format = reasoning_section.streaming_formats(muted=self._theme.muted)
         self._end.movePosition(QTextCursor.MoveOperation.End)
         self._end.insertBlock(block_format, char_format)
+        stream.line_chars = 0
 
     def _toggle_stream_reasoning(self) -> None:
         """Unfold (or fold again) the reasoning of the reply whose answer is streaming."""
