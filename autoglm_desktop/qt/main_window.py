@@ -655,7 +655,7 @@ class MainWindow(QMainWindow):
         if self.controller.reply_running:
             self.controller.stop()
         else:
-            self.send_prompt(self.prompt.toPlainText())
+            self.send_prompt(self.prompt.prompt_text())
 
     def _on_reply_running(self, running: bool) -> None:
         self.send_button.setText(self.tr("Stop") if running else self.tr("Send"))

@@ -35,67 +35,68 @@
 <context>
     <name>ChatView</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="528"/>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="644"/>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="781"/>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="797"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="667"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="793"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="930"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="948"/>
         <source>Copy</source>
         <translation>复制</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="752"/>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="799"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="901"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="950"/>
         <source>Regenerate</source>
         <translation>重新生成</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="781"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="930"/>
         <source>Edit</source>
         <translation>编辑</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="790"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="943"/>
         <source>You</source>
         <translation>你</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="804"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="978"/>
         <source>— reply failed</source>
         <translation>— 回复失败</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="806"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="980"/>
         <source>— reply interrupted</source>
         <translation>— 回复已中断</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="810"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="984"/>
         <source>— the reply ended while the model was still thinking; raise Max reply tokens in Chat settings for a full answer</source>
         <translation>— 模型仍在思考时回复已结束；请在对话设置中调高“最大回复 token 数”以获得完整回答</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="814"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="966"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="972"/>
         <source>Assistant</source>
         <translation>助手</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="828"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="995"/>
         <source>System</source>
         <translation>系统</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="886"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="1051"/>
         <source>Code copied to the clipboard</source>
         <translation>代码已复制到剪贴板</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="895"/>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="912"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="1060"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="1077"/>
         <source>Thinking copied to the clipboard</source>
         <translation>思考过程已复制到剪贴板</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="903"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="1068"/>
         <source>Message copied to the clipboard</source>
         <translation>消息已复制到剪贴板</translation>
     </message>
@@ -1271,7 +1272,7 @@
 <context>
     <name>MarkdownRender</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/common/markdown_render.py" line="63"/>
+        <location filename="../../autoglm_desktop/qt/common/markdown_render.py" line="71"/>
         <source>Copy</source>
         <translation>复制</translation>
     </message>
@@ -1527,35 +1528,40 @@
 <context>
     <name>PromptEdit</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/prompt_edit.py" line="17"/>
+        <location filename="../../autoglm_desktop/qt/chat/prompt_edit.py" line="26"/>
         <source>Type a message — Enter to send, Shift+Enter for a new line, Esc to stop</source>
         <translation>输入消息 — Enter 发送，Shift+Enter 换行，Esc 停止</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/prompt_edit.py" line="48"/>
+        <source>Pasted text #%1, %2 characters</source>
+        <translation>粘贴的文本 #%1，%2 个字符</translation>
     </message>
 </context>
 <context>
     <name>ReasoningSection</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/reasoning_section.py" line="24"/>
+        <location filename="../../autoglm_desktop/qt/chat/reasoning_section.py" line="26"/>
         <source>Thoughts</source>
         <translation>思考过程</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/reasoning_section.py" line="27"/>
+        <location filename="../../autoglm_desktop/qt/chat/reasoning_section.py" line="29"/>
         <source>Thought for %1 s</source>
         <translation>已思考 %1 秒</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/reasoning_section.py" line="30"/>
+        <location filename="../../autoglm_desktop/qt/chat/reasoning_section.py" line="32"/>
         <source>Thought for %1 min %2 s</source>
         <translation>已思考 %1 分 %2 秒</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/reasoning_section.py" line="36"/>
+        <location filename="../../autoglm_desktop/qt/chat/reasoning_section.py" line="38"/>
         <source>Thinking…</source>
         <translation>思考中…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/reasoning_section.py" line="55"/>
+        <location filename="../../autoglm_desktop/qt/chat/reasoning_section.py" line="57"/>
         <source>Copy thinking</source>
         <translation>复制思考过程</translation>
     </message>

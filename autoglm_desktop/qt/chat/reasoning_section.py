@@ -13,6 +13,8 @@ import html
 from PySide6.QtCore import QCoreApplication
 from PySide6.QtGui import QColor, QFont, QTextBlockFormat, QTextCharFormat
 
+from autoglm_desktop.qt.common.segments import split_plain
+
 TOGGLE_ACTION = "reasoning"  # action:reasoning?entry=KEY folds or unfolds the section
 COPY_ACTION = "copy-reasoning"
 INDENT_PX = 14
@@ -58,12 +60,17 @@ def section_html(
         f'<a href="{scheme}:{COPY_ACTION}?entry={key}" style="{link_style}">'
         f"{html.escape(copy_label)}</a>"
     )
-    body = html.escape(reasoning).replace("\n", "<br>")
-    return (
-        f'<p style="margin-top:0px; margin-bottom:4px;">{toggle}{copy}</p>'
-        f'<p style="margin-top:0px; margin-bottom:10px; margin-left:{INDENT_PX}px; '
-        f'color:{muted}; white-space:pre-wrap;">{body}</p>'
+    # Paragraphs of a few thousand characters: QTextDocument lays out a paragraph as a whole,
+    # in a time that grows faster than its length (a long reasoning would freeze the window).
+    pieces = split_plain(reasoning)
+    body = "".join(
+        f'<p style="margin-top:0px; margin-bottom:{10 if last else 0}px; '
+        f'margin-left:{INDENT_PX}px; color:{muted}; white-space:pre-wrap;">'
+        f"{html.escape(piece if last else piece.removesuffix(chr(10))).replace(chr(10), '<br>')}"
+        "</p>"
+        for last, piece in ((i == len(pieces) - 1, piece) for i, piece in enumerate(pieces))
     )
+    return f'<p style="margin-top:0px; margin-bottom:4px;">{toggle}{copy}</p>{body}'
 
 
 def streaming_formats(*, muted: str) -> tuple[QTextBlockFormat, QTextCharFormat]:

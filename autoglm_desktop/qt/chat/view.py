@@ -12,6 +12,12 @@ going in or out above the visible part does not move what the user reads. The wi
 to a few dozen screens by dropping the far end (an edit at the top of a QTextDocument costs in
 proportion to the document), so no step costs more than a chunk's rendering, however long the
 conversation: showing, scrolling and searching it never stall the window.
+
+A message too large to render in one step (hostile output: a megabyte table, a line of 500k
+characters, a pasted book) is cut into parts (see common/segments.py) that the lazy layout
+treats as it treats messages; the first part carries the header, the last one the actions
+again. While a reply streams, its raw text is shown in blocks of bounded length and a finished
+block too large to render at once waits for the end of the reply.
 """
 
 from __future__ import annotations
@@ -44,6 +50,13 @@ from autoglm_desktop.qt.common.markdown_render import (
     RenderedMarkdown,
     padding_line_html,
     render_markdown,
+    render_plain,
+)
+from autoglm_desktop.qt.common.segments import (
+    MAX_BLOCK_COST,
+    display_cost,
+    split_markdown,
+    split_plain,
 )
 
 ACTION_SCHEME = "action"
@@ -56,6 +69,9 @@ CHUNK_CHARS = 1_000  # rendered per event-loop turn above it: a few ms on a slow
 MARGIN_SCREENS = 2  # more messages are rendered while fewer screens than this lie beyond
 MAX_WINDOW_CHARS = 30_000  # the far end of a larger window is dropped
 _ENTRY_OVERHEAD_CHARS = 200  # a header, links and margins cost about as much as this text
+RAW_LINE_CHARS = 2_000  # a streamed line is shown in blocks of at most this many characters
+RAW_KEEP_CHARS = 40_000  # a longer raw reply shows "…" for its start until it is rendered
+_ELLIPSIS = "…"
 
 
 @dataclass(frozen=True)
@@ -81,6 +97,24 @@ class _Notice:
     text: str
 
 
+@dataclass(frozen=True)
+class _Part:
+    """One part of a message too large to render at once (see common/segments.py)."""
+
+    index: int
+    count: int
+    text: str
+    plain: bool  # shown as plain text, not as Markdown
+
+    @property
+    def first(self) -> bool:
+        return self.index == 0
+
+    @property
+    def last(self) -> bool:
+        return self.index == self.count - 1
+
+
 @dataclass
 class _Entry:
     key: int  # stable id of the entry inside this view; links carry it as ?entry=KEY
@@ -90,6 +124,20 @@ class _Entry:
     # to an entry the lazy layout dropped lays it out again without rendering it again.
     rendered: tuple[bool, RenderedMarkdown] | None = None
     reasoning_open: bool | None = None  # the Thinking section unfolded (None: as by default)
+    part: _Part | None = None  # None: the whole message
+
+    @property
+    def text(self) -> str:
+        """The text this entry shows: its part of the message, or all of it."""
+        return self.part.text if self.part is not None else self.item.text
+
+    @property
+    def first(self) -> bool:
+        return self.part is None or self.part.first
+
+    @property
+    def last(self) -> bool:
+        return self.part is None or self.part.last
 
 
 @dataclass
@@ -102,6 +150,8 @@ class _Stream:
     splitter: FinishedBlockSplitter = field(default_factory=FinishedBlockSplitter)
     code_blocks: list[str] = field(default_factory=list)
     incremental: bool = True  # render finished blocks while streaming
+    line_chars: int = 0  # characters shown in the last block of the raw text
+    head_dropped: bool = False  # the raw text starts with an ellipsis block
     # The reasoning streams as plain text under "Thinking…" until the answer starts; then
     # the section folds to one line.
     reasoning_parts: list[str] = field(default_factory=list)
@@ -187,7 +237,7 @@ class ChatView(QTextBrowser):
         Only about a screenful of the newest messages is rendered at once; older ones follow
         in small steps from the event loop while they are near the visible part.
         """
-        self._entries = [_Entry(next(self._keys), message) for message in messages]
+        self._entries = [entry for message in messages for entry in self._entries_for(message)]
         self._stream = None
         self._search = None
         self._show_tail()
@@ -197,10 +247,7 @@ class ChatView(QTextBrowser):
         self._require_not_streaming()
         self._remove_regenerate_link()
         self._ensure_tail_shown()
-        entry = _Entry(next(self._keys), message)
-        self._entries.append(entry)
-        self._last_shown = len(self._entries)
-        self._insert_entries(self._document_end(), [entry])
+        self._append_entries(self._entries_for(message))
 
     def remove_messages_from(self, message_id: int) -> None:
         """Drop the message with this id and everything after it (before an edit or regenerate).
@@ -253,10 +300,17 @@ class ChatView(QTextBrowser):
             self.fold_stream_reasoning(seconds=time.monotonic() - stream.reasoning_clock)
         stream.parts.append(text)
         self._end.movePosition(QTextCursor.MoveOperation.End)
-        self._end.insertText(text, QTextCharFormat())
+        if self._insert_raw(stream, text):
+            stream.incremental = False  # the document no longer mirrors the text
+        if self._document_end() - stream.raw_start.position() > RAW_KEEP_CHARS:
+            self._drop_raw_head(stream)
         if stream.incremental:
             finished = stream.splitter.feed(text)
-            if finished is not None:
+            if finished is None:
+                return
+            if display_cost(finished) > MAX_BLOCK_COST:
+                stream.incremental = False  # too large to render at once: rendered in parts
+            else:
                 self._render_finished_blocks(stream, finished)
 
     def append_stream_reasoning(self, text: str) -> None:
@@ -275,7 +329,7 @@ class ChatView(QTextBrowser):
             self._open_stream_reasoning(stream)
         _, char_format = reasoning_section.streaming_formats(muted=self._theme.muted)
         self._end.movePosition(QTextCursor.MoveOperation.End)
-        self._end.insertText(text, char_format)
+        self._insert_raw(stream, text, char_format)
 
     def fold_stream_reasoning(self, *, seconds: float | None) -> None:
         """The answer starts: fold the streamed reasoning to "Thought for N s"."""
@@ -301,6 +355,7 @@ class ChatView(QTextBrowser):
             section_end = self._end.position()
             self._end.insertBlock(QTextBlockFormat(), QTextCharFormat())
         stream.raw_start.setPosition(section_end)
+        stream.line_chars = 0
 
     def end_assistant_message(self, *, final: ViewMessage) -> None:
         """Replace the streamed reply by `final`, rendered as Markdown with its actions.
@@ -311,13 +366,17 @@ class ChatView(QTextBrowser):
         if stream is None:
             return
         self._stream = None
-        entry = _Entry(stream.key, final, reasoning_open=True if stream.expanded else None)
-        self._entries.append(entry)
-        self._last_shown = len(self._entries)
+        entries = self._entries_for(final, key=stream.key)
+        if stream.expanded:
+            entries[0].reasoning_open = True
+        if len(entries) > 1:  # the raw text goes with the document, the parts come lazily
+            self._entries.extend(entries)
+            self._show_tail()
+            return
         start = stream.start.position()
         with self._scroll_position_kept():
             self._replace_range(start, self._document_end(), "")
-            self._insert_entries(self._document_end(), [entry])
+            self._append_entries(entries)
 
     def scroll_to_bottom(self) -> None:
         """Show the end of the conversation and follow new text again."""
@@ -370,14 +429,20 @@ class ChatView(QTextBrowser):
         self._insert_entries(0, self._entries[self._first_shown : self._last_shown])
         if self._stream is not None:
             old = self._stream
-            self._begin_stream(_Stream(old.key, old.header, *self._cursors_at_end()))
+            stream = _Stream(old.key, old.header, *self._cursors_at_end())
+            self._begin_stream(stream)
             self.append_stream_reasoning("".join(old.reasoning_parts))
-            self._stream.reasoning_clock = old.reasoning_clock
+            stream.reasoning_clock = old.reasoning_clock
             if old.folded:
                 self.fold_stream_reasoning(seconds=old.reasoning_s)
                 if old.expanded:
                     self._toggle_stream_reasoning()
-            self.append_stream_text("".join(old.parts))
+            text = "".join(old.parts)
+            if len(text) > RAW_KEEP_CHARS:  # only its end: the start would be dropped at once
+                stream.incremental = False
+                text = text[-RAW_KEEP_CHARS // 2 :]
+            self.append_stream_text(text)
+            stream.parts = old.parts
         self._schedule_fill()
 
     def _insert_entries(self, position: int, entries: list[_Entry]) -> int:
@@ -396,8 +461,28 @@ class ChatView(QTextBrowser):
             )
             self.document().findBlock(start + 1).setUserState(entry.key)
             if is_last and self._is_reply(entry):
-                self._track_regenerate_link(header_position=start + 1)
+                # A part of a long reply has its links in its last block, not in a header.
+                links = start + 1 if entry.part is None else position
+                self._track_regenerate_link(block_position=links)
         return position
+
+    def _entries_for(self, message: ViewMessage, *, key: int | None = None) -> list[_Entry]:
+        """The entries showing `message`: itself, or its parts when it is too large."""
+        first_key = next(self._keys) if key is None else key
+        parts = _parts_of(message)
+        if parts is None:
+            return [_Entry(first_key, message)]
+        keys = [first_key, *(next(self._keys) for _ in parts[1:])]
+        return [_Entry(k, message, part=part) for k, part in zip(keys, parts, strict=True)]
+
+    def _append_entries(self, entries: list[_Entry]) -> None:
+        """Add entries at the end: laid out now if one, else from a new window at the tail."""
+        self._entries.extend(entries)
+        if len(entries) > 1:
+            self._show_tail()
+            return
+        self._last_shown = len(self._entries)
+        self._insert_entries(self._document_end(), entries)
 
     def _show_tail(self) -> None:
         """Render about a screenful of the newest entries, as a new document, at the bottom."""
@@ -452,6 +537,59 @@ class ChatView(QTextBrowser):
         self._end.insertBlock(QTextBlockFormat(), QTextCharFormat())
         stream.raw_start.setPosition(header_end)
 
+    def _insert_raw(
+        self, stream: _Stream, text: str, char_format: QTextCharFormat | None = None
+    ) -> bool:
+        """Show streamed text as it is, in blocks of at most RAW_LINE_CHARS characters.
+
+        QTextDocument lays out a block as a whole, in a time that grows faster than its
+        length; a longer line is cut (in the document only) and rendered in parts at the end.
+        Returns whether a line was cut.
+        """
+        char_format = char_format or QTextCharFormat()
+        if "\n" not in text and stream.line_chars + len(text) <= RAW_LINE_CHARS:
+            self._end.insertText(text, char_format)
+            stream.line_chars += len(text)
+            return False
+        cut = False
+        for line in text.splitlines(keepends=True):
+            content = line.removesuffix("\n")
+            while stream.line_chars + len(content) > RAW_LINE_CHARS:
+                take = RAW_LINE_CHARS - stream.line_chars
+                self._end.insertText(content[:take], char_format)
+                self._end.insertBlock(self._end.blockFormat(), char_format)
+                content = content[take:]
+                stream.line_chars = 0
+                cut = True
+            self._end.insertText(content + line[len(content) :], char_format)
+            stream.line_chars = 0 if line.endswith("\n") else stream.line_chars + len(content)
+        return cut
+
+    def _drop_raw_head(self, stream: _Stream) -> None:
+        """Keep the document small while a huge reply streams: its start shows as "…".
+
+        The whole reply is rendered in parts when it ends; until then an edit would cost in
+        proportion to the document, and ending the reply would stall while removing it.
+        """
+        stream.incremental = False  # what is not shown cannot be rendered piece by piece
+        document = self.document()
+        first = document.findBlock(stream.raw_start.position() + 1)
+        with self._reading_position_kept():
+            if not stream.head_dropped:
+                cursor = QTextCursor(first)
+                cursor.insertText(_ELLIPSIS, QTextCharFormat())
+                cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
+                stream.head_dropped = True
+                first = document.findBlock(stream.raw_start.position() + 1)
+            first = first.next()  # the ellipsis stays
+            cut = document.findBlock(self._document_end() - RAW_KEEP_CHARS // 2)
+            if cut.position() <= first.position():
+                return
+            cursor = QTextCursor(document)
+            cursor.setPosition(first.position())
+            cursor.setPosition(cut.position(), QTextCursor.MoveMode.KeepAnchor)
+            cursor.removeSelectedText()
+
     def _open_stream_reasoning(self, stream: _Stream) -> None:
         """Put "Thinking…" under the reply's header, and a block for the reasoning's text."""
         start = stream.raw_start.position()
@@ -464,6 +602,7 @@ class ChatView(QTextBrowser):
         block_format, char_format = reasoning_section.streaming_formats(muted=self._theme.muted)
         self._end.movePosition(QTextCursor.MoveOperation.End)
         self._end.insertBlock(block_format, char_format)
+        stream.line_chars = 0
 
     def _toggle_stream_reasoning(self) -> None:
         """Unfold (or fold again) the reasoning of the reply whose answer is streaming."""
@@ -541,11 +680,18 @@ class ChatView(QTextBrowser):
             cursor = QTextCursor(self.document())
             cursor.setPosition(start)
             cursor.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
+            # The block before keeps its user state (the key of its entry), which Qt drops
+            # when that block is a plain-text one (white-space: pre-wrap). The empty first
+            # block of the document loses it, as before: it may be stale after _trim_top.
+            before = self.document().findBlock(start)
+            state = before.userState() if before.length() > 1 else -1
             # Whitespace after the last tag would become a trailing space in the last block.
             cursor.insertHtml(f"<p>{_PLACEHOLDER}</p>{html_text.rstrip()}")
             placeholder = QTextCursor(self.document())
             placeholder.setPosition(start)
             placeholder.deleteChar()
+            if state != -1:
+                self.document().findBlock(start).setUserState(state)
             return cursor.position()
 
     def _cursors_at_end(self) -> tuple[QTextCursor, QTextCursor]:
@@ -637,12 +783,15 @@ class ChatView(QTextBrowser):
         dark = self._theme.dark
         if entry.rendered is None or entry.rendered[0] != dark:
             assert isinstance(entry.item, ViewMessage)
-            rendered = render_markdown(
-                entry.item.text,
-                dark=dark,
-                copy_link_query=f"entry={entry.key}",
-                copy_label=self.tr("Copy"),
-            )
+            if entry.part is not None and entry.part.plain:
+                rendered = render_plain(entry.text)
+            else:
+                rendered = render_markdown(
+                    entry.text,
+                    dark=dark,
+                    copy_link_query=f"entry={entry.key}",
+                    copy_label=self.tr("Copy"),
+                )
             entry.rendered = (dark, rendered)
         return entry.rendered[1]
 
@@ -747,8 +896,8 @@ class ChatView(QTextBrowser):
 
     # --- the Regenerate link belongs to the last reply only ----------------------------------
 
-    def _track_regenerate_link(self, *, header_position: int) -> None:
-        block = self.document().findBlock(header_position)
+    def _track_regenerate_link(self, *, block_position: int) -> None:
+        block = self.document().findBlock(block_position)
         link_text = _LINK_SEPARATOR + self.tr("Regenerate")
         if not block.text().endswith(link_text):
             return
@@ -774,24 +923,26 @@ class ChatView(QTextBrowser):
             return self._user_html(entry, item)
         if item.role == Role.ASSISTANT:
             return self._assistant_html(entry, item, last_message=last_message)
-        return self._system_html(item)
+        return self._system_html(entry, item)
 
     def _user_html(self, entry: _Entry, message: ViewMessage) -> str:
         links = self._links(
             [("copy", entry.key, self.tr("Copy")), ("edit", entry.key, self.tr("Edit"))]
         )
         background = self._theme.user_background
+        text = entry.text if entry.part is None else entry.text.rstrip("\n")
         body = (
             f'<p style="background-color:{background}; white-space:pre-wrap; margin:0px;">'
-            f"{html.escape(message.text)}</p>"
+            f"{html.escape(text)}</p>"
         )
         # No table for the shading: see markdown_render._render_code_block.
-        return (
-            self._header_html(message.header or self.tr("You"), links, color=self._theme.accent)
-            + padding_line_html(background, bottom_margin=0)
-            + body
-            + padding_line_html(background, bottom_margin=0)
+        padding = padding_line_html(background, bottom_margin=0)
+        if not entry.first:  # a later part of a long message: it goes on the shading above
+            return body + (padding if entry.last else "")
+        header = self._header_html(
+            message.header or self.tr("You"), links, color=self._theme.accent
         )
+        return header + padding + body + (padding if entry.last else "")
 
     def _assistant_html(self, entry: _Entry, message: ViewMessage, *, last_message: bool) -> str:
         actions = [("copy", entry.key, self.tr("Copy"))]
@@ -799,21 +950,9 @@ class ChatView(QTextBrowser):
             actions.append(("regenerate", entry.key, self.tr("Regenerate")))
         rendered = self._rendered_markdown(entry)
         entry.code_blocks = rendered.code_blocks
-        marker = ""
-        if message.status == MessageStatus.ERROR:
-            marker = self._muted_html(self.tr("— reply failed"))
-        elif message.interrupted:
-            marker = self._muted_html(self.tr("— reply interrupted"))
-        elif message.reasoning and not message.text.strip():
-            marker = self._muted_html(
-                self.tr(
-                    "— the reply ended while the model was still thinking; raise Max reply "
-                    "tokens in Chat settings for a full answer"
-                )
-            )
-        header = self._header_html(message.header or self.tr("Assistant"), self._links(actions))
+        marker = self._status_marker(message) if entry.last else ""
         section = ""
-        if message.reasoning:
+        if message.reasoning and entry.first:
             section = reasoning_section.section_html(
                 key=entry.key,
                 reasoning=message.reasoning,
@@ -822,12 +961,38 @@ class ChatView(QTextBrowser):
                 muted=self._theme.muted,
                 scheme=ACTION_SCHEME,
             )
-        return header + section + rendered.html + marker
+        if entry.part is None:
+            links = self._links(actions)
+            header = self._header_html(message.header or self.tr("Assistant"), links)
+            return header + section + rendered.html + marker
+        # A long reply in parts: its first part has the header, its last one the actions.
+        header = ""
+        if entry.first:
+            copy = self._links(actions[:1])
+            header = self._header_html(message.header or self.tr("Assistant"), copy)
+        footer = self._muted_html(self._links(actions), escape=False) if entry.last else ""
+        return header + section + rendered.html + marker + footer
 
-    def _system_html(self, message: ViewMessage) -> str:
-        header = self._header_html(message.header or self.tr("System"), links="")
-        body = html.escape(message.text)
-        return header + self._muted_html(body, escape=False, pre_wrap=True)
+    def _status_marker(self, message: ViewMessage) -> str:
+        if message.status == MessageStatus.ERROR:
+            return self._muted_html(self.tr("— reply failed"))
+        if message.interrupted:
+            return self._muted_html(self.tr("— reply interrupted"))
+        if message.reasoning and not message.text.strip():
+            return self._muted_html(
+                self.tr(
+                    "— the reply ended while the model was still thinking; raise Max reply "
+                    "tokens in Chat settings for a full answer"
+                )
+            )
+        return ""
+
+    def _system_html(self, entry: _Entry, message: ViewMessage) -> str:
+        text = entry.text if entry.part is None else entry.text.rstrip("\n")
+        body = self._muted_html(html.escape(text), escape=False, pre_wrap=True)
+        if not entry.first:
+            return body
+        return self._header_html(message.header or self.tr("System"), links="") + body
 
     def _header_html(self, name: str, links: str, *, color: str = "") -> str:
         name_style = f"font-weight:600; color:{color};" if color else "font-weight:600;"
@@ -1021,10 +1186,29 @@ def _utf16_len(text: str) -> int:
 def _entry_text(entry: _Entry) -> str:
     """What a search looks into: the message's text (Markdown) or the notice, casefolded."""
     item = entry.item
-    return (item.text if isinstance(item, _Notice) else f"{item.header}\n{item.text}").casefold()
+    return (entry.text if isinstance(item, _Notice) else f"{item.header}\n{entry.text}").casefold()
 
 
 def _entry_cost(entry: _Entry) -> int:
     item = entry.item
-    reasoning = len(item.reasoning) if isinstance(item, ViewMessage) and entry.reasoning_open else 0
-    return len(item.text) + reasoning + _ENTRY_OVERHEAD_CHARS
+    reasoning = (
+        len(item.reasoning)
+        if isinstance(item, ViewMessage) and entry.reasoning_open and entry.first
+        else 0
+    )
+    return len(entry.text) + reasoning + _ENTRY_OVERHEAD_CHARS
+
+
+def _parts_of(message: ViewMessage) -> list[_Part] | None:
+    """The parts of a message too large to render at once; None when it renders as a whole."""
+    if message.role == Role.ASSISTANT:
+        segments = split_markdown(message.text)
+        if len(segments) == 1 and not segments[0].plain:
+            return None
+        pieces = [(segment.text, segment.plain) for segment in segments]
+    else:
+        texts = split_plain(message.text)
+        if len(texts) == 1:
+            return None
+        pieces = [(text, True) for text in texts]
+    return [_Part(index, len(pieces), text, plain) for index, (text, plain) in enumerate(pieces)]

@@ -4,6 +4,9 @@ QTextDocument understands a subset of HTML 4 and of CSS, so the output uses inli
 (no classes, no style sheets, no scripts). Raw HTML in the model's text is escaped, never
 rendered, and only http(s) links survive: a link to anything else (`file:`, `javascript:`,
 the view's own `action:` and `copy-code:` schemes) is shown as plain text.
+
+markdown-it stops parsing, and silently drops the rest of the text, where blocks nest deeper
+than its `maxNesting` (a recursion guard): such text is rendered as plain text instead.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from markdown_it import MarkdownIt
+from markdown_it.rules_block import StateBlock
 from markdown_it.token import Token
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
@@ -29,6 +33,10 @@ COPY_CODE_SCHEME = "copy-code"
 LIGHT_CODE_STYLE = "default"
 DARK_CODE_STYLE = "github-dark"
 _SAFE_LINK_SCHEMES = ("http://", "https://")
+# Lists and block quotes nested deeper than this (a list level counts 2) make the text plain;
+# markdown-it's commonmark preset has 20, which drops the text after 10 nested lists.
+MAX_NESTING = 50
+_TOO_DEEP = "too_deep"  # set in the render environment when the nesting limit was reached
 
 
 @dataclass(frozen=True)
@@ -63,7 +71,22 @@ def render_markdown(
         "copy_label": copy_label or QCoreApplication.translate("MarkdownRender", "Copy"),
     }
     rendered = _markdown().render(text, env)
+    if env.get(_TOO_DEEP):
+        return render_plain(text)
     return RenderedMarkdown(html=rendered, code_blocks=tuple(env["code_blocks"]))
+
+
+def render_plain(text: str, *, monospace: bool = True) -> RenderedMarkdown:
+    """Text shown as it is (no Markdown), its lines kept: for what cannot be rendered safely."""
+    font = " font-family:monospace;" if monospace else ""
+    # One block, never empty: a trailing newline would add an empty block, and a later
+    # QTextCursor.insertHtml at an empty block loses the state of the block before it.
+    body = html.escape(text.rstrip("\n")) or "&nbsp;"
+    return RenderedMarkdown(
+        html=f'<p style="white-space:pre-wrap; margin-top:0px; margin-bottom:0px;{font}">'
+        f"{body}</p>",
+        code_blocks=(),
+    )
 
 
 def code_style_background(*, dark: bool) -> str:
@@ -72,7 +95,17 @@ def code_style_background(*, dark: bool) -> str:
 
 @functools.cache
 def _markdown() -> MarkdownIt:
-    md = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
+    md = MarkdownIt("commonmark", {"html": False, "maxNesting": MAX_NESTING})
+    md.enable(["table", "strikethrough"])
+    tokenize = md.block.tokenize
+
+    def tokenize_noting_depth(state: StateBlock, start_line: int, end_line: int) -> None:
+        # markdown-it skips what lies deeper than maxNesting: note it, to render plain text.
+        if state.level >= MAX_NESTING and state.skipEmptyLines(start_line) < end_line:
+            state.env[_TOO_DEEP] = True
+        tokenize(state, start_line, end_line)
+
+    md.block.tokenize = tokenize_noting_depth  # type: ignore[method-assign,assignment]
     md.validateLink = _is_safe_link  # type: ignore[method-assign]
     md.add_render_rule("fence", _render_code_block)
     md.add_render_rule("code_block", _render_code_block)
