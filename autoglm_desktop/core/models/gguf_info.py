@@ -15,15 +15,17 @@ The ``gguf`` package supplies the table of tensor types (block sizes, bytes per 
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import io
 import os
 import re
+import stat
 import struct
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol, TypeGuard
+from typing import BinaryIO, Protocol, TypeGuard
 
 from autoglm_desktop.core.common.errors import GGUFFormatError, ModelFileError
 
@@ -35,8 +37,9 @@ DEFAULT_MAX_METADATA_BYTES = 64 << 20  # real files: 1-10 MiB (a 262k-token voca
 # Limits that no real model comes near; beyond them a file is treated as damaged.
 MAX_TENSORS = 1 << 20
 # Real models have a few dozen to a few hundred metadata keys. llama-cpp-python reads the keys in
-# quadratic time (200,000 keys: minutes, with no way to cancel), so more than this is refused.
-MAX_METADATA_KEYS = 1 << 16
+# quadratic time (8,192 keys: under a second; 16,000: 6 s; 65,000: over a minute on a busy
+# 2-core machine), so more than this is refused.
+MAX_METADATA_KEYS = 1 << 13
 MAX_DIMS = 4  # GGML_MAX_DIMS
 MAX_TENSOR_NAME = 63  # GGML_MAX_NAME - 1
 MAX_LAYERS = 4096
@@ -199,13 +202,43 @@ def read_gguf_info(path: Path, *, max_metadata_bytes: int = DEFAULT_MAX_METADATA
     """
     path = Path(path)
     try:
-        with open(path, "rb") as file:
+        with open_regular_file(path) as file:
             size = os.fstat(file.fileno()).st_size
             if size == 0:
                 raise GGUFFormatError(f"{path.name} is not a GGUF model file (it is empty).")
             return _Parser(path, file, size, max_metadata_bytes).parse()
     except OSError as error:
         raise _unreadable(path, error) from None
+
+
+def open_regular_file(path: Path) -> BinaryIO:
+    """Open ``path`` for reading in binary mode, if it is a regular file (symlinks followed).
+
+    A FIFO named ``x.gguf`` would block a plain ``open`` until some other program writes to it,
+    and a device (``/dev/zero``) never ends: the file is opened without blocking and checked
+    before anything is read.
+
+    Raises:
+        OSError: the path cannot be opened, or is not a regular file (``IsADirectoryError``
+            for a folder).
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        if not stat.S_ISREG(mode):
+            raise _NotRegularFileError(errno.EINVAL, "not a regular file", str(path))
+        if hasattr(os, "O_NONBLOCK"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+class _NotRegularFileError(OSError):
+    """The path is a FIFO, a socket or a device, not a file."""
 
 
 class ReadableStream(Protocol):
@@ -330,6 +363,10 @@ def _unreadable(path: Path, error: Exception) -> ModelFileError:
         return ModelFileError(f"{path} is a folder, not a model file.")
     if isinstance(error, PermissionError):
         return ModelFileError(f"The model file {path} cannot be read (permission denied).")
+    if isinstance(error, _NotRegularFileError):
+        return ModelFileError(
+            f"{path} is not a model file (it is a pipe, a socket or a device, not a regular file)."
+        )
     return ModelFileError(f"The model file {path} cannot be read ({error}).")
 
 

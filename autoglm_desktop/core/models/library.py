@@ -30,7 +30,7 @@ from typing import Any
 from autoglm_desktop.core.common import paths
 from autoglm_desktop.core.common.errors import AutoGLMError, LibraryError
 from autoglm_desktop.core.common.settings_file import read_json_object, write_json_object
-from autoglm_desktop.core.models.gguf_info import GGUF_MAGIC, read_gguf_info
+from autoglm_desktop.core.models.gguf_info import GGUF_MAGIC, open_regular_file, read_gguf_info
 from autoglm_desktop.core.models.quant import (
     is_gguf_name,
     is_projector_name,
@@ -324,7 +324,7 @@ def _ollama_model(models_dir: Path, parts: tuple[str, ...], manifest: Path) -> L
 
 def _starts_with_gguf_magic(path: Path) -> bool:
     try:
-        with open(path, "rb") as file:
+        with open_regular_file(path) as file:
             return file.read(len(GGUF_MAGIC)) == GGUF_MAGIC
     except OSError:
         return False
