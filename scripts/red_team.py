@@ -9,10 +9,11 @@ typed error, in time), *crashed* (the app's own process died or printed a traceb
 sequences, on the terminal). ``tests/hostile`` runs a sample of the same on every CI run.
 
     python scripts/red_team.py [--paths plan,library,engine,chat] [--per-category N]
-                               [--corpus DIR] [--show-failures]
+                               [--chat-per-category N] [--category NAME] [--corpus DIR]
+                               [--show-failures] [--verbose]
 
-Without ``--per-category`` every case runs every path (the ``chat`` path takes a few seconds
-per case: ``--per-category 5`` for a quick look).
+Without ``--per-category`` every case runs every path (``engine`` and ``chat`` take a second
+or a few per case: ``--chat-per-category 5`` runs ``chat`` on 5 cases spread over each category).
 """
 
 from __future__ import annotations
@@ -54,6 +55,9 @@ def main() -> int:
     )
     parser.add_argument("--per-category", type=int, default=0, help="at most N cases a category")
     parser.add_argument(
+        "--chat-per-category", type=int, default=0, help="at most N cases a category for chat"
+    )
+    parser.add_argument(
         "--corpus", type=Path, help="where to write the corpus (default: a temp dir)"
     )
     parser.add_argument("--show-failures", action="store_true", help="print every run not clean")
@@ -73,7 +77,14 @@ def main() -> int:
         if args.category:
             cases = [case for case in cases if case.category in args.category]
         print(f"corpus: {len(cases)} cases in {corpus_dir}", flush=True)
-        table = run_all(cases, chosen, args.per_category, home=home, verbose=args.verbose)
+        table = run_all(
+            cases,
+            chosen,
+            args.per_category,
+            home=home,
+            verbose=args.verbose,
+            chat_per_category=args.chat_per_category,
+        )
     print_table(table, show_failures=args.show_failures)
     return 0 if all(o.clean for runs in table.values() for _, _, o in runs) else 1
 
@@ -82,7 +93,13 @@ Runs = dict[str, list[tuple[str, str, Outcome]]]  # category -> (path, case, out
 
 
 def run_all(
-    cases: list[Case], chosen: list[str], per_category: int, *, home: Path, verbose: bool = False
+    cases: list[Case],
+    chosen: list[str],
+    per_category: int,
+    *,
+    home: Path,
+    verbose: bool = False,
+    chat_per_category: int = 0,
 ) -> Runs:
     table: Runs = collections.defaultdict(list)
     client = LimitedEngineClient(deadlines=FAST_DEADLINES, log_path=home / "engine.log")
@@ -99,8 +116,14 @@ def run_all(
             if "library" in chosen:
                 outcome = run_library_scan(picked[0].path.parent)
                 table[category].append(("library-scan", category, outcome))
+            chat_cases = picked
+            if chat_per_category:  # spread over the category
+                step = max(1, len(picked) // chat_per_category)
+                chat_cases = picked[::step][:chat_per_category]
             for case in picked:
                 for path in chosen:
+                    if path == "chat" and case not in chat_cases:
+                        continue
                     outcome = runners[path](case)
                     table[category].append((path, case.name, outcome))
                     if verbose:

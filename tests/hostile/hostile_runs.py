@@ -171,8 +171,10 @@ def run_library_import(case: Case, *, seconds: int = 20) -> Outcome:
     return _timed(Outcome("clean", model.name, loaded=True), started)
 
 
-def run_library_scan(folder: Path, *, seconds: int = 60) -> Outcome:
-    """The library's scan of a models folder that holds the corpus."""
+def run_library_scan(
+    folder: Path, *, seconds: int = 60, listed: list[Path] | None = None
+) -> Outcome:
+    """The library's scan of a models folder that holds the corpus (``listed``: what it found)."""
     started = time.monotonic()
     sources = LibrarySources(
         app_dir=folder,
@@ -187,6 +189,8 @@ def run_library_scan(folder: Path, *, seconds: int = 60) -> Outcome:
         return Outcome("hung", f"scan still running after {seconds} s")
     except BaseException as error:
         return Outcome("crashed", f"{type(error).__name__}: {error}"[:2000])
+    if listed is not None:
+        listed.extend(model.path for model in models)
     return _timed(Outcome("clean", f"{len(models)} models", loaded=bool(models)), started)
 
 
