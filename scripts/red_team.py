@@ -6,7 +6,8 @@ load, then a two-token reply) and ``chat`` (the CLI in its own process, under th
 the library's scan runs once over each category's folder. Each run is *clean* (success or one
 typed error, in time), *crashed* (the app's own process died or printed a traceback), *hung*
 (past its bound) or *noisy* (it ended, but printed more than one clear line, or escape
-sequences, on the terminal). ``tests/hostile`` runs a sample of the same on every CI run.
+sequences, on the terminal); a clean run is *wrong* when it loaded a case that must be refused
+or refused one that must load. ``tests/hostile`` runs a sample of the same on every CI run.
 
     python scripts/red_team.py [--paths plan,library,engine,chat] [--per-category N]
                                [--chat-per-category N] [--category NAME] [--corpus DIR]
@@ -36,6 +37,7 @@ from hostile_runs import (  # noqa: E402
     STATUSES,
     LimitedEngineClient,
     Outcome,
+    against_expectation,
     run_chat_cli,
     run_engine,
     run_library_import,
@@ -124,7 +126,7 @@ def run_all(
                 for path in chosen:
                     if path == "chat" and case not in chat_cases:
                         continue
-                    outcome = runners[path](case)
+                    outcome = against_expectation(case, runners[path](case))
                     table[category].append((path, case.name, outcome))
                     if verbose:
                         detail = outcome.detail.replace("\n", " | ")[:160]

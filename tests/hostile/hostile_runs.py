@@ -6,7 +6,8 @@ engine's catch-all ``Engine error: ValueError(...)``) or says nothing; *noisy* w
 leaves something else on the terminal (native backtraces, escape sequences); *crashed* when
 the app's own process dies or prints a Python traceback; *hung* when it outlives its bound. A
 crash of the engine *child*, reported as :class:`EngineCrashedError`, is clean: that is what the
-engine process is for.
+engine process is for. A clean run is *wrong* (:func:`against_expectation`) when it loaded a case
+that must be refused, or refused one that must load.
 
 Used by the tests in this folder (a sample) and by ``scripts/red_team.py`` (everything).
 """
@@ -44,8 +45,8 @@ from autoglm_desktop.core.models.library import (
     scan_library,
 )
 
-Status = Literal["clean", "unclear", "noisy", "crashed", "hung"]
-STATUSES: tuple[Status, ...] = ("clean", "unclear", "noisy", "crashed", "hung")
+Status = Literal["clean", "wrong", "unclear", "noisy", "crashed", "hung"]
+STATUSES: tuple[Status, ...] = ("clean", "wrong", "unclear", "noisy", "crashed", "hung")
 # How the engine words an exception it did not expect (core/engine/process.py).
 UNEXPECTED = "Engine error:"
 MEMORY_LIMIT_BYTES = 4 << 30  # the engine's address space (RLIMIT_AS), as on a small PC
@@ -75,6 +76,17 @@ class Outcome:
     @property
     def clean(self) -> bool:
         return self.status == "clean"
+
+
+def against_expectation(case: Case, outcome: Outcome) -> Outcome:
+    """``outcome``, marked *wrong* if it is clean but not what the case expects."""
+    wrong = (case.expect == "refuse" and outcome.loaded) or (
+        case.expect == "load" and not outcome.loaded
+    )
+    if outcome.clean and wrong:
+        verb = "accepted" if outcome.loaded else "refused"
+        return Outcome("wrong", f"{verb}: {outcome.detail}", outcome.loaded, outcome.seconds)
+    return outcome
 
 
 def has_terminal_controls(text: str) -> bool:

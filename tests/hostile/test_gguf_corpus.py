@@ -24,6 +24,7 @@ from hostile_runs import (
     FAST_DEADLINES,
     Outcome,
     SharedEngineClient,
+    against_expectation,
     run_chat_cli,
     run_engine,
     run_library_import,
@@ -69,11 +70,9 @@ def problems(runs: list[tuple[Case, Outcome]]) -> list[str]:
     """Runs that did not end cleanly, or that loaded what must be refused (and the reverse)."""
     found = []
     for case, outcome in runs:
-        wrong = (case.expect == "refuse" and outcome.loaded) or (
-            case.expect == "load" and not outcome.loaded
-        )
-        if not outcome.clean or wrong:
-            found.append(f"{case.name!r} ({case.expect}): {outcome.status}: {outcome.detail[:300]}")
+        judged = against_expectation(case, outcome)
+        if not judged.clean:
+            found.append(f"{case.name!r} ({case.expect}): {judged.status}: {judged.detail[:300]}")
     return found
 
 
