@@ -359,4 +359,4 @@ def test_a_template_that_writes_nothing_gets_a_clear_error(
     )
     _, error = say(load_engine, "hello")
     assert isinstance(error, EngineError)
-    assert "wrote nothing" in str(error)
+    assert "prompt came out empty" in str(error)

@@ -487,8 +487,8 @@ class LlamaRuntime:
         )
         if not fitted.tokens:  # llama.cpp needs at least one token to answer
             raise EngineError(
-                "The model's chat template wrote nothing for this conversation, so the model has "
-                "nothing to answer. Choose another model."
+                "The prompt came out empty: the model's chat template wrote nothing for this "
+                "conversation, or its vocabulary cannot encode the text. Choose another model."
             )
         if fitted.dropped_turns:
             self._emit(
