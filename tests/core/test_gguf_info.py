@@ -341,18 +341,6 @@ def test_missing_file_and_folder_are_model_file_errors(tmp_path: Path) -> None:
         assert not isinstance(caught.value, GGUFFormatError)
 
 
-@pytest.mark.timeout(30)
-@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
-def test_a_fifo_or_a_device_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
-    fifo = tmp_path / "x.gguf"
-    os.mkfifo(fifo)  # opening it as a plain file would block until someone writes to it
-    (tmp_path / "zero.gguf").symlink_to(os.devnull)
-    for path in (fifo, tmp_path / "zero.gguf"):
-        with pytest.raises(ModelFileError, match="not a regular file") as caught:
-            read_gguf_info(path)
-        assert not isinstance(caught.value, GGUFFormatError)
-
-
 def test_metadata_over_the_limit(tmp_path: Path, small_model: bytes) -> None:
     path = tmp_path / "model.gguf"
     path.write_bytes(small_model)

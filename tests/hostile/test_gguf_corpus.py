@@ -138,10 +138,6 @@ def test_chat_command_ends_cleanly(corpus: list[Case], tmp_path: Path, case_id: 
     assert not problems([(case, outcome)])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="untrusted-text: llama.cpp's abort message and debugger backtrace reach the terminal",
-)
 def test_chat_command_keeps_llama_cpp_abort_noise_off_the_terminal(
     corpus: list[Case], tmp_path: Path
 ) -> None:

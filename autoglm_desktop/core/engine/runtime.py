@@ -15,11 +15,13 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import llama_cpp
 import llama_cpp.llama_chat_format as llama_chat_format
 import llama_cpp.llama_cpp as llama_lib
 from llama_cpp.llama_chat_format import ChatFormatterResponse, Jinja2ChatFormatter
 
+from autoglm_desktop.core.common.error_text import describe_exception, sentence
 from autoglm_desktop.core.common.errors import (
     ChatTemplateTimeoutError,
     EngineError,
@@ -28,13 +30,17 @@ from autoglm_desktop.core.common.errors import (
     NoModelLoadedError,
     OperationCancelledError,
 )
+from autoglm_desktop.core.common.regular_file import open_regular_file
 from autoglm_desktop.core.common.types import (
     ChatTurn,
     GenerationStats,
     LoadPlan,
     ModelInfo,
+    ReasoningSupport,
     Role,
     StopReason,
+    ThinkControl,
+    Thinking,
 )
 from autoglm_desktop.core.engine.chat_render import Message, render_apart
 from autoglm_desktop.core.engine.context_window import (
@@ -45,11 +51,24 @@ from autoglm_desktop.core.engine.context_window import (
     plan_reuse,
     reply_reserve,
 )
-from autoglm_desktop.core.engine.events import ContextTrimmed, EngineEvent, LoadProgress, TokenChunk
+from autoglm_desktop.core.engine.events import (
+    ContextTrimmed,
+    EngineEvent,
+    LoadProgress,
+    ReasoningChunk,
+    TokenChunk,
+)
 from autoglm_desktop.core.engine.ggml_backends import register_ggml_backends
 from autoglm_desktop.core.engine.kv_cache import KvStateCache, StoredTokens, cache_key
 from autoglm_desktop.core.engine.prompt_tokens import PieceTokenizer
 from autoglm_desktop.core.engine.protocol import GenerateRequest, Stage
+from autoglm_desktop.core.engine.reasoning import (
+    ParsedText,
+    ReasoningParser,
+    analyse_template,
+    marker_texts,
+    template_variables,
+)
 from autoglm_desktop.core.engine.thread_governor import (
     GovernorFactory,
     ThreadGovernor,
@@ -96,8 +115,6 @@ def check_model_file(path: Path) -> None:
     """Fail early, with a readable message, on paths that cannot be a GGUF model."""
     if not path.exists():
         raise ModelFileError(f"The model file {path} does not exist.")
-    if not path.is_file():
-        raise ModelFileError(f"{path} is not a file.")
     try:
         str(path).encode("utf-8")  # llama.cpp takes the path as UTF-8 text
     except UnicodeEncodeError:
@@ -106,12 +123,14 @@ def check_model_file(path: Path) -> None:
             "cannot open: rename the file or its folder."
         ) from None
     try:
-        with path.open("rb") as handle:
+        with open_regular_file(path) as handle:  # never blocks on a named pipe
             magic = handle.read(4)
     except OSError as exc:
         raise ModelFileError(f"The model file {path} cannot be read: {exc.strerror}.") from exc
     if magic != GGUF_MAGIC:
-        raise ModelFileError(f"{path.name} is not a GGUF model file.")
+        raise ModelFileError(
+            f"{path.name} looks damaged or is not a model file (it is not a GGUF model file)."
+        )
     # Our bounded reader refuses absurd headers (200,000 metadata keys, a 1 GB header) before
     # llama.cpp spends minutes on them, beyond the reach of Cancel.
     read_gguf_info(path)
@@ -201,6 +220,9 @@ class LlamaRuntime:
         self._content_counts: dict[str, int] = {}
         self._states: KvStateCache | None = None
         self._can_shift = False
+        self._reasoning = ReasoningSupport()
+        self._variables: dict[str, Any] = {}  # the chat template's, for the request at hand
+        self._prompt_tail = ""  # the end of the prompt last rendered
         # ctypes callbacks must outlive every native call that may invoke them.
         self._abort_callback = llama_lib.ggml_abort_callback(lambda _data: self._stop_requested())
         self._no_abort_callback = llama_lib.ggml_abort_callback()
@@ -240,20 +262,28 @@ class LlamaRuntime:
                     swa_full=False,  # llama-cpp-python's default keeps a full-size SWA cache
                     verbose=False,
                 )
+        except jinja2.TemplateError as exc:  # llama-cpp-python compiles the model's template
+            raise ModelLoadError(
+                sentence(f"The chat template of {path.name} is broken", describe_exception(exc))
+            ) from None
         except (ValueError, RuntimeError) as exc:
             if self._stop_requested():
                 raise OperationCancelledError("Loading the model was cancelled.") from exc
             raise ModelLoadError(
                 f"llama.cpp could not load {path.name}: the file may be damaged, use an "
-                f"architecture this version does not support, or need more memory ({exc})."
+                "architecture this version does not support, or need more memory "
+                f"({describe_exception(exc)})."
             ) from exc
+        template = llm.metadata.get("tokenizer.chat_template") or CHATML_TEMPLATE
         try:
             _check_trained_context(llm, path)
-            formatter, self._stop_strings, template_text = self._prepare_template(llm)
+            formatter, self._stop_strings, template_text = self._prepare_template(llm, template)
         except BaseException:
             llm.close()
             raise
         self._llm, self._formatter = llm, formatter
+        self._reasoning = self._analyse(template, formatter)
+        _render_reasoning_markers(llm, marker_texts(self._reasoning.format))
         self._governor = self._governor_factory(plan, self._threads_in_use())
         special = _special_tokens(llm)
         self._tokenizer = PieceTokenizer(
@@ -281,9 +311,13 @@ class LlamaRuntime:
             ram_budget_bytes=plan.kv_cache_ram_bytes,
             disk_budget_bytes=plan.kv_cache_disk_bytes,
         )
-        return _model_info(llm, path, load_seconds=time.perf_counter() - started)
+        return _model_info(
+            llm, path, load_seconds=time.perf_counter() - started, reasoning=self._reasoning
+        )
 
-    def _prepare_template(self, llm: llama_cpp.Llama) -> tuple[Jinja2ChatFormatter, list[str], str]:
+    def _prepare_template(
+        self, llm: llama_cpp.Llama, template: str
+    ) -> tuple[Jinja2ChatFormatter, list[str], str]:
         """Compile the model's chat template and render a sample with it, within its time limit.
 
         A template is code from the file: compiling it may loop (Jinja computes constant
@@ -295,7 +329,6 @@ class LlamaRuntime:
             OperationCancelledError: Stop was requested meanwhile.
             ModelLoadError: the template cannot be compiled.
         """
-        template = llm.metadata.get("tokenizer.chat_template") or CHATML_TEMPLATE
         self._report_stage(Stage.TEMPLATE)
         limit = self._template_limit_s
         try:
@@ -315,10 +348,9 @@ class LlamaRuntime:
                 "model."
             ) from None
         except Exception as exc:  # a broken template: jinja2's syntax errors, RecursionError...
-            detail = str(exc).strip() or type(exc).__name__
             raise ModelLoadError(
-                f"The model's chat template cannot be used ({detail}); choose another model."
-            ) from exc
+                sentence("The model's chat template cannot be used", describe_exception(exc))
+            ) from None
         finally:
             self._report_stage(Stage.LOAD)
 
@@ -332,6 +364,7 @@ class LlamaRuntime:
         self._governor = None
         self._tokenizer = None
         self._states = None
+        self._reasoning = ReasoningSupport()
         self._content_counts.clear()
 
     # -- generation ----------------------------------------------------------------------
@@ -351,9 +384,34 @@ class LlamaRuntime:
             added_special = result.added_special  # the template wrote the BOS text itself
             return result.prompt
 
-        prompt = render_apart(render, [{"role": t.role.value, "content": t.content} for t in turns])
+        prompt = render_apart(render, [self._message(turn) for turn in turns])
+        self._prompt_tail = prompt.text[-256:]
         assert self._tokenizer is not None
         return self._tokenizer(prompt.parts, add_bos=not added_special)
+
+    def _message(self, turn: ChatTurn) -> Message:
+        """A turn as the template takes it: earlier reasoning goes where the template wants it.
+
+        A template that names no field for it gets none: old reasoning is left out.
+        """
+        message = {"role": turn.role.value, "content": turn.content}
+        field = self._reasoning.history_field
+        if field and turn.reasoning and turn.role is Role.ASSISTANT:
+            message[field] = turn.reasoning
+        return message
+
+    def _analyse(self, template: str, formatter: Jinja2ChatFormatter) -> ReasoningSupport:
+        """What the template declares about reasoning; each probe run is time-limited."""
+
+        def render(messages: Any, **variables: Any) -> str:
+            limit = self._template_limit_s
+            try:
+                with time_limit(seconds=limit, stop_requested=self._stop_requested):
+                    return formatter(messages=messages, **variables).prompt
+            except (TimeLimitExpired, StopRequested) as exc:  # the analysis takes the usual
+                raise EngineError("The chat template did not finish.") from exc
+
+        return analyse_template(template=template, render=render)
 
     def _render(self, formatter: Jinja2ChatFormatter, messages: Any) -> ChatFormatterResponse:
         """Run the chat template, within its time limit; Stop cuts it short too.
@@ -367,7 +425,7 @@ class LlamaRuntime:
         limit = self._template_limit_s
         try:
             with time_limit(seconds=limit, stop_requested=self._stop_requested):
-                return formatter(messages=messages)
+                return formatter(messages=messages, **self._variables)
         except TimeLimitExpired:
             raise ChatTemplateTimeoutError(
                 f"The model's chat template did not finish within {limit:g} seconds; it seems to "
@@ -381,8 +439,10 @@ class LlamaRuntime:
                 "something huge), so no reply was written. Choose another model."
             ) from None
         except Exception as exc:  # a template may raise anything (jinja2 errors, ValueError...)
-            detail = str(exc).strip() or f"{type(exc).__name__} with no message"
-            raise EngineError(f"The model's chat template failed: {detail}") from exc
+            # Its message is the model's text, maybe 100 MB long: cut here, before it is sent.
+            raise EngineError(
+                sentence("The model's chat template failed", describe_exception(exc))
+            ) from None
         finally:
             self._report_stage(Stage.REPLY)
 
@@ -440,11 +500,12 @@ class LlamaRuntime:
             stopping_criteria=llama_cpp.StoppingCriteriaList([after_each_token]),
             stream=True,
         )
+        parser = ReasoningParser(reasoning_format=self._reasoning.format, prompt=self._prompt_tail)
         try:
             for chunk in stream:
                 choice = chunk["choices"][0]
                 if choice["text"]:
-                    self._emit(TokenChunk(text=choice["text"]))
+                    self._emit_parsed(parser.feed(choice["text"]))
                 if choice.get("finish_reason") == "length":
                     stop_reason = StopReason.LENGTH
         except RuntimeError as exc:
@@ -454,6 +515,7 @@ class LlamaRuntime:
         finally:
             stream.close()
             self._set_abort_check(enabled=False)
+            self._emit_parsed(parser.finish())
         if self._stop_requested():
             stop_reason = StopReason.STOPPED
         finished = time.perf_counter()
@@ -473,9 +535,27 @@ class LlamaRuntime:
             thread_changes=(self._governor.changes if self._governor else 0) - changes_before,
         )
 
+    def _emit_parsed(self, parsed: ParsedText) -> None:
+        if parsed.reasoning:
+            self._emit(ReasoningChunk(text=parsed.reasoning))
+        if parsed.answer:
+            self._emit(TokenChunk(text=parsed.answer))
+
+    def _apply_thinking(self, setting: Thinking, turns: list[ChatTurn]) -> list[ChatTurn]:
+        """Set the template's variables for ``setting``; a suffix switch changes the last turn."""
+        support = self._reasoning
+        chosen = support.resolve(setting)
+        self._variables = template_variables(support.control, chosen)
+        if support.control is ThinkControl.NO_THINK_SUFFIX and chosen is Thinking.OFF:
+            users = [i for i, turn in enumerate(turns) if turn.role is Role.USER]
+            if users:
+                turn = turns[users[-1]]
+                turns[users[-1]] = ChatTurn(turn.role, f"{turn.content} {support.no_think_suffix}")
+        return turns
+
     def _fitted_prompt(self, request: GenerateRequest, *, n_ctx: int) -> FittedPrompt:
         """The request's conversation as prompt tokens that leave room for the reply."""
-        turns = list(request.turns)
+        turns = self._apply_thinking(request.thinking, list(request.turns))
         if request.system_prompt.strip():
             turns.insert(0, ChatTurn(role=Role.SYSTEM, content=request.system_prompt))
         budget = n_ctx - reply_reserve(n_ctx=n_ctx, max_tokens=request.sampling.max_tokens)
@@ -611,6 +691,45 @@ def _chat_formatter(llm: llama_cpp.Llama, template: str) -> tuple[Jinja2ChatForm
     return formatter, [eos] if eos else []
 
 
+def _render_reasoning_markers(llm: llama_cpp.Llama, texts: Sequence[str]) -> None:
+    """Make the reply's text show the reasoning markers even where they are control tokens.
+
+    llama-cpp-python writes the reply without control tokens; a model whose ``<think>`` (or
+    harmony ``<|channel|>``) is one would lose the marks that set its reasoning apart. Only
+    those tokens are written as text, one by one, so every other token reads as before.
+    """
+    model = llm._model
+    hidden: set[int] = set()
+    for text in texts:
+        ids = llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+        if len(ids) == 1 and model.token_get_attr(ids[0]) & llama_lib.LLAMA_TOKEN_ATTR_CONTROL:
+            hidden.add(ids[0])
+    if not hidden:
+        return
+    plain = llm.detokenize
+
+    def detokenize(
+        tokens: list[int], prev_tokens: list[int] | None = None, special: bool = False
+    ) -> bytes:
+        if special or not hidden.intersection(tokens):
+            return plain(tokens, prev_tokens=prev_tokens, special=special)
+        pieces: list[bytes] = []
+        run: list[int] = []
+        for token in tokens:  # llama.cpp writes token by token: the pieces join up exactly
+            if token not in hidden:
+                run.append(token)
+                continue
+            if run:
+                pieces.append(plain(run))
+                run = []
+            pieces.append(plain([token], special=True))
+        if run:
+            pieces.append(plain(run))
+        return b"".join(pieces)
+
+    llm.detokenize = detokenize  # type: ignore[method-assign]
+
+
 def _special_tokens(llm: llama_cpp.Llama) -> dict[str, int]:
     """The texts of the tokens llama.cpp treats as special in a prompt, with their attributes."""
     model = llm._model
@@ -651,7 +770,9 @@ def _guarded_texts(llm: llama_cpp.Llama, template: str, special: dict[str, int])
     ]
 
 
-def _model_info(llm: llama_cpp.Llama, path: Path, *, load_seconds: float) -> ModelInfo:
+def _model_info(
+    llm: llama_cpp.Llama, path: Path, *, load_seconds: float, reasoning: ReasoningSupport
+) -> ModelInfo:
     metadata = {str(k): str(v) for k, v in llm.metadata.items() if len(str(v)) < 4096}
     return ModelInfo(
         path=path,
@@ -664,4 +785,5 @@ def _model_info(llm: llama_cpp.Llama, path: Path, *, load_seconds: float) -> Mod
         has_chat_template="tokenizer.chat_template" in llm.metadata,
         load_seconds=load_seconds,
         metadata=metadata,
+        reasoning=reasoning,
     )

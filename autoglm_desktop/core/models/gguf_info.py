@@ -15,19 +15,18 @@ The ``gguf`` package supplies the table of tensor types (block sizes, bytes per 
 from __future__ import annotations
 
 import contextlib
-import errno
 import functools
 import io
 import os
 import re
-import stat
 import struct
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import BinaryIO, Protocol, TypeGuard
+from typing import Protocol, TypeGuard
 
 from autoglm_desktop.core.common.errors import GGUFFormatError, ModelFileError
+from autoglm_desktop.core.common.regular_file import open_regular_file
 
 GGUF_MAGIC = b"GGUF"
 SUPPORTED_VERSIONS = (2, 3)
@@ -87,6 +86,7 @@ _SCALAR_STRUCTS = {t: struct.Struct("<" + fmt) for t, fmt in _SCALAR_FORMATS.ite
 _U32 = struct.Struct("<I")
 _READ_CHUNK = 1 << 20
 _U64 = struct.Struct("<Q")
+_HEADER = struct.Struct("<4sIQQ")  # magic, version, tensor count, metadata key count
 
 # What a file that is not GGUF often is, from its first bytes.
 _NOT_GGUF_HINTS = (
@@ -198,6 +198,7 @@ def read_gguf_info(path: Path, *, max_metadata_bytes: int = DEFAULT_MAX_METADATA
 
     Raises:
         ModelFileError: the file is missing or cannot be read.
+        NotRegularFileError: the path is a folder, a named pipe or a device.
         GGUFFormatError: it is not a GGUF file, or it is truncated or damaged.
     """
     path = Path(path)
@@ -211,34 +212,26 @@ def read_gguf_info(path: Path, *, max_metadata_bytes: int = DEFAULT_MAX_METADATA
         raise _unreadable(path, error) from None
 
 
-def open_regular_file(path: Path) -> BinaryIO:
-    """Open ``path`` for reading in binary mode, if it is a regular file (symlinks followed).
+def has_gguf_header(path: Path) -> bool:
+    """Whether ``path`` is an ordinary file that starts like a GGUF model llama.cpp can read.
 
-    A FIFO named ``x.gguf`` would block a plain ``open`` until some other program writes to it,
-    and a device (``/dev/zero``) never ends: the file is opened without blocking and checked
-    before anything is read.
-
-    Raises:
-        OSError: the path cannot be opened, or is not a regular file (``IsADirectoryError``
-            for a folder).
+    Reads 24 bytes (the magic, the version and two sane counts), never raises: the library
+    scan uses it to pass over text files, empty files and programs that end in ``.gguf``.
     """
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     try:
-        mode = os.fstat(fd).st_mode
-        if stat.S_ISDIR(mode):
-            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
-        if not stat.S_ISREG(mode):
-            raise _NotRegularFileError(errno.EINVAL, "not a regular file", str(path))
-        if hasattr(os, "O_NONBLOCK"):
-            os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
-
-
-class _NotRegularFileError(OSError):
-    """The path is a FIFO, a socket or a device, not a file."""
+        with open_regular_file(path) as file:
+            head = file.read(_HEADER.size)
+    except (OSError, ModelFileError):
+        return False
+    if len(head) < _HEADER.size:
+        return False
+    magic, version, n_tensors, n_kv = _HEADER.unpack(head)
+    return (
+        magic == GGUF_MAGIC
+        and version in SUPPORTED_VERSIONS
+        and n_tensors <= MAX_TENSORS
+        and n_kv <= MAX_METADATA_KEYS
+    )
 
 
 class ReadableStream(Protocol):
@@ -363,10 +356,6 @@ def _unreadable(path: Path, error: Exception) -> ModelFileError:
         return ModelFileError(f"{path} is a folder, not a model file.")
     if isinstance(error, PermissionError):
         return ModelFileError(f"The model file {path} cannot be read (permission denied).")
-    if isinstance(error, _NotRegularFileError):
-        return ModelFileError(
-            f"{path} is not a model file (it is a pipe, a socket or a device, not a regular file)."
-        )
     return ModelFileError(f"The model file {path} cannot be read ({error}).")
 
 
@@ -435,14 +424,21 @@ class _Parser:
         try:
             yield
         except _Truncated:
-            raise GGUFFormatError(f"{name} is truncated or damaged (it ends too early).") from None
+            raise GGUFFormatError(
+                f"{name} looks damaged or is not a model file (it is truncated or damaged: it "
+                "ends too early)."
+            ) from None
         except _Damaged as error:
-            raise GGUFFormatError(f"{name} is truncated or damaged ({error}).") from None
+            raise GGUFFormatError(
+                f"{name} looks damaged or is not a model file (it is truncated or damaged: "
+                f"{error})."
+            ) from None
         except _TooLarge:
             limit = self.max_metadata_bytes
             shown = f"{limit >> 20} MiB" if limit % (1 << 20) == 0 else f"{limit:,} bytes"
             raise GGUFFormatError(
-                f"{name} is truncated or damaged (its metadata is larger than {shown})."
+                f"{name} looks damaged or is not a model file (it is truncated or damaged: its "
+                f"metadata is larger than {shown})."
             ) from None
 
     # ---------------------------------------------------------------- primitives
