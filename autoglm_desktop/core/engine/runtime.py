@@ -277,7 +277,9 @@ class LlamaRuntime:
         template = llm.metadata.get("tokenizer.chat_template") or CHATML_TEMPLATE
         try:
             _check_trained_context(llm, path)
-            formatter, self._stop_strings, template_text = self._prepare_template(llm, template)
+            formatter, self._stop_strings, template_text = self._prepare_template(
+                llm, template, path.name
+            )
         except BaseException:
             llm.close()
             raise
@@ -316,7 +318,7 @@ class LlamaRuntime:
         )
 
     def _prepare_template(
-        self, llm: llama_cpp.Llama, template: str
+        self, llm: llama_cpp.Llama, template: str, name: str
     ) -> tuple[Jinja2ChatFormatter, list[str], str]:
         """Compile the model's chat template and render a sample with it, within its time limit.
 
@@ -349,7 +351,7 @@ class LlamaRuntime:
             ) from None
         except Exception as exc:  # a broken template: jinja2's syntax errors, RecursionError...
             raise ModelLoadError(
-                sentence("The model's chat template cannot be used", describe_exception(exc))
+                sentence(f"The chat template of {name} is broken", describe_exception(exc))
             ) from None
         finally:
             self._report_stage(Stage.LOAD)
