@@ -17,6 +17,7 @@ from typing import Any
 
 import jinja2
 import llama_cpp
+import llama_cpp.llama_chat_format as llama_chat_format
 import llama_cpp.llama_cpp as llama_lib
 from llama_cpp.llama_chat_format import ChatFormatterResponse, Jinja2ChatFormatter
 
@@ -93,6 +94,8 @@ CHATML_TEMPLATE = (
 )
 
 GGUF_MAGIC = b"GGUF"
+# The longest context a model may claim to be trained on (the longest real ones: 10M tokens).
+MAX_TRAINED_CONTEXT = 1 << 24
 # Real chat templates render in milliseconds; one still running after this loops.
 TEMPLATE_LIMIT_SECONDS = 10.0
 
@@ -112,6 +115,13 @@ def check_model_file(path: Path) -> None:
     """Fail early, with a readable message, on paths that cannot be a GGUF model."""
     if not path.exists():
         raise ModelFileError(f"The model file {path} does not exist.")
+    try:
+        str(path).encode("utf-8")  # llama.cpp takes the path as UTF-8 text
+    except UnicodeEncodeError:
+        raise ModelFileError(
+            f"The path of {path.name!r} has bytes that are not text (UTF-8), which llama.cpp "
+            "cannot open: rename the file or its folder."
+        ) from None
     try:
         with open_regular_file(path) as handle:  # never blocks on a named pipe
             magic = handle.read(4)
@@ -146,6 +156,33 @@ def _load_callbacks(progress: Callable[[float], bool]) -> Iterator[None]:
         yield
     finally:
         llama_lib.llama_model_default_params = original
+
+
+class _UnusedChatFormatter:
+    """Stands in for the formatters ``Llama(...)`` builds from every chat template in the file.
+
+    llama-cpp-python compiles each ``tokenizer.chat_template*`` while the model loads, with no
+    time limit and beyond the reach of Stop; a hostile template can loop there. The engine
+    formats prompts itself and compiles the one template it uses within its time limit
+    (:meth:`LlamaRuntime._prepare_template`).
+    """
+
+    def __init__(self, **_kwargs: Any) -> None:
+        pass
+
+    def to_chat_handler(self) -> None:
+        return None
+
+
+@contextlib.contextmanager
+def _templates_left_alone() -> Iterator[None]:
+    """While ``Llama(...)`` runs: it compiles no chat template (:class:`_UnusedChatFormatter`)."""
+    original = llama_chat_format.Jinja2ChatFormatter
+    llama_chat_format.Jinja2ChatFormatter = _UnusedChatFormatter  # type: ignore[misc,assignment]
+    try:
+        yield
+    finally:
+        llama_chat_format.Jinja2ChatFormatter = original  # type: ignore[misc]
 
 
 class LlamaRuntime:
@@ -208,7 +245,7 @@ class LlamaRuntime:
             return not self._stop_requested()
 
         try:
-            with _load_callbacks(on_progress):
+            with _load_callbacks(on_progress), _templates_left_alone():
                 llm = llama_cpp.Llama(
                     model_path=str(path),
                     n_ctx=plan.n_ctx,
@@ -237,10 +274,17 @@ class LlamaRuntime:
                 "architecture this version does not support, or need more memory "
                 f"({describe_exception(exc)})."
             ) from exc
-        self._llm = llm
         template = llm.metadata.get("tokenizer.chat_template") or CHATML_TEMPLATE
-        self._formatter, self._stop_strings = _chat_formatter(llm, template)
-        self._reasoning = self._analyse(template, self._formatter)
+        try:
+            _check_trained_context(llm, path)
+            formatter, self._stop_strings, template_text = self._prepare_template(
+                llm, template, path.name
+            )
+        except BaseException:
+            llm.close()
+            raise
+        self._llm, self._formatter = llm, formatter
+        self._reasoning = self._analyse(template, formatter)
         _render_reasoning_markers(llm, marker_texts(self._reasoning.format))
         self._governor = self._governor_factory(plan, self._threads_in_use())
         special = _special_tokens(llm)
@@ -249,7 +293,7 @@ class LlamaRuntime:
                 llm.tokenize(text.encode("utf-8"), add_bos=bos, special=parse_special)
             ),
             special_texts=special,
-            guarded_texts=_guarded_texts(llm, _template_text(template, self._formatter), special),
+            guarded_texts=_guarded_texts(llm, template_text, special),
         )
         memory = llama_lib.llama_get_memory(llm.ctx)
         self._can_shift = plan.context_shift and bool(
@@ -272,6 +316,45 @@ class LlamaRuntime:
         return _model_info(
             llm, path, load_seconds=time.perf_counter() - started, reasoning=self._reasoning
         )
+
+    def _prepare_template(
+        self, llm: llama_cpp.Llama, template: str, name: str
+    ) -> tuple[Jinja2ChatFormatter, list[str], str]:
+        """Compile the model's chat template and render a sample with it, within its time limit.
+
+        A template is code from the file: compiling it may loop (Jinja computes constant
+        expressions then) and so may the sample. Returns the formatter, the stop strings and the
+        template's text with the sample's output.
+
+        Raises:
+            ChatTemplateTimeoutError: compiling and the sample ran past the limit.
+            OperationCancelledError: Stop was requested meanwhile.
+            ModelLoadError: the template cannot be compiled.
+        """
+        self._report_stage(Stage.TEMPLATE)
+        limit = self._template_limit_s
+        try:
+            with time_limit(seconds=limit, stop_requested=self._stop_requested):
+                formatter, stops = _chat_formatter(llm, template)
+                return formatter, stops, _template_text(template, formatter)
+        except TimeLimitExpired:
+            raise ChatTemplateTimeoutError(
+                f"The model's chat template did not finish within {limit:g} seconds when the "
+                "model loaded; it seems to loop forever. Choose another model."
+            ) from None
+        except StopRequested:
+            raise OperationCancelledError("Loading the model was cancelled.") from None
+        except MemoryError:
+            raise ModelLoadError(
+                "The model's chat template needs more memory than the engine has; choose another "
+                "model."
+            ) from None
+        except Exception as exc:  # a broken template: jinja2's syntax errors, RecursionError...
+            raise ModelLoadError(
+                sentence(f"The chat template of {name} is broken", describe_exception(exc))
+            ) from None
+        finally:
+            self._report_stage(Stage.LOAD)
 
     def close(self) -> None:
         if self._states is not None:
@@ -352,6 +435,11 @@ class LlamaRuntime:
             ) from None
         except StopRequested:
             raise OperationCancelledError("The reply was stopped.") from None
+        except MemoryError:
+            raise EngineError(
+                "The model's chat template needed more memory than the engine has (it builds "
+                "something huge), so no reply was written. Choose another model."
+            ) from None
         except Exception as exc:  # a template may raise anything (jinja2 errors, ValueError...)
             # Its message is the model's text, maybe 100 MB long: cut here, before it is sent.
             raise EngineError(
@@ -479,6 +567,11 @@ class LlamaRuntime:
         fitted = fit_conversation(
             turns, render=self.render_prompt, budget=budget, count=self._count_tokens, step=step
         )
+        if not fitted.tokens:  # llama.cpp needs at least one token to answer
+            raise EngineError(
+                "The prompt came out empty: the model's chat template wrote nothing for this "
+                "conversation, or its vocabulary cannot encode the text. Choose another model."
+            )
         if fitted.dropped_turns:
             self._emit(
                 ContextTrimmed(
@@ -577,6 +670,19 @@ class LlamaRuntime:
         if self._llm is None or self._formatter is None:
             raise NoModelLoadedError("No model is loaded.")
         return self._llm, self._formatter
+
+
+def _check_trained_context(llm: llama_cpp.Llama, path: Path) -> None:
+    """Refuse a trained context no model has: llama-cpp-python sizes every tokenize buffer by it.
+
+    (A context of 2^32 - 1 reads as -1 and fails every tokenize; 2^30 would allocate 4 GB each.)
+    """
+    n_ctx_train = int(llm._model.n_ctx_train())
+    if not 0 <= n_ctx_train <= MAX_TRAINED_CONTEXT:
+        raise ModelLoadError(
+            f"{path.name} says the model was trained on a context of "
+            f"{n_ctx_train % (1 << 32):,} tokens, which no model is: the file is damaged."
+        )
 
 
 def _chat_formatter(llm: llama_cpp.Llama, template: str) -> tuple[Jinja2ChatFormatter, list[str]]:
