@@ -13,6 +13,7 @@ from autoglm_desktop.cli import (
     pull_command,
     rm_command,
     search_command,
+    serve_command,
     window_command,
 )
 
@@ -21,6 +22,7 @@ from autoglm_desktop.cli import (
 COMMAND_MODULES = (
     chat_command,
     window_command,
+    serve_command,
     plan_command,
     search_command,
     pull_command,

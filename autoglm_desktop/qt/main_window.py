@@ -39,10 +39,9 @@ from autoglm_desktop.core.engine.build import (
     CPU_ONLY,
     LlamaBuild,
     cached_llama_build,
-    restrict_to_build,
 )
 from autoglm_desktop.core.hub.queue_file import has_unfinished_downloads
-from autoglm_desktop.core.machine.hardware import HardwareSnapshot, read_hardware
+from autoglm_desktop.core.machine.hardware import HardwareSnapshot
 from autoglm_desktop.core.models.gguf_info import GGUFInfo, read_gguf_info
 from autoglm_desktop.core.models.library import (
     LocalModel,
@@ -50,9 +49,8 @@ from autoglm_desktop.core.models.library import (
     choose_default_model,
     scan_library,
 )
-from autoglm_desktop.core.planning.overrides import load_overrides
-from autoglm_desktop.core.planning.thread_probe import recall_threads
-from autoglm_desktop.core.planning.tuner import TunedPlan, plan_for
+from autoglm_desktop.core.planning.model_plan import tuned_plan
+from autoglm_desktop.core.planning.tuner import TunedPlan
 from autoglm_desktop.qt.chat.controller import ChatController
 from autoglm_desktop.qt.chat.conversation_list import ConversationSidebar
 from autoglm_desktop.qt.chat.conversation_settings import ConversationSettingsDialog
@@ -633,22 +631,3 @@ class _StartupModels:
     models: list[LocalModel]
     info: GGUFInfo | None = None
     planned: TunedPlan | AutoGLMError | None = None
-
-
-def tuned_plan(
-    path: Path,
-    *,
-    hardware: HardwareSnapshot | None,
-    build: LlamaBuild,
-    info: GGUFInfo | None = None,
-) -> TunedPlan:
-    """The tuner's plan for ``path`` on this machine (reads the file's header unless given)."""
-    usable = restrict_to_build(hardware or read_hardware(), build)
-    info = info or read_gguf_info(path)
-    return plan_for(
-        info=info,
-        hardware=usable,
-        overrides=load_overrides(path),
-        model_path=path,
-        measured_threads=recall_threads(info=info, hardware=usable),
-    )

@@ -164,6 +164,19 @@ class EngineClient:
         sampling: SamplingSettings | None = None,
     ) -> Iterator[EngineEvent]:
         """Stream a reply to ``turns``. Reloads the model first if its engine is gone."""
+        return self.run(
+            GenerateRequest(
+                turns=tuple(turns),
+                system_prompt=system_prompt,
+                sampling=sampling or SamplingSettings(),
+            )
+        )
+
+    def run(self, request: GenerateRequest) -> Iterator[EngineEvent]:
+        """Stream the reply to ``request`` (the server's, with its options and id).
+
+        Reloads the model first if its engine is gone.
+        """
         self._stop_event.clear()
         if self._plan is None:
             raise errors.NoModelLoadedError("No model is loaded. Choose a model first.")
@@ -176,13 +189,7 @@ class EngineClient:
                 raise
             if self._stop_event.is_set():
                 return
-        yield from self._request(
-            GenerateRequest(
-                turns=tuple(turns),
-                system_prompt=system_prompt,
-                sampling=sampling or SamplingSettings(),
-            )
-        )
+        yield from self._request(request)
 
     def unload(self, *, keep_plan: bool = False) -> None:
         """End the engine process, so all its memory goes back to the OS.

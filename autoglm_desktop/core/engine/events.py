@@ -36,6 +36,7 @@ class TokenChunk:
 @dataclass(frozen=True)
 class GenerationFinished:
     stats: GenerationStats
+    request_id: str = ""  # the request's, as it was sent
 
 
 EngineEvent = LoadProgress | ModelLoaded | ContextTrimmed | TokenChunk | GenerationFinished

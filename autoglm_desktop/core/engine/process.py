@@ -149,5 +149,5 @@ def _serve(
         stats = runtime.generate(request)
     except OperationCancelledError:  # stopped before the prompt was even evaluated
         stats = GenerationStats(stop_reason=StopReason.STOPPED.value)
-    conn.send(GenerationFinished(stats=stats))
+    conn.send(GenerationFinished(stats=stats, request_id=request.request_id))
     runtime.remember_state()  # after the reply is out; disk writes go on aside

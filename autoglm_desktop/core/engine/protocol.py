@@ -15,11 +15,31 @@ class LoadRequest:
     kv_cache_dir: Path | None = None  # where KV states persist; None: RAM only
 
 
+@dataclass(frozen=True, kw_only=True)
+class ReplyOptions:
+    """What a request of the local server asks beyond a conversation's sampling settings.
+
+    The window's requests keep the defaults: the conversation is trimmed to fit, no grammar.
+    """
+
+    # Raw text to continue (``/v1/completions``): no chat template, ``turns`` are ignored.
+    prompt_text: str | None = None
+    stop: tuple[str, ...] = ()  # more strings that end the reply (the model's EOS always does)
+    json_schema: str | None = None  # the reply must be JSON of this schema (a grammar enforces it)
+    json_object: bool = False  # the reply must be a JSON object
+    frequency_penalty: float = 0.0
+    presence_penalty: float = 0.0
+    # False: a conversation that does not fit fails with PromptTooLongError (nothing left out).
+    trim_to_fit: bool = True
+
+
 @dataclass(frozen=True)
 class GenerateRequest:
     turns: tuple[ChatTurn, ...]
     system_prompt: str
     sampling: SamplingSettings
+    options: ReplyOptions = ReplyOptions()
+    request_id: str = ""  # named in the engine's GenerationFinished (the server's log)
 
 
 @dataclass(frozen=True)

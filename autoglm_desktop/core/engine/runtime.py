@@ -18,6 +18,7 @@ from typing import Any
 import llama_cpp
 import llama_cpp.llama_cpp as llama_lib
 from llama_cpp.llama_chat_format import ChatFormatterResponse, Jinja2ChatFormatter
+from llama_cpp.llama_grammar import JSON_GBNF, LlamaGrammar, json_schema_to_gbnf
 
 from autoglm_desktop.core.common.errors import (
     ChatTemplateTimeoutError,
@@ -26,6 +27,8 @@ from autoglm_desktop.core.common.errors import (
     ModelLoadError,
     NoModelLoadedError,
     OperationCancelledError,
+    PromptTooLongError,
+    RequestError,
 )
 from autoglm_desktop.core.common.types import (
     ChatTurn,
@@ -48,7 +51,7 @@ from autoglm_desktop.core.engine.events import ContextTrimmed, EngineEvent, Load
 from autoglm_desktop.core.engine.ggml_backends import register_ggml_backends
 from autoglm_desktop.core.engine.kv_cache import KvStateCache, StoredTokens, cache_key
 from autoglm_desktop.core.engine.prompt_tokens import PieceTokenizer
-from autoglm_desktop.core.engine.protocol import GenerateRequest, Stage
+from autoglm_desktop.core.engine.protocol import GenerateRequest, ReplyOptions, Stage
 from autoglm_desktop.core.engine.thread_governor import (
     GovernorFactory,
     ThreadGovernor,
@@ -317,7 +320,8 @@ class LlamaRuntime:
         changes_before = self._governor.changes if self._governor else 0
         self._set_threads(self._governor.begin_reply() if self._governor else None)
         n_ctx = llm.n_ctx()
-        sampling = request.sampling
+        sampling, options = request.sampling, request.options
+        grammar = _grammar_for(options)  # before any work: a bad schema fails at once
         fitted = self._fitted_prompt(request, n_ctx=n_ctx)
         prompt = fitted.tokens
         self._prepare_cache(llm, prompt)
@@ -339,18 +343,22 @@ class LlamaRuntime:
             return self._stop_requested()
 
         seed = sampling.seed if sampling.seed >= 0 else random.randrange(2**31)
+        max_tokens = min(sampling.max_tokens, n_ctx - len(prompt))
         stop_reason = StopReason.EOS
         self._set_abort_check(enabled=True)
         stream: Any = llm.create_completion(
             prompt=prompt,
-            max_tokens=min(sampling.max_tokens, n_ctx - len(prompt)),
+            max_tokens=max_tokens,
             temperature=sampling.temperature,
             top_p=sampling.top_p,
             top_k=sampling.top_k,
             min_p=sampling.min_p,
             repeat_penalty=sampling.repeat_penalty,
+            frequency_penalty=options.frequency_penalty,
+            presence_penalty=options.presence_penalty,
             seed=seed,
-            stop=self._stop_strings,
+            stop=[*self._stop_strings, *options.stop],
+            grammar=grammar,
             stopping_criteria=llama_cpp.StoppingCriteriaList([after_each_token]),
             stream=True,
         )
@@ -371,6 +379,9 @@ class LlamaRuntime:
         if self._stop_requested():
             stop_reason = StopReason.STOPPED
         finished = time.perf_counter()
+        # llama-cpp-python samples (and asks the stopping criteria about) one token past the
+        # limit before it ends a reply at max_tokens; that token is not part of the reply.
+        generated = min(generated, max_tokens)
         decode_s = finished - first_token_at if first_token_at is not None else 0.0
         return GenerationStats(
             prompt_tokens=len(prompt),
@@ -388,7 +399,14 @@ class LlamaRuntime:
         )
 
     def _fitted_prompt(self, request: GenerateRequest, *, n_ctx: int) -> FittedPrompt:
-        """The request's conversation as prompt tokens that leave room for the reply."""
+        """The request's conversation as prompt tokens that leave room for the reply.
+
+        Raises:
+            PromptTooLongError: it does not fit, and the request forbids leaving turns out
+                (or is a raw text prompt).
+        """
+        if request.options.prompt_text is not None:
+            return self._raw_prompt(request.options.prompt_text, n_ctx=n_ctx)
         turns = list(request.turns)
         if request.system_prompt.strip():
             turns.insert(0, ChatTurn(role=Role.SYSTEM, content=request.system_prompt))
@@ -399,6 +417,11 @@ class LlamaRuntime:
         fitted = fit_conversation(
             turns, render=self.render_prompt, budget=budget, count=self._count_tokens, step=step
         )
+        if fitted.dropped_turns and not request.options.trim_to_fit:
+            raise PromptTooLongError(
+                f"The messages need more than the {budget} tokens the context leaves for them "
+                f"(the context holds {n_ctx} tokens, with room kept for the reply)."
+            )
         if fitted.dropped_turns:
             self._emit(
                 ContextTrimmed(
@@ -408,6 +431,16 @@ class LlamaRuntime:
                 )
             )
         return fitted
+
+    def _raw_prompt(self, text: str, *, n_ctx: int) -> FittedPrompt:
+        """A text to continue, as llama-server reads it: special tokens' texts are tokens."""
+        llm, _ = self._require_model()
+        tokens = list(llm.tokenize(text.encode("utf-8"), add_bos=True, special=True))
+        if len(tokens) >= n_ctx:
+            raise PromptTooLongError(
+                f"The prompt has {len(tokens)} tokens; the context holds {n_ctx}."
+            )
+        return FittedPrompt(tokens=tokens, dropped_turns=0)
 
     def _threads_in_use(self) -> ThreadSetting:
         llm, _ = self._require_model()
@@ -497,6 +530,24 @@ class LlamaRuntime:
         if self._llm is None or self._formatter is None:
             raise NoModelLoadedError("No model is loaded.")
         return self._llm, self._formatter
+
+
+def _grammar_for(options: ReplyOptions) -> LlamaGrammar | None:
+    """The grammar that holds the reply to the JSON the request asks for (None: free text).
+
+    Raises:
+        RequestError: the schema is not JSON, or llama.cpp cannot turn it into a grammar.
+    """
+    try:
+        if options.json_schema is not None:
+            gbnf = json_schema_to_gbnf(options.json_schema)
+        elif options.json_object:
+            gbnf = JSON_GBNF
+        else:
+            return None
+        return LlamaGrammar.from_string(gbnf, verbose=False)
+    except (ValueError, TypeError, KeyError, RecursionError, NotImplementedError) as exc:
+        raise RequestError(f"The JSON schema cannot be used: {exc}") from exc
 
 
 def _chat_formatter(llm: llama_cpp.Llama, template: str) -> tuple[Jinja2ChatFormatter, list[str]]:
