@@ -337,3 +337,27 @@ def test_twenty_concurrent_clients_all_complete(server: Server) -> None:
     assert failures == []
     assert len(results) == 20
     assert all(results)
+
+
+def test_cors_is_off_unless_origins_are_listed(server: Server) -> None:
+    preflight = {
+        "Origin": "https://app.example",
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type",
+    }
+    url = f"{server.thread.base_url}/chat/completions"
+    assert "access-control-allow-origin" not in httpx.options(url, headers=preflight).headers
+    config = ServerConfig(port=0, cors_origins=("https://app.example",))
+    other = ServerThread(build_app(engine=server.queue, config=config), config=config)
+    other.start()
+    try:
+        url = f"{other.base_url}/chat/completions"
+        allowed = httpx.options(url, headers=preflight)
+        assert allowed.status_code == 200
+        assert allowed.headers["access-control-allow-origin"] == "https://app.example"
+        refused = httpx.options(url, headers={**preflight, "Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in refused.headers
+        models = httpx.get(f"{other.base_url}/models", headers={"Origin": "https://app.example"})
+        assert models.headers["access-control-allow-origin"] == "https://app.example"
+    finally:
+        other.stop()
