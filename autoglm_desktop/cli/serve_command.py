@@ -1,8 +1,9 @@
 """``autoglm-desktop serve [MODEL]``: serve a model through the OpenAI API, without the window.
 
 The model loads with the window's tuned plan for this machine; its KV states stay in RAM (the
-server writes no files). The address is 127.0.0.1 unless ``--allow-network`` and an API key
-say otherwise. Ctrl+C stops the server and the engine.
+server writes no files). Up to ``--parallel`` requests are decoded together (continuous
+batching), sharing the plan's context. The address is 127.0.0.1 unless ``--allow-network``
+and an API key say otherwise. Ctrl+C stops the server and the engine.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from autoglm_desktop.core.server.config import DEFAULT_HOST, DEFAULT_PORT
 from autoglm_desktop.core.server.runner import bind_socket, serve_forever
 
 API_KEY_ENV = "AUTOGLM_API_KEY"
+DEFAULT_PARALLEL = 4
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -70,6 +72,12 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="seconds a request may take, waiting included",
     )
     serve.add_argument(
+        "--parallel",
+        type=int,
+        default=DEFAULT_PARALLEL,
+        help="requests decoded together in one batch (1: one after another)",
+    )
+    serve.add_argument(
         "--load-anyway", action="store_true", help="load even if the plan says it may not fit"
     )
     serve.set_defaults(run=run)
@@ -90,7 +98,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         sock = bind_socket(config)  # before the model loads: a taken port fails at once
         plan = _plan(args)
-        _load(client, plan)
+        if args.parallel < 1:
+            raise AutoGLMError("--parallel must be at least 1.")
+        _load(client, plan, parallel=args.parallel)
         queue = EngineQueue(client, max_waiting=config.max_waiting)
         app = build_app(engine=queue, config=config)
         port = sock.getsockname()[1]
@@ -130,9 +140,12 @@ def _model_path(query: str | None) -> Path:
     return chosen.path
 
 
-def _load(client: EngineClient, plan: LoadPlan) -> None:
-    print(f"Loading {plan.model_path.name} (context {plan.n_ctx} tokens)…", file=sys.stderr)
-    for _event in client.load(plan):
+def _load(client: EngineClient, plan: LoadPlan, *, parallel: int) -> None:
+    print(
+        f"Loading {plan.model_path.name} (context {plan.n_ctx} tokens, {parallel} at once)…",
+        file=sys.stderr,
+    )
+    for _event in client.load(plan, parallel=parallel):
         pass
 
 

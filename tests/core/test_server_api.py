@@ -25,6 +25,7 @@ from autoglm_desktop.core.server import ServerConfig, ServerThread, build_app
 API_KEY = "test-key-123"
 MAX_BODY = 64 * 1024
 MAX_TOKENS = 512
+PARALLEL = 4  # replies decoded together
 HELLO = [{"role": "user", "content": "Write a short poem about the sea."}]
 
 
@@ -50,7 +51,7 @@ class Server:
 def server(starter_model: Path) -> Iterator[Server]:
     client = EngineClient()
     plan = LoadPlan(model_path=starter_model, n_ctx=2048, kv_cache_disk_bytes=0)
-    list(client.load(plan))
+    list(client.load(plan, parallel=PARALLEL))
     queue = EngineQueue(client)
     config = ServerConfig(
         port=0, api_key=API_KEY, max_body_bytes=MAX_BODY, max_tokens_limit=MAX_TOKENS

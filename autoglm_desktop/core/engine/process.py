@@ -20,6 +20,11 @@ from autoglm_desktop.core.common.errors import AutoGLMError, OperationCancelledE
 from autoglm_desktop.core.common.types import GenerationStats, StopReason
 from autoglm_desktop.core.engine.events import GenerationFinished, ModelLoaded
 from autoglm_desktop.core.engine.protocol import (
+    BatchAdd,
+    BatchCancel,
+    BatchClose,
+    BatchEvent,
+    BatchOpen,
     Busy,
     EngineFailure,
     GenerateRequest,
@@ -122,7 +127,10 @@ def engine_main(
             if isinstance(request, ShutdownRequest):
                 break
             try:
-                _serve(runtime, request, conn=conn, beacon=beacon)
+                if isinstance(request, BatchOpen):
+                    _serve_batch(runtime, conn=conn, beacon=beacon, stop_event=stop_event)
+                else:
+                    _serve(runtime, request, conn=conn, beacon=beacon)
             except AutoGLMError as exc:
                 conn.send(EngineFailure(kind=type(exc).__name__, message=str(exc)))
             except Exception as exc:  # report anything else instead of dying silently
@@ -141,7 +149,9 @@ def _serve(
 ) -> None:
     if isinstance(request, LoadRequest):
         beacon.enter(Stage.LOAD)
-        info = runtime.load(request.plan, kv_cache_dir=request.kv_cache_dir)
+        info = runtime.load(
+            request.plan, kv_cache_dir=request.kv_cache_dir, parallel=request.parallel
+        )
         conn.send(ModelLoaded(info=info))
         return
     beacon.enter(Stage.REPLY)
@@ -151,3 +161,43 @@ def _serve(
         stats = GenerationStats(stop_reason=StopReason.STOPPED.value)
     conn.send(GenerationFinished(stats=stats, request_id=request.request_id))
     runtime.remember_state()  # after the reply is out; disk writes go on aside
+
+
+def _serve_batch(
+    runtime: LlamaRuntime, *, conn: Connection, beacon: _Beacon, stop_event: Event
+) -> None:
+    """Batch mode: decode the replies the client adds, together, until it closes the batch.
+
+    Between two steps the pipe is read for new replies and cancellations; with nothing to
+    decode the engine waits on it (beating, so the client knows it is alive). Stop ends every
+    reply of the batch.
+    """
+    from autoglm_desktop.core.engine.batch import BatchDecoder  # heavy: llama.cpp
+
+    beacon.enter(Stage.REPLY)
+
+    def emit(request_id: str, event: object) -> None:
+        conn.send(BatchEvent(request_id=request_id, event=event))
+
+    def fail(request_id: str, error: AutoGLMError) -> None:
+        emit(request_id, EngineFailure(kind=type(error).__name__, message=str(error)))
+
+    decoder = BatchDecoder(runtime, emit=emit, fail=fail)
+    closing = False
+    try:
+        while not (closing and not decoder.busy):
+            wait = 0.0 if decoder.busy else BEAT_SECONDS
+            while conn.poll(wait):
+                message = conn.recv()
+                if isinstance(message, BatchAdd):
+                    decoder.add(message.request)
+                elif isinstance(message, BatchCancel):
+                    decoder.cancel(message.request_id)
+                elif isinstance(message, BatchClose):
+                    closing = True
+                wait = 0.0
+            if beacon.stop_requested():
+                decoder.cancel_all()
+            decoder.step()
+    finally:
+        decoder.close()

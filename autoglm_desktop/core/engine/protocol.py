@@ -13,6 +13,7 @@ from autoglm_desktop.core.common.types import ChatTurn, LoadPlan, SamplingSettin
 class LoadRequest:
     plan: LoadPlan
     kv_cache_dir: Path | None = None  # where KV states persist; None: RAM only
+    parallel: int = 1  # replies the engine may decode together (the local server's batches)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,9 +48,6 @@ class ShutdownRequest:
     pass
 
 
-Request = LoadRequest | GenerateRequest | ShutdownRequest
-
-
 @dataclass(frozen=True)
 class EngineFailure:
     """Sent by the engine when a request failed; ``kind`` names a class in core.errors."""
@@ -80,3 +78,47 @@ class Busy:
     """
 
     stage: Stage
+
+
+# -- batch mode: several replies decoded together (the local server's requests) -------------
+
+
+@dataclass(frozen=True)
+class BatchOpen:
+    """Enter batch mode: the engine decodes the replies added until ``BatchClose`` together."""
+
+
+@dataclass(frozen=True)
+class BatchAdd:
+    """A reply to decode along with the others (its ``request_id`` names its events)."""
+
+    request: GenerateRequest
+
+
+@dataclass(frozen=True)
+class BatchCancel:
+    """Stop one reply of the batch (it ends with a ``stopped`` GenerationFinished)."""
+
+    request_id: str
+
+
+@dataclass(frozen=True)
+class BatchClose:
+    """Leave batch mode once no reply is left; the engine answers ``RequestDone``."""
+
+
+BatchMessage = BatchAdd | BatchCancel | BatchClose
+
+
+@dataclass(frozen=True)
+class BatchEvent:
+    """An event of one reply in the batch: a TokenChunk, its GenerationFinished, or a failure.
+
+    A reply ends with its GenerationFinished or with its EngineFailure (the others go on).
+    """
+
+    request_id: str
+    event: object  # TokenChunk | GenerationFinished | EngineFailure
+
+
+Request = LoadRequest | GenerateRequest | ShutdownRequest | BatchOpen

@@ -1,7 +1,9 @@
 """One engine shared by many callers: a fair first-come, first-served queue of replies.
 
 :class:`EngineQueue` owns an :class:`EngineClient` (whose model is already loaded) and a thread
-that runs the queued requests one after another, in the order they came. Each caller gets a
+that runs the queued requests in the order they came: one after another, or, when the engine
+was loaded with ``parallel`` > 1, together in its batch mode (continuous batching: a request
+joins the replies being decoded as soon as it arrives and the cache has room). Each caller gets a
 :class:`Ticket`: the events of its reply reach the ``sink`` it gave (from the queue's thread, so
 a sink must only hand them on: put them in a queue, or schedule them on an event loop), then
 one :class:`Ended`. :meth:`Ticket.cancel` takes a waiting request out of the queue, or stops the
@@ -21,9 +23,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from autoglm_desktop.core.common.errors import AutoGLMError, ServerBusyError
-from autoglm_desktop.core.engine.client import EngineClient
-from autoglm_desktop.core.engine.events import EngineEvent, GenerationFinished
-from autoglm_desktop.core.engine.protocol import GenerateRequest
+from autoglm_desktop.core.engine.client import EngineClient, error_from_failure
+from autoglm_desktop.core.engine.events import (
+    ContextTrimmed,
+    EngineEvent,
+    GenerationFinished,
+    TokenChunk,
+)
+from autoglm_desktop.core.engine.protocol import (
+    BatchAdd,
+    BatchCancel,
+    BatchClose,
+    BatchEvent,
+    BatchMessage,
+    EngineFailure,
+    GenerateRequest,
+)
 
 # Outcomes kept for :meth:`EngineQueue.outcome` (the newest ones).
 OUTCOMES_KEPT = 512
@@ -55,7 +70,9 @@ class RequestOutcome:
 class _Job:
     request: GenerateRequest
     sink: Sink
+    exclusive: bool = False  # runs alone, never in a batch (the window's conversation)
     cancelled: threading.Event = field(default_factory=threading.Event)
+    cancel_sent: bool = False  # batch mode: the engine was told
 
 
 class Ticket:
@@ -84,7 +101,8 @@ class EngineQueue:
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._waiting: collections.deque[_Job] = collections.deque()
-        self._current: _Job | None = None
+        self._running: set[_Job] = set()
+        self._batching = False
         self._closing = False
         self._outcomes: collections.OrderedDict[str, RequestOutcome] = collections.OrderedDict()
         self._thread = threading.Thread(target=self._work, name="engine-queue", daemon=True)
@@ -94,15 +112,19 @@ class EngineQueue:
     def client(self) -> EngineClient:
         return self._client
 
-    def submit(self, request: GenerateRequest, *, sink: Sink) -> Ticket:
+    def submit(self, request: GenerateRequest, *, sink: Sink, exclusive: bool = False) -> Ticket:
         """Queue ``request``; its events go to ``sink``. Gives it an id if it has none.
+
+        When the engine decodes several replies together (loaded with ``parallel`` > 1), a
+        request joins the batch in progress unless ``exclusive`` (it then waits for the batch
+        to end and runs alone, as the window's conversation with its KV state does).
 
         Raises:
             ServerBusyError: ``max_waiting`` requests already wait, or the queue is closed.
         """
         if not request.request_id:
             request = _with_id(request, uuid.uuid4().hex)
-        job = _Job(request=request, sink=sink)
+        job = _Job(request=request, sink=sink, exclusive=exclusive)
         with self._lock:
             if self._closing:
                 raise ServerBusyError("The model engine is shutting down.")
@@ -129,7 +151,7 @@ class EngineQueue:
         """Cancel everything queued or running and end the queue's thread (not the engine)."""
         with self._lock:
             self._closing = True
-            jobs = [*self._waiting, *([self._current] if self._current else [])]
+            jobs = [*self._waiting, *self._running]
             self._wake.notify()
         for job in jobs:
             self._cancel(job)
@@ -144,12 +166,18 @@ class EngineQueue:
                     self._wake.wait()
                 if self._closing:
                     return
-                job = self._current = self._waiting.popleft()
+                job = self._waiting.popleft()
+                self._running.add(job)
+                self._batching = self._client.parallel > 1 and not job.exclusive
             try:
-                self._run(job)
+                if self._batching:
+                    _Batch(self, job).run()
+                else:
+                    self._run(job)
             finally:
                 with self._lock:
-                    self._current = None
+                    self._running.clear()
+                    self._batching = False
 
     def _run(self, job: _Job) -> None:
         request_id = job.request.request_id
@@ -181,8 +209,8 @@ class EngineQueue:
             waiting = job in self._waiting
             if waiting:
                 self._waiting.remove(job)
-            elif self._current is job:
-                self._client.request_stop()
+            elif job in self._running and not self._batching:
+                self._client.request_stop()  # (a batch tells the engine itself, see _Batch)
         if waiting:
             self._record(
                 RequestOutcome(request_id=job.request.request_id, stop_reason=CANCELLED_WAITING)
@@ -194,6 +222,72 @@ class EngineQueue:
             self._outcomes[outcome.request_id] = outcome
             while len(self._outcomes) > OUTCOMES_KEPT:
                 self._outcomes.popitem(last=False)
+
+
+class _Batch:
+    """One stay of the engine in batch mode, on the queue's thread.
+
+    Waiting requests join in arrival order (up to the first exclusive one); the batch closes
+    once none is left in it.
+    """
+
+    def __init__(self, queue: EngineQueue, first: _Job) -> None:
+        self._queue = queue
+        self._in_flight: dict[str, _Job] = {first.request.request_id: first}
+        self._outbox: list[BatchMessage] = [BatchAdd(request=first.request)]
+        self._closed = False
+
+    def run(self) -> None:
+        try:
+            for item in self._queue._client.run_batch(self._take):
+                if isinstance(item, BatchEvent):
+                    self._route(item)
+        except AutoGLMError as exc:  # the engine died or hung: every reply in it fails
+            for job in list(self._in_flight.values()):
+                self._end(job, RequestOutcome(job.request.request_id, "error", error=str(exc)), exc)
+
+    def _take(self) -> list[BatchMessage]:
+        """What to send the engine now (asked by the client between messages)."""
+        queue = self._queue
+        with queue._lock:
+            while queue._waiting and not queue._waiting[0].exclusive and not self._closed:
+                job = queue._waiting.popleft()
+                queue._running.add(job)
+                self._in_flight[job.request.request_id] = job
+                self._outbox.append(BatchAdd(request=job.request))
+            for job in self._in_flight.values():
+                if job.cancelled.is_set() and not job.cancel_sent:
+                    job.cancel_sent = True
+                    self._outbox.append(BatchCancel(request_id=job.request.request_id))
+            if not self._in_flight and not self._closed:
+                self._closed = True
+                self._outbox.append(BatchClose())
+            messages, self._outbox = self._outbox, []
+        return messages
+
+    def _route(self, item: BatchEvent) -> None:
+        job = self._in_flight.get(item.request_id)
+        if job is None:
+            return
+        event = item.event
+        if isinstance(event, EngineFailure):
+            error = error_from_failure(event)
+            self._end(job, RequestOutcome(item.request_id, "error", error=str(error)), error)
+        elif isinstance(event, GenerationFinished):
+            _deliver(job, event)
+            stats = event.stats
+            self._end(
+                job, RequestOutcome(item.request_id, stats.stop_reason, stats.generated_tokens)
+            )
+        elif isinstance(event, TokenChunk | ContextTrimmed):
+            _deliver(job, event)
+
+    def _end(self, job: _Job, outcome: RequestOutcome, error: AutoGLMError | None = None) -> None:
+        self._in_flight.pop(job.request.request_id, None)
+        with self._queue._lock:
+            self._queue._running.discard(job)
+        self._queue._record(outcome)
+        _deliver(job, Ended(error=error))
 
 
 def _deliver(job: _Job, item: Delivery) -> None:

@@ -12,6 +12,7 @@ import ctypes
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -132,6 +133,44 @@ def _load_callbacks(progress: Callable[[float], bool]) -> Iterator[None]:
         llama_lib.llama_model_default_params = original
 
 
+@dataclass(frozen=True)
+class PreparedReply:
+    """A request made ready for llama.cpp (the single path's and the batch decoder's)."""
+
+    tokens: list[int]
+    dropped_turns: int
+    stop: list[str]  # the model's end-of-turn text and the request's stop strings
+    grammar: LlamaGrammar | None
+    max_tokens: int  # the request's, within what the context leaves after the prompt
+    seed: int  # the request's, or a fresh random one
+
+
+@contextlib.contextmanager
+def _sequences(n_seq_max: int) -> Iterator[None]:
+    """Give the next ``Llama(...)``'s context ``n_seq_max`` sequences over one unified KV cache.
+
+    Sequence 0 is the window's conversation; the batch decoder uses the others. Unified, the
+    sequences share the context's cells (no more memory than one sequence of ``n_ctx``).
+    llama-cpp-python has no argument for either, so the defaults are patched meanwhile.
+    """
+    if n_seq_max <= 1:
+        yield
+        return
+    original = llama_lib.llama_context_default_params
+
+    def params_with_sequences() -> Any:
+        params = original()
+        params.n_seq_max = n_seq_max
+        params.kv_unified = True
+        return params
+
+    llama_lib.llama_context_default_params = params_with_sequences
+    try:
+        yield
+    finally:
+        llama_lib.llama_context_default_params = original
+
+
 class LlamaRuntime:
     """One loaded model and its context; prompt formatting, context fitting and streaming."""
 
@@ -167,14 +206,21 @@ class LlamaRuntime:
         self._content_counts: dict[str, int] = {}
         self._states: KvStateCache | None = None
         self._can_shift = False
+        self._parallel = 1
         # ctypes callbacks must outlive every native call that may invoke them.
         self._abort_callback = llama_lib.ggml_abort_callback(lambda _data: self._stop_requested())
         self._no_abort_callback = llama_lib.ggml_abort_callback()
 
     # -- loading -------------------------------------------------------------------------
 
-    def load(self, plan: LoadPlan, *, kv_cache_dir: Path | None = None) -> ModelInfo:
-        """Load the plan's model; KV states of its conversations persist in ``kv_cache_dir``."""
+    def load(
+        self, plan: LoadPlan, *, kv_cache_dir: Path | None = None, parallel: int = 1
+    ) -> ModelInfo:
+        """Load the plan's model; KV states of its conversations persist in ``kv_cache_dir``.
+
+        ``parallel`` > 1 leaves room for that many replies decoded together (the batch
+        decoder's sequences) beside the conversation's own.
+        """
         self.close()
         path = Path(plan.model_path)
         check_model_file(path)
@@ -189,7 +235,7 @@ class LlamaRuntime:
             return not self._stop_requested()
 
         try:
-            with _load_callbacks(on_progress):
+            with _load_callbacks(on_progress), _sequences(parallel + 1 if parallel > 1 else 1):
                 llm = llama_cpp.Llama(
                     model_path=str(path),
                     n_ctx=plan.n_ctx,
@@ -214,6 +260,7 @@ class LlamaRuntime:
                 f"architecture this version does not support, or need more memory ({exc})."
             ) from exc
         self._llm = llm
+        self._parallel = parallel
         template = llm.metadata.get("tokenizer.chat_template") or CHATML_TEMPLATE
         self._formatter, self._stop_strings = _chat_formatter(llm, template)
         self._governor = self._governor_factory(plan, self._threads_in_use())
@@ -321,9 +368,8 @@ class LlamaRuntime:
         self._set_threads(self._governor.begin_reply() if self._governor else None)
         n_ctx = llm.n_ctx()
         sampling, options = request.sampling, request.options
-        grammar = _grammar_for(options)  # before any work: a bad schema fails at once
-        fitted = self._fitted_prompt(request, n_ctx=n_ctx)
-        prompt = fitted.tokens
+        reply = self.prepare_reply(request)
+        prompt = reply.tokens
         self._prepare_cache(llm, prompt)
         reused = 0
         if llm.n_tokens:
@@ -342,8 +388,7 @@ class LlamaRuntime:
             self._set_threads(self._governor.on_token() if self._governor else None)
             return self._stop_requested()
 
-        seed = sampling.seed if sampling.seed >= 0 else random.randrange(2**31)
-        max_tokens = min(sampling.max_tokens, n_ctx - len(prompt))
+        max_tokens = reply.max_tokens
         stop_reason = StopReason.EOS
         self._set_abort_check(enabled=True)
         stream: Any = llm.create_completion(
@@ -356,9 +401,9 @@ class LlamaRuntime:
             repeat_penalty=sampling.repeat_penalty,
             frequency_penalty=options.frequency_penalty,
             presence_penalty=options.presence_penalty,
-            seed=seed,
-            stop=[*self._stop_strings, *options.stop],
-            grammar=grammar,
+            seed=reply.seed,
+            stop=reply.stop,
+            grammar=reply.grammar,
             stopping_criteria=llama_cpp.StoppingCriteriaList([after_each_token]),
             stream=True,
         )
@@ -391,12 +436,43 @@ class LlamaRuntime:
             tokens_per_s=(generated - 1) / decode_s if generated > 1 and decode_s > 0 else 0.0,
             total_s=finished - started,
             stop_reason=stop_reason.value,
-            trimmed_messages=fitted.dropped_turns,
+            trimmed_messages=reply.dropped_turns,
             context_used=llm.n_tokens,
             context_size=n_ctx,
             n_threads=self._threads_in_use().n_threads,
             thread_changes=(self._governor.changes if self._governor else 0) - changes_before,
         )
+
+    def prepare_reply(self, request: GenerateRequest) -> PreparedReply:
+        """What llama.cpp is given for ``request``: prompt tokens, stops, grammar, limits.
+
+        Raises:
+            RequestError: the JSON schema cannot be used (checked before any other work).
+            PromptTooLongError: the prompt does not fit (and may not be trimmed).
+        """
+        llm, _ = self._require_model()
+        n_ctx = llm.n_ctx()
+        grammar = _grammar_for(request.options)
+        fitted = self._fitted_prompt(request, n_ctx=n_ctx)
+        sampling = request.sampling
+        return PreparedReply(
+            tokens=fitted.tokens,
+            dropped_turns=fitted.dropped_turns,
+            stop=[*self._stop_strings, *request.options.stop],
+            grammar=grammar,
+            max_tokens=min(sampling.max_tokens, n_ctx - len(fitted.tokens)),
+            seed=sampling.seed if sampling.seed >= 0 else random.randrange(2**31),
+        )
+
+    @property
+    def parallel(self) -> int:
+        """How many replies the loaded context can decode together (1: one at a time)."""
+        return self._parallel
+
+    @property
+    def llama(self) -> llama_cpp.Llama:
+        """The loaded model's ``Llama`` (for the batch decoder, which shares its context)."""
+        return self._require_model()[0]
 
     def _fitted_prompt(self, request: GenerateRequest, *, n_ctx: int) -> FittedPrompt:
         """The request's conversation as prompt tokens that leave room for the reply.
