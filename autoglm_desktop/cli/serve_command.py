@@ -72,6 +72,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="seconds a request may take, waiting included",
     )
     serve.add_argument(
+        "--threads", type=int, help="CPU threads for llama.cpp (default: the plan's, adaptive)"
+    )
+    serve.add_argument(
         "--parallel",
         type=int,
         default=DEFAULT_PARALLEL,
@@ -125,6 +128,13 @@ def _plan(args: argparse.Namespace) -> LoadPlan:
     plan = tuned.plan
     if args.ctx:
         plan = dataclasses.replace(plan, n_ctx=args.ctx)
+    if args.threads:
+        plan = dataclasses.replace(
+            plan,
+            n_threads=args.threads,
+            n_threads_batch=args.threads,
+            adaptive_threads=False,
+        )
     return dataclasses.replace(plan, kv_cache_disk_bytes=0)  # the server writes no files
 
 

@@ -136,3 +136,15 @@ def test_an_exclusive_request_runs_alone_between_batches(engine: EngineQueue) ->
     for reply in (batched, alone, after):
         text, stats, ended = reply.result()
         assert ended.error is None and text and stats is not None
+
+
+def test_a_prompt_that_goes_on_from_a_finished_one_reuses_its_cells(engine: EngineQueue) -> None:
+    opening = "Numbers: " + COUNTING  # read for the first time here
+    first_text, first, _ = submit(engine, completion(opening, max_tokens=12))[1].result()
+    assert first is not None and first.evaluated_prompt_tokens >= first.prompt_tokens - 1
+    follow_up = opening + first_text + " and then"
+    _, second, ended = submit(engine, completion(follow_up, max_tokens=8))[1].result()
+    assert ended.error is None
+    assert second is not None and second.generated_tokens > 0
+    # Only what follows the first reply's cells is read again.
+    assert second.evaluated_prompt_tokens < second.prompt_tokens - first.prompt_tokens

@@ -27,6 +27,7 @@ from llama_cpp._internals import LlamaSampler
 
 from autoglm_desktop.core.common.errors import AutoGLMError, EngineError
 from autoglm_desktop.core.common.types import GenerationStats, SamplingSettings, StopReason
+from autoglm_desktop.core.engine.context_window import common_prefix
 from autoglm_desktop.core.engine.events import EngineEvent, GenerationFinished, TokenChunk
 from autoglm_desktop.core.engine.protocol import GenerateRequest
 from autoglm_desktop.core.engine.runtime import LlamaRuntime, PreparedReply
@@ -45,9 +46,11 @@ class _Slot:
     sampler: LlamaSampler
     reserve: int  # cells held for it: prompt + max_tokens
     started: float
-    fed: int = 0  # prompt tokens decoded so far
+    fed: int = 0  # prompt tokens decoded so far (or found in parked cells)
+    reused: int = 0  # prompt tokens found in parked cells
     pos: int = 0  # tokens in its sequence
     next_token: int | None = None  # sampled, to be decoded in the next step
+    written: list[int] = field(default_factory=list)  # sampled tokens decoded into its cells
     generated: int = 0
     first_at: float | None = None
     text: str = ""  # decoded but held back: it may be the start of a stop string
@@ -77,6 +80,10 @@ class BatchDecoder:
         self._vocab = self._llm._model.vocab
         self._memory = llama_lib.llama_get_memory(self._llm.ctx)
         self._free_seqs = list(range(runtime.parallel, 0, -1))
+        # Free sequences whose cells still hold a finished reply's tokens, oldest first: the
+        # next prompt that starts the same way (the same conversation, one turn on) reuses
+        # them, as llama-server's slots keep their prompt cache.
+        self._parked: dict[int, list[int]] = {}
         self._waiting: list[tuple[GenerateRequest, PreparedReply, float]] = []
         self._slots: list[_Slot] = []
         self._batch = llama_lib.llama_batch_init(self._n_batch, 0, 1)
@@ -141,10 +148,16 @@ class BatchDecoder:
                 self._sample(slot)
 
     def close(self) -> None:
-        """End every reply (as stopped) and free the batch's native memory."""
+        """End every reply (as stopped), forget the parked cells, free the native batch.
+
+        Call before the single-reply path uses the context again: llama-cpp-python clears
+        every sequence's cells past its own.
+        """
         self.cancel_all()
         for slot in list(self._slots):
             self._finish(slot, StopReason.STOPPED)
+        for seq in list(self._parked):
+            self._unpark(seq)
         llama_lib.llama_batch_free(self._batch)
 
     # -- steps ----------------------------------------------------------------------------
@@ -153,13 +166,12 @@ class BatchDecoder:
         while self._waiting and self._free_seqs:
             request, reply, queued_at = self._waiting[0]
             reserve = min(len(reply.tokens) + reply.max_tokens, self._n_ctx)
-            held = sum(slot.reserve for slot in self._slots)
-            if held + reserve + self._conversation_cells() > self._n_ctx:
-                if self._slots:
-                    return  # waits until replies in the batch end and free their cells
-                self._drop_conversation()
+            seq, reused = self._best_seq(reply.tokens)
+            if not self._make_room(reserve, keep=seq):
+                return  # waits until replies in the batch end and free their cells
             del self._waiting[0]
-            seq = self._free_seqs.pop()
+            self._free_seqs.remove(seq)
+            self._take_seq(seq, reused)
             self._slots.append(
                 _Slot(
                     seq=seq,
@@ -168,8 +180,52 @@ class BatchDecoder:
                     sampler=_sampler(self._llm, request.sampling, request, reply),
                     reserve=reserve,
                     started=queued_at,
+                    fed=reused,
+                    pos=reused,
+                    reused=reused,
                 )
             )
+
+    def _best_seq(self, prompt: list[int]) -> tuple[int, int]:
+        """The free sequence whose parked cells serve most of ``prompt``, and how many."""
+        best_seq, best = self._free_seqs[-1], 0
+        for seq in self._free_seqs:
+            shared = common_prefix(self._parked.get(seq, []), prompt)
+            if shared > best:
+                best_seq, best = seq, shared
+        return best_seq, min(best, len(prompt) - 1)  # the last prompt token gives the logits
+
+    def _make_room(self, reserve: int, *, keep: int) -> bool:
+        """Free cells for a reply of ``reserve`` cells (parked ones first, except ``keep``'s).
+
+        The window's conversation goes too when the reply alone needs its room. False: the
+        replies in the batch hold too much; wait for them.
+        """
+
+        def used() -> int:
+            parked = sum(len(t) for seq, t in self._parked.items() if seq != keep)
+            held = sum(slot.reserve for slot in self._slots)
+            return held + parked + int(self._llm.n_tokens) + reserve
+
+        for seq in list(self._parked):  # oldest first
+            if used() <= self._n_ctx:
+                break
+            if seq != keep:
+                self._unpark(seq)
+        if used() > self._n_ctx and not self._slots:
+            self._drop_conversation()
+        return used() <= self._n_ctx or not self._slots
+
+    def _take_seq(self, seq: int, reused: int) -> None:
+        """Keep the first ``reused`` parked cells of ``seq``, drop the rest."""
+        self._parked.pop(seq, None)
+        if self._memory is not None:
+            llama_lib.llama_memory_seq_rm(self._memory, seq, reused, -1)
+
+    def _unpark(self, seq: int) -> None:
+        del self._parked[seq]
+        if self._memory is not None:
+            llama_lib.llama_memory_seq_rm(self._memory, seq, -1, -1)
 
     def _fill_batch(self) -> bool:
         """Writing replies' next tokens first, then prompt pieces in the room left.
@@ -181,6 +237,7 @@ class BatchDecoder:
             slot.batch_index = -1
             if slot.next_token is not None:
                 self._put(n, slot.next_token, slot, logits=True)
+                slot.written.append(slot.next_token)
                 slot.batch_index = n
                 slot.next_token = None
                 n += 1
@@ -252,18 +309,21 @@ class BatchDecoder:
         if reason is not StopReason.STOPPED:  # a stopped reply's held-back text is dropped
             self._send_text(slot, slot.text + slot.decoder.decode(b"", final=True))
         stats = self._stats(slot, StopReason.STOPPED if slot.cancelled else reason)
-        self._release(slot)
+        self._release(slot, keep=[*slot.reply.tokens[: slot.fed], *slot.written])
         self._emit(slot.request_id, GenerationFinished(stats=stats, request_id=slot.request_id))
 
     def _drop(self, slot: _Slot, error: AutoGLMError) -> None:
         self._release(slot)
         self._fail(slot.request_id, error)
 
-    def _release(self, slot: _Slot) -> None:
+    def _release(self, slot: _Slot, *, keep: list[int] | None = None) -> None:
+        """Free the slot's sequence; ``keep``: the tokens its cells hold, parked for reuse."""
         self._slots.remove(slot)
-        if self._memory is not None:
+        if keep:
+            self._parked[slot.seq] = keep
+        elif self._memory is not None:
             llama_lib.llama_memory_seq_rm(self._memory, slot.seq, -1, -1)
-        self._free_seqs.append(slot.seq)
+        self._free_seqs.insert(0, slot.seq)
         slot.sampler.close()  # type: ignore[no-untyped-call]
 
     def _stats(self, slot: _Slot, reason: StopReason) -> GenerationStats:
@@ -272,7 +332,7 @@ class BatchDecoder:
         decode_s = finished - first
         return GenerationStats(
             prompt_tokens=len(slot.reply.tokens),
-            evaluated_prompt_tokens=slot.fed,
+            evaluated_prompt_tokens=slot.fed - slot.reused,
             generated_tokens=slot.generated,
             ttft_s=first - slot.started,
             tokens_per_s=(slot.generated - 1) / decode_s

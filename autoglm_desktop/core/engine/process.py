@@ -35,6 +35,7 @@ from autoglm_desktop.core.engine.protocol import (
 )
 
 if TYPE_CHECKING:
+    from autoglm_desktop.core.engine.batch import BatchDecoder
     from autoglm_desktop.core.engine.runtime import LlamaRuntime
 
 # At most one beat per this many seconds (the client's deadlines are many times longer).
@@ -112,6 +113,7 @@ def engine_main(
     )
 
     beacon = _Beacon(conn, stop_event)
+    batches = _Batches(conn)
     runtime = LlamaRuntime(
         stop_requested=beacon.stop_requested,
         emit=conn.send,
@@ -128,15 +130,19 @@ def engine_main(
                 break
             try:
                 if isinstance(request, BatchOpen):
-                    _serve_batch(runtime, conn=conn, beacon=beacon, stop_event=stop_event)
+                    _serve_batch(batches.decoder(runtime), conn=conn, beacon=beacon)
                 else:
+                    batches.forget()  # the single-reply path clears other sequences' cells
                     _serve(runtime, request, conn=conn, beacon=beacon)
             except AutoGLMError as exc:
+                batches.forget()
                 conn.send(EngineFailure(kind=type(exc).__name__, message=str(exc)))
             except Exception as exc:  # report anything else instead of dying silently
+                batches.forget()
                 conn.send(EngineFailure(kind="EngineError", message=f"Engine error: {exc!r}"))
             conn.send(RequestDone())
     finally:
+        batches.forget()
         runtime.close()
 
 
@@ -163,41 +169,56 @@ def _serve(
     runtime.remember_state()  # after the reply is out; disk writes go on aside
 
 
-def _serve_batch(
-    runtime: LlamaRuntime, *, conn: Connection, beacon: _Beacon, stop_event: Event
-) -> None:
+class _Batches:
+    """The batch decoder, kept from one batch-mode stay to the next.
+
+    Its parked cells (finished replies' prompts) serve the next requests that start the same
+    way; it is forgotten when anything else uses the context.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._decoder: BatchDecoder | None = None
+
+    def decoder(self, runtime: LlamaRuntime) -> BatchDecoder:
+        from autoglm_desktop.core.engine.batch import BatchDecoder  # heavy: llama.cpp
+
+        if self._decoder is None:
+            self._decoder = BatchDecoder(runtime, emit=self._emit, fail=self._fail)
+        return self._decoder
+
+    def forget(self) -> None:
+        if self._decoder is not None:
+            self._decoder.close()
+            self._decoder = None
+
+    def _emit(self, request_id: str, event: object) -> None:
+        self._conn.send(BatchEvent(request_id=request_id, event=event))
+
+    def _fail(self, request_id: str, error: AutoGLMError) -> None:
+        self._emit(request_id, EngineFailure(kind=type(error).__name__, message=str(error)))
+
+
+def _serve_batch(decoder: BatchDecoder, *, conn: Connection, beacon: _Beacon) -> None:
     """Batch mode: decode the replies the client adds, together, until it closes the batch.
 
     Between two steps the pipe is read for new replies and cancellations; with nothing to
     decode the engine waits on it (beating, so the client knows it is alive). Stop ends every
     reply of the batch.
     """
-    from autoglm_desktop.core.engine.batch import BatchDecoder  # heavy: llama.cpp
-
     beacon.enter(Stage.REPLY)
-
-    def emit(request_id: str, event: object) -> None:
-        conn.send(BatchEvent(request_id=request_id, event=event))
-
-    def fail(request_id: str, error: AutoGLMError) -> None:
-        emit(request_id, EngineFailure(kind=type(error).__name__, message=str(error)))
-
-    decoder = BatchDecoder(runtime, emit=emit, fail=fail)
     closing = False
-    try:
-        while not (closing and not decoder.busy):
-            wait = 0.0 if decoder.busy else BEAT_SECONDS
-            while conn.poll(wait):
-                message = conn.recv()
-                if isinstance(message, BatchAdd):
-                    decoder.add(message.request)
-                elif isinstance(message, BatchCancel):
-                    decoder.cancel(message.request_id)
-                elif isinstance(message, BatchClose):
-                    closing = True
-                wait = 0.0
-            if beacon.stop_requested():
-                decoder.cancel_all()
-            decoder.step()
-    finally:
-        decoder.close()
+    while not (closing and not decoder.busy):
+        wait = 0.0 if decoder.busy else BEAT_SECONDS
+        while conn.poll(wait):
+            message = conn.recv()
+            if isinstance(message, BatchAdd):
+                decoder.add(message.request)
+            elif isinstance(message, BatchCancel):
+                decoder.cancel(message.request_id)
+            elif isinstance(message, BatchClose):
+                closing = True
+            wait = 0.0
+        if beacon.stop_requested():
+            decoder.cancel_all()
+        decoder.step()
