@@ -268,10 +268,28 @@ def test_a_prompt_longer_than_the_context_is_400(server: Server) -> None:
     assert caught.value.code == "context_length_exceeded"
 
 
-def test_embeddings_of_a_chat_model_are_refused_clearly(server: Server) -> None:
+def test_embeddings_are_unit_vectors_one_per_text(server: Server) -> None:
+    client = server.client()
+    texts = ["The cat sleeps.", "Stock prices fell today.", "The cat sleeps."]
+    result = client.embeddings.create(model=server.model, input=texts)  # base64 by default
+    vectors = [item.embedding for item in sorted(result.data, key=lambda d: d.index)]
+    assert len(vectors) == 3
+    assert len({len(v) for v in vectors}) == 1 and len(vectors[0]) > 16
+    for vector in vectors:
+        assert abs(sum(x * x for x in vector) - 1.0) < 1e-3
+    assert vectors[0] == pytest.approx(vectors[2], abs=1e-5)
+    assert vectors[0] != pytest.approx(vectors[1], abs=1e-3)
+    assert result.usage.prompt_tokens > 6
+    as_floats = client.embeddings.create(
+        model=server.model, input="The cat sleeps.", encoding_format="float"
+    )
+    assert as_floats.data[0].embedding == pytest.approx(vectors[0], abs=1e-5)
+
+
+def test_embeddings_of_token_arrays_are_refused_clearly(server: Server) -> None:
     with pytest.raises(openai.BadRequestError) as caught:
-        server.client().embeddings.create(model=server.model, input="hello")
-    assert caught.value.code == "model_not_supported"
+        server.client().embeddings.create(model=server.model, input=[[1, 2, 3]])
+    assert caught.value.param == "input"
 
 
 def test_unknown_route_is_an_openai_404(server: Server) -> None:

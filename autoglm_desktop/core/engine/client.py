@@ -27,13 +27,19 @@ from typing import cast
 
 from autoglm_desktop.core.common import errors, paths
 from autoglm_desktop.core.common.types import ChatTurn, LoadPlan, ModelInfo, SamplingSettings
-from autoglm_desktop.core.engine.events import EngineEvent, GenerationFinished, ModelLoaded
+from autoglm_desktop.core.engine.events import (
+    Embeddings,
+    EngineEvent,
+    GenerationFinished,
+    ModelLoaded,
+)
 from autoglm_desktop.core.engine.process import engine_main
 from autoglm_desktop.core.engine.protocol import (
     BatchEvent,
     BatchMessage,
     BatchOpen,
     Busy,
+    EmbedRequest,
     EngineFailure,
     GenerateRequest,
     LoadRequest,
@@ -203,6 +209,15 @@ class EngineClient:
                 raise
             if self._stop_event.is_set():
                 return
+        yield from self._request(request)
+
+    def embed(self, request: EmbedRequest) -> Iterator[EngineEvent]:
+        """Embeddings of ``request``'s texts: one ``Embeddings`` event (after a reload, if any)."""
+        self._stop_event.clear()
+        if self._plan is None:
+            raise errors.NoModelLoadedError("No model is loaded. Choose a model first.")
+        if not self.is_running:
+            yield from self.load(self._plan, parallel=self._parallel)
         yield from self._request(request)
 
     def run_batch(
@@ -404,7 +419,7 @@ class _Watch:
         self._last_heard = time.monotonic()
         if isinstance(message, Busy):
             self._stage = message.stage
-        elif isinstance(message, GenerationFinished | ModelLoaded):
+        elif isinstance(message, GenerationFinished | ModelLoaded | Embeddings):
             self._answered = True
 
     def overdue(self) -> errors.AutoGLMError | None:

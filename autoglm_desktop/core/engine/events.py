@@ -39,7 +39,17 @@ class GenerationFinished:
     request_id: str = ""  # the request's, as it was sent
 
 
-EngineEvent = LoadProgress | ModelLoaded | ContextTrimmed | TokenChunk | GenerationFinished
+@dataclass(frozen=True)
+class Embeddings:
+    """The answer to an EmbedRequest: one unit-length vector per text."""
+
+    vectors: tuple[tuple[float, ...], ...]
+    prompt_tokens: int
+
+
+EngineEvent = (
+    LoadProgress | ModelLoaded | ContextTrimmed | TokenChunk | GenerationFinished | Embeddings
+)
 
 
 @dataclass(frozen=True)

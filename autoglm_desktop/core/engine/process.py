@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from autoglm_desktop.core.common.errors import AutoGLMError, OperationCancelledError
 from autoglm_desktop.core.common.types import GenerationStats, StopReason
-from autoglm_desktop.core.engine.events import GenerationFinished, ModelLoaded
+from autoglm_desktop.core.engine.events import Embeddings, GenerationFinished, ModelLoaded
 from autoglm_desktop.core.engine.protocol import (
     BatchAdd,
     BatchCancel,
@@ -26,6 +26,7 @@ from autoglm_desktop.core.engine.protocol import (
     BatchEvent,
     BatchOpen,
     Busy,
+    EmbedRequest,
     EngineFailure,
     GenerateRequest,
     LoadRequest,
@@ -148,7 +149,7 @@ def engine_main(
 
 def _serve(
     runtime: LlamaRuntime,
-    request: LoadRequest | GenerateRequest,
+    request: LoadRequest | GenerateRequest | EmbedRequest,
     *,
     conn: Connection,
     beacon: _Beacon,
@@ -159,6 +160,11 @@ def _serve(
             request.plan, kv_cache_dir=request.kv_cache_dir, parallel=request.parallel
         )
         conn.send(ModelLoaded(info=info))
+        return
+    if isinstance(request, EmbedRequest):
+        beacon.enter(Stage.REPLY)
+        vectors, tokens = runtime.embed(list(request.texts))
+        conn.send(Embeddings(vectors=tuple(tuple(v) for v in vectors), prompt_tokens=tokens))
         return
     beacon.enter(Stage.REPLY)
     try:

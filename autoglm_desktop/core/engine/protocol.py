@@ -44,6 +44,14 @@ class GenerateRequest:
 
 
 @dataclass(frozen=True)
+class EmbedRequest:
+    """Embeddings of texts (the local server's ``/v1/embeddings``)."""
+
+    texts: tuple[str, ...]
+    request_id: str = ""
+
+
+@dataclass(frozen=True)
 class ShutdownRequest:
     pass
 
@@ -121,4 +129,4 @@ class BatchEvent:
     event: object  # TokenChunk | GenerationFinished | EngineFailure
 
 
-Request = LoadRequest | GenerateRequest | ShutdownRequest | BatchOpen
+Request = LoadRequest | GenerateRequest | EmbedRequest | ShutdownRequest | BatchOpen

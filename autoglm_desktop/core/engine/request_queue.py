@@ -26,6 +26,7 @@ from autoglm_desktop.core.common.errors import AutoGLMError, ServerBusyError
 from autoglm_desktop.core.engine.client import EngineClient, error_from_failure
 from autoglm_desktop.core.engine.events import (
     ContextTrimmed,
+    Embeddings,
     EngineEvent,
     GenerationFinished,
     TokenChunk,
@@ -36,6 +37,7 @@ from autoglm_desktop.core.engine.protocol import (
     BatchClose,
     BatchEvent,
     BatchMessage,
+    EmbedRequest,
     EngineFailure,
     GenerateRequest,
 )
@@ -68,7 +70,7 @@ class RequestOutcome:
 
 @dataclass(eq=False)
 class _Job:
-    request: GenerateRequest
+    request: GenerateRequest | EmbedRequest
     sink: Sink
     exclusive: bool = False  # runs alone, never in a batch (the window's conversation)
     cancelled: threading.Event = field(default_factory=threading.Event)
@@ -112,7 +114,9 @@ class EngineQueue:
     def client(self) -> EngineClient:
         return self._client
 
-    def submit(self, request: GenerateRequest, *, sink: Sink, exclusive: bool = False) -> Ticket:
+    def submit(
+        self, request: GenerateRequest | EmbedRequest, *, sink: Sink, exclusive: bool = False
+    ) -> Ticket:
         """Queue ``request``; its events go to ``sink``. Gives it an id if it has none.
 
         When the engine decodes several replies together (loaded with ``parallel`` > 1), a
@@ -124,6 +128,7 @@ class EngineQueue:
         """
         if not request.request_id:
             request = _with_id(request, uuid.uuid4().hex)
+        exclusive = exclusive or isinstance(request, EmbedRequest)  # never in a batch
         job = _Job(request=request, sink=sink, exclusive=exclusive)
         with self._lock:
             if self._closing:
@@ -184,9 +189,17 @@ class EngineQueue:
         outcome = RequestOutcome(request_id=request_id, stop_reason="error")
         error: AutoGLMError | None = None
         try:
-            for event in self._client.run(job.request):
+            request = job.request
+            events = (
+                self._client.embed(request)
+                if isinstance(request, EmbedRequest)
+                else self._client.run(request)
+            )
+            for event in events:
                 if job.cancelled.is_set():  # cancelled before the engine cleared its stop flag
                     self._client.request_stop()
+                if isinstance(event, Embeddings):
+                    outcome = RequestOutcome(request_id=request_id, stop_reason="eos")
                 if isinstance(event, GenerationFinished):
                     outcome = RequestOutcome(
                         request_id=request_id,
@@ -234,6 +247,7 @@ class _Batch:
     def __init__(self, queue: EngineQueue, first: _Job) -> None:
         self._queue = queue
         self._in_flight: dict[str, _Job] = {first.request.request_id: first}
+        assert isinstance(first.request, GenerateRequest)  # others are exclusive
         self._outbox: list[BatchMessage] = [BatchAdd(request=first.request)]
         self._closed = False
 
@@ -254,6 +268,7 @@ class _Batch:
                 job = queue._waiting.popleft()
                 queue._running.add(job)
                 self._in_flight[job.request.request_id] = job
+                assert isinstance(job.request, GenerateRequest)  # others are exclusive
                 self._outbox.append(BatchAdd(request=job.request))
             for job in self._in_flight.values():
                 if job.cancelled.is_set() and not job.cancel_sent:
@@ -295,7 +310,9 @@ def _deliver(job: _Job, item: Delivery) -> None:
         job.sink(item)
 
 
-def _with_id(request: GenerateRequest, request_id: str) -> GenerateRequest:
+def _with_id(
+    request: GenerateRequest | EmbedRequest, request_id: str
+) -> GenerateRequest | EmbedRequest:
     return dataclasses.replace(request, request_id=request_id)
 
 

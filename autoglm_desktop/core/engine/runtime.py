@@ -48,6 +48,7 @@ from autoglm_desktop.core.engine.context_window import (
     plan_reuse,
     reply_reserve,
 )
+from autoglm_desktop.core.engine.embeddings import Embedder
 from autoglm_desktop.core.engine.events import ContextTrimmed, EngineEvent, LoadProgress, TokenChunk
 from autoglm_desktop.core.engine.ggml_backends import register_ggml_backends
 from autoglm_desktop.core.engine.kv_cache import KvStateCache, StoredTokens, cache_key
@@ -207,6 +208,7 @@ class LlamaRuntime:
         self._states: KvStateCache | None = None
         self._can_shift = False
         self._parallel = 1
+        self._embedder: Embedder | None = None
         # ctypes callbacks must outlive every native call that may invoke them.
         self._abort_callback = llama_lib.ggml_abort_callback(lambda _data: self._stop_requested())
         self._no_abort_callback = llama_lib.ggml_abort_callback()
@@ -293,6 +295,9 @@ class LlamaRuntime:
         return _model_info(llm, path, load_seconds=time.perf_counter() - started)
 
     def close(self) -> None:
+        if self._embedder is not None:
+            self._embedder.close()  # before its model goes
+            self._embedder = None
         if self._states is not None:
             self._states.close()  # finishes the disk writes
         if self._llm is not None:
@@ -463,6 +468,13 @@ class LlamaRuntime:
             max_tokens=min(sampling.max_tokens, n_ctx - len(fitted.tokens)),
             seed=sampling.seed if sampling.seed >= 0 else random.randrange(2**31),
         )
+
+    def embed(self, texts: list[str]) -> tuple[list[list[float]], int]:
+        """Unit-length embeddings of ``texts`` and the tokens read (see :mod:`embeddings`)."""
+        llm, _ = self._require_model()
+        if self._embedder is None:
+            self._embedder = Embedder(llm)
+        return self._embedder.embed(texts)
 
     @property
     def parallel(self) -> int:

@@ -32,8 +32,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from autoglm_desktop import APP_ID
 from autoglm_desktop.core.common.errors import AutoGLMError
 from autoglm_desktop.core.common.types import GenerationStats
-from autoglm_desktop.core.engine.events import GenerationFinished, TokenChunk
-from autoglm_desktop.core.engine.protocol import GenerateRequest
+from autoglm_desktop.core.engine.events import Embeddings, GenerationFinished, TokenChunk
+from autoglm_desktop.core.engine.protocol import EmbedRequest, GenerateRequest
 from autoglm_desktop.core.engine.request_queue import Delivery, Ended, EngineQueue
 from autoglm_desktop.core.server import translate
 from autoglm_desktop.core.server.api_errors import SERVER_ERROR, ApiError, from_core_error
@@ -51,7 +51,9 @@ _DONE = object()  # the end of a reply's text
 class _Session:
     """One request in the engine's queue, its events delivered to this event loop."""
 
-    def __init__(self, engine: EngineQueue, request: GenerateRequest, *, timeout_s: float):
+    def __init__(
+        self, engine: EngineQueue, request: GenerateRequest | EmbedRequest, *, timeout_s: float
+    ):
         self._loop = asyncio.get_running_loop()
         self._items: asyncio.Queue[Delivery] = asyncio.Queue()
         self._deadline = self._loop.time() + timeout_s
@@ -104,6 +106,22 @@ class _Session:
                         code="timeout",
                     )
                 return _DONE
+
+    async def embeddings(self) -> Embeddings:
+        """The request's vectors (raises ApiError if it failed or timed out)."""
+        result: Embeddings | None = None
+        while True:
+            item = await self._next()
+            if isinstance(item, Embeddings):
+                result = item
+            elif isinstance(item, Ended):
+                if item.error is not None:
+                    raise from_core_error(item.error)
+                if result is None:
+                    raise ApiError(
+                        503, "The request timed out.", type_=SERVER_ERROR, code="timeout"
+                    )
+                return result
 
     async def text(self) -> str:
         parts = []
@@ -269,13 +287,19 @@ class OpenAIServer:
 
     async def embeddings(self, request: Request) -> Response:
         body = await self._parse(request, EmbeddingRequest)
-        self._check_model(body.model)
-        raise ApiError(
-            400,
-            "The loaded model is a text generation model; it does not serve embeddings. "
-            "Serve an embedding model for /v1/embeddings.",
-            param="model",
-            code="model_not_supported",
+        model = self._check_model(body.model)
+        texts = translate.embedding_texts(body)
+        engine_request = EmbedRequest(texts=tuple(texts), request_id=f"embd-{uuid.uuid4().hex}")
+        session = _Session(self._engine, engine_request, timeout_s=self._config.request_timeout_s)
+        watcher = asyncio.create_task(_cancel_on_disconnect(request, session.cancel))
+        try:
+            result = await session.embeddings()
+        finally:
+            watcher.cancel()
+        return JSONResponse(
+            translate.embeddings_response(
+                model=model, result=result, base64=body.encoding_format == "base64"
+            )
         )
 
     # -- helpers --------------------------------------------------------------------------

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import struct
 import time
+from base64 import b64encode
 from dataclasses import dataclass
 from typing import Any
 
 from autoglm_desktop.core.common.types import ChatTurn, GenerationStats, Role, SamplingSettings
+from autoglm_desktop.core.engine.events import Embeddings
 from autoglm_desktop.core.engine.protocol import GenerateRequest, ReplyOptions
 from autoglm_desktop.core.server.api_errors import ApiError
 from autoglm_desktop.core.server.schemas import (
@@ -22,10 +25,12 @@ from autoglm_desktop.core.server.schemas import (
     ChatCompletionRequest,
     ChatMessage,
     CompletionRequest,
+    EmbeddingRequest,
     TextPart,
     _Generation,
 )
 
+MAX_EMBEDDING_INPUTS = 256
 _ROLES = {"system": Role.SYSTEM, "developer": Role.SYSTEM, "user": Role.USER}
 _FINISH = {"eos": "stop", "length": "length", "stopped": "length"}
 
@@ -250,4 +255,36 @@ def completion_chunk(
         "model": model,
         "system_fingerprint": None,
         "choices": [{"index": 0, "text": text, "logprobs": None, "finish_reason": finish}],
+    }
+
+
+def embedding_texts(body: EmbeddingRequest) -> list[str]:
+    """The texts to embed (raises ApiError for token arrays, dimensions, too many inputs)."""
+    if body.dimensions is not None:
+        raise ApiError(400, "dimensions is not supported.", param="dimensions", code="unsupported")
+    given = body.input
+    texts = [given] if isinstance(given, str) else given
+    if not texts or not all(isinstance(text, str) for text in texts):
+        raise ApiError(
+            400, "input must be a string or a list of strings.", param="input", code="invalid_value"
+        )
+    if len(texts) > MAX_EMBEDDING_INPUTS:
+        raise ApiError(400, f"At most {MAX_EMBEDDING_INPUTS} inputs per request.", param="input")
+    return [str(text) for text in texts]
+
+
+def embeddings_response(*, model: str, result: Embeddings, base64: bool) -> dict[str, Any]:
+    """OpenAI's embeddings list (``base64``: little-endian float32, as the openai client asks)."""
+    data = []
+    for index, vector in enumerate(result.vectors):
+        encoded: Any = list(vector)
+        if base64:
+            encoded = b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode("ascii")
+        data.append({"object": "embedding", "index": index, "embedding": encoded})
+    tokens = result.prompt_tokens
+    return {
+        "object": "list",
+        "data": data,
+        "model": model,
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
     }
