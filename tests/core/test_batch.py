@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from autoglm_desktop.core.common.errors import RequestError
+from autoglm_desktop.core.common.errors import RequestError, ServerBusyError
 from autoglm_desktop.core.common.types import GenerationStats, LoadPlan, SamplingSettings
 from autoglm_desktop.core.engine import EngineClient
 from autoglm_desktop.core.engine.events import GenerationFinished, TokenChunk
@@ -18,6 +18,8 @@ from autoglm_desktop.core.engine.protocol import GenerateRequest, ReplyOptions
 from autoglm_desktop.core.engine.request_queue import Delivery, Ended, EngineQueue, Ticket
 
 WAIT_S = 120.0
+PARALLEL = 4
+MAX_WAITING = 8
 COUNTING = "1, 2, 3, 4, 5, 6, 7, 8,"  # the starter model goes on counting for a long time
 
 
@@ -59,10 +61,10 @@ def engine(starter_model: Path) -> Iterator[EngineQueue]:
     client = EngineClient()
     list(
         client.load(
-            LoadPlan(model_path=starter_model, n_ctx=1024, kv_cache_disk_bytes=0), parallel=4
+            LoadPlan(model_path=starter_model, n_ctx=1024, kv_cache_disk_bytes=0), parallel=PARALLEL
         )
     )
-    engine_queue = EngineQueue(client)
+    engine_queue = EngineQueue(client, max_waiting=MAX_WAITING)
     yield engine_queue
     engine_queue.close()
     client.shutdown()
@@ -148,3 +150,23 @@ def test_a_prompt_that_goes_on_from_a_finished_one_reuses_its_cells(engine: Engi
     assert second is not None and second.generated_tokens > 0
     # Only what follows the first reply's cells is read again.
     assert second.evaluated_prompt_tokens < second.prompt_tokens - first.prompt_tokens
+
+
+def test_the_queue_holds_what_the_batch_has_no_slot_for_and_refuses_more(
+    engine: EngineQueue,
+) -> None:
+    tickets: list[Ticket] = []
+    replies: list[Reply] = []
+    with pytest.raises(ServerBusyError):
+        for n in range(PARALLEL + MAX_WAITING + 1):
+            ticket, reply = submit(engine, completion(f"{n}: {COUNTING}", max_tokens=400))
+            tickets.append(ticket)
+            replies.append(reply)
+    # Refused only once every slot was taken and MAX_WAITING more were waiting.
+    assert MAX_WAITING <= len(tickets) <= PARALLEL + MAX_WAITING
+    for ticket in reversed(tickets):
+        ticket.cancel()
+    for reply in replies:
+        _, stats, ended = reply.result()
+        assert ended.error is None
+        assert stats is None or stats.stop_reason == "stopped"

@@ -386,3 +386,18 @@ def test_cors_is_off_unless_origins_are_listed(server: Server) -> None:
         assert models.headers["access-control-allow-origin"] == "https://app.example"
     finally:
         other.stop()
+
+
+def test_a_request_past_its_time_limit_ends_with_what_it_has(server: Server) -> None:
+    config = ServerConfig(port=0, api_key=API_KEY, request_timeout_s=2.0, max_tokens_limit=2000)
+    other = ServerThread(build_app(engine=server.queue, config=config), config=config)
+    other.start()
+    try:
+        with openai.OpenAI(base_url=other.base_url, api_key=API_KEY, max_retries=0) as client:
+            reply = client.completions.create(
+                model=server.model, prompt="1, 2, 3, 4,", max_tokens=2000, temperature=0
+            )
+    finally:
+        other.stop()
+    assert reply.choices[0].finish_reason == "length"
+    assert reply.usage is not None and reply.usage.completion_tokens < 2000

@@ -264,7 +264,11 @@ class _Batch:
         """What to send the engine now (asked by the client between messages)."""
         queue = self._queue
         with queue._lock:
-            while queue._waiting and not queue._waiting[0].exclusive and not self._closed:
+            room = queue._client.parallel - len(self._in_flight)  # the rest wait here, counted
+            while room > 0 and not self._closed and queue._waiting:
+                if queue._waiting[0].exclusive:
+                    break
+                room -= 1
                 job = queue._waiting.popleft()
                 queue._running.add(job)
                 self._in_flight[job.request.request_id] = job
