@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,11 +16,18 @@ from autoglm_desktop.core.common.types import GenerationStats, LoadPlan, Samplin
 from autoglm_desktop.core.engine import EngineClient
 from autoglm_desktop.core.engine.events import GenerationFinished, TokenChunk
 from autoglm_desktop.core.engine.protocol import GenerateRequest, ReplyOptions
-from autoglm_desktop.core.engine.request_queue import Delivery, Ended, EngineQueue, Ticket
+from autoglm_desktop.core.engine.request_queue import (
+    Delivery,
+    Ended,
+    EngineQueue,
+    RequestOutcome,
+    Ticket,
+)
 
 WAIT_S = 120.0
 PARALLEL = 4
 MAX_WAITING = 8
+OUTCOMES: list[RequestOutcome] = []  # what the module's queue told its listener
 COUNTING = "1, 2, 3, 4, 5, 6, 7, 8,"  # the starter model goes on counting for a long time
 
 
@@ -64,7 +72,7 @@ def engine(starter_model: Path) -> Iterator[EngineQueue]:
             LoadPlan(model_path=starter_model, n_ctx=1024, kv_cache_disk_bytes=0), parallel=PARALLEL
         )
     )
-    engine_queue = EngineQueue(client, max_waiting=MAX_WAITING)
+    engine_queue = EngineQueue(client, max_waiting=MAX_WAITING, on_outcome=OUTCOMES.append)
     yield engine_queue
     engine_queue.close()
     client.shutdown()
@@ -170,3 +178,23 @@ def test_the_queue_holds_what_the_batch_has_no_slot_for_and_refuses_more(
         _, stats, ended = reply.result()
         assert ended.error is None
         assert stats is None or stats.stop_reason == "stopped"
+
+
+def test_a_caller_on_its_own_thread_streams_its_reply_in_turn(engine: EngineQueue) -> None:
+    request = completion("The sky is", max_tokens=12)
+    events = list(engine.stream(request))
+    assert any(isinstance(e, TokenChunk) for e in events)
+    finished = [e for e in events if isinstance(e, GenerationFinished)]
+    assert len(finished) == 1 and finished[0].stats.generated_tokens > 0
+    assert any(o.request_id == finished[0].request_id for o in OUTCOMES)  # the listener heard
+
+
+def test_leaving_a_stream_early_cancels_its_request(engine: EngineQueue) -> None:
+    events = engine.stream(completion(COUNTING, max_tokens=400))
+    first = next(e for e in events if isinstance(e, TokenChunk))
+    assert first.text
+    events.close()  # the caller leaves (closing the generator cancels the request)
+    deadline = time.monotonic() + WAIT_S
+    while not any(o.stop_reason == "stopped" for o in OUTCOMES[-1:]):
+        assert time.monotonic() < deadline, OUTCOMES[-3:]
+        time.sleep(0.05)

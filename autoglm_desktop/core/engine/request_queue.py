@@ -17,9 +17,10 @@ from __future__ import annotations
 import collections
 import contextlib
 import dataclasses
+import queue
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from autoglm_desktop.core.common.errors import AutoGLMError, ServerBusyError
@@ -80,8 +81,8 @@ class _Job:
 class Ticket:
     """A caller's handle on one queued request."""
 
-    def __init__(self, queue: EngineQueue, job: _Job) -> None:
-        self._queue = queue
+    def __init__(self, owner: EngineQueue, job: _Job) -> None:
+        self._queue = owner
         self._job = job
 
     @property
@@ -96,10 +97,23 @@ class Ticket:
 class EngineQueue:
     """Runs the replies of every caller on one engine, one at a time, in arrival order."""
 
-    def __init__(self, client: EngineClient, *, max_waiting: int = 64) -> None:
-        """``client``: the engine, with its model loaded; ``max_waiting``: queue length limit."""
+    def __init__(
+        self,
+        client: EngineClient,
+        *,
+        max_waiting: int = 64,
+        on_outcome: Callable[[RequestOutcome], None] | None = None,
+    ) -> None:
+        """Start the queue's thread.
+
+        Args:
+            client: the engine, with its model loaded (load another only after :meth:`close`).
+            max_waiting: how many requests may wait; more are refused.
+            on_outcome: hears how each request ended, from the queue's thread (a request log).
+        """
         self._client = client
         self._max_waiting = max_waiting
+        self._on_outcome = on_outcome
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._waiting: collections.deque[_Job] = collections.deque()
@@ -141,6 +155,27 @@ class EngineQueue:
             self._waiting.append(job)
             self._wake.notify()
         return Ticket(self, job)
+
+    def stream(self, request: GenerateRequest, *, exclusive: bool = True) -> Iterator[EngineEvent]:
+        """Queue ``request`` and yield its events here, for a caller on a thread of its own.
+
+        This is how the window's worker shares the engine with the server: its replies wait
+        their turn (alone, with its KV state: ``exclusive``). Leaving the loop early cancels
+        the request.
+
+        Raises:
+            ServerBusyError: the queue is full or closed.
+            AutoGLMError: the engine's error for this request.
+        """
+        items: queue.Queue[Delivery] = queue.Queue()
+        ticket = self.submit(request, sink=items.put, exclusive=exclusive)
+        try:
+            while not isinstance(item := items.get(), Ended):
+                yield item
+            if item.error is not None:
+                raise item.error
+        finally:
+            ticket.cancel()
 
     def waiting(self) -> int:
         """How many requests wait (the running one not counted)."""
@@ -235,6 +270,9 @@ class EngineQueue:
             self._outcomes[outcome.request_id] = outcome
             while len(self._outcomes) > OUTCOMES_KEPT:
                 self._outcomes.popitem(last=False)
+        if self._on_outcome is not None:
+            with contextlib.suppress(Exception):  # a listener's bug must not stop the queue
+                self._on_outcome(outcome)
 
 
 class _Batch:
@@ -244,8 +282,8 @@ class _Batch:
     once none is left in it.
     """
 
-    def __init__(self, queue: EngineQueue, first: _Job) -> None:
-        self._queue = queue
+    def __init__(self, owner: EngineQueue, first: _Job) -> None:
+        self._queue = owner
         self._in_flight: dict[str, _Job] = {first.request.request_id: first}
         assert isinstance(first.request, GenerateRequest)  # others are exclusive
         self._outbox: list[BatchMessage] = [BatchAdd(request=first.request)]
@@ -262,15 +300,15 @@ class _Batch:
 
     def _take(self) -> list[BatchMessage]:
         """What to send the engine now (asked by the client between messages)."""
-        queue = self._queue
-        with queue._lock:
-            room = queue._client.parallel - len(self._in_flight)  # the rest wait here, counted
-            while room > 0 and not self._closed and queue._waiting:
-                if queue._waiting[0].exclusive:
+        owner = self._queue
+        with owner._lock:
+            room = owner._client.parallel - len(self._in_flight)  # the rest wait here, counted
+            while room > 0 and not self._closed and owner._waiting:
+                if owner._waiting[0].exclusive:
                     break
                 room -= 1
-                job = queue._waiting.popleft()
-                queue._running.add(job)
+                job = owner._waiting.popleft()
+                owner._running.add(job)
                 self._in_flight[job.request.request_id] = job
                 assert isinstance(job.request, GenerateRequest)  # others are exclusive
                 self._outbox.append(BatchAdd(request=job.request))
