@@ -33,6 +33,9 @@ from autoglm_desktop.core.engine.protocol import GenerateRequest
 from autoglm_desktop.core.engine.runtime import LlamaRuntime, PreparedReply
 
 PENALTY_LAST_N = 64  # as llama-cpp-python's default
+# Prompt tokens read in one step at most: a step is never long, so replies being written keep
+# flowing while a long prompt is read, and a cancelled reply stops within a step.
+PROMPT_TOKENS_PER_STEP = 128
 PIECE_BYTES = 64
 
 
@@ -242,9 +245,10 @@ class BatchDecoder:
                 slot.next_token = None
                 n += 1
         decoding = n
+        limit = min(self._n_batch, decoding + PROMPT_TOKENS_PER_STEP)
         for slot in self._slots:
             prompt = slot.reply.tokens
-            while slot.fed < len(prompt) and n < self._n_batch:
+            while slot.fed < len(prompt) and n < limit:
                 last = slot.fed == len(prompt) - 1
                 self._put(n, prompt[slot.fed], slot, logits=last)
                 if last:
