@@ -72,7 +72,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="seconds a request may take, waiting included",
     )
     serve.add_argument(
-        "--threads", type=int, help="CPU threads for llama.cpp (default: the plan's, adaptive)"
+        "--threads", type=int, help="CPU threads for llama.cpp (default: the plan's)"
     )
     serve.add_argument(
         "--parallel",
