@@ -102,7 +102,7 @@ def main() -> None:
     from autoglm_desktop.core.engine import EngineClient
     from autoglm_desktop.core.engine.build import llama_build
     from autoglm_desktop.core.models.starter_model import ensure_starter_model
-    from autoglm_desktop.core.planning.model_plan import tuned_plan
+    from autoglm_desktop.core.planning.machine_plan import tuned_plan
 
     model = args.model or ensure_starter_model(models_dir=paths.models_dir()).path
     plan = tuned_plan(model, hardware=None, build=llama_build()).plan

@@ -1,10 +1,16 @@
 """Take a screenshot of the real app window, for looking at the UI (run under Xvfb).
 
     xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python scripts/screenshot.py OUT.png \
-        [--prompt "..."] [--dark]
+        [--prompt "..."] [--dark] [--model PATH] [--thinking] [--settings] [--find TEXT] \
+        [--remote-model NAME] [--remote-servers [--remote-test]]
 
 It uses whatever AUTOGLM_HOME points at (seed it with conversations first if you like), loads
-the default model, optionally sends a prompt and waits for the reply, then grabs the screen.
+the default model (or ``--model``), optionally sends a prompt and waits for the reply, then
+grabs the screen. ``--thinking`` adds a conversation with a thinking model's replies: one
+folded, one unfolded, and one still thinking. ``--remote-model NAME`` picks a remote server's
+model (before ``--prompt``). ``--remote-servers`` opens the Settings pane scrolled to Remote
+servers, with the first saved server selected; ``--remote-test`` also presses its Test
+connection and waits for the answer. Set ``AUTOGLM_LANGUAGE=zh_CN`` for the Chinese UI.
 """
 
 from __future__ import annotations
@@ -14,11 +20,28 @@ import sys
 import time
 from pathlib import Path
 
+from PySide6.QtCore import QUrl
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QScrollArea
 
+from autoglm_desktop.core.common.types import MessageStatus, Role
 from autoglm_desktop.qt.app import create_application
+from autoglm_desktop.qt.chat import reasoning_section
+from autoglm_desktop.qt.chat.view import ACTION_SCHEME, ViewMessage
 from autoglm_desktop.qt.main_window import MainWindow
+
+THOUGHTS = (
+    "The user asks why the sky is blue. The key idea is Rayleigh scattering: air molecules "
+    "scatter short wavelengths much more strongly (about 1/λ⁴), so blue light is scattered "
+    "across the sky. Violet is scattered even more, but the sun emits less of it and our eyes "
+    "are less sensitive to it.\nI should keep the answer short and mention sunsets."
+)
+ANSWER = (
+    "The sky looks blue because of **Rayleigh scattering**: the molecules of the air scatter "
+    "short (blue) wavelengths far more than long (red) ones.\n\n"
+    "- At noon, scattered blue light reaches you from every direction.\n"
+    "- At sunset, light crosses more air, the blue is scattered away and reds remain."
+)
 
 
 def dark_palette() -> QPalette:
@@ -49,6 +72,81 @@ def wait(app: QApplication, done: object, timeout_s: float = 120.0) -> None:
         time.sleep(0.01)
 
 
+def show_thinking(app: QApplication, window: MainWindow) -> None:
+    """A stored chat with a thinking model: a folded reply, an unfolded one, one thinking."""
+    store = window.store
+    chat = store.create_conversation(title="Why is the sky blue?")
+    model = window.model_info.name if window.model_info else "Qwen3-4B"
+    store.add_message(chat.id, role=Role.USER, content="Why is the sky blue?")
+    store.add_message(
+        chat.id,
+        role=Role.ASSISTANT,
+        content=ANSWER,
+        reasoning=THOUGHTS,
+        reasoning_s=12.4,
+        model_name=model,
+    )
+    store.add_message(chat.id, role=Role.USER, content="And why are sunsets red?")
+    store.add_message(
+        chat.id,
+        role=Role.ASSISTANT,
+        content="Near sunset, sunlight crosses much more air: the blue is scattered out on the "
+        "way, so mostly **orange and red** light reaches your eyes.",
+        reasoning="Same physics as before: longer path through the atmosphere, so more "
+        "scattering of blue. Answer in one or two sentences.",
+        reasoning_s=3.0,
+        model_name=model,
+        status=MessageStatus.COMPLETE,
+    )
+    window.sidebar.refresh(keep=chat.id)
+    window.controller.open_conversation(chat.id)
+    view = window.chat_view
+    for _ in range(10):
+        app.processEvents()
+    key = view._entries[1].key  # the first reply: unfold its Thinking section
+    view.anchorClicked.emit(QUrl(f"{ACTION_SCHEME}:{reasoning_section.TOGGLE_ACTION}?entry={key}"))
+    # A third question whose reply is still thinking (the view alone: no engine runs).
+    view.append_message(ViewMessage(message_id=-1, role=Role.USER, text="What about Mars?"))
+    view.begin_assistant_message(header=model)
+    view.append_stream_reasoning(
+        "Mars has a thin CO₂ atmosphere full of fine red dust. The dust particles are large "
+        "compared with the wavelength of light, so they scatter"
+    )
+    view.scroll_to_bottom()
+
+
+def show_remote_servers(app: QApplication, window: MainWindow, *, test: bool) -> None:
+    section = window.settings_pane.remote_servers
+    if not window.settings_dock.isVisible():
+        window.pane_button.click()
+    if section.server_list.count():
+        section.server_list.setCurrentRow(0)
+    if test and section.server_list.count():
+        section.test_button.click()
+        wait(app, section.test_button.isEnabled, timeout_s=30)
+    scroll = window.settings_dock.widget()
+    assert isinstance(scroll, QScrollArea)
+    for _ in range(20):  # the status line's new text is laid out first
+        app.processEvents()
+        time.sleep(0.01)
+        scroll.verticalScrollBar().setValue(scroll.verticalScrollBar().maximum())
+
+
+def remote_picked(window: MainWindow) -> bool:
+    return window.controller.remote is not None and not window.model_bar.remote_is_automatic
+
+
+def pick_remote_model(app: QApplication, window: MainWindow, model: str) -> None:
+    combo = window.model_bar.combo
+    for index in range(combo.count()):
+        combo.setCurrentIndex(index)
+        remote = window.model_bar.selected_remote()
+        if remote is not None and remote.model == model:
+            app.processEvents()
+            return
+    raise SystemExit(f"no remote model {model!r} in the picker")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("out", type=Path)
@@ -56,13 +154,31 @@ def main() -> int:
     parser.add_argument("--dark", action="store_true", help="force the dark colour scheme")
     parser.add_argument("--settings", action="store_true", help="open the Model settings pane")
     parser.add_argument("--find", default="", help="open the find bar and search for this")
+    parser.add_argument("--model", type=Path, help="load this model instead of the default")
+    parser.add_argument("--thinking", action="store_true", help="show a thinking model's chat")
+    parser.add_argument("--remote-model", default="", help="pick this remote model first")
+    parser.add_argument(
+        "--remote-servers", action="store_true", help="open Settings at Remote servers"
+    )
+    parser.add_argument(
+        "--remote-test", action="store_true", help="and test the first server's connection"
+    )
     args = parser.parse_args()
     app = create_application()
     if args.dark:  # what a desktop in dark mode hands Qt; Xvfb has no platform theme
         app.setPalette(dark_palette())
     window = MainWindow()
     window.show()
-    wait(app, lambda: window.model_info is not None)
+    # The model used last loads (a remote one picked last needs no loading).
+    wait(app, lambda: window.model_info is not None or remote_picked(window))
+    current = window.model_info.path if window.model_info else None
+    if args.model is not None and current != args.model:
+        window.load_model(args.model)
+        wait(app, lambda: window.model_info is not None and window.model_info.path == args.model)
+    if args.thinking:
+        show_thinking(app, window)
+    if args.remote_model:
+        pick_remote_model(app, window, args.remote_model)
     if args.prompt:
         window.prompt.setPlainText(args.prompt)
         window.send_button.click()
@@ -71,6 +187,8 @@ def main() -> int:
     if args.settings:
         window.pane_button.click()
         wait(app, lambda: "GB" in window.settings_pane.meters.ram.format(), timeout_s=10)
+    if args.remote_servers:
+        show_remote_servers(app, window, test=args.remote_test)
     if args.find:
         window.find_bar.open_bar()
         window.find_bar.edit.setText(args.find)

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from core.gguf_copy import THINKING_CHATML, copy_with_chat_template
+
 CLI = [sys.executable, "-m", "autoglm_desktop"]
 
 
@@ -65,3 +67,18 @@ def test_self_test_without_any_model_reports_why(tmp_path: Path) -> None:
     assert result.returncode == 1
     report = json.loads(result.stdout.strip())
     assert report["ok"] is False and "no model" in report["reason"]
+
+
+def test_chat_sends_a_thinking_models_reasoning_to_stderr(
+    starter_model: Path, tmp_path: Path
+) -> None:
+    model = copy_with_chat_template(
+        starter_model, tmp_path / "thinking.gguf", template=THINKING_CHATML
+    )
+    args = ("chat", "--model", str(model), "--temperature", "0", "--max-tokens", "20", "Hi.")
+    thinking = run_cli(*args, env_home=tmp_path)
+    assert thinking.returncode == 0, thinking.stderr
+    assert thinking.stderr.strip() and not thinking.stdout.strip()  # SmolLM2 never closes it
+    answering = run_cli(*args, "--think", "off", env_home=tmp_path)
+    assert answering.returncode == 0, answering.stderr
+    assert answering.stdout.strip() and "<think>" not in answering.stdout

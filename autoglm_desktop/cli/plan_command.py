@@ -9,10 +9,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
-from autoglm_desktop.cli.output import print_error
+from autoglm_desktop.cli.output import print_error, print_plain
 from autoglm_desktop.core.common.errors import AutoGLMError
 from autoglm_desktop.core.engine.build import llama_build, restrict_to_build
 from autoglm_desktop.core.machine.hardware import (
@@ -23,6 +24,13 @@ from autoglm_desktop.core.machine.hardware import (
     read_hardware,
 )
 from autoglm_desktop.core.models.gguf_info import read_gguf_info
+from autoglm_desktop.core.planning.speed_forecast import SpeedForecast
+from autoglm_desktop.core.planning.speed_measurement import iter_measure_speed
+from autoglm_desktop.core.planning.speed_profile import (
+    MachineSpeed,
+    load_machine_speed,
+    plan_forecast,
+)
 from autoglm_desktop.core.planning.tuner import PlanOverrides, TunedPlan, plan_for
 
 GIB = 1 << 30
@@ -45,6 +53,11 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--ctx", type=int, help="context size in tokens (default: the most that fits)"
     )
     plan.add_argument("--json", action="store_true", help="print one JSON object")
+    plan.add_argument(
+        "--measure-speed",
+        action="store_true",
+        help="measure this PC's llama.cpp speed again for the speed forecast (under a minute)",
+    )
     plan.set_defaults(run=run)
 
 
@@ -64,10 +77,33 @@ def run(args: argparse.Namespace) -> int:
             cores=args.cores,
         )
         tuned = plan_for(info=info, hardware=hardware, overrides=PlanOverrides(n_ctx=args.ctx))
+        speed = _machine_speed(live, measure=args.measure_speed or sys.stdout.isatty())
     except (AutoGLMError, ValueError) as exc:
         return print_error(_one_line(str(exc)), command="plan")
-    print(json.dumps(plan_json(tuned)) if args.json else plan_text(tuned))
+    forecast = plan_forecast(info=info, plan=tuned.plan, speed=speed)
+    if args.json:
+        print(json.dumps(plan_json(tuned, forecast=forecast)))
+    else:
+        print_plain(plan_text(tuned, forecast=forecast, measured=speed is not None))
     return 0
+
+
+def _machine_speed(live: HardwareSnapshot, *, measure: bool) -> MachineSpeed | None:
+    """The kept speed profile; measured first when asked (or at a terminal, the first time)."""
+    kept = load_machine_speed(hardware=live)
+    if kept is not None and not measure:
+        return kept
+    if not measure:
+        return None
+    print("Measuring this PC's speed for the forecast (kept for next time)...", file=sys.stderr)
+    speed = None
+    for item in iter_measure_speed(hardware=live):
+        if isinstance(item, MachineSpeed):
+            speed = item
+        else:
+            print(f"\r  {item.done} of {item.total}", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    return speed
 
 
 def _check_args(args: argparse.Namespace) -> None:
@@ -148,7 +184,7 @@ def _described_gpus(
     )
 
 
-def plan_json(tuned: TunedPlan) -> dict[str, Any]:
+def plan_json(tuned: TunedPlan, *, forecast: SpeedForecast | None = None) -> dict[str, Any]:
     plan, estimate = tuned.plan, tuned.estimate
     return {
         "model": str(plan.model_path),
@@ -169,6 +205,8 @@ def plan_json(tuned: TunedPlan) -> dict[str, Any]:
         # One entry per GPU; a CPU-only plan (GPU hidden because it is full) uses none of them.
         "vram_bytes": list(estimate.vram_bytes) or [0] * len(tuned.budget.gpus),
         "fits": tuned.fits,
+        "decode_tokens_per_s": _rounded(forecast.decode_tokens_per_s if forecast else None),
+        "prompt_tokens_per_s": _rounded(forecast.prompt_tokens_per_s if forecast else None),
         "explanation": tuned.explanation,
         "reasons": dict(tuned.reasons),
         "budget": {
@@ -179,11 +217,14 @@ def plan_json(tuned: TunedPlan) -> dict[str, Any]:
     }
 
 
-def plan_text(tuned: TunedPlan) -> str:
+def plan_text(
+    tuned: TunedPlan, *, forecast: SpeedForecast | None = None, measured: bool = False
+) -> str:
     plan, estimate = tuned.plan, tuned.estimate
     lines = [
         f"Model:        {plan.model_path.name}",
         f"Fits:         {'yes' if tuned.fits else 'NO'}",
+        f"Speed:        {_speed_text(forecast, measured=measured)}",
         f"Threads:      {plan.n_threads} (prompt: {plan.n_threads_batch})",
         f"GPU layers:   {plan.n_gpu_layers} (of {estimate.n_layer + 1}, output layer included)",
         f"Context:      {plan.n_ctx:,} tokens",
@@ -200,6 +241,21 @@ def plan_text(tuned: TunedPlan) -> str:
         lines.append(f"VRAM GPU {index}:   {_gb(vram)} GB, {_gb(room)} GB usable")
     lines += ["", tuned.explanation]
     return "\n".join(lines)
+
+
+def _speed_text(forecast: SpeedForecast | None, *, measured: bool) -> str:
+    if forecast is not None:
+        return (
+            f"about {forecast.decode_tokens_per_s:.0f} tokens/s writing, "
+            f"{forecast.prompt_tokens_per_s:.0f} tokens/s reading the prompt (forecast)"
+        )
+    if measured:
+        return "no forecast for GPU plans yet"
+    return "not measured yet (run with --measure-speed)"
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
 
 
 def _gb(value: int) -> str:

@@ -21,7 +21,7 @@ from autoglm_desktop.core.engine import EngineClient
 from autoglm_desktop.core.engine.build import llama_build
 from autoglm_desktop.core.engine.request_queue import EngineQueue
 from autoglm_desktop.core.models.library import choose_default_model, find_model, scan_library
-from autoglm_desktop.core.planning.model_plan import tuned_plan
+from autoglm_desktop.core.planning.machine_plan import tuned_plan
 from autoglm_desktop.core.server import ServerConfig, build_app
 from autoglm_desktop.core.server.config import DEFAULT_HOST, DEFAULT_PORT
 from autoglm_desktop.core.server.runner import bind_socket, serve_forever

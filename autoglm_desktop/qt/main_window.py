@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,11 +30,23 @@ from PySide6.QtWidgets import (
 
 from autoglm_desktop import APP_NAME
 from autoglm_desktop.core.chat.export import write_export
+from autoglm_desktop.core.chat.history_repair import (
+    DAMAGED_MARK,
+    SET_ASIDE_MARK,
+    RecoveryReport,
+    recover_history,
+    set_aside,
+)
 from autoglm_desktop.core.chat.store import ChatStore
 from autoglm_desktop.core.common import paths
 from autoglm_desktop.core.common.app_settings import AppSettings, load_settings, save_settings
-from autoglm_desktop.core.common.errors import AutoGLMError
-from autoglm_desktop.core.common.types import GenerationStats, ModelInfo
+from autoglm_desktop.core.common.errors import (
+    AutoGLMError,
+    HistoryDamagedError,
+    SettingsFileError,
+    StoreError,
+)
+from autoglm_desktop.core.common.types import GenerationStats, ModelInfo, Thinking
 from autoglm_desktop.core.engine import EngineClient
 from autoglm_desktop.core.engine.build import (
     CPU_ONLY,
@@ -41,7 +54,7 @@ from autoglm_desktop.core.engine.build import (
     cached_llama_build,
 )
 from autoglm_desktop.core.hub.queue_file import has_unfinished_downloads
-from autoglm_desktop.core.machine.hardware import HardwareSnapshot
+from autoglm_desktop.core.machine.hardware import HardwareSnapshot, read_hardware
 from autoglm_desktop.core.models.gguf_info import GGUFInfo, read_gguf_info
 from autoglm_desktop.core.models.library import (
     LocalModel,
@@ -49,15 +62,22 @@ from autoglm_desktop.core.models.library import (
     choose_default_model,
     scan_library,
 )
-from autoglm_desktop.core.planning.model_plan import tuned_plan
+from autoglm_desktop.core.planning.machine_plan import tuned_plan
+from autoglm_desktop.core.planning.speed_profile import kept_machine_speed, plan_forecast
 from autoglm_desktop.core.planning.tuner import TunedPlan
-from autoglm_desktop.qt.chat.controller import ChatController
+from autoglm_desktop.core.remote.client import RemoteChatClient
+from autoglm_desktop.core.remote.keys import ApiKeyStore
+from autoglm_desktop.core.remote.servers import RemoteServer, RemoteTarget
+from autoglm_desktop.qt.chat.controller import GUI_BUSY_TIMEOUT_S, ChatController
 from autoglm_desktop.qt.chat.conversation_list import ConversationSidebar
 from autoglm_desktop.qt.chat.conversation_settings import ConversationSettingsDialog
 from autoglm_desktop.qt.chat.find_bar import FindBar
+from autoglm_desktop.qt.chat.history_dialog import HistoryChoice, HistoryProblemDialog
 from autoglm_desktop.qt.chat.model_bar import ModelBar
 from autoglm_desktop.qt.chat.prompt_edit import PromptEdit
+from autoglm_desktop.qt.chat.think_switch import ThinkSwitch
 from autoglm_desktop.qt.chat.view import ChatView
+from autoglm_desktop.qt.common.plain_text import plain_label, plain_tooltip, set_plain_text
 from autoglm_desktop.qt.settings.pane import SettingsPane, confirm_load_anyway
 from autoglm_desktop.qt.workers.background import CallRunner
 from autoglm_desktop.qt.workers.engine_worker import EngineWorker, start_engine_thread
@@ -80,7 +100,7 @@ class ErrorBanner(QFrame):
             "#errorBanner { background: #fdecea; border: 1px solid #f5c2c0; border-radius: 4px; }"
             "#errorBanner QLabel { color: #611a15; }"
         )
-        self.label = QLabel()
+        self.label = plain_label()  # errors quote models' and files' text: never HTML
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         close = QPushButton(self.tr("Dismiss"))
@@ -91,7 +111,7 @@ class ErrorBanner(QFrame):
         self.hide()
 
     def show_message(self, text: str) -> None:
-        self.label.setText(text)
+        set_plain_text(self.label, text)
         self.show()
 
 
@@ -123,14 +143,20 @@ class MainWindow(QMainWindow):
         *,
         store: ChatStore | None = None,
         client: EngineClient | None = None,
+        remote: RemoteChatClient | None = None,
         autoload: bool = True,
     ) -> None:
         super().__init__()
         self.setWindowTitle(APP_NAME)
         self.resize(1100, 720)
         self.settings: AppSettings = load_settings()
-        self.store = store or ChatStore(paths.history_db_path())
-        self.worker = EngineWorker(client or EngineClient(log_path=paths.log_dir() / "engine.log"))
+        self._history_problem: StoreError | None = None
+        self.store = store or self._open_history()
+        self.api_keys = ApiKeyStore()  # remote servers' keys, shared by the pane and the worker
+        self.worker = EngineWorker(
+            client or EngineClient(log_path=_engine_log_path()),
+            remote=remote or RemoteChatClient(keys=self.api_keys),
+        )
         self.engine = start_engine_thread(self.worker)
         self.model_info: ModelInfo | None = None
         self.hardware: HardwareSnapshot | None = None
@@ -138,7 +164,7 @@ class MainWindow(QMainWindow):
         self.llama_build: LlamaBuild = cached_llama_build() or CPU_ONLY
         self._closed = False
         self.monitor = start_hardware_monitor()
-        self.settings_pane = SettingsPane()
+        self.settings_pane = SettingsPane(api_keys=remote.keys if remote else self.api_keys)
         self.settings_pane.set_idle_release(self.settings.release_when_idle_minutes)
         self._idle_timer = QTimer(self, singleShot=True)
         self._idle_timer.timeout.connect(self._release_when_idle)
@@ -152,6 +178,7 @@ class MainWindow(QMainWindow):
         self.send_button = QPushButton(self.tr("Send"))
         self.regenerate_button = QPushButton(self.tr("Regenerate"))
         self.settings_button = QPushButton(self.tr("Chat settings…"))
+        self.think_switch = ThinkSwitch()
         self.error_banner = ErrorBanner()
         self._models_window: ModelsWindow | None = None
         self._build_layout()
@@ -159,8 +186,13 @@ class MainWindow(QMainWindow):
         self._build_menu()
         self._connect()
         self._startup_call = CallRunner(self, name="startup models")
+        self._forecast_call = CallRunner(self, name="picker speed forecast")
+        self.settings_pane.speed_test.measured.connect(lambda _speed: self._forecast_picker())
+        self._history_call = CallRunner(self, name="history recovery")
         self._autoload_at_start: bool | None = autoload  # None once the window has shown
         self._open_latest_conversation()
+        if self._history_problem is not None:
+            self._ask_about_history(self._history_problem)
 
     # -- construction --------------------------------------------------------------------
 
@@ -177,6 +209,7 @@ class MainWindow(QMainWindow):
         buttons = QVBoxLayout()
         buttons.addWidget(self.send_button)
         buttons.addWidget(self.regenerate_button)
+        buttons.addWidget(self.think_switch)
         buttons.addStretch(1)
         bottom = QHBoxLayout()
         bottom.addWidget(self.prompt, 1)
@@ -206,7 +239,7 @@ class MainWindow(QMainWindow):
         self.prompt.setFocus()
 
     def _build_status_bar(self) -> None:
-        self.model_label = QLabel(self.tr("No model loaded"))
+        self.model_label = plain_label(self.tr("No model loaded"))
         self.speed_label = QLabel()
         self.context_label = QLabel()
         bar = self.statusBar()
@@ -254,6 +287,9 @@ class MainWindow(QMainWindow):
         self.settings_dock.visibilityChanged.connect(self.pane_button.setChecked)
         self.settings_pane.applyRequested.connect(self._load_tuned)
         self.settings_pane.idleReleaseChanged.connect(self._on_idle_setting)
+        self.settings_pane.remote_servers.serversChanged.connect(self._on_remote_servers_changed)
+        self._on_remote_servers_changed(self.settings_pane.remote_servers.servers)
+        self._pick_last_remote_model()
         self.model_bar.combo.currentIndexChanged.connect(self._on_model_selected)
         self.models_button.clicked.connect(lambda: self.open_models("discover"))
         worker.loadStarted.connect(self._on_load_started)
@@ -272,6 +308,8 @@ class MainWindow(QMainWindow):
         controller.errorOccurred.connect(self.error_banner.show_message)
         controller.conversationsChanged.connect(lambda cid: self.sidebar.refresh(keep=cid))
         controller.conversationOpened.connect(self.sidebar.select)
+        controller.conversationOpened.connect(self._show_think_setting)
+        self.think_switch.changed.connect(self._on_think_changed)
         controller.editRequested.connect(self._edit_message)
         self.chat_view.copiedToClipboard.connect(
             lambda what: self.statusBar().showMessage(what, 3000)
@@ -308,6 +346,8 @@ class MainWindow(QMainWindow):
         keep = self.model_bar.selected_path() or self._last_model_path()
         chosen = _default_model(models, keep=keep)
         self.model_bar.set_models(models, current=chosen.path if chosen else None)
+        self._forecast_picker()
+        self._use_picked_model()
         selected = self.model_bar.selected_path()
         self.settings_pane.set_model(
             selected, info=info if info and info.path == selected else None
@@ -352,6 +392,33 @@ class MainWindow(QMainWindow):
 
     def _last_model_path(self) -> Path | None:
         return Path(self.settings.last_model_path) if self.settings.last_model_path else None
+
+    def _forecast_picker(self) -> None:
+        """Each local model's "~N tok/s" in the picker, off the GUI thread (headers are read)."""
+        models, known, build = self.model_bar.local_models, self.hardware, self.llama_build
+        if self._forecast_call.busy or not models:
+            return
+
+        def forecast() -> dict[Path, float]:
+            speeds: dict[Path, float] = {}
+            hardware = known or read_hardware()
+            kept = kept_machine_speed(hardware=hardware)
+            if kept is None:
+                return speeds  # not measured yet: Settings → Speed of this PC
+            for model in models:
+                try:
+                    info = read_gguf_info(model.path)
+                    tuned = tuned_plan(model.path, hardware=hardware, build=build, info=info)
+                except (AutoGLMError, OSError, ValueError):
+                    continue  # the picker shows it without a forecast
+                speed = plan_forecast(info=info, plan=tuned.plan, speed=kept)
+                if speed is not None:
+                    speeds[model.path] = speed.decode_tokens_per_s
+            return speeds
+
+        self._forecast_call.run(
+            forecast, on_success=self.model_bar.set_speeds, on_failure=lambda _error: None
+        )
 
     def _find_models_at_start(self, *, autoload: bool) -> None:
         """Scan the library and plan the default model off the GUI thread, then use them.
@@ -426,11 +493,66 @@ class MainWindow(QMainWindow):
         self.error_banner.hide()
         self.model_bar.set_loading(True)
         self.model_label.setText(self.tr("Loading %1…").replace("%1", plan.model_path.stem))
-        self.model_label.setToolTip(tuned.explanation)
+        self.model_label.setToolTip(plain_tooltip(tuned.explanation))
         self.requestLoad.emit(plan)
 
     def _on_model_selected(self, _index: int) -> None:
         self.settings_pane.set_model(self.model_bar.selected_path())
+        self._use_picked_model()
+
+    def _on_remote_servers_changed(self, servers: list[RemoteServer]) -> None:
+        self.model_bar.set_remote_servers(servers)
+        if self.model_bar.selected_remote() != self.controller.remote:
+            self._on_model_selected(self.model_bar.combo.currentIndex())
+
+    def _use_picked_model(self) -> None:
+        """Replies come from the remote model picked, or from the local engine."""
+        remote = self.model_bar.selected_remote()
+        if remote != self.controller.remote:
+            self.controller.remote = remote
+            self._show_model_in_use()
+            if not self.model_bar.remote_is_automatic:
+                self._remember_remote_model(remote)
+
+    def _pick_last_remote_model(self) -> None:
+        """At start: the remote model used last, if it is still listed (no local model loads)."""
+        server_id, model = self.settings.last_remote_server, self.settings.last_remote_model
+        for server in self.settings_pane.remote_servers.servers:
+            if server.id == server_id and model in server.models:
+                self.model_bar.select_remote(RemoteTarget(server=server, model=model))
+                return
+
+    def _remember_remote_model(self, remote: RemoteTarget | None) -> None:
+        server_id = remote.server.id if remote is not None else ""
+        model = remote.model if remote is not None else ""
+        settings = self.settings
+        if (server_id, model) == (settings.last_remote_server, settings.last_remote_model):
+            return
+        self.settings = self.settings.updated(last_remote_server=server_id, last_remote_model=model)
+        try:
+            save_settings(self.settings)
+        except AutoGLMError as error:
+            self.error_banner.show_message(str(error))
+
+    def _show_local_model(self, text: str) -> None:
+        """Name the local model's state in the status bar, unless a remote model is in use."""
+        if self.controller.remote is None:
+            self.model_label.setText(text)
+
+    def _show_model_in_use(self) -> None:
+        """The status bar names the model replies come from: a remote one, or the loaded one."""
+        remote: RemoteTarget | None = self.controller.remote
+        self.speed_label.clear()
+        self.context_label.clear()
+        if remote is not None:
+            self.model_label.setText(self.tr("%1 (remote)").replace("%1", remote.label))
+            self.model_label.setToolTip(remote.server.base_url)
+        elif self.model_info is not None:
+            self.model_label.setText(self.model_info.name)
+            self.model_label.setToolTip("")
+        else:
+            self.model_label.setText(self.tr("No model loaded"))
+            self.model_label.setToolTip("")
 
     def _on_build_probed(self, build: LlamaBuild) -> None:
         self.llama_build = build
@@ -444,8 +566,15 @@ class MainWindow(QMainWindow):
 
     def _on_idle_setting(self, minutes: int) -> None:
         self.settings = self.settings.updated(release_when_idle_minutes=minutes)
-        save_settings(self.settings)
+        self._save_settings()
         self._restart_idle_timer()
+
+    def _save_settings(self) -> None:
+        """Keep the settings; a read-only or full disk is said, and the app goes on."""
+        try:
+            save_settings(self.settings)
+        except SettingsFileError as error:
+            self.error_banner.show_message(str(error))
 
     def _restart_idle_timer(self, _running: bool = False) -> None:
         minutes = self.settings.release_when_idle_minutes
@@ -462,7 +591,7 @@ class MainWindow(QMainWindow):
         name = self.model_info.name if self.model_info else ""
         self.model_info = None
         self.monitor.worker.engine_pid = None
-        self.model_label.setText(self.tr("%1 (unloaded while idle)").replace("%1", name))
+        self._show_local_model(self.tr("%1 (unloaded while idle)").replace("%1", name))
         self.statusBar().showMessage(
             self.tr("The model was unloaded to free memory; it reloads with your next message."),
             10000,
@@ -474,7 +603,7 @@ class MainWindow(QMainWindow):
         self.model_info = None
         self.monitor.worker.engine_pid = None
         self._restart_idle_timer()
-        self.model_label.setText(
+        self._show_local_model(
             self.tr("%1 (engine stopped; reloads with your next message)").replace("%1", name)
         )
         self.error_banner.show_message(str(error))
@@ -488,16 +617,19 @@ class MainWindow(QMainWindow):
         self._restart_idle_timer()
         self.model_bar.set_loaded(info.path)
         self.controller.model_name = info.name
-        self.model_label.setText(info.name)
-        self.context_label.setText(self.tr("context %1").replace("%1", f"0 / {info.n_ctx}"))
+        self.think_switch.set_support(info.reasoning)
+        self._show_think_setting(self.controller.conversation_id or -1)
+        if self.controller.remote is None:
+            self.model_label.setText(info.name)
+            self.context_label.setText(self.tr("context %1").replace("%1", f"0 / {info.n_ctx}"))
         if self.settings.last_model_path != str(info.path):
             self.settings = self.settings.updated(last_model_path=str(info.path))
-            save_settings(self.settings)
+            self._save_settings()
 
     def _on_unloaded(self) -> None:
         self.model_info = None
         self.model_bar.set_loaded(None)
-        self.model_label.setText(self.tr("No model loaded"))
+        self._show_local_model(self.tr("No model loaded"))
 
     def _on_load_failed(self, error: AutoGLMError) -> None:
         # The engine lets the previous model go before it loads another: none is loaded now.
@@ -536,6 +668,9 @@ class MainWindow(QMainWindow):
             .replace("%1", f"{stats.ttft_s:.2f}")
             .replace("%2", f"{stats.tokens_per_s:.1f}")
         )
+        if stats.context_size == 0:  # a remote server's context is not known
+            self.context_label.clear()
+            return
         self.context_label.setText(
             self.tr("context %1").replace("%1", f"{stats.context_used} / {stats.context_size}")
         )
@@ -554,21 +689,53 @@ class MainWindow(QMainWindow):
             conversation_id = self.controller.new_conversation()
             if conversation_id is None:
                 return  # the history could not be written; the controller said so
-        conversation = self.store.get_conversation(conversation_id)
+        try:
+            conversation = self.store.get_conversation(conversation_id)
+        except StoreError as error:
+            self.error_banner.show_message(str(error))
+            return
         dialog = ConversationSettingsDialog(
             system_prompt=conversation.system_prompt, sampling=conversation.sampling, parent=self
         )
         if dialog.exec() == QDialog.DialogCode.Accepted:
-            self.store.update_conversation_settings(
-                conversation_id,
-                system_prompt=dialog.system_prompt.toPlainText(),
-                sampling=dialog.sampling(),
-            )
+            try:
+                self.store.update_conversation_settings(
+                    conversation_id,
+                    system_prompt=dialog.system_prompt.toPlainText(),
+                    sampling=dialog.sampling(),
+                )
+            except StoreError as error:
+                self.error_banner.show_message(str(error))
+
+    def _show_think_setting(self, conversation_id: int) -> None:
+        """The Think switch shows the open conversation's setting (a new one: the model's)."""
+        setting = Thinking.DEFAULT
+        # A conversation gone meanwhile: show the model's default.
+        with contextlib.suppress(StoreError):
+            if conversation_id >= 0:
+                setting = self.store.get_conversation(conversation_id).thinking
+        self.think_switch.show_setting(setting)
+
+    def _on_think_changed(self, setting: Thinking) -> None:
+        conversation_id = self.controller.conversation_id
+        if conversation_id is None:
+            conversation_id = self.controller.new_conversation()
+            if conversation_id is None:
+                return  # the history could not be written; the controller said so
+        try:
+            self.store.update_conversation_settings(conversation_id, thinking=setting)
+        except StoreError as exc:
+            self.error_banner.show_message(str(exc))
+        self._show_think_setting(conversation_id)
 
     def export_conversation(self, conversation_id: int) -> None:
         if conversation_id < 0:
             return
-        title = self.store.get_conversation(conversation_id).title
+        try:
+            title = self.store.get_conversation(conversation_id).title
+        except StoreError as error:
+            self.error_banner.show_message(str(error))
+            return
         path, _filter = QFileDialog.getSaveFileName(
             self,
             self.tr("Export chat"),
@@ -585,9 +752,122 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(self.tr("Exported to %1").replace("%1", path), 5000)
 
     def _open_latest_conversation(self) -> None:
-        conversations = self.store.list_conversations()
+        try:
+            conversations = self.store.list_conversations()
+        except StoreError as error:
+            self.error_banner.show_message(str(error))
+            return
         if conversations:
             self.controller.open_conversation(conversations[0].id)
+
+    # -- a history that does not open ----------------------------------------------------
+
+    def _open_history(self) -> ChatStore:
+        """The user's history; one kept in memory when it does not open (the dialog says why)."""
+        try:
+            return ChatStore(paths.history_db_path(), busy_timeout_s=GUI_BUSY_TIMEOUT_S)
+        except StoreError as error:
+            self._history_problem = error
+            return ChatStore.unsaved()
+
+    def _ask_about_history(self, error: StoreError) -> None:
+        """Say why the history did not open and offer what can be done; the window works."""
+        self._show_history_mode()
+        dialog = HistoryProblemDialog(
+            error, file_exists=paths.history_db_path().exists(), parent=self
+        )
+        dialog.finished.connect(lambda _result: self._on_history_choice(dialog))
+        dialog.open()
+
+    def _on_history_choice(self, dialog: HistoryProblemDialog) -> None:
+        dialog.deleteLater()
+        choice, path = dialog.choice, paths.history_db_path()
+        if choice is HistoryChoice.QUIT:
+            self.close()
+        elif choice is HistoryChoice.UNSAVED:
+            self.error_banner.show_message(
+                self.tr(
+                    "Chats in this window are not saved: your chat history could not be opened."
+                )
+            )
+        elif choice is HistoryChoice.RECOVER:
+            self.statusBar().showMessage(self.tr("Recovering your chat history…"))
+            self._history_call.run(
+                lambda: recover_history(path=path),
+                on_success=self._on_history_recovered,
+                on_failure=self._on_history_failure,
+            )
+        else:
+            try:
+                kept = (
+                    set_aside(path=path, mark=_set_aside_mark(dialog.error))
+                    if choice is HistoryChoice.FRESH
+                    else None
+                )
+                store = self._reopen_history(read_only=choice is HistoryChoice.READ_ONLY)
+            except StoreError as error:
+                self._ask_about_history(error)
+                return
+            self._use_store(store)
+            if kept is not None:
+                self.error_banner.show_message(
+                    self.tr(
+                        "A fresh chat history was started. The old file is kept as %1."
+                    ).replace("%1", str(kept))
+                )
+
+    def _on_history_recovered(self, report: RecoveryReport) -> None:
+        self.statusBar().clearMessage()
+        try:
+            store = self._reopen_history(read_only=False)
+        except StoreError as error:
+            self._ask_about_history(error)
+            return
+        self._use_store(store)
+        self.error_banner.show_message(
+            self.tr(
+                "Recovered %1 conversation(s) and %2 message(s). The damaged file is kept as %3."
+            )
+            .replace("%1", str(report.conversations))
+            .replace("%2", str(report.messages))
+            .replace("%3", str(report.kept_as))
+        )
+
+    def _on_history_failure(self, error: AutoGLMError) -> None:
+        self.statusBar().clearMessage()
+        self._ask_about_history(error if isinstance(error, StoreError) else StoreError(str(error)))
+
+    def _reopen_history(self, *, read_only: bool) -> ChatStore:
+        return ChatStore(
+            paths.history_db_path(), read_only=read_only, busy_timeout_s=GUI_BUSY_TIMEOUT_S
+        )
+
+    def _use_store(self, store: ChatStore) -> None:
+        """Show and use ``store`` from now on, in place of the one in use."""
+        old, self.store = self.store, store
+        self.controller.set_store(store)
+        self.sidebar.set_store(store)
+        with contextlib.suppress(StoreError):
+            old.close()
+        self.error_banner.hide()
+        self._show_history_mode()
+        self._open_latest_conversation()
+        if store.read_only:
+            self.error_banner.show_message(
+                self.tr(
+                    "Your chat history is open read-only: you can read your conversations, "
+                    "but nothing new is saved."
+                )
+            )
+
+    def _show_history_mode(self) -> None:
+        """The window title says when chats are not saved."""
+        if self.store.in_memory:
+            self.setWindowTitle(self.tr("%1 (chats are not saved)").replace("%1", APP_NAME))
+        elif self.store.read_only:
+            self.setWindowTitle(self.tr("%1 (read-only history)").replace("%1", APP_NAME))
+        else:
+            self.setWindowTitle(APP_NAME)
 
     # -- shutdown ------------------------------------------------------------------------
 
@@ -616,6 +896,19 @@ class MainWindow(QMainWindow):
             self.engine.close()
             self.store.close()
         super().closeEvent(event)
+
+
+def _set_aside_mark(error: StoreError) -> str:
+    """How the old file's new name says why it was set aside."""
+    return DAMAGED_MARK if isinstance(error, HistoryDamagedError) else SET_ASIDE_MARK
+
+
+def _engine_log_path() -> Path | None:
+    """Where the engine logs; nowhere when the data folder is read-only or full."""
+    try:
+        return paths.engine_log_path()
+    except OSError:
+        return None
 
 
 def _default_model(models: list[LocalModel], *, keep: Path | None) -> LocalModel | None:

@@ -39,6 +39,12 @@ from autoglm_desktop.core.machine.hardware import read_hardware
 from autoglm_desktop.core.models.library import ModelSource, OtherAppFolders
 from autoglm_desktop.core.planning import recommend
 from autoglm_desktop.core.planning.fit import FitVerdict
+from autoglm_desktop.core.planning.speed_forecast import SpeedCoefficients
+from autoglm_desktop.core.planning.speed_profile import (
+    MachineSpeed,
+    machine_key,
+    save_machine_speed,
+)
 from autoglm_desktop.qt.main_window import MainWindow
 from autoglm_desktop.qt.models.discover_page import DiscoverPage
 from autoglm_desktop.qt.models.downloads_page import DownloadRow
@@ -675,3 +681,35 @@ def test_my_models_lists_other_apps_and_imports_by_dialog_and_drop(
         ModelSource.OLLAMA,
         ModelSource.IMPORTED,
     }
+
+
+def test_speed_forecast_shows_on_badges_and_a_slow_download_asks_first(
+    qtbot: QtBot, window: ModelsWindow, hub: HubServer, model_file: Path
+) -> None:
+    hardware = read_hardware(include_gpus=False)
+    one_token_a_second = SpeedCoefficients(
+        threads=1, decode_fixed=1.0, decode_per_layer=0, decode_per_vocab=0, prompt_fixed=0.01
+    )
+    save_machine_speed(
+        MachineSpeed(
+            machine=machine_key(hardware), measured_at=1.0, coefficients=(one_token_a_second,)
+        )
+    )
+    hub.add_repo(HubRepo("acme/Slow-GGUF", [HubFile("Slow-Q8_0.gguf", source=model_file)]))
+    page = window.discover
+    open_repo(qtbot, page, "acme/Slow-GGUF", query="slow")
+    detail = page.detail
+    item = detail.file_items()[0]
+    qtbot.waitUntil(lambda: "tok/s" in detail.fit_badge(item).text(), timeout=LOAD_TIMEOUT_MS)
+    assert "~1.0 tok/s" in detail.fit_badge(item).text()
+    assert "about 1.0 tokens per second" in detail.fit_badge(item).toolTip()
+
+    detail.action_button("Q8_0").click()
+    assert detail.notice.isVisible() and "about 7 min" in detail.notice.label.text()
+    assert window.downloads.rows == {}  # nothing starts before the answer
+    detail.notice.buttons["keep-looking"].click()
+    assert not detail.notice.isVisible() and window.downloads.rows == {}
+
+    detail.action_button("Q8_0").click()
+    detail.notice.buttons["download-anyway"].click()
+    wait_state(qtbot, only_row(window), DownloadState.COMPLETED)

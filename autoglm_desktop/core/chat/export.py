@@ -1,4 +1,8 @@
-"""Export one conversation as Markdown (to read) or JSON (to keep or process)."""
+"""Export one conversation as Markdown (to read) or JSON (to keep or process).
+
+A thinking model's reasoning stays apart from its answer: a folded ``<details>`` block above
+the answer in Markdown, a field of its own in JSON.
+"""
 
 from __future__ import annotations
 
@@ -92,7 +96,11 @@ def _markdown_message(message: Message) -> str:
     heading = f"## {_ROLE_HEADINGS[message.role]}"
     if message.model_name:
         heading += f" ({message.model_name})"
-    parts = [heading, message.content] if message.content else [heading]
+    parts = [heading]
+    if message.reasoning:
+        parts.append(_markdown_reasoning(message))
+    if message.content:
+        parts.append(message.content)
     note = _STATUS_NOTES.get(message.status)
     if note:
         parts.append(note)
@@ -105,11 +113,21 @@ def _markdown_message(message: Message) -> str:
     return "\n\n".join(parts)
 
 
+def _markdown_reasoning(message: Message) -> str:
+    """The reasoning as a folded block (GitHub, VS Code... show it closed, with its summary)."""
+    seconds = message.reasoning_s
+    summary = f"Thought for {seconds:.0f} s" if seconds is not None else "Thoughts"
+    body = message.reasoning.replace("</details", "&lt;/details")
+    return f"<details>\n<summary>{summary}</summary>\n\n{body}\n\n</details>"
+
+
 def _json_message(message: Message) -> dict[str, Any]:
     return {
         "position": message.position,
         "role": message.role.value,
         "content": message.content,
+        "reasoning": message.reasoning,  # what a thinking model wrote before the answer
+        "reasoning_s": message.reasoning_s,
         "status": message.status.value,
         "model_name": message.model_name,
         "created_at": message.created_at,

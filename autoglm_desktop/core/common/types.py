@@ -52,12 +52,65 @@ class SamplingSettings:
         return _from_dict(cls, data)  # type: ignore[no-any-return]
 
 
+class Thinking(str, enum.Enum):
+    """A conversation's Think setting: what the model is asked for before it answers."""
+
+    DEFAULT = ""  # as the model's chat template recommends
+    ON = "on"
+    OFF = "off"
+    LOW = "low"  # reasoning effort (gpt-oss)
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class ReasoningFormat(str, enum.Enum):
+    """How a model's output marks its reasoning apart from its answer."""
+
+    NONE = "none"
+    THINK_TAGS = "think"  # <think>...</think> (Qwen3, DeepSeek-R1, GLM-Z1, GLM-4.5)
+    HARMONY = "harmony"  # gpt-oss: <|channel|>analysis<|message|>... then the final channel
+
+
+class ThinkControl(str, enum.Enum):
+    """How the chat template lets the app switch thinking on and off."""
+
+    NONE = "none"  # no switch: the model thinks (or not) as it was trained
+    ENABLE_THINKING = "enable_thinking"  # the template's enable_thinking variable
+    NO_THINK_SUFFIX = "suffix"  # "/no_think" after the user's message (Qwen3-style)
+    REASONING_EFFORT = "effort"  # the template's reasoning_effort: low, medium, high
+
+
+@dataclass(frozen=True)
+class ReasoningSupport:
+    """What a model's chat template declares about reasoning."""
+
+    format: ReasoningFormat = ReasoningFormat.NONE
+    control: ThinkControl = ThinkControl.NONE
+    default: Thinking = Thinking.DEFAULT  # the setting the template applies when told nothing
+    no_think_suffix: str = ""  # for NO_THINK_SUFFIX: "/no_think" or "/nothink"
+    history_field: str = ""  # earlier reasoning goes back in this message field ("": dropped)
+
+    @property
+    def choices(self) -> tuple[Thinking, ...]:
+        """The settings the user may pick (none: no switch to show)."""
+        if self.control is ThinkControl.REASONING_EFFORT:
+            return (Thinking.LOW, Thinking.MEDIUM, Thinking.HIGH)
+        if self.control is ThinkControl.NONE:
+            return ()
+        return (Thinking.ON, Thinking.OFF)
+
+    def resolve(self, setting: Thinking) -> Thinking:
+        """``setting`` as this model applies it (DEFAULT or a foreign choice: its default)."""
+        return setting if setting in self.choices else self.default
+
+
 @dataclass(frozen=True)
 class ChatTurn:
     """One message as the engine sees it."""
 
     role: Role
     content: str
+    reasoning: str = ""  # an assistant message's reasoning, kept apart from its answer
 
 
 @dataclass(frozen=True)
@@ -159,3 +212,4 @@ class ModelInfo:
     has_chat_template: bool
     load_seconds: float = 0.0
     metadata: dict[str, str] = field(default_factory=dict)
+    reasoning: ReasoningSupport = field(default_factory=ReasoningSupport)

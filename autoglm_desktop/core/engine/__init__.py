@@ -14,6 +14,7 @@ from autoglm_desktop.core.engine.events import (
     GenerationFinished,
     LoadProgress,
     ModelLoaded,
+    ReasoningChunk,
     TokenChunk,
 )
 
@@ -24,5 +25,6 @@ __all__ = [
     "GenerationFinished",
     "LoadProgress",
     "ModelLoaded",
+    "ReasoningChunk",
     "TokenChunk",
 ]

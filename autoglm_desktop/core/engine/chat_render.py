@@ -18,8 +18,10 @@ from dataclasses import dataclass
 
 from autoglm_desktop.core.common.errors import EngineError
 
-# A message as chat templates see it: {"role": ..., "content": ...}.
+# A message as chat templates see it: {"role": ..., "content": ...}, maybe "reasoning_content".
 Message = dict[str, str]
+# The fields of a message that hold its text (the rest are the template's: the role).
+TEXT_FIELDS = ("content", "reasoning_content")
 # Renders messages with the model's chat template.
 Render = Callable[[list[Message]], str]
 
@@ -57,15 +59,15 @@ def render_apart(render: Render, messages: Sequence[Message]) -> SplitPrompt:
     Raises:
         EngineError: when no placeholder could be found that the output lacks (never seen).
     """
-    contents = [m["content"] for m in messages]
+    slots_of = [(i, name) for i, m in enumerate(messages) for name in TEXT_FIELDS if m.get(name)]
+    contents = [messages[i][name] for i, name in slots_of]
     for _ in range(NONCE_ATTEMPTS):
         nonce = secrets.token_hex(8)
         if any(nonce in text for text in (*contents, *(m["role"] for m in messages))):
             continue
-        masked = [
-            {**m, "content": _placeholder(nonce, i) if m["content"] else ""}
-            for i, m in enumerate(messages)
-        ]
+        masked = [dict(m) for m in messages]
+        for index, (i, name) in enumerate(slots_of):
+            masked[i][name] = _placeholder(nonce, index)
         slot = re.escape(_placeholder(nonce, "@")).replace("@", r"(\d+)")
         pieces = re.split(slot, render(masked))
         template = pieces[0::2]

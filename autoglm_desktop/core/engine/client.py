@@ -26,7 +26,14 @@ from pathlib import Path
 from typing import cast
 
 from autoglm_desktop.core.common import errors, paths
-from autoglm_desktop.core.common.types import ChatTurn, LoadPlan, ModelInfo, SamplingSettings
+from autoglm_desktop.core.common.types import (
+    ChatTurn,
+    LoadPlan,
+    ModelInfo,
+    SamplingSettings,
+    Thinking,
+)
+from autoglm_desktop.core.common.untrusted_text import plain_message
 from autoglm_desktop.core.engine.events import (
     Embeddings,
     EngineEvent,
@@ -182,13 +189,18 @@ class EngineClient:
         turns: Sequence[ChatTurn],
         system_prompt: str = "",
         sampling: SamplingSettings | None = None,
+        thinking: Thinking = Thinking.DEFAULT,
     ) -> Iterator[EngineEvent]:
-        """Stream a reply to ``turns``. Reloads the model first if its engine is gone."""
+        """Stream a reply to ``turns``. Reloads the model first if its engine is gone.
+
+        ``thinking``: the conversation's Think setting (the model's own where it has no switch).
+        """
         return self.run(
             GenerateRequest(
                 turns=tuple(turns),
                 system_prompt=system_prompt,
                 sampling=sampling or SamplingSettings(),
+                thinking=thinking,
             )
         )
 
@@ -388,17 +400,24 @@ class EngineClient:
         if self._conn is not None:
             self._conn.close()
         self._process = self._conn = None  # the next request starts a fresh engine
-        raise errors.EngineCrashedError(describe_exit(exitcode), exitcode=exitcode)
+        message = describe_exit(exitcode)
+        if self._log_path is not None and exitcode is not None and exitcode < 0:
+            message += f" llama.cpp's last messages are in {self._log_path}."
+        raise errors.EngineCrashedError(message, exitcode=exitcode)
 
 
 def error_from_failure(failure: EngineFailure) -> errors.AutoGLMError:
     """The typed error an engine's failure report names."""
+    message = plain_message(failure.message)  # the engine cleans it too; this side trusts none
     error_class = getattr(errors, failure.kind, None)
     if isinstance(error_class, type) and issubclass(error_class, errors.AutoGLMError):
         if error_class is errors.EngineCrashedError:
-            return errors.EngineCrashedError(failure.message)
-        return error_class(failure.message)
-    return errors.EngineError(failure.message)
+            return errors.EngineCrashedError(message)
+        try:
+            return error_class(message)
+        except TypeError:  # a class with required keyword arguments (GatedModelError...)
+            return errors.EngineError(message)
+    return errors.EngineError(message)
 
 
 class _Watch:

@@ -30,6 +30,15 @@ class ContextTrimmed:
 
 @dataclass(frozen=True)
 class TokenChunk:
+    """Text of the answer."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ReasoningChunk:
+    """Text of the reasoning the model writes before its answer (thinking models)."""
+
     text: str
 
 
@@ -48,7 +57,13 @@ class Embeddings:
 
 
 EngineEvent = (
-    LoadProgress | ModelLoaded | ContextTrimmed | TokenChunk | GenerationFinished | Embeddings
+    LoadProgress
+    | ModelLoaded
+    | ContextTrimmed
+    | TokenChunk
+    | ReasoningChunk
+    | GenerationFinished
+    | Embeddings
 )
 
 
@@ -59,6 +74,7 @@ class CollectedReply:
     text: str
     stats: GenerationStats
     dropped_messages: int  # left out of the prompt to fit the context (0: none)
+    reasoning: str = ""
 
 
 def collect_reply(events: Iterable[EngineEvent]) -> CollectedReply:
@@ -68,12 +84,20 @@ def collect_reply(events: Iterable[EngineEvent]) -> CollectedReply:
         EngineError: the events ended without the generation's figures.
     """
     text: list[str] = []
+    reasoning: list[str] = []
     dropped = 0
     for event in events:
         if isinstance(event, TokenChunk):
             text.append(event.text)
+        elif isinstance(event, ReasoningChunk):
+            reasoning.append(event.text)
         elif isinstance(event, ContextTrimmed):
             dropped = event.dropped_messages
         elif isinstance(event, GenerationFinished):
-            return CollectedReply(text="".join(text), stats=event.stats, dropped_messages=dropped)
+            return CollectedReply(
+                text="".join(text),
+                stats=event.stats,
+                dropped_messages=dropped,
+                reasoning="".join(reasoning),
+            )
     raise EngineError("The engine stopped before the reply was finished.")

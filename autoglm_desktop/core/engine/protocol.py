@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass
 from pathlib import Path
 
-from autoglm_desktop.core.common.types import ChatTurn, LoadPlan, SamplingSettings
+from autoglm_desktop.core.common.types import ChatTurn, LoadPlan, SamplingSettings, Thinking
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,7 @@ class GenerateRequest:
     turns: tuple[ChatTurn, ...]
     system_prompt: str
     sampling: SamplingSettings
+    thinking: Thinking = Thinking.DEFAULT
     options: ReplyOptions = ReplyOptions()
     request_id: str = ""  # named in the engine's GenerationFinished (the server's log)
 
@@ -58,7 +59,11 @@ class ShutdownRequest:
 
 @dataclass(frozen=True)
 class EngineFailure:
-    """Sent by the engine when a request failed; ``kind`` names a class in core.errors."""
+    """Sent by the engine when a request failed; ``kind`` names a class in core.errors.
+
+    ``message`` is already short plain text (:func:`~autoglm_desktop.core.common.untrusted_text.
+    plain_message`): a model's 100 MB error never crosses the pipe.
+    """
 
     kind: str
     message: str

@@ -16,11 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import llama_cpp
 import llama_cpp.llama_cpp as llama_lib
 from llama_cpp.llama_chat_format import ChatFormatterResponse, Jinja2ChatFormatter
 from llama_cpp.llama_grammar import JSON_GBNF, LlamaGrammar, json_schema_to_gbnf
 
+from autoglm_desktop.core.common.error_text import describe_exception, sentence
 from autoglm_desktop.core.common.errors import (
     ChatTemplateTimeoutError,
     EngineError,
@@ -31,13 +33,17 @@ from autoglm_desktop.core.common.errors import (
     PromptTooLongError,
     RequestError,
 )
+from autoglm_desktop.core.common.regular_file import open_regular_file
 from autoglm_desktop.core.common.types import (
     ChatTurn,
     GenerationStats,
     LoadPlan,
     ModelInfo,
+    ReasoningSupport,
     Role,
     StopReason,
+    ThinkControl,
+    Thinking,
 )
 from autoglm_desktop.core.engine.chat_render import Message, render_apart
 from autoglm_desktop.core.engine.context_window import (
@@ -49,11 +55,24 @@ from autoglm_desktop.core.engine.context_window import (
     reply_reserve,
 )
 from autoglm_desktop.core.engine.embeddings import Embedder
-from autoglm_desktop.core.engine.events import ContextTrimmed, EngineEvent, LoadProgress, TokenChunk
+from autoglm_desktop.core.engine.events import (
+    ContextTrimmed,
+    EngineEvent,
+    LoadProgress,
+    ReasoningChunk,
+    TokenChunk,
+)
 from autoglm_desktop.core.engine.ggml_backends import register_ggml_backends
 from autoglm_desktop.core.engine.kv_cache import KvStateCache, StoredTokens, cache_key
 from autoglm_desktop.core.engine.prompt_tokens import PieceTokenizer
 from autoglm_desktop.core.engine.protocol import GenerateRequest, ReplyOptions, Stage
+from autoglm_desktop.core.engine.reasoning import (
+    ParsedText,
+    ReasoningParser,
+    analyse_template,
+    marker_texts,
+    template_variables,
+)
 from autoglm_desktop.core.engine.thread_governor import (
     GovernorFactory,
     ThreadGovernor,
@@ -98,15 +117,15 @@ def check_model_file(path: Path) -> None:
     """Fail early, with a readable message, on paths that cannot be a GGUF model."""
     if not path.exists():
         raise ModelFileError(f"The model file {path} does not exist.")
-    if not path.is_file():
-        raise ModelFileError(f"{path} is not a file.")
     try:
-        with path.open("rb") as handle:
+        with open_regular_file(path) as handle:  # never blocks on a named pipe
             magic = handle.read(4)
     except OSError as exc:
         raise ModelFileError(f"The model file {path} cannot be read: {exc.strerror}.") from exc
     if magic != GGUF_MAGIC:
-        raise ModelFileError(f"{path.name} is not a GGUF model file.")
+        raise ModelFileError(
+            f"{path.name} looks damaged or is not a model file (it is not a GGUF model file)."
+        )
     # Our bounded reader refuses absurd headers (200,000 metadata keys, a 1 GB header) before
     # llama.cpp spends minutes on them, beyond the reach of Cancel.
     read_gguf_info(path)
@@ -209,6 +228,9 @@ class LlamaRuntime:
         self._can_shift = False
         self._parallel = 1
         self._embedder: Embedder | None = None
+        self._reasoning = ReasoningSupport()
+        self._variables: dict[str, Any] = {}  # the chat template's, for the request at hand
+        self._prompt_tail = ""  # the end of the prompt last rendered
         # ctypes callbacks must outlive every native call that may invoke them.
         self._abort_callback = llama_lib.ggml_abort_callback(lambda _data: self._stop_requested())
         self._no_abort_callback = llama_lib.ggml_abort_callback()
@@ -254,17 +276,24 @@ class LlamaRuntime:
                     swa_full=False,  # llama-cpp-python's default keeps a full-size SWA cache
                     verbose=False,
                 )
+        except jinja2.TemplateError as exc:  # llama-cpp-python compiles the model's template
+            raise ModelLoadError(
+                sentence(f"The chat template of {path.name} is broken", describe_exception(exc))
+            ) from None
         except (ValueError, RuntimeError) as exc:
             if self._stop_requested():
                 raise OperationCancelledError("Loading the model was cancelled.") from exc
             raise ModelLoadError(
                 f"llama.cpp could not load {path.name}: the file may be damaged, use an "
-                f"architecture this version does not support, or need more memory ({exc})."
+                "architecture this version does not support, or need more memory "
+                f"({describe_exception(exc)})."
             ) from exc
         self._llm = llm
         self._parallel = parallel
         template = llm.metadata.get("tokenizer.chat_template") or CHATML_TEMPLATE
         self._formatter, self._stop_strings = _chat_formatter(llm, template)
+        self._reasoning = self._analyse(template, self._formatter)
+        _render_reasoning_markers(llm, marker_texts(self._reasoning.format))
         self._governor = self._governor_factory(plan, self._threads_in_use())
         special = _special_tokens(llm)
         self._tokenizer = PieceTokenizer(
@@ -292,7 +321,9 @@ class LlamaRuntime:
             ram_budget_bytes=plan.kv_cache_ram_bytes,
             disk_budget_bytes=plan.kv_cache_disk_bytes,
         )
-        return _model_info(llm, path, load_seconds=time.perf_counter() - started)
+        return _model_info(
+            llm, path, load_seconds=time.perf_counter() - started, reasoning=self._reasoning
+        )
 
     def close(self) -> None:
         if self._embedder is not None:
@@ -307,6 +338,7 @@ class LlamaRuntime:
         self._governor = None
         self._tokenizer = None
         self._states = None
+        self._reasoning = ReasoningSupport()
         self._content_counts.clear()
 
     # -- generation ----------------------------------------------------------------------
@@ -326,9 +358,34 @@ class LlamaRuntime:
             added_special = result.added_special  # the template wrote the BOS text itself
             return result.prompt
 
-        prompt = render_apart(render, [{"role": t.role.value, "content": t.content} for t in turns])
+        prompt = render_apart(render, [self._message(turn) for turn in turns])
+        self._prompt_tail = prompt.text[-256:]
         assert self._tokenizer is not None
         return self._tokenizer(prompt.parts, add_bos=not added_special)
+
+    def _message(self, turn: ChatTurn) -> Message:
+        """A turn as the template takes it: earlier reasoning goes where the template wants it.
+
+        A template that names no field for it gets none: old reasoning is left out.
+        """
+        message = {"role": turn.role.value, "content": turn.content}
+        field = self._reasoning.history_field
+        if field and turn.reasoning and turn.role is Role.ASSISTANT:
+            message[field] = turn.reasoning
+        return message
+
+    def _analyse(self, template: str, formatter: Jinja2ChatFormatter) -> ReasoningSupport:
+        """What the template declares about reasoning; each probe run is time-limited."""
+
+        def render(messages: Any, **variables: Any) -> str:
+            limit = self._template_limit_s
+            try:
+                with time_limit(seconds=limit, stop_requested=self._stop_requested):
+                    return formatter(messages=messages, **variables).prompt
+            except (TimeLimitExpired, StopRequested) as exc:  # the analysis takes the usual
+                raise EngineError("The chat template did not finish.") from exc
+
+        return analyse_template(template=template, render=render)
 
     def _render(self, formatter: Jinja2ChatFormatter, messages: Any) -> ChatFormatterResponse:
         """Run the chat template, within its time limit; Stop cuts it short too.
@@ -342,7 +399,7 @@ class LlamaRuntime:
         limit = self._template_limit_s
         try:
             with time_limit(seconds=limit, stop_requested=self._stop_requested):
-                return formatter(messages=messages)
+                return formatter(messages=messages, **self._variables)
         except TimeLimitExpired:
             raise ChatTemplateTimeoutError(
                 f"The model's chat template did not finish within {limit:g} seconds; it seems to "
@@ -351,7 +408,10 @@ class LlamaRuntime:
         except StopRequested:
             raise OperationCancelledError("The reply was stopped.") from None
         except Exception as exc:  # a template may raise anything (jinja2 errors, ValueError...)
-            raise EngineError(f"The model's chat template failed: {exc}") from exc
+            # Its message is the model's text, maybe 100 MB long: cut here, before it is sent.
+            raise EngineError(
+                sentence("The model's chat template failed", describe_exception(exc))
+            ) from None
         finally:
             self._report_stage(Stage.REPLY)
 
@@ -412,11 +472,12 @@ class LlamaRuntime:
             stopping_criteria=llama_cpp.StoppingCriteriaList([after_each_token]),
             stream=True,
         )
+        parser = ReasoningParser(reasoning_format=self._reasoning.format, prompt=self._prompt_tail)
         try:
             for chunk in stream:
                 choice = chunk["choices"][0]
                 if choice["text"]:
-                    self._emit(TokenChunk(text=choice["text"]))
+                    self._emit_parsed(parser.feed(choice["text"]))
                 if choice.get("finish_reason") == "length":
                     stop_reason = StopReason.LENGTH
         except RuntimeError as exc:
@@ -426,6 +487,7 @@ class LlamaRuntime:
         finally:
             stream.close()
             self._set_abort_check(enabled=False)
+            self._emit_parsed(parser.finish())
         if self._stop_requested():
             stop_reason = StopReason.STOPPED
         finished = time.perf_counter()
@@ -486,6 +548,24 @@ class LlamaRuntime:
         """The loaded model's ``Llama`` (for the batch decoder, which shares its context)."""
         return self._require_model()[0]
 
+    def _emit_parsed(self, parsed: ParsedText) -> None:
+        if parsed.reasoning:
+            self._emit(ReasoningChunk(text=parsed.reasoning))
+        if parsed.answer:
+            self._emit(TokenChunk(text=parsed.answer))
+
+    def _apply_thinking(self, setting: Thinking, turns: list[ChatTurn]) -> list[ChatTurn]:
+        """Set the template's variables for ``setting``; a suffix switch changes the last turn."""
+        support = self._reasoning
+        chosen = support.resolve(setting)
+        self._variables = template_variables(support.control, chosen)
+        if support.control is ThinkControl.NO_THINK_SUFFIX and chosen is Thinking.OFF:
+            users = [i for i, turn in enumerate(turns) if turn.role is Role.USER]
+            if users:
+                turn = turns[users[-1]]
+                turns[users[-1]] = ChatTurn(turn.role, f"{turn.content} {support.no_think_suffix}")
+        return turns
+
     def _fitted_prompt(self, request: GenerateRequest, *, n_ctx: int) -> FittedPrompt:
         """The request's conversation as prompt tokens that leave room for the reply.
 
@@ -495,7 +575,7 @@ class LlamaRuntime:
         """
         if request.options.prompt_text is not None:
             return self._raw_prompt(request.options.prompt_text, n_ctx=n_ctx)
-        turns = list(request.turns)
+        turns = self._apply_thinking(request.thinking, list(request.turns))
         if request.system_prompt.strip():
             turns.insert(0, ChatTurn(role=Role.SYSTEM, content=request.system_prompt))
         budget = n_ctx - reply_reserve(n_ctx=n_ctx, max_tokens=request.sampling.max_tokens)
@@ -646,6 +726,45 @@ def _chat_formatter(llm: llama_cpp.Llama, template: str) -> tuple[Jinja2ChatForm
     return formatter, [eos] if eos else []
 
 
+def _render_reasoning_markers(llm: llama_cpp.Llama, texts: Sequence[str]) -> None:
+    """Make the reply's text show the reasoning markers even where they are control tokens.
+
+    llama-cpp-python writes the reply without control tokens; a model whose ``<think>`` (or
+    harmony ``<|channel|>``) is one would lose the marks that set its reasoning apart. Only
+    those tokens are written as text, one by one, so every other token reads as before.
+    """
+    model = llm._model
+    hidden: set[int] = set()
+    for text in texts:
+        ids = llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+        if len(ids) == 1 and model.token_get_attr(ids[0]) & llama_lib.LLAMA_TOKEN_ATTR_CONTROL:
+            hidden.add(ids[0])
+    if not hidden:
+        return
+    plain = llm.detokenize
+
+    def detokenize(
+        tokens: list[int], prev_tokens: list[int] | None = None, special: bool = False
+    ) -> bytes:
+        if special or not hidden.intersection(tokens):
+            return plain(tokens, prev_tokens=prev_tokens, special=special)
+        pieces: list[bytes] = []
+        run: list[int] = []
+        for token in tokens:  # llama.cpp writes token by token: the pieces join up exactly
+            if token not in hidden:
+                run.append(token)
+                continue
+            if run:
+                pieces.append(plain(run))
+                run = []
+            pieces.append(plain([token], special=True))
+        if run:
+            pieces.append(plain(run))
+        return b"".join(pieces)
+
+    llm.detokenize = detokenize  # type: ignore[method-assign]
+
+
 def _special_tokens(llm: llama_cpp.Llama) -> dict[str, int]:
     """The texts of the tokens llama.cpp treats as special in a prompt, with their attributes."""
     model = llm._model
@@ -686,7 +805,9 @@ def _guarded_texts(llm: llama_cpp.Llama, template: str, special: dict[str, int])
     ]
 
 
-def _model_info(llm: llama_cpp.Llama, path: Path, *, load_seconds: float) -> ModelInfo:
+def _model_info(
+    llm: llama_cpp.Llama, path: Path, *, load_seconds: float, reasoning: ReasoningSupport
+) -> ModelInfo:
     metadata = {str(k): str(v) for k, v in llm.metadata.items() if len(str(v)) < 4096}
     return ModelInfo(
         path=path,
@@ -699,4 +820,5 @@ def _model_info(llm: llama_cpp.Llama, path: Path, *, load_seconds: float) -> Mod
         has_chat_template="tokenizer.chat_template" in llm.metadata,
         load_seconds=load_seconds,
         metadata=metadata,
+        reasoning=reasoning,
     )

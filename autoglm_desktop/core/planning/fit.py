@@ -31,7 +31,7 @@ from pathlib import Path
 
 from autoglm_desktop.core.common.errors import HubError, HubNotFoundError, ModelFileError
 from autoglm_desktop.core.engine.build import usable_hardware
-from autoglm_desktop.core.hub.client import HubClient, RemoteModel, RepoDetail
+from autoglm_desktop.core.hub.client import RemoteModel, RepoDetail
 from autoglm_desktop.core.hub.remote_gguf import (
     TransferStats,
     cached_model_info,
@@ -39,9 +39,12 @@ from autoglm_desktop.core.hub.remote_gguf import (
     fetch_sibling_info,
     scale_to_sibling,
 )
+from autoglm_desktop.core.hub.source_client import SourceClient
 from autoglm_desktop.core.machine.hardware import HardwareSnapshot
 from autoglm_desktop.core.models.gguf_info import GGUFInfo, read_gguf_info
 from autoglm_desktop.core.models.quant import PREFERRED_QUANT, quant_bits
+from autoglm_desktop.core.planning.speed_forecast import SpeedForecast
+from autoglm_desktop.core.planning.speed_profile import kept_machine_speed, plan_forecast
 from autoglm_desktop.core.planning.tuner import plan_for
 
 log = logging.getLogger(__name__)
@@ -135,6 +138,7 @@ class FitEstimate:
     gpu_fraction: float  # share of the model on the GPU: 1.0 on GPU, 0.0 on CPU
     method: str = METHOD_SIZE  # METHOD_ESTIMATOR, METHOD_SCALED or METHOD_SIZE
     fallback_reason: str | None = None  # why the header was not used, for the size heuristic
+    speed: SpeedForecast | None = None  # on this PC; None: not measured yet, or a GPU plan
 
     @property
     def label(self) -> str:
@@ -271,6 +275,9 @@ def estimate_info_fit(
         overhead_bytes=max(0, total - estimate.kv_cache_bytes - weights),
         gpu_fraction=estimate.gpu_layers / estimate.n_layer if estimate.n_layer else 0.0,
         method=method,
+        speed=plan_forecast(
+            info=info, plan=tuned.plan, speed=kept_machine_speed(hardware=hardware)
+        ),
     )
 
 
@@ -278,7 +285,7 @@ def estimate_info_fit(
 
 
 def estimate_remote_fit(
-    client: HubClient,
+    client: SourceClient,
     repo_id: str,
     model: RemoteModel,
     *,
@@ -303,7 +310,7 @@ def estimate_remote_fit(
 
 
 def estimate_repo_fits(
-    client: HubClient,
+    client: SourceClient,
     detail: RepoDetail,
     *,
     hardware: HardwareSnapshot | None = None,
@@ -352,7 +359,7 @@ def estimate_repo_fits(
 
 
 def _sibling_fit(
-    client: HubClient,
+    client: SourceClient,
     detail: RepoDetail,
     model: RemoteModel,
     known: GGUFInfo,

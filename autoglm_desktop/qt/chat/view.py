@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import html
 import itertools
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -36,6 +37,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QTextBrowser, QWidget
 
 from autoglm_desktop.core.common.types import MessageStatus, Role
+from autoglm_desktop.qt.chat import reasoning_section
 from autoglm_desktop.qt.common.markdown_render import (
     COPY_CODE_SCHEME,
     FinishedBlockSplitter,
@@ -65,6 +67,8 @@ class ViewMessage:
     text: str
     status: MessageStatus = MessageStatus.COMPLETE
     header: str = ""  # the name above the message; empty: "You" / "Assistant" / "System"
+    reasoning: str = ""  # a thinking model's reasoning, shown folded above the answer
+    reasoning_s: float | None = None  # how long it thought (None: unknown)
 
     @property
     def interrupted(self) -> bool:
@@ -85,6 +89,7 @@ class _Entry:
     # The reply's Markdown as last rendered, and for which theme (dark or not): scrolling back
     # to an entry the lazy layout dropped lays it out again without rendering it again.
     rendered: tuple[bool, RenderedMarkdown] | None = None
+    reasoning_open: bool | None = None  # the Thinking section unfolded (None: as by default)
 
 
 @dataclass
@@ -97,6 +102,14 @@ class _Stream:
     splitter: FinishedBlockSplitter = field(default_factory=FinishedBlockSplitter)
     code_blocks: list[str] = field(default_factory=list)
     incremental: bool = True  # render finished blocks while streaming
+    # The reasoning streams as plain text under "Thinking…" until the answer starts; then
+    # the section folds to one line.
+    reasoning_parts: list[str] = field(default_factory=list)
+    reasoning_start: QTextCursor | None = None  # end of the header block; None: no reasoning
+    reasoning_clock: float = 0.0  # when the reasoning began (time.monotonic())
+    folded: bool = False
+    reasoning_s: float | None = None
+    expanded: bool = False  # the folded section unfolded again by the user
 
 
 @dataclass
@@ -236,6 +249,8 @@ class ChatView(QTextBrowser):
         text = text.replace("\r", "")
         if stream is None or not text:
             return
+        if stream.reasoning_start is not None and not stream.folded:
+            self.fold_stream_reasoning(seconds=time.monotonic() - stream.reasoning_clock)
         stream.parts.append(text)
         self._end.movePosition(QTextCursor.MoveOperation.End)
         self._end.insertText(text, QTextCharFormat())
@@ -243,6 +258,49 @@ class ChatView(QTextBrowser):
             finished = stream.splitter.feed(text)
             if finished is not None:
                 self._render_finished_blocks(stream, finished)
+
+    def append_stream_reasoning(self, text: str) -> None:
+        """Append a chunk of the reasoning of the reply being streamed, under "Thinking…".
+
+        Reasoning that comes after the answer began is kept for the reply's final rendering.
+        """
+        stream = self._stream
+        text = text.replace("\r", "")
+        if stream is None or not text:
+            return
+        stream.reasoning_parts.append(text)
+        if stream.folded or stream.parts:
+            return
+        if stream.reasoning_start is None:
+            self._open_stream_reasoning(stream)
+        _, char_format = reasoning_section.streaming_formats(muted=self._theme.muted)
+        self._end.movePosition(QTextCursor.MoveOperation.End)
+        self._end.insertText(text, char_format)
+
+    def fold_stream_reasoning(self, *, seconds: float | None) -> None:
+        """The answer starts: fold the streamed reasoning to "Thought for N s"."""
+        stream = self._stream
+        if stream is None or stream.folded:
+            return
+        stream.folded = True
+        stream.reasoning_s = seconds
+        if stream.reasoning_start is None:
+            return
+        start = stream.reasoning_start.position()
+        folded = reasoning_section.section_html(
+            key=stream.key,
+            reasoning="",
+            seconds=seconds,
+            expanded=False,
+            muted=self._theme.muted,
+            scheme=ACTION_SCHEME,
+        )
+        with self._scroll_position_kept():
+            self._replace_range(start, self._document_end(), folded)
+            self._end.movePosition(QTextCursor.MoveOperation.End)
+            section_end = self._end.position()
+            self._end.insertBlock(QTextBlockFormat(), QTextCharFormat())
+        stream.raw_start.setPosition(section_end)
 
     def end_assistant_message(self, *, final: ViewMessage) -> None:
         """Replace the streamed reply by `final`, rendered as Markdown with its actions.
@@ -253,7 +311,7 @@ class ChatView(QTextBrowser):
         if stream is None:
             return
         self._stream = None
-        entry = _Entry(stream.key, final)
+        entry = _Entry(stream.key, final, reasoning_open=True if stream.expanded else None)
         self._entries.append(entry)
         self._last_shown = len(self._entries)
         start = stream.start.position()
@@ -313,6 +371,12 @@ class ChatView(QTextBrowser):
         if self._stream is not None:
             old = self._stream
             self._begin_stream(_Stream(old.key, old.header, *self._cursors_at_end()))
+            self.append_stream_reasoning("".join(old.reasoning_parts))
+            self._stream.reasoning_clock = old.reasoning_clock
+            if old.folded:
+                self.fold_stream_reasoning(seconds=old.reasoning_s)
+                if old.expanded:
+                    self._toggle_stream_reasoning()
             self.append_stream_text("".join(old.parts))
         self._schedule_fill()
 
@@ -387,6 +451,65 @@ class ChatView(QTextBrowser):
         # The raw text gets blocks of its own, so rendering a finished part never touches them.
         self._end.insertBlock(QTextBlockFormat(), QTextCharFormat())
         stream.raw_start.setPosition(header_end)
+
+    def _open_stream_reasoning(self, stream: _Stream) -> None:
+        """Put "Thinking…" under the reply's header, and a block for the reasoning's text."""
+        start = stream.raw_start.position()
+        stream.reasoning_clock = stream.reasoning_clock or time.monotonic()
+        label = reasoning_section.thinking_html(muted=self._theme.muted)
+        self._replace_range(start, self._document_end(), label)
+        stream.reasoning_start = QTextCursor(self.document())
+        stream.reasoning_start.setPosition(start)
+        stream.reasoning_start.setKeepPositionOnInsert(True)  # the section is rewritten there
+        block_format, char_format = reasoning_section.streaming_formats(muted=self._theme.muted)
+        self._end.movePosition(QTextCursor.MoveOperation.End)
+        self._end.insertBlock(block_format, char_format)
+
+    def _toggle_stream_reasoning(self) -> None:
+        """Unfold (or fold again) the reasoning of the reply whose answer is streaming."""
+        stream = self._stream
+        if stream is None or not stream.folded or stream.reasoning_start is None:
+            return
+        stream.expanded = not stream.expanded
+        section = reasoning_section.section_html(
+            key=stream.key,
+            reasoning="".join(stream.reasoning_parts),
+            seconds=stream.reasoning_s,
+            expanded=stream.expanded,
+            muted=self._theme.muted,
+            scheme=ACTION_SCHEME,
+        )
+        start, end = stream.reasoning_start.position(), stream.raw_start.position()
+        self._stick_to_bottom = False  # stay where the user clicked
+        with self._scroll_position_kept():
+            stream.raw_start.setPosition(self._replace_range(start, end, section))
+
+    def _toggle_reasoning(self, entry: _Entry) -> None:
+        """Fold or unfold a finished reply's Thinking section (renders that entry again)."""
+        index = next((i for i, e in enumerate(self._entries) if e is entry), -1)
+        start = self._entry_start(entry.key)
+        if not self._first_shown <= index < self._last_shown or start is None:
+            return
+        if index + 1 < self._last_shown:
+            end = self._entry_start(self._entries[index + 1].key)
+        elif self._stream is not None:
+            end = self._stream.start.position()
+        else:
+            end = self._document_end()
+        if end is None:
+            return
+        entry.reasoning_open = not self._reasoning_expanded(entry)
+        self._stick_to_bottom = False  # stay where the user clicked
+        with self._scroll_position_kept():
+            self._replace_range(start, end, "")
+            self._insert_entries(start, [entry])
+
+    @staticmethod
+    def _reasoning_expanded(entry: _Entry) -> bool:
+        """Unfolded when the user said so; by default only a reply with no answer shows it."""
+        if entry.reasoning_open is not None:
+            return entry.reasoning_open
+        return isinstance(entry.item, ViewMessage) and not entry.item.text.strip()
 
     def _render_finished_blocks(self, stream: _Stream, finished: str) -> None:
         start = stream.raw_start.position()
@@ -681,8 +804,25 @@ class ChatView(QTextBrowser):
             marker = self._muted_html(self.tr("— reply failed"))
         elif message.interrupted:
             marker = self._muted_html(self.tr("— reply interrupted"))
+        elif message.reasoning and not message.text.strip():
+            marker = self._muted_html(
+                self.tr(
+                    "— the reply ended while the model was still thinking; raise Max reply "
+                    "tokens in Chat settings for a full answer"
+                )
+            )
         header = self._header_html(message.header or self.tr("Assistant"), self._links(actions))
-        return header + rendered.html + marker
+        section = ""
+        if message.reasoning:
+            section = reasoning_section.section_html(
+                key=entry.key,
+                reasoning=message.reasoning,
+                seconds=message.reasoning_s,
+                expanded=self._reasoning_expanded(entry),
+                muted=self._theme.muted,
+                scheme=ACTION_SCHEME,
+            )
+        return header + section + rendered.html + marker
 
     def _system_html(self, message: ViewMessage) -> str:
         header = self._header_html(message.header or self.tr("System"), links="")
@@ -746,6 +886,14 @@ class ChatView(QTextBrowser):
             self.copiedToClipboard.emit(self.tr("Code copied to the clipboard"))
 
     def _run_action(self, action: str, key: int) -> None:
+        stream = self._stream
+        if stream is not None and stream.key == key:
+            if action == reasoning_section.TOGGLE_ACTION:
+                self._toggle_stream_reasoning()
+            elif action == reasoning_section.COPY_ACTION:
+                QGuiApplication.clipboard().setText("".join(stream.reasoning_parts))
+                self.copiedToClipboard.emit(self.tr("Thinking copied to the clipboard"))
+            return
         entry = self._entry(key)
         if entry is None or not isinstance(entry.item, ViewMessage):
             return
@@ -757,6 +905,11 @@ class ChatView(QTextBrowser):
             self.editRequested.emit(message.message_id)
         elif action == "regenerate" and self._is_last_reply(entry):
             self.regenerateRequested.emit()
+        elif action == reasoning_section.TOGGLE_ACTION and message.reasoning:
+            self._toggle_reasoning(entry)
+        elif action == reasoning_section.COPY_ACTION and message.reasoning:
+            QGuiApplication.clipboard().setText(message.reasoning)
+            self.copiedToClipboard.emit(self.tr("Thinking copied to the clipboard"))
 
     def _last_message_index(self) -> int:
         return next(
@@ -872,4 +1025,6 @@ def _entry_text(entry: _Entry) -> str:
 
 
 def _entry_cost(entry: _Entry) -> int:
-    return len(entry.item.text) + _ENTRY_OVERHEAD_CHARS
+    item = entry.item
+    reasoning = len(item.reasoning) if isinstance(item, ViewMessage) and entry.reasoning_open else 0
+    return len(item.text) + reasoning + _ENTRY_OVERHEAD_CHARS

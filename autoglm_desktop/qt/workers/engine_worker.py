@@ -9,6 +9,10 @@ A failed request emits the core's typed error once, on the signal of its kind, b
 ``busyChanged(False)``: ``loadFailed`` (the main window reports it) or ``replyFailed`` (the
 chat controller reports it).
 
+A request with ``remote`` set goes to that remote server's model through
+:class:`~autoglm_desktop.core.remote.client.RemoteChatClient` instead of the engine process; its
+events and typed errors reach the same signals, and Stop closes its stream.
+
 Between requests the worker checks every second that the engine process is still alive; one
 that died (killed for memory, crashed) is reported once with ``engineDied``, and the next reply
 reloads the model in a fresh engine, as after a crash mid-request.
@@ -21,8 +25,9 @@ from dataclasses import dataclass, field
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
+from autoglm_desktop.core.common import paths
 from autoglm_desktop.core.common.errors import AutoGLMError
-from autoglm_desktop.core.common.types import ChatTurn, LoadPlan, SamplingSettings
+from autoglm_desktop.core.common.types import ChatTurn, LoadPlan, SamplingSettings, Thinking
 from autoglm_desktop.core.engine import (
     ContextTrimmed,
     EngineClient,
@@ -30,8 +35,11 @@ from autoglm_desktop.core.engine import (
     GenerationFinished,
     LoadProgress,
     ModelLoaded,
+    ReasoningChunk,
     TokenChunk,
 )
+from autoglm_desktop.core.remote.client import RemoteChatClient
+from autoglm_desktop.core.remote.servers import RemoteTarget
 from autoglm_desktop.qt.workers.background import WorkerThread
 
 ENGINE_CHECK_MS = 1000
@@ -44,6 +52,8 @@ class ChatRequest:
     turns: tuple[ChatTurn, ...]
     system_prompt: str = ""
     sampling: SamplingSettings = field(default_factory=SamplingSettings)
+    thinking: Thinking = Thinking.DEFAULT
+    remote: RemoteTarget | None = None  # None: the local engine's model
 
 
 class EngineWorker(QObject):
@@ -53,7 +63,8 @@ class EngineWorker(QObject):
     unloaded = Signal()
     released = Signal()  # engine ended to free memory; the next reply reloads the model
     contextTrimmed = Signal(int)  # messages left out
-    tokens = Signal(str)
+    tokens = Signal(str)  # the answer's text
+    reasoning = Signal(str)  # the text a thinking model writes before its answer
     generationFinished = Signal(object)  # GenerationStats
     # AutoGLMError (str() is the plain-language message; EngineCrashedError: the engine died)
     loadFailed = Signal(object)  # a model load requested with load()
@@ -62,9 +73,12 @@ class EngineWorker(QObject):
     # EngineCrashedError: the engine died while idle; the next reply reloads the model
     engineDied = Signal(object)
 
-    def __init__(self, client: EngineClient | None = None) -> None:
+    def __init__(
+        self, client: EngineClient | None = None, *, remote: RemoteChatClient | None = None
+    ) -> None:
         super().__init__()
-        self._client = client or EngineClient()
+        self._client = client or EngineClient(log_path=paths.engine_log_path())
+        self._remote = remote or RemoteChatClient()
         self._watch = QTimer(self)  # moves to the worker's thread with it
         self._watch.setInterval(ENGINE_CHECK_MS)
         self._watch.timeout.connect(self._check_engine)
@@ -76,6 +90,7 @@ class EngineWorker(QObject):
     def stop(self) -> None:
         """Interrupt the current load or reply. Safe to call from any thread."""
         self._client.request_stop()
+        self._remote.request_stop()
 
     @Slot(object)
     def load(self, plan: LoadPlan) -> None:
@@ -83,11 +98,21 @@ class EngineWorker(QObject):
 
     @Slot(object)
     def generate(self, request: ChatRequest) -> None:
-        self._run(
-            lambda: self._client.generate(
-                turns=request.turns, system_prompt=request.system_prompt, sampling=request.sampling
-            ),
-            failed=self.replyFailed.emit,
+        self._run(lambda: self._reply_events(request), failed=self.replyFailed.emit)
+
+    def _reply_events(self, request: ChatRequest) -> Iterator[EngineEvent]:
+        if request.remote is not None:
+            return self._remote.generate(
+                target=request.remote,
+                turns=request.turns,
+                system_prompt=request.system_prompt,
+                sampling=request.sampling,
+            )
+        return self._client.generate(
+            turns=request.turns,
+            system_prompt=request.system_prompt,
+            sampling=request.sampling,
+            thinking=request.thinking,
         )
 
     @Slot()
@@ -142,6 +167,8 @@ class EngineWorker(QObject):
     def _emit(self, event: EngineEvent) -> None:
         if isinstance(event, TokenChunk):
             self.tokens.emit(event.text)
+        elif isinstance(event, ReasoningChunk):
+            self.reasoning.emit(event.text)
         elif isinstance(event, LoadProgress):
             if event.fraction == 0.0:
                 self.loadStarted.emit()

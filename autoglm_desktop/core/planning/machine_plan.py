@@ -1,7 +1,12 @@
-"""The plan a model file loads with on this machine: the window's, and ``serve``'s."""
+"""The plan a model loads with on this PC now: the window and ``chat`` use this one function.
+
+It reads the file's header, keeps only the GPUs the installed llama.cpp can use, applies the
+settings the user fixed for the model and the thread count measured for it.
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from autoglm_desktop.core.engine.build import LlamaBuild, restrict_to_build
@@ -18,17 +23,29 @@ def tuned_plan(
     hardware: HardwareSnapshot | None,
     build: LlamaBuild,
     info: GGUFInfo | None = None,
+    n_ctx: int | None = None,
 ) -> TunedPlan:
     """The tuner's plan for ``path`` on this machine (reads the file's header unless given).
 
-    The settings the user fixed for this model and the thread count measured for it count.
+    Args:
+        path: the model file.
+        hardware: live readings (None: read now).
+        build: the installed llama.cpp's backends.
+        info: the file's header, when already read.
+        n_ctx: a context size fixed for this load (else the saved one, or the tuner's).
+
+    Raises:
+        ModelFileError: the file is missing, not a model, or damaged.
     """
     usable = restrict_to_build(hardware or read_hardware(), build)
     info = info or read_gguf_info(path)
+    overrides = load_overrides(path)
+    if n_ctx is not None:
+        overrides = replace(overrides, n_ctx=n_ctx)
     return plan_for(
         info=info,
         hardware=usable,
-        overrides=load_overrides(path),
+        overrides=overrides,
         model_path=path,
         measured_threads=recall_threads(info=info, hardware=usable),
     )

@@ -1,0 +1,187 @@
+"""How close is the speed forecast to the speed llama.cpp really gives on this PC?
+
+Measures this PC's speed profile (as the app does, or uses the kept one), then for each model
+and thread count prints the forecast decode and prompt tokens/s next to the measured ones
+(llama.cpp through llama-cpp-python, the engine's way: a 256-token prompt, then tokens written
+with the app's kind of sampling; the quickest prompt and the median token gap of two runs).
+Models: the starter model (SmolLM2-135M, Q4_1), Gemma 3 270M (Q4_K_M, when its file is found)
+and synthetic 0.5B / 1B / 3B models (Qwen/Llama-like shapes, written once to a cache folder).
+Targets: every forecast within ±25 %, the median error within ±10 %.
+
+    python bench/speed_forecast.py [--threads 1,2] [--remeasure] [--models starter,gemma,0.5b,1b,3b]
+                                   [--gemma PATH] [--gpu]
+
+With ``--gpu`` (a GPU build of llama.cpp) each model also runs with every layer on the GPU and
+with half of them, and the profile measures the GPU too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from autoglm_desktop.core.engine.build import usable_hardware
+from autoglm_desktop.core.engine.llama_timing import TimingJob, iter_timings
+from autoglm_desktop.core.machine.hardware import HardwareSnapshot, read_hardware
+from autoglm_desktop.core.models.gguf_info import read_gguf_info
+from autoglm_desktop.core.models.synthetic_gguf import SyntheticModel, write_synthetic_gguf
+from autoglm_desktop.core.planning.speed_forecast import forecast_speed, workload_of
+from autoglm_desktop.core.planning.speed_measurement import ALL_LAYERS, iter_measure_speed
+from autoglm_desktop.core.planning.speed_profile import MachineSpeed, load_machine_speed
+
+EACH_TARGET = 0.25
+MEDIAN_TARGET = 0.10
+CACHE = Path.home() / ".cache" / "autoglm-desktop-bench" / "speed"
+TEST_MODELS = Path.home() / ".cache" / "autoglm-desktop-tests" / "models"
+# Shapes of popular small models, with row lengths K-quants accept.
+SYNTHETIC = {
+    "smollm2-shape": SyntheticModel(  # SmolLM2-135M's shape, where its file cannot travel
+        n_layer=30, n_embd=576, n_head=9, n_head_kv=3, n_ff=1536, vocab_size=49152,
+        weight_type="q4_1", name="synthetic-smollm2-135m",
+    ),
+    "gemma-shape": SyntheticModel(  # Gemma 3 270M's shape
+        arch="gemma3", n_layer=18, n_embd=640, n_head=4, n_head_kv=1, head_dim=256, n_ff=2048,
+        vocab_size=262144, sliding_window=512, swa_pattern=6, weight_type="q5_0",
+        name="synthetic-gemma3-270m",
+    ),
+    "0.5b": SyntheticModel(  # Qwen2.5-0.5B-like, Q4_K
+        n_layer=24, n_embd=1280, n_head=20, n_head_kv=4, n_ff=3584, vocab_size=49152,
+        weight_type="q4_k", name="synthetic-0.5b",
+    ),
+    "1b": SyntheticModel(  # Llama-3.2-1B-like, Q8_0
+        n_layer=16, n_embd=2048, n_head=32, n_head_kv=8, n_ff=8192, vocab_size=128256,
+        weight_type="q8_0", name="synthetic-1b",
+    ),
+    "3b": SyntheticModel(  # Llama-3.2-3B-like, Q4_K
+        n_layer=28, n_embd=3072, n_head=24, n_head_kv=8, n_ff=8192, vocab_size=128256,
+        weight_type="q4_k", name="synthetic-3b",
+    ),
+}  # fmt: skip
+
+
+def main() -> int:
+    args = parse_args()
+    hardware = usable_hardware() if args.gpu else read_hardware(include_gpus=False)
+    threads = [int(t) for t in args.threads.split(",")]
+    speed = machine_speed(hardware=hardware, threads=threads, remeasure=args.remeasure)
+    models = model_paths(args.models.split(","), gemma=args.gemma)
+    # (threads, n_gpu_layers or None for the CPU alone) per run of each model
+    setups: list[tuple[int, int | None]] = [(count, None) for count in threads]
+    if args.gpu:
+        setups += [(max(threads), ALL_LAYERS), (max(threads), -1)]  # -1: half the layers
+    jobs = [
+        TimingJob(
+            model_path=path,
+            threads=count,
+            n_gpu_layers=_layers(path, layers),
+            gpu=layers is not None,
+            decode_tokens=16 if path.stat().st_size > 1 << 30 else 32,
+        )
+        for count, layers in setups
+        for path in models.values()
+    ]
+    names = {path: name for name, path in models.items()}
+    errors: list[float] = []
+    print(
+        "| model | file | threads | GPU layers | decode forecast | measured | error "
+        "| prompt forecast | measured | error |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for timing in iter_timings(jobs=jobs, timeout_s=3600):
+        job = timing.job
+        forecast = forecast_speed(
+            workload=workload_of(read_gguf_info(job.model_path)),
+            profile=speed.coefficients,
+            threads=job.threads,
+            prompt_tokens=job.prompt_tokens,
+            gpu=speed.gpu if job.gpu else None,
+            gpu_layers=job.n_gpu_layers,
+        )
+        assert forecast is not None
+        decode_error = forecast.decode_tokens_per_s / timing.decode_tokens_per_s - 1
+        prompt_error = forecast.prompt_tokens_per_s / timing.prompt_tokens_per_s - 1
+        errors += [decode_error, prompt_error]
+        print(
+            f"| {names[job.model_path]} | {job.model_path.stat().st_size / 1e6:,.0f} MB "
+            f"| {job.threads} | {_layers_text(job)} | {forecast.decode_tokens_per_s:.1f} "
+            f"| {timing.decode_tokens_per_s:.1f} | {decode_error:+.0%} "
+            f"| {forecast.prompt_tokens_per_s:.1f} | {timing.prompt_tokens_per_s:.1f} "
+            f"| {prompt_error:+.0%} |",
+            flush=True,
+        )
+    worst = max(abs(e) for e in errors)
+    median = statistics.median(abs(e) for e in errors)
+    ok = worst <= EACH_TARGET and median <= MEDIAN_TARGET
+    print(
+        f"\nworst error {worst:.0%} (target ≤ {EACH_TARGET:.0%}), median |error| {median:.0%} "
+        f"(target ≤ {MEDIAN_TARGET:.0%}): {'PASS' if ok else 'FAIL'}"
+    )
+    return 0 if ok else 1
+
+
+def _layers(path: Path, layers: int | None) -> int:
+    if layers is None:
+        return 0
+    if layers < 0:
+        return max(1, (read_gguf_info(path).n_layer or 2) // 2)
+    return layers
+
+
+def _layers_text(job: TimingJob) -> str:
+    if not job.gpu:
+        return "CPU only"
+    return "all" if job.n_gpu_layers >= ALL_LAYERS else str(job.n_gpu_layers)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", default="1,2")
+    parser.add_argument("--remeasure", action="store_true", help="measure the profile again")
+    parser.add_argument("--models", default="starter,gemma,0.5b,1b,3b")
+    parser.add_argument("--gemma", type=Path, default=TEST_MODELS / "gemma-3-270m-q4_k_m.gguf")
+    parser.add_argument(
+        "--gpu", action="store_true", help="also every layer on the GPU, and half of them"
+    )
+    return parser.parse_args()
+
+
+def machine_speed(
+    *, hardware: HardwareSnapshot, threads: list[int], remeasure: bool
+) -> MachineSpeed:
+    kept = None if remeasure else load_machine_speed(hardware=hardware)
+    gpu_ok = kept is not None and (kept.gpu is not None or not hardware.gpus)
+    if kept is not None and gpu_ok and {c.threads for c in kept.coefficients} >= set(threads):
+        print(f"speed profile: kept from {time.ctime(kept.measured_at)}")
+        return kept
+    started = time.perf_counter()
+    for item in iter_measure_speed(hardware=hardware, threads=threads):
+        if isinstance(item, MachineSpeed):
+            print(f"speed profile: measured in {time.perf_counter() - started:.0f} s")
+            return item
+    raise SystemExit("the measurement gave no profile")
+
+
+def model_paths(wanted: list[str], *, gemma: Path) -> dict[str, Path]:
+    paths: dict[str, Path] = {}
+    for name in wanted:
+        if name == "starter":
+            paths[name] = TEST_MODELS / "SmolLM2-135M-Instruct.Q4_1.gguf"
+        elif name == "gemma":
+            if gemma.is_file():
+                paths[name] = gemma
+            else:
+                print(f"(no Gemma 3 270M at {gemma}: skipped)", file=sys.stderr)
+        else:
+            path = CACHE / f"{SYNTHETIC[name].name}-{SYNTHETIC[name].weight_type}.gguf"
+            if not path.is_file():
+                print(f"writing {path.name}...", file=sys.stderr)
+                write_synthetic_gguf(path, SYNTHETIC[name])
+            paths[name] = path
+    return paths
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# bench/speed_forecast.py on the lent GPU machine (CUDA build of llama.cpp, no network).
+#
+# Here, first: bash /work/shared/gpu/build-llama-cuda.sh, plus platformdirs into .gpuwork/whl
+# (see bench/gpu_validation.sh). There, with .gpuwork carried, from the checkout root:
+#
+#   bash bench/speed_forecast_gpu.sh [speed_forecast.py options]
+#
+# The real SmolLM2 and Gemma files cannot travel (64 MiB): synthetic models of their shapes
+# stand in for them. The table goes to $OUT/speed_forecast_gpu.txt.
+set -uo pipefail
+OUT=${OUT:-/tmp/speed-forecast}
+mkdir -p "$OUT"
+BUDGET=${BUDGET:-300} bash .gpuwork/device-build.sh build > /tmp/device-build.txt 2>&1
+rc=$?
+tail -n 5 /tmp/device-build.txt
+if [ $rc != 0 ]; then
+    gzip -c /tmp/device-build.txt > "$OUT/device-build.txt.gz"
+    exit $rc
+fi
+# libllama before numpy, or the first model load crashes (see the recipe's README).
+export PYTHONPATH=/tmp/site:$PWD LD_PRELOAD=/tmp/site/llama_cpp/lib/libllama.so PYTHONUNBUFFERED=1
+export AUTOGLM_HOME=/tmp/autoglm-home
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+lscpu | grep -E "Model name|^CPU\(s\)" || true
+python3 bench/speed_forecast.py --gpu "$@" 2>&1 | tee "$OUT/speed_forecast_gpu.txt"
