@@ -136,6 +136,9 @@ LAZY_IMPORTS: dict[tuple[str, str], str] = {
     ("autoglm_desktop.core.engine.process", "autoglm_desktop.core.engine.runtime"): (
         "llama.cpp only in the engine process"
     ),
+    ("autoglm_desktop.core.engine.process", "autoglm_desktop.core.engine.batch"): (
+        "llama.cpp only in the engine process"
+    ),
     ("autoglm_desktop.cli", "autoglm_desktop.cli.commands"): (
         "the window starts without the other commands and the hub client they load"
     ),

@@ -3,6 +3,7 @@
     autoglm-desktop [MODEL.gguf]          the window (on that model)       window_command
     autoglm-desktop self-test             the window, one checked chat     window_command
     autoglm-desktop chat PROMPT --model   a one-shot reply on stdout       chat_command
+    autoglm-desktop serve [MODEL]         the OpenAI API on 127.0.0.1      serve_command
     autoglm-desktop plan MODEL.gguf       the load plan for this PC        plan_command
     autoglm-desktop search QUERY          GGUF models on the hub           search_command
     autoglm-desktop pull REPO [--list]    download the file that fits      pull_command

@@ -14,6 +14,7 @@ from autoglm_desktop.cli import (
     pull_command,
     rm_command,
     search_command,
+    serve_command,
     window_command,
 )
 from autoglm_desktop.cli.output import print_error
@@ -24,6 +25,7 @@ from autoglm_desktop.core.common.errors import AutoGLMError
 COMMAND_MODULES = (
     chat_command,
     window_command,
+    serve_command,
     plan_command,
     search_command,
     pull_command,

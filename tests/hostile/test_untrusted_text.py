@@ -35,7 +35,7 @@ from autoglm_desktop.core.common.untrusted_text import (
     plain_text_stream,
 )
 from autoglm_desktop.core.engine import EngineClient, GenerationFinished, ModelLoaded
-from autoglm_desktop.core.engine.client import _failure_to_error
+from autoglm_desktop.core.engine.client import error_from_failure
 from autoglm_desktop.core.engine.process import failure_of
 from autoglm_desktop.core.engine.protocol import EngineFailure, GenerateRequest, LoadRequest
 from autoglm_desktop.qt.common.plain_text import plain_message_box, plain_tooltip
@@ -152,10 +152,12 @@ def test_typed_errors_are_cut_in_the_engine_and_again_by_the_client() -> None:
     assert len(failure.message) <= DEFAULT_LIMIT + len(ELLIPSIS)
     assert "\x1b" not in failure.message
     # An engine of another version (or a damaged reply) is not trusted either.
-    error = _failure_to_error(EngineFailure(kind="ModelLoadError", message="\x1b[2J" + "z" * 10**6))
+    error = error_from_failure(
+        EngineFailure(kind="ModelLoadError", message="\x1b[2J" + "z" * 10**6)
+    )
     assert isinstance(error, ModelLoadError)
     assert "\x1b" not in str(error) and len(str(error)) <= DEFAULT_LIMIT + len(ELLIPSIS)
-    gated = _failure_to_error(EngineFailure(kind="GatedModelError", message="needs a token"))
+    gated = error_from_failure(EngineFailure(kind="GatedModelError", message="needs a token"))
     assert isinstance(gated, EngineError)  # a kind the client cannot build is still an error
 
 

@@ -1,14 +1,16 @@
 """The servers the remote engine is tested against, all real HTTP on 127.0.0.1.
 
 ``openai_server`` runs each test once per independent OpenAI-compatible server in
-``OPENAI_SERVERS``: today llama-cpp-python's own server (``llama_cpp.server``) on the real
-starter model. To add one (our own ``autoglm-desktop serve`` once it exists), write a
-session fixture that returns a :class:`ServerUnderTest` and append its name to the list.
+``OPENAI_SERVERS``: llama-cpp-python's own server (``llama_cpp.server``) and our own
+``autoglm-desktop serve``, both on the real starter model. To add one, write a session
+fixture that returns a :class:`ServerUnderTest` and append its name to the list.
 ``fault_server`` misbehaves on request (see fault_server.py).
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -24,7 +26,7 @@ from remote_helpers import MemoryKeyring, ServerUnderTest
 from autoglm_desktop.core.remote.keys import ApiKeyStore
 
 # Session fixtures, each returning a ServerUnderTest; ``openai_server`` runs over them all.
-OPENAI_SERVERS = ["llama_cpp_server"]
+OPENAI_SERVERS = ["llama_cpp_server", "autoglm_serve"]
 START_TIMEOUT_S = 180.0
 
 
@@ -99,6 +101,49 @@ def llama_cpp_server(
             process.wait(10)
 
 
+@pytest.fixture(scope="session")
+def autoglm_serve(
+    starter_model: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerUnderTest]:
+    """Our own ``autoglm-desktop serve``, a process of its own, on the starter model."""
+    port = _free_port()
+    api_key = "autoglm-key"
+    home = tmp_path_factory.mktemp("autoglm-serve")
+    log_path = home / "server.log"
+    command = [
+        sys.executable,
+        "-m",
+        "autoglm_desktop",
+        "serve",
+        str(starter_model),
+        "--port",
+        str(port),
+        "--ctx",
+        "2048",
+        "--api-key",
+        api_key,
+    ]
+    env = dict(os.environ, AUTOGLM_HOME=str(home))
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+    base_url = f"http://127.0.0.1:{port}/v1"
+    try:
+        _wait_until_serving(process, base_url, api_key, log_path)
+        yield ServerUnderTest(
+            name="autoglm-desktop serve",
+            base_url=base_url,
+            api_key=api_key,
+            model=starter_model.stem,
+        )
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -114,11 +159,11 @@ def _wait_until_serving(
     while time.monotonic() < deadline:
         if process.poll() is not None:
             log = log_path.read_text(errors="replace")[-3000:]
-            raise RuntimeError(f"llama_cpp.server exited ({process.returncode}):\n{log}")
+            raise RuntimeError(f"{process.args} exited ({process.returncode}):\n{log}")
         try:
             if httpx2.get(f"{base_url}/models", headers=headers, timeout=2).status_code == 200:
                 return
         except httpx2.HTTPError:
             pass
         time.sleep(0.2)
-    raise RuntimeError(f"llama_cpp.server did not answer within {START_TIMEOUT_S:g} s")
+    raise RuntimeError(f"{process.args} did not answer within {START_TIMEOUT_S:g} s")

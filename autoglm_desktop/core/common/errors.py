@@ -58,6 +58,18 @@ class PromptTooLongError(AutoGLMError):
     """Even the newest message alone does not fit in the context window."""
 
 
+class RequestError(AutoGLMError):
+    """A request the engine cannot serve as asked (an invalid JSON schema or grammar...)."""
+
+
+class ServerBusyError(AutoGLMError):
+    """Too many requests already wait for the model engine (or it is shutting down)."""
+
+
+class ServerConfigError(AutoGLMError):
+    """The local server's settings are unsafe or invalid (a network address without a key...)."""
+
+
 class StoreError(AutoGLMError):
     """The chat history database could not be read or written."""
 

@@ -129,6 +129,7 @@ class GenerationStats:
     context_size: int = 0
     n_threads: int = 0  # decode threads in use at the end of the reply (0: unknown)
     thread_changes: int = 0  # times the engine changed its thread count during the reply
+    batched_with: int = 0  # the most other replies decoded in one batch with this one
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -34,10 +34,19 @@ from autoglm_desktop.core.common.types import (
     Thinking,
 )
 from autoglm_desktop.core.common.untrusted_text import plain_message
-from autoglm_desktop.core.engine.events import EngineEvent, GenerationFinished, ModelLoaded
+from autoglm_desktop.core.engine.events import (
+    Embeddings,
+    EngineEvent,
+    GenerationFinished,
+    ModelLoaded,
+)
 from autoglm_desktop.core.engine.process import engine_main
 from autoglm_desktop.core.engine.protocol import (
+    BatchEvent,
+    BatchMessage,
+    BatchOpen,
     Busy,
+    EmbedRequest,
     EngineFailure,
     GenerateRequest,
     LoadRequest,
@@ -117,6 +126,8 @@ class EngineClient:
         self._conn: Connection | None = None
         self._plan: LoadPlan | None = None
         self._model_info: ModelInfo | None = None
+        self._parallel = 1
+        self._outbox: Callable[[], Sequence[BatchMessage]] | None = None
 
     # -- state ---------------------------------------------------------------------------
 
@@ -134,6 +145,11 @@ class EngineClient:
         return self._plan
 
     @property
+    def parallel(self) -> int:
+        """How many replies the loaded engine decodes together (see :meth:`run_batch`)."""
+        return self._parallel
+
+    @property
     def model_info(self) -> ModelInfo | None:
         return self._model_info if self.is_running else None
 
@@ -143,8 +159,10 @@ class EngineClient:
         """Stop the current load or generation as soon as possible. Safe from any thread."""
         self._stop_event.set()
 
-    def load(self, plan: LoadPlan) -> Iterator[EngineEvent]:
+    def load(self, plan: LoadPlan, *, parallel: int = 1) -> Iterator[EngineEvent]:
         """Load a model in a fresh engine process, yielding progress, then ``ModelLoaded``.
+
+        ``parallel`` > 1 lets :meth:`run_batch` decode that many replies together.
 
         If the engine dies or hangs meanwhile, the plan is kept: the next :meth:`generate`
         tries it again (a plan the engine refused, or a cancelled load, is not kept).
@@ -155,7 +173,9 @@ class EngineClient:
         self._start_process(hide_gpus=not plan.use_gpu)
         kv_dir = self._kv_cache_dir or paths.cache_dir() / "kv"
         try:
-            for event in self._request(LoadRequest(plan=plan, kv_cache_dir=kv_dir)):
+            self._parallel = parallel
+            load = LoadRequest(plan=plan, kv_cache_dir=kv_dir, parallel=parallel)
+            for event in self._request(load):
                 if isinstance(event, ModelLoaded):
                     self._plan, self._model_info = plan, event.info
                 yield event
@@ -175,19 +195,7 @@ class EngineClient:
 
         ``thinking``: the conversation's Think setting (the model's own where it has no switch).
         """
-        self._stop_event.clear()
-        if self._plan is None:
-            raise errors.NoModelLoadedError("No model is loaded. Choose a model first.")
-        if not self.is_running:
-            plan = self._plan
-            try:
-                yield from self.load(plan)
-            except errors.OperationCancelledError:
-                self._plan = plan  # stopped during the reload: the model is still the one in use
-                raise
-            if self._stop_event.is_set():
-                return
-        yield from self._request(
+        return self.run(
             GenerateRequest(
                 turns=tuple(turns),
                 system_prompt=system_prompt,
@@ -195,6 +203,57 @@ class EngineClient:
                 thinking=thinking,
             )
         )
+
+    def run(self, request: GenerateRequest) -> Iterator[EngineEvent]:
+        """Stream the reply to ``request`` (the server's, with its options and id).
+
+        Reloads the model first if its engine is gone.
+        """
+        self._stop_event.clear()
+        if self._plan is None:
+            raise errors.NoModelLoadedError("No model is loaded. Choose a model first.")
+        if not self.is_running:
+            plan = self._plan
+            try:
+                yield from self.load(plan, parallel=self._parallel)
+            except errors.OperationCancelledError:
+                self._plan = plan  # stopped during the reload: the model is still the one in use
+                raise
+            if self._stop_event.is_set():
+                return
+        yield from self._request(request)
+
+    def embed(self, request: EmbedRequest) -> Iterator[EngineEvent]:
+        """Embeddings of ``request``'s texts: one ``Embeddings`` event (after a reload, if any)."""
+        self._stop_event.clear()
+        if self._plan is None:
+            raise errors.NoModelLoadedError("No model is loaded. Choose a model first.")
+        if not self.is_running:
+            yield from self.load(self._plan, parallel=self._parallel)
+        yield from self._request(request)
+
+    def run_batch(
+        self, outbox: Callable[[], Sequence[BatchMessage]]
+    ) -> Iterator[BatchEvent | EngineEvent]:
+        """Batch mode: the replies ``outbox`` hands over are decoded together.
+
+        ``outbox`` is asked, between the engine's messages and at least every
+        ``POLL_SECONDS``, for what to send: ``BatchAdd``, ``BatchCancel``, and at last
+        ``BatchClose``, after which the engine ends batch mode once its replies are over.
+        Each reply's events come as :class:`BatchEvent`; a reload after a crash comes first.
+        Needs a model loaded with ``parallel`` > 1.
+        """
+        self._stop_event.clear()
+        if self._plan is None:
+            raise errors.NoModelLoadedError("No model is loaded. Choose a model first.")
+        if not self.is_running:
+            yield from self.load(self._plan, parallel=self._parallel)
+        self._outbox = outbox
+        try:
+            for message in self._request(BatchOpen()):
+                yield cast(BatchEvent | EngineEvent, message)
+        finally:
+            self._outbox = None
 
     def unload(self, *, keep_plan: bool = False) -> None:
         """End the engine process, so all its memory goes back to the OS.
@@ -287,7 +346,7 @@ class EngineClient:
                 if isinstance(message, EngineFailure):
                     self._drain_until_done(conn, watch)
                     done = True
-                    raise _failure_to_error(message)
+                    raise error_from_failure(message)
                 yield cast(EngineEvent, message)
         finally:
             if not done and self._conn is conn:
@@ -306,6 +365,8 @@ class EngineClient:
         process = self._process
         while True:
             try:
+                for outgoing in self._outbox() if self._outbox is not None else ():
+                    conn.send(outgoing)
                 if conn.poll(POLL_SECONDS):
                     message = conn.recv()
                     watch.heard(message)
@@ -345,7 +406,8 @@ class EngineClient:
         raise errors.EngineCrashedError(message, exitcode=exitcode)
 
 
-def _failure_to_error(failure: EngineFailure) -> errors.AutoGLMError:
+def error_from_failure(failure: EngineFailure) -> errors.AutoGLMError:
+    """The typed error an engine's failure report names."""
     message = plain_message(failure.message)  # the engine cleans it too; this side trusts none
     error_class = getattr(errors, failure.kind, None)
     if isinstance(error_class, type) and issubclass(error_class, errors.AutoGLMError):
@@ -376,7 +438,7 @@ class _Watch:
         self._last_heard = time.monotonic()
         if isinstance(message, Busy):
             self._stage = message.stage
-        elif isinstance(message, GenerationFinished | ModelLoaded):
+        elif isinstance(message, GenerationFinished | ModelLoaded | Embeddings):
             self._answered = True
 
     def overdue(self) -> errors.AutoGLMError | None:

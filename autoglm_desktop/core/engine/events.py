@@ -45,10 +45,25 @@ class ReasoningChunk:
 @dataclass(frozen=True)
 class GenerationFinished:
     stats: GenerationStats
+    request_id: str = ""  # the request's, as it was sent
+
+
+@dataclass(frozen=True)
+class Embeddings:
+    """The answer to an EmbedRequest: one unit-length vector per text."""
+
+    vectors: tuple[tuple[float, ...], ...]
+    prompt_tokens: int
 
 
 EngineEvent = (
-    LoadProgress | ModelLoaded | ContextTrimmed | TokenChunk | ReasoningChunk | GenerationFinished
+    LoadProgress
+    | ModelLoaded
+    | ContextTrimmed
+    | TokenChunk
+    | ReasoningChunk
+    | GenerationFinished
+    | Embeddings
 )
 
 

@@ -20,9 +20,15 @@ from autoglm_desktop.core.common.error_text import describe_exception, sentence
 from autoglm_desktop.core.common.errors import AutoGLMError, OperationCancelledError
 from autoglm_desktop.core.common.types import GenerationStats, StopReason
 from autoglm_desktop.core.common.untrusted_text import plain_message
-from autoglm_desktop.core.engine.events import GenerationFinished, ModelLoaded
+from autoglm_desktop.core.engine.events import Embeddings, GenerationFinished, ModelLoaded
 from autoglm_desktop.core.engine.protocol import (
+    BatchAdd,
+    BatchCancel,
+    BatchClose,
+    BatchEvent,
+    BatchOpen,
     Busy,
+    EmbedRequest,
     EngineFailure,
     GenerateRequest,
     LoadRequest,
@@ -32,6 +38,7 @@ from autoglm_desktop.core.engine.protocol import (
 )
 
 if TYPE_CHECKING:
+    from autoglm_desktop.core.engine.batch import BatchDecoder
     from autoglm_desktop.core.engine.runtime import LlamaRuntime
 
 # The engine log is moved aside once it grows past this (one older copy is kept).
@@ -120,6 +127,7 @@ def engine_main(
     )
 
     beacon = _Beacon(conn, stop_event)
+    batches = _Batches(conn)
     runtime = LlamaRuntime(
         stop_requested=beacon.stop_requested,
         emit=conn.send,
@@ -135,15 +143,21 @@ def engine_main(
             if isinstance(request, ShutdownRequest):
                 break
             try:
-                _serve(runtime, request, conn=conn, beacon=beacon)
+                if isinstance(request, BatchOpen):
+                    _serve_batch(batches.decoder(runtime), conn=conn, beacon=beacon)
+                else:
+                    batches.forget()  # the single-reply path clears other sequences' cells
+                    _serve(runtime, request, conn=conn, beacon=beacon)
             except Exception as exc:  # report anything, in plain words, instead of dying
+                batches.forget()
                 conn.send(failure_of(exc, request))
             conn.send(RequestDone())
     finally:
+        batches.forget()
         runtime.close()
 
 
-def failure_of(error: Exception, request: LoadRequest | GenerateRequest) -> EngineFailure:
+def failure_of(error: Exception, request: object) -> EngineFailure:
     """The reply that reports ``error``: a typed kind and a short, plain, printable message.
 
     The message is cut and cleaned here, in the engine, so a 100 MB message from a model never
@@ -167,23 +181,85 @@ def failure_of(error: Exception, request: LoadRequest | GenerateRequest) -> Engi
 
 def _serve(
     runtime: LlamaRuntime,
-    request: LoadRequest | GenerateRequest,
+    request: LoadRequest | GenerateRequest | EmbedRequest,
     *,
     conn: Connection,
     beacon: _Beacon,
 ) -> None:
     if isinstance(request, LoadRequest):
         beacon.enter(Stage.LOAD)
-        info = runtime.load(request.plan, kv_cache_dir=request.kv_cache_dir)
+        info = runtime.load(
+            request.plan, kv_cache_dir=request.kv_cache_dir, parallel=request.parallel
+        )
         conn.send(ModelLoaded(info=info))
+        return
+    if isinstance(request, EmbedRequest):
+        beacon.enter(Stage.REPLY)
+        vectors, tokens = runtime.embed(list(request.texts))
+        conn.send(Embeddings(vectors=tuple(tuple(v) for v in vectors), prompt_tokens=tokens))
         return
     beacon.enter(Stage.REPLY)
     try:
         stats = runtime.generate(request)
     except OperationCancelledError:  # stopped before the prompt was even evaluated
         stats = GenerationStats(stop_reason=StopReason.STOPPED.value)
-    conn.send(GenerationFinished(stats=stats))
+    conn.send(GenerationFinished(stats=stats, request_id=request.request_id))
     try:
         runtime.remember_state()  # after the reply is out; disk writes go on aside
     except Exception as exc:  # only a speed-up is lost: the reply the user has is complete
         print(f"The conversation's KV state was not kept: {exc!r:.2000}", file=sys.stderr)
+
+
+class _Batches:
+    """The batch decoder, kept from one batch-mode stay to the next.
+
+    Its parked cells (finished replies' prompts) serve the next requests that start the same
+    way; it is forgotten when anything else uses the context.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._decoder: BatchDecoder | None = None
+
+    def decoder(self, runtime: LlamaRuntime) -> BatchDecoder:
+        from autoglm_desktop.core.engine.batch import BatchDecoder  # heavy: llama.cpp
+
+        if self._decoder is None:
+            self._decoder = BatchDecoder(runtime, emit=self._emit, fail=self._fail)
+        return self._decoder
+
+    def forget(self) -> None:
+        if self._decoder is not None:
+            self._decoder.close()
+            self._decoder = None
+
+    def _emit(self, request_id: str, event: object) -> None:
+        self._conn.send(BatchEvent(request_id=request_id, event=event))
+
+    def _fail(self, request_id: str, error: AutoGLMError) -> None:
+        self._emit(request_id, failure_of(error, None))
+
+
+def _serve_batch(decoder: BatchDecoder, *, conn: Connection, beacon: _Beacon) -> None:
+    """Batch mode: decode the replies the client adds, together, until it closes the batch.
+
+    Between two steps the pipe is read for new replies and cancellations; with nothing to
+    decode the engine waits on it (beating, so the client knows it is alive). Stop ends every
+    reply of the batch.
+    """
+    beacon.enter(Stage.REPLY)
+    closing = False
+    while not (closing and not decoder.busy):
+        wait = 0.0 if decoder.busy else BEAT_SECONDS
+        while conn.poll(wait):
+            message = conn.recv()
+            if isinstance(message, BatchAdd):
+                decoder.add(message.request)
+            elif isinstance(message, BatchCancel):
+                decoder.cancel(message.request_id)
+            elif isinstance(message, BatchClose):
+                closing = True
+            wait = 0.0
+        if beacon.stop_requested():
+            decoder.cancel_all()
+        decoder.step()

@@ -13,6 +13,25 @@ from autoglm_desktop.core.common.types import ChatTurn, LoadPlan, SamplingSettin
 class LoadRequest:
     plan: LoadPlan
     kv_cache_dir: Path | None = None  # where KV states persist; None: RAM only
+    parallel: int = 1  # replies the engine may decode together (the local server's batches)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReplyOptions:
+    """What a request of the local server asks beyond a conversation's sampling settings.
+
+    The window's requests keep the defaults: the conversation is trimmed to fit, no grammar.
+    """
+
+    # Raw text to continue (``/v1/completions``): no chat template, ``turns`` are ignored.
+    prompt_text: str | None = None
+    stop: tuple[str, ...] = ()  # more strings that end the reply (the model's EOS always does)
+    json_schema: str | None = None  # the reply must be JSON of this schema (a grammar enforces it)
+    json_object: bool = False  # the reply must be a JSON object
+    frequency_penalty: float = 0.0
+    presence_penalty: float = 0.0
+    # False: a conversation that does not fit fails with PromptTooLongError (nothing left out).
+    trim_to_fit: bool = True
 
 
 @dataclass(frozen=True)
@@ -21,14 +40,21 @@ class GenerateRequest:
     system_prompt: str
     sampling: SamplingSettings
     thinking: Thinking = Thinking.DEFAULT
+    options: ReplyOptions = ReplyOptions()
+    request_id: str = ""  # named in the engine's GenerationFinished (the server's log)
+
+
+@dataclass(frozen=True)
+class EmbedRequest:
+    """Embeddings of texts (the local server's ``/v1/embeddings``)."""
+
+    texts: tuple[str, ...]
+    request_id: str = ""
 
 
 @dataclass(frozen=True)
 class ShutdownRequest:
     pass
-
-
-Request = LoadRequest | GenerateRequest | ShutdownRequest
 
 
 @dataclass(frozen=True)
@@ -65,3 +91,47 @@ class Busy:
     """
 
     stage: Stage
+
+
+# -- batch mode: several replies decoded together (the local server's requests) -------------
+
+
+@dataclass(frozen=True)
+class BatchOpen:
+    """Enter batch mode: the engine decodes the replies added until ``BatchClose`` together."""
+
+
+@dataclass(frozen=True)
+class BatchAdd:
+    """A reply to decode along with the others (its ``request_id`` names its events)."""
+
+    request: GenerateRequest
+
+
+@dataclass(frozen=True)
+class BatchCancel:
+    """Stop one reply of the batch (it ends with a ``stopped`` GenerationFinished)."""
+
+    request_id: str
+
+
+@dataclass(frozen=True)
+class BatchClose:
+    """Leave batch mode once no reply is left; the engine answers ``RequestDone``."""
+
+
+BatchMessage = BatchAdd | BatchCancel | BatchClose
+
+
+@dataclass(frozen=True)
+class BatchEvent:
+    """An event of one reply in the batch: a TokenChunk, its GenerationFinished, or a failure.
+
+    A reply ends with its GenerationFinished or with its EngineFailure (the others go on).
+    """
+
+    request_id: str
+    event: object  # TokenChunk | GenerationFinished | EngineFailure
+
+
+Request = LoadRequest | GenerateRequest | EmbedRequest | ShutdownRequest | BatchOpen

@@ -12,6 +12,7 @@ import ctypes
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import llama_cpp
 import llama_cpp.llama_chat_format as llama_chat_format
 import llama_cpp.llama_cpp as llama_lib
 from llama_cpp.llama_chat_format import ChatFormatterResponse, Jinja2ChatFormatter
+from llama_cpp.llama_grammar import JSON_GBNF, LlamaGrammar, json_schema_to_gbnf
 
 from autoglm_desktop.core.common.error_text import describe_exception, sentence
 from autoglm_desktop.core.common.errors import (
@@ -29,6 +31,8 @@ from autoglm_desktop.core.common.errors import (
     ModelLoadError,
     NoModelLoadedError,
     OperationCancelledError,
+    PromptTooLongError,
+    RequestError,
 )
 from autoglm_desktop.core.common.regular_file import open_regular_file
 from autoglm_desktop.core.common.types import (
@@ -51,6 +55,7 @@ from autoglm_desktop.core.engine.context_window import (
     plan_reuse,
     reply_reserve,
 )
+from autoglm_desktop.core.engine.embeddings import Embedder
 from autoglm_desktop.core.engine.events import (
     ContextTrimmed,
     EngineEvent,
@@ -61,7 +66,7 @@ from autoglm_desktop.core.engine.events import (
 from autoglm_desktop.core.engine.ggml_backends import register_ggml_backends
 from autoglm_desktop.core.engine.kv_cache import KvStateCache, StoredTokens, cache_key
 from autoglm_desktop.core.engine.prompt_tokens import PieceTokenizer
-from autoglm_desktop.core.engine.protocol import GenerateRequest, Stage
+from autoglm_desktop.core.engine.protocol import GenerateRequest, ReplyOptions, Stage
 from autoglm_desktop.core.engine.reasoning import (
     ParsedText,
     ReasoningParser,
@@ -185,6 +190,44 @@ def _templates_left_alone() -> Iterator[None]:
         llama_chat_format.Jinja2ChatFormatter = original  # type: ignore[misc]
 
 
+@dataclass(frozen=True)
+class PreparedReply:
+    """A request made ready for llama.cpp (the single path's and the batch decoder's)."""
+
+    tokens: list[int]
+    dropped_turns: int
+    stop: list[str]  # the model's end-of-turn text and the request's stop strings
+    grammar: LlamaGrammar | None
+    max_tokens: int  # the request's, within what the context leaves after the prompt
+    seed: int  # the request's, or a fresh random one
+
+
+@contextlib.contextmanager
+def _sequences(n_seq_max: int) -> Iterator[None]:
+    """Give the next ``Llama(...)``'s context ``n_seq_max`` sequences over one unified KV cache.
+
+    Sequence 0 is the window's conversation; the batch decoder uses the others. Unified, the
+    sequences share the context's cells (no more memory than one sequence of ``n_ctx``).
+    llama-cpp-python has no argument for either, so the defaults are patched meanwhile.
+    """
+    if n_seq_max <= 1:
+        yield
+        return
+    original = llama_lib.llama_context_default_params
+
+    def params_with_sequences() -> Any:
+        params = original()
+        params.n_seq_max = n_seq_max
+        params.kv_unified = True
+        return params
+
+    llama_lib.llama_context_default_params = params_with_sequences
+    try:
+        yield
+    finally:
+        llama_lib.llama_context_default_params = original
+
+
 class LlamaRuntime:
     """One loaded model and its context; prompt formatting, context fitting and streaming."""
 
@@ -220,6 +263,8 @@ class LlamaRuntime:
         self._content_counts: dict[str, int] = {}
         self._states: KvStateCache | None = None
         self._can_shift = False
+        self._parallel = 1
+        self._embedder: Embedder | None = None
         self._reasoning = ReasoningSupport()
         self._variables: dict[str, Any] = {}  # the chat template's, for the request at hand
         self._prompt_tail = ""  # the end of the prompt last rendered
@@ -229,8 +274,14 @@ class LlamaRuntime:
 
     # -- loading -------------------------------------------------------------------------
 
-    def load(self, plan: LoadPlan, *, kv_cache_dir: Path | None = None) -> ModelInfo:
-        """Load the plan's model; KV states of its conversations persist in ``kv_cache_dir``."""
+    def load(
+        self, plan: LoadPlan, *, kv_cache_dir: Path | None = None, parallel: int = 1
+    ) -> ModelInfo:
+        """Load the plan's model; KV states of its conversations persist in ``kv_cache_dir``.
+
+        ``parallel`` > 1 leaves room for that many replies decoded together (the batch
+        decoder's sequences) beside the conversation's own.
+        """
         self.close()
         path = Path(plan.model_path)
         check_model_file(path)
@@ -245,7 +296,11 @@ class LlamaRuntime:
             return not self._stop_requested()
 
         try:
-            with _load_callbacks(on_progress), _templates_left_alone():
+            with (
+                _load_callbacks(on_progress),
+                _templates_left_alone(),
+                _sequences(parallel + 1 if parallel > 1 else 1),
+            ):
                 llm = llama_cpp.Llama(
                     model_path=str(path),
                     n_ctx=plan.n_ctx,
@@ -274,6 +329,7 @@ class LlamaRuntime:
                 "architecture this version does not support, or need more memory "
                 f"({describe_exception(exc)})."
             ) from exc
+        self._parallel = parallel
         template = llm.metadata.get("tokenizer.chat_template") or CHATML_TEMPLATE
         try:
             _check_trained_context(llm, path)
@@ -357,6 +413,9 @@ class LlamaRuntime:
             self._report_stage(Stage.LOAD)
 
     def close(self) -> None:
+        if self._embedder is not None:
+            self._embedder.close()  # before its model goes
+            self._embedder = None
         if self._states is not None:
             self._states.close()  # finishes the disk writes
         if self._llm is not None:
@@ -465,9 +524,9 @@ class LlamaRuntime:
         changes_before = self._governor.changes if self._governor else 0
         self._set_threads(self._governor.begin_reply() if self._governor else None)
         n_ctx = llm.n_ctx()
-        sampling = request.sampling
-        fitted = self._fitted_prompt(request, n_ctx=n_ctx)
-        prompt = fitted.tokens
+        sampling, options = request.sampling, request.options
+        reply = self.prepare_reply(request)
+        prompt = reply.tokens
         self._prepare_cache(llm, prompt)
         reused = 0
         if llm.n_tokens:
@@ -486,19 +545,22 @@ class LlamaRuntime:
             self._set_threads(self._governor.on_token() if self._governor else None)
             return self._stop_requested()
 
-        seed = sampling.seed if sampling.seed >= 0 else random.randrange(2**31)
+        max_tokens = reply.max_tokens
         stop_reason = StopReason.EOS
         self._set_abort_check(enabled=True)
         stream: Any = llm.create_completion(
             prompt=prompt,
-            max_tokens=min(sampling.max_tokens, n_ctx - len(prompt)),
+            max_tokens=max_tokens,
             temperature=sampling.temperature,
             top_p=sampling.top_p,
             top_k=sampling.top_k,
             min_p=sampling.min_p,
             repeat_penalty=sampling.repeat_penalty,
-            seed=seed,
-            stop=self._stop_strings,
+            frequency_penalty=options.frequency_penalty,
+            presence_penalty=options.presence_penalty,
+            seed=reply.seed,
+            stop=reply.stop,
+            grammar=reply.grammar,
             stopping_criteria=llama_cpp.StoppingCriteriaList([after_each_token]),
             stream=True,
         )
@@ -521,6 +583,9 @@ class LlamaRuntime:
         if self._stop_requested():
             stop_reason = StopReason.STOPPED
         finished = time.perf_counter()
+        # llama-cpp-python samples (and asks the stopping criteria about) one token past the
+        # limit before it ends a reply at max_tokens; that token is not part of the reply.
+        generated = min(generated, max_tokens)
         decode_s = finished - first_token_at if first_token_at is not None else 0.0
         return GenerationStats(
             prompt_tokens=len(prompt),
@@ -530,12 +595,50 @@ class LlamaRuntime:
             tokens_per_s=(generated - 1) / decode_s if generated > 1 and decode_s > 0 else 0.0,
             total_s=finished - started,
             stop_reason=stop_reason.value,
-            trimmed_messages=fitted.dropped_turns,
+            trimmed_messages=reply.dropped_turns,
             context_used=llm.n_tokens,
             context_size=n_ctx,
             n_threads=self._threads_in_use().n_threads,
             thread_changes=(self._governor.changes if self._governor else 0) - changes_before,
         )
+
+    def prepare_reply(self, request: GenerateRequest) -> PreparedReply:
+        """What llama.cpp is given for ``request``: prompt tokens, stops, grammar, limits.
+
+        Raises:
+            RequestError: the JSON schema cannot be used (checked before any other work).
+            PromptTooLongError: the prompt does not fit (and may not be trimmed).
+        """
+        llm, _ = self._require_model()
+        n_ctx = llm.n_ctx()
+        grammar = _grammar_for(request.options)
+        fitted = self._fitted_prompt(request, n_ctx=n_ctx)
+        sampling = request.sampling
+        return PreparedReply(
+            tokens=fitted.tokens,
+            dropped_turns=fitted.dropped_turns,
+            stop=[*self._stop_strings, *request.options.stop],
+            grammar=grammar,
+            max_tokens=min(sampling.max_tokens, n_ctx - len(fitted.tokens)),
+            seed=sampling.seed if sampling.seed >= 0 else random.randrange(2**31),
+        )
+
+    def embed(self, texts: list[str]) -> tuple[list[list[float]], int]:
+        """Unit-length embeddings of ``texts`` and the tokens read (see :mod:`embeddings`)."""
+        llm, _ = self._require_model()
+        if self._embedder is None:
+            self._embedder = Embedder(llm)
+        return self._embedder.embed(texts)
+
+    @property
+    def parallel(self) -> int:
+        """How many replies the loaded context can decode together (1: one at a time)."""
+        return self._parallel
+
+    @property
+    def llama(self) -> llama_cpp.Llama:
+        """The loaded model's ``Llama`` (for the batch decoder, which shares its context)."""
+        return self._require_model()[0]
 
     def _emit_parsed(self, parsed: ParsedText) -> None:
         if parsed.reasoning:
@@ -556,7 +659,14 @@ class LlamaRuntime:
         return turns
 
     def _fitted_prompt(self, request: GenerateRequest, *, n_ctx: int) -> FittedPrompt:
-        """The request's conversation as prompt tokens that leave room for the reply."""
+        """The request's conversation as prompt tokens that leave room for the reply.
+
+        Raises:
+            PromptTooLongError: it does not fit, and the request forbids leaving turns out
+                (or is a raw text prompt).
+        """
+        if request.options.prompt_text is not None:
+            return self._raw_prompt(request.options.prompt_text, n_ctx=n_ctx)
         turns = self._apply_thinking(request.thinking, list(request.turns))
         if request.system_prompt.strip():
             turns.insert(0, ChatTurn(role=Role.SYSTEM, content=request.system_prompt))
@@ -572,6 +682,11 @@ class LlamaRuntime:
                 "The prompt came out empty: the model's chat template wrote nothing for this "
                 "conversation, or its vocabulary cannot encode the text. Choose another model."
             )
+        if fitted.dropped_turns and not request.options.trim_to_fit:
+            raise PromptTooLongError(
+                f"The messages need more than the {budget} tokens the context leaves for them "
+                f"(the context holds {n_ctx} tokens, with room kept for the reply)."
+            )
         if fitted.dropped_turns:
             self._emit(
                 ContextTrimmed(
@@ -581,6 +696,16 @@ class LlamaRuntime:
                 )
             )
         return fitted
+
+    def _raw_prompt(self, text: str, *, n_ctx: int) -> FittedPrompt:
+        """A text to continue, as llama-server reads it: special tokens' texts are tokens."""
+        llm, _ = self._require_model()
+        tokens = list(llm.tokenize(text.encode("utf-8"), add_bos=True, special=True))
+        if len(tokens) >= n_ctx:
+            raise PromptTooLongError(
+                f"The prompt has {len(tokens)} tokens; the context holds {n_ctx}."
+            )
+        return FittedPrompt(tokens=tokens, dropped_turns=0)
 
     def _threads_in_use(self) -> ThreadSetting:
         llm, _ = self._require_model()
@@ -683,6 +808,24 @@ def _check_trained_context(llm: llama_cpp.Llama, path: Path) -> None:
             f"{path.name} says the model was trained on a context of "
             f"{n_ctx_train % (1 << 32):,} tokens, which no model is: the file is damaged."
         )
+
+
+def _grammar_for(options: ReplyOptions) -> LlamaGrammar | None:
+    """The grammar that holds the reply to the JSON the request asks for (None: free text).
+
+    Raises:
+        RequestError: the schema is not JSON, or llama.cpp cannot turn it into a grammar.
+    """
+    try:
+        if options.json_schema is not None:
+            gbnf = json_schema_to_gbnf(options.json_schema)
+        elif options.json_object:
+            gbnf = JSON_GBNF
+        else:
+            return None
+        return LlamaGrammar.from_string(gbnf, verbose=False)
+    except (ValueError, TypeError, KeyError, RecursionError, NotImplementedError) as exc:
+        raise RequestError(f"The JSON schema cannot be used: {exc}") from exc
 
 
 def _chat_formatter(llm: llama_cpp.Llama, template: str) -> tuple[Jinja2ChatFormatter, list[str]]:
