@@ -1,12 +1,17 @@
 """Take a screenshot of the real app window, for looking at the UI (run under Xvfb).
 
     xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python scripts/screenshot.py OUT.png \
-        [--prompt "..."] [--dark] [--model PATH] [--thinking]
+        [--prompt "..."] [--dark] [--model PATH] [--thinking] [--new-chat] [--demo-chat]
+        [--no-model]
 
 It uses whatever AUTOGLM_HOME points at (seed it with conversations first if you like), loads
 the default model (or ``--model``), optionally sends a prompt and waits for the reply, then
 grabs the screen. ``--thinking`` adds a conversation with a thinking model's replies: one
-folded, one unfolded, and one still thinking.
+folded, one unfolded, and one still thinking. ``--new-chat`` opens a new conversation (the
+empty state), ``--demo-chat`` a stored one with code and a table (no model needed for it), and
+``--no-model`` waits for the library scan instead of a loaded model (a home with no model). The
+window fills the screen: for a 2x HiDPI picture run with ``QT_SCALE_FACTOR=2`` on a 3840x2160
+screen. ``AUTOGLM_LANGUAGE=zh_CN`` shows it in Chinese.
 """
 
 from __future__ import annotations
@@ -111,6 +116,55 @@ def show_thinking(app: QApplication, window: MainWindow) -> None:
     view.scroll_to_bottom()
 
 
+DEMO_QUESTION = "Show me a Python function that counts words, and compare three languages."
+DEMO_ANSWER = """Here is a small function that counts the words in a text:
+
+```python
+def count_words(text: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for word in text.lower().split():
+        counts[word] = counts.get(word, 0) + 1
+    return counts
+```
+
+And a quick comparison:
+
+| Language | Typing | Good for |
+| --- | --- | --- |
+| Python | dynamic | scripts, data, AI |
+| Rust | static | fast, safe systems |
+| Go | static | servers and tools |
+
+Call `count_words("a b a")` to get `{'a': 2, 'b': 1}`."""
+
+
+def show_demo_chat(app: QApplication, window: MainWindow) -> None:
+    """A stored chat with a code block and a table."""
+    store = window.store
+    chat = store.create_conversation(title="Count words")
+    model = window.model_info.name if window.model_info else "Qwen3-4B-Instruct"
+    store.add_message(chat.id, role=Role.USER, content=DEMO_QUESTION)
+    store.add_message(chat.id, role=Role.ASSISTANT, content=DEMO_ANSWER, model_name=model)
+    window.sidebar.refresh(keep=chat.id)
+    window.controller.open_conversation(chat.id)
+    for _ in range(10):
+        app.processEvents()
+
+
+def wait_for_model(
+    app: QApplication, window: MainWindow, model: Path | None, *, no_model: bool
+) -> None:
+    """Wait for the default model (or ``model``) to load; ``no_model``: for the library scan."""
+    if no_model:
+        wait(app, lambda: window.model_bar.combo.count() > 0, timeout_s=30)
+        return
+    wait(app, lambda: window.model_info is not None)
+    current = window.model_info.path if window.model_info else None
+    if model is not None and current != model:
+        window.load_model(model)
+        wait(app, lambda: window.model_info is not None and window.model_info.path == model)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("out", type=Path)
@@ -120,19 +174,23 @@ def main() -> int:
     parser.add_argument("--find", default="", help="open the find bar and search for this")
     parser.add_argument("--model", type=Path, help="load this model instead of the default")
     parser.add_argument("--thinking", action="store_true", help="show a thinking model's chat")
+    parser.add_argument("--new-chat", action="store_true", help="open a new chat (empty state)")
+    parser.add_argument("--demo-chat", action="store_true", help="a chat with code and a table")
+    parser.add_argument("--no-model", action="store_true", help="do not wait for a model")
     args = parser.parse_args()
     app = create_application()
     if args.dark:  # what a desktop in dark mode hands Qt; Xvfb has no platform theme
         app.setPalette(dark_palette())
     window = MainWindow()
+    window.setGeometry(QGuiApplication.primaryScreen().availableGeometry())
     window.show()
-    wait(app, lambda: window.model_info is not None)
-    current = window.model_info.path if window.model_info else None
-    if args.model is not None and current != args.model:
-        window.load_model(args.model)
-        wait(app, lambda: window.model_info is not None and window.model_info.path == args.model)
+    wait_for_model(app, window, args.model, no_model=args.no_model)
     if args.thinking:
         show_thinking(app, window)
+    if args.demo_chat:
+        show_demo_chat(app, window)
+    if args.new_chat:
+        window.controller.new_conversation()
     if args.prompt:
         window.prompt.setPlainText(args.prompt)
         window.send_button.click()

@@ -29,12 +29,13 @@ from PySide6.QtGui import (
     QDesktopServices,
     QGuiApplication,
     QPalette,
+    QResizeEvent,
     QTextBlockFormat,
     QTextCharFormat,
     QTextCursor,
     QTextDocument,
 )
-from PySide6.QtWidgets import QTextBrowser, QWidget
+from PySide6.QtWidgets import QFrame, QTextBrowser, QWidget
 
 from autoglm_desktop.core.common.types import MessageStatus, Role
 from autoglm_desktop.qt.chat import reasoning_section
@@ -56,6 +57,8 @@ CHUNK_CHARS = 1_000  # rendered per event-loop turn above it: a few ms on a slow
 MARGIN_SCREENS = 2  # more messages are rendered while fewer screens than this lie beyond
 MAX_WINDOW_CHARS = 30_000  # the far end of a larger window is dropped
 _ENTRY_OVERHEAD_CHARS = 200  # a header, links and margins cost about as much as this text
+MAX_TEXT_WIDTH = 760  # the text column on wide windows, centred (logical pixels)
+USER_INDENT = 72  # the user's messages sit to the right, on a tinted ground
 
 
 @dataclass(frozen=True)
@@ -163,6 +166,10 @@ class ChatView(QTextBrowser):
         self.setOpenExternalLinks(False)
         self.document().setUndoRedoEnabled(False)  # an undo stack would grow with every token
         self.document().setDocumentMargin(12)
+        # A borderless page; on wide windows the text keeps a readable width, centred.
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setBackgroundRole(QPalette.ColorRole.Base)
+        self.setAutoFillBackground(True)
         self._end = QTextCursor(self.document())
         self.anchorClicked.connect(self._on_anchor_clicked)
         bar = self.verticalScrollBar()
@@ -782,16 +789,15 @@ class ChatView(QTextBrowser):
         )
         background = self._theme.user_background
         body = (
-            f'<p style="background-color:{background}; white-space:pre-wrap; margin:0px;">'
-            f"{html.escape(message.text)}</p>"
+            f'<p style="background-color:{background}; white-space:pre-wrap; margin:0px; '
+            f'margin-left:{USER_INDENT}px;">{html.escape(message.text)}</p>'
         )
         # No table for the shading: see markdown_render._render_code_block.
-        return (
-            self._header_html(message.header or self.tr("You"), links, color=self._theme.accent)
-            + padding_line_html(background, bottom_margin=0)
-            + body
-            + padding_line_html(background, bottom_margin=0)
+        padding = padding_line_html(background, bottom_margin=0, left_margin=USER_INDENT)
+        header = self._header_html(
+            message.header or self.tr("You"), links, color=self._theme.accent, right=True
         )
+        return header + padding + body + padding
 
     def _assistant_html(self, entry: _Entry, message: ViewMessage, *, last_message: bool) -> str:
         actions = [("copy", entry.key, self.tr("Copy"))]
@@ -829,11 +835,12 @@ class ChatView(QTextBrowser):
         body = html.escape(message.text)
         return header + self._muted_html(body, escape=False, pre_wrap=True)
 
-    def _header_html(self, name: str, links: str, *, color: str = "") -> str:
+    def _header_html(self, name: str, links: str, *, color: str = "", right: bool = False) -> str:
         name_style = f"font-weight:600; color:{color};" if color else "font-weight:600;"
         links_html = f"&nbsp;&nbsp;&nbsp;{links}" if links else ""
+        align = ' align="right"' if right else ""
         return (
-            '<p style="margin-top:16px; margin-bottom:4px;">'
+            f'<p{align} style="margin-top:22px; margin-bottom:6px;">'
             f'<span style="{name_style}">{html.escape(name)}</span>{links_html}</p>'
         )
 
@@ -982,7 +989,13 @@ class ChatView(QTextBrowser):
             self.verticalScrollBar().setValue(maximum)
         self._schedule_fill()  # e.g. a short window that does not fill the view yet
 
-    # --- palette ------------------------------------------------------------------------------
+    # --- palette and width --------------------------------------------------------------------
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        margin = self.document().documentMargin()
+        side = max(0, int(event.size().width() - MAX_TEXT_WIDTH - 2 * margin) // 2)
+        self.setViewportMargins(side, 0, side, 0)
+        super().resizeEvent(event)
 
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
