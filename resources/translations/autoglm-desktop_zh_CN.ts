@@ -25,69 +25,102 @@
 <context>
     <name>ChatView</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="528"/>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="644"/>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="781"/>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="797"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="535"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="651"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="788"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="803"/>
         <source>Copy</source>
         <translation>复制</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="752"/>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="799"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="759"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="805"/>
         <source>Regenerate</source>
         <translation>重新生成</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="781"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="788"/>
         <source>Edit</source>
         <translation>编辑</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="790"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="798"/>
         <source>You</source>
         <translation>你</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="804"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="810"/>
         <source>— reply failed</source>
         <translation>— 回复失败</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="806"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="812"/>
         <source>— reply interrupted</source>
         <translation>— 回复已中断</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="810"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="816"/>
         <source>— the reply ended while the model was still thinking; raise Max reply tokens in Chat settings for a full answer</source>
         <translation>— 模型仍在思考时回复已结束；请在对话设置中调高“最大回复 token 数”以获得完整回答</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="814"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="820"/>
         <source>Assistant</source>
         <translation>助手</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="828"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="834"/>
         <source>System</source>
         <translation>系统</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="886"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="893"/>
         <source>Code copied to the clipboard</source>
         <translation>代码已复制到剪贴板</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="895"/>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="912"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="902"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="919"/>
         <source>Thinking copied to the clipboard</source>
         <translation>思考过程已复制到剪贴板</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="903"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="910"/>
         <source>Message copied to the clipboard</source>
         <translation>消息已复制到剪贴板</translation>
+    </message>
+</context>
+<context>
+    <name>Composer</name>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/composer.py" line="46"/>
+        <source>Regenerate</source>
+        <translation>重新生成</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/composer.py" line="47"/>
+        <source>Write the last reply again</source>
+        <translation>重新写最后一条回复</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/composer.py" line="69"/>
+        <source>Stop</source>
+        <translation>停止</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/composer.py" line="69"/>
+        <source>Send</source>
+        <translation>发送</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/composer.py" line="71"/>
+        <source>Stop the reply (Esc)</source>
+        <translation>停止回复（Esc）</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/composer.py" line="71"/>
+        <source>Send (Enter)</source>
+        <translation>发送（Enter）</translation>
     </message>
 </context>
 <context>
@@ -494,25 +527,137 @@
 <context>
     <name>EditMessageDialog</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="105"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="109"/>
         <source>Edit message</source>
         <translation>编辑消息</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="108"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="112"/>
         <source>Send</source>
         <translation>发送</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="112"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="116"/>
         <source>Sending replaces this message and every message after it.</source>
         <translation>发送后将替换这条消息及其后的所有消息。</translation>
     </message>
 </context>
 <context>
+    <name>EmptyState</name>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="69"/>
+        <source>Explain a concept</source>
+        <translation>解释一个概念</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="70"/>
+        <source>Explain in simple words how a rainbow forms.</source>
+        <translation>用简单的话解释彩虹是怎么形成的。</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="76"/>
+        <source>Draft an email</source>
+        <translation>起草一封邮件</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="77"/>
+        <source>Write a short, friendly email asking my team to move Friday&apos;s meeting to Monday.</source>
+        <translation>写一封简短友好的邮件，请团队把周五的会议改到周一。</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="84"/>
+        <source>Translate a sentence</source>
+        <translation>翻译一句话</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="85"/>
+        <source>Translate into Chinese: “The weather is lovely today, shall we go for a walk?”</source>
+        <translation>翻译成英文：“今天天气真好，我们去散步吧？”</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="92"/>
+        <source>Summarise a text</source>
+        <translation>总结一段文字</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="93"/>
+        <source>Summarise the following text in three bullet points:
+
+</source>
+        <translation>用三个要点总结下面这段文字：
+
+</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="258"/>
+        <source>No model loaded</source>
+        <translation>没有加载模型</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="259"/>
+        <source>No model on this PC yet</source>
+        <translation>这台电脑上还没有模型</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="261"/>
+        <source>What can I help with?</source>
+        <translation>有什么可以帮你？</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="266"/>
+        <source>Loading the model… you can type your first message meanwhile.</source>
+        <translation>正在加载模型……你可以先输入第一条消息。</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="273"/>
+        <source>%1-token context (about %2 words)</source>
+        <translation>上下文 %1 词元（约 %2 个英文单词）</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="280"/>
+        <source>%1 tokens/s on this PC (measured)</source>
+        <translation>在这台电脑上 %1 词元/秒（实测）</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="283"/>
+        <source>about %1 tokens/s on this PC (forecast)</source>
+        <translation>在这台电脑上约 %1 词元/秒（预估）</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="291"/>
+        <source>Pick a model at the top and press Load, or find another one that fits this PC.</source>
+        <translation>在上方选择一个模型并点击“加载”，或者找一个适合这台电脑的其他模型。</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="294"/>
+        <source>Download a model to start chatting. The Models window suggests models that fit this PC and says how fast each will be.</source>
+        <translation>下载一个模型即可开始聊天。“模型”窗口会推荐适合这台电脑的模型，并告诉你每个模型的速度。</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="299"/>
+        <source>The starter model is small and fast, for trying the app. For better answers, get a bigger model that fits this PC.</source>
+        <translation>入门模型小而快，用来试用本应用。想要更好的回答，请下载一个适合这台电脑的更大模型。</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="306"/>
+        <source>Open Models…</source>
+        <translation>打开模型…</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="308"/>
+        <source>Find a model…</source>
+        <translation>查找模型…</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="309"/>
+        <source>Find a better model →</source>
+        <translation>查找更好的模型 →</translation>
+    </message>
+</context>
+<context>
     <name>ErrorBanner</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="90"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="94"/>
         <source>Dismiss</source>
         <translation>关闭</translation>
     </message>
@@ -944,160 +1089,134 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="240"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="267"/>
         <source>Find in chat…</source>
         <translation>在对话中查找…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="156"/>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="539"/>
-        <source>Send</source>
-        <translation>发送</translation>
-    </message>
-    <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="157"/>
-        <source>Regenerate</source>
-        <translation>重新生成</translation>
-    </message>
-    <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="158"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="164"/>
         <source>Chat settings…</source>
         <translation>对话设置…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="175"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="187"/>
         <source>Models…</source>
         <translation>模型…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="176"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="188"/>
         <source>Find, download and manage models</source>
         <translation>查找、下载和管理模型</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="179"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="191"/>
         <source>Model settings</source>
         <translation>模型设置</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="206"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="216"/>
         <source>Settings</source>
         <translation>模型设置</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="215"/>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="510"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="242"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="545"/>
         <source>No model loaded</source>
         <translation>未加载模型</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="226"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="253"/>
         <source>&amp;Chat</source>
         <translation>对话(&amp;C)</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="228"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="255"/>
         <source>New chat</source>
         <translation>新对话</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="231"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="258"/>
         <source>Export chat…</source>
         <translation>导出对话…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="236"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="263"/>
         <source>Quit</source>
         <translation>退出</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="245"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="272"/>
         <source>&amp;Models</source>
         <translation>模型(&amp;M)</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="246"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="273"/>
         <source>Discover models…</source>
         <translation>发现模型…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="247"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="274"/>
         <source>Downloads</source>
         <translation>下载</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="248"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="275"/>
         <source>My models</source>
         <translation>我的模型</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="326"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="360"/>
         <source>No model found in %1. Open “Models…” to download one, or import a .gguf file you already have.</source>
         <translation>在 %1 中没有找到模型。请打开“模型…”下载一个，或导入你已有的 .gguf 文件。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="407"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="441"/>
         <source>%1 was not loaded: %2 Open “Model settings” to choose a smaller plan, or press Load to load it anyway.</source>
         <translation>未加载 %1：%2 请打开“模型设置”选择占用更小的方案，或点击“加载”强制加载。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="436"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="470"/>
         <source>Loading %1…</source>
         <translation>正在加载 %1…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="473"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="508"/>
         <source>%1 (unloaded while idle)</source>
         <translation>%1（空闲时已卸载）</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="486"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="521"/>
         <source>%1 (engine stopped; reloads with your next message)</source>
         <translation>%1（引擎已停止，发送下一条消息时会重新加载）</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="475"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="510"/>
         <source>The model was unloaded to free memory; it reloads with your next message.</source>
         <translation>模型已卸载以释放内存，发送下一条消息时会自动重新加载。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="502"/>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="550"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="537"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="590"/>
         <source>context %1</source>
         <translation>上下文 %1</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="539"/>
-        <source>Stop</source>
-        <translation>停止</translation>
-    </message>
-    <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="540"/>
-        <source>Esc</source>
-        <translation>Esc</translation>
-    </message>
-    <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="540"/>
-        <source>Enter</source>
-        <translation>Enter</translation>
-    </message>
-    <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="545"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="585"/>
         <source>first token %1 s · %2 tokens/s</source>
         <translation>首个 token %1 秒 · 每秒 %2 个 token</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="605"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="645"/>
         <source>Export chat</source>
         <translation>导出对话</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="607"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="647"/>
         <source>Markdown (*.md);;JSON (*.json)</source>
         <translation>Markdown (*.md);;JSON (*.json)</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="616"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="656"/>
         <source>Exported to %1</source>
         <translation>已导出到 %1</translation>
     </message>
@@ -1105,7 +1224,7 @@
 <context>
     <name>MarkdownRender</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/common/markdown_render.py" line="63"/>
+        <location filename="../../autoglm_desktop/qt/common/markdown_render.py" line="69"/>
         <source>Copy</source>
         <translation>复制</translation>
     </message>

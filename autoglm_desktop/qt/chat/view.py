@@ -992,9 +992,11 @@ class ChatView(QTextBrowser):
     # --- palette and width --------------------------------------------------------------------
 
     def resizeEvent(self, event: QResizeEvent) -> None:
+        # Also called for the viewport's resizes: the widget's own width decides.
         margin = self.document().documentMargin()
-        side = max(0, int(event.size().width() - MAX_TEXT_WIDTH - 2 * margin) // 2)
-        self.setViewportMargins(side, 0, side, 0)
+        side = max(0, int(self.width() - MAX_TEXT_WIDTH - 2 * margin) // 2)
+        if self.viewportMargins().left() != side:
+            self.setViewportMargins(side, 0, side, 0)
         super().resizeEvent(event)
 
     def changeEvent(self, event: QEvent) -> None:
