@@ -23,11 +23,13 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from PySide6.QtCore import QEvent, QPoint, QTimer, QUrl, QUrlQuery, Signal
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, QTimer, QUrl, QUrlQuery, Signal
 from PySide6.QtGui import (
     QColor,
     QDesktopServices,
     QGuiApplication,
+    QPainter,
+    QPaintEvent,
     QPalette,
     QResizeEvent,
     QTextBlockFormat,
@@ -38,11 +40,14 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QFrame, QTextBrowser, QWidget
 
 from autoglm_desktop.core.common.types import MessageStatus, Role
-from autoglm_desktop.qt.chat import reasoning_section
+from autoglm_desktop.qt.chat import block_shapes, reasoning_section
 from autoglm_desktop.qt.common.markdown_render import (
+    CODE_PAD,
     COPY_CODE_SCHEME,
     FinishedBlockSplitter,
     RenderedMarkdown,
+    code_header_background,
+    code_style_background,
     padding_line_html,
     render_markdown,
 )
@@ -59,6 +64,7 @@ MAX_WINDOW_CHARS = 30_000  # the far end of a larger window is dropped
 _ENTRY_OVERHEAD_CHARS = 200  # a header, links and margins cost about as much as this text
 MAX_TEXT_WIDTH = 760  # the text column on wide windows, centred (logical pixels)
 USER_INDENT = 72  # the user's messages sit to the right, on a tinted ground
+USER_PAD = 12  # the text inside that ground
 
 
 @dataclass(frozen=True)
@@ -790,10 +796,14 @@ class ChatView(QTextBrowser):
         background = self._theme.user_background
         body = (
             f'<p style="background-color:{background}; white-space:pre-wrap; margin:0px; '
-            f'margin-left:{USER_INDENT}px;">{html.escape(message.text)}</p>'
+            f'margin-left:{USER_INDENT + USER_PAD}px; margin-right:{USER_PAD}px;">'
+            f"{html.escape(message.text)}</p>"
         )
-        # No table for the shading: see markdown_render._render_code_block.
-        padding = padding_line_html(background, bottom_margin=0, left_margin=USER_INDENT)
+        # No table for the shading (see markdown_render._render_code_block): the view paints
+        # a rounded ground under it (block_shapes).
+        padding = padding_line_html(
+            background, bottom_margin=0, left_margin=USER_INDENT + USER_PAD, right_margin=USER_PAD
+        )
         header = self._header_html(
             message.header or self.tr("You"), links, color=self._theme.accent, right=True
         )
@@ -990,6 +1000,33 @@ class ChatView(QTextBrowser):
         self._schedule_fill()  # e.g. a short window that does not fill the view yet
 
     # --- palette and width --------------------------------------------------------------------
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self.viewport())
+        scrolled = QPointF(-self.horizontalScrollBar().value(), -self.verticalScrollBar().value())
+        block_shapes.paint_shapes(
+            painter,
+            self.document(),
+            offset=scrolled,
+            visible=QRectF(event.rect()),
+            shapes=self._grounds(),
+        )
+        painter.end()
+        super().paintEvent(event)
+
+    def _grounds(self) -> list[block_shapes.Shape]:
+        """The rounded grounds: under the user's messages and under code blocks."""
+        dark = self._theme.dark
+        return [
+            block_shapes.Shape(QColor(self._theme.user_background), pad=USER_PAD, radius=14),
+            block_shapes.Shape(
+                QColor(code_style_background(dark=dark)),
+                pad=CODE_PAD,
+                radius=10,
+                strip=QColor(code_header_background(dark=dark)),
+                border=None if dark else QColor(code_header_background(dark=dark)),
+            ),
+        ]
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         # Also called for the viewport's resizes: the widget's own width decides.
