@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QUrl
-from PySide6.QtGui import QColor, QGuiApplication, QPalette
+from PySide6.QtGui import QColor, QCursor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication
 
 from autoglm_desktop.core.common.types import MessageStatus, Role
@@ -203,6 +203,7 @@ def main() -> int:
         window.find_bar.open_bar()
         window.find_bar.edit.setText(args.find)
         window.find_bar.edit.returnPressed.emit()
+    QCursor.setPos(0, QGuiApplication.primaryScreen().geometry().height() - 1)  # no hover
     for _ in range(20):
         app.processEvents()
         time.sleep(0.02)

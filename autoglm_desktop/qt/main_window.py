@@ -308,6 +308,10 @@ class MainWindow(QMainWindow):
         controller.conversationOpened.connect(self._show_think_setting)
         self.first_screen.promptChosen.connect(self._use_suggestion)
         self.first_screen.modelsRequested.connect(self.open_models)
+        self.first_screen.speedTestRequested.connect(self._show_speed_test)
+        self.settings_pane.speed_test.measured.connect(
+            lambda _speed: self.first_screen.speed_measured()
+        )
         self.first_screen.emptyChanged.connect(
             lambda empty: self.regenerate_button.setVisible(not empty)
         )
@@ -354,7 +358,7 @@ class MainWindow(QMainWindow):
         self.settings_pane.set_model(
             selected, info=info if info and info.path == selected else None
         )
-        if not models:
+        if not models and not self.first_screen.showing_empty_state:  # else: it says so
             self.error_banner.show_message(
                 self.tr(
                     "No model found in %1. Open “Models…” to download one, or import a .gguf "
@@ -573,6 +577,13 @@ class MainWindow(QMainWindow):
     def _on_reply_running(self, running: bool) -> None:
         self.composer.set_running(running)
         self.first_screen.refresh()
+
+    def _show_speed_test(self) -> None:
+        """Open the Settings pane where this PC's speed is measured."""
+        self.settings_dock.show()
+        scroll = self.settings_dock.widget()
+        if isinstance(scroll, QScrollArea):
+            scroll.ensureWidgetVisible(self.settings_pane.speed_test)
 
     def _use_suggestion(self, text: str) -> None:
         """A suggested prompt goes into the message box, ready to send or to finish."""

@@ -25,67 +25,67 @@
 <context>
     <name>ChatView</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="535"/>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="651"/>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="788"/>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="803"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="541"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="657"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="794"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="813"/>
         <source>Copy</source>
         <translation>复制</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="759"/>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="805"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="765"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="815"/>
         <source>Regenerate</source>
         <translation>重新生成</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="788"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="794"/>
         <source>Edit</source>
         <translation>编辑</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="798"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="808"/>
         <source>You</source>
         <translation>你</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="810"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="820"/>
         <source>— reply failed</source>
         <translation>— 回复失败</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="812"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="822"/>
         <source>— reply interrupted</source>
         <translation>— 回复已中断</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="816"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="826"/>
         <source>— the reply ended while the model was still thinking; raise Max reply tokens in Chat settings for a full answer</source>
         <translation>— 模型仍在思考时回复已结束；请在对话设置中调高“最大回复 token 数”以获得完整回答</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="820"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="830"/>
         <source>Assistant</source>
         <translation>助手</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="834"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="844"/>
         <source>System</source>
         <translation>系统</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="893"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="903"/>
         <source>Code copied to the clipboard</source>
         <translation>代码已复制到剪贴板</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="902"/>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="919"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="912"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="929"/>
         <source>Thinking copied to the clipboard</source>
         <translation>思考过程已复制到剪贴板</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="910"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="920"/>
         <source>Message copied to the clipboard</source>
         <translation>消息已复制到剪贴板</translation>
     </message>
@@ -589,67 +589,72 @@
 </translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="258"/>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="185"/>
+        <source>How fast is it? Measure this PC…</source>
+        <translation>速度如何？测一测这台电脑…</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="271"/>
         <source>No model loaded</source>
         <translation>没有加载模型</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="259"/>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="272"/>
         <source>No model on this PC yet</source>
         <translation>这台电脑上还没有模型</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="261"/>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="274"/>
         <source>What can I help with?</source>
         <translation>有什么可以帮你？</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="266"/>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="279"/>
         <source>Loading the model… you can type your first message meanwhile.</source>
         <translation>正在加载模型……你可以先输入第一条消息。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="273"/>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="286"/>
         <source>%1-token context (about %2 words)</source>
         <translation>上下文 %1 词元（约 %2 个英文单词）</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="280"/>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="293"/>
         <source>%1 tokens/s on this PC (measured)</source>
         <translation>在这台电脑上 %1 词元/秒（实测）</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="283"/>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="296"/>
         <source>about %1 tokens/s on this PC (forecast)</source>
         <translation>在这台电脑上约 %1 词元/秒（预估）</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="291"/>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="304"/>
         <source>Pick a model at the top and press Load, or find another one that fits this PC.</source>
         <translation>在上方选择一个模型并点击“加载”，或者找一个适合这台电脑的其他模型。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="294"/>
-        <source>Download a model to start chatting. The Models window suggests models that fit this PC and says how fast each will be.</source>
-        <translation>下载一个模型即可开始聊天。“模型”窗口会推荐适合这台电脑的模型，并告诉你每个模型的速度。</translation>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="307"/>
+        <source>Download a model to start chatting: the Models window suggests models that fit this PC and says how fast each will be. Or drop a .gguf file you already have on this window.</source>
+        <translation>下载一个模型即可开始聊天：“模型”窗口会推荐适合这台电脑的模型，并告诉你每个模型的速度。也可以把已有的 .gguf 文件拖到这个窗口上。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="299"/>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="313"/>
         <source>The starter model is small and fast, for trying the app. For better answers, get a bigger model that fits this PC.</source>
         <translation>入门模型小而快，用来试用本应用。想要更好的回答，请下载一个适合这台电脑的更大模型。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="306"/>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="320"/>
         <source>Open Models…</source>
         <translation>打开模型…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="308"/>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="322"/>
         <source>Find a model…</source>
         <translation>查找模型…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="309"/>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="323"/>
         <source>Find a better model →</source>
         <translation>查找更好的模型 →</translation>
     </message>
@@ -1120,7 +1125,7 @@
     </message>
     <message>
         <location filename="../../autoglm_desktop/qt/main_window.py" line="242"/>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="545"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="549"/>
         <source>No model loaded</source>
         <translation>未加载模型</translation>
     </message>
@@ -1165,58 +1170,58 @@
         <translation>我的模型</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="360"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="364"/>
         <source>No model found in %1. Open “Models…” to download one, or import a .gguf file you already have.</source>
         <translation>在 %1 中没有找到模型。请打开“模型…”下载一个，或导入你已有的 .gguf 文件。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="441"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="445"/>
         <source>%1 was not loaded: %2 Open “Model settings” to choose a smaller plan, or press Load to load it anyway.</source>
         <translation>未加载 %1：%2 请打开“模型设置”选择占用更小的方案，或点击“加载”强制加载。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="470"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="474"/>
         <source>Loading %1…</source>
         <translation>正在加载 %1…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="508"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="512"/>
         <source>%1 (unloaded while idle)</source>
         <translation>%1（空闲时已卸载）</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="521"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="525"/>
         <source>%1 (engine stopped; reloads with your next message)</source>
         <translation>%1（引擎已停止，发送下一条消息时会重新加载）</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="510"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="514"/>
         <source>The model was unloaded to free memory; it reloads with your next message.</source>
         <translation>模型已卸载以释放内存，发送下一条消息时会自动重新加载。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="537"/>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="590"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="541"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="601"/>
         <source>context %1</source>
         <translation>上下文 %1</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="585"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="596"/>
         <source>first token %1 s · %2 tokens/s</source>
         <translation>首个 token %1 秒 · 每秒 %2 个 token</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="645"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="656"/>
         <source>Export chat</source>
         <translation>导出对话</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="647"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="658"/>
         <source>Markdown (*.md);;JSON (*.json)</source>
         <translation>Markdown (*.md);;JSON (*.json)</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="656"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="667"/>
         <source>Exported to %1</source>
         <translation>已导出到 %1</translation>
     </message>

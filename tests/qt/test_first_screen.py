@@ -142,6 +142,10 @@ def test_another_model_gets_no_starter_note(
     assert state.shown.state is ModelState.READY and not state.shown.starter
     assert "my-own-model" in state.title.text()
     assert not state.note.isVisible()
+    # This PC's speed was never measured: the empty state offers to measure it.
+    assert state.shown.tokens_per_s == 0 and state.speed_button.isVisible()
+    state.speed_button.click()
+    assert window.settings_dock.isVisible()
     window.close()
 
 
@@ -170,6 +174,7 @@ def test_a_measured_pc_shows_the_forecast_speed(
     assert state.shown.tokens_per_s == pytest.approx(expected.decode_tokens_per_s)
     assert not state.shown.measured
     assert "tokens/s on this PC (forecast)" in state.facts.text()
+    assert not state.speed_button.isVisible()
     window.close()
 
 
@@ -185,6 +190,8 @@ def test_with_no_model_the_empty_state_offers_the_models_window(
 
     assert not state.shown.has_models
     assert state.title.text() == "No model on this PC yet"
+    assert not state.suggestion_grid.isVisible()  # nothing could answer them
+    assert not window.error_banner.isVisible()  # the empty state says it all
     assert state.note.isVisible() and state.models_button.text() == "Find a model…"
     state.models_button.click()
     assert window.models_window.current_page() == "discover"

@@ -158,10 +158,12 @@ class EmptyState(QScrollArea):
     Signals:
         promptChosen(str): a suggestion was clicked; its prompt goes into the composer.
         modelsRequested(str): open the Models window on this page ("discover", "library").
+        speedTestRequested(): the user wants to measure this PC's speed (no speed is known).
     """
 
     promptChosen = Signal(str)
     modelsRequested = Signal(str)
+    speedTestRequested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -180,13 +182,20 @@ class EmptyState(QScrollArea):
         self.facts.setObjectName("emptyFacts")
         self.facts.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.facts.setWordWrap(True)
+        self.speed_button = QPushButton(self.tr("How fast is it? Measure this PC…"))
+        self.speed_button.setObjectName("emptySpeedButton")
+        self.speed_button.setFlat(True)
+        self.speed_button.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.speed_button.clicked.connect(self.speedTestRequested)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setTextVisible(False)
         self.progress.setFixedHeight(6)
         self.progress.setMaximumWidth(280)
         self.cards = [SuggestionCard(s) for s in suggestions()]
-        grid = QGridLayout()
+        self.suggestion_grid = QWidget()
+        grid = QGridLayout(self.suggestion_grid)
+        grid.setContentsMargins(0, 0, 0, 0)
         grid.setSpacing(12)
         for index, card in enumerate(self.cards):
             card.clicked.connect(self.promptChosen)
@@ -208,9 +217,10 @@ class EmptyState(QScrollArea):
         column.addStretch(3)
         column.addWidget(self.title)
         column.addWidget(self.facts)
+        column.addWidget(self.speed_button, 0, Qt.AlignmentFlag.AlignHCenter)
         column.addWidget(self.progress, 0, Qt.AlignmentFlag.AlignHCenter)
         column.addSpacing(18)
-        column.addLayout(grid)
+        column.addWidget(self.suggestion_grid)
         column.addSpacing(8)
         column.addWidget(self.note)
         column.addStretch(4)
@@ -238,6 +248,9 @@ class EmptyState(QScrollArea):
         facts = self._facts_text(shown)
         self.facts.setText(facts)
         self.facts.setVisible(bool(facts))
+        self.speed_button.setVisible(shown.state is ModelState.READY and shown.tokens_per_s <= 0)
+        # Without a model, a suggestion could not be answered.
+        self.suggestion_grid.setVisible(shown.state is not ModelState.NONE)
         loading = shown.state is ModelState.LOADING
         self.progress.setVisible(loading)
         if not loading:
@@ -291,8 +304,9 @@ class EmptyState(QScrollArea):
                     "Pick a model at the top and press Load, or find another one that fits this PC."
                 )
             return self.tr(
-                "Download a model to start chatting. The Models window suggests models that "
-                "fit this PC and says how fast each will be."
+                "Download a model to start chatting: the Models window suggests models that "
+                "fit this PC and says how fast each will be. Or drop a .gguf file you already "
+                "have on this window."
             )
         if shown.starter and shown.state in (ModelState.LOADING, ModelState.READY):
             return self.tr(
@@ -347,6 +361,9 @@ class EmptyState(QScrollArea):
             f"{palette.color(QPalette.ColorRole.HighlightedText).name()}; border: none;"
             " border-radius: 8px; padding: 6px 14px; font-weight: 600; }"
             f"#emptyModelsButton:hover {{ background: {highlight.lighter(112).name()}; }}"
+            f"#emptySpeedButton {{ color: {palette.color(QPalette.ColorRole.Link).name()};"
+            " border: none; padding: 2px 6px; }"
+            "#emptySpeedButton:hover { text-decoration: underline; }"
         )
         for card in self.cards:
             card.icon.setFixedSize(icon_size(18))

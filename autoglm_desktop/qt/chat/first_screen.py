@@ -41,11 +41,13 @@ class FirstScreen(QObject):
     Signals:
         promptChosen(str): a suggested prompt was clicked.
         modelsRequested(str): the user asks for the Models window on this page.
+        speedTestRequested(): the user asks to measure this PC's speed.
         emptyChanged(bool): which page shows, after each refresh (True: the empty state).
     """
 
     promptChosen = Signal(str)
     modelsRequested = Signal(str)
+    speedTestRequested = Signal()
     emptyChanged = Signal(bool)  # True: the empty state is shown (after each refresh)
 
     def __init__(
@@ -70,6 +72,7 @@ class FirstScreen(QObject):
         self._forecast_call = CallRunner(self, name="speed forecast")
         self.empty_state.promptChosen.connect(self.promptChosen)
         self.empty_state.modelsRequested.connect(self.modelsRequested)
+        self.empty_state.speedTestRequested.connect(self.speedTestRequested)
         worker.loadProgress.connect(self.empty_state.set_load_progress)
         worker.modelLoaded.connect(self._on_model_loaded)
         worker.unloaded.connect(self._on_no_model)
@@ -145,6 +148,12 @@ class FirstScreen(QObject):
         )
         if not measured:
             self._forecast(info.path)
+
+    def speed_measured(self) -> None:
+        """This PC's speed was measured (again): forecast the loaded model's speed anew."""
+        shown = self.empty_state.shown
+        if shown.state is ModelState.READY and not shown.measured and self._plan is not None:
+            self._forecast(self._plan.model_path)
 
     def _on_no_model(self, _error: AutoGLMError | None = None) -> None:
         self._plan = None
