@@ -29,12 +29,8 @@ from autoglm_desktop.core.machine.hardware import HardwareSnapshot, read_hardwar
 from autoglm_desktop.core.models.gguf_info import read_gguf_info
 from autoglm_desktop.core.models.synthetic_gguf import SyntheticModel, write_synthetic_gguf
 from autoglm_desktop.core.planning.speed_forecast import forecast_speed, workload_of
-from autoglm_desktop.core.planning.speed_profile import (
-    ALL_LAYERS,
-    MachineSpeed,
-    iter_measure_speed,
-    load_machine_speed,
-)
+from autoglm_desktop.core.planning.speed_measurement import ALL_LAYERS, iter_measure_speed
+from autoglm_desktop.core.planning.speed_profile import MachineSpeed, load_machine_speed
 
 EACH_TARGET = 0.25
 MEDIAN_TARGET = 0.10

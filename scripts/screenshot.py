@@ -1,17 +1,21 @@
 """Take a screenshot of the real app window, for looking at the UI (run under Xvfb).
 
     xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python scripts/screenshot.py OUT.png \
-        [--prompt "..."] [--dark] [--model PATH] [--thinking] [--new-chat] [--demo-chat]
+        [--prompt "..."] [--dark] [--model PATH] [--thinking] [--settings] [--find TEXT] \
+        [--remote-model NAME] [--remote-servers [--remote-test]] [--new-chat] [--demo-chat] \
         [--no-model]
 
 It uses whatever AUTOGLM_HOME points at (seed it with conversations first if you like), loads
 the default model (or ``--model``), optionally sends a prompt and waits for the reply, then
 grabs the screen. ``--thinking`` adds a conversation with a thinking model's replies: one
-folded, one unfolded, and one still thinking. ``--new-chat`` opens a new conversation (the
-empty state), ``--demo-chat`` a stored one with code and a table (no model needed for it), and
+folded, one unfolded, and one still thinking. ``--remote-model NAME`` picks a remote server's
+model (before ``--prompt``). ``--remote-servers`` opens the Settings pane scrolled to Remote
+servers, with the first saved server selected; ``--remote-test`` also presses its Test
+connection and waits for the answer. ``--new-chat`` opens a new conversation (the empty
+state), ``--demo-chat`` a stored one with code and a table (no model needed for it), and
 ``--no-model`` waits for the library scan instead of a loaded model (a home with no model). The
 window fills the screen: for a 2x HiDPI picture run with ``QT_SCALE_FACTOR=2`` on a 3840x2160
-screen. ``AUTOGLM_LANGUAGE=zh_CN`` shows it in Chinese.
+screen. Set ``AUTOGLM_LANGUAGE=zh_CN`` for the Chinese UI.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QColor, QCursor, QGuiApplication, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QScrollArea
 
 from autoglm_desktop.core.common.types import MessageStatus, Role
 from autoglm_desktop.qt.app import create_application
@@ -116,6 +120,38 @@ def show_thinking(app: QApplication, window: MainWindow) -> None:
     view.scroll_to_bottom()
 
 
+def show_remote_servers(app: QApplication, window: MainWindow, *, test: bool) -> None:
+    section = window.settings_pane.remote_servers
+    if not window.settings_dock.isVisible():
+        window.pane_button.click()
+    if section.server_list.count():
+        section.server_list.setCurrentRow(0)
+    if test and section.server_list.count():
+        section.test_button.click()
+        wait(app, section.test_button.isEnabled, timeout_s=30)
+    scroll = window.settings_dock.widget()
+    assert isinstance(scroll, QScrollArea)
+    for _ in range(20):  # the status line's new text is laid out first
+        app.processEvents()
+        time.sleep(0.01)
+        scroll.verticalScrollBar().setValue(scroll.verticalScrollBar().maximum())
+
+
+def remote_picked(window: MainWindow) -> bool:
+    return window.controller.remote is not None and not window.model_bar.remote_is_automatic
+
+
+def pick_remote_model(app: QApplication, window: MainWindow, model: str) -> None:
+    combo = window.model_bar.combo
+    for index in range(combo.count()):
+        combo.setCurrentIndex(index)
+        remote = window.model_bar.selected_remote()
+        if remote is not None and remote.model == model:
+            app.processEvents()
+            return
+    raise SystemExit(f"no remote model {model!r} in the picker")
+
+
 DEMO_QUESTION = "Show me a Python function that counts words, and compare three languages."
 DEMO_ANSWER = """Here is a small function that counts the words in a text:
 
@@ -154,15 +190,26 @@ def show_demo_chat(app: QApplication, window: MainWindow) -> None:
 def wait_for_model(
     app: QApplication, window: MainWindow, model: Path | None, *, no_model: bool
 ) -> None:
-    """Wait for the default model (or ``model``) to load; ``no_model``: for the library scan."""
+    """Wait for the model used last (or ``model``); ``no_model``: for the library scan only."""
     if no_model:
         wait(app, lambda: window.model_bar.combo.count() > 0, timeout_s=30)
         return
-    wait(app, lambda: window.model_info is not None)
+    # The model used last loads (a remote one picked last needs no loading).
+    wait(app, lambda: window.model_info is not None or remote_picked(window))
     current = window.model_info.path if window.model_info else None
     if model is not None and current != model:
         window.load_model(model)
         wait(app, lambda: window.model_info is not None and window.model_info.path == model)
+
+
+def show_conversation(app: QApplication, window: MainWindow, args: argparse.Namespace) -> None:
+    """The conversation the picture shows: a thinking model's, the demo, or a new one."""
+    if args.thinking:
+        show_thinking(app, window)
+    if args.demo_chat:
+        show_demo_chat(app, window)
+    if args.new_chat:
+        window.controller.new_conversation()
 
 
 def main() -> int:
@@ -174,6 +221,13 @@ def main() -> int:
     parser.add_argument("--find", default="", help="open the find bar and search for this")
     parser.add_argument("--model", type=Path, help="load this model instead of the default")
     parser.add_argument("--thinking", action="store_true", help="show a thinking model's chat")
+    parser.add_argument("--remote-model", default="", help="pick this remote model first")
+    parser.add_argument(
+        "--remote-servers", action="store_true", help="open Settings at Remote servers"
+    )
+    parser.add_argument(
+        "--remote-test", action="store_true", help="and test the first server's connection"
+    )
     parser.add_argument("--new-chat", action="store_true", help="open a new chat (empty state)")
     parser.add_argument("--demo-chat", action="store_true", help="a chat with code and a table")
     parser.add_argument("--no-model", action="store_true", help="do not wait for a model")
@@ -185,12 +239,9 @@ def main() -> int:
     window.setGeometry(QGuiApplication.primaryScreen().availableGeometry())
     window.show()
     wait_for_model(app, window, args.model, no_model=args.no_model)
-    if args.thinking:
-        show_thinking(app, window)
-    if args.demo_chat:
-        show_demo_chat(app, window)
-    if args.new_chat:
-        window.controller.new_conversation()
+    show_conversation(app, window, args)
+    if args.remote_model:
+        pick_remote_model(app, window, args.remote_model)
     if args.prompt:
         window.prompt.setPlainText(args.prompt)
         window.send_button.click()
@@ -199,6 +250,8 @@ def main() -> int:
     if args.settings:
         window.pane_button.click()
         wait(app, lambda: "GB" in window.settings_pane.meters.ram.format(), timeout_s=10)
+    if args.remote_servers:
+        show_remote_servers(app, window, test=args.remote_test)
     if args.find:
         window.find_bar.open_bar()
         window.find_bar.edit.setText(args.find)

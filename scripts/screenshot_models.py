@@ -1,10 +1,12 @@
 """Screenshots of the Models window's pages with realistic content (run under Xvfb).
 
     xvfb-run -a -s "-screen 0 1400x900x24" .venv/bin/python scripts/screenshot_models.py OUT_DIR \
-        [--page discover|downloads|library|settings|all] [--dark] [--simulate-gpu GB]
+        [--page discover|downloads|library|settings|discover-modelscope|all] [--dark] \
+        [--simulate-gpu GB]
 
 Everything happens in a fresh temporary home: a local hub server (tests/hub_server.py) stands in
-for the hub, with repositories named like real ones; their large files are only listed, while
+for the hub, and one for ModelScope (tests/modelscope_server.py), with repositories named like
+real ones; their large files are only listed, while
 the files that are downloaded are sparse GGUF models (any size, a few MB on disk). The library
 gets models in the app's folder, the Hugging Face cache, an LM Studio folder and an Ollama store.
 The Downloads page shows a running download (held by the server at about a third), a queued,
@@ -37,6 +39,7 @@ sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "core"), str(ROOT / "s
 
 from hub_server import LFS_POINTER, Fault, HubFile, HubRepo, HubServer, git_blob_oid  # noqa: E402
 from huggingface_hub import hf_hub_download  # noqa: E402
+from modelscope_server import ModelScopeRepo, ModelScopeServer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 from screenshot import dark_palette  # noqa: E402
 from sparse_gguf import write_sparse_gguf  # noqa: E402
@@ -51,13 +54,15 @@ from autoglm_desktop.core.hub.settings import (  # noqa: E402
     HubSettings,
     save_hub_settings,
 )
+from autoglm_desktop.core.hub.source import Source  # noqa: E402
 from autoglm_desktop.core.planning.fit import MemoryBudget  # noqa: E402
 from autoglm_desktop.qt.app import create_application  # noqa: E402
 
 GB = 1_000_000_000
 MB = 1_000_000
 ALL_PAGES = ("downloads", "discover", "library", "settings")  # downloads first: still running
-EXTRA_PAGES = ["discover-catalog", "discover-gated", "discover-offline"]
+# discover-modelscope before discover-offline: offline mode stays on once a page turned it on.
+EXTRA_PAGES = ["discover-catalog", "discover-gated", "discover-modelscope", "discover-offline"]
 CARD = """---
 license: apache-2.0
 ---
@@ -204,6 +209,74 @@ def build_hub(server: HubServer, sources: dict[str, Path]) -> None:
     )
 
 
+MODELSCOPE_CARD = """---
+license: apache-2.0
+tasks: [text-generation]
+---
+# Qwen2.5-1.5B-Instruct-GGUF
+
+通义千问 Qwen2.5 系列的 **1.5B 指令微调**模型，GGUF 格式，可直接用于 llama.cpp 及基于它的应用。
+
+- 知识、编程和数学能力较 Qwen2 明显提升
+- 支持最长 **32,768 tokens** 的上下文
+- 支持中文、英文等 29 种以上语言
+
+## 快速开始
+
+```bash
+llama-cli -m qwen2.5-1.5b-instruct-q4_k_m.gguf -p "你是一个乐于助人的助手" -cnv
+```
+"""
+
+
+def build_modelscope(server: ModelScopeServer) -> None:
+    """ModelScope's side: the same publishers, ModelScope's own numbers and a Chinese card."""
+    qwen15 = {
+        "Q2_K": 676 * MB,
+        "Q3_K_M": 824 * MB,
+        "Q4_0": 935 * MB,
+        "Q4_K_M": 986 * MB,
+        "Q5_K_M": 1.13 * GB,
+        "Q6_K": 1.27 * GB,
+        "Q8_0": 1.65 * GB,
+        "FP16": 3.09 * GB,
+    }
+    server.add_repo(
+        ModelScopeRepo(
+            "Qwen/Qwen2.5-1.5B-Instruct-GGUF",
+            [
+                HubFile("README.md", data=MODELSCOPE_CARD.encode()),
+                HubFile("configuration.json", data=b'{"framework": "gguf"}'),
+                *qwen_files("qwen2.5-1.5b-instruct", qwen15),
+            ],
+            downloads=1_204_311,
+            stars=356,
+            updated=1_758_362_400,
+            license="Apache License 2.0",
+            chinese_name="通义千问2.5-1.5B-Instruct-GGUF",
+        )
+    )
+    for repo_id, downloads, stars, updated in (
+        ("Qwen/Qwen3-4B-GGUF", 846_200, 412, 1_746_000_000),
+        ("Qwen/Qwen2.5-7B-Instruct-GGUF", 655_870, 287, 1_748_900_000),
+        ("unsloth/Qwen3-30B-A3B-GGUF", 402_331, 310, 1_769_900_000),
+        ("Qwen/Qwen2.5-Coder-7B-Instruct-GGUF", 233_140, 141, 1_731_400_000),
+        ("lmstudio-community/Qwen3-1.7B-GGUF", 98_507, 36, 1_767_800_000),
+        ("Qwen/QwQ-32B-GGUF", 61_500, 212, 1_741_700_000),
+        ("second-state/Qwen2.5-0.5B-Instruct-GGUF", 20_880, 9, 1_727_100_000),
+    ):
+        name = repo_id.split("/")[1].removesuffix("-GGUF")
+        server.add_repo(
+            ModelScopeRepo(
+                repo_id,
+                [listed(f"{name}-Q4_K_M.gguf", 4.7 * GB)],
+                downloads=downloads,
+                stars=stars,
+                updated=updated,
+            )
+        )
+
+
 def fill_downloads(client: HubClient, hub: HubServer) -> Fault:
     """The queue as the window will find it: running, queued, paused, failed, finished."""
     manager = DownloadManager(client=client)
@@ -288,6 +361,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("out", type=Path)
     parser.add_argument("--page", default="all", choices=[*ALL_PAGES, *EXTRA_PAGES, "all"])
+    parser.add_argument("--size", default="", help="window size, e.g. 1280x800 (default: its own)")
     parser.add_argument(
         "--extra", action="store_true", help="also the catalog, a gated model and offline mode"
     )
@@ -303,9 +377,15 @@ def main() -> int:
         simulate_gpu(args.simulate_gpu)
 
     sources = make_sources()
-    with HubServer(page_size=5) as hub:
+    with HubServer(page_size=5) as hub, ModelScopeServer() as modelscope:
         build_hub(hub, sources)
-        settings = HubSettings(endpoint_choice=EndpointChoice.CUSTOM, custom_endpoint=hub.url)
+        build_modelscope(modelscope)
+        settings = HubSettings(
+            endpoint_choice=EndpointChoice.CUSTOM,
+            custom_endpoint=hub.url,
+            source=Source.HUGGING_FACE,
+            modelscope_endpoint=modelscope.url,
+        )
         save_hub_settings(settings)
         client = HubClient(settings=settings, token=False)
         fill_library(hub, sources)
@@ -314,6 +394,9 @@ def main() -> int:
         from autoglm_desktop.qt.models.window import ModelsWindow
 
         window = ModelsWindow()
+        if args.size:
+            width, height = (int(n) for n in args.size.split("x"))
+            window.resize(width, height)
         window.show()
         pages = list(ALL_PAGES) if args.page == "all" else [args.page]
         if args.extra:
@@ -337,17 +420,12 @@ def prepare(app: QApplication, window: object, page: str, hold: Fault) -> None:
 
     assert isinstance(window, ModelsWindow)
     if page == "discover":
+        wait(app, lambda: window.discover.catalog.topLevelItemCount() > 0)
+        open_qwen(app, window)
+    elif page == "discover-modelscope":
         discover = window.discover
-        wait(app, lambda: discover.catalog.topLevelItemCount() > 0)
-        discover.search_edit.setText("qwen")
-        discover.start_search()
-        wait(app, lambda: discover.results.topLevelItemCount() >= 8)
-        tree = discover.results
-        for i in range(tree.topLevelItemCount()):
-            if tree.topLevelItem(i).data(0, 256) == "Qwen/Qwen2.5-1.5B-Instruct-GGUF":
-                tree.setCurrentItem(tree.topLevelItem(i))
-        wait(app, lambda: discover.detail.loaded is not None)
-        wait(app, lambda: "Quickstart" in discover.detail.card.toPlainText())
+        discover.source_combo.setCurrentIndex(discover.source_combo.findData("modelscope"))
+        open_qwen(app, window)
     elif page == "discover-catalog":
         window.discover.search_edit.clear()
         wait(app, lambda: window.discover.catalog.topLevelItemCount() > 0)
@@ -374,6 +452,20 @@ def prepare(app: QApplication, window: object, page: str, hold: Fault) -> None:
         wait(app, lambda: len(library.models) >= 4 and bool(library.fits))
         if library.items():
             library.tree.setCurrentItem(library.items()[0])
+
+
+def open_qwen(app: QApplication, window: object) -> None:
+    """Search "qwen" on the source chosen and open Qwen2.5-1.5B, card and all."""
+    discover = window.discover  # type: ignore[attr-defined]
+    discover.search_edit.setText("qwen")
+    discover.start_search()
+    wait(app, lambda: discover.results.topLevelItemCount() >= 8)
+    tree = discover.results
+    for i in range(tree.topLevelItemCount()):
+        if tree.topLevelItem(i).data(0, 256) == "Qwen/Qwen2.5-1.5B-Instruct-GGUF":
+            tree.setCurrentItem(tree.topLevelItem(i))
+    wait(app, lambda: discover.detail.loaded is not None)
+    wait(app, lambda: "llama-cli" in discover.detail.card.toPlainText())
 
 
 def simulate_gpu(gigabytes: float) -> None:

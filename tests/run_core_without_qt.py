@@ -1,4 +1,6 @@
-"""Run tests/core with PySide6 made unimportable, proving the core works without Qt.
+"""Run the core's tests with PySide6 made unimportable, proving the core works without Qt.
+
+The core's tests: tests/core, and the remote engine's in tests/remote/test_remote_client.py.
 
 Usage: ``python tests/run_core_without_qt.py [extra pytest args]``. Exits with pytest's code.
 """
@@ -16,6 +18,8 @@ import pytest
 
 BLOCKED_PACKAGES = frozenset({"PySide6", "shiboken6"})
 CORE_TESTS = Path(__file__).resolve().parent / "core"
+# The remote engine's core tests sit with their servers, in tests/remote.
+REMOTE_CORE_TESTS = Path(__file__).resolve().parent / "remote" / "test_remote_client.py"
 
 # pytest-qt's settings in pyproject.toml; with the plugin off, --strict-config would reject them.
 PYTEST_QT_INI_KEYS = (
@@ -62,7 +66,7 @@ def main(extra_args: Sequence[str]) -> int:
         return 2
     sys.meta_path.insert(0, QtBlocker())
     # The plugin registers as "pytest-qt" (its entry point name), so that is what -p no: takes.
-    args = [str(CORE_TESTS), "-p", "no:pytest-qt", *extra_args]
+    args = [str(CORE_TESTS), str(REMOTE_CORE_TESTS), "-p", "no:pytest-qt", *extra_args]
     return int(pytest.main(args, plugins=[PytestQtIniKeys()]))
 
 

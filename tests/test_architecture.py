@@ -121,8 +121,18 @@ def test_forbidden_names_match_whole_packages_only() -> None:
 # dependency out of a process that does not use it; none may stand in for a module-level import
 # that would close an import cycle (test_the_package_has_no_import_cycles proves there is none).
 LAZY_IMPORTS: dict[tuple[str, str], str] = {
+    (
+        "autoglm_desktop.qt.workers.speed_profile_worker",
+        "autoglm_desktop.core.planning.speed_measurement",
+    ): "numpy and the GGUF writer only when this PC's speed is measured, not at start-up",
     ("autoglm_desktop.cli.window_command", "autoglm_desktop.qt.app"): "Qt only for the window",
     ("autoglm_desktop.cli.window_command", "autoglm_desktop.qt.self_test"): "Qt only for it",
+    ("autoglm_desktop.cli.window_command", "autoglm_desktop.qt.fatal_error"): (
+        "Qt only to say why the window cannot open"
+    ),
+    ("autoglm_desktop.cli", "autoglm_desktop.cli.output"): (
+        "the hub code it prints sizes with, only when the start-up check fails"
+    ),
     ("autoglm_desktop.core.engine.process", "autoglm_desktop.core.engine.runtime"): (
         "llama.cpp only in the engine process"
     ),
@@ -131,6 +141,9 @@ LAZY_IMPORTS: dict[tuple[str, str], str] = {
     ),
     ("autoglm_desktop.qt.main_window", "autoglm_desktop.qt.models.window"): (
         "the hub client (a third of a second of imports) only once the Models window is needed"
+    ),
+    ("autoglm_desktop.core.remote.client", "autoglm_desktop.core.remote.openai_api"): (
+        "the openai client (two thirds of a second of imports) only once a remote server is used"
     ),
 }
 

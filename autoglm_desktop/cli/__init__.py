@@ -12,7 +12,8 @@
 :mod:`~autoglm_desktop.cli.commands` builds the parser and dispatches; every command module
 has ``add_parser(subparsers)`` and ``run(args) -> int``; :mod:`~autoglm_desktop.cli.output`
 prints tables, sizes and errors for all of them. The window starts without loading the other
-commands (the hub client alone takes a third of a second to import).
+commands (the hub client alone takes a third of a second to import). Before anything, the
+start checks that Jinja2's sandbox, which runs models' chat templates, has no known escapes.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import sys
 from collections.abc import Sequence
 
 from autoglm_desktop.cli import window_command
+from autoglm_desktop.core.common.dependencies import check_jinja2
+from autoglm_desktop.core.common.errors import DependencyError
 
 __all__ = ["main"]
 
@@ -30,7 +33,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     multiprocessing.freeze_support()  # the engine process of a frozen (PyInstaller) app
     arguments = list(sys.argv[1:] if argv is None else argv)
     model = window_command.model_to_open(arguments)
-    if model is not None or not arguments:
+    opens_window = model is not None or not arguments
+    try:
+        check_jinja2()  # models' chat templates must run in a sandbox without known escapes
+    except DependencyError as error:
+        from autoglm_desktop.cli.output import print_error
+
+        if opens_window:
+            window_command.show_startup_error(str(error))
+        return print_error(error)
+    if opens_window:
         return window_command.open_window(model=model)
     from autoglm_desktop.cli.commands import run_command
 

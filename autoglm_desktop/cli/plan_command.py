@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from autoglm_desktop.cli.output import print_error
+from autoglm_desktop.cli.output import print_error, print_plain
 from autoglm_desktop.core.common.errors import AutoGLMError
 from autoglm_desktop.core.engine.build import llama_build, restrict_to_build
 from autoglm_desktop.core.machine.hardware import (
@@ -25,9 +25,9 @@ from autoglm_desktop.core.machine.hardware import (
 )
 from autoglm_desktop.core.models.gguf_info import read_gguf_info
 from autoglm_desktop.core.planning.speed_forecast import SpeedForecast
+from autoglm_desktop.core.planning.speed_measurement import iter_measure_speed
 from autoglm_desktop.core.planning.speed_profile import (
     MachineSpeed,
-    iter_measure_speed,
     load_machine_speed,
     plan_forecast,
 )
@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(plan_json(tuned, forecast=forecast)))
     else:
-        print(plan_text(tuned, forecast=forecast, measured=speed is not None))
+        print_plain(plan_text(tuned, forecast=forecast, measured=speed is not None))
     return 0
 
 

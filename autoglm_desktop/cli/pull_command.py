@@ -1,12 +1,17 @@
-"""``autoglm-desktop pull REPO [--quant Q4_K_M | --file NAME] [--revision REV] [--list]``.
+"""``autoglm-desktop pull [SOURCE:]REPO[/FILE] [--quant Q | --file NAME] [--source S] [--list]``.
 
-Downloads a GGUF model from the hub, resumably: a progress bar on a terminal, and the same
-command again resumes an interrupted pull (Ctrl+C pauses it). Without ``--quant`` or ``--file``
-it takes the file recommended for this PC; ``--list`` shows every file with its verdict and
-downloads nothing. Verdicts and recommendation are the Models window's, made by the same
-functions (:mod:`autoglm_desktop.core.planning.recommend`): the memory estimator's, from the
-files' GGUF headers. The hub address, proxy, offline mode and token are the app's hub settings;
-``HF_ENDPOINT`` and ``HF_TOKEN`` work as with huggingface_hub.
+Downloads a GGUF model from the hub or from ModelScope, resumably: a progress bar on a
+terminal, and the same command again resumes an interrupted pull (Ctrl+C pauses it). ``REPO``
+is ``owner/name`` on the source of ``--source`` (default: the app's setting), or names its
+source itself (``modelscope:Qwen/Qwen2.5-0.5B-Instruct-GGUF``, ``hf:owner/name``), the way
+``search`` prints it; a file may follow the name (``modelscope:owner/name/model-Q4_K_M.gguf``)
+instead of ``--file``. Without ``--quant`` or ``--file`` it takes the file recommended for this
+PC; ``--list`` shows every file with its verdict and downloads nothing. Verdicts and
+recommendation are the Models window's, made by the same functions
+(:mod:`autoglm_desktop.core.planning.recommend`): the memory estimator's, from the files' GGUF
+headers. The addresses, proxy, offline mode and tokens are the app's hub settings;
+``HF_ENDPOINT`` and ``HF_TOKEN`` work as with huggingface_hub, ``MODELSCOPE_ENDPOINT`` and
+``MODELSCOPE_API_TOKEN`` as with ModelScope's.
 """
 
 from __future__ import annotations
@@ -17,15 +22,18 @@ from typing import Any, TextIO
 
 from huggingface_hub.utils.tqdm import tqdm
 
-from autoglm_desktop.cli.output import format_size, print_error, print_table
-from autoglm_desktop.core.common.errors import AutoGLMError, NothingFitsError
-from autoglm_desktop.core.hub.client import HubClient
+from autoglm_desktop.cli.output import format_size, print_error, print_plain, print_table
+from autoglm_desktop.cli.search_command import add_source_option, chosen_source
+from autoglm_desktop.core.common.errors import AutoGLMError, HubNotFoundError, NothingFitsError
+from autoglm_desktop.core.hub.connect import connect
 from autoglm_desktop.core.hub.downloads import (
     DownloadManager,
     DownloadRequest,
     DownloadState,
     DownloadStatus,
 )
+from autoglm_desktop.core.hub.source import format_ref, parse_model_ref
+from autoglm_desktop.core.hub.source_client import SourceClient
 from autoglm_desktop.core.planning.recommend import (
     RatedModel,
     RepoRating,
@@ -39,7 +47,11 @@ FAILED_EXIT = 1
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     pull = commands.add_parser("pull", help="download a GGUF model from the hub (resumable)")
-    pull.add_argument("repo", help="the hub repository, e.g. Qwen/Qwen2.5-0.5B-Instruct-GGUF")
+    pull.add_argument(
+        "repo",
+        help="the repository, e.g. Qwen/Qwen2.5-0.5B-Instruct-GGUF or "
+        "modelscope:Qwen/Qwen2.5-0.5B-Instruct-GGUF[/file.gguf]",
+    )
     which = pull.add_mutually_exclusive_group()
     which.add_argument("--quant", help="quantization to download, e.g. Q4_K_M")
     which.add_argument("--file", help="file name to download")
@@ -47,6 +59,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     pull.add_argument(
         "--list", action="store_true", help="list the files and how they fit; download nothing"
     )
+    add_source_option(pull)
     pull.set_defaults(run=run)
 
 
@@ -58,15 +71,24 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _pull(args: argparse.Namespace) -> int:
-    client = HubClient()
-    quick = rate_repo_by_size(client=client, repo_id=args.repo, revision=args.revision)
-    if args.quant or args.file:
-        quick.choose(quant=args.quant, filename=args.file)  # a wrong name fails before any header
+    ref = parse_model_ref(args.repo, default=chosen_source(args))
+    filename = args.file
+    if ref.filename is not None:
+        if args.quant or (filename and filename != ref.filename):
+            raise HubNotFoundError(
+                f"“{args.repo}” already names a file; leave out --quant and --file."
+            )
+        filename = ref.filename
+    client = connect(ref.source)
+    print(f"{format_ref(ref.source, ref.repo_id)} on {client.host}", file=sys.stderr)
+    quick = rate_repo_by_size(client=client, repo_id=ref.repo_id, revision=args.revision)
+    if args.quant or filename:
+        quick.choose(quant=args.quant, filename=filename)  # a wrong name fails before any header
     rating = rate_repo_by_headers(client=client, rating=quick)
     if args.list:
         print_files(rating)
         return 0
-    chosen = _choose(rating, quant=args.quant, filename=args.file)
+    chosen = _choose(rating, quant=args.quant, filename=filename)
     return _download(client, rating, chosen)
 
 
@@ -96,12 +118,12 @@ def print_files(rating: RepoRating) -> None:
     ]
     print_table(("QUANT", "SIZE", "FIT", "CONTEXT", "FILE"), rows, right={1, 3})
     for projector in rating.detail.projectors:
-        print(f"vision projector (not a chat model): {projector.primary_path}")
+        print_plain(f"vision projector (not a chat model): {projector.primary_path}")
     for name in rating.detail.incomplete:
-        print(f"incomplete split model (parts missing on the hub): {name}")
+        print_plain(f"incomplete split model (parts missing on the hub): {name}")
 
 
-def _download(client: HubClient, rating: RepoRating, chosen: RatedModel) -> int:
+def _download(client: SourceClient, rating: RepoRating, chosen: RatedModel) -> int:
     model, fit = chosen.model, chosen.fit
     bar = _ProgressBar(sys.stderr)
     manager = DownloadManager(client=client, listener=bar.update)
@@ -111,7 +133,7 @@ def _download(client: HubClient, rating: RepoRating, chosen: RatedModel) -> int:
         print(f"Already downloaded: {status.path}")
         return 0
     resuming = f", resuming at {format_size(status.bytes_done)}" if status.bytes_done else ""
-    print(
+    print_plain(
         f"Downloading {model.primary_path} ({model.quant or 'unknown quant'}, "
         f"{format_size(model.size)}{resuming}) — {fit.label.lower()}.",
         file=sys.stderr,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from autoglm_desktop.cli.output import format_size, print_error
+from autoglm_desktop.cli.output import format_size, print_error, print_plain
 from autoglm_desktop.core.common.errors import AutoGLMError
+from autoglm_desktop.core.common.untrusted_text import plain_message
 from autoglm_desktop.core.models.library import delete_model, find_model, scan_library
 
 NOT_DELETED_EXIT = 1
@@ -26,12 +27,12 @@ def run(args: argparse.Namespace) -> int:
             if not sys.stdin.isatty():
                 return print_error(f"add --yes to delete {model.path}")
             size = format_size(model.size_bytes)
-            answer = input(f"Delete {model.name} ({size}) at {model.path}? [y/N] ")
+            answer = input(plain_message(f"Delete {model.name} ({size}) at {model.path}? [y/N] "))
             if answer.strip().lower() not in ("y", "yes"):
                 print("Nothing deleted.")
                 return NOT_DELETED_EXIT
         delete_model(model)
     except AutoGLMError as error:
         return print_error(error)
-    print(f"Deleted {model.name} ({format_size(model.size_bytes)}).")
+    print_plain(f"Deleted {model.name} ({format_size(model.size_bytes)}).")
     return 0

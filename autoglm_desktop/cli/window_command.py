@@ -48,6 +48,13 @@ def open_window(*, model: Path | None = None) -> int:
     return run_gui(model=model)
 
 
+def show_startup_error(message: str) -> None:
+    """Tell a user who started the window (maybe with a double-click) why it cannot open."""
+    from autoglm_desktop.qt.fatal_error import show_fatal_error
+
+    show_fatal_error(message)
+
+
 def _self_test(args: argparse.Namespace) -> int:
     from autoglm_desktop.qt.self_test import DEFAULT_PROMPT, run_self_test
 

@@ -40,7 +40,6 @@ from autoglm_desktop.core.engine.build import (
     CPU_ONLY,
     LlamaBuild,
     cached_llama_build,
-    restrict_to_build,
 )
 from autoglm_desktop.core.hub.queue_file import has_unfinished_downloads
 from autoglm_desktop.core.machine.hardware import HardwareSnapshot, read_hardware
@@ -51,9 +50,12 @@ from autoglm_desktop.core.models.library import (
     choose_default_model,
     scan_library,
 )
-from autoglm_desktop.core.planning.overrides import load_overrides
-from autoglm_desktop.core.planning.thread_probe import recall_threads
-from autoglm_desktop.core.planning.tuner import TunedPlan, plan_for
+from autoglm_desktop.core.planning.machine_plan import tuned_plan
+from autoglm_desktop.core.planning.speed_profile import kept_machine_speed, plan_forecast
+from autoglm_desktop.core.planning.tuner import TunedPlan
+from autoglm_desktop.core.remote.client import RemoteChatClient
+from autoglm_desktop.core.remote.keys import ApiKeyStore
+from autoglm_desktop.core.remote.servers import RemoteServer, RemoteTarget
 from autoglm_desktop.qt.chat.composer import Composer
 from autoglm_desktop.qt.chat.controller import ChatController
 from autoglm_desktop.qt.chat.conversation_list import ConversationSidebar
@@ -65,6 +67,7 @@ from autoglm_desktop.qt.chat.prompt_edit import PromptEdit
 from autoglm_desktop.qt.chat.think_switch import ThinkSwitch
 from autoglm_desktop.qt.chat.view import ChatView
 from autoglm_desktop.qt.common.icons import palette_icon
+from autoglm_desktop.qt.common.plain_text import plain_label, plain_tooltip, set_plain_text
 from autoglm_desktop.qt.settings.pane import SettingsPane, confirm_load_anyway
 from autoglm_desktop.qt.workers.background import CallRunner
 from autoglm_desktop.qt.workers.engine_worker import EngineWorker, start_engine_thread
@@ -88,7 +91,7 @@ class ErrorBanner(QFrame):
             "#errorBanner { background: #fdecea; border: 1px solid #f5c2c0; border-radius: 4px; }"
             "#errorBanner QLabel { color: #611a15; }"
         )
-        self.label = QLabel()
+        self.label = plain_label()  # errors quote models' and files' text: never HTML
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         close = QPushButton(self.tr("Dismiss"))
@@ -99,7 +102,7 @@ class ErrorBanner(QFrame):
         self.hide()
 
     def show_message(self, text: str) -> None:
-        self.label.setText(text)
+        set_plain_text(self.label, text)
         self.show()
 
 
@@ -131,6 +134,7 @@ class MainWindow(QMainWindow):
         *,
         store: ChatStore | None = None,
         client: EngineClient | None = None,
+        remote: RemoteChatClient | None = None,
         autoload: bool = True,
     ) -> None:
         super().__init__()
@@ -138,7 +142,11 @@ class MainWindow(QMainWindow):
         self.resize(1100, 720)
         self.settings: AppSettings = load_settings()
         self.store = store or ChatStore(paths.history_db_path())
-        self.worker = EngineWorker(client or EngineClient(log_path=paths.log_dir() / "engine.log"))
+        self.api_keys = ApiKeyStore()  # remote servers' keys, shared by the pane and the worker
+        self.worker = EngineWorker(
+            client or EngineClient(log_path=paths.engine_log_path()),
+            remote=remote or RemoteChatClient(keys=self.api_keys),
+        )
         self.engine = start_engine_thread(self.worker)
         self.model_info: ModelInfo | None = None
         self.hardware: HardwareSnapshot | None = None
@@ -146,7 +154,7 @@ class MainWindow(QMainWindow):
         self.llama_build: LlamaBuild = cached_llama_build() or CPU_ONLY
         self._closed = False
         self.monitor = start_hardware_monitor()
-        self.settings_pane = SettingsPane()
+        self.settings_pane = SettingsPane(api_keys=remote.keys if remote else self.api_keys)
         self.settings_pane.set_idle_release(self.settings.release_when_idle_minutes)
         self._idle_timer = QTimer(self, singleShot=True)
         self._idle_timer.timeout.connect(self._release_when_idle)
@@ -176,6 +184,8 @@ class MainWindow(QMainWindow):
         self._build_menu()
         self._connect()
         self._startup_call = CallRunner(self, name="startup models")
+        self._forecast_call = CallRunner(self, name="picker speed forecast")
+        self.settings_pane.speed_test.measured.connect(lambda _speed: self._forecast_picker())
         self._autoload_at_start: bool | None = autoload  # None once the window has shown
         self._open_latest_conversation()
 
@@ -239,7 +249,7 @@ class MainWindow(QMainWindow):
             self._apply_icons()
 
     def _build_status_bar(self) -> None:
-        self.model_label = QLabel(self.tr("No model loaded"))
+        self.model_label = plain_label(self.tr("No model loaded"))
         self.speed_label = QLabel()
         self.context_label = QLabel()
         bar = self.statusBar()
@@ -287,6 +297,9 @@ class MainWindow(QMainWindow):
         self.settings_dock.visibilityChanged.connect(self.pane_button.setChecked)
         self.settings_pane.applyRequested.connect(self._load_tuned)
         self.settings_pane.idleReleaseChanged.connect(self._on_idle_setting)
+        self.settings_pane.remote_servers.serversChanged.connect(self._on_remote_servers_changed)
+        self._on_remote_servers_changed(self.settings_pane.remote_servers.servers)
+        self._pick_last_remote_model()
         self.model_bar.combo.currentIndexChanged.connect(self._on_model_selected)
         self.models_button.clicked.connect(lambda: self.open_models("discover"))
         worker.loadStarted.connect(self._on_load_started)
@@ -354,6 +367,8 @@ class MainWindow(QMainWindow):
         chosen = _default_model(models, keep=keep)
         self.model_bar.set_models(models, current=chosen.path if chosen else None)
         self.first_screen.set_has_models(bool(models))
+        self._forecast_picker()
+        self._use_picked_model()
         selected = self.model_bar.selected_path()
         self.settings_pane.set_model(
             selected, info=info if info and info.path == selected else None
@@ -398,6 +413,33 @@ class MainWindow(QMainWindow):
 
     def _last_model_path(self) -> Path | None:
         return Path(self.settings.last_model_path) if self.settings.last_model_path else None
+
+    def _forecast_picker(self) -> None:
+        """Each local model's "~N tok/s" in the picker, off the GUI thread (headers are read)."""
+        models, known, build = self.model_bar.local_models, self.hardware, self.llama_build
+        if self._forecast_call.busy or not models:
+            return
+
+        def forecast() -> dict[Path, float]:
+            speeds: dict[Path, float] = {}
+            hardware = known or read_hardware()
+            kept = kept_machine_speed(hardware=hardware)
+            if kept is None:
+                return speeds  # not measured yet: Settings → Speed of this PC
+            for model in models:
+                try:
+                    info = read_gguf_info(model.path)
+                    tuned = tuned_plan(model.path, hardware=hardware, build=build, info=info)
+                except (AutoGLMError, OSError, ValueError):
+                    continue  # the picker shows it without a forecast
+                speed = plan_forecast(info=info, plan=tuned.plan, speed=kept)
+                if speed is not None:
+                    speeds[model.path] = speed.decode_tokens_per_s
+            return speeds
+
+        self._forecast_call.run(
+            forecast, on_success=self.model_bar.set_speeds, on_failure=lambda _error: None
+        )
 
     def _find_models_at_start(self, *, autoload: bool) -> None:
         """Scan the library and plan the default model off the GUI thread, then use them.
@@ -472,12 +514,68 @@ class MainWindow(QMainWindow):
         self.error_banner.hide()
         self.model_bar.set_loading(True)
         self.model_label.setText(self.tr("Loading %1…").replace("%1", plan.model_path.stem))
-        self.model_label.setToolTip(tuned.explanation)
+        self.model_label.setToolTip(plain_tooltip(tuned.explanation))
         self.first_screen.load_started(plan)
         self.requestLoad.emit(plan)
 
     def _on_model_selected(self, _index: int) -> None:
         self.settings_pane.set_model(self.model_bar.selected_path())
+        self._use_picked_model()
+
+    def _on_remote_servers_changed(self, servers: list[RemoteServer]) -> None:
+        self.model_bar.set_remote_servers(servers)
+        if self.model_bar.selected_remote() != self.controller.remote:
+            self._on_model_selected(self.model_bar.combo.currentIndex())
+
+    def _use_picked_model(self) -> None:
+        """Replies come from the remote model picked, or from the local engine."""
+        remote = self.model_bar.selected_remote()
+        if remote != self.controller.remote:
+            self.controller.remote = remote
+            self._show_model_in_use()
+            if not self.model_bar.remote_is_automatic:
+                self._remember_remote_model(remote)
+
+    def _pick_last_remote_model(self) -> None:
+        """At start: the remote model used last, if it is still listed (no local model loads)."""
+        server_id, model = self.settings.last_remote_server, self.settings.last_remote_model
+        for server in self.settings_pane.remote_servers.servers:
+            if server.id == server_id and model in server.models:
+                self.model_bar.select_remote(RemoteTarget(server=server, model=model))
+                return
+
+    def _remember_remote_model(self, remote: RemoteTarget | None) -> None:
+        server_id = remote.server.id if remote is not None else ""
+        model = remote.model if remote is not None else ""
+        settings = self.settings
+        if (server_id, model) == (settings.last_remote_server, settings.last_remote_model):
+            return
+        self.settings = self.settings.updated(last_remote_server=server_id, last_remote_model=model)
+        try:
+            save_settings(self.settings)
+        except AutoGLMError as error:
+            self.error_banner.show_message(str(error))
+
+    def _show_local_model(self, text: str) -> None:
+        """Name the local model's state in the status bar, unless a remote model is in use."""
+        if self.controller.remote is None:
+            self.model_label.setText(text)
+
+    def _show_model_in_use(self) -> None:
+        """The status bar names the model replies come from: a remote one, or the loaded one."""
+        remote: RemoteTarget | None = self.controller.remote
+        self.first_screen.set_remote(remote.label if remote is not None else "")
+        self.speed_label.clear()
+        self.context_label.clear()
+        if remote is not None:
+            self.model_label.setText(self.tr("%1 (remote)").replace("%1", remote.label))
+            self.model_label.setToolTip(remote.server.base_url)
+        elif self.model_info is not None:
+            self.model_label.setText(self.model_info.name)
+            self.model_label.setToolTip("")
+        else:
+            self.model_label.setText(self.tr("No model loaded"))
+            self.model_label.setToolTip("")
 
     def _on_build_probed(self, build: LlamaBuild) -> None:
         self.llama_build = build
@@ -509,7 +607,7 @@ class MainWindow(QMainWindow):
         name = self.model_info.name if self.model_info else ""
         self.model_info = None
         self.monitor.worker.engine_pid = None
-        self.model_label.setText(self.tr("%1 (unloaded while idle)").replace("%1", name))
+        self._show_local_model(self.tr("%1 (unloaded while idle)").replace("%1", name))
         self.statusBar().showMessage(
             self.tr("The model was unloaded to free memory; it reloads with your next message."),
             10000,
@@ -521,7 +619,7 @@ class MainWindow(QMainWindow):
         self.model_info = None
         self.monitor.worker.engine_pid = None
         self._restart_idle_timer()
-        self.model_label.setText(
+        self._show_local_model(
             self.tr("%1 (engine stopped; reloads with your next message)").replace("%1", name)
         )
         self.error_banner.show_message(str(error))
@@ -537,8 +635,9 @@ class MainWindow(QMainWindow):
         self.controller.model_name = info.name
         self.think_switch.set_support(info.reasoning)
         self._show_think_setting(self.controller.conversation_id or -1)
-        self.model_label.setText(info.name)
-        self.context_label.setText(self.tr("context %1").replace("%1", f"0 / {info.n_ctx}"))
+        if self.controller.remote is None:
+            self.model_label.setText(info.name)
+            self.context_label.setText(self.tr("context %1").replace("%1", f"0 / {info.n_ctx}"))
         if self.settings.last_model_path != str(info.path):
             self.settings = self.settings.updated(last_model_path=str(info.path))
             save_settings(self.settings)
@@ -546,7 +645,7 @@ class MainWindow(QMainWindow):
     def _on_unloaded(self) -> None:
         self.model_info = None
         self.model_bar.set_loaded(None)
-        self.model_label.setText(self.tr("No model loaded"))
+        self._show_local_model(self.tr("No model loaded"))
 
     def _on_load_failed(self, error: AutoGLMError) -> None:
         # The engine lets the previous model go before it loads another: none is loaded now.
@@ -597,6 +696,9 @@ class MainWindow(QMainWindow):
             .replace("%1", f"{stats.ttft_s:.2f}")
             .replace("%2", f"{stats.tokens_per_s:.1f}")
         )
+        if stats.context_size == 0:  # a remote server's context is not known
+            self.context_label.clear()
+            return
         self.context_label.setText(
             self.tr("context %1").replace("%1", f"{stats.context_used} / {stats.context_size}")
         )
@@ -713,22 +815,3 @@ class _StartupModels:
     models: list[LocalModel]
     info: GGUFInfo | None = None
     planned: TunedPlan | AutoGLMError | None = None
-
-
-def tuned_plan(
-    path: Path,
-    *,
-    hardware: HardwareSnapshot | None,
-    build: LlamaBuild,
-    info: GGUFInfo | None = None,
-) -> TunedPlan:
-    """The tuner's plan for ``path`` on this machine (reads the file's header unless given)."""
-    usable = restrict_to_build(hardware or read_hardware(), build)
-    info = info or read_gguf_info(path)
-    return plan_for(
-        info=info,
-        hardware=usable,
-        overrides=load_overrides(path),
-        model_path=path,
-        measured_threads=recall_threads(info=info, hardware=usable),
-    )

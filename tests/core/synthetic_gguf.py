@@ -4,9 +4,13 @@ from autoglm_desktop.core.models.synthetic_gguf import (
     ARCHITECTURES,
     CHATML_TEMPLATE,
     MIN_VOCAB_SIZE,
+    QT,
     WEIGHT_TYPES,
     SyntheticModel,
     TensorSpec,
+    _data,
+    _write_hyperparameters,
+    _write_vocabulary,
     write_synthetic_gguf,
 )
 
@@ -43,10 +47,14 @@ __all__ = [
     "ARCHITECTURES",
     "CHATML_TEMPLATE",
     "MIN_VOCAB_SIZE",
+    "QT",
     "RUNAWAY_TEMPLATES",
     "WEIGHT_TYPES",
     "SyntheticModel",
     "TensorSpec",
+    "_data",  # the helpers sparse_gguf.py and test_remote_gguf.py build files with
+    "_write_hyperparameters",
+    "_write_vocabulary",
     "hostile_chat_template",
     "write_synthetic_gguf",
 ]

@@ -29,12 +29,14 @@ from autoglm_desktop.core.planning.speed_forecast import (
     measured_type,
     workload_of,
 )
-from autoglm_desktop.core.planning.speed_profile import (
+from autoglm_desktop.core.planning.speed_measurement import (
     ALL_LAYERS,
-    MachineSpeed,
     calibration_models,
     fit_coefficients,
     fit_gpu,
+)
+from autoglm_desktop.core.planning.speed_profile import (
+    MachineSpeed,
     load_machine_speed,
     machine_key,
     save_machine_speed,

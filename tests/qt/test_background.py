@@ -130,7 +130,7 @@ def test_an_unexpected_exception_is_logged_and_arrives_as_a_plain_error(
         qtbot.waitUntil(lambda: answers.count == 1, timeout=WAIT_MS)
     (error,) = answers.errors
     assert type(error) is AutoGLMError
-    assert str(error) == "Something went wrong: bad value"
+    assert str(error) == "Something went wrong: bad value."
     (record,) = caplog.records
     assert record.exc_info is not None and record.exc_info[0] is ValueError
 

@@ -27,6 +27,7 @@ from autoglm_desktop.core.planning.speed_profile import (
     plan_forecast,
     save_machine_speed,
 )
+from autoglm_desktop.core.remote.servers import new_server, save_remote_servers
 from autoglm_desktop.qt.chat.composer import Composer
 from autoglm_desktop.qt.chat.empty_state import ModelState, suggestions
 from autoglm_desktop.qt.chat.prompt_edit import PromptEdit
@@ -241,3 +242,23 @@ def test_the_message_box_grows_with_its_text(qtbot: QtBot) -> None:
 
     assert one_line < four_lines < composer.prompt.height()
     assert composer.prompt.height() < 40 * composer.prompt.fontMetrics().lineSpacing()
+
+
+def test_a_remote_model_is_named_with_its_server(qtbot: QtBot, app_home: Path) -> None:
+    server = new_server(name="Box", base_url="http://127.0.0.1:9/v1", has_key=False)
+    save_remote_servers([server.updated(models=("qwen-remote",))])
+    window = open_window(qtbot)
+    combo = window.model_bar.combo
+    index = next(
+        i
+        for i in range(combo.count())
+        if getattr(combo.itemData(i, Qt.ItemDataRole.UserRole + 1), "model", "") == "qwen-remote"
+    )
+    combo.setCurrentIndex(index)
+    state = window.first_screen.empty_state
+
+    assert state.title.text() == "qwen-remote — Box"
+    assert "remote server" in state.facts.text()
+    assert state.suggestion_grid.isVisible() and not state.note.isVisible()
+    assert not state.speed_button.isVisible()
+    window.close()

@@ -9,7 +9,9 @@ from pytestqt.qtbot import QtBot
 
 from autoglm_desktop.core.machine.hardware import read_hardware
 from autoglm_desktop.core.models.synthetic_gguf import SyntheticModel
-from autoglm_desktop.core.planning import speed_profile
+from autoglm_desktop.core.planning import speed_measurement, speed_profile
+from autoglm_desktop.core.planning.speed_forecast import SpeedCoefficients
+from autoglm_desktop.qt.main_window import MainWindow
 from autoglm_desktop.qt.settings.pane import SettingsPane
 
 MEASURE_TIMEOUT_MS = 240_000
@@ -23,8 +25,8 @@ def few_models(monkeypatch: pytest.MonkeyPatch) -> None:
         "tiny": SyntheticModel(n_layer=1, **small),  # type: ignore[arg-type]
         "deep": SyntheticModel(n_layer=8, **small),  # type: ignore[arg-type]
     }
-    monkeypatch.setattr(speed_profile, "calibration_models", lambda: models)
-    monkeypatch.setattr(speed_profile, "thread_counts_to_measure", lambda _hardware: [1])
+    monkeypatch.setattr(speed_measurement, "calibration_models", lambda: models)
+    monkeypatch.setattr(speed_measurement, "thread_counts_to_measure", lambda _hardware: [1])
 
 
 def test_measuring_keeps_the_profile_and_the_pane_shows_a_forecast(
@@ -59,3 +61,27 @@ def test_cancelling_changes_nothing(qtbot: QtBot, app_home: Path, few_models: No
     assert speed_profile.load_machine_speed(hardware=read_hardware(include_gpus=False)) is None
     assert not any((app_home / "cache").glob("speed-*"))  # scratch models removed
     pane.close_workers()
+
+
+def test_the_picker_shows_each_models_forecast_once_measured(
+    qtbot: QtBot, installed_model: Path
+) -> None:
+    hardware = read_hardware(include_gpus=False)
+    speed_profile.save_machine_speed(
+        speed_profile.MachineSpeed(
+            machine=speed_profile.machine_key(hardware),
+            measured_at=1.0,
+            coefficients=(
+                SpeedCoefficients(
+                    threads=1, decode_fixed=0.04, decode_per_layer=0, decode_per_vocab=0
+                ),
+            ),
+        )
+    )
+    window = MainWindow(autoload=False)
+    qtbot.addWidget(window)
+    window.show()  # the library is scanned after the first paint
+    combo = window.model_bar.combo
+    qtbot.waitUntil(lambda: "~25 tok/s" in combo.itemText(0), timeout=60_000)
+    assert combo.itemData(0) == str(installed_model)
+    window.close()

@@ -13,6 +13,9 @@ from autoglm_desktop.core.common.settings_file import read_json_object, write_js
 @dataclass(frozen=True)
 class AppSettings:
     last_model_path: str = ""
+    # The remote model picked last (server id and model id); "": the local model was.
+    last_remote_server: str = ""
+    last_remote_model: str = ""
     release_when_idle_minutes: int = 0  # 0: keep the model loaded
 
     def updated(self, **changes: Any) -> AppSettings:

@@ -18,6 +18,10 @@ class ModelLoadError(AutoGLMError):
     """llama.cpp could not load the model with the requested plan (memory, format...)."""
 
 
+class ModelTooBigError(ModelLoadError):
+    """The model's plan does not fit this PC's memory, so it was not loaded."""
+
+
 class EngineCrashedError(AutoGLMError):
     """The engine process died (native crash, abort, out-of-memory kill)."""
 
@@ -82,6 +86,14 @@ class GGUFFormatError(ModelFileError):
     """A file is not a GGUF model, or its GGUF structure is truncated or damaged."""
 
 
+class NotRegularFileError(ModelFileError):
+    """The path names a folder, a named pipe, a device or a socket, not an ordinary file."""
+
+
+class DependencyError(AutoGLMError):
+    """An installed library is missing or too old for the app to run safely."""
+
+
 class HubError(AutoGLMError):
     """The model hub could not be used (no network, refused access, missing model...)."""
 
@@ -136,3 +148,51 @@ class LibraryError(AutoGLMError):
 
 class SettingsFileError(AutoGLMError):
     """A settings or state file could not be saved (read-only folder, full disk...)."""
+
+
+class RemoteError(AutoGLMError):
+    """A remote (OpenAI-compatible) server could not be used."""
+
+
+class RemoteSettingsError(RemoteError):
+    """A remote server's settings (name, address) are not valid."""
+
+
+class RemoteUnreachableError(RemoteError):
+    """The remote server could not be reached (wrong address, server down, no network)."""
+
+
+class RemoteAuthError(RemoteError):
+    """The remote server refused the API key (401/403)."""
+
+
+class RemoteKeyMissingError(RemoteAuthError):
+    """The server needs an API key that is not stored (no system keyring, a new session)."""
+
+
+class RemoteModelNotFoundError(RemoteError):
+    """The remote server has no such model (404)."""
+
+
+class RemoteRateLimitError(RemoteError):
+    """The remote server asked to slow down (429); ``retry_after_s`` when it said how long."""
+
+    def __init__(self, message: str, *, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class RemoteRequestError(RemoteError):
+    """The remote server refused the request (400, 422...), e.g. a prompt too long for it."""
+
+
+class RemoteServerError(RemoteError):
+    """The remote server failed (5xx) before the reply began."""
+
+
+class RemoteStreamInterruptedError(RemoteError):
+    """The reply broke off mid-stream (server error, dropped connection); the part kept."""
+
+
+class RemoteStalledError(RemoteError):
+    """The remote server sent nothing for too long; the reply was stopped."""

@@ -113,6 +113,11 @@ def log_dir() -> Path:
     return _ensure(data_dir() / "logs")
 
 
+def engine_log_path() -> Path:
+    """Where the engine process writes llama.cpp's output (never the user's terminal)."""
+    return log_dir() / "engine.log"
+
+
 def resources_dir() -> Path:
     """The read-only ``resources/`` folder (icons, translations, catalog), also when frozen."""
     frozen_root = getattr(sys, "_MEIPASS", None)

@@ -33,6 +33,7 @@ from autoglm_desktop.core.common.types import (
     SamplingSettings,
     Thinking,
 )
+from autoglm_desktop.core.common.untrusted_text import plain_message
 from autoglm_desktop.core.engine.events import EngineEvent, GenerationFinished, ModelLoaded
 from autoglm_desktop.core.engine.process import engine_main
 from autoglm_desktop.core.engine.protocol import (
@@ -338,16 +339,23 @@ class EngineClient:
         if self._conn is not None:
             self._conn.close()
         self._process = self._conn = None  # the next request starts a fresh engine
-        raise errors.EngineCrashedError(describe_exit(exitcode), exitcode=exitcode)
+        message = describe_exit(exitcode)
+        if self._log_path is not None and exitcode is not None and exitcode < 0:
+            message += f" llama.cpp's last messages are in {self._log_path}."
+        raise errors.EngineCrashedError(message, exitcode=exitcode)
 
 
 def _failure_to_error(failure: EngineFailure) -> errors.AutoGLMError:
+    message = plain_message(failure.message)  # the engine cleans it too; this side trusts none
     error_class = getattr(errors, failure.kind, None)
     if isinstance(error_class, type) and issubclass(error_class, errors.AutoGLMError):
         if error_class is errors.EngineCrashedError:
-            return errors.EngineCrashedError(failure.message)
-        return error_class(failure.message)
-    return errors.EngineError(failure.message)
+            return errors.EngineCrashedError(message)
+        try:
+            return error_class(message)
+        except TypeError:  # a class with required keyword arguments (GatedModelError...)
+            return errors.EngineError(message)
+    return errors.EngineError(message)
 
 
 class _Watch:

@@ -16,8 +16,10 @@ from multiprocessing.synchronize import Event
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from autoglm_desktop.core.common.error_text import describe_exception, sentence
 from autoglm_desktop.core.common.errors import AutoGLMError, OperationCancelledError
 from autoglm_desktop.core.common.types import GenerationStats, StopReason
+from autoglm_desktop.core.common.untrusted_text import plain_message
 from autoglm_desktop.core.engine.events import GenerationFinished, ModelLoaded
 from autoglm_desktop.core.engine.protocol import (
     Busy,
@@ -32,18 +34,29 @@ from autoglm_desktop.core.engine.protocol import (
 if TYPE_CHECKING:
     from autoglm_desktop.core.engine.runtime import LlamaRuntime
 
+# The engine log is moved aside once it grows past this (one older copy is kept).
+MAX_LOG_BYTES = 4 << 20
 # At most one beat per this many seconds (the client's deadlines are many times longer).
 BEAT_SECONDS = 0.5
 
 
-def _redirect_stderr(log_path: Path | None) -> None:
-    """Send llama.cpp's native stderr to a log file, so a crash leaves its last words there."""
+def _redirect_native_output(log_path: Path | None) -> None:
+    """Send everything written to fd 1 and fd 2 (llama.cpp's logs, an abort's backtrace) to a log.
+
+    Native code writes to the file descriptors directly, so they are replaced at the OS level;
+    the requests and replies travel on their own pipe. A crash leaves its last words in the log.
+    """
     if log_path is None:
         return
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    log = open(log_path, "w", buffering=1, encoding="utf-8", errors="replace")  # noqa: SIM115
-    os.dup2(log.fileno(), 2)
-    sys.stderr = log
+    with contextlib.suppress(OSError):  # keep one older log: each engine start appends
+        if log_path.stat().st_size > MAX_LOG_BYTES:
+            log_path.replace(log_path.with_name(log_path.name + ".1"))
+    log = open(log_path, "a", buffering=1, encoding="utf-8", errors="replace")  # noqa: SIM115
+    log.write(f"--- engine process {os.getpid()} started {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+    for fd in (1, 2):
+        os.dup2(log.fileno(), fd)
+    sys.stdout = sys.stderr = log
 
 
 # Environment variables that make each GPU backend of llama.cpp see no device.
@@ -98,7 +111,7 @@ def engine_main(
     With ``hide_gpus`` llama.cpp finds no GPU, so it puts nothing at all in GPU memory.
     ``template_limit_s``: the chat template's time limit (None: the runtime's default).
     """
-    _redirect_stderr(log_path)
+    _redirect_native_output(log_path)
     if hide_gpus:
         os.environ.update(GPU_HIDING_ENV)  # before llama.cpp initialises its backends
     from autoglm_desktop.core.engine.runtime import (  # heavy: llama.cpp
@@ -123,13 +136,33 @@ def engine_main(
                 break
             try:
                 _serve(runtime, request, conn=conn, beacon=beacon)
-            except AutoGLMError as exc:
-                conn.send(EngineFailure(kind=type(exc).__name__, message=str(exc)))
-            except Exception as exc:  # report anything else instead of dying silently
-                conn.send(EngineFailure(kind="EngineError", message=f"Engine error: {exc!r}"))
+            except Exception as exc:  # report anything, in plain words, instead of dying
+                conn.send(failure_of(exc, request))
             conn.send(RequestDone())
     finally:
         runtime.close()
+
+
+def failure_of(error: Exception, request: LoadRequest | GenerateRequest) -> EngineFailure:
+    """The reply that reports ``error``: a typed kind and a short, plain, printable message.
+
+    The message is cut and cleaned here, in the engine, so a 100 MB message from a model never
+    crosses the pipe. An unexpected exception is told in plain words for what was being done.
+    """
+    if isinstance(error, AutoGLMError):
+        return EngineFailure(kind=type(error).__name__, message=plain_message(error))
+    print(f"Unexpected engine error: {error!r:.2000}", file=sys.stderr)  # to the engine log
+    detail = describe_exception(error)
+    if isinstance(request, LoadRequest):
+        name = plain_message(request.plan.model_path.name, limit=120)
+        return EngineFailure(
+            kind="ModelLoadError",
+            message=f"{name} could not be loaded: the file looks damaged or is not a model "
+            f"({detail}).",
+        )
+    return EngineFailure(
+        kind="EngineError", message=sentence("The model engine failed while replying", detail)
+    )
 
 
 def _serve(
@@ -150,4 +183,7 @@ def _serve(
     except OperationCancelledError:  # stopped before the prompt was even evaluated
         stats = GenerationStats(stop_reason=StopReason.STOPPED.value)
     conn.send(GenerationFinished(stats=stats))
-    runtime.remember_state()  # after the reply is out; disk writes go on aside
+    try:
+        runtime.remember_state()  # after the reply is out; disk writes go on aside
+    except Exception as exc:  # only a speed-up is lost: the reply the user has is complete
+        print(f"The conversation's KV state was not kept: {exc!r:.2000}", file=sys.stderr)

@@ -33,7 +33,11 @@ Request = LoadRequest | GenerateRequest | ShutdownRequest
 
 @dataclass(frozen=True)
 class EngineFailure:
-    """Sent by the engine when a request failed; ``kind`` names a class in core.errors."""
+    """Sent by the engine when a request failed; ``kind`` names a class in core.errors.
+
+    ``message`` is already short plain text (:func:`~autoglm_desktop.core.common.untrusted_text.
+    plain_message`): a model's 100 MB error never crosses the pipe.
+    """
 
     kind: str
     message: str

@@ -15,10 +15,12 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import llama_cpp
 import llama_cpp.llama_cpp as llama_lib
 from llama_cpp.llama_chat_format import ChatFormatterResponse, Jinja2ChatFormatter
 
+from autoglm_desktop.core.common.error_text import describe_exception, sentence
 from autoglm_desktop.core.common.errors import (
     ChatTemplateTimeoutError,
     EngineError,
@@ -27,6 +29,7 @@ from autoglm_desktop.core.common.errors import (
     NoModelLoadedError,
     OperationCancelledError,
 )
+from autoglm_desktop.core.common.regular_file import open_regular_file
 from autoglm_desktop.core.common.types import (
     ChatTurn,
     GenerationStats,
@@ -109,15 +112,15 @@ def check_model_file(path: Path) -> None:
     """Fail early, with a readable message, on paths that cannot be a GGUF model."""
     if not path.exists():
         raise ModelFileError(f"The model file {path} does not exist.")
-    if not path.is_file():
-        raise ModelFileError(f"{path} is not a file.")
     try:
-        with path.open("rb") as handle:
+        with open_regular_file(path) as handle:  # never blocks on a named pipe
             magic = handle.read(4)
     except OSError as exc:
         raise ModelFileError(f"The model file {path} cannot be read: {exc.strerror}.") from exc
     if magic != GGUF_MAGIC:
-        raise ModelFileError(f"{path.name} is not a GGUF model file.")
+        raise ModelFileError(
+            f"{path.name} looks damaged or is not a model file (it is not a GGUF model file)."
+        )
     # Our bounded reader refuses absurd headers (200,000 metadata keys, a 1 GB header) before
     # llama.cpp spends minutes on them, beyond the reach of Cancel.
     read_gguf_info(path)
@@ -222,12 +225,17 @@ class LlamaRuntime:
                     swa_full=False,  # llama-cpp-python's default keeps a full-size SWA cache
                     verbose=False,
                 )
+        except jinja2.TemplateError as exc:  # llama-cpp-python compiles the model's template
+            raise ModelLoadError(
+                sentence(f"The chat template of {path.name} is broken", describe_exception(exc))
+            ) from None
         except (ValueError, RuntimeError) as exc:
             if self._stop_requested():
                 raise OperationCancelledError("Loading the model was cancelled.") from exc
             raise ModelLoadError(
                 f"llama.cpp could not load {path.name}: the file may be damaged, use an "
-                f"architecture this version does not support, or need more memory ({exc})."
+                "architecture this version does not support, or need more memory "
+                f"({describe_exception(exc)})."
             ) from exc
         self._llm = llm
         template = llm.metadata.get("tokenizer.chat_template") or CHATML_TEMPLATE
@@ -345,7 +353,10 @@ class LlamaRuntime:
         except StopRequested:
             raise OperationCancelledError("The reply was stopped.") from None
         except Exception as exc:  # a template may raise anything (jinja2 errors, ValueError...)
-            raise EngineError(f"The model's chat template failed: {exc}") from exc
+            # Its message is the model's text, maybe 100 MB long: cut here, before it is sent.
+            raise EngineError(
+                sentence("The model's chat template failed", describe_exception(exc))
+            ) from None
         finally:
             self._report_stage(Stage.REPLY)
 

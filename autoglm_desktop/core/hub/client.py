@@ -17,6 +17,7 @@ import enum
 import itertools
 import logging
 from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -29,8 +30,10 @@ from huggingface_hub import (
     HfFileMetadata,
     ModelCard,
     get_hf_file_metadata,
+    get_session,
     hf_hub_download,
     hf_hub_url,
+    hf_raise_for_status,
 )
 from huggingface_hub.errors import (
     EntryNotFoundError,
@@ -59,6 +62,7 @@ from autoglm_desktop.core.hub.settings import (
     load_access_token,
     load_hub_settings,
 )
+from autoglm_desktop.core.hub.source import Source
 from autoglm_desktop.core.models.quant import (
     is_gguf_name,
     is_projector_name,
@@ -86,7 +90,11 @@ class HubClient:
     (:func:`~autoglm_desktop.core.hub.settings.apply_hub_settings`). ``token=None`` uses the
     token saved in the app; without one, huggingface_hub's own login (``HF_TOKEN``) applies.
     ``token=False`` sends no token at all.
+
+    It is the Hugging Face :class:`~autoglm_desktop.core.hub.source.SourceClient`.
     """
+
+    source = Source.HUGGING_FACE
 
     def __init__(
         self, *, settings: HubSettings | None = None, token: str | bool | None = None
@@ -148,6 +156,33 @@ class HubClient:
     def host(self) -> str:
         return urlsplit(self.endpoint).netloc or self.endpoint
 
+    def http(self) -> httpx2.Client:
+        """huggingface_hub's shared session: the proxy and the offline switch applied."""
+        return get_session()
+
+    def errors(self, *, repo_id: str | None = None, what: str = "") -> AbstractContextManager[None]:
+        return hub_errors(self, repo_id=repo_id, what=what)
+
+    def raise_for_status(self, response: httpx2.Response) -> None:
+        """huggingface_hub's error for an error answer; the enclosing :meth:`errors` words it."""
+        hf_raise_for_status(response)
+
+    def search(
+        self, query: str, *, sort: SearchSort, page_size: int = 20, max_results: int = 200
+    ) -> ModelSearch:
+        return ModelSearch(self, query, sort=sort, page_size=page_size, max_results=max_results)
+
+    def repo_detail(
+        self, repo_id: str, *, revision: str | None = None, with_card: bool = True
+    ) -> RepoDetail:
+        return fetch_repo_detail(self, repo_id, revision=revision, with_card=with_card)
+
+    def model_card(self, repo_id: str, *, revision: str | None = None) -> tuple[str, str | None]:
+        return fetch_model_card(self, repo_id, revision=revision)
+
+    def page_url(self, repo_id: str) -> str:
+        return f"{self.endpoint}/{repo_id}"
+
 
 def _origin(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
@@ -168,33 +203,48 @@ def hub_errors(client: HubClient, *, repo_id: str | None = None, what: str = "")
     except GatedRepoError:
         raise _gated_error(client, repo_id or "this model") from None
     except RepositoryNotFoundError:
-        raise HubNotFoundError(
-            f"There is no model “{repo_id}” on {client.host}. Check the name; if it is private, "
-            "paste an access token in Settings → Hub."
-        ) from None
+        raise HubNotFoundError(repo_not_found_message(client.host, repo_id)) from None
     except RevisionNotFoundError:
         raise HubNotFoundError(f"That version of “{repo_id}” is no longer on the hub.") from None
     except EntryNotFoundError:
-        raise HubNotFoundError(f"“{what}” is not in “{repo_id}” on {client.host}.") from None
+        raise HubNotFoundError(file_not_found_message(client.host, repo_id, what)) from None
     except HfHubHTTPError as error:
         raise _http_error(client, error) from None
     except httpx2.TransportError as error:
         raise _network_error(client, error) from None
 
 
-def _network_error(client: HubClient, error: httpx2.TransportError) -> NetworkError:
+def repo_not_found_message(host: str, repo_id: str | None) -> str:
+    return (
+        f"There is no model “{repo_id}” on {host}. Check the name; if it is private, "
+        "paste an access token in Settings → Hub."
+    )
+
+
+def file_not_found_message(host: str, repo_id: str | None, what: str) -> str:
+    return f"“{what}” is not in “{repo_id}” on {host}."
+
+
+def network_error(
+    host: str, error: httpx2.TransportError, *, source: Source = Source.HUGGING_FACE
+) -> NetworkError:
+    """The plain-language error for a failed connection to ``host`` (any source)."""
     if isinstance(error, httpx2.ProxyError):
         return NetworkError(
             f"The proxy refused the connection ({error}). Check the proxy in Settings → Hub."
         )
     if isinstance(error, httpx2.ConnectError):
-        return NetworkError(_unreachable(client))
+        return NetworkError(unreachable_message(host, source=source))
     if isinstance(error, httpx2.TimeoutException):
         return NetworkError(
-            f"{client.host} did not answer in time. The connection may be slow or blocked; "
-            "try again, or choose the hf-mirror.com endpoint in Settings → Hub."
+            f"{host} did not answer in time. The connection may be slow or blocked; "
+            f"try again, or {_blocked_advice(source)}."
         )
-    return NetworkError(f"The connection to {client.host} failed ({error}).")
+    return NetworkError(f"The connection to {host} failed ({error}).")
+
+
+def _network_error(client: HubClient, error: httpx2.TransportError) -> NetworkError:
+    return network_error(client.host, error)
 
 
 def _status(error: HfHubHTTPError) -> int | None:
@@ -217,7 +267,7 @@ def _gated_error(client: HubClient, repo_id: str) -> GatedModelError:
     return GatedModelError(f"“{repo_id}” is gated by its authors. {advice}", repo_id=repo_id)
 
 
-def _token_error() -> AccessTokenError:
+def token_refused_error() -> AccessTokenError:
     return AccessTokenError(
         "The hub refused the access token. It may be mistyped, expired or revoked; paste a new "
         "one in Settings → Hub."
@@ -227,19 +277,32 @@ def _token_error() -> AccessTokenError:
 def _http_error(client: HubClient, error: HfHubHTTPError) -> HubError:
     status = _status(error)
     if status == 401:
-        return _token_error()
+        return token_refused_error()
+    return status_error(client.host, status, detail=str(error))
+
+
+def status_error(host: str, status: int | None, *, detail: str = "") -> HubError:
+    """The error for an HTTP error answer other than the access ones (any source)."""
     if status == 429:
-        return NetworkError(f"{client.host} is limiting requests; wait a minute and try again.")
+        return NetworkError(f"{host} is limiting requests; wait a minute and try again.")
     if status is not None and status >= 500:
-        return NetworkError(f"{client.host} is having trouble (error {status}); try again later.")
-    return HubError(f"{client.host} answered with an error ({status or error}).")
+        return NetworkError(f"{host} is having trouble (error {status}); try again later.")
+    return HubError(f"{host} answered with an error ({status or detail}).")
 
 
-def _unreachable(client: HubClient) -> str:
+def unreachable_message(host: str, *, source: Source = Source.HUGGING_FACE) -> str:
     return (
-        f"Cannot reach {client.host}. Check the internet connection and the proxy in "
-        "Settings → Hub; where the official hub is blocked, choose the hf-mirror.com endpoint."
+        f"Cannot reach {host}. Check the internet connection and the proxy in "
+        f"Settings → Hub; {_blocked_advice(source, where=True)}."
     )
+
+
+def _blocked_advice(source: Source, *, where: bool = False) -> str:
+    if source is Source.MODELSCOPE:
+        return ("or " if where else "") + "switch the model source to Hugging Face"
+    if where:
+        return "where the official hub is blocked, choose the hf-mirror.com endpoint"
+    return "choose the hf-mirror.com endpoint in Settings → Hub"
 
 
 # --------------------------------------------------------------------------- search
@@ -266,6 +329,7 @@ class HubModel:
     n_params: int | None  # from the hub's GGUF summary, when it has one
     architecture: str | None
     context_length: int | None
+    source: Source = Source.HUGGING_FACE
 
 
 class ModelSearch:
@@ -390,6 +454,7 @@ class RepoDetail:
     downloads: int
     likes: int
     last_modified: datetime | None
+    source: Source = Source.HUGGING_FACE
 
     def find(self, *, quant: str | None = None, filename: str | None = None) -> RemoteModel:
         """The model with this quantization label, or the one containing this file.

@@ -2,8 +2,9 @@
 
 huggingface_hub downloads into a fresh temporary file per process, so an interrupted multi-GB
 download starts again from zero, and it checks only the size. This manager does the transfer
-itself on top of the library's URL, metadata and header helpers
-(:meth:`HubClient.file_metadata`, :meth:`HubClient.headers_for`) and its shared HTTP session:
+itself on top of the model source's URL, metadata and header helpers
+(:meth:`SourceClient.file_metadata`, :meth:`SourceClient.headers_for`) and its HTTP session,
+for the Hugging Face hub and ModelScope alike (each download remembers its source):
 
 * bytes go to ``<file>.part`` next to the final file, written as they arrive, so the part
   survives a crash or a restart; the next attempt asks for the rest with an HTTP ``Range``;
@@ -44,7 +45,6 @@ from typing import Any, BinaryIO
 
 import httpx2
 from filelock import FileLock, Timeout
-from huggingface_hub import get_session, hf_raise_for_status
 
 from autoglm_desktop.core.common import paths
 from autoglm_desktop.core.common.errors import (
@@ -55,14 +55,11 @@ from autoglm_desktop.core.common.errors import (
     NetworkError,
 )
 from autoglm_desktop.core.common.settings_file import read_json_object, write_json_object
-from autoglm_desktop.core.hub.client import (
-    HubClient,
-    RemoteModel,
-    RepoDetail,
-    hub_errors,
-    is_sha256,
-)
+from autoglm_desktop.core.hub.client import RemoteModel, RepoDetail, is_sha256
+from autoglm_desktop.core.hub.connect import connect
 from autoglm_desktop.core.hub.queue_file import state_file_path
+from autoglm_desktop.core.hub.source import Source
+from autoglm_desktop.core.hub.source_client import SourceClient
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +95,7 @@ class DownloadRequest:
     files: tuple[DownloadFile, ...]  # the parts of a split model in order; the first is opened
     name: str
     quant: str | None = None
+    source: Source = Source.HUGGING_FACE
 
     @classmethod
     def for_model(cls, detail: RepoDetail, model: RemoteModel) -> DownloadRequest:
@@ -107,6 +105,7 @@ class DownloadRequest:
             files=tuple(DownloadFile(f.path, f.size, f.sha256) for f in model.files),
             name=model.name,
             quant=model.quant,
+            source=detail.source,
         )
 
     @property
@@ -140,6 +139,7 @@ class DownloadStatus:
     message: str  # what is happening, in words ("Reconnecting in 2 s...")
     error: str | None  # why it failed, in words
     path: Path  # where the model (its first file) will be
+    source: Source = Source.HUGGING_FACE
 
     @property
     def fraction(self) -> float:
@@ -231,12 +231,16 @@ def part_path(dest: Path) -> Path:
 
 
 class DownloadManager:
-    """The download queue. Thread-safe; ``listener`` is called from the downloading thread."""
+    """The download queue. Thread-safe; ``listener`` is called from the downloading thread.
+
+    ``client`` serves the downloads of its source; those of another source get a client made
+    with the same hub settings (:meth:`client_for`), or the one set with :meth:`set_client`.
+    """
 
     def __init__(
         self,
         *,
-        client: HubClient,
+        client: SourceClient,
         models_dir: Path | None = None,
         state_path: Path | None = None,
         policy: RetryPolicy | None = None,
@@ -244,6 +248,7 @@ class DownloadManager:
         resume_interrupted: bool = True,
     ) -> None:
         self.client = client
+        self._clients: dict[Source, SourceClient] = {}
         self.models_dir = models_dir or paths.models_dir()
         self.policy = policy or RetryPolicy()
         self.listener = listener
@@ -258,6 +263,24 @@ class DownloadManager:
                 job.state = DownloadState.QUEUED if resume_interrupted else DownloadState.PAUSED
             job.bytes_done = _bytes_on_disk(job)
             self._jobs[job.id] = job
+
+    def client_for(self, source: Source) -> SourceClient:
+        """The client downloads from ``source`` use."""
+        with self._lock:
+            if self.client.source is source:
+                return self.client
+            client = self._clients.get(source)
+            if client is None:
+                client = self._clients[source] = connect(source, settings=self.client.settings)
+            return client
+
+    def set_client(self, client: SourceClient) -> None:
+        """Use ``client`` for its source from the next request on (new settings or token)."""
+        with self._lock:
+            if client.source is self.client.source:
+                self.client = client
+            else:
+                self._clients[client.source] = client
 
     # ------------------------------------------------------------------ queue
 
@@ -292,7 +315,11 @@ class DownloadManager:
         wanted = tuple(f.path for f in request.files)
         for job in self._jobs.values():
             same_files = tuple(f.path for f in job.request.files) == wanted
-            if job.request.repo_id == request.repo_id and same_files and job.dest_dir == dest_dir:
+            same_repo = (job.request.source, job.request.repo_id) == (
+                request.source,
+                request.repo_id,
+            )
+            if same_repo and same_files and job.dest_dir == dest_dir:
                 return job
         return None
 
@@ -513,7 +540,7 @@ class DownloadManager:
     # ------------------------------------------------------------------ the transfer
 
     def _execute(self, job: _Job) -> None:
-        self.client.ensure_online()
+        self.client_for(job.request.source).ensure_online()
         job.dest_dir.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(part_path(job.primary_path)) + ".lock")
         try:
@@ -566,7 +593,8 @@ class DownloadManager:
     ) -> str | None:
         """One request for the rest of the file; returns the hash to check against."""
         request = job.request
-        metadata = self.client.file_metadata(request.repo_id, file.path, revision=request.revision)
+        client = self.client_for(request.source)
+        metadata = client.file_metadata(request.repo_id, file.path, revision=request.revision)
         if expected is None and is_sha256(metadata.etag):
             expected = (metadata.etag or "").lower()
         if metadata.size is not None and metadata.size != file.size:
@@ -575,11 +603,11 @@ class DownloadManager:
                 "again from the model's page."
             )
         self._say(job, "Downloading…")
-        self._stream(job, metadata.location, part)
+        self._stream(job, client, metadata.location, part)
         return expected
 
-    def _stream(self, job: _Job, url: str, part: _PartFile) -> None:
-        headers = self.client.headers_for(url)
+    def _stream(self, job: _Job, client: SourceClient, url: str, part: _PartFile) -> None:
+        headers = client.headers_for(url)
         headers["Accept-Encoding"] = "identity"
         if part.have:
             headers["Range"] = f"bytes={part.have}-"
@@ -590,7 +618,7 @@ class DownloadManager:
             write=policy.stall_timeout_s,
             pool=policy.connect_timeout_s,
         )
-        session = get_session()
+        session = client.http()
         check_controls = self._control(job)
         with session.stream(
             "GET", url, headers=headers, timeout=timeout, follow_redirects=True
@@ -599,7 +627,7 @@ class DownloadManager:
                 job.transfer = response  # from now on a request cuts the connection off
             try:
                 check_controls()  # a request that came while connecting
-                self._check_response(response, part)
+                self._check_response(job, client, response, part)
                 for chunk in response.iter_bytes():
                     part.write(chunk)  # every byte received reaches the part
                     self._progress(job, len(chunk))
@@ -611,7 +639,9 @@ class DownloadManager:
                 with self._lock:
                     job.transfer = None
 
-    def _check_response(self, response: httpx2.Response, part: _PartFile) -> None:
+    def _check_response(
+        self, job: _Job, client: SourceClient, response: httpx2.Response, part: _PartFile
+    ) -> None:
         status = response.status_code
         if status == 416:  # nothing left to send, or a part longer than the file
             part.restart()
@@ -619,8 +649,9 @@ class DownloadManager:
         if status in _RETRYABLE_STATUS:
             raise _Retry(f"the server answered {status}")
         if status not in (200, 206):
-            with hub_errors(self.client):
-                hf_raise_for_status(response)
+            response.read()  # the error body, for the error's message
+            with client.errors(repo_id=job.request.repo_id):
+                client.raise_for_status(response)
             raise _Retry(f"unexpected answer {status}")
         if status == 200 and part.have:
             part.restart()  # the server ignored the Range header and sends the whole file
@@ -715,6 +746,7 @@ class DownloadManager:
             message=job.message,
             error=job.error,
             path=job.primary_path,
+            source=job.request.source,
         )
 
 
@@ -1015,6 +1047,7 @@ def _job_to_json(job: _Job) -> dict[str, Any]:
         "revision": request.revision,
         "name": request.name,
         "quant": request.quant,
+        "source": request.source.value,
         "files": [{"path": f.path, "size": f.size, "sha256": f.sha256} for f in request.files],
         "dest_dir": str(job.dest_dir),
         "state": job.state.value,
@@ -1036,6 +1069,7 @@ def _job_from_json(raw: dict[str, Any]) -> _Job | None:
             files=files,
             name=str(raw["name"]),
             quant=raw.get("quant"),
+            source=Source(raw.get("source") or Source.HUGGING_FACE.value),
         )
         job = _Job(
             id=str(raw["id"]),

@@ -2,8 +2,9 @@
 
 :class:`RemoteGGUFReader` is a read-only stream over a hub file that fetches exactly the byte
 ranges the GGUF parser asks for (it reads front to back in doubling chunks: 1, 1, 2, 4 MiB...)
-with HTTP ``Range`` requests, through huggingface_hub's session and :class:`HubClient`'s headers,
-so endpoint, proxy, token and offline mode apply as to downloads. Each file costs at most
+with HTTP ``Range`` requests, through the model source's session and headers (a
+:class:`~autoglm_desktop.core.hub.source.SourceClient`: the Hugging Face hub or ModelScope), so
+endpoint, proxy, token and offline mode apply as to downloads. Each file costs at most
 :data:`HEADER_CAP_BYTES` and :data:`FILE_DEADLINE_S`.
 
 Measured on real files: the header (metadata and tensor table) is 1.7 MB for SmolLM2-135M
@@ -40,7 +41,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx2
-from huggingface_hub import get_session, hf_raise_for_status
 
 from autoglm_desktop.core.common import paths
 from autoglm_desktop.core.common.errors import (
@@ -49,7 +49,8 @@ from autoglm_desktop.core.common.errors import (
     ModelFileError,
     NetworkError,
 )
-from autoglm_desktop.core.hub.client import HubClient, HubFile, RemoteModel, hub_errors, is_sha256
+from autoglm_desktop.core.hub.client import HubFile, RemoteModel, is_sha256
+from autoglm_desktop.core.hub.source_client import SourceClient
 from autoglm_desktop.core.models.gguf_info import (
     DEFAULT_MAX_METADATA_BYTES,
     GGUF_MAGIC,
@@ -95,7 +96,7 @@ class RemoteGGUFReader:
     """A read-only, forward-only stream over a hub file, fetched range by range as it is read.
 
     ``url`` is where the bytes are (the hub's ``resolve`` address or the CDN address it redirects
-    to, as :meth:`HubClient.file_metadata` gives it); ``size`` the file's size. At most ``cap``
+    to, as :meth:`SourceClient.file_metadata` gives it); ``size`` the file's size. At most ``cap``
     bytes are fetched in all, and reading stops at ``min(size, cap)``.
 
     Raises (from :meth:`read` and :meth:`read_range`):
@@ -106,7 +107,7 @@ class RemoteGGUFReader:
 
     def __init__(
         self,
-        client: HubClient,
+        client: SourceClient,
         url: str,
         *,
         size: int,
@@ -166,8 +167,8 @@ class RemoteGGUFReader:
         received = 0
         self.stats.requests += 1
         with (
-            hub_errors(self.client, repo_id=self.repo_id, what=self.name),
-            get_session().stream(
+            self.client.errors(repo_id=self.repo_id, what=self.name),
+            self.client.http().stream(
                 "GET", self.url, headers=headers, timeout=self._timeout, follow_redirects=True
             ) as response,
         ):
@@ -208,8 +209,8 @@ class RemoteGGUFReader:
                 f"{self.client.host} does not send parts of files, so the header of {self.name} "
                 "cannot be read without downloading it."
             )
-        response.read()  # the error body, for huggingface_hub's message
-        hf_raise_for_status(response)
+        response.read()  # the error body, for the error's message
+        self.client.raise_for_status(response)
         raise NetworkError(f"{self.client.host} answered {status} for {self.name}.")
 
     def _check_deadline(self, position: int) -> None:
@@ -226,7 +227,7 @@ class RemoteGGUFReader:
 
 
 def fetch_remote_info(
-    client: HubClient,
+    client: SourceClient,
     repo_id: str,
     filename: str,
     *,
@@ -273,7 +274,7 @@ def fetch_remote_info(
 
 
 def fetch_model_info(
-    client: HubClient,
+    client: SourceClient,
     repo_id: str,
     model: RemoteModel,
     *,
@@ -312,7 +313,7 @@ def cached_model_info(model: RemoteModel) -> GGUFInfo | None:
 
 
 def _fetch_file_info(
-    client: HubClient,
+    client: SourceClient,
     repo_id: str,
     file: HubFile,
     *,
@@ -333,7 +334,7 @@ def _fetch_file_info(
 
 
 def _open(
-    client: HubClient,
+    client: SourceClient,
     repo_id: str,
     filename: str,
     *,
@@ -360,7 +361,7 @@ def _open(
 
 
 def fetch_sibling_info(
-    client: HubClient,
+    client: SourceClient,
     repo_id: str,
     model: RemoteModel,
     *,
@@ -400,7 +401,7 @@ def fetch_sibling_info(
 
 
 def _sibling_table(
-    client: HubClient,
+    client: SourceClient,
     repo_id: str,
     file: HubFile,
     *,

@@ -1,10 +1,16 @@
 """Where the app reaches the model hub, through which proxy, whether it may at all, and the token.
 
 Users in mainland China often cannot reach the official hub, so the endpoint can be the
-hf-mirror.com mirror or any hub-compatible address. *Offline mode* means no network connection at
-all: every hub function checks it before it opens a socket. The settings live in
-``config_dir()/hub.json``; the access token for gated or private models in its own file, readable
-by the user only, like huggingface_hub's own token file.
+hf-mirror.com mirror or any hub-compatible address, and ModelScope is a second model source
+(its address too can be changed; ``MODELSCOPE_ENDPOINT`` or ``MODELSCOPE_DOMAIN`` set it for a
+run, as ``HF_ENDPOINT`` does for the hub). Which source Discover, ``search`` and ``pull`` use is
+a setting too: unset, a new user whose language is Simplified Chinese gets ModelScope, everyone
+else and every existing installation the Hugging Face hub (:func:`default_source`).
+
+*Offline mode* means no network connection at all: every hub function checks it before it
+opens a socket. The settings live in
+``config_dir()/hub.json``; the access token for gated or private models in its own file per
+source, readable by the user only, like huggingface_hub's own token file.
 
 :func:`apply_hub_settings` hands the proxy and the offline switch to huggingface_hub's shared HTTP
 session, which every hub call (and the download manager) goes through.
@@ -14,6 +20,8 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import logging
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -26,14 +34,22 @@ from huggingface_hub import constants, set_client_factory
 from huggingface_hub.utils import _http as hf_http
 
 from autoglm_desktop.core.common import paths
-from autoglm_desktop.core.common.errors import HubSettingsError
+from autoglm_desktop.core.common.errors import AutoGLMError, HubSettingsError
 from autoglm_desktop.core.common.settings_file import (
     read_json_object,
     write_json_object,
     write_text_atomically,
 )
+from autoglm_desktop.core.hub.queue_file import state_file_path
+from autoglm_desktop.core.hub.source import Source, suggested_source
+
+log = logging.getLogger(__name__)
 
 MIRROR_ENDPOINT = "https://hf-mirror.com"
+MODELSCOPE_ENDPOINT = "https://modelscope.cn"
+MODELSCOPE_ENDPOINT_ENV = "MODELSCOPE_ENDPOINT"  # a full address, for a run (tests, mirrors)
+MODELSCOPE_DOMAIN_ENV = "MODELSCOPE_DOMAIN"  # a host name, as the modelscope library reads it
+MODELSCOPE_TOKEN_ENV = "MODELSCOPE_API_TOKEN"  # as the modelscope library reads it
 _PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 # HF_HUB_OFFLINE as the environment set it when the app started; offline mode adds to it.
 _ENV_OFFLINE = constants.HF_HUB_OFFLINE
@@ -51,6 +67,8 @@ class HubSettings:
     custom_endpoint: str = ""
     proxy: str = ""  # "": the system's proxy settings (HTTPS_PROXY and friends)
     offline: bool = False
+    source: Source | None = None  # None: not chosen yet (see default_source)
+    modelscope_endpoint: str = ""  # "": modelscope.cn, or what the environment says
 
     @property
     def endpoint(self) -> str:
@@ -60,6 +78,17 @@ class HubSettings:
         if self.endpoint_choice is EndpointChoice.CUSTOM:
             return normalize_endpoint(self.custom_endpoint)
         return constants.ENDPOINT.rstrip("/")
+
+    @property
+    def modelscope_url(self) -> str:
+        """The ModelScope address every ModelScope request goes to, without a trailing slash."""
+        if self.modelscope_endpoint.strip():
+            return normalize_endpoint(self.modelscope_endpoint)
+        env = os.environ.get(MODELSCOPE_ENDPOINT_ENV, "").strip()
+        if env:
+            return normalize_endpoint(env)
+        domain = os.environ.get(MODELSCOPE_DOMAIN_ENV, "").strip().strip("/")
+        return f"https://{domain}" if domain else MODELSCOPE_ENDPOINT
 
     @property
     def is_offline(self) -> bool:
@@ -120,12 +149,49 @@ def load_hub_settings(*, path: Path | None = None) -> HubSettings:
         choice = EndpointChoice(stored.get("endpoint_choice", EndpointChoice.OFFICIAL.value))
     except ValueError:
         choice = EndpointChoice.OFFICIAL
+    try:
+        source = Source(stored["source"]) if stored.get("source") else None
+    except ValueError:
+        source = None
     return HubSettings(
         endpoint_choice=choice,
         custom_endpoint=_str(stored.get("custom_endpoint")),
         proxy=_str(stored.get("proxy")),
         offline=stored.get("offline") is True,
+        source=source,
+        modelscope_endpoint=_str(stored.get("modelscope_endpoint")),
     )
+
+
+def default_source(settings: HubSettings, *, locale_name: str | None) -> Source:
+    """The source to search and download from when none is named.
+
+    The user's choice when there is one. Otherwise an existing installation (hub settings or a
+    download queue already saved) keeps the Hugging Face hub it has always used, and a new one
+    gets the source suggested for its language (:func:`~.source.suggested_source`).
+    """
+    if settings.source is not None:
+        return settings.source
+    if hub_settings_path().exists() or state_file_path().exists():
+        return Source.HUGGING_FACE
+    return suggested_source(locale_name)
+
+
+def settle_source(settings: HubSettings, *, locale_name: str | None) -> HubSettings:
+    """``settings`` with the source decided, saved the first time so that it stays the same.
+
+    A new user's first download creates the download queue, which would make
+    :func:`default_source` call the installation an existing one next time: the source is
+    kept from the start instead. When it cannot be saved, it applies to this run (logged).
+    """
+    if settings.source is not None:
+        return settings
+    settled = settings.updated(source=default_source(settings, locale_name=locale_name))
+    try:
+        save_hub_settings(settled)
+    except AutoGLMError as error:
+        log.warning("Cannot save the model source: %s", error)
+    return settled
 
 
 def save_hub_settings(settings: HubSettings, *, path: Path | None = None) -> None:
@@ -137,9 +203,12 @@ def save_hub_settings(settings: HubSettings, *, path: Path | None = None) -> Non
     """
     if settings.endpoint_choice is EndpointChoice.CUSTOM:
         normalize_endpoint(settings.custom_endpoint)
+    if settings.modelscope_endpoint.strip():
+        normalize_endpoint(settings.modelscope_endpoint)
     normalize_proxy(settings.proxy)
     data = asdict(settings)
     data["endpoint_choice"] = settings.endpoint_choice.value
+    data["source"] = settings.source.value if settings.source is not None else None
     path = path or hub_settings_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     write_json_object(path, data, indent=2, sort_keys=True, owner_only=True)
@@ -149,11 +218,12 @@ def _str(value: object) -> str:
     return value if isinstance(value, str) else ""
 
 
-def access_token_path() -> Path:
-    return paths.config_dir() / "hub_token"
+def access_token_path(*, source: Source = Source.HUGGING_FACE) -> Path:
+    name = "hub_token" if source is Source.HUGGING_FACE else f"{source.value}_token"
+    return paths.config_dir() / name
 
 
-def save_access_token(token: str) -> None:
+def save_access_token(token: str, *, source: Source = Source.HUGGING_FACE) -> None:
     """Store the access token for gated and private models (readable by this user only).
 
     Raises:
@@ -162,27 +232,29 @@ def save_access_token(token: str) -> None:
     """
     text = token.strip()
     if not text or any(ch.isspace() for ch in text) or len(text) > 1024:
-        raise HubSettingsError(
-            "That does not look like an access token. Copy it from huggingface.co → Settings → "
-            "Access Tokens; it starts with “hf_”."
+        where = (
+            "modelscope.cn → Account → Access Token"
+            if source is Source.MODELSCOPE
+            else "huggingface.co → Settings → Access Tokens; it starts with “hf_”"
         )
-    path = access_token_path()
+        raise HubSettingsError(f"That does not look like an access token. Copy it from {where}.")
+    path = access_token_path(source=source)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomically(path, text, owner_only=True)  # a secret: for this user's eyes only
 
 
-def load_access_token() -> str | None:
+def load_access_token(*, source: Source = Source.HUGGING_FACE) -> str | None:
     """The stored access token, or ``None``."""
     try:
-        text = access_token_path().read_text(encoding="utf-8").strip()
+        text = access_token_path(source=source).read_text(encoding="utf-8").strip()
     except OSError:
         return None
     return text or None
 
 
-def clear_access_token() -> None:
+def clear_access_token(*, source: Source = Source.HUGGING_FACE) -> None:
     with contextlib.suppress(FileNotFoundError):
-        access_token_path().unlink()
+        access_token_path(source=source).unlink()
 
 
 # --------------------------------------------------------------------------- applying

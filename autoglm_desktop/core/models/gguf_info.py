@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Protocol, TypeGuard
 
 from autoglm_desktop.core.common.errors import GGUFFormatError, ModelFileError
+from autoglm_desktop.core.common.regular_file import open_regular_file
 
 GGUF_MAGIC = b"GGUF"
 SUPPORTED_VERSIONS = (2, 3)
@@ -84,6 +85,7 @@ _SCALAR_STRUCTS = {t: struct.Struct("<" + fmt) for t, fmt in _SCALAR_FORMATS.ite
 _U32 = struct.Struct("<I")
 _READ_CHUNK = 1 << 20
 _U64 = struct.Struct("<Q")
+_HEADER = struct.Struct("<4sIQQ")  # magic, version, tensor count, metadata key count
 
 # What a file that is not GGUF often is, from its first bytes.
 _NOT_GGUF_HINTS = (
@@ -195,17 +197,40 @@ def read_gguf_info(path: Path, *, max_metadata_bytes: int = DEFAULT_MAX_METADATA
 
     Raises:
         ModelFileError: the file is missing or cannot be read.
+        NotRegularFileError: the path is a folder, a named pipe or a device.
         GGUFFormatError: it is not a GGUF file, or it is truncated or damaged.
     """
     path = Path(path)
     try:
-        with open(path, "rb") as file:
+        with open_regular_file(path) as file:
             size = os.fstat(file.fileno()).st_size
             if size == 0:
                 raise GGUFFormatError(f"{path.name} is not a GGUF model file (it is empty).")
             return _Parser(path, file, size, max_metadata_bytes).parse()
     except OSError as error:
         raise _unreadable(path, error) from None
+
+
+def has_gguf_header(path: Path) -> bool:
+    """Whether ``path`` is an ordinary file that starts like a GGUF model llama.cpp can read.
+
+    Reads 24 bytes (the magic, the version and two sane counts), never raises: the library
+    scan uses it to pass over text files, empty files and programs that end in ``.gguf``.
+    """
+    try:
+        with open_regular_file(path) as file:
+            head = file.read(_HEADER.size)
+    except (OSError, ModelFileError):
+        return False
+    if len(head) < _HEADER.size:
+        return False
+    magic, version, n_tensors, n_kv = _HEADER.unpack(head)
+    return (
+        magic == GGUF_MAGIC
+        and version in SUPPORTED_VERSIONS
+        and n_tensors <= MAX_TENSORS
+        and n_kv <= MAX_METADATA_KEYS
+    )
 
 
 class ReadableStream(Protocol):
@@ -398,14 +423,21 @@ class _Parser:
         try:
             yield
         except _Truncated:
-            raise GGUFFormatError(f"{name} is truncated or damaged (it ends too early).") from None
+            raise GGUFFormatError(
+                f"{name} looks damaged or is not a model file (it is truncated or damaged: it "
+                "ends too early)."
+            ) from None
         except _Damaged as error:
-            raise GGUFFormatError(f"{name} is truncated or damaged ({error}).") from None
+            raise GGUFFormatError(
+                f"{name} looks damaged or is not a model file (it is truncated or damaged: "
+                f"{error})."
+            ) from None
         except _TooLarge:
             limit = self.max_metadata_bytes
             shown = f"{limit >> 20} MiB" if limit % (1 << 20) == 0 else f"{limit:,} bytes"
             raise GGUFFormatError(
-                f"{name} is truncated or damaged (its metadata is larger than {shown})."
+                f"{name} looks damaged or is not a model file (it is truncated or damaged: its "
+                f"metadata is larger than {shown})."
             ) from None
 
     # ---------------------------------------------------------------- primitives

@@ -30,7 +30,7 @@ from typing import Any
 from autoglm_desktop.core.common import paths
 from autoglm_desktop.core.common.errors import AutoGLMError, LibraryError
 from autoglm_desktop.core.common.settings_file import read_json_object, write_json_object
-from autoglm_desktop.core.models.gguf_info import GGUF_MAGIC, read_gguf_info
+from autoglm_desktop.core.models.gguf_info import has_gguf_header, read_gguf_info
 from autoglm_desktop.core.models.quant import (
     is_gguf_name,
     is_projector_name,
@@ -145,11 +145,17 @@ def _group(
     source: ModelSource,
     repo_id_of: RepoIdOf | None = None,
 ) -> list[LocalModel]:
-    """Models from GGUF paths: single files, and complete split sets as one model."""
+    """Models from GGUF paths: single files, and complete split sets as one model.
+
+    Files that do not start with a GGUF header are left out (and logged).
+    """
     models: list[LocalModel] = []
     split_sets: dict[tuple[Path, str, int], dict[int, Path]] = {}
     for path in files:
         if is_projector_name(path.name):
+            continue
+        if not has_gguf_header(path):  # a text file, an empty one, a program named *.gguf...
+            log.info("Skipping %s: it is not a GGUF model file", path)
             continue
         split = parse_split_name(path.name)
         if split is None:
@@ -305,7 +311,7 @@ def _ollama_model(models_dir: Path, parts: tuple[str, ...], manifest: Path) -> L
         log.debug("Skipping Ollama manifest %s", manifest)
         return None
     blob = models_dir / "blobs" / str(digest).replace(":", "-")
-    if not _starts_with_gguf_magic(blob):
+    if not has_gguf_header(blob):
         return None
     if (registry, namespace) == _OLLAMA_DEFAULT_REGISTRY:
         name = f"{model_name}:{tag}"
@@ -320,14 +326,6 @@ def _ollama_model(models_dir: Path, parts: tuple[str, ...], manifest: Path) -> L
         quant=parse_quant(tag) or _file_type_name(blob),
         repo_id=repo_id,
     )
-
-
-def _starts_with_gguf_magic(path: Path) -> bool:
-    try:
-        with open(path, "rb") as file:
-            return file.read(len(GGUF_MAGIC)) == GGUF_MAGIC
-    except OSError:
-        return False
 
 
 def _file_type_name(path: Path) -> str | None:

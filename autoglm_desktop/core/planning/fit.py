@@ -31,7 +31,7 @@ from pathlib import Path
 
 from autoglm_desktop.core.common.errors import HubError, HubNotFoundError, ModelFileError
 from autoglm_desktop.core.engine.build import usable_hardware
-from autoglm_desktop.core.hub.client import HubClient, RemoteModel, RepoDetail
+from autoglm_desktop.core.hub.client import RemoteModel, RepoDetail
 from autoglm_desktop.core.hub.remote_gguf import (
     TransferStats,
     cached_model_info,
@@ -39,6 +39,7 @@ from autoglm_desktop.core.hub.remote_gguf import (
     fetch_sibling_info,
     scale_to_sibling,
 )
+from autoglm_desktop.core.hub.source_client import SourceClient
 from autoglm_desktop.core.machine.hardware import HardwareSnapshot
 from autoglm_desktop.core.models.gguf_info import GGUFInfo, read_gguf_info
 from autoglm_desktop.core.models.quant import PREFERRED_QUANT, quant_bits
@@ -284,7 +285,7 @@ def estimate_info_fit(
 
 
 def estimate_remote_fit(
-    client: HubClient,
+    client: SourceClient,
     repo_id: str,
     model: RemoteModel,
     *,
@@ -309,7 +310,7 @@ def estimate_remote_fit(
 
 
 def estimate_repo_fits(
-    client: HubClient,
+    client: SourceClient,
     detail: RepoDetail,
     *,
     hardware: HardwareSnapshot | None = None,
@@ -358,7 +359,7 @@ def estimate_repo_fits(
 
 
 def _sibling_fit(
-    client: HubClient,
+    client: SourceClient,
     detail: RepoDetail,
     model: RemoteModel,
     known: GGUFInfo,

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from autoglm_desktop.core.common.errors import NothingFitsError
 from autoglm_desktop.core.engine.build import usable_hardware
 from autoglm_desktop.core.hub.catalog import CatalogEntry
-from autoglm_desktop.core.hub.client import HubClient, RemoteModel, RepoDetail, fetch_repo_detail
+from autoglm_desktop.core.hub.client import RemoteModel, RepoDetail
+from autoglm_desktop.core.hub.source_client import SourceClient
 from autoglm_desktop.core.machine.hardware import HardwareSnapshot
 from autoglm_desktop.core.models.quant import PREFERRED_QUANT
 from autoglm_desktop.core.planning.fit import (
@@ -116,7 +117,7 @@ class RepoRating:
 
 def rate_repo_by_size(
     *,
-    client: HubClient,
+    client: SourceClient,
     repo_id: str,
     revision: str | None = None,
     hardware: HardwareSnapshot | None = None,
@@ -128,7 +129,7 @@ def rate_repo_by_size(
     Raises:
         OfflineModeError, NetworkError, HubNotFoundError, GatedModelError, AccessTokenError.
     """
-    detail = fetch_repo_detail(client, repo_id, revision=revision, with_card=False)
+    detail = client.repo_detail(repo_id, revision=revision, with_card=False)
     hardware = hardware if hardware is not None else usable_hardware()
     rated = rate_by_size(detail=detail, budget=MemoryBudget.from_snapshot(hardware))
     return RepoRating(
@@ -136,7 +137,7 @@ def rate_repo_by_size(
     )
 
 
-def rate_repo_by_headers(*, client: HubClient, rating: RepoRating) -> RepoRating:
+def rate_repo_by_headers(*, client: SourceClient, rating: RepoRating) -> RepoRating:
     """``rating`` with the memory estimator's verdicts, from the files' GGUF headers.
 
     Reads a few MB per model family over the network (nothing when the headers are cached),

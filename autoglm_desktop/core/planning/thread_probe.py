@@ -97,7 +97,7 @@ def probe_threads(
 
 
 def _engine_generate(plan: LoadPlan, tokens: int) -> list[EngineEvent]:
-    client = EngineClient()
+    client = EngineClient(log_path=paths.engine_log_path())  # llama.cpp output: never the terminal
     try:
         for _ in client.load(plan):
             pass

@@ -33,6 +33,7 @@ from autoglm_desktop.core.common.types import (
     Role,
     StopReason,
 )
+from autoglm_desktop.core.remote.servers import RemoteTarget
 from autoglm_desktop.qt.chat.view import ChatView, ViewMessage
 from autoglm_desktop.qt.workers.background import CallRunner
 from autoglm_desktop.qt.workers.engine_worker import ChatRequest, EngineWorker
@@ -67,6 +68,7 @@ def reports_store_errors(
 class StreamingReply:
     message_id: int
     conversation_id: int
+    model_name: str = ""
     parts: list[str] = field(default_factory=list)
     unsaved: bool = False
     reasoning_parts: list[str] = field(default_factory=list)
@@ -104,7 +106,8 @@ class ChatController(QObject):
         self._store = store
         self._worker = worker
         self._view = view
-        self.model_name = model_name
+        self.model_name = model_name  # the local engine's model
+        self.remote: RemoteTarget | None = None  # replies come from this remote model instead
         self.conversation_id: int | None = None
         self._messages: list[Message] = []  # the open conversation's, as stored
         self._reading: int | None = None  # a long conversation being read in the background
@@ -126,6 +129,11 @@ class ChatController(QObject):
     @property
     def reply_running(self) -> bool:
         return self._reply is not None
+
+    @property
+    def reply_model_name(self) -> str:
+        """The name the next reply is stored and shown under."""
+        return self.remote.label if self.remote is not None else self.model_name
 
     def messages(self) -> list[Message]:
         """The open conversation's messages, as stored (a copy of the list kept in memory)."""
@@ -274,7 +282,7 @@ class ChatController(QObject):
                     role=Role.ASSISTANT,
                     text=reply.text,
                     status=MessageStatus.INTERRUPTED,
-                    header=self.model_name,
+                    header=reply.model_name,
                     reasoning=reply.reasoning,
                     reasoning_s=reply.end_reasoning(),
                 )
@@ -301,16 +309,19 @@ class ChatController(QObject):
         turns = tuple(
             ChatTurn(role=m.role, content=m.content, reasoning=m.reasoning) for m in history
         )
+        model_name = self.reply_model_name
         placeholder = self._store.add_message(
             conversation.id,
             role=Role.ASSISTANT,
             content="",
             status=MessageStatus.STREAMING,
-            model_name=self.model_name,
+            model_name=model_name,
         )
         self._messages.append(placeholder)
-        self._reply = StreamingReply(message_id=placeholder.id, conversation_id=conversation.id)
-        self._view.begin_assistant_message(header=self.model_name or self.tr("Assistant"))
+        self._reply = StreamingReply(
+            message_id=placeholder.id, conversation_id=conversation.id, model_name=model_name
+        )
+        self._view.begin_assistant_message(header=model_name or self.tr("Assistant"))
         self._save_timer.start()
         self.replyRunningChanged.emit(True)
         self.conversationsChanged.emit(conversation.id)
@@ -320,6 +331,7 @@ class ChatController(QObject):
                 system_prompt=conversation.system_prompt,
                 sampling=conversation.sampling,
                 thinking=conversation.thinking,
+                remote=self.remote,
             )
         )
 

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from autoglm_desktop.core.chat.store import ChatStore, Conversation
+from autoglm_desktop.qt.common.plain_text import plain_message_box
 
 ConversationIdRole = Qt.ItemDataRole.UserRole + 1
 SEARCH_DEBOUNCE_MS = 200
@@ -154,12 +155,14 @@ class ConversationSidebar(QWidget):
             self.renameRequested.emit(conversation_id, title.strip())
 
     def ask_delete(self, conversation_id: int, title: str) -> None:
-        answer = QMessageBox.question(
+        box = plain_message_box(  # the title is the user's or the model's text: never HTML
             self,
+            QMessageBox.Icon.Question,
             self.tr("Delete chat"),
             self.tr("Delete “%1” and all its messages? This cannot be undone.").replace(
                 "%1", title
             ),
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
         )
-        if answer == QMessageBox.StandardButton.Yes:
+        if box.exec() == QMessageBox.StandardButton.Yes:
             self.deleteRequested.emit(conversation_id)

@@ -52,6 +52,7 @@ class ShownModel:
     tokens_per_s: float = 0.0  # 0: unknown
     measured: bool = False  # tokens_per_s was measured on a reply (else: forecast)
     has_models: bool = False  # any model on this PC
+    remote: str = ""  # the remote model replies come from ("": the local one)
 
 
 @dataclass(frozen=True)
@@ -178,10 +179,12 @@ class EmptyState(QScrollArea):
         self.title.setObjectName("emptyTitle")
         self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.title.setWordWrap(True)
+        self.title.setTextFormat(Qt.TextFormat.PlainText)  # model names are outside text
         self.facts = QLabel()
         self.facts.setObjectName("emptyFacts")
         self.facts.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.facts.setWordWrap(True)
+        self.facts.setTextFormat(Qt.TextFormat.PlainText)
         self.speed_button = QPushButton(self.tr("How fast is it? Measure this PC…"))
         self.speed_button.setObjectName("emptySpeedButton")
         self.speed_button.setFlat(True)
@@ -248,10 +251,12 @@ class EmptyState(QScrollArea):
         facts = self._facts_text(shown)
         self.facts.setText(facts)
         self.facts.setVisible(bool(facts))
-        self.speed_button.setVisible(shown.state is ModelState.READY and shown.tokens_per_s <= 0)
+        local = not shown.remote
+        unknown_speed = shown.state is ModelState.READY and shown.tokens_per_s <= 0
+        self.speed_button.setVisible(local and unknown_speed)
         # Without a model, a suggestion could not be answered.
-        self.suggestion_grid.setVisible(shown.state is not ModelState.NONE)
-        loading = shown.state is ModelState.LOADING
+        self.suggestion_grid.setVisible(shown.state is not ModelState.NONE or not local)
+        loading = local and shown.state is ModelState.LOADING
         self.progress.setVisible(loading)
         if not loading:
             self.progress.setValue(0)
@@ -266,6 +271,8 @@ class EmptyState(QScrollArea):
     # -- texts ---------------------------------------------------------------------------
 
     def _title_text(self, shown: ShownModel) -> str:
+        if shown.remote:
+            return shown.remote
         if shown.state is ModelState.NONE:
             if shown.has_models:
                 return self.tr("No model loaded")
@@ -275,6 +282,8 @@ class EmptyState(QScrollArea):
         return shown.name
 
     def _facts_text(self, shown: ShownModel) -> str:
+        if shown.remote:
+            return self.tr("A model on a remote server: your messages go to that server.")
         if shown.state is ModelState.LOADING:
             return self.tr("Loading the model… you can type your first message meanwhile.")
         if shown.state is not ModelState.READY:
@@ -298,6 +307,8 @@ class EmptyState(QScrollArea):
         return "  ·  ".join(parts)
 
     def _note_text(self, shown: ShownModel) -> str:
+        if shown.remote:
+            return ""
         if shown.state is ModelState.NONE:
             if shown.has_models:
                 return self.tr(

@@ -113,6 +113,10 @@ class FirstScreen(QObject):
         state = ModelState.NONE if shown.state is ModelState.STARTING else shown.state
         self._show(dataclasses.replace(shown, state=state, has_models=has_models))
 
+    def set_remote(self, label: str) -> None:
+        """Replies come from this remote model ("": from the local one again)."""
+        self._show(dataclasses.replace(self.empty_state.shown, remote=label))
+
     def load_started(self, plan: LoadPlan) -> None:
         """A model starts loading with ``plan``."""
         self._plan = plan
@@ -164,7 +168,7 @@ class FirstScreen(QObject):
         )
 
     def _on_stats(self, stats: GenerationStats) -> None:
-        if stats.tokens_per_s <= 0 or self._plan is None:
+        if stats.tokens_per_s <= 0 or self._plan is None or self.empty_state.shown.remote:
             return
         self._measured_path = self._plan.model_path
         self._show(

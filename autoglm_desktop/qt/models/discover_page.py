@@ -1,6 +1,9 @@
 """The Discover page: search the hub for GGUF models, see which file fits this PC, download it.
 
-With an empty search box it lists the curated catalog, ranked for this PC. Typing searches the
+A selector beside the search box chooses the model source, the Hugging Face hub or ModelScope;
+search, repository pages, fit verdicts and downloads work the same on both. With an empty
+search box it lists the curated catalog, ranked for this PC (its repositories are opened on the
+chosen source, where the big publishers keep the same names). Typing searches the
 hub after a short pause; every request runs on a background thread (see
 :class:`~autoglm_desktop.qt.workers.background.CallRunner`), so a slow or blocked network
 never freezes the window, and a newer search simply replaces a pending one. A
@@ -35,17 +38,12 @@ from PySide6.QtWidgets import (
 )
 
 from autoglm_desktop.core.common.errors import AutoGLMError, HubSettingsError
+from autoglm_desktop.core.common.untrusted_text import plain_message
 from autoglm_desktop.core.hub.catalog import load_catalog
-from autoglm_desktop.core.hub.client import (
-    HubClient,
-    HubModel,
-    ModelSearch,
-    RemoteModel,
-    RepoDetail,
-    SearchSort,
-    fetch_model_card,
-)
+from autoglm_desktop.core.hub.client import HubModel, RemoteModel, RepoDetail, SearchSort
 from autoglm_desktop.core.hub.downloads import DownloadState, DownloadStatus
+from autoglm_desktop.core.hub.source import Source, format_ref
+from autoglm_desktop.core.hub.source_client import ModelPager, SourceClient
 from autoglm_desktop.core.planning.fit import current_budget
 from autoglm_desktop.core.planning.recommend import (
     CatalogChoice,
@@ -56,6 +54,12 @@ from autoglm_desktop.core.planning.recommend import (
     rate_repo_by_size,
 )
 from autoglm_desktop.qt.common.markdown_render import COPY_CODE_SCHEME, render_markdown
+from autoglm_desktop.qt.common.plain_text import (
+    escaped,
+    plain_label,
+    plain_tooltip,
+    set_plain_text,
+)
 from autoglm_desktop.qt.common.speed_text import slow_model_warning
 from autoglm_desktop.qt.models.widgets import (
     FitBadge,
@@ -65,6 +69,7 @@ from autoglm_desktop.qt.models.widgets import (
     fit_details,
     is_dark,
     size_text,
+    source_name,
     top_level_items,
 )
 from autoglm_desktop.qt.workers.background import CallRunner
@@ -87,8 +92,8 @@ class LoadedCard:
     code_blocks: tuple[str, ...]
 
 
-def load_card(client: HubClient, repo_id: str, revision: str, *, dark: bool) -> LoadedCard:
-    text, _licence = fetch_model_card(client, repo_id, revision=revision)
+def load_card(client: SourceClient, repo_id: str, revision: str, *, dark: bool) -> LoadedCard:
+    text, _licence = client.model_card(repo_id, revision=revision)
     rendered = render_markdown(text, dark=dark) if text else None
     return LoadedCard(
         repo_id, rendered.html if rendered else "", rendered.code_blocks if rendered else ()
@@ -122,7 +127,7 @@ class TokenPrompt(QFrame):
         self.save_button = QPushButton(self.tr("Save token"))
         self.save_button.clicked.connect(self._save)
         self.token_edit.returnPressed.connect(self._save)
-        self.status = QLabel()
+        self.status = plain_label()  # may quote a server's error
         self.status.setWordWrap(True)
         self.status.hide()
         row = QHBoxLayout()
@@ -143,7 +148,7 @@ class TokenPrompt(QFrame):
                 "downloading: open <a href='%1'>its page on the hub</a>, accept them, then create "
                 "an access token (hub → Settings → Access Tokens, “read” is enough) and paste it "
                 "here."
-            ).replace("%1", page)
+            ).replace("%1", escaped(page))
         )
         self._say(
             self.tr("A token is saved and will be sent with the download.")
@@ -160,7 +165,7 @@ class TokenPrompt(QFrame):
         try:
             self.session.save_token(self.token_edit.text())
         except HubSettingsError as error:
-            self._say(str(error))
+            self._say(plain_message(error))
             return
         self.token_edit.clear()
         self._say(self.tr("Token saved. Downloads of this model can start now."))
@@ -187,13 +192,13 @@ class RepoDetailView(QWidget):
         self._slow_model: RemoteModel | None = None  # waiting for "Download anyway"
         self._slow_confirmed: set[RemoteModel] = set()
 
-        self.placeholder = QLabel(
+        self.placeholder = plain_label(  # shows repository names too: never HTML
             self.tr("Pick a model on the left to see its files and how well each fits this PC.")
         )
         self.placeholder.setWordWrap(True)
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.placeholder.setStyleSheet("color: palette(placeholder-text);")
-        self.title = QLabel()
+        self.title = plain_label()
         title_font = QFont(self.title.font())
         title_font.setPointSizeF(title_font.pointSizeF() * 1.35)
         title_font.setBold(True)
@@ -218,7 +223,7 @@ class RepoDetailView(QWidget):
         header.setStretchLastSection(False)
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
-        self.notes = QLabel()
+        self.notes = plain_label()  # names the repository's files
         self.notes.setWordWrap(True)
         self.notes.setStyleSheet("color: palette(placeholder-text);")
 
@@ -246,6 +251,15 @@ class RepoDetailView(QWidget):
 
     # -- states --------------------------------------------------------------------------
 
+    def show_placeholder(self) -> None:
+        self.loaded = None
+        self.notice.hide()
+        self.placeholder.setText(
+            self.tr("Pick a model on the left to see its files and how well each fits this PC.")
+        )
+        self.placeholder.show()
+        self.body.hide()
+
     def show_loading(self, repo_id: str) -> None:
         self.loaded = None
         self.notice.hide()
@@ -270,6 +284,10 @@ class RepoDetailView(QWidget):
         self.placeholder.hide()
         self.body.show()
         self.title.setText(detail.repo_id)
+        self.title.setToolTip(format_ref(detail.source, detail.repo_id))
+        # The source's name links to the repository's page there (one word: never broken).
+        page_url = escaped(self.session.clients[detail.source].page_url(detail.repo_id))
+        name = escaped(source_name(detail.source)).replace(" ", "&nbsp;")
         parts = [
             self.tr("%1 downloads").replace("%1", count_text(detail.downloads)),
             self.tr("%1 likes").replace("%1", count_text(detail.likes)),
@@ -278,12 +296,11 @@ class RepoDetailView(QWidget):
             parts.append(self.tr("updated %1").replace("%1", age_text(detail.last_modified)))
         if detail.license:
             parts.append(self.tr("licence: %1").replace("%1", detail.license))
-        link = f"{self.session.client.endpoint}/{detail.repo_id}"
-        open_text = self.tr("open on the hub")
-        parts.append(f"<a href='{link}'>{open_text}</a>")
+        parts = [escaped(part) for part in parts]  # the meta line is HTML, for its link
+        parts.insert(0, f"<a href='{page_url}'>{name}</a>")
         self.meta.setText(" · ".join(parts))
         if detail.gated:
-            self.token_prompt.show_for(detail.repo_id, self.session.client.endpoint)
+            self.token_prompt.show_for(detail.repo_id, self.session.clients[detail.source].endpoint)
         else:
             self.token_prompt.hide()
         self._fill_files()
@@ -357,7 +374,7 @@ class RepoDetailView(QWidget):
                 size += " " + self.tr("(%1 parts)").replace("%1", str(len(model.files)))
             item.setText(1, size)
             item.setTextAlignment(1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            item.setToolTip(3, model.primary_path)
+            item.setToolTip(3, plain_tooltip(model.primary_path))
             item.setData(0, _ROLE, model)
             badge_box = QWidget()
             badge_layout = QHBoxLayout(badge_box)
@@ -379,7 +396,7 @@ class RepoDetailView(QWidget):
             quant += "  ★"
             item.setToolTip(0, self.tr("Recommended for this PC"))
         else:
-            item.setToolTip(0, model.primary_path)
+            item.setToolTip(0, plain_tooltip(model.primary_path))
         item.setText(0, quant)
         item.setText(3, fit_details(rated.fit))
         self.fit_badge(item).show_fit(rated.fit)
@@ -532,7 +549,7 @@ class DiscoverPage(QWidget):
         self.repo_call = CallRunner(self, name="repo")
         self.card_call = CallRunner(self, name="card")
         self.fits_call = CallRunner(self, name="fits")
-        self._search: ModelSearch | None = None
+        self._search: ModelPager | None = None
         self._repo_id: str | None = None
         self._catalog_loaded = False
 
@@ -541,6 +558,12 @@ class DiscoverPage(QWidget):
             self.tr("Search GGUF models on the hub, e.g. “qwen 1.5b” or “glm”")
         )
         self.search_edit.setClearButtonEnabled(True)
+        self.source_combo = QComboBox()
+        self.source_combo.setToolTip(self.tr("Where models are searched and downloaded from"))
+        for source in Source:
+            self.source_combo.addItem(source_name(source), source.value)
+        self.source_combo.setCurrentIndex(self.source_combo.findData(session.source.value))
+        self.source_combo.currentIndexChanged.connect(self._on_source_chosen)
         self.sort_combo = QComboBox()
         for label, sort in (
             (self.tr("Most downloaded"), SearchSort.DOWNLOADS),
@@ -560,7 +583,7 @@ class DiscoverPage(QWidget):
         self.offline_bar = NoticeBar()
         self.offline_bar.actionTriggered.connect(self._on_offline_action)
 
-        self.list_title = QLabel()
+        self.list_title = plain_label()
         self.list_title.setStyleSheet("font-weight: 600;")
         self.catalog = self._tree(
             [self.tr("Recommended model"), self.tr("Size"), self.tr("On this PC")]
@@ -574,7 +597,7 @@ class DiscoverPage(QWidget):
         self.lists = QStackedWidget()
         self.lists.addWidget(self.catalog)
         self.lists.addWidget(self.results)
-        self.list_status = QLabel()
+        self.list_status = plain_label()  # may quote a server's error
         self.list_status.setWordWrap(True)
         self.list_status.setStyleSheet("color: palette(placeholder-text);")
         self.list_notice = NoticeBar()
@@ -590,6 +613,7 @@ class DiscoverPage(QWidget):
         self.detail.settingsRequested.connect(self.settingsRequested)
 
         search_row = QHBoxLayout()
+        search_row.addWidget(self.source_combo)
         search_row.addWidget(self.search_edit, 1)
         search_row.addWidget(self.sort_combo)
         left = QWidget()
@@ -612,6 +636,7 @@ class DiscoverPage(QWidget):
         layout.addWidget(self.splitter, 1)
 
         session.settingsChanged.connect(self._on_settings_changed)
+        session.sourceChanged.connect(self._on_source_changed)
         self._show_offline_state()
         self._show_catalog()
 
@@ -666,8 +691,10 @@ class DiscoverPage(QWidget):
             item.setText(0, f"{entry.name}\n{choice.quant} · {entry.license}")
             item.setToolTip(
                 0,
-                f"{entry.description}\n{entry.repo_id} · "
-                + self.tr("licence: %1").replace("%1", entry.license),
+                plain_tooltip(
+                    f"{entry.description}\n{entry.repo_id} · "
+                    + self.tr("licence: %1").replace("%1", entry.license)
+                ),
             )
             item.setText(1, size_text(entry.estimated_size(choice.quant)))
             item.setTextAlignment(1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -681,7 +708,7 @@ class DiscoverPage(QWidget):
             self._show_catalog()
 
     def _on_catalog_failed(self, error: AutoGLMError) -> None:
-        self.list_status.setText(str(error))
+        set_plain_text(self.list_status, error)
 
     # -- search --------------------------------------------------------------------------
 
@@ -700,10 +727,14 @@ class DiscoverPage(QWidget):
             self._show_catalog()
             return
         sort = SearchSort(self.sort_combo.currentData())  # Qt hands back the plain str
-        self._search = ModelSearch(self.session.client, query, sort=sort)
+        self._search = self.session.client.search(query, sort=sort)
         self.results.clear()
         self.lists.setCurrentWidget(self.results)
-        self.list_title.setText(self.tr("Models matching “%1”").replace("%1", query))
+        self.list_title.setText(
+            self.tr("Models matching “%1” on %2")
+            .replace("%1", query)
+            .replace("%2", source_name(self.session.source))
+        )
         self._request_page(self.tr("Searching %1…").replace("%1", self.session.client.host))
 
     def _request_page(self, status: str) -> None:
@@ -731,12 +762,12 @@ class DiscoverPage(QWidget):
             author, _, name = model.repo_id.rpartition("/")
             gated = " · " + self.tr("gated") if model.gated else ""
             item.setText(0, f"{name}\n{author}{gated}")
-            tip = model.repo_id
+            tip = format_ref(model.source, model.repo_id)
             if model.gated:
                 tip += "\n" + self.tr("Gated: needs an access token to download.")
             if model.architecture:
                 tip += "\n" + model.architecture
-            item.setToolTip(0, tip)
+            item.setToolTip(0, plain_tooltip(tip))
             item.setText(1, count_text(model.downloads))
             item.setText(2, count_text(model.likes))
             item.setText(3, age_text(model.last_modified))
@@ -771,13 +802,19 @@ class DiscoverPage(QWidget):
             self._on_scrolled(0)
 
     def _on_slow_answer(self) -> None:
-        if self.search_call.busy:
-            self.list_status.setText(
-                self.tr(
-                    "%1 is slow to answer. Still waiting… If it stays like this, check the "
-                    "connection or choose the hf-mirror.com endpoint in Hub settings."
-                ).replace("%1", self.session.client.host)
+        if not self.search_call.busy:
+            return
+        if self.session.source is Source.MODELSCOPE:
+            text = self.tr(
+                "%1 is slow to answer. Still waiting… If it stays like this, check the "
+                "connection or search Hugging Face instead."
             )
+        else:
+            text = self.tr(
+                "%1 is slow to answer. Still waiting… If it stays like this, check the "
+                "connection or choose the hf-mirror.com endpoint in Hub settings."
+            )
+        self.list_status.setText(text.replace("%1", self.session.client.host))
 
     def _on_search_failed(self, error: AutoGLMError) -> None:
         self._slow.stop()
@@ -830,7 +867,7 @@ class DiscoverPage(QWidget):
         self.detail.show_error(self._repo_id or "", str(error), offline=self.session.offline)
 
     def _on_card_failed(self, error: AutoGLMError) -> None:
-        self.detail.card.setPlaceholderText(str(error))
+        self.detail.card.setPlaceholderText(plain_message(error))
 
     def _on_fits_failed(self, error: AutoGLMError) -> None:
         log.debug("No estimator verdicts; the files keep their size-based ratings: %s", error)
@@ -843,6 +880,30 @@ class DiscoverPage(QWidget):
                 self._request_page(self.tr("Loading more…"))
             else:
                 self.start_search()
+
+    # -- source --------------------------------------------------------------------------
+
+    def _on_source_chosen(self, _index: int) -> None:
+        source = Source(self.source_combo.currentData())
+        try:
+            self.session.set_source(source)
+        except AutoGLMError as error:  # not saved; it still applies until the app quits
+            self.list_status.setText(str(error))
+
+    def _on_source_changed(self, source: Source) -> None:
+        """Show the chosen source's answers: search again, forget the repository shown."""
+        index = self.source_combo.findData(source.value)
+        if index != self.source_combo.currentIndex():
+            self.source_combo.setCurrentIndex(index)
+        self.repo_call.cancel()
+        self.card_call.cancel()
+        self.fits_call.cancel()
+        self._repo_id = None
+        self.detail.show_placeholder()
+        if self.search_edit.text().strip():
+            self.start_search()
+        else:
+            self._show_catalog()
 
     # -- offline -------------------------------------------------------------------------
 
@@ -873,7 +934,7 @@ class DiscoverPage(QWidget):
             try:
                 self.session.apply_settings(self.session.settings.updated(offline=False))
             except AutoGLMError as error:
-                self.offline_bar.label.setText(str(error))
+                set_plain_text(self.offline_bar.label, error)
 
     # -- from the window -----------------------------------------------------------------
 

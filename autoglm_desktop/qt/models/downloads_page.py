@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
     QHBoxLayout,
-    QLabel,
     QProgressBar,
     QPushButton,
     QScrollArea,
@@ -24,7 +23,9 @@ from PySide6.QtWidgets import (
 
 from autoglm_desktop.core.common.errors import AutoGLMError
 from autoglm_desktop.core.hub.downloads import DownloadState, DownloadStatus
+from autoglm_desktop.core.hub.source import format_ref
 from autoglm_desktop.core.models.library import reveal_in_file_manager
+from autoglm_desktop.qt.common.plain_text import plain_label
 from autoglm_desktop.qt.models.widgets import (
     NoticeBar,
     duration_text,
@@ -62,7 +63,7 @@ class DownloadRow(QFrame):
             "#downloadRow { border: 1px solid palette(mid); border-radius: 6px; "
             "background: palette(base); }"
         )
-        self.title = QLabel()
+        self.title = plain_label()  # file and repository names: never HTML
         font = QFont(self.title.font())
         font.setBold(True)
         self.title.setFont(font)
@@ -71,7 +72,7 @@ class DownloadRow(QFrame):
         self.progress.setRange(0, PROGRESS_STEPS)
         self.progress.setTextVisible(False)
         self.progress.setFixedHeight(8)
-        self.detail = QLabel()
+        self.detail = plain_label()  # may quote a server's or the disk's error
         self.detail.setWordWrap(True)
         self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         labels = {
@@ -110,7 +111,7 @@ class DownloadRow(QFrame):
         quant = status.quant or ""
         shown_quant = quant and quant.lower() not in status.name.lower()
         self.title.setText(status.name + (f" · {quant}" if shown_quant else ""))
-        self.origin.setText(status.repo_id)
+        self.origin.setText(format_ref(status.source, status.repo_id))
         self.progress.setValue(int(status.fraction * PROGRESS_STEPS))
         self.progress.setVisible(status.state is not DownloadState.COMPLETED)
         paused = status.state in (DownloadState.PAUSED, DownloadState.QUEUED)

@@ -1,4 +1,4 @@
-"""The Models window's Settings page: hub address, proxy, offline mode, token, library sources."""
+"""The Models window's Settings page: hub addresses, proxy, offline mode, tokens, library."""
 
 from __future__ import annotations
 
@@ -25,16 +25,18 @@ from PySide6.QtWidgets import (
 )
 
 from autoglm_desktop.core.common.errors import HubSettingsError
-from autoglm_desktop.core.hub.settings import EndpointChoice, HubSettings
+from autoglm_desktop.core.hub.settings import MODELSCOPE_ENDPOINT, EndpointChoice, HubSettings
 from autoglm_desktop.core.models.library import (
     add_folder,
     load_library_config,
     remove_folder,
     save_library_config,
 )
+from autoglm_desktop.qt.common.plain_text import plain_label, set_plain_text
 from autoglm_desktop.qt.workers.hub_session import HubSession
 
 TOKENS_PAGE = "https://huggingface.co/settings/tokens"
+MODELSCOPE_TOKENS_PAGE = "https://modelscope.cn/my/myaccesstoken"
 _ERROR_STYLE = "color: #b3261e;"
 
 
@@ -92,9 +94,15 @@ class HubSettingsPage(QScrollArea):
         )
         self.apply_button = QPushButton(self.tr("Apply"))
         self.apply_button.clicked.connect(self.apply)
-        self.hub_status = QLabel()
+        self.hub_status = plain_label()  # may quote a server's error
         self.hub_status.setWordWrap(True)
+        self.modelscope_edit = QLineEdit()
+        self.modelscope_edit.setPlaceholderText(MODELSCOPE_ENDPOINT)
+        self.modelscope_edit.setToolTip(
+            self.tr("ModelScope's address; leave it empty for modelscope.cn")
+        )
         form = QFormLayout()
+        form.addRow(self.tr("ModelScope address:"), self.modelscope_edit)
         form.addRow(self.tr("Proxy:"), self.proxy_edit)
         apply_row = QHBoxLayout()
         apply_row.addWidget(self.hub_status, 1)
@@ -119,8 +127,10 @@ class HubSettingsPage(QScrollArea):
         self.custom_edit.setText(settings.custom_endpoint)
         self.custom_edit.setEnabled(settings.endpoint_choice is EndpointChoice.CUSTOM)
         self.proxy_edit.setText(settings.proxy)
+        self.modelscope_edit.setText(settings.modelscope_endpoint)
         self.offline_check.setChecked(settings.offline)
         self._show_token_state(self.session.has_token)
+        self._show_modelscope_token_state()
 
     def edited_settings(self) -> HubSettings:
         if self.mirror.isChecked():
@@ -134,6 +144,8 @@ class HubSettingsPage(QScrollArea):
             custom_endpoint=self.custom_edit.text().strip(),
             proxy=self.proxy_edit.text().strip(),
             offline=self.offline_check.isChecked(),
+            source=self.session.settings.source,
+            modelscope_endpoint=self.modelscope_edit.text().strip(),
         )
 
     def apply(self) -> None:
@@ -141,7 +153,7 @@ class HubSettingsPage(QScrollArea):
             self.session.apply_settings(self.edited_settings())
         except HubSettingsError as error:
             self.hub_status.setStyleSheet(_ERROR_STYLE)
-            self.hub_status.setText(str(error))
+            set_plain_text(self.hub_status, error)
             return
         self.hub_status.setStyleSheet("")
         settings = self.session.settings
@@ -173,7 +185,7 @@ class HubSettingsPage(QScrollArea):
         self.save_token_button.clicked.connect(self.save_token)
         self.clear_token_button = QPushButton(self.tr("Remove token"))
         self.clear_token_button.clicked.connect(self.session.clear_token)
-        self.token_status = QLabel()
+        self.token_status = plain_label()  # may quote a server's error
         self.token_status.setWordWrap(True)
         row = QHBoxLayout()
         row.addWidget(self.token_edit, 1)
@@ -183,14 +195,69 @@ class HubSettingsPage(QScrollArea):
         layout.addWidget(explanation)
         layout.addLayout(row)
         layout.addWidget(self.token_status)
+        layout.addSpacing(8)
+        layout.addLayout(self._modelscope_token_rows())
         return box
+
+    def _modelscope_token_rows(self) -> QVBoxLayout:
+        explanation = QLabel(
+            self.tr(
+                "Private ModelScope models need a ModelScope access token, from "
+                "<a href='%1'>modelscope.cn → Account → Access Token</a>."
+            ).replace("%1", MODELSCOPE_TOKENS_PAGE)
+        )
+        explanation.setWordWrap(True)
+        explanation.setOpenExternalLinks(True)
+        self.modelscope_token_edit = QLineEdit()
+        self.modelscope_token_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.modelscope_token_edit.setPlaceholderText(self.tr("ModelScope access token"))
+        self.modelscope_token_edit.returnPressed.connect(self.save_modelscope_token)
+        save = QPushButton(self.tr("Save token"))
+        save.clicked.connect(self.save_modelscope_token)
+        self.clear_modelscope_token_button = QPushButton(self.tr("Remove token"))
+        self.clear_modelscope_token_button.clicked.connect(self._clear_modelscope_token)
+        self.modelscope_token_status = QLabel()
+        self.modelscope_token_status.setWordWrap(True)
+        row = QHBoxLayout()
+        row.addWidget(self.modelscope_token_edit, 1)
+        row.addWidget(save)
+        row.addWidget(self.clear_modelscope_token_button)
+        rows = QVBoxLayout()
+        rows.addWidget(explanation)
+        rows.addLayout(row)
+        rows.addWidget(self.modelscope_token_status)
+        return rows
+
+    def save_modelscope_token(self) -> None:
+        try:
+            self.session.save_modelscope_token(self.modelscope_token_edit.text())
+        except HubSettingsError as error:
+            self.modelscope_token_status.setStyleSheet(_ERROR_STYLE)
+            self.modelscope_token_status.setText(str(error))
+            return
+        self.modelscope_token_edit.clear()
+        self._show_modelscope_token_state()
+
+    def _clear_modelscope_token(self) -> None:
+        self.session.clear_modelscope_token()
+        self._show_modelscope_token_state()
+
+    def _show_modelscope_token_state(self) -> None:
+        saved = self.session.has_modelscope_token
+        self.modelscope_token_status.setStyleSheet("")
+        self.modelscope_token_status.setText(
+            self.tr("A ModelScope token is saved and sent to ModelScope with every request.")
+            if saved
+            else self.tr("No ModelScope token saved.")
+        )
+        self.clear_modelscope_token_button.setEnabled(saved)
 
     def save_token(self) -> None:
         try:
             self.session.save_token(self.token_edit.text())
         except HubSettingsError as error:
             self.token_status.setStyleSheet(_ERROR_STYLE)
-            self.token_status.setText(str(error))
+            set_plain_text(self.token_status, error)
             return
         self.token_edit.clear()
 

@@ -28,6 +28,7 @@ from autoglm_desktop.core.common.errors import AutoGLMError
 from autoglm_desktop.core.models.library import LocalModel, ModelSource, reveal_in_file_manager
 from autoglm_desktop.core.models.quant import is_gguf_name
 from autoglm_desktop.core.planning.fit import FitEstimate
+from autoglm_desktop.qt.common.plain_text import plain_message_box, plain_tooltip
 from autoglm_desktop.qt.models.widgets import (
     FitBadge,
     NoticeBar,
@@ -212,7 +213,7 @@ class LibraryPage(QWidget):
     def _item(self, model: LocalModel) -> QTreeWidgetItem:
         item = _SizeItem(self.tree)
         item.setText(_NAME, model.name)
-        item.setToolTip(_NAME, model.repo_id or model.name)
+        item.setToolTip(_NAME, plain_tooltip(model.repo_id or model.name))
         item.setText(_QUANT, model.quant or "")
         size = size_text(model.size_bytes)
         if model.parts:
@@ -221,7 +222,7 @@ class LibraryPage(QWidget):
         item.setTextAlignment(_SIZE, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         item.setText(_SOURCE, source_label(model.source))
         item.setText(_LOCATION, _short_path(model.path))
-        item.setToolTip(_LOCATION, "\n".join(str(p) for p in model.files))
+        item.setToolTip(_LOCATION, plain_tooltip("\n".join(str(p) for p in model.files)))
         item.setData(_NAME, _ROLE, model)
         self._show_fit(item, self.fits.get(model.path))
         return item
@@ -307,12 +308,12 @@ class LibraryPage(QWidget):
             .replace("%3", files)
             .replace("%4", f"{where}\n\n" if where else "")
         )
-        box = QMessageBox(
+        box = plain_message_box(  # the model's name and files: never HTML
+            self,
             QMessageBox.Icon.Warning,
             self.tr("Delete model"),
             text,
             QMessageBox.StandardButton.Cancel,
-            self,
         )
         delete = box.addButton(self.tr("Delete"), QMessageBox.ButtonRole.DestructiveRole)
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)

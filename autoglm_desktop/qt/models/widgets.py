@@ -17,7 +17,9 @@ from PySide6.QtWidgets import (
 )
 
 from autoglm_desktop.core.hub.downloads import format_bytes
+from autoglm_desktop.core.hub.source import Source
 from autoglm_desktop.core.planning.fit import FitEstimate, FitVerdict
+from autoglm_desktop.qt.common.plain_text import plain_label, set_plain_text
 from autoglm_desktop.qt.common.speed_text import speed_explanation, speed_text
 
 # (background, text) of each verdict's badge; light pastels read well on light and dark themes.
@@ -49,7 +51,7 @@ def top_level_items(tree: QTreeWidget) -> list[QTreeWidgetItem]:
 
 def page_title(text: str) -> QLabel:
     """A page's heading: bold and a quarter larger than the body text."""
-    title = QLabel(text)
+    title = plain_label(text)
     font = QFont(title.font())
     font.setPointSizeF(font.pointSizeF() * 1.25)
     font.setBold(True)
@@ -59,7 +61,7 @@ def page_title(text: str) -> QLabel:
 
 def muted_label(text: str = "") -> QLabel:
     """Secondary text (summaries, hints) in the palette's placeholder colour."""
-    label = QLabel(text)
+    label = plain_label(text)  # summaries and origins name models and repositories
     label.setStyleSheet("color: palette(placeholder-text);")
     return label
 
@@ -121,6 +123,13 @@ def duration_text(seconds: float | None) -> str:
         .replace("%1", str(hours))
         .replace("%2", str(rest // 60))
     )
+
+
+def source_name(source: Source) -> str:
+    """A model source's name as the window shows it (ModelScope is 魔搭 in Chinese)."""
+    if source is Source.MODELSCOPE:
+        return QCoreApplication.translate("ModelWidgets", "ModelScope")
+    return source.label
 
 
 def verdict_label(verdict: FitVerdict) -> str:
@@ -225,7 +234,7 @@ class NoticeBar(QFrame):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("noticeBar")
-        self.label = QLabel()
+        self.label = plain_label()  # messages quote hub and file text: never HTML
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self._layout = QHBoxLayout(self)
@@ -243,7 +252,7 @@ class NoticeBar(QFrame):
             f"#noticeBar {{ background: {background}; border: 1px solid {border}; "
             f"border-radius: 4px; }} #noticeBar QLabel {{ color: {colour}; }}"
         )
-        self.label.setText(text)
+        set_plain_text(self.label, text)
         for button in self.buttons.values():
             button.deleteLater()
         self.buttons = {}

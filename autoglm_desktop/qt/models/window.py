@@ -22,13 +22,16 @@ from PySide6.QtWidgets import (
 
 from autoglm_desktop import APP_NAME
 from autoglm_desktop.core.common.errors import AutoGLMError
+from autoglm_desktop.core.common.untrusted_text import plain_message
 from autoglm_desktop.core.hub.client import RemoteModel, RepoDetail
 from autoglm_desktop.core.hub.downloads import DownloadRequest, DownloadState, RetryPolicy
+from autoglm_desktop.core.hub.source import Source
 from autoglm_desktop.core.models.library import LibrarySources, LocalModel
 from autoglm_desktop.qt.models.discover_page import DiscoverPage
 from autoglm_desktop.qt.models.downloads_page import DownloadsPage
 from autoglm_desktop.qt.models.hub_settings_page import HubSettingsPage
 from autoglm_desktop.qt.models.library_page import LibraryPage
+from autoglm_desktop.qt.models.widgets import source_name
 from autoglm_desktop.qt.workers.hub_session import HubSession
 from autoglm_desktop.qt.workers.library_worker import start_library_worker
 
@@ -120,6 +123,7 @@ class ModelsWindow(QMainWindow):
         library.libraryScanned.connect(self._on_library_scanned)
         self.settings_page.libraryChanged.connect(library.refresh)
         self.session.settingsChanged.connect(self._show_hub_state)
+        self.session.sourceChanged.connect(self._show_hub_state)
 
     # -- pages ---------------------------------------------------------------------------
 
@@ -152,7 +156,11 @@ class ModelsWindow(QMainWindow):
         if settings.is_offline:
             text = self.tr("Offline mode: no network connections")
         else:
-            text = self.tr("Hub: %1").replace("%1", settings.endpoint)
+            client = self.session.client
+            if client.source is Source.HUGGING_FACE:
+                text = self.tr("Hub: %1").replace("%1", client.endpoint)
+            else:
+                text = f"{source_name(client.source)}: {client.endpoint}"
             if settings.proxy:
                 text += " · " + self.tr("proxy %1").replace("%1", settings.proxy)
         self.statusBar().showMessage(text)
@@ -168,7 +176,7 @@ class ModelsWindow(QMainWindow):
         try:
             status = self.session.downloads.add(DownloadRequest.for_model(detail, model))
         except AutoGLMError as error:
-            self.statusBar().showMessage(str(error), 10_000)
+            self.statusBar().showMessage(plain_message(error), 10_000)
             return
         if status.state is DownloadState.COMPLETED:
             self.statusBar().showMessage(

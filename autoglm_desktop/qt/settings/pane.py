@@ -2,7 +2,8 @@
 
 For threads, GPU layers, context and KV cache type it shows the automatic value with its
 reason, lets the user fix a value instead, and predicts the memory of the resulting plan
-against what the machine has free right now (red when it will not fit).
+against what the machine has free right now (red when it will not fit). Below: the remote
+servers (:mod:`autoglm_desktop.qt.settings.remote_servers`).
 """
 
 from __future__ import annotations
@@ -42,8 +43,11 @@ from autoglm_desktop.core.planning.thread_probe import (
     remember_threads,
 )
 from autoglm_desktop.core.planning.tuner import PlanOverrides, TunedPlan, plan_for
+from autoglm_desktop.core.remote.keys import ApiKeyStore
+from autoglm_desktop.qt.common.plain_text import plain_label, set_plain_text
 from autoglm_desktop.qt.common.speed_text import speed_explanation
 from autoglm_desktop.qt.settings.meters import HardwareMeters, Meter, gib
+from autoglm_desktop.qt.settings.remote_servers import RemoteServersSection
 from autoglm_desktop.qt.settings.speed_test import SpeedTestBox
 from autoglm_desktop.qt.workers.background import WorkerThread
 from autoglm_desktop.qt.workers.thread_probe_worker import ThreadProbeWorker, start_thread_probe
@@ -95,7 +99,9 @@ class SettingsPane(QWidget):
     idleReleaseChanged = Signal(int)  # minutes; 0: off
     probeRequested = Signal(object, object)  # LoadPlan, candidate thread counts (queued)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, parent: QWidget | None = None, *, api_keys: ApiKeyStore | None = None
+    ) -> None:
         super().__init__(parent)
         self.meters = HardwareMeters()
         self._info: GGUFInfo | None = None
@@ -129,7 +135,7 @@ class SettingsPane(QWidget):
             )
         )
         self.measure_button.clicked.connect(self._on_measure)
-        self.measure_status = QLabel()
+        self.measure_status = plain_label()  # may quote an engine error
         self.measure_status.setWordWrap(True)
         grid.addWidget(self.measure_button, 8, 0, 1, 2)
         grid.addWidget(self.measure_status, 9, 0, 1, 2)
@@ -146,7 +152,7 @@ class SettingsPane(QWidget):
         self._predicted_grid = QGridLayout()
         self._predicted_grid.addWidget(QLabel(self.tr("RAM:")), 0, 0)
         self._predicted_grid.addWidget(self.predicted_ram, 0, 1)
-        self.explanation = QLabel()
+        self.explanation = plain_label()  # names the model, may quote a file error
         self.explanation.setWordWrap(True)
         self.apply_button = QPushButton(self.tr("Apply and reload"))
         self.apply_button.clicked.connect(self._on_apply)
@@ -174,7 +180,7 @@ class SettingsPane(QWidget):
         meters_layout.addWidget(self.meters)
         meters_layout.addWidget(self.build_label)
         layout = QVBoxLayout(self)
-        self.model_title = QLabel(self.tr("No model selected"))
+        self.model_title = plain_label(self.tr("No model selected"))  # a file name
         self.model_title.setWordWrap(True)
         layout.addWidget(meters_box)
         layout.addWidget(self.model_title)
@@ -184,6 +190,8 @@ class SettingsPane(QWidget):
         self.speed_test.measured.connect(lambda _speed: self._recompute())
         layout.addWidget(self.speed_test)
         layout.addLayout(idle)
+        self.remote_servers = RemoteServersSection(keys=api_keys or ApiKeyStore())
+        layout.addWidget(self.remote_servers)
         layout.addStretch(1)
 
     # -- inputs --------------------------------------------------------------------------
@@ -195,7 +203,7 @@ class SettingsPane(QWidget):
             try:
                 self._info = info or read_gguf_info(path)
             except AutoGLMError as exc:
-                self.model_title.setText(str(exc))
+                set_plain_text(self.model_title, exc)
                 self._recompute()
                 return
             self.model_title.setText(path.name)
@@ -270,7 +278,7 @@ class SettingsPane(QWidget):
                 measured_threads=measured,
             )
         except AutoGLMError as exc:
-            self.explanation.setText(str(exc))
+            set_plain_text(self.explanation, exc)
             self.auto_plan = self.chosen_plan = None
             return
         self._show_auto(self.auto_plan)
@@ -313,7 +321,7 @@ class SettingsPane(QWidget):
         while len(self.predicted_vram) < len(budget.gpus):
             meter = Meter()
             row = len(self.predicted_vram) + 1
-            self._predicted_grid.addWidget(QLabel(budget.gpus[row - 1].name + ":"), row, 0)
+            self._predicted_grid.addWidget(plain_label(budget.gpus[row - 1].name + ":"), row, 0)
             self._predicted_grid.addWidget(meter, row, 1)
             self.predicted_vram.append(meter)
         for meter, need, have in zip(
@@ -421,6 +429,7 @@ class SettingsPane(QWidget):
 
     def close_workers(self) -> None:
         self.speed_test.close_worker()
+        self.remote_servers.close_calls()
         if self._probe is not None:
             self._probe.close()
             self._probe = None

@@ -25,6 +25,7 @@ from typing import Generic, TypeVar
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
+from autoglm_desktop.core.common.error_text import describe_exception, sentence
 from autoglm_desktop.core.common.errors import AutoGLMError
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,8 @@ def _execute(
         return functools.partial(on_failure, error)
     except Exception as error:  # a bug must not end silently in a thread nobody watches
         log.exception("Background call %r failed", name)
-        return functools.partial(on_failure, AutoGLMError(f"Something went wrong: {error}"))
+        message = sentence("Something went wrong", describe_exception(error))
+        return functools.partial(on_failure, AutoGLMError(message))
     return functools.partial(on_success, value)
 
 

@@ -9,6 +9,10 @@ A failed request emits the core's typed error once, on the signal of its kind, b
 ``busyChanged(False)``: ``loadFailed`` (the main window reports it) or ``replyFailed`` (the
 chat controller reports it).
 
+A request with ``remote`` set goes to that remote server's model through
+:class:`~autoglm_desktop.core.remote.client.RemoteChatClient` instead of the engine process; its
+events and typed errors reach the same signals, and Stop closes its stream.
+
 Between requests the worker checks every second that the engine process is still alive; one
 that died (killed for memory, crashed) is reported once with ``engineDied``, and the next reply
 reloads the model in a fresh engine, as after a crash mid-request.
@@ -21,6 +25,7 @@ from dataclasses import dataclass, field
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
+from autoglm_desktop.core.common import paths
 from autoglm_desktop.core.common.errors import AutoGLMError
 from autoglm_desktop.core.common.types import ChatTurn, LoadPlan, SamplingSettings, Thinking
 from autoglm_desktop.core.engine import (
@@ -33,6 +38,8 @@ from autoglm_desktop.core.engine import (
     ReasoningChunk,
     TokenChunk,
 )
+from autoglm_desktop.core.remote.client import RemoteChatClient
+from autoglm_desktop.core.remote.servers import RemoteTarget
 from autoglm_desktop.qt.workers.background import WorkerThread
 
 ENGINE_CHECK_MS = 1000
@@ -46,6 +53,7 @@ class ChatRequest:
     system_prompt: str = ""
     sampling: SamplingSettings = field(default_factory=SamplingSettings)
     thinking: Thinking = Thinking.DEFAULT
+    remote: RemoteTarget | None = None  # None: the local engine's model
 
 
 class EngineWorker(QObject):
@@ -65,9 +73,12 @@ class EngineWorker(QObject):
     # EngineCrashedError: the engine died while idle; the next reply reloads the model
     engineDied = Signal(object)
 
-    def __init__(self, client: EngineClient | None = None) -> None:
+    def __init__(
+        self, client: EngineClient | None = None, *, remote: RemoteChatClient | None = None
+    ) -> None:
         super().__init__()
-        self._client = client or EngineClient()
+        self._client = client or EngineClient(log_path=paths.engine_log_path())
+        self._remote = remote or RemoteChatClient()
         self._watch = QTimer(self)  # moves to the worker's thread with it
         self._watch.setInterval(ENGINE_CHECK_MS)
         self._watch.timeout.connect(self._check_engine)
@@ -79,6 +90,7 @@ class EngineWorker(QObject):
     def stop(self) -> None:
         """Interrupt the current load or reply. Safe to call from any thread."""
         self._client.request_stop()
+        self._remote.request_stop()
 
     @Slot(object)
     def load(self, plan: LoadPlan) -> None:
@@ -86,14 +98,21 @@ class EngineWorker(QObject):
 
     @Slot(object)
     def generate(self, request: ChatRequest) -> None:
-        self._run(
-            lambda: self._client.generate(
+        self._run(lambda: self._reply_events(request), failed=self.replyFailed.emit)
+
+    def _reply_events(self, request: ChatRequest) -> Iterator[EngineEvent]:
+        if request.remote is not None:
+            return self._remote.generate(
+                target=request.remote,
                 turns=request.turns,
                 system_prompt=request.system_prompt,
                 sampling=request.sampling,
-                thinking=request.thinking,
-            ),
-            failed=self.replyFailed.emit,
+            )
+        return self._client.generate(
+            turns=request.turns,
+            system_prompt=request.system_prompt,
+            sampling=request.sampling,
+            thinking=request.thinking,
         )
 
     @Slot()

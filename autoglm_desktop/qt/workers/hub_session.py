@@ -1,7 +1,9 @@
-"""The hub session the model pages share: settings, client, access token and downloads.
+"""The hub session the model pages share: settings, sources, access tokens and downloads.
 
-:class:`HubSession` holds the hub settings, the :class:`HubClient` made from them and the
-:class:`DownloadManager`, whose own thread does the transfers; :class:`DownloadBridge` turns its
+:class:`HubSession` holds the hub settings, a client per model source made from them (the
+Hugging Face hub's :class:`HubClient` and ModelScope's :class:`ModelScopeClient`), the source the
+Discover page searches, and the :class:`DownloadManager`, whose own thread does the transfers
+from either source; :class:`DownloadBridge` turns its
 listener calls into a Qt signal delivered on the GUI thread. Requests to the hub run through a
 page's :class:`~autoglm_desktop.qt.workers.background.CallRunner`.
 """
@@ -9,11 +11,13 @@ page's :class:`~autoglm_desktop.qt.workers.background.CallRunner`.
 from __future__ import annotations
 
 import contextlib
+import os
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QLocale, QObject, Signal
 
 from autoglm_desktop.core.hub.client import HubClient
 from autoglm_desktop.core.hub.downloads import DownloadManager, DownloadStatus, RetryPolicy
+from autoglm_desktop.core.hub.modelscope import ModelScopeClient
 from autoglm_desktop.core.hub.settings import (
     HubSettings,
     clear_access_token,
@@ -21,7 +25,10 @@ from autoglm_desktop.core.hub.settings import (
     load_hub_settings,
     save_access_token,
     save_hub_settings,
+    settle_source,
 )
+from autoglm_desktop.core.hub.source import Source
+from autoglm_desktop.core.hub.source_client import SourceClient
 
 _STOP_DOWNLOADS_TIMEOUT_S = 3.0
 
@@ -36,21 +43,56 @@ class DownloadBridge(QObject):
             self.statusChanged.emit(status)
 
 
+def ui_language() -> str:
+    """The language the window speaks (``AUTOGLM_LANGUAGE``, else the system's), as app.py."""
+    return os.environ.get("AUTOGLM_LANGUAGE") or QLocale.system().name()
+
+
 class HubSession(QObject):
-    """The hub settings, the client made from them, the access token and the download queue."""
+    """The hub settings, the clients made from them, the access tokens and the download queue.
+
+    ``source`` is where Discover searches: the user's choice, kept in the hub settings; the
+    first time, an existing installation's Hugging Face hub or, for a new user, the source
+    suggested for the window's language (ModelScope for Simplified Chinese), saved then so that
+    it stays the same.
+    """
 
     settingsChanged = Signal(object)  # HubSettings
-    tokenChanged = Signal(bool)  # whether a token is saved
+    tokenChanged = Signal(bool)  # whether a Hugging Face token is saved
+    sourceChanged = Signal(object)  # Source
 
     def __init__(self, *, policy: RetryPolicy | None = None, parent: QObject | None = None):
         super().__init__(parent)
-        self.settings: HubSettings = load_hub_settings()
-        self.client = HubClient(settings=self.settings)
+        self.settings: HubSettings = settle_source(load_hub_settings(), locale_name=ui_language())
+        self.clients: dict[Source, SourceClient] = {}
+        self._make_clients()
         self.bridge = DownloadBridge(self)
         self.downloads = DownloadManager(
-            client=self.client, policy=policy, listener=self.bridge.relay
+            client=self.clients[Source.HUGGING_FACE], policy=policy, listener=self.bridge.relay
         )
+        self.downloads.set_client(self.clients[Source.MODELSCOPE])
         self._started = False
+
+    @property
+    def source(self) -> Source:
+        return self.settings.source or Source.HUGGING_FACE
+
+    @property
+    def client(self) -> SourceClient:
+        """The client of the source Discover searches."""
+        return self.clients[self.source]
+
+    def set_source(self, source: Source) -> None:
+        """Search and browse ``source`` from now on, and remember it.
+
+        Raises:
+            SettingsFileError: the choice could not be saved (it applies for this run).
+        """
+        if source is self.source:
+            return
+        self.settings = self.settings.updated(source=source)
+        self.sourceChanged.emit(source)
+        save_hub_settings(self.settings)
 
     @property
     def offline(self) -> bool:
@@ -66,6 +108,8 @@ class HubSession(QObject):
         Raises:
             HubSettingsError: the custom address or the proxy is not valid.
         """
+        if settings.source is None:
+            settings = settings.updated(source=self.source)
         save_hub_settings(settings)
         self.settings = settings
         self._new_client()
@@ -82,9 +126,29 @@ class HubSession(QObject):
         self._new_client()
         self.tokenChanged.emit(False)
 
+    def save_modelscope_token(self, token: str) -> None:
+        """Raises HubSettingsError when the text is not a token."""
+        save_access_token(token, source=Source.MODELSCOPE)
+        self._new_client()
+
+    def clear_modelscope_token(self) -> None:
+        clear_access_token(source=Source.MODELSCOPE)
+        self._new_client()
+
+    @property
+    def has_modelscope_token(self) -> bool:
+        return load_access_token(source=Source.MODELSCOPE) is not None
+
+    def _make_clients(self) -> None:
+        self.clients = {
+            Source.HUGGING_FACE: HubClient(settings=self.settings),
+            Source.MODELSCOPE: ModelScopeClient(settings=self.settings),
+        }
+
     def _new_client(self) -> None:
-        self.client = HubClient(settings=self.settings)
-        self.downloads.client = self.client  # the next request of a running download uses it
+        self._make_clients()
+        for client in self.clients.values():  # the next request of a running download uses it
+            self.downloads.set_client(client)
 
     def start_downloads(self) -> None:
         """Start the download thread (it then runs queued downloads one after another)."""

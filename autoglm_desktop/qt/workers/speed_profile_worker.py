@@ -8,7 +8,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from autoglm_desktop.core.common.errors import AutoGLMError
 from autoglm_desktop.core.engine.build import usable_hardware
-from autoglm_desktop.core.planning.speed_profile import MachineSpeed, iter_measure_speed
+from autoglm_desktop.core.planning.speed_profile import MachineSpeed
 from autoglm_desktop.qt.workers.background import WorkerThread
 
 
@@ -33,6 +33,9 @@ class SpeedProfileWorker(QObject):
     def run(self) -> None:
         # The GPUs this llama.cpp build can use (asking the build may take a moment: not on
         # the GUI thread).
+        # numpy and the GGUF writer load only when a measurement runs (not at start-up).
+        from autoglm_desktop.core.planning.speed_measurement import iter_measure_speed
+
         measurement = iter_measure_speed(hardware=usable_hardware())
         try:
             for item in measurement:
