@@ -126,7 +126,7 @@
 <context>
     <name>ConversationListModel</name>
     <message numerus="yes">
-        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="60"/>
+        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="61"/>
         <source>%n message(s), last active %1</source>
         <translation>
             <numerusform>%n 条消息，最近活动 %1</numerusform>
@@ -194,47 +194,58 @@
 <context>
     <name>ConversationSidebar</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="86"/>
+        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="87"/>
         <source>New chat</source>
         <translation>新对话</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="89"/>
+        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="90"/>
         <source>Search chats…</source>
         <translation>搜索对话…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="138"/>
+        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="96"/>
+        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="134"/>
+        <source>Your chats will appear here.</source>
+        <translation>你的对话会显示在这里。</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="132"/>
+        <source>No chat matches your search.</source>
+        <translation>没有与搜索匹配的对话。</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="148"/>
         <source>Rename…</source>
         <translation>重命名…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="139"/>
+        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="149"/>
         <source>Export…</source>
         <translation>导出…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="141"/>
+        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="151"/>
         <source>Delete</source>
         <translation>删除</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="152"/>
+        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="162"/>
         <source>Rename chat</source>
         <translation>重命名对话</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="152"/>
+        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="162"/>
         <source>New name:</source>
         <translation>新名称：</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="161"/>
+        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="171"/>
         <source>Delete chat</source>
         <translation>删除对话</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="162"/>
+        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="172"/>
         <source>Delete “%1” and all its messages? This cannot be undone.</source>
         <translation>删除“%1”及其全部消息？此操作无法撤销。</translation>
     </message>

@@ -262,3 +262,14 @@ def test_a_remote_model_is_named_with_its_server(qtbot: QtBot, app_home: Path) -
     assert state.suggestion_grid.isVisible() and not state.note.isVisible()
     assert not state.speed_button.isVisible()
     window.close()
+
+
+def test_the_empty_chat_list_says_what_it_will_hold(qtbot: QtBot, app_home: Path) -> None:
+    window = open_window(qtbot)
+    chats = window.sidebar.list
+    assert chats.model().rowCount() == 0 and chats.hint == "Your chats will appear here."
+    window.sidebar.search.setText("rainbow")
+    assert chats.hint == "No chat matches your search."
+    window.sidebar.search.clear()
+    assert chats.hint == "Your chats will appear here."
+    window.close()
