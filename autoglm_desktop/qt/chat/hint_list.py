@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QPainter, QPaintEvent, QPalette
+from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPalette
 from PySide6.QtWidgets import QListView, QWidget
+
+from autoglm_desktop.qt.common.colors import blend
 
 HINT_MARGIN = 14
 
@@ -32,7 +34,10 @@ class HintListView(QListView):
             return
         painter = QPainter(self.viewport())
         palette = self.palette()
-        painter.setPen(palette.color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text))
+        muted = blend(
+            palette.color(QPalette.ColorRole.Text), palette.color(QPalette.ColorRole.Base), 0.45
+        )
+        painter.setPen(QColor(muted))
         area = self.viewport().rect().adjusted(HINT_MARGIN, HINT_MARGIN, -HINT_MARGIN, 0)
         flags = Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop
         painter.drawText(area, int(flags) | int(Qt.TextFlag.TextWordWrap), self._hint)
