@@ -17,6 +17,8 @@ class HintListView(QListView):
     def __init__(self, hint: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._hint = hint
+        # Long titles are elided: a horizontal scroll bar would only hide the last row.
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
 
     @property
     def hint(self) -> str:
