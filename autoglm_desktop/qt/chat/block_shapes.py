@@ -17,7 +17,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen, QTextBlock, QTextDocument
+from PySide6.QtGui import (
+    QAbstractTextDocumentLayout,
+    QColor,
+    QPainter,
+    QPainterPath,
+    QPen,
+    QTextBlock,
+    QTextDocument,
+    QTextFormat,
+)
 
 MAX_RUN_BLOCKS = 2_000  # a run is followed at most this far out of view (then: cut off)
 _GAP = 1.5  # blocks closer than this (pixels) belong to one run
@@ -55,85 +64,101 @@ def paint_shapes(
         QPointF(visible.left() - offset.x(), top), Qt.HitTestAccuracy.FuzzyHit
     )
     block = document.findBlock(max(0, position))
+    right_edge = document.textWidth() - document.documentMargin()
     painter.save()
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
     painter.setPen(Qt.PenStyle.NoPen)
     painter.translate(offset)
-    while block.isValid() and layout.blockBoundingRect(block).top() <= bottom:
+    while block.isValid():
+        rect = layout.blockBoundingRect(block)
+        if rect.top() > bottom:
+            break
         shape = colors.get(_background(block))
         if shape is None:
             block = block.next()
             continue
-        blocks = _run(block, shape, colors, limit=bottom)
-        _paint_run(painter, blocks, shape, top=top, bottom=bottom)
-        block = blocks[-1].next()
+        run = _Run(shape, colors, layout, right_edge)
+        run.collect(block, limit=bottom)
+        _paint_run(painter, run, top=top, bottom=bottom)
+        block = run.blocks[-1].next()
     painter.restore()
 
 
 def _background(block: QTextBlock) -> int:
     """The block's background colour as 0xAARRGGBB; -1 when it has none."""
-    brush = block.blockFormat().background()
+    fmt = block.blockFormat()
+    if not fmt.hasProperty(QTextFormat.Property.BackgroundBrush):
+        return -1
+    brush = fmt.background()
     return -1 if brush.style() == Qt.BrushStyle.NoBrush else brush.color().rgb()
 
 
-def _run(
-    block: QTextBlock, shape: Shape, colors: dict[int, Shape], *, limit: float
-) -> list[QTextBlock]:
-    """The run ``block`` is in: back to its start (out of view too), on to past ``limit``."""
-    layout = block.document().documentLayout()
-    first = block
-    for _ in range(MAX_RUN_BLOCKS):
-        previous = first.previous()
-        if not previous.isValid() or colors.get(_background(previous)) is not shape:
-            break
-        if _rect(first).top() - _rect(previous).bottom() > _GAP:
-            break
-        first = previous
-    blocks = [first]
-    current = first
-    while current != block:
-        current = current.next()
-        blocks.append(current)
-    while True:
-        following = current.next()
-        if not following.isValid() or colors.get(_background(following)) is not shape:
-            break
-        if _rect(following).top() - _rect(current).bottom() > _GAP:
-            break
-        current = following
-        blocks.append(current)
-        if layout.blockBoundingRect(current).top() > limit:
-            break
-    return blocks
+class _Run:
+    """Adjacent blocks of one shape, with where Qt paints each one's background."""
+
+    def __init__(
+        self,
+        shape: Shape,
+        colors: dict[int, Shape],
+        layout: QAbstractTextDocumentLayout,
+        right_edge: float,
+    ) -> None:
+        self.shape = shape
+        self._colors = colors
+        self._layout = layout
+        self._right_edge = right_edge
+        self.blocks: list[QTextBlock] = []
+        self.rects: list[QRectF] = []
+
+    def collect(self, block: QTextBlock, *, limit: float) -> None:
+        """The run ``block`` is in: back to its start (out of view too), on to past ``limit``."""
+        before: list[tuple[QTextBlock, QRectF]] = []
+        first, first_rect = block, self._rect(block)
+        for _ in range(MAX_RUN_BLOCKS):
+            previous = first.previous()
+            if not self._belongs(previous):
+                break
+            previous_rect = self._rect(previous)
+            if first_rect.top() - previous_rect.bottom() > _GAP:
+                break
+            before.append((previous, previous_rect))
+            first, first_rect = previous, previous_rect
+        for earlier, rect in reversed(before):
+            self._add(earlier, rect)
+        current, current_rect = block, self._rect(block)
+        self._add(current, current_rect)
+        while current_rect.top() <= limit:
+            following = current.next()
+            if not self._belongs(following):
+                break
+            following_rect = self._rect(following)
+            if following_rect.top() - current_rect.bottom() > _GAP:
+                break
+            current, current_rect = following, following_rect
+            self._add(current, current_rect)
+
+    def _belongs(self, block: QTextBlock) -> bool:
+        return block.isValid() and self._colors.get(_background(block)) is self.shape
+
+    def _add(self, block: QTextBlock, rect: QRectF) -> None:
+        self.blocks.append(block)
+        self.rects.append(rect)
+
+    def _rect(self, block: QTextBlock) -> QRectF:
+        """Where Qt paints the background of a block of the document's main flow.
+
+        The layout reports the lines' box: from the left margin on, and (a quirk) short of
+        the right edge by twice the right margin; the background ends one right margin short.
+        """
+        rect = self._layout.blockBoundingRect(block)
+        fmt = block.blockFormat()
+        left = rect.left() + fmt.leftMargin()
+        right = self._right_edge - fmt.rightMargin()
+        return QRectF(left, rect.top(), right - left, rect.height())
 
 
-def _rect(block: QTextBlock) -> QRectF:
-    """Where Qt paints the background of a block of the document's main flow.
-
-    The layout reports the lines' box: from the left margin on, and (a quirk) short of the
-    right edge by twice the right margin; the background ends one right margin short.
-    """
-    document = block.document()
-    rect = document.documentLayout().blockBoundingRect(block)
-    fmt = block.blockFormat()
-    right = document.textWidth() - document.documentMargin() - fmt.rightMargin()
-    return QRectF(
-        rect.left() + fmt.leftMargin(),
-        rect.top(),
-        right - rect.left() - fmt.leftMargin(),
-        rect.height(),
-    )
-
-
-def _paint_run(
-    painter: QPainter,
-    blocks: list[QTextBlock],
-    shape: Shape,
-    *,
-    top: float,
-    bottom: float,
-) -> None:
-    rects = [_rect(block) for block in blocks]
+def _paint_run(painter: QPainter, run: _Run, *, top: float, bottom: float) -> None:
+    shape, blocks, rects = run.shape, run.blocks, run.rects
     ground = QRectF(rects[0])
     for rect in rects[1:]:
         ground = ground.united(rect)
