@@ -86,10 +86,10 @@ def main() -> int:
     names = {path: name for name, path in models.items()}
     errors: list[float] = []
     print(
-        "| model | file | threads | decode forecast | measured | error "
+        "| model | file | threads | GPU layers | decode forecast | measured | error "
         "| prompt forecast | measured | error |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for timing in iter_timings(jobs=jobs, timeout_s=3600):
         job = timing.job
         forecast = forecast_speed(

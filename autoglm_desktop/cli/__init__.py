@@ -8,6 +8,7 @@
     autoglm-desktop pull REPO [--list]    download the file that fits      pull_command
     autoglm-desktop models                the models on this PC            models_command
     autoglm-desktop rm MODEL              delete a model                   rm_command
+    autoglm-desktop history [--recover]   list or repair the chat history  history_command
 
 :mod:`~autoglm_desktop.cli.commands` builds the parser and dispatches; every command module
 has ``add_parser(subparsers)`` and ``run(args) -> int``; :mod:`~autoglm_desktop.cli.output`

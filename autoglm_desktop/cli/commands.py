@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from autoglm_desktop import APP_ID, __version__
 from autoglm_desktop.cli import (
     chat_command,
+    history_command,
     models_command,
     plan_command,
     pull_command,
@@ -15,6 +16,8 @@ from autoglm_desktop.cli import (
     search_command,
     window_command,
 )
+from autoglm_desktop.cli.output import print_error
+from autoglm_desktop.core.common.errors import AutoGLMError
 
 # In the order ``--help`` lists them. Each module registers its parser (add_parser), which
 # names the module's run(args) -> exit status as the ``run`` default.
@@ -26,6 +29,7 @@ COMMAND_MODULES = (
     pull_command,
     models_command,
     rm_command,
+    history_command,
 )
 
 
@@ -44,5 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
 def run_command(arguments: Sequence[str]) -> int:
     """Parse ``arguments`` and run the command they name (without one: the window)."""
     args = build_parser().parse_args(list(arguments))
-    status: int = args.run(args)
+    try:
+        status: int = args.run(args)
+    except AutoGLMError as error:  # each command explains its failures; none ends in a traceback
+        return print_error(error, command=args.command)
     return status

@@ -15,10 +15,11 @@ from PySide6.QtCore import (
     qInstallMessageHandler,
 )
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from autoglm_desktop import APP_ID, APP_NAME, __version__
 from autoglm_desktop.core.common import paths
+from autoglm_desktop.core.common.errors import AutoGLMError
 from autoglm_desktop.qt.main_window import MainWindow
 
 # Qt messages that say nothing useful to a user (the offscreen platform cannot resize windows).
@@ -80,7 +81,12 @@ def install_translations(app: QApplication, locale: QLocale) -> list[QTranslator
 def run_gui(argv: list[str] | None = None, *, model: Path | None = None) -> int:
     """Open the main window; on ``model`` when given (a file opened with the app)."""
     app = create_application(argv)
-    window = MainWindow(autoload=model is None)
+    try:
+        window = MainWindow(autoload=model is None)
+    except AutoGLMError as error:  # the window copes with every known fault; this is the last line
+        sys.stderr.write(f"{APP_ID}: error: {error}\n")
+        QMessageBox.critical(None, APP_NAME, str(error))
+        return 2
     window.show()
     if model is not None:
         window.load_model(model.resolve())

@@ -30,10 +30,22 @@ from PySide6.QtWidgets import (
 
 from autoglm_desktop import APP_NAME
 from autoglm_desktop.core.chat.export import write_export
+from autoglm_desktop.core.chat.history_repair import (
+    DAMAGED_MARK,
+    SET_ASIDE_MARK,
+    RecoveryReport,
+    recover_history,
+    set_aside,
+)
 from autoglm_desktop.core.chat.store import ChatStore
 from autoglm_desktop.core.common import paths
 from autoglm_desktop.core.common.app_settings import AppSettings, load_settings, save_settings
-from autoglm_desktop.core.common.errors import AutoGLMError, StoreError
+from autoglm_desktop.core.common.errors import (
+    AutoGLMError,
+    HistoryDamagedError,
+    SettingsFileError,
+    StoreError,
+)
 from autoglm_desktop.core.common.types import GenerationStats, ModelInfo, Thinking
 from autoglm_desktop.core.engine import EngineClient
 from autoglm_desktop.core.engine.build import (
@@ -57,11 +69,12 @@ from autoglm_desktop.core.remote.client import RemoteChatClient
 from autoglm_desktop.core.remote.keys import ApiKeyStore
 from autoglm_desktop.core.remote.servers import RemoteServer, RemoteTarget
 from autoglm_desktop.qt.chat.composer import Composer
-from autoglm_desktop.qt.chat.controller import ChatController
+from autoglm_desktop.qt.chat.controller import GUI_BUSY_TIMEOUT_S, ChatController
 from autoglm_desktop.qt.chat.conversation_list import ConversationSidebar
 from autoglm_desktop.qt.chat.conversation_settings import ConversationSettingsDialog
 from autoglm_desktop.qt.chat.find_bar import FindBar
 from autoglm_desktop.qt.chat.first_screen import FirstScreen
+from autoglm_desktop.qt.chat.history_dialog import HistoryChoice, HistoryProblemDialog
 from autoglm_desktop.qt.chat.model_bar import ModelBar
 from autoglm_desktop.qt.chat.prompt_edit import PromptEdit
 from autoglm_desktop.qt.chat.think_switch import ThinkSwitch
@@ -141,10 +154,11 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(APP_NAME)
         self.resize(1100, 720)
         self.settings: AppSettings = load_settings()
-        self.store = store or ChatStore(paths.history_db_path())
+        self._history_problem: StoreError | None = None
+        self.store = store or self._open_history()
         self.api_keys = ApiKeyStore()  # remote servers' keys, shared by the pane and the worker
         self.worker = EngineWorker(
-            client or EngineClient(log_path=paths.engine_log_path()),
+            client or EngineClient(log_path=_engine_log_path()),
             remote=remote or RemoteChatClient(keys=self.api_keys),
         )
         self.engine = start_engine_thread(self.worker)
@@ -186,8 +200,11 @@ class MainWindow(QMainWindow):
         self._startup_call = CallRunner(self, name="startup models")
         self._forecast_call = CallRunner(self, name="picker speed forecast")
         self.settings_pane.speed_test.measured.connect(lambda _speed: self._forecast_picker())
+        self._history_call = CallRunner(self, name="history recovery")
         self._autoload_at_start: bool | None = autoload  # None once the window has shown
         self._open_latest_conversation()
+        if self._history_problem is not None:
+            self._ask_about_history(self._history_problem)
 
     # -- construction --------------------------------------------------------------------
 
@@ -589,8 +606,15 @@ class MainWindow(QMainWindow):
 
     def _on_idle_setting(self, minutes: int) -> None:
         self.settings = self.settings.updated(release_when_idle_minutes=minutes)
-        save_settings(self.settings)
+        self._save_settings()
         self._restart_idle_timer()
+
+    def _save_settings(self) -> None:
+        """Keep the settings; a read-only or full disk is said, and the app goes on."""
+        try:
+            save_settings(self.settings)
+        except SettingsFileError as error:
+            self.error_banner.show_message(str(error))
 
     def _restart_idle_timer(self, _running: bool = False) -> None:
         minutes = self.settings.release_when_idle_minutes
@@ -640,7 +664,7 @@ class MainWindow(QMainWindow):
             self.context_label.setText(self.tr("context %1").replace("%1", f"0 / {info.n_ctx}"))
         if self.settings.last_model_path != str(info.path):
             self.settings = self.settings.updated(last_model_path=str(info.path))
-            save_settings(self.settings)
+            self._save_settings()
 
     def _on_unloaded(self) -> None:
         self.model_info = None
@@ -717,16 +741,23 @@ class MainWindow(QMainWindow):
             conversation_id = self.controller.new_conversation()
             if conversation_id is None:
                 return  # the history could not be written; the controller said so
-        conversation = self.store.get_conversation(conversation_id)
+        try:
+            conversation = self.store.get_conversation(conversation_id)
+        except StoreError as error:
+            self.error_banner.show_message(str(error))
+            return
         dialog = ConversationSettingsDialog(
             system_prompt=conversation.system_prompt, sampling=conversation.sampling, parent=self
         )
         if dialog.exec() == QDialog.DialogCode.Accepted:
-            self.store.update_conversation_settings(
-                conversation_id,
-                system_prompt=dialog.system_prompt.toPlainText(),
-                sampling=dialog.sampling(),
-            )
+            try:
+                self.store.update_conversation_settings(
+                    conversation_id,
+                    system_prompt=dialog.system_prompt.toPlainText(),
+                    sampling=dialog.sampling(),
+                )
+            except StoreError as error:
+                self.error_banner.show_message(str(error))
 
     def _show_think_setting(self, conversation_id: int) -> None:
         """The Think switch shows the open conversation's setting (a new one: the model's)."""
@@ -752,7 +783,11 @@ class MainWindow(QMainWindow):
     def export_conversation(self, conversation_id: int) -> None:
         if conversation_id < 0:
             return
-        title = self.store.get_conversation(conversation_id).title
+        try:
+            title = self.store.get_conversation(conversation_id).title
+        except StoreError as error:
+            self.error_banner.show_message(str(error))
+            return
         path, _filter = QFileDialog.getSaveFileName(
             self,
             self.tr("Export chat"),
@@ -769,9 +804,122 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(self.tr("Exported to %1").replace("%1", path), 5000)
 
     def _open_latest_conversation(self) -> None:
-        conversations = self.store.list_conversations()
+        try:
+            conversations = self.store.list_conversations()
+        except StoreError as error:
+            self.error_banner.show_message(str(error))
+            return
         if conversations:
             self.controller.open_conversation(conversations[0].id)
+
+    # -- a history that does not open ----------------------------------------------------
+
+    def _open_history(self) -> ChatStore:
+        """The user's history; one kept in memory when it does not open (the dialog says why)."""
+        try:
+            return ChatStore(paths.history_db_path(), busy_timeout_s=GUI_BUSY_TIMEOUT_S)
+        except StoreError as error:
+            self._history_problem = error
+            return ChatStore.unsaved()
+
+    def _ask_about_history(self, error: StoreError) -> None:
+        """Say why the history did not open and offer what can be done; the window works."""
+        self._show_history_mode()
+        dialog = HistoryProblemDialog(
+            error, file_exists=paths.history_db_path().exists(), parent=self
+        )
+        dialog.finished.connect(lambda _result: self._on_history_choice(dialog))
+        dialog.open()
+
+    def _on_history_choice(self, dialog: HistoryProblemDialog) -> None:
+        dialog.deleteLater()
+        choice, path = dialog.choice, paths.history_db_path()
+        if choice is HistoryChoice.QUIT:
+            self.close()
+        elif choice is HistoryChoice.UNSAVED:
+            self.error_banner.show_message(
+                self.tr(
+                    "Chats in this window are not saved: your chat history could not be opened."
+                )
+            )
+        elif choice is HistoryChoice.RECOVER:
+            self.statusBar().showMessage(self.tr("Recovering your chat history…"))
+            self._history_call.run(
+                lambda: recover_history(path=path),
+                on_success=self._on_history_recovered,
+                on_failure=self._on_history_failure,
+            )
+        else:
+            try:
+                kept = (
+                    set_aside(path=path, mark=_set_aside_mark(dialog.error))
+                    if choice is HistoryChoice.FRESH
+                    else None
+                )
+                store = self._reopen_history(read_only=choice is HistoryChoice.READ_ONLY)
+            except StoreError as error:
+                self._ask_about_history(error)
+                return
+            self._use_store(store)
+            if kept is not None:
+                self.error_banner.show_message(
+                    self.tr(
+                        "A fresh chat history was started. The old file is kept as %1."
+                    ).replace("%1", str(kept))
+                )
+
+    def _on_history_recovered(self, report: RecoveryReport) -> None:
+        self.statusBar().clearMessage()
+        try:
+            store = self._reopen_history(read_only=False)
+        except StoreError as error:
+            self._ask_about_history(error)
+            return
+        self._use_store(store)
+        self.error_banner.show_message(
+            self.tr(
+                "Recovered %1 conversation(s) and %2 message(s). The damaged file is kept as %3."
+            )
+            .replace("%1", str(report.conversations))
+            .replace("%2", str(report.messages))
+            .replace("%3", str(report.kept_as))
+        )
+
+    def _on_history_failure(self, error: AutoGLMError) -> None:
+        self.statusBar().clearMessage()
+        self._ask_about_history(error if isinstance(error, StoreError) else StoreError(str(error)))
+
+    def _reopen_history(self, *, read_only: bool) -> ChatStore:
+        return ChatStore(
+            paths.history_db_path(), read_only=read_only, busy_timeout_s=GUI_BUSY_TIMEOUT_S
+        )
+
+    def _use_store(self, store: ChatStore) -> None:
+        """Show and use ``store`` from now on, in place of the one in use."""
+        old, self.store = self.store, store
+        self.controller.set_store(store)
+        self.sidebar.set_store(store)
+        with contextlib.suppress(StoreError):
+            old.close()
+        self.error_banner.hide()
+        self._show_history_mode()
+        self._open_latest_conversation()
+        if store.read_only:
+            self.error_banner.show_message(
+                self.tr(
+                    "Your chat history is open read-only: you can read your conversations, "
+                    "but nothing new is saved."
+                )
+            )
+
+    def _show_history_mode(self) -> None:
+        """The window title says when chats are not saved."""
+        if self.store.in_memory:
+            self.setWindowTitle(self.tr("%1 (chats are not saved)").replace("%1", APP_NAME))
+        elif self.store.read_only:
+            self.setWindowTitle(self.tr("%1 (read-only history)").replace("%1", APP_NAME))
+        else:
+            self.setWindowTitle(APP_NAME)
 
     # -- shutdown ------------------------------------------------------------------------
 
@@ -800,6 +948,19 @@ class MainWindow(QMainWindow):
             self.engine.close()
             self.store.close()
         super().closeEvent(event)
+
+
+def _set_aside_mark(error: StoreError) -> str:
+    """How the old file's new name says why it was set aside."""
+    return DAMAGED_MARK if isinstance(error, HistoryDamagedError) else SET_ASIDE_MARK
+
+
+def _engine_log_path() -> Path | None:
+    """Where the engine logs; nowhere when the data folder is read-only or full."""
+    try:
+        return paths.engine_log_path()
+    except OSError:
+        return None
 
 
 def _default_model(models: list[LocalModel], *, keep: Path | None) -> LocalModel | None:

@@ -4,20 +4,30 @@
 <context>
     <name>ChatController</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/controller.py" line="324"/>
-        <location filename="../../autoglm_desktop/qt/chat/controller.py" line="457"/>
+        <location filename="../../autoglm_desktop/qt/chat/controller.py" line="369"/>
+        <location filename="../../autoglm_desktop/qt/chat/controller.py" line="550"/>
         <source>Assistant</source>
         <translation>助手</translation>
     </message>
     <message numerus="yes">
-        <location filename="../../autoglm_desktop/qt/chat/controller.py" line="404"/>
+        <location filename="../../autoglm_desktop/qt/chat/controller.py" line="455"/>
         <source>%n earlier message(s) did not fit in the model&apos;s context and were left out of this reply (they are still saved here).</source>
         <translation>
             <numerusform>有 %n 条较早的消息超出了模型的上下文，本次回复未使用它们（它们仍保存在这里）。</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/controller.py" line="457"/>
+        <location filename="../../autoglm_desktop/qt/chat/controller.py" line="515"/>
+        <source>The reply is not saved yet; it will be saved as soon as possible.</source>
+        <translation>回复尚未保存，将尽快保存。</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/controller.py" line="545"/>
+        <source>The reply is saved.</source>
+        <translation>回复已保存。</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/controller.py" line="550"/>
         <source>You</source>
         <translation>你</translation>
     </message>
@@ -126,7 +136,7 @@
 <context>
     <name>ConversationListModel</name>
     <message numerus="yes">
-        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="61"/>
+        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="76"/>
         <source>%n message(s), last active %1</source>
         <translation>
             <numerusform>%n 条消息，最近活动 %1</numerusform>
@@ -194,58 +204,58 @@
 <context>
     <name>ConversationSidebar</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="87"/>
+        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="102"/>
         <source>New chat</source>
         <translation>新对话</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="90"/>
+        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="105"/>
         <source>Search chats…</source>
         <translation>搜索对话…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="96"/>
-        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="134"/>
+        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="111"/>
+        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="153"/>
         <source>Your chats will appear here.</source>
         <translation>你的对话会显示在这里。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="132"/>
+        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="151"/>
         <source>No chat matches your search.</source>
         <translation>没有与搜索匹配的对话。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="148"/>
+        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="167"/>
         <source>Rename…</source>
         <translation>重命名…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="149"/>
+        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="168"/>
         <source>Export…</source>
         <translation>导出…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="151"/>
+        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="170"/>
         <source>Delete</source>
         <translation>删除</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="162"/>
+        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="181"/>
         <source>Rename chat</source>
         <translation>重命名对话</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="162"/>
+        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="181"/>
         <source>New name:</source>
         <translation>新名称：</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="171"/>
+        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="190"/>
         <source>Delete chat</source>
         <translation>删除对话</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="172"/>
+        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="191"/>
         <source>Delete “%1” and all its messages? This cannot be undone.</source>
         <translation>删除“%1”及其全部消息？此操作无法撤销。</translation>
     </message>
@@ -548,17 +558,17 @@
 <context>
     <name>EditMessageDialog</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="112"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="125"/>
         <source>Edit message</source>
         <translation>编辑消息</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="115"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="128"/>
         <source>Send</source>
         <translation>发送</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="119"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="132"/>
         <source>Sending replaces this message and every message after it.</source>
         <translation>发送后将替换这条消息及其后的所有消息。</translation>
     </message>
@@ -688,7 +698,7 @@
 <context>
     <name>ErrorBanner</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="97"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="110"/>
         <source>Dismiss</source>
         <translation>关闭</translation>
     </message>
@@ -762,6 +772,79 @@
         <location filename="../../autoglm_desktop/qt/settings/meters.py" line="88"/>
         <source> (model: %1)</source>
         <translation>（模型：%1）</translation>
+    </message>
+</context>
+<context>
+    <name>HistoryProblemDialog</name>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/history_dialog.py" line="62"/>
+        <source>Chat history problem</source>
+        <translation>聊天记录出现问题</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/history_dialog.py" line="68"/>
+        <source>Details: %1</source>
+        <translation>详细信息：%1</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/history_dialog.py" line="100"/>
+        <source>Your chat history file is damaged and cannot be opened. You can recover the conversations that can still be read, or start a new, empty history. Either way the damaged file is kept next to it under a new name; it is never deleted.</source>
+        <translation>聊天记录文件已损坏，无法打开。你可以恢复仍可读取的对话，或开始一份新的空白记录。无论哪种方式，损坏的文件都会以新名称保留在原处，绝不会被删除。</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/history_dialog.py" line="106"/>
+        <source>Your chat history was saved by a newer version of AutoGLM Desktop. Open it read-only to read your conversations (nothing new is saved), or update the app.</source>
+        <translation>聊天记录由更新版本的 AutoGLM Desktop 保存。可以只读打开以查看对话（不会保存新内容），或更新本应用。</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/history_dialog.py" line="111"/>
+        <source>Your chat history is in use by another program (or another AutoGLM Desktop window). Close it and press Retry, or chat without saving for now.</source>
+        <translation>聊天记录正被另一个程序（或另一个 AutoGLM Desktop 窗口）占用。请关闭它后点击“重试”，或暂时以不保存的方式聊天。</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/history_dialog.py" line="116"/>
+        <source>Your chat history cannot be changed: the file or its folder is read-only. You can open it read-only, or chat without saving.</source>
+        <translation>聊天记录无法修改：文件或其所在文件夹是只读的。你可以只读打开，或以不保存的方式聊天。</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/history_dialog.py" line="121"/>
+        <source>The disk holding your chat history is full. Free some space and press Retry, or chat without saving for now.</source>
+        <translation>存放聊天记录的磁盘已满。请释放一些空间后点击“重试”，或暂时以不保存的方式聊天。</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/history_dialog.py" line="124"/>
+        <source>Your chat history could not be opened.</source>
+        <translation>无法打开聊天记录。</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/history_dialog.py" line="128"/>
+        <source>Recover what can be read</source>
+        <translation>恢复可读取的内容</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/history_dialog.py" line="129"/>
+        <source>Start a fresh history</source>
+        <translation>开始新的记录</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/history_dialog.py" line="130"/>
+        <source>Retry</source>
+        <translation>重试</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/history_dialog.py" line="131"/>
+        <source>Open read-only</source>
+        <translation>只读打开</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/history_dialog.py" line="132"/>
+        <source>Chat without saving</source>
+        <translation>不保存，直接聊天</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/history_dialog.py" line="133"/>
+        <source>Quit</source>
+        <translation>退出</translation>
     </message>
 </context>
 <context>
@@ -1152,140 +1235,175 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="277"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="294"/>
         <source>Find in chat…</source>
         <translation>在对话中查找…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="172"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="186"/>
         <source>Chat settings…</source>
         <translation>对话设置…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="197"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="214"/>
         <source>Models…</source>
         <translation>模型…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="198"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="215"/>
         <source>Find, download and manage models</source>
         <translation>查找、下载和管理模型</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="201"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="218"/>
         <source>Model settings</source>
         <translation>模型设置</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="226"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="243"/>
         <source>Settings</source>
         <translation>模型设置</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="252"/>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="577"/>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="648"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="269"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="594"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="672"/>
         <source>No model loaded</source>
         <translation>未加载模型</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="263"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="280"/>
         <source>&amp;Chat</source>
         <translation>对话(&amp;C)</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="265"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="282"/>
         <source>New chat</source>
         <translation>新对话</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="268"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="285"/>
         <source>Export chat…</source>
         <translation>导出对话…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="273"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="290"/>
         <source>Quit</source>
         <translation>退出</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="282"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="299"/>
         <source>&amp;Models</source>
         <translation>模型(&amp;M)</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="283"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="300"/>
         <source>Discover models…</source>
         <translation>发现模型…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="284"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="301"/>
         <source>Downloads</source>
         <translation>下载</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="285"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="302"/>
         <source>My models</source>
         <translation>我的模型</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="379"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="396"/>
         <source>No model found in %1. Open “Models…” to download one, or import a .gguf file you already have.</source>
         <translation>在 %1 中没有找到模型。请打开“模型…”下载一个，或导入你已有的 .gguf 文件。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="487"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="504"/>
         <source>%1 was not loaded: %2 Open “Model settings” to choose a smaller plan, or press Load to load it anyway.</source>
         <translation>未加载 %1：%2 请打开“模型设置”选择占用更小的方案，或点击“加载”强制加载。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="516"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="533"/>
         <source>Loading %1…</source>
         <translation>正在加载 %1…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="610"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="634"/>
         <source>%1 (unloaded while idle)</source>
         <translation>%1（空闲时已卸载）</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="623"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="647"/>
         <source>%1 (engine stopped; reloads with your next message)</source>
         <translation>%1（引擎已停止，发送下一条消息时会重新加载）</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="612"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="842"/>
+        <source>Chats in this window are not saved: your chat history could not be opened.</source>
+        <translation>此窗口中的聊天不会被保存：无法打开聊天记录。</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="846"/>
+        <source>Recovering your chat history…</source>
+        <translation>正在恢复聊天记录…</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="867"/>
+        <source>A fresh chat history was started. The old file is kept as %1.</source>
+        <translation>已开始新的聊天记录。旧文件保留为 %1。</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="881"/>
+        <source>Recovered %1 conversation(s) and %2 message(s). The damaged file is kept as %3.</source>
+        <translation>已恢复 %1 个对话和 %2 条消息。损坏的文件保留为 %3。</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="910"/>
+        <source>Your chat history is open read-only: you can read your conversations, but nothing new is saved.</source>
+        <translation>聊天记录以只读方式打开：你可以查看对话，但不会保存新内容。</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="918"/>
+        <source>%1 (chats are not saved)</source>
+        <translation>%1（聊天不会被保存）</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="920"/>
+        <source>%1 (read-only history)</source>
+        <translation>%1（只读记录）</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="636"/>
         <source>The model was unloaded to free memory; it reloads with your next message.</source>
         <translation>模型已卸载以释放内存，发送下一条消息时会自动重新加载。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="640"/>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="703"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="664"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="727"/>
         <source>context %1</source>
         <translation>上下文 %1</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="695"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="719"/>
         <source>first token %1 s · %2 tokens/s</source>
         <translation>首个 token %1 秒 · 每秒 %2 个 token</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="758"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="793"/>
         <source>Export chat</source>
         <translation>导出对话</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="760"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="795"/>
         <source>Markdown (*.md);;JSON (*.json)</source>
         <translation>Markdown (*.md);;JSON (*.json)</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="769"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="804"/>
         <source>Exported to %1</source>
         <translation>已导出到 %1</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="571"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="588"/>
         <source>%1 (remote)</source>
         <translation>%1（远程）</translation>
     </message>

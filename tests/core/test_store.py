@@ -23,6 +23,7 @@ from autoglm_desktop.core.chat.store import (
 )
 from autoglm_desktop.core.common.errors import (
     ConversationNotFoundError,
+    HistoryDamagedError,
     MessageNotFoundError,
     StoreError,
 )
@@ -456,6 +457,44 @@ def test_migrates_a_version_1_database(db_path: Path) -> None:
         assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
+def test_migration_makes_ids_never_reused_and_keeps_a_backup(db_path: Path) -> None:
+    with _raw_db(db_path) as raw:
+        raw.executescript(V1_SCHEMA)
+    with ChatStore(db_path) as chat_store:
+        # The newest conversation and message of the old file go, then new ones come.
+        chat_store.delete_messages_from(1, position=1)
+        newer = chat_store.create_conversation(title="newer")
+        chat_store.delete_conversation(newer.id)
+        again = chat_store.create_conversation(title="again")
+        message = chat_store.add_message(again.id, role=Role.USER, content="hello")
+        assert [m.content for m in chat_store.messages(1)] == ["old question"]
+
+    assert again.id == newer.id + 1  # a deleted id is never given out again
+    assert message.id == 3  # message 2 was deleted
+    [backup] = db_path.parent.glob(f"{db_path.name}.v1-backup*")
+    with _raw_db(backup) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert raw.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == 2
+    with _raw_db(db_path) as raw:
+        tables = {row[0] for row in raw.execute("SELECT name FROM sqlite_master")}
+        indexes = {
+            row[0] for row in raw.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+        }
+        assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
+    assert not any(name.endswith("_without_autoincrement") for name in tables)
+    assert {"conversations_by_update", "messages_streaming"} <= indexes
+
+
+def test_deleting_a_conversation_still_deletes_its_messages_after_the_migration(
+    store: ChatStore, db_path: Path
+) -> None:
+    conversation = store.create_conversation()
+    store.add_message(conversation.id, role=Role.USER, content="gone with it")
+    store.delete_conversation(conversation.id)
+    with _raw_db(db_path) as raw:
+        assert raw.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == 0
+
+
 def test_failed_migration_leaves_the_database_untouched(
     db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -498,7 +537,7 @@ def test_corrupt_file_gives_store_error(db_path: Path) -> None:
     with pytest.raises(StoreError, match="could not be opened") as caught:
         ChatStore(db_path)
 
-    assert type(caught.value) is StoreError
+    assert type(caught.value) is HistoryDamagedError
     assert str(db_path) in str(caught.value)
     assert isinstance(caught.value.__cause__, sqlite3.DatabaseError)
 

@@ -6,8 +6,10 @@ so the controller, the SQLite store and the view run exactly as they do for a re
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -18,7 +20,11 @@ from autoglm_desktop.core.common.types import GenerationStats, MessageStatus, Ro
 from autoglm_desktop.core.engine import EngineClient
 from autoglm_desktop.qt.chat import controller as chat_controller_module
 from autoglm_desktop.qt.chat import view as chat_view_module
-from autoglm_desktop.qt.chat.controller import READ_AT_ONCE_MESSAGES, ChatController
+from autoglm_desktop.qt.chat.controller import (
+    GUI_BUSY_TIMEOUT_S,
+    READ_AT_ONCE_MESSAGES,
+    ChatController,
+)
 from autoglm_desktop.qt.chat.view import ChatView
 from autoglm_desktop.qt.common.markdown_render import render_markdown
 from autoglm_desktop.qt.workers.engine_worker import ChatRequest, EngineWorker
@@ -163,3 +169,103 @@ def test_sending_before_the_background_read_arrives_uses_the_whole_history(
     sent = [turn.content for turn in requests[0].turns]
     assert sent[0] == "earlier-0 *text*" and sent[-1] == "a new question"
     assert len(sent) == READ_AT_ONCE_MESSAGES + 51
+
+
+# --- deleting, locking ---------------------------------------------------------------------------
+
+
+def test_deleting_the_conversation_of_a_streaming_reply_drops_it_quietly(
+    controller: ChatController, store: ChatStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    errors: list[str] = []
+    stops: list[bool] = []
+    controller.errorOccurred.connect(errors.append)
+    monkeypatch.setattr(controller._worker, "stop", lambda: stops.append(True))
+    assert controller.send("a question")
+    conversation = controller.conversation_id
+    assert conversation is not None
+    controller._worker.tokens.emit("the start of an answer")
+
+    controller.delete_conversation(conversation)
+    controller._worker.tokens.emit(" and more")  # the engine has not stopped yet
+    controller._save_timer.timeout.emit()  # a partial save comes due
+    controller._worker.generationFinished.emit(GenerationStats(stop_reason="stopped"))
+
+    assert errors == []  # no "The message N no longer exists."
+    assert stops  # generation was asked to stop
+    assert not controller.reply_running
+    assert store.list_conversations() == []
+    assert controller.send("a new chat")
+    reply(controller, "its answer")
+    assert [m.content for m in controller.messages()] == ["a new chat", "its answer"]
+
+
+@contextmanager
+def history_locked(path: Path) -> Iterator[None]:
+    """Another program holds the history's write lock (a long write, a database tool...)."""
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        yield
+    finally:
+        other.close()
+
+
+@pytest.fixture
+def gui_controller(qtbot: QtBot, tmp_path: Path) -> Iterator[ChatController]:
+    """A controller on a store opened as the window opens it (short busy timeout)."""
+    with ChatStore(tmp_path / "gui.sqlite3", busy_timeout_s=GUI_BUSY_TIMEOUT_S) as history:
+        view = ChatView()
+        qtbot.addWidget(view)
+        chat = ChatController(store=history, worker=EngineWorker(EngineClient()), view=view)
+        chat.requestGenerate.disconnect(chat._worker.generate)
+        yield chat
+
+
+def test_a_locked_history_fails_a_send_at_once_and_keeps_nothing_half_done(
+    gui_controller: ChatController,
+) -> None:
+    errors: list[str] = []
+    gui_controller.errorOccurred.connect(errors.append)
+    gui_controller.new_conversation()
+    path = gui_controller._store.path
+
+    with history_locked(path):
+        assert not gui_controller.send("a question")  # the prompt box keeps the text
+
+    assert len(errors) == 1 and "try again" in errors[0]
+    assert not gui_controller.reply_running
+    assert gui_controller.send("a question")  # once free, the same send works
+    reply(gui_controller, "an answer")
+    assert [m.content for m in gui_controller._store.messages(gui_controller.conversation_id)] == [
+        "a question",
+        "an answer",
+    ]
+
+
+def test_a_reply_that_ends_while_the_history_is_locked_is_saved_later(
+    gui_controller: ChatController,
+) -> None:
+    errors: list[str] = []
+    saved: list[str] = []
+    gui_controller.errorOccurred.connect(errors.append)
+    gui_controller.statusMessage.connect(saved.append)
+    assert gui_controller.send("a question")
+    store = gui_controller._store
+
+    with history_locked(store.path):
+        reply(gui_controller, "an answer that must not be lost")
+        assert not gui_controller.reply_running
+        assert len(errors) == 1 and "saved as soon as possible" in errors[0]
+        gui_controller._retry_timer.timeout.emit()  # a retry while still locked: kept
+        assert gui_controller._unsaved_ends
+
+    gui_controller._retry_timer.timeout.emit()  # the next retry after the lock went
+
+    assert not gui_controller._unsaved_ends and not gui_controller._retry_timer.isActive()
+    [question, answer] = store.messages(gui_controller.conversation_id)
+    assert question.content == "a question"
+    assert answer.content == "an answer that must not be lost"
+    assert answer.status is MessageStatus.COMPLETE
+    assert gui_controller.messages()[-1].content == answer.content
+    assert saved and len(errors) == 1

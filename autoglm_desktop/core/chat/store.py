@@ -1,7 +1,14 @@
 """The chat history: conversations and their messages in one SQLite file.
 
 The store is used from one thread (the GUI thread). Every write is committed at once, so a
-crash or ``kill -9`` loses nothing that a method had returned from.
+crash or ``kill -9`` loses nothing that a method had returned from. The GUI opens it with a short
+busy timeout, so a history locked by another program fails fast (:class:`HistoryLockedError`,
+worth retrying) instead of freezing the window.
+
+Failures are typed (``core.common.errors``): a damaged file, a newer format, a read-only file or
+folder, a lock held elsewhere, a full disk. A newer or read-only history can be opened
+``read_only``; :meth:`ChatStore.unsaved` keeps a history in memory only (chat without saving);
+``core.chat.history_repair`` moves a damaged file aside and recovers what it still holds.
 
 The schema is versioned with ``PRAGMA user_version``: ``MIGRATIONS[i]`` brings a database from
 version ``i`` to ``i + 1``. To change the schema, append a function to ``MIGRATIONS``; never edit
@@ -10,8 +17,11 @@ one that has shipped.
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import re
+import shutil
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +33,11 @@ from typing import Any
 
 from autoglm_desktop.core.common.errors import (
     ConversationNotFoundError,
+    HistoryDamagedError,
+    HistoryDiskFullError,
+    HistoryLockedError,
+    HistoryReadOnlyError,
+    HistoryTooNewError,
     MessageNotFoundError,
     StoreError,
 )
@@ -36,6 +51,8 @@ from autoglm_desktop.core.common.types import (
 
 DEFAULT_TITLE = "New chat"
 TITLE_MAX_CHARS = 40
+BUSY_TIMEOUT_S = 5.0  # how long a call waits for a lock held elsewhere (off the GUI thread)
+MEMORY = Path(":memory:")  # the path of an unsaved history
 
 # --- schema ------------------------------------------------------------------------------------
 
@@ -103,12 +120,56 @@ def _add_reasoning(conn: sqlite3.Connection) -> None:
             )
 
 
+def _ids_never_reused(conn: sqlite3.Connection) -> None:
+    """Make ``conversations.id`` and ``messages.id`` AUTOINCREMENT: a deleted id never returns.
+
+    SQLite cannot add AUTOINCREMENT to a table, so both are rebuilt from their own schema text
+    (whatever columns earlier steps added), their rows copied, their indexes re-created. The old
+    tables are renamed first, which also points ``messages``' foreign key at the renamed one, so
+    dropping them cascades into nothing.
+    """
+    tables = ("conversations", "messages")
+    schema = {
+        name: conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+        ).fetchone()[0]
+        for name in tables
+    }
+    indexes = [
+        row[0]
+        for row in conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+            " AND tbl_name IN (?, ?)",
+            tables,
+        )
+    ]
+    for name in tables:
+        conn.execute(f"ALTER TABLE {name} RENAME TO {name}_without_autoincrement")
+    for name in tables:
+        create, found = re.subn(
+            r"\bid\s+INTEGER\s+PRIMARY\s+KEY\b(?!\s+AUTOINCREMENT)",
+            "id INTEGER PRIMARY KEY AUTOINCREMENT",
+            schema[name],
+            count=1,
+            flags=re.IGNORECASE,
+        )
+        if not found:
+            raise sqlite3.DatabaseError(f"unexpected schema of the {name} table")
+        conn.execute(create)
+        conn.execute(f"INSERT INTO {name} SELECT * FROM {name}_without_autoincrement")
+    for name in reversed(tables):  # messages first: nothing refers to them
+        conn.execute(f"DROP TABLE {name}_without_autoincrement")
+    for create in indexes:
+        conn.execute(create)
+
+
 Migration = Callable[[sqlite3.Connection], None]
 
 MIGRATIONS: tuple[Migration, ...] = (
     _v1_create_tables,
     _v2_add_model_name,
     _add_reasoning,
+    _ids_never_reused,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -234,17 +295,14 @@ def read_messages(path: Path, conversation_id: int) -> list[Message]:
     Raises:
         StoreError: the history cannot be read.
     """
+    connection = _open_read_only(path, busy_timeout_s=BUSY_TIMEOUT_S)
     try:
-        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    except sqlite3.Error as error:
-        raise StoreError(f"Could not read the messages (file {path}): {error}.") from error
-    try:
-        connection.row_factory = sqlite3.Row
         rows = connection.execute(
             _MESSAGE_SELECT + " WHERE conversation_id = ? ORDER BY position", (conversation_id,)
         ).fetchall()
     except sqlite3.Error as error:
-        raise StoreError(f"Could not read the messages (file {path}): {error}.") from error
+        message = f"Could not read the messages (file {path}): {error}."
+        raise classify_error(error, message, path=path) from error
     finally:
         connection.close()
     return [_message_from_row(row) for row in rows]
@@ -256,16 +314,43 @@ def read_messages(path: Path, conversation_id: int) -> list[Message]:
 class ChatStore:
     """Conversations and messages, persisted in the SQLite file at ``path``."""
 
-    def __init__(self, path: Path, *, recover_interrupted: bool = True) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        recover_interrupted: bool = True,
+        read_only: bool = False,
+        busy_timeout_s: float = BUSY_TIMEOUT_S,
+    ) -> None:
         """Open (creating or migrating) the history at ``path``.
 
         Args:
-            path: The SQLite file.
+            path: The SQLite file (:data:`MEMORY`: a history kept in memory only).
             recover_interrupted: Mark replies left "streaming" as interrupted. Only the app's
                 own store does this at start; a second, read-only look must not.
+            read_only: Only read (a history of a newer format, or on a read-only disk): it is
+                neither created nor migrated, and every change raises HistoryReadOnlyError.
+            busy_timeout_s: How long a call waits for a lock held by another connection
+                before it raises HistoryLockedError.
+
+        Raises:
+            StoreError: the history cannot be opened; a subclass says why (damaged, newer
+                format, read-only, locked, disk full).
         """
         self.path = Path(path)
-        self._conn = self._open(self.path, recover_interrupted=recover_interrupted)
+        self.read_only = read_only
+        self.in_memory = self.path == MEMORY
+        if read_only:
+            self._conn = _open_read_only(self.path, busy_timeout_s=busy_timeout_s)
+        else:
+            self._conn = self._open(
+                self.path, recover_interrupted=recover_interrupted, busy_timeout_s=busy_timeout_s
+            )
+
+    @classmethod
+    def unsaved(cls) -> ChatStore:
+        """An empty history in memory: chatting works, nothing reaches the disk."""
+        return cls(MEMORY)
 
     # lifecycle
 
@@ -285,10 +370,13 @@ class ChatStore:
             self._conn.close()
 
     @staticmethod
-    def _open(path: Path, *, recover_interrupted: bool) -> sqlite3.Connection:
+    def _open(
+        path: Path, *, recover_interrupted: bool, busy_timeout_s: float
+    ) -> sqlite3.Connection:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(path, timeout=5.0, isolation_level=None)
+            if path != MEMORY:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(path, timeout=busy_timeout_s, isolation_level=None)
         except (OSError, sqlite3.Error) as error:
             raise _open_error(path, error) from error
         try:
@@ -307,7 +395,7 @@ class ChatStore:
         except StoreError:
             conn.close()
             raise
-        except sqlite3.Error as error:
+        except (OSError, sqlite3.Error) as error:
             conn.close()
             raise _open_error(path, error) from error
         return conn
@@ -317,10 +405,17 @@ class ChatStore:
         try:
             yield
         except sqlite3.Error as error:
-            raise StoreError(
+            if self.read_only and _error_code(error) in _READ_ONLY_CODES:
+                raise HistoryReadOnlyError(
+                    f"Could not {doing}: the chat history is open read-only, so nothing can be"
+                    " changed or saved."
+                ) from error
+            raise classify_error(
+                error,
                 f"Could not {doing} (file {self.path}): {error}."
                 if str(error)
-                else f"Could not {doing} (file {self.path})."
+                else f"Could not {doing} (file {self.path}).",
+                path=self.path,
             ) from error
 
     @contextmanager
@@ -568,16 +663,18 @@ class ChatStore:
 
 
 def _migrate(conn: sqlite3.Connection, path: Path) -> None:
-    """Bring the database to ``SCHEMA_VERSION``, all steps in one transaction."""
+    """Bring the database to ``SCHEMA_VERSION``, all steps in one transaction.
+
+    A history that has data is first copied whole beside itself (``<name>.v<N>-backup``).
+    """
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if 0 < version < SCHEMA_VERSION and path != MEMORY:
+        _back_up(conn, path, version=version)  # outside a transaction: SQLite's backup needs it
     conn.execute("BEGIN IMMEDIATE")  # read the version under the write lock: no double upgrade
     try:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"The chat history file {path} was written by a newer version of AutoGLM"
-                f" Desktop (format {version}; this version reads up to {SCHEMA_VERSION})."
-                " Update the app to open it."
-            )
+            raise _too_new_error(path, version)
         for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
             migration(conn)
             conn.execute(f"PRAGMA user_version = {number}")
@@ -588,11 +685,128 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
         raise
 
 
+def _back_up(conn: sqlite3.Connection, path: Path, *, version: int) -> Path:
+    """Copy the database beside itself before a migration; never over an earlier copy."""
+    base = path.with_name(f"{path.name}.v{version}-backup")
+    backup = base
+    attempt = 0
+    while backup.exists():
+        attempt += 1
+        backup = base.with_name(f"{base.name}-{attempt}")
+    target = sqlite3.connect(backup)
+    try:
+        conn.backup(target)
+    except BaseException:
+        target.close()
+        backup.unlink(missing_ok=True)  # a partial copy (full disk...) is no backup
+        raise
+    target.close()
+    return backup
+
+
+def _too_new_error(path: Path, version: int) -> HistoryTooNewError:
+    return HistoryTooNewError(
+        f"The chat history file {path} was written by a newer version of AutoGLM"
+        f" Desktop (format {version}; this version reads up to {SCHEMA_VERSION})."
+        " Update the app to open it, or open it read-only.",
+        version=version,
+    )
+
+
+def _open_read_only(path: Path, *, busy_timeout_s: float) -> sqlite3.Connection:
+    """A connection that only reads ``path``; the file is never created or changed."""
+    if not path.is_file():
+        raise StoreError(f"The chat history file {path} could not be opened: it does not exist.")
+    uri = path.absolute().as_uri()
+    conn: sqlite3.Connection | None = None
+    try:
+        try:
+            conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=busy_timeout_s)
+            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        except sqlite3.OperationalError as error:
+            if _error_code(error) in _BUSY_CODES:
+                raise
+            # A WAL history in a read-only folder: no shared-memory file can be made there. The
+            # file alone holds everything once the app that wrote it closed it.
+            if conn is not None:
+                conn.close()
+            conn = sqlite3.connect(f"{uri}?immutable=1", uri=True, timeout=busy_timeout_s)
+            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        conn.row_factory = sqlite3.Row
+        conn.create_function("autoglm_fold", 1, _fold, deterministic=True)
+    except sqlite3.Error as error:
+        if conn is not None:
+            conn.close()
+        raise _open_error(path, error) from error
+    return conn
+
+
+# SQLite's primary result codes (the low byte of an extended code; sqlite.org/rescode.html),
+# spelled out because typeshed lacks the constants the sqlite3 module has since Python 3.11.
+_SQLITE_PERM, _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY = 3, 5, 6, 8
+_SQLITE_IOERR, _SQLITE_CORRUPT, _SQLITE_FULL, _SQLITE_CANTOPEN = 10, 11, 13, 14
+_SQLITE_NOTADB = 26
+_BUSY_CODES = {_SQLITE_BUSY, _SQLITE_LOCKED}
+_DAMAGED_CODES = {_SQLITE_CORRUPT, _SQLITE_NOTADB}
+_READ_ONLY_CODES = {_SQLITE_READONLY, _SQLITE_PERM}
+_FULL_CODES = {_SQLITE_FULL}
+_FULL_ERRNOS = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+_FULL_BELOW_BYTES = 1 << 20  # an I/O error with less free space than this: the disk is full
+_READ_ONLY_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS}
+
+
+def _error_code(error: sqlite3.Error) -> int | None:
+    code = getattr(error, "sqlite_errorcode", None)
+    return code & 0xFF if isinstance(code, int) else None
+
+
+def classify_error(error: Exception, message: str, *, path: Path) -> StoreError:
+    """``message`` as the StoreError subclass that says what ``error`` (from ``path``) means."""
+    if isinstance(error, OSError):
+        if error.errno in _FULL_ERRNOS:
+            return HistoryDiskFullError(f"{message} The disk is full: free some space.")
+        if error.errno in _READ_ONLY_ERRNOS:
+            return HistoryReadOnlyError(message)
+        return StoreError(message)
+    code = _error_code(error) if isinstance(error, sqlite3.Error) else None
+    if code in _BUSY_CODES:
+        return HistoryLockedError(
+            f"{message} Another program (or another AutoGLM Desktop window) is using the chat"
+            " history; try again in a moment."
+        )
+    if code in _DAMAGED_CODES:
+        return HistoryDamagedError(message)
+    if code in _READ_ONLY_CODES or (code == _SQLITE_CANTOPEN and _not_writable(path)):
+        return HistoryReadOnlyError(f"{message} The file or its folder is read-only.")
+    if code in _FULL_CODES or (code == _SQLITE_IOERR and _disk_full(path)):
+        return HistoryDiskFullError(f"{message} The disk is full: free some space.")
+    return StoreError(message)
+
+
+def _not_writable(path: Path) -> bool:
+    folder = path.parent
+    if path.exists():
+        return not os.access(path, os.W_OK) or not os.access(folder, os.W_OK)
+    return folder.is_dir() and not os.access(folder, os.W_OK)
+
+
+def _disk_full(path: Path) -> bool:
+    """Whether the disk holding ``path`` has (next to) no free space: the cause of a write error."""
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        return shutil.disk_usage(folder).free < _FULL_BELOW_BYTES
+    except OSError:
+        return False
+
+
 def _open_error(path: Path, error: Exception) -> StoreError:
-    hint = ""
-    if isinstance(error, sqlite3.DatabaseError) and "not a database" in str(error):
-        hint = " The file may be damaged; move it elsewhere to start with an empty history."
-    return StoreError(f"The chat history file {path} could not be opened: {error}.{hint}")
+    detail = getattr(error, "strerror", None) or error
+    message = f"The chat history file {path} could not be opened: {detail}."
+    if isinstance(error, sqlite3.Error) and _error_code(error) in _DAMAGED_CODES:
+        message += " The file is damaged."
+    return classify_error(error, message, path=path)
 
 
 def _conversation_not_found(conversation_id: int) -> ConversationNotFoundError:

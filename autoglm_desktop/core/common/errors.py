@@ -62,6 +62,33 @@ class StoreError(AutoGLMError):
     """The chat history database could not be read or written."""
 
 
+class HistoryDamagedError(StoreError):
+    """The chat history file is not a SQLite database, or part of it is damaged (truncated...)."""
+
+
+class HistoryTooNewError(StoreError):
+    """The chat history was written by a newer version of the app (a format this one lacks).
+
+    It can still be opened read-only.
+    """
+
+    def __init__(self, message: str, *, version: int) -> None:
+        super().__init__(message)
+        self.version = version
+
+
+class HistoryReadOnlyError(StoreError):
+    """The chat history file, or its folder, cannot be written (permissions, read-only disk)."""
+
+
+class HistoryLockedError(StoreError):
+    """Another program (or another window of the app) holds the chat history; try again."""
+
+
+class HistoryDiskFullError(StoreError):
+    """The disk holding the chat history is full."""
+
+
 class ConversationNotFoundError(StoreError):
     """No conversation with that id."""
 

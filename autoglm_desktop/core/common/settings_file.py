@@ -130,7 +130,7 @@ def _sync_folder(folder: Path) -> None:
 
 def _keep_damaged(path: Path, problem: str) -> None:
     try:
-        backup = _move_aside(path)
+        backup = move_aside(path)
     except OSError as error:
         log.warning(
             "%s is damaged (%s) and could not be kept as a backup (%s); using the defaults.",
@@ -142,13 +142,13 @@ def _keep_damaged(path: Path, problem: str) -> None:
     log.warning("%s is damaged (%s); using the defaults. It is kept as %s.", path, problem, backup)
 
 
-def _move_aside(path: Path) -> Path:
-    """Rename ``path`` to a new ``.corrupt-<date>-<time>`` name and return that name.
+def move_aside(path: Path, *, mark: str = CORRUPT_MARK) -> Path:
+    """Rename ``path`` to a new ``<mark><date>-<time>`` name (never over another file); return it.
 
     Raises:
         OSError: it could not be renamed.
     """
-    base = f"{path.name}{CORRUPT_MARK}{datetime.now():%Y%m%d-%H%M%S}"
+    base = f"{path.name}{mark}{datetime.now():%Y%m%d-%H%M%S}"
     for attempt in range(_MAX_BACKUPS_PER_SECOND):
         backup = path.with_name(base if attempt == 0 else f"{base}-{attempt}")
         try:

@@ -5,10 +5,17 @@ signals, and replies come back as signals from the worker thread. The open conve
 messages are read once, when it opens, and kept here; every later change is written to the
 store and made to that list and to the view alike (a send appends, a finished reply replaces
 only itself), so no event costs in proportion to the conversation's length.
+
+The store is opened with a short busy timeout (:data:`GUI_BUSY_TIMEOUT_S`): when another program
+holds the history, a call fails at once with a message to try again, rather than freezing the
+window. A finished reply that could not be saved so (history locked, disk full) is kept and saved
+again every second until it is. Deleting the conversation of a reply still streaming stops the
+reply and drops it quietly.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import time
@@ -25,7 +32,13 @@ from autoglm_desktop.core.chat.store import (
     read_messages,
     title_from_text,
 )
-from autoglm_desktop.core.common.errors import AutoGLMError, StoreError
+from autoglm_desktop.core.common.errors import (
+    AutoGLMError,
+    HistoryDiskFullError,
+    HistoryLockedError,
+    MessageNotFoundError,
+    StoreError,
+)
 from autoglm_desktop.core.common.types import (
     ChatTurn,
     GenerationStats,
@@ -40,6 +53,11 @@ from autoglm_desktop.qt.workers.engine_worker import ChatRequest, EngineWorker
 
 PARTIAL_SAVE_INTERVAL_MS = 1000  # a streaming reply is saved at least this often
 READ_AT_ONCE_MESSAGES = 200  # longer conversations are read off the GUI thread
+# The longest a store call on the GUI thread waits for a lock held by another program.
+GUI_BUSY_TIMEOUT_S = 0.2
+SAVE_RETRY_INTERVAL_MS = 1000  # a reply end that could not be saved is tried again this often
+# Failures that pass: a reply end that met one is kept and saved again later.
+_PASSING_FAILURES = (HistoryLockedError, HistoryDiskFullError)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -74,6 +92,7 @@ class StreamingReply:
     reasoning_parts: list[str] = field(default_factory=list)
     reasoning_began: float | None = None  # time.monotonic() of its first reasoning
     reasoning_s: float | None = None  # set when the answer starts (or the reply ends)
+    deleted: bool = False  # its conversation was deleted: nothing more is saved or shown
 
     @property
     def text(self) -> str:
@@ -115,6 +134,10 @@ class ChatController(QObject):
         self._reply: StreamingReply | None = None
         self._save_timer = QTimer(self, interval=PARTIAL_SAVE_INTERVAL_MS)
         self._save_timer.timeout.connect(self._save_partial)
+        # Reply ends not saved yet (history locked, disk full): message id -> the update.
+        self._unsaved_ends: dict[int, _ReplyEnd] = {}
+        self._retry_timer = QTimer(self, interval=SAVE_RETRY_INTERVAL_MS)
+        self._retry_timer.timeout.connect(self._save_reply_ends)
         self.requestGenerate.connect(worker.generate)
         worker.tokens.connect(self._on_tokens)
         worker.reasoning.connect(self._on_reasoning)
@@ -140,6 +163,20 @@ class ChatController(QObject):
         self._finish_reading()
         return list(self._messages)
 
+    def set_store(self, store: ChatStore) -> None:
+        """Use another history (the window replaced one it could not open); nothing is open."""
+        self._leave_streaming_view()
+        if self._reply is not None:
+            self._reply.deleted = True  # it belonged to the history being left
+        self._read_call.cancel()
+        self._reading = None
+        self._unsaved_ends.clear()
+        self._retry_timer.stop()
+        self._store = store
+        self.conversation_id = None
+        self._messages = []
+        self._view.set_messages([])
+
     # -- conversations -------------------------------------------------------------------
 
     @reports_store_errors
@@ -153,12 +190,18 @@ class ChatController(QObject):
 
     @reports_store_errors
     def delete_conversation(self, conversation_id: int) -> None:
-        if conversation_id == self.conversation_id:
+        self._store.delete_conversation(conversation_id)
+        reply = self._reply
+        if reply is not None and reply.conversation_id == conversation_id:
+            # Its message went with the conversation: stop it, and save or report nothing.
             self._leave_streaming_view()
+            reply.deleted = True
+        if conversation_id == self.conversation_id:
+            self._read_call.cancel()
+            self._reading = None
             self.conversation_id = None
             self._messages = []
             self._view.set_messages([])
-        self._store.delete_conversation(conversation_id)
         self.conversationsChanged.emit(self.conversation_id or -1)
 
     @reports_store_errors
@@ -214,6 +257,8 @@ class ChatController(QObject):
         if self.reply_running:
             self._worker.stop()
             self._finish_reply(status=MessageStatus.INTERRUPTED, stats=None)
+        self._retry_timer.stop()
+        self._save_reply_ends()  # a last try; what is still locked stays "interrupted" on disk
 
     # -- internals -----------------------------------------------------------------------
 
@@ -225,7 +270,7 @@ class ChatController(QObject):
         self._read_call.cancel()
         self._reading = None
         self.conversation_id = conversation_id
-        if count <= READ_AT_ONCE_MESSAGES:
+        if count <= READ_AT_ONCE_MESSAGES or self._store.in_memory:
             self._show_messages(self._store.messages(conversation_id))
         else:  # long: read off the GUI thread, so the window never waits for the disk
             self._messages = []
@@ -337,7 +382,7 @@ class ChatController(QObject):
 
     def _on_tokens(self, text: str) -> None:
         reply = self._reply
-        if reply is None:
+        if reply is None or reply.deleted:
             return
         shown = reply.conversation_id == self.conversation_id
         if reply.reasoning_began is not None and reply.reasoning_s is None:
@@ -351,7 +396,7 @@ class ChatController(QObject):
 
     def _on_reasoning(self, text: str) -> None:
         reply = self._reply
-        if reply is None:
+        if reply is None or reply.deleted:
             return
         if reply.reasoning_began is None:
             reply.reasoning_began = time.monotonic()
@@ -362,13 +407,15 @@ class ChatController(QObject):
 
     def _save_partial(self) -> None:
         reply = self._reply
-        if reply is None or not reply.unsaved:
+        if reply is None or not reply.unsaved or reply.deleted:
             return
         try:
             self._store.update_message(
                 reply.message_id, content=reply.text, reasoning=reply.reasoning
             )
             reply.unsaved = False
+        except _PASSING_FAILURES:
+            pass  # still unsaved: the next tick, or the reply's end, saves it
         except StoreError as exc:
             self.errorOccurred.emit(str(exc))
 
@@ -385,7 +432,8 @@ class ChatController(QObject):
             return  # already ended by shutdown(): the window is closing
         status = MessageStatus.INTERRUPTED if reply.text else MessageStatus.ERROR
         self._finish_reply(status=status, stats=None)
-        self.errorOccurred.emit(str(error))
+        if not reply.deleted:
+            self.errorOccurred.emit(str(error))
 
     def _finish_reply(self, *, status: MessageStatus, stats: GenerationStats | None) -> None:
         reply = self._reply
@@ -393,6 +441,9 @@ class ChatController(QObject):
             return
         self._save_timer.stop()
         self._reply = None
+        if reply.deleted:
+            self.replyRunningChanged.emit(False)
+            return
         final = self._save_finished_reply(reply, status=status, stats=stats)
         if final is not None and self._view.is_streaming:
             self._view.end_assistant_message(final=self._view_message(final))
@@ -418,17 +469,16 @@ class ChatController(QObject):
         self, reply: StreamingReply, *, status: MessageStatus, stats: GenerationStats | None
     ) -> Message | None:
         """Store the reply's end; returns its message when it belongs to the open conversation."""
-        try:
-            self._store.update_message(
-                reply.message_id,
+        saved = self._store_reply_end(
+            reply.message_id,
+            _ReplyEnd(
                 content=reply.text,
                 status=status,
                 stats=stats,
                 reasoning=reply.reasoning,
                 reasoning_s=reply.end_reasoning(),
-            )
-        except StoreError as exc:
-            self.errorOccurred.emit(str(exc))
+            ),
+        )
         index = next(
             (
                 i
@@ -439,18 +489,61 @@ class ChatController(QObject):
         )
         if reply.conversation_id != self.conversation_id or index is None:
             return None
-        try:
-            self._messages[index] = self._store.get_message(reply.message_id)
-        except StoreError:  # reported above, or next time: show what the user saw
-            self._messages[index] = dataclasses.replace(
-                self._messages[index],
-                content=reply.text,
-                status=status,
-                stats=stats,
-                reasoning=reply.reasoning,
-                reasoning_s=reply.reasoning_s,
-            )
+        if saved:
+            with contextlib.suppress(StoreError):  # else: reported next time
+                self._messages[index] = self._store.get_message(reply.message_id)
+                return self._messages[index]
+        # Not saved (yet): show what the user saw, not the stored message, which is behind.
+        self._messages[index] = dataclasses.replace(
+            self._messages[index],
+            content=reply.text,
+            status=status,
+            stats=stats,
+            reasoning=reply.reasoning,
+            reasoning_s=reply.reasoning_s,
+        )
         return self._messages[index]
+
+    def _store_reply_end(self, message_id: int, end: _ReplyEnd) -> bool:
+        """Save a reply's end; one not saved for a passing reason is kept for a retry."""
+        try:
+            self._write_reply_end(message_id, end)
+        except _PASSING_FAILURES as exc:
+            self._unsaved_ends[message_id] = end
+            self._retry_timer.start()
+            self.errorOccurred.emit(
+                self.tr("The reply is not saved yet; it will be saved as soon as possible.")
+                + " "
+                + str(exc)
+            )
+            return False
+        except StoreError as exc:
+            self.errorOccurred.emit(str(exc))
+            return False
+        return True
+
+    def _write_reply_end(self, message_id: int, end: _ReplyEnd) -> None:
+        self._store.update_message(
+            message_id,
+            content=end.content,
+            status=end.status,
+            stats=end.stats,
+            reasoning=end.reasoning,
+            reasoning_s=end.reasoning_s,
+        )
+
+    def _save_reply_ends(self) -> None:
+        """Save again the reply ends that could not be saved; stop once all are."""
+        for message_id, end in list(self._unsaved_ends.items()):
+            try:
+                self._write_reply_end(message_id, end)
+            except MessageNotFoundError:
+                pass  # deleted meanwhile: nothing left to save
+            except StoreError:
+                return  # still locked (or full): the next tick tries again
+            del self._unsaved_ends[message_id]
+            self.statusMessage.emit(self.tr("The reply is saved."))
+        self._retry_timer.stop()
 
     def _headers(self) -> tuple[str, str]:
         """The names above user and assistant messages (translated once, not per message)."""
@@ -458,6 +551,17 @@ class ChatController(QObject):
 
     def _view_message(self, message: Message) -> ViewMessage:
         return _view_message(message, self._headers())
+
+
+@dataclass(frozen=True)
+class _ReplyEnd:
+    """What a finished reply's message becomes."""
+
+    content: str
+    status: MessageStatus
+    stats: GenerationStats | None
+    reasoning: str
+    reasoning_s: float | None
 
 
 def _view_message(message: Message, headers: tuple[str, str]) -> ViewMessage:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 from PySide6.QtCore import (
@@ -25,8 +26,11 @@ from PySide6.QtWidgets import (
 )
 
 from autoglm_desktop.core.chat.store import ChatStore, Conversation
+from autoglm_desktop.core.common.errors import StoreError
 from autoglm_desktop.qt.chat.hint_list import HintListView
 from autoglm_desktop.qt.common.plain_text import plain_message_box
+
+log = logging.getLogger(__name__)
 
 ConversationIdRole = Qt.ItemDataRole.UserRole + 1
 SEARCH_DEBOUNCE_MS = 200
@@ -40,11 +44,22 @@ class ConversationListModel(QAbstractListModel):
         self._rows: list[Conversation] = []
         self._query = ""
 
+    def set_store(self, store: ChatStore) -> None:
+        """List the conversations of another history."""
+        self._store = store
+        self.refresh()
+
     def refresh(self, query: str | None = None) -> None:
+        """Read the list again; while the history cannot be read (locked...), keep the last."""
         if query is not None:
             self._query = query
+        try:
+            rows = self._store.list_conversations(query=self._query)
+        except StoreError as error:
+            log.warning("The conversation list was not refreshed: %s", error)
+            return
         self.beginResetModel()
-        self._rows = self._store.list_conversations(query=self._query)
+        self._rows = rows
         self.endResetModel()
 
     def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
@@ -114,6 +129,10 @@ class ConversationSidebar(QWidget):
             row = self.model.row_of(conversation_id)
         if row >= 0:
             self.list.setCurrentIndex(self.model.index(row))
+
+    def set_store(self, store: ChatStore) -> None:
+        """Show the conversations of another history."""
+        self.model.set_store(store)
 
     def refresh(self, *, keep: int | None = None) -> None:
         blocker = self.list.selectionModel().blockSignals(True)
