@@ -2,7 +2,8 @@
 
     xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python scripts/screenshot.py OUT.png \
         [--prompt "..."] [--dark] [--model PATH] [--thinking] [--settings] [--find TEXT] \
-        [--remote-model NAME] [--remote-servers [--remote-test]]
+        [--remote-model NAME] [--remote-servers [--remote-test]] [--new-chat] [--demo-chat] \
+        [--no-model]
 
 It uses whatever AUTOGLM_HOME points at (seed it with conversations first if you like), loads
 the default model (or ``--model``), optionally sends a prompt and waits for the reply, then
@@ -10,7 +11,11 @@ grabs the screen. ``--thinking`` adds a conversation with a thinking model's rep
 folded, one unfolded, and one still thinking. ``--remote-model NAME`` picks a remote server's
 model (before ``--prompt``). ``--remote-servers`` opens the Settings pane scrolled to Remote
 servers, with the first saved server selected; ``--remote-test`` also presses its Test
-connection and waits for the answer. Set ``AUTOGLM_LANGUAGE=zh_CN`` for the Chinese UI.
+connection and waits for the answer. ``--new-chat`` opens a new conversation (the empty
+state), ``--demo-chat`` a stored one with code and a table (no model needed for it), and
+``--no-model`` waits for the library scan instead of a loaded model (a home with no model). The
+window fills the screen: for a 2x HiDPI picture run with ``QT_SCALE_FACTOR=2`` on a 3840x2160
+screen. Set ``AUTOGLM_LANGUAGE=zh_CN`` for the Chinese UI.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QUrl
-from PySide6.QtGui import QColor, QGuiApplication, QPalette
+from PySide6.QtGui import QColor, QCursor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication, QScrollArea
 
 from autoglm_desktop.core.common.types import MessageStatus, Role
@@ -147,6 +152,66 @@ def pick_remote_model(app: QApplication, window: MainWindow, model: str) -> None
     raise SystemExit(f"no remote model {model!r} in the picker")
 
 
+DEMO_QUESTION = "Show me a Python function that counts words, and compare three languages."
+DEMO_ANSWER = """Here is a small function that counts the words in a text:
+
+```python
+def count_words(text: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for word in text.lower().split():
+        counts[word] = counts.get(word, 0) + 1
+    return counts
+```
+
+And a quick comparison:
+
+| Language | Typing | Good for |
+| --- | --- | --- |
+| Python | dynamic | scripts, data, AI |
+| Rust | static | fast, safe systems |
+| Go | static | servers and tools |
+
+Call `count_words("a b a")` to get `{'a': 2, 'b': 1}`."""
+
+
+def show_demo_chat(app: QApplication, window: MainWindow) -> None:
+    """A stored chat with a code block and a table."""
+    store = window.store
+    chat = store.create_conversation(title="Count words")
+    model = window.model_info.name if window.model_info else "Qwen3-4B-Instruct"
+    store.add_message(chat.id, role=Role.USER, content=DEMO_QUESTION)
+    store.add_message(chat.id, role=Role.ASSISTANT, content=DEMO_ANSWER, model_name=model)
+    window.sidebar.refresh(keep=chat.id)
+    window.controller.open_conversation(chat.id)
+    for _ in range(10):
+        app.processEvents()
+
+
+def wait_for_model(
+    app: QApplication, window: MainWindow, model: Path | None, *, no_model: bool
+) -> None:
+    """Wait for the model used last (or ``model``); ``no_model``: for the library scan only."""
+    if no_model:
+        wait(app, lambda: window.model_bar.combo.count() > 0, timeout_s=30)
+        return
+    # The model used last loads (a remote one picked last needs no loading).
+    wait(app, lambda: window.model_info is not None or remote_picked(window))
+    current = window.model_info.path if window.model_info else None
+    if model is not None and current != model:
+        window.load_model(model)
+        wait(app, lambda: window.model_info is not None and window.model_info.path == model)
+
+
+def show_conversation(app: QApplication, window: MainWindow, args: argparse.Namespace) -> None:
+    """The conversation the picture shows: a thinking model's, the demo, or a new one."""
+    if args.thinking:
+        show_thinking(app, window)
+    if args.demo_chat:
+        show_demo_chat(app, window)
+    if args.new_chat:
+        window.controller.new_conversation()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("out", type=Path)
@@ -163,20 +228,18 @@ def main() -> int:
     parser.add_argument(
         "--remote-test", action="store_true", help="and test the first server's connection"
     )
+    parser.add_argument("--new-chat", action="store_true", help="open a new chat (empty state)")
+    parser.add_argument("--demo-chat", action="store_true", help="a chat with code and a table")
+    parser.add_argument("--no-model", action="store_true", help="do not wait for a model")
     args = parser.parse_args()
     app = create_application()
     if args.dark:  # what a desktop in dark mode hands Qt; Xvfb has no platform theme
         app.setPalette(dark_palette())
     window = MainWindow()
+    window.setGeometry(QGuiApplication.primaryScreen().availableGeometry())
     window.show()
-    # The model used last loads (a remote one picked last needs no loading).
-    wait(app, lambda: window.model_info is not None or remote_picked(window))
-    current = window.model_info.path if window.model_info else None
-    if args.model is not None and current != args.model:
-        window.load_model(args.model)
-        wait(app, lambda: window.model_info is not None and window.model_info.path == args.model)
-    if args.thinking:
-        show_thinking(app, window)
+    wait_for_model(app, window, args.model, no_model=args.no_model)
+    show_conversation(app, window, args)
     if args.remote_model:
         pick_remote_model(app, window, args.remote_model)
     if args.prompt:
@@ -193,6 +256,7 @@ def main() -> int:
         window.find_bar.open_bar()
         window.find_bar.edit.setText(args.find)
         window.find_bar.edit.returnPressed.emit()
+    QCursor.setPos(0, QGuiApplication.primaryScreen().geometry().height() - 1)  # no hover
     for _ in range(20):
         app.processEvents()
         time.sleep(0.02)

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QPaintEvent
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QPaintEvent, QTextCursor
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -68,15 +68,18 @@ from autoglm_desktop.core.planning.tuner import TunedPlan
 from autoglm_desktop.core.remote.client import RemoteChatClient
 from autoglm_desktop.core.remote.keys import ApiKeyStore
 from autoglm_desktop.core.remote.servers import RemoteServer, RemoteTarget
+from autoglm_desktop.qt.chat.composer import Composer
 from autoglm_desktop.qt.chat.controller import GUI_BUSY_TIMEOUT_S, ChatController
 from autoglm_desktop.qt.chat.conversation_list import ConversationSidebar
 from autoglm_desktop.qt.chat.conversation_settings import ConversationSettingsDialog
 from autoglm_desktop.qt.chat.find_bar import FindBar
+from autoglm_desktop.qt.chat.first_screen import FirstScreen
 from autoglm_desktop.qt.chat.history_dialog import HistoryChoice, HistoryProblemDialog
 from autoglm_desktop.qt.chat.model_bar import ModelBar
 from autoglm_desktop.qt.chat.prompt_edit import PromptEdit
 from autoglm_desktop.qt.chat.think_switch import ThinkSwitch
 from autoglm_desktop.qt.chat.view import ChatView
+from autoglm_desktop.qt.common.icons import palette_icon
 from autoglm_desktop.qt.common.plain_text import plain_label, plain_tooltip, set_plain_text
 from autoglm_desktop.qt.settings.pane import SettingsPane, confirm_load_anyway
 from autoglm_desktop.qt.workers.background import CallRunner
@@ -86,6 +89,7 @@ from autoglm_desktop.qt.workers.hardware_monitor import start_hardware_monitor
 if TYPE_CHECKING:
     from autoglm_desktop.qt.models.window import ModelsWindow
 
+COMPOSER_MAX_WIDTH = 800  # the message box on wide windows, as wide as the transcript's text
 # The picker's default comes from these first; other apps' models only when there is none.
 _OWN_SOURCES = (ModelSource.APP, ModelSource.IMPORTED, ModelSource.FOLDER)
 
@@ -175,10 +179,18 @@ class MainWindow(QMainWindow):
         self.sidebar = ConversationSidebar(self.store)
         self.model_bar = ModelBar()
         self.prompt = PromptEdit()
-        self.send_button = QPushButton(self.tr("Send"))
-        self.regenerate_button = QPushButton(self.tr("Regenerate"))
-        self.settings_button = QPushButton(self.tr("Chat settings…"))
         self.think_switch = ThinkSwitch()
+        self.composer = Composer(self.prompt, self.think_switch)
+        self.send_button = self.composer.send_button
+        self.regenerate_button = self.composer.regenerate_button
+        self.settings_button = QPushButton(self.tr("Chat settings…"))
+        self.first_screen = FirstScreen(
+            view=self.chat_view,
+            controller=self.controller,
+            worker=self.worker,
+            store=self.store,
+            parent=self,
+        )
         self.error_banner = ErrorBanner()
         self._models_window: ModelsWindow | None = None
         self._build_layout()
@@ -206,18 +218,16 @@ class MainWindow(QMainWindow):
         self.pane_button = QPushButton(self.tr("Model settings"))
         self.pane_button.setCheckable(True)
         top.addWidget(self.pane_button)
-        buttons = QVBoxLayout()
-        buttons.addWidget(self.send_button)
-        buttons.addWidget(self.regenerate_button)
-        buttons.addWidget(self.think_switch)
-        buttons.addStretch(1)
         bottom = QHBoxLayout()
-        bottom.addWidget(self.prompt, 1)
-        bottom.addLayout(buttons)
+        bottom.setContentsMargins(0, 4, 0, 4)
+        bottom.addStretch(1)
+        bottom.addWidget(self.composer, 100)
+        bottom.addStretch(1)
+        self.composer.setMaximumWidth(COMPOSER_MAX_WIDTH)
         chat = QWidget()
         chat_layout = QVBoxLayout(chat)
         chat_layout.addLayout(top)
-        chat_layout.addWidget(self.chat_view, 1)
+        chat_layout.addWidget(self.first_screen.stack, 1)
         chat_layout.addWidget(self.find_bar)
         chat_layout.addWidget(self.error_banner)
         chat_layout.addLayout(bottom)
@@ -237,6 +247,23 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.settings_dock)
         self.settings_dock.hide()
         self.prompt.setFocus()
+        self._apply_icons()
+
+    def _apply_icons(self) -> None:
+        """Toolbar icons in the palette's text colour (again when the scheme changes)."""
+        palette = self.palette()
+        for button, name in (
+            (self.sidebar.new_button, "new-chat"),
+            (self.models_button, "models"),
+            (self.settings_button, "chat-settings"),
+            (self.pane_button, "model-settings"),
+        ):
+            button.setIcon(palette_icon(name, palette))
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "pane_button"):
+            self._apply_icons()
 
     def _build_status_bar(self) -> None:
         self.model_label = plain_label(self.tr("No model loaded"))
@@ -309,6 +336,16 @@ class MainWindow(QMainWindow):
         controller.conversationsChanged.connect(lambda cid: self.sidebar.refresh(keep=cid))
         controller.conversationOpened.connect(self.sidebar.select)
         controller.conversationOpened.connect(self._show_think_setting)
+        self.first_screen.promptChosen.connect(self._use_suggestion)
+        self.first_screen.modelsRequested.connect(self.open_models)
+        self.first_screen.speedTestRequested.connect(self._show_speed_test)
+        self.settings_pane.speed_test.measured.connect(
+            lambda _speed: self.first_screen.speed_measured()
+        )
+        self.first_screen.emptyChanged.connect(
+            lambda empty: self.regenerate_button.setVisible(not empty)
+        )
+        self.first_screen.refresh()
         self.think_switch.changed.connect(self._on_think_changed)
         controller.editRequested.connect(self._edit_message)
         self.chat_view.copiedToClipboard.connect(
@@ -346,13 +383,14 @@ class MainWindow(QMainWindow):
         keep = self.model_bar.selected_path() or self._last_model_path()
         chosen = _default_model(models, keep=keep)
         self.model_bar.set_models(models, current=chosen.path if chosen else None)
+        self.first_screen.set_has_models(bool(models))
         self._forecast_picker()
         self._use_picked_model()
         selected = self.model_bar.selected_path()
         self.settings_pane.set_model(
             selected, info=info if info and info.path == selected else None
         )
-        if not models:
+        if not models and not self.first_screen.showing_empty_state:  # else: it says so
             self.error_banner.show_message(
                 self.tr(
                     "No model found in %1. Open “Models…” to download one, or import a .gguf "
@@ -494,6 +532,7 @@ class MainWindow(QMainWindow):
         self.model_bar.set_loading(True)
         self.model_label.setText(self.tr("Loading %1…").replace("%1", plan.model_path.stem))
         self.model_label.setToolTip(plain_tooltip(tuned.explanation))
+        self.first_screen.load_started(plan)
         self.requestLoad.emit(plan)
 
     def _on_model_selected(self, _index: int) -> None:
@@ -542,6 +581,7 @@ class MainWindow(QMainWindow):
     def _show_model_in_use(self) -> None:
         """The status bar names the model replies come from: a remote one, or the loaded one."""
         remote: RemoteTarget | None = self.controller.remote
+        self.first_screen.set_remote(remote.label if remote is not None else "")
         self.speed_label.clear()
         self.context_label.clear()
         if remote is not None:
@@ -658,9 +698,21 @@ class MainWindow(QMainWindow):
             self.send_prompt(self.prompt.prompt_text())
 
     def _on_reply_running(self, running: bool) -> None:
-        self.send_button.setText(self.tr("Stop") if running else self.tr("Send"))
-        self.send_button.setToolTip(self.tr("Esc") if running else self.tr("Enter"))
-        self.regenerate_button.setEnabled(not running)
+        self.composer.set_running(running)
+        self.first_screen.refresh()
+
+    def _show_speed_test(self) -> None:
+        """Open the Settings pane where this PC's speed is measured."""
+        self.settings_dock.show()
+        scroll = self.settings_dock.widget()
+        if isinstance(scroll, QScrollArea):
+            scroll.ensureWidgetVisible(self.settings_pane.speed_test)
+
+    def _use_suggestion(self, text: str) -> None:
+        """A suggested prompt goes into the message box, ready to send or to finish."""
+        self.prompt.setPlainText(text)
+        self.prompt.moveCursor(QTextCursor.MoveOperation.End)
+        self.prompt.setFocus()
 
     def _show_stats(self, stats: GenerationStats) -> None:
         self.speed_label.setText(

@@ -35,76 +35,109 @@
 <context>
     <name>ChatView</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="667"/>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="793"/>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="930"/>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="948"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="680"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="806"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="943"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="965"/>
         <source>Copy</source>
         <translation>复制</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="901"/>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="950"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="914"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="967"/>
         <source>Regenerate</source>
         <translation>重新生成</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="930"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="943"/>
         <source>Edit</source>
         <translation>编辑</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="943"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="960"/>
         <source>You</source>
         <translation>你</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="978"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="995"/>
         <source>— reply failed</source>
         <translation>— 回复失败</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="980"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="997"/>
         <source>— reply interrupted</source>
         <translation>— 回复已中断</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="984"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="1001"/>
         <source>— the reply ended while the model was still thinking; raise Max reply tokens in Chat settings for a full answer</source>
         <translation>— 模型仍在思考时回复已结束；请在对话设置中调高“最大回复 token 数”以获得完整回答</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="966"/>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="972"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="983"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="989"/>
         <source>Assistant</source>
         <translation>助手</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="995"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="1012"/>
         <source>System</source>
         <translation>系统</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="1051"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="1069"/>
         <source>Code copied to the clipboard</source>
         <translation>代码已复制到剪贴板</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="1060"/>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="1077"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="1078"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="1095"/>
         <source>Thinking copied to the clipboard</source>
         <translation>思考过程已复制到剪贴板</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="1068"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="1086"/>
         <source>Message copied to the clipboard</source>
         <translation>消息已复制到剪贴板</translation>
     </message>
 </context>
 <context>
+    <name>Composer</name>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/composer.py" line="46"/>
+        <source>Regenerate</source>
+        <translation>重新生成</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/composer.py" line="47"/>
+        <source>Write the last reply again</source>
+        <translation>重新写最后一条回复</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/composer.py" line="69"/>
+        <source>Stop</source>
+        <translation>停止</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/composer.py" line="69"/>
+        <source>Send</source>
+        <translation>发送</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/composer.py" line="71"/>
+        <source>Stop the reply (Esc)</source>
+        <translation>停止回复（Esc）</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/composer.py" line="71"/>
+        <source>Send (Enter)</source>
+        <translation>发送（Enter）</translation>
+    </message>
+</context>
+<context>
     <name>ConversationListModel</name>
     <message numerus="yes">
-        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="75"/>
+        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="76"/>
         <source>%n message(s), last active %1</source>
         <translation>
             <numerusform>%n 条消息，最近活动 %1</numerusform>
@@ -172,47 +205,58 @@
 <context>
     <name>ConversationSidebar</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="101"/>
+        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="102"/>
         <source>New chat</source>
         <translation>新对话</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="104"/>
+        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="105"/>
         <source>Search chats…</source>
         <translation>搜索对话…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="157"/>
+        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="111"/>
+        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="153"/>
+        <source>Your chats will appear here.</source>
+        <translation>你的对话会显示在这里。</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="151"/>
+        <source>No chat matches your search.</source>
+        <translation>没有与搜索匹配的对话。</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="167"/>
         <source>Rename…</source>
         <translation>重命名…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="158"/>
+        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="168"/>
         <source>Export…</source>
         <translation>导出…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="160"/>
+        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="170"/>
         <source>Delete</source>
         <translation>删除</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="171"/>
+        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="181"/>
         <source>Rename chat</source>
         <translation>重命名对话</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="171"/>
+        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="181"/>
         <source>New name:</source>
         <translation>新名称：</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="180"/>
+        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="190"/>
         <source>Delete chat</source>
         <translation>删除对话</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="181"/>
+        <location filename="../../autoglm_desktop/qt/chat/conversation_list.py" line="191"/>
         <source>Delete “%1” and all its messages? This cannot be undone.</source>
         <translation>删除“%1”及其全部消息？此操作无法撤销。</translation>
     </message>
@@ -515,25 +559,147 @@
 <context>
     <name>EditMessageDialog</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="121"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="125"/>
         <source>Edit message</source>
         <translation>编辑消息</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="124"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="128"/>
         <source>Send</source>
         <translation>发送</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="128"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="132"/>
         <source>Sending replaces this message and every message after it.</source>
         <translation>发送后将替换这条消息及其后的所有消息。</translation>
     </message>
 </context>
 <context>
+    <name>EmptyState</name>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="70"/>
+        <source>Explain a concept</source>
+        <translation>解释一个概念</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="71"/>
+        <source>Explain in simple words how a rainbow forms.</source>
+        <translation>用简单的话解释彩虹是怎么形成的。</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="77"/>
+        <source>Draft an email</source>
+        <translation>起草一封邮件</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="78"/>
+        <source>Write a short, friendly email asking my team to move Friday&apos;s meeting to Monday.</source>
+        <translation>写一封简短友好的邮件，请团队把周五的会议改到周一。</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="85"/>
+        <source>Translate a sentence</source>
+        <translation>翻译一句话</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="86"/>
+        <source>Translate into Chinese: “The weather is lovely today, shall we go for a walk?”</source>
+        <translation>翻译成英文：“今天天气真好，我们去散步吧？”</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="93"/>
+        <source>Summarise a text</source>
+        <translation>总结一段文字</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="94"/>
+        <source>Summarise the following text in three bullet points:
+
+</source>
+        <translation>用三个要点总结下面这段文字：
+
+</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="188"/>
+        <source>How fast is it? Measure this PC…</source>
+        <translation>速度如何？测一测这台电脑…</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="278"/>
+        <source>No model loaded</source>
+        <translation>没有加载模型</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="279"/>
+        <source>No model on this PC yet</source>
+        <translation>这台电脑上还没有模型</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="281"/>
+        <source>What can I help with?</source>
+        <translation>有什么可以帮你？</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="286"/>
+        <source>A model on a remote server: your messages go to that server.</source>
+        <translation>远程服务器上的模型：你的消息会发送到那台服务器。</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="288"/>
+        <source>Loading the model… you can type your first message meanwhile.</source>
+        <translation>正在加载模型……你可以先输入第一条消息。</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="295"/>
+        <source>%1-token context (about %2 words)</source>
+        <translation>上下文 %1 词元（约 %2 个英文单词）</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="302"/>
+        <source>%1 tokens/s on this PC (measured)</source>
+        <translation>在这台电脑上 %1 词元/秒（实测）</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="305"/>
+        <source>about %1 tokens/s on this PC (forecast)</source>
+        <translation>在这台电脑上约 %1 词元/秒（预估）</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="315"/>
+        <source>Pick a model at the top and press Load, or find another one that fits this PC.</source>
+        <translation>在上方选择一个模型并点击“加载”，或者找一个适合这台电脑的其他模型。</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="318"/>
+        <source>Download a model to start chatting: the Models window suggests models that fit this PC and says how fast each will be. Or drop a .gguf file you already have on this window.</source>
+        <translation>下载一个模型即可开始聊天：“模型”窗口会推荐适合这台电脑的模型，并告诉你每个模型的速度。也可以把已有的 .gguf 文件拖到这个窗口上。</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="324"/>
+        <source>The starter model is small and fast, for trying the app. For better answers, get a bigger model that fits this PC.</source>
+        <translation>入门模型小而快，用来试用本应用。想要更好的回答，请下载一个适合这台电脑的更大模型。</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="331"/>
+        <source>Open Models…</source>
+        <translation>打开模型…</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="333"/>
+        <source>Find a model…</source>
+        <translation>查找模型…</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/empty_state.py" line="334"/>
+        <source>Find a better model →</source>
+        <translation>查找更好的模型 →</translation>
+    </message>
+</context>
+<context>
     <name>ErrorBanner</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="106"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="110"/>
         <source>Dismiss</source>
         <translation>关闭</translation>
     </message>
@@ -1070,201 +1236,175 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="267"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="294"/>
         <source>Find in chat…</source>
         <translation>在对话中查找…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="178"/>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="661"/>
-        <source>Send</source>
-        <translation>发送</translation>
-    </message>
-    <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="179"/>
-        <source>Regenerate</source>
-        <translation>重新生成</translation>
-    </message>
-    <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="180"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="186"/>
         <source>Chat settings…</source>
         <translation>对话设置…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="202"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="214"/>
         <source>Models…</source>
         <translation>模型…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="203"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="215"/>
         <source>Find, download and manage models</source>
         <translation>查找、下载和管理模型</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="206"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="218"/>
         <source>Model settings</source>
         <translation>模型设置</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="233"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="243"/>
         <source>Settings</source>
         <translation>模型设置</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="242"/>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="554"/>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="632"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="269"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="594"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="672"/>
         <source>No model loaded</source>
         <translation>未加载模型</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="253"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="280"/>
         <source>&amp;Chat</source>
         <translation>对话(&amp;C)</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="255"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="282"/>
         <source>New chat</source>
         <translation>新对话</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="258"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="285"/>
         <source>Export chat…</source>
         <translation>导出对话…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="263"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="290"/>
         <source>Quit</source>
         <translation>退出</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="272"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="299"/>
         <source>&amp;Models</source>
         <translation>模型(&amp;M)</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="273"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="300"/>
         <source>Discover models…</source>
         <translation>发现模型…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="274"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="301"/>
         <source>Downloads</source>
         <translation>下载</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="275"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="302"/>
         <source>My models</source>
         <translation>我的模型</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="358"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="396"/>
         <source>No model found in %1. Open “Models…” to download one, or import a .gguf file you already have.</source>
         <translation>在 %1 中没有找到模型。请打开“模型…”下载一个，或导入你已有的 .gguf 文件。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="466"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="504"/>
         <source>%1 was not loaded: %2 Open “Model settings” to choose a smaller plan, or press Load to load it anyway.</source>
         <translation>未加载 %1：%2 请打开“模型设置”选择占用更小的方案，或点击“加载”强制加载。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="495"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="533"/>
         <source>Loading %1…</source>
         <translation>正在加载 %1…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="594"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="634"/>
         <source>%1 (unloaded while idle)</source>
         <translation>%1（空闲时已卸载）</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="607"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="647"/>
         <source>%1 (engine stopped; reloads with your next message)</source>
         <translation>%1（引擎已停止，发送下一条消息时会重新加载）</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="790"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="842"/>
         <source>Chats in this window are not saved: your chat history could not be opened.</source>
         <translation>此窗口中的聊天不会被保存：无法打开聊天记录。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="794"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="846"/>
         <source>Recovering your chat history…</source>
         <translation>正在恢复聊天记录…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="815"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="867"/>
         <source>A fresh chat history was started. The old file is kept as %1.</source>
         <translation>已开始新的聊天记录。旧文件保留为 %1。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="829"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="881"/>
         <source>Recovered %1 conversation(s) and %2 message(s). The damaged file is kept as %3.</source>
         <translation>已恢复 %1 个对话和 %2 条消息。损坏的文件保留为 %3。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="858"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="910"/>
         <source>Your chat history is open read-only: you can read your conversations, but nothing new is saved.</source>
         <translation>聊天记录以只读方式打开：你可以查看对话，但不会保存新内容。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="866"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="918"/>
         <source>%1 (chats are not saved)</source>
         <translation>%1（聊天不会被保存）</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="868"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="920"/>
         <source>%1 (read-only history)</source>
         <translation>%1（只读记录）</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="596"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="636"/>
         <source>The model was unloaded to free memory; it reloads with your next message.</source>
         <translation>模型已卸载以释放内存，发送下一条消息时会自动重新加载。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="624"/>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="675"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="664"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="727"/>
         <source>context %1</source>
         <translation>上下文 %1</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="661"/>
-        <source>Stop</source>
-        <translation>停止</translation>
-    </message>
-    <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="662"/>
-        <source>Esc</source>
-        <translation>Esc</translation>
-    </message>
-    <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="662"/>
-        <source>Enter</source>
-        <translation>Enter</translation>
-    </message>
-    <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="667"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="719"/>
         <source>first token %1 s · %2 tokens/s</source>
         <translation>首个 token %1 秒 · 每秒 %2 个 token</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="741"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="793"/>
         <source>Export chat</source>
         <translation>导出对话</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="743"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="795"/>
         <source>Markdown (*.md);;JSON (*.json)</source>
         <translation>Markdown (*.md);;JSON (*.json)</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="752"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="804"/>
         <source>Exported to %1</source>
         <translation>已导出到 %1</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="548"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="588"/>
         <source>%1 (remote)</source>
         <translation>%1（远程）</translation>
     </message>
@@ -1272,7 +1412,7 @@
 <context>
     <name>MarkdownRender</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/common/markdown_render.py" line="71"/>
+        <location filename="../../autoglm_desktop/qt/common/markdown_render.py" line="77"/>
         <source>Copy</source>
         <translation>复制</translation>
     </message>

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from autoglm_desktop.core.chat.store import ChatStore, Conversation
 from autoglm_desktop.core.common.errors import StoreError
+from autoglm_desktop.qt.chat.hint_list import HintListView
 from autoglm_desktop.qt.common.plain_text import plain_message_box
 
 log = logging.getLogger(__name__)
@@ -106,7 +107,8 @@ class ConversationSidebar(QWidget):
         self._search_timer = QTimer(self, singleShot=True, interval=SEARCH_DEBOUNCE_MS)
         self._search_timer.timeout.connect(lambda: self.model.refresh(self.search.text()))
         self.search.textChanged.connect(lambda _text: self._search_timer.start())
-        self.list = QListView()
+        self.search.textChanged.connect(self._update_hint)
+        self.list = HintListView(self.tr("Your chats will appear here."))
         self.list.setModel(self.model)
         self.list.setEditTriggers(QListView.EditTrigger.NoEditTriggers)
         self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -142,6 +144,14 @@ class ConversationSidebar(QWidget):
                 self.list.selectionModel().blockSignals(True)
                 self.list.setCurrentIndex(self.model.index(row))
                 self.list.selectionModel().blockSignals(False)
+
+    def _update_hint(self, query: str) -> None:
+        """What the empty list says: no chat yet, or none that matches the search."""
+        self.list.set_hint(
+            self.tr("No chat matches your search.")
+            if query
+            else self.tr("Your chats will appear here.")
+        )
 
     def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         conversation_id = current.data(ConversationIdRole)

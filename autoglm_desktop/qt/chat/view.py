@@ -29,25 +29,31 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from PySide6.QtCore import QEvent, QPoint, QTimer, QUrl, QUrlQuery, Signal
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, QTimer, QUrl, QUrlQuery, Signal
 from PySide6.QtGui import (
     QColor,
     QDesktopServices,
     QGuiApplication,
+    QPainter,
+    QPaintEvent,
     QPalette,
+    QResizeEvent,
     QTextBlockFormat,
     QTextCharFormat,
     QTextCursor,
     QTextDocument,
 )
-from PySide6.QtWidgets import QTextBrowser, QWidget
+from PySide6.QtWidgets import QFrame, QTextBrowser, QWidget
 
 from autoglm_desktop.core.common.types import MessageStatus, Role
-from autoglm_desktop.qt.chat import reasoning_section
+from autoglm_desktop.qt.chat import block_shapes, reasoning_section
 from autoglm_desktop.qt.common.markdown_render import (
+    CODE_PAD,
     COPY_CODE_SCHEME,
     FinishedBlockSplitter,
     RenderedMarkdown,
+    code_header_background,
+    code_style_background,
     padding_line_html,
     render_markdown,
     render_plain,
@@ -72,6 +78,9 @@ _ENTRY_OVERHEAD_CHARS = 200  # a header, links and margins cost about as much as
 RAW_LINE_CHARS = 2_000  # a streamed line is shown in blocks of at most this many characters
 RAW_KEEP_CHARS = 40_000  # a longer raw reply shows "…" for its start until it is rendered
 _ELLIPSIS = "…"
+MAX_TEXT_WIDTH = 760  # the text column on wide windows, centred (logical pixels)
+USER_INDENT = 72  # the user's messages sit to the right, on a tinted ground
+USER_PAD = 12  # the text inside that ground
 
 
 @dataclass(frozen=True)
@@ -213,6 +222,10 @@ class ChatView(QTextBrowser):
         self.setOpenExternalLinks(False)
         self.document().setUndoRedoEnabled(False)  # an undo stack would grow with every token
         self.document().setDocumentMargin(12)
+        # A borderless page; on wide windows the text keeps a readable width, centred.
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setBackgroundRole(QPalette.ColorRole.Base)
+        self.setAutoFillBackground(True)
         self._end = QTextCursor(self.document())
         self.anchorClicked.connect(self._on_anchor_clicked)
         bar = self.verticalScrollBar()
@@ -932,15 +945,19 @@ class ChatView(QTextBrowser):
         background = self._theme.user_background
         text = entry.text if entry.part is None else entry.text.rstrip("\n")
         body = (
-            f'<p style="background-color:{background}; white-space:pre-wrap; margin:0px;">'
+            f'<p style="background-color:{background}; white-space:pre-wrap; margin:0px; '
+            f'margin-left:{USER_INDENT + USER_PAD}px; margin-right:{USER_PAD}px;">'
             f"{html.escape(text)}</p>"
         )
-        # No table for the shading: see markdown_render._render_code_block.
-        padding = padding_line_html(background, bottom_margin=0)
+        # No table for the shading (see markdown_render._render_code_block): the view paints
+        # a rounded ground under it (block_shapes).
+        padding = padding_line_html(
+            background, bottom_margin=0, left_margin=USER_INDENT + USER_PAD, right_margin=USER_PAD
+        )
         if not entry.first:  # a later part of a long message: it goes on the shading above
             return body + (padding if entry.last else "")
         header = self._header_html(
-            message.header or self.tr("You"), links, color=self._theme.accent
+            message.header or self.tr("You"), links, color=self._theme.accent, right=True
         )
         return header + padding + body + (padding if entry.last else "")
 
@@ -994,11 +1011,12 @@ class ChatView(QTextBrowser):
             return body
         return self._header_html(message.header or self.tr("System"), links="") + body
 
-    def _header_html(self, name: str, links: str, *, color: str = "") -> str:
+    def _header_html(self, name: str, links: str, *, color: str = "", right: bool = False) -> str:
         name_style = f"font-weight:600; color:{color};" if color else "font-weight:600;"
         links_html = f"&nbsp;&nbsp;&nbsp;{links}" if links else ""
+        align = ' align="right"' if right else ""
         return (
-            '<p style="margin-top:16px; margin-bottom:4px;">'
+            f'<p{align} style="margin-top:22px; margin-bottom:6px;">'
             f'<span style="{name_style}">{html.escape(name)}</span>{links_html}</p>'
         )
 
@@ -1147,7 +1165,42 @@ class ChatView(QTextBrowser):
             self.verticalScrollBar().setValue(maximum)
         self._schedule_fill()  # e.g. a short window that does not fill the view yet
 
-    # --- palette ------------------------------------------------------------------------------
+    # --- palette and width --------------------------------------------------------------------
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self.viewport())
+        scrolled = QPointF(-self.horizontalScrollBar().value(), -self.verticalScrollBar().value())
+        block_shapes.paint_shapes(
+            painter,
+            self.document(),
+            offset=scrolled,
+            visible=QRectF(event.rect()),
+            shapes=self._grounds(),
+        )
+        painter.end()
+        super().paintEvent(event)
+
+    def _grounds(self) -> list[block_shapes.Shape]:
+        """The rounded grounds: under the user's messages and under code blocks."""
+        dark = self._theme.dark
+        return [
+            block_shapes.Shape(QColor(self._theme.user_background), pad=USER_PAD, radius=14),
+            block_shapes.Shape(
+                QColor(code_style_background(dark=dark)),
+                pad=CODE_PAD,
+                radius=10,
+                strip=QColor(code_header_background(dark=dark)),
+                border=None if dark else QColor(code_header_background(dark=dark)),
+            ),
+        ]
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        # Also called for the viewport's resizes: the widget's own width decides.
+        margin = self.document().documentMargin()
+        side = max(0, int(self.width() - MAX_TEXT_WIDTH - 2 * margin) // 2)
+        if self.viewportMargins().left() != side:
+            self.setViewportMargins(side, 0, side, 0)
+        super().resizeEvent(event)
 
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)

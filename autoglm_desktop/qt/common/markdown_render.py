@@ -30,6 +30,12 @@ from pygments.util import ClassNotFound
 from PySide6.QtCore import QCoreApplication
 
 COPY_CODE_SCHEME = "copy-code"
+CODE_PAD = 12  # a code block's text sits this far inside its ground (left and right)
+# The strip above a code block (language, Copy) and its text, per theme.
+CODE_HEADER_LIGHT, CODE_LABEL_LIGHT = "#e8ebef", "#57606a"
+CODE_HEADER_DARK, CODE_LABEL_DARK = "#21262d", "#9198a1"
+TABLE_BORDER_LIGHT, TABLE_HEAD_LIGHT = "#d0d7de", "#f0f3f6"
+TABLE_BORDER_DARK, TABLE_HEAD_DARK = "#3d444d", "#21262d"
 LIGHT_CODE_STYLE = "default"
 DARK_CODE_STYLE = "github-dark"
 _SAFE_LINK_SCHEMES = ("http://", "https://")
@@ -111,6 +117,7 @@ def _markdown() -> MarkdownIt:
     md.add_render_rule("code_block", _render_code_block)
     md.add_render_rule("image", _render_image_as_link)
     md.add_render_rule("table_open", _render_table_open)
+    md.add_render_rule("th_open", _render_table_head_cell)
     return md
 
 
@@ -127,27 +134,46 @@ def _render_code_block(
     index = env["first_code_index"] + len(env["code_blocks"])
     env["code_blocks"].append(code)
     dark = env["dark"]
-    label = f"{html.escape(language)}&nbsp;&nbsp;" if language else ""
+    strip = code_header_background(dark=dark)
+    muted = CODE_LABEL_DARK if dark else CODE_LABEL_LIGHT
+    label = f"{html.escape(language)}&nbsp;&nbsp;·&nbsp;&nbsp;" if language else ""
     copy_link = f'<a href="{COPY_CODE_SCHEME}:{index}{env["query"]}">{env["copy_label"]}</a>'
     background = code_style_background(dark=dark)
+    inset = {"left_margin": CODE_PAD, "right_margin": CODE_PAD}
     # Plain blocks with a background, no table: every table is a QTextFrame, and QTextDocument
     # walks all frames of the document on each edit, which would make streaming slower as the
-    # conversation grows. Thin blank lines above and below stand in for padding.
+    # conversation grows. Thin blank lines above and below stand in for padding; a strip on
+    # top names the language and holds the Copy link. The chat view paints a rounded ground
+    # under it all, in the margins left free (see chat/block_shapes.py).
     return (
-        f'<p style="margin-top:8px; margin-bottom:0px; font-size:small;">{label}{copy_link}</p>'
-        f"{padding_line_html(background, bottom_margin=0)}"
-        f'<pre style="background-color:{background}; margin:0px; white-space:pre-wrap;">'
+        f'<p style="margin-top:10px; margin-bottom:0px; font-size:2pt; '
+        f'background-color:{strip}; margin-left:{CODE_PAD}px; margin-right:{CODE_PAD}px;">'
+        "&nbsp;</p>"
+        f'<p style="margin:0px; font-size:small; background-color:{strip}; color:{muted}; '
+        f'margin-left:{CODE_PAD}px; margin-right:{CODE_PAD}px;">{label}{copy_link}</p>'
+        f"{padding_line_html(strip, bottom_margin=0, **inset)}"
+        f"{padding_line_html(background, bottom_margin=0, **inset)}"
+        f'<pre style="background-color:{background}; margin:0px; white-space:pre-wrap; '
+        f'margin-left:{CODE_PAD}px; margin-right:{CODE_PAD}px;">'
         f"{_highlight(code, language, dark=dark)}</pre>"
-        f"{padding_line_html(background, bottom_margin=8)}\n"
+        f"{padding_line_html(background, bottom_margin=10, **inset)}\n"
     )
 
 
-def padding_line_html(background: str, *, bottom_margin: int) -> str:
+def padding_line_html(
+    background: str, *, bottom_margin: int, left_margin: int = 0, right_margin: int = 0
+) -> str:
     """A thin blank line with a background: the top or bottom padding of a shaded block."""
     return (
-        f'<p style="background-color:{background}; font-size:3pt; margin-top:0px; '
-        f'margin-bottom:{bottom_margin}px;">&nbsp;</p>'
+        f'<p style="background-color:{background}; font-size:4pt; margin-top:0px; '
+        f"margin-bottom:{bottom_margin}px; margin-left:{left_margin}px; "
+        f'margin-right:{right_margin}px;">&nbsp;</p>'
     )
+
+
+def code_header_background(*, dark: bool) -> str:
+    """The strip above a code block, with its language and Copy link."""
+    return CODE_HEADER_DARK if dark else CODE_HEADER_LIGHT
 
 
 def _highlight(code: str, language: str, *, dark: bool) -> str:
@@ -183,7 +209,22 @@ def _render_image_as_link(
 def _render_table_open(
     renderer: Any, tokens: Sequence[Token], idx: int, options: Any, env: dict[str, Any]
 ) -> str:
-    return '<table border="1" cellspacing="0" cellpadding="4" style="border-collapse:collapse;">\n'
+    dark = env["dark"]
+    border = TABLE_BORDER_DARK if dark else TABLE_BORDER_LIGHT
+    return (
+        f'<table border="1" cellspacing="0" cellpadding="6" '
+        f'style="border-collapse:collapse; border-color:{border}; margin-top:6px; '
+        f'margin-bottom:10px;">\n'
+    )
+
+
+def _render_table_head_cell(
+    renderer: Any, tokens: Sequence[Token], idx: int, options: Any, env: dict[str, Any]
+) -> str:
+    head = TABLE_HEAD_DARK if env["dark"] else TABLE_HEAD_LIGHT
+    tokens[idx].attrSet("bgcolor", head)
+    rendered: str = renderer.renderToken(tokens, idx, options, env)
+    return rendered
 
 
 # --- streaming ------------------------------------------------------------------------------
