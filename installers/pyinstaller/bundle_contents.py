@@ -83,6 +83,11 @@ EXCLUDED_MODULES = [
     "matplotlib",
     "pytest",
     "readline",
+    # Development tools reached through optional imports (pydantic's mypy plugin, ...).
+    "mypy",
+    "hypothesis",
+    "ast_serialize",
+    "librt",
 ]
 
 _QT_IMPORT = re.compile(r"\bPySide6\.(Qt\w+)")
