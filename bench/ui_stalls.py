@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import gc
 import itertools
 import os
 import random
@@ -44,6 +45,7 @@ from autoglm_desktop.core.common.types import GenerationStats, Role
 from autoglm_desktop.qt.main_window import MainWindow
 
 HEARTBEAT_MS = 5
+FIRST_SECOND_S = 1.0  # from the window showing to the user's first action
 SETTLE_MS = 400  # after an action's result shows, deferred work (layout, lazy loading) still runs
 TOKEN_CHARS = 4
 WORDS = [
@@ -129,11 +131,34 @@ def fill_store(store: ChatStore, *, messages: int, parts: int, title: str, seed:
 # --- measuring --------------------------------------------------------------------------------
 
 
+class CollectorLog:
+    """The cyclic garbage collector's passes that took long (to tell them from other stalls)."""
+
+    def __init__(self, *, at_least_ms: float = 5.0) -> None:
+        self.at_least_ms = at_least_ms
+        self.passes: list[tuple[int, float]] = []  # (generation, ms)
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        took_ms = (time.perf_counter() - self._started) * 1000
+        if took_ms >= self.at_least_ms:
+            self.passes.append((info["generation"], took_ms))
+
+    def take(self) -> str:
+        """The long passes since the last call, as text (empty: none)."""
+        passes, self.passes = self.passes, []
+        return ", ".join(f"gen{g} {ms:.0f} ms" for g, ms in passes)
+
+
 @dataclass
 class Result:
     action: str
     shown_s: float | None  # time until the action's result was on screen (None: not asked)
     lateness_ms: list[float] = field(default_factory=list)
+    collector_passes: str = ""  # long garbage-collector passes during the action (--gc-log)
 
     @property
     def max_stall_ms(self) -> float:
@@ -155,6 +180,7 @@ class Heartbeat:
         self.last_ms = 0.0
         self.lateness: list[float] = []
         self.on_tick: Callable[[], None] | None = None
+        self.collector: CollectorLog | None = None
         self.timer = QTimer(interval=HEARTBEAT_MS, timerType=Qt.TimerType.PreciseTimer)
         self.timer.timeout.connect(self._tick)
         self.timer.start()
@@ -181,6 +207,8 @@ class Heartbeat:
         """Run `start` from the event loop, then the loop until `done()`, then SETTLE_MS more."""
         app.processEvents()
         self.lateness = []
+        if self.collector is not None:
+            self.collector.take()
         started = [0.0]
         shown: list[float] = []
 
@@ -205,6 +233,8 @@ class Heartbeat:
             app.processEvents()
             time.sleep(0.0005)
         result = Result(name, shown[0] - started[0], list(self.lateness))
+        if self.collector is not None:
+            result.collector_passes = self.collector.take()
         print(f"  {name}: {result.shown_s:.3f} s", file=sys.stderr, flush=True)
         return result
 
@@ -293,8 +323,15 @@ def run(args: argparse.Namespace) -> list[Result]:
     window.show()
     # No engine: the bench plays the worker's part (see FakeReply).
     window.controller.requestGenerate.disconnect(window.worker.generate)
-    app.processEvents()
+    # A user's first second: the window prepares what it does after its first paint.
+    settle = time.perf_counter() + FIRST_SECOND_S
+    while time.perf_counter() < settle:
+        app.processEvents()
+        time.sleep(0.005)
     beat = Heartbeat()
+    if args.gc_log:
+        beat.collector = CollectorLog()
+        gc.callbacks.append(beat.collector)
     results: list[Result] = []
     bar = window.chat_view.verticalScrollBar()
     last_answer = args.messages - 1 if args.messages % 2 == 0 else args.messages - 2
@@ -360,6 +397,9 @@ def main() -> int:
     parser.add_argument("--tokens", type=int, default=1000, help="tokens of each fake reply")
     parser.add_argument("--rate", type=float, default=100.0, help="fake reply tokens per second")
     parser.add_argument("--switches", type=int, default=4, help="switches between the chats")
+    parser.add_argument(
+        "--gc-log", action="store_true", help="name the garbage collector's passes over 5 ms"
+    )
     args = parser.parse_args()
     results = run(args)
     print(
@@ -371,7 +411,8 @@ def main() -> int:
     for r in results:
         shown = f"{r.shown_s:.3f}" if r.shown_s is not None else "-"
         cells = (shown, f"{r.max_stall_ms:.1f}", f"{r.p99_ms:.1f}", str(len(r.lateness_ms)))
-        print(f"{r.action:<34}" + "".join(f"{c:>15}" for c in cells))
+        passes = f"   GC: {r.collector_passes}" if r.collector_passes else ""
+        print(f"{r.action:<34}" + "".join(f"{c:>15}" for c in cells) + passes)
     worst = max(r.max_stall_ms for r in results)
     worst_p99 = max(r.p99_ms for r in results)
     opens = [r.shown_s for r in results if r.action.startswith(("open", "switch")) and r.shown_s]

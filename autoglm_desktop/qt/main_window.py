@@ -80,6 +80,7 @@ from autoglm_desktop.qt.chat.prompt_edit import PromptEdit
 from autoglm_desktop.qt.chat.think_switch import ThinkSwitch
 from autoglm_desktop.qt.chat.view import ChatView
 from autoglm_desktop.qt.common.icons import palette_icon
+from autoglm_desktop.qt.common.markdown_render import warm_up as warm_up_markdown
 from autoglm_desktop.qt.common.plain_text import plain_label, plain_tooltip, set_plain_text
 from autoglm_desktop.qt.settings.pane import SettingsPane, confirm_load_anyway
 from autoglm_desktop.qt.workers.background import CallRunner
@@ -201,6 +202,7 @@ class MainWindow(QMainWindow):
         self._forecast_call = CallRunner(self, name="picker speed forecast")
         self.settings_pane.speed_test.measured.connect(lambda _speed: self._forecast_picker())
         self._history_call = CallRunner(self, name="history recovery")
+        self._warm_up_call = CallRunner(self, name="transcript warm-up")
         self._autoload_at_start: bool | None = autoload  # None once the window has shown
         self._open_latest_conversation()
         if self._history_problem is not None:
@@ -935,6 +937,8 @@ class MainWindow(QMainWindow):
             gc.freeze()
             QTimer.singleShot(0, lambda: self._find_models_at_start(autoload=autoload))
             QTimer.singleShot(0, self._continue_downloads)
+            # The first reply or opened conversation would otherwise pay for it.
+            self._warm_up_call.run(warm_up_markdown, on_success=_ignore, on_failure=_ignore)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self._closed:
@@ -948,6 +952,10 @@ class MainWindow(QMainWindow):
             self.engine.close()
             self.store.close()
         super().closeEvent(event)
+
+
+def _ignore(_result: object) -> None:
+    """For background calls whose outcome does not matter (a warm-up)."""
 
 
 def _set_aside_mark(error: StoreError) -> str:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+import threading
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from autoglm_desktop.qt.common import markdown_render
 from autoglm_desktop.qt.common.markdown_render import (
     FinishedBlockSplitter,
     code_style_background,
@@ -169,3 +171,15 @@ def _fences_are_closed(text: str) -> bool:
         elif marker and not (marker.group(1)[0] == "`" and "`" in marker.group(2)):
             open_fence = marker.group(1)
     return not open_fence
+
+
+def test_warm_up_prepares_the_highlighters_from_a_worker_thread() -> None:
+    markdown_render._lexer.cache_clear()
+    worker = threading.Thread(target=markdown_render.warm_up)
+    worker.start()
+    worker.join()
+
+    cached = markdown_render._lexer.cache_info().currsize
+    assert cached == len(set(markdown_render.COMMON_CODE_LANGUAGES))
+    python = markdown_render.render_markdown("```python\nx = 1\n```", dark=True)
+    assert "<span" in python.html  # highlighted
