@@ -531,6 +531,35 @@ def test_find_reaches_a_message_not_rendered_yet(view: ChatView, qtbot: QtBot) -
     assert again.args == [False]
 
 
+@pytest.mark.parametrize("position", ["rendered", "far up"])
+def test_find_unfolds_a_thinking_section_that_holds_the_match(
+    view: ChatView, qtbot: QtBot, position: str
+) -> None:
+    messages = numbered_conversation(400)
+    index = len(messages) - 1 if position == "rendered" else 5
+    thinker = messages[index]
+    messages[index] = ViewMessage(
+        message_id=thinker.message_id,
+        role=Role.ASSISTANT,
+        text=thinker.text,
+        reasoning="First I weigh the zebra crossing rule.",
+        reasoning_s=3.0,
+    )
+    view.set_messages(messages)
+    qtbot.waitUntil(lambda: view.verticalScrollBar().maximum() > 0, timeout=WAIT_MS)
+    assert "zebra" not in view.toPlainText()  # folded, or not rendered
+
+    with qtbot.waitSignal(view.searchFinished, timeout=WAIT_MS) as found:
+        view.find_text("Zebra crossing")
+
+    assert found.args == [True]
+    assert view.textCursor().selectedText() == "zebra crossing"
+    assert "First I weigh the zebra crossing rule." in view.toPlainText()  # unfolded
+    with qtbot.waitSignal(view.searchFinished, timeout=WAIT_MS) as again:
+        view.find_text("zebra crossing")  # no other match above
+    assert again.args == [False]
+
+
 def test_find_in_the_rendered_part_and_a_miss(view: ChatView, qtbot: QtBot) -> None:
     view.set_messages(numbered_conversation(2000))
     with qtbot.waitSignal(view.searchFinished, timeout=WAIT_MS) as near:

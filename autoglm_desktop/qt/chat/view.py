@@ -417,7 +417,15 @@ class ChatView(QTextBrowser):
         if self.find(text, flags):
             self.searchFinished.emit(True)
         elif self._stream is None:
-            start = self._first_shown - 1 if backward else self._last_shown
+            # Nothing visible matches past the cursor: look on in the messages' texts, folded
+            # Thinking sections included, from the entry at the cursor on.
+            here = self._entry_index_at(self.textCursor().position())
+            if here is None:
+                start = self._last_shown - 1 if backward else self._first_shown
+            elif backward and self._folded_reasoning_matches(self._entries[here], text):
+                start = here  # its Thinking section lies above the cursor
+            else:
+                start = here + (-1 if backward else 1)
             self._search = _Search(text, backward, start)
             self._search_step()
         else:
@@ -527,6 +535,28 @@ class ChatView(QTextBrowser):
             return
         self._replace_range(start, self._document_end(), "")
         self._insert_entries(self._document_end(), entries)
+
+    def _folded_reasoning_matches(self, entry: _Entry, text: str) -> bool:
+        item = entry.item
+        return (
+            isinstance(item, ViewMessage)
+            and entry.first
+            and text.casefold() in item.reasoning.casefold()
+            and not self._reasoning_expanded(entry)
+        )
+
+    def _entry_index_at(self, position: int) -> int | None:
+        """The index of the rendered entry holding document `position` (None: none)."""
+        block = self.document().findBlock(position)
+        while block.isValid() and block.userState() < 0:
+            block = block.previous()
+        if not block.isValid():
+            return None
+        key = block.userState()
+        return next(
+            (i for i in range(self._first_shown, self._last_shown) if self._entries[i].key == key),
+            None,
+        )
 
     def _entry_start(self, key: int) -> int | None:
         """The end of the block before the rendered entry `key`; None when not rendered."""
@@ -883,6 +913,9 @@ class ChatView(QTextBrowser):
             self._search = None
             self.searchFinished.emit(False)
             return
+        entry = self._entries[index]
+        if self._folded_reasoning_matches(entry, search.text):
+            entry.reasoning_open = True  # the match is in its folded Thinking section
         self._show_window_at(index, at_end=search.backward)
         end = QTextCursor.MoveOperation.End if search.backward else QTextCursor.MoveOperation.Start
         self.moveCursor(end)
@@ -1237,9 +1270,15 @@ def _utf16_len(text: str) -> int:
 
 
 def _entry_text(entry: _Entry) -> str:
-    """What a search looks into: the message's text (Markdown) or the notice, casefolded."""
+    """What a search looks into, casefolded.
+
+    A notice's text, or a message's header, Thinking section (with its first part) and text.
+    """
     item = entry.item
-    return (entry.text if isinstance(item, _Notice) else f"{item.header}\n{entry.text}").casefold()
+    if isinstance(item, _Notice):
+        return item.text.casefold()
+    reasoning = item.reasoning if entry.first else ""
+    return f"{item.header}\n{reasoning}\n{entry.text}".casefold()
 
 
 def _entry_cost(entry: _Entry) -> int:
