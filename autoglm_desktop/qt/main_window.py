@@ -79,6 +79,7 @@ from autoglm_desktop.qt.chat.model_bar import ModelBar
 from autoglm_desktop.qt.chat.prompt_edit import PromptEdit
 from autoglm_desktop.qt.chat.think_switch import ThinkSwitch
 from autoglm_desktop.qt.chat.view import ChatView
+from autoglm_desktop.qt.common.colors import is_dark
 from autoglm_desktop.qt.common.icons import palette_icon
 from autoglm_desktop.qt.common.markdown_render import warm_up as warm_up_markdown
 from autoglm_desktop.qt.common.plain_text import plain_label, plain_tooltip, set_plain_text
@@ -95,16 +96,18 @@ COMPOSER_MAX_WIDTH = 800  # the message box on wide windows, as wide as the tran
 _OWN_SOURCES = (ModelSource.APP, ModelSource.IMPORTED, ModelSource.FOLDER)
 
 
+# (background, border, text) of the error banner, per theme.
+_ERROR_LIGHT = ("#fdecea", "#f5c2c0", "#611a15")
+_ERROR_DARK = ("#3d1f1f", "#7a3431", "#f7d4d1")
+
+
 class ErrorBanner(QFrame):
     """A dismissable strip above the prompt box for problems the user should read."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("errorBanner")
-        self.setStyleSheet(
-            "#errorBanner { background: #fdecea; border: 1px solid #f5c2c0; border-radius: 4px; }"
-            "#errorBanner QLabel { color: #611a15; }"
-        )
+        self._follow_theme()
         self.label = plain_label()  # errors quote models' and files' text: never HTML
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -118,6 +121,20 @@ class ErrorBanner(QFrame):
     def show_message(self, text: str) -> None:
         set_plain_text(self.label, text)
         self.show()
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self._follow_theme()
+
+    def _follow_theme(self) -> None:
+        background, border, text = _ERROR_DARK if is_dark(self.palette()) else _ERROR_LIGHT
+        style = (
+            f"#errorBanner {{ background: {background}; border: 1px solid {border}; "
+            f"border-radius: 4px; }} #errorBanner QLabel {{ color: {text}; }}"
+        )
+        if style != self.styleSheet():  # setting it changes the palette again
+            self.setStyleSheet(style)
 
 
 class EditMessageDialog(QDialog):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QObject, Slot
+from PySide6.QtGui import QColor, QPalette
 from pytestqt.qtbot import QtBot
 from test_main_window import (
     LOAD_TIMEOUT_MS,
@@ -181,3 +182,19 @@ def test_history_failure_on_the_first_message_is_reported_once(
         assert not window.controller.reply_running
     finally:
         window.close()
+
+
+def test_the_error_banner_follows_the_colour_scheme(qtbot: QtBot) -> None:
+    banner = ErrorBanner()
+    qtbot.addWidget(banner)
+    light = banner.styleSheet()
+    dark = QPalette()
+    dark.setColor(QPalette.ColorRole.Window, QColor("#202020"))
+    dark.setColor(QPalette.ColorRole.WindowText, QColor("#e0e0e0"))
+
+    banner.setPalette(dark)
+
+    assert banner.styleSheet() != light
+    assert "#3d1f1f" in banner.styleSheet()  # a dark red ground, not a light pink one
+    banner.setPalette(QPalette(QColor("#f0f0f0")))
+    assert banner.styleSheet() == light
