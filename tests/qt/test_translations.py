@@ -34,6 +34,10 @@ def test_chinese_translation_applies_to_the_main_window(qtbot: QtBot, app_home: 
         assert window.sidebar.new_button.text() == "新对话"
         assert window.send_button.text() == "发送"
         assert window.model_bar.action_button.text() in {"加载", "卸载"}
+        window.controller.new_conversation()  # stored with the core's English default title
+        titles = window.sidebar.model
+        qtbot.waitUntil(lambda: titles.rowCount() == 1)
+        assert titles.index(0, 0).data() == "新对话"
         window.close()
     finally:
         for translator in translators:

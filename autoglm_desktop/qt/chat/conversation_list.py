@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from autoglm_desktop.core.chat.store import ChatStore, Conversation
+from autoglm_desktop.core.chat.store import DEFAULT_TITLE, ChatStore, Conversation
 from autoglm_desktop.core.common.errors import StoreError
 from autoglm_desktop.qt.chat.hint_list import HintListView
 from autoglm_desktop.qt.common.plain_text import plain_message_box
@@ -70,7 +70,9 @@ class ConversationListModel(QAbstractListModel):
             return None
         conversation = self._rows[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return conversation.title
+            # The store names untitled chats in English; show that name in the UI's language.
+            title = conversation.title
+            return self.tr("New chat") if title == DEFAULT_TITLE else title
         if role == Qt.ItemDataRole.ToolTipRole:
             updated = time.strftime("%Y-%m-%d %H:%M", time.localtime(conversation.updated_at))
             return self.tr("%n message(s), last active %1", "", conversation.message_count).replace(
