@@ -27,7 +27,7 @@ from autoglm_desktop.core.planning.speed_forecast import (
 )
 
 PROFILE_FILE = "speed_profile.json"
-PROFILE_VERSION = 2
+PROFILE_VERSION = 3  # 3: writing costs per type from memory, attention, shared KV heads
 
 
 @dataclass(frozen=True)
@@ -150,5 +150,6 @@ def _coefficients_from(entry: Any) -> SpeedCoefficients:
         prompt_fixed=float(entry["prompt_fixed"]),
         prompt_per_layer=float(entry["prompt_per_layer"]),
         prompt_per_weight={str(k): float(v) for k, v in entry["prompt_per_weight"].items()},
-        decode_memory_per_byte=float(entry.get("decode_memory_per_byte", 0.0)),
+        decode_per_shared_kv_layer=float(entry["decode_per_shared_kv_layer"]),
+        prompt_per_shared_kv_layer=float(entry["prompt_per_shared_kv_layer"]),
     )
