@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# bench/speed_forecast.py on the lent GPU machine (CUDA build of llama.cpp, no network).
+# bench/speed_forecast.py on the lent GPU machine (CUDA build of llama.cpp, no network): all
+# cores with the GPU (every layer there, and half of them), then two cores alone (taskset).
 #
 # Here, first: bash /work/shared/gpu/build-llama-cuda.sh, plus platformdirs into .gpuwork/whl
 # (see bench/gpu_validation.sh). There, with .gpuwork carried, from the checkout root:
@@ -7,13 +8,14 @@
 #   bash bench/speed_forecast_gpu.sh [speed_forecast.py options]
 #
 # The real SmolLM2 and Gemma files cannot travel (64 MiB): synthetic models of their shapes
-# stand in for them. The table goes to $OUT/speed_forecast_gpu.txt.
+# stand in for them (--models smollm2-shape,gemma-shape,0.5b,1b,3b). The tables go to
+# $OUT/speed_forecast_gpu.txt and $OUT/speed_forecast_2cores.txt.
 set -uo pipefail
 OUT=${OUT:-/tmp/speed-forecast}
 mkdir -p "$OUT"
 BUDGET=${BUDGET:-300} bash .gpuwork/device-build.sh build > /tmp/device-build.txt 2>&1
 rc=$?
-tail -n 5 /tmp/device-build.txt
+tail -n 3 /tmp/device-build.txt
 if [ $rc != 0 ]; then
     gzip -c /tmp/device-build.txt > "$OUT/device-build.txt.gz"
     exit $rc
@@ -22,5 +24,8 @@ fi
 export PYTHONPATH=/tmp/site:$PWD LD_PRELOAD=/tmp/site/llama_cpp/lib/libllama.so PYTHONUNBUFFERED=1
 export AUTOGLM_HOME=/tmp/autoglm-home
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
-lscpu | grep -E "Model name|^CPU\(s\)" || true
-python3 bench/speed_forecast.py --gpu "$@" 2>&1 | tee "$OUT/speed_forecast_gpu.txt"
+lscpu | grep -E "Model name|^CPU\(s\)|L3" || true
+python3 bench/speed_forecast.py --gpu --remeasure --threads "$(nproc)" "$@" 2>&1 \
+    | tee "$OUT/speed_forecast_gpu.txt"
+taskset -c 0,1 python3 bench/speed_forecast.py --remeasure --threads 2 "$@" 2>&1 \
+    | tee "$OUT/speed_forecast_2cores.txt"

@@ -24,9 +24,13 @@ from autoglm_desktop.core.planning.speed_forecast import (
     GpuSpeed,
     SpeedCoefficients,
     Workload,
+    attended_cells,
     coefficients_at,
+    decode_terms,
     forecast_speed,
     measured_type,
+    prompt_terms,
+    repeating_layers_on_gpu,
     workload_of,
 )
 from autoglm_desktop.core.planning.speed_measurement import (
@@ -100,15 +104,24 @@ def test_fit_recovers_the_costs_that_made_the_timings(tmp_path: Path) -> None:
         prompt_fixed=1e-5,
         prompt_per_layer=2e-6,
         prompt_per_weight={kind: (2 - i / 20) * 1e-11 for i, kind in enumerate(MEASURED_TYPES)},
+        decode_per_shared_kv_layer=1e-5,
+        prompt_per_shared_kv_layer=5e-7,
     )
-    samples = []
-    for path, work in _calibration_workloads(tmp_path):
+    samples = {}
+    for name, (path, work) in _calibration_workloads(tmp_path).items():
         forecast = forecast_speed(workload=work, profile=[truth], threads=2)
         assert forecast is not None
         decode, prompt = 1 / forecast.decode_tokens_per_s, 1 / forecast.prompt_tokens_per_s
-        samples.append((work, _timing(path, decode, prompt)))
-    fitted = fit_coefficients(threads=2, samples=samples)
-    for field in ("decode_fixed", "decode_per_layer", "decode_per_vocab", "prompt_per_layer"):
+        samples[name] = (work, _timing(path, decode, prompt))
+    fitted = fit_coefficients(
+        threads=2,
+        writing=[s for name, s in samples.items() if not name.startswith("type-")],
+        reading=[s for name, s in samples.items() if not name.startswith("stream-")],
+    )
+    for field in (
+        "decode_fixed", "decode_per_layer", "decode_per_vocab", "decode_per_shared_kv_layer",
+        "prompt_per_layer", "prompt_per_shared_kv_layer",
+    ):  # fmt: skip
         assert math.isclose(getattr(fitted, field), getattr(truth, field), rel_tol=1e-3), field
     for kind in MEASURED_TYPES:
         assert math.isclose(fitted.decode_per_byte[kind], truth.decode_per_byte[kind], rel_tol=1e-3)
@@ -117,15 +130,28 @@ def test_fit_recovers_the_costs_that_made_the_timings(tmp_path: Path) -> None:
         )
 
 
-def _calibration_workloads(tmp_path: Path) -> list[tuple[Path, Workload]]:
-    found = []
+def _calibration_workloads(tmp_path: Path) -> dict[str, tuple[Path, Workload]]:
+    found = {}
     for name, model in calibration_models().items():
-        # Small stand-ins of the same kinds: the fit only needs the workloads.
+        # Small stand-ins of the same kinds (the fit only needs the workloads), with as many
+        # layers as the real ones.
+        shared = model.head_count_kv(0) < model.n_head
         small = replace(model, n_layer=min(model.n_layer, 3), n_embd=256, n_ff=512, n_head=4,
-                        n_head_kv=4, vocab_size=min(model.vocab_size, 4096))  # fmt: skip
+                        n_head_kv=1 if shared else 4,
+                        vocab_size=min(model.vocab_size, 4096))  # fmt: skip
         path = write_synthetic_gguf(tmp_path / f"{name}.gguf", small)
         work = workload_of(read_gguf_info(path))
-        found.append((path, replace(work, n_layer=model.n_layer, n_vocab=model.vocab_size)))
+        scale = model.n_layer // small.n_layer
+        found[name] = (
+            path,
+            replace(
+                work,
+                n_layer=model.n_layer,
+                n_vocab=model.vocab_size,
+                layer_ops=work.layer_ops * scale,
+                shared_kv_layers=work.shared_kv_layers * scale,
+            ),
+        )
     return found
 
 
@@ -141,12 +167,12 @@ def test_gpu_fit_recovers_the_gpu_costs_and_the_cost_of_sending_weights(tmp_path
             threads=2, decode_fixed=2e-4, decode_per_layer=1e-5, decode_per_vocab=1e-9,
             decode_per_byte=dict.fromkeys(MEASURED_TYPES, 3e-13), prompt_fixed=2e-6,
             prompt_per_layer=1e-7, prompt_per_weight=dict.fromkeys(MEASURED_TYPES, 2e-15),
-            decode_memory_per_byte=3e-13,
+            decode_per_shared_kv_layer=2e-5, prompt_per_shared_kv_layer=1e-7,
         ),
         upload_per_byte=4e-11,
     )  # fmt: skip
     samples = []
-    for path, work in _calibration_workloads(tmp_path):
+    for path, work in _calibration_workloads(tmp_path).values():
         for layers in (ALL_LAYERS, 0):
             forecast = forecast_speed(
                 workload=work, profile=[cpu], threads=2, gpu=truth, gpu_layers=layers
@@ -161,7 +187,10 @@ def test_gpu_fit_recovers_the_gpu_costs_and_the_cost_of_sending_weights(tmp_path
         without_layers=samples[-1],
     )
     assert math.isclose(fitted.upload_per_byte, truth.upload_per_byte, rel_tol=1e-3)
-    for field in ("decode_fixed", "decode_per_layer", "decode_per_vocab", "prompt_per_layer"):
+    for field in (
+        "decode_fixed", "decode_per_layer", "decode_per_vocab", "prompt_per_layer",
+        "decode_per_shared_kv_layer",
+    ):  # fmt: skip
         assert math.isclose(
             getattr(fitted.coefficients, field), getattr(truth.coefficients, field), rel_tol=1e-3
         ), field
@@ -182,30 +211,89 @@ def test_fit_never_gives_a_negative_cost(tmp_path: Path) -> None:
     work = workload_of(read_gguf_info(write_synthetic_gguf(tmp_path / "m.gguf", model)))
     # Bigger models that are *faster*: no non-negative costs explain that exactly.
     samples = [
-        (replace(work, n_layer=layers), _timing(tmp_path / "m.gguf", 1e-3 / layers, 1e-4 / layers))
+        (
+            replace(work, n_layer=layers, layer_ops=work.layer_ops * layers),
+            _timing(tmp_path / "m.gguf", 1e-3 / layers, 1e-4 / layers),
+        )
         for layers in (1, 2, 4, 8)
     ]
-    fitted = fit_coefficients(threads=2, samples=samples)
+    fitted = fit_coefficients(threads=2, writing=samples, reading=samples)
     values = [fitted.decode_fixed, fitted.decode_per_layer, fitted.decode_per_vocab]
     values += [*fitted.decode_per_byte.values(), *fitted.prompt_per_weight.values()]
     assert all(value >= 0 for value in values)
 
 
-def test_no_weight_type_is_read_faster_than_the_memory_streams(tmp_path: Path) -> None:
-    in_cache = SpeedCoefficients(
-        threads=1, decode_fixed=0.0, decode_per_layer=0.0, decode_per_vocab=0.0,
-        decode_per_byte={"q4_0": 1e-11, "q8_0": 5e-10},
-    )  # fmt: skip
-    from_memory = replace(in_cache, decode_memory_per_byte=1e-10)
-    model = SyntheticModel(n_layer=2, weight_type="q4_0", **SMALL)  # type: ignore[arg-type]
+def test_a_cost_no_calibration_model_exercises_is_zero(tmp_path: Path) -> None:
+    model = SyntheticModel(n_layer=2, **SMALL)  # type: ignore[arg-type]  # no shared KV heads
     work = workload_of(read_gguf_info(write_synthetic_gguf(tmp_path / "m.gguf", model)))
-    fast = forecast_speed(workload=work, profile=[in_cache], threads=1)
-    bound = forecast_speed(workload=work, profile=[from_memory], threads=1)
-    assert fast is not None and bound is not None
-    total = sum(work.bytes_per_token.values())
-    assert bound.decode_tokens_per_s == pytest.approx(1 / (total * 1e-10))
-    assert fast.decode_tokens_per_s == pytest.approx(1 / (total * 1e-11))
-    assert from_memory.decode_byte_costs()["q8_0"] == 5e-10  # a slow kernel stays slow
+    samples = [
+        (replace(work, n_vocab=vocab), _timing(tmp_path / "m.gguf", 1e-3 + vocab * 1e-9, 1e-4))
+        for vocab in (512, 4096, 32768)
+    ]
+    fitted = fit_coefficients(threads=2, writing=samples, reading=samples)
+    assert fitted.decode_per_shared_kv_layer == 0.0
+    assert fitted.decode_per_byte["q4_k"] == 0.0
+    assert math.isclose(fitted.decode_per_vocab * 32768, 32768e-9, rel_tol=0.05)
+
+
+def test_attention_reads_the_kv_cache_in_blocks_of_cells(tmp_path: Path) -> None:
+    # Grouped-query attention: 8 query heads of 32 on 2 KV heads.
+    model = SyntheticModel(n_layer=3, n_embd=256, n_head=8, n_head_kv=2, n_ff=512)
+    work = workload_of(read_gguf_info(write_synthetic_gguf(tmp_path / "m.gguf", model)))
+    assert (work.query_width, work.kv_width, work.shared_kv_layers) == (3 * 256, 3 * 128, 3)
+    assert [attended_cells(n) for n in (1, 256, 257, 1000)] == [256, 256, 512, 1024]
+    # Writing after a 256-token prompt: K and V (2 bytes each) of 512 cells in every layer.
+    assert work.kv_bytes_per_token(256) == 3 * 128 * 2 * 512
+    # Reading it: each query against the 256 cells of the batch, for QK and for V.
+    assert work.attention_weights(256) == 2 * 3 * 256 * 256
+    terms = decode_terms(work, context_tokens=256)
+    f16 = 4 + MEASURED_TYPES.index("f16")
+    assert terms[f16] == work.kv_bytes_per_token(256)  # the cache counts as 16-bit floats
+    assert terms[:4] == [1.0, 3.0, 3.0, float(model.vocab_size)]
+    assert prompt_terms(work, prompt_tokens=256)[3 + MEASURED_TYPES.index("f16")] == (
+        work.attention_weights(256)
+    )
+
+
+def test_a_gemma_layer_counts_its_extra_norms(tmp_path: Path) -> None:
+    llama = SyntheticModel(n_layer=4, **SMALL)  # type: ignore[arg-type]
+    gemma = replace(llama, arch="gemma3", sliding_window=512, swa_pattern=6)
+    units = [
+        workload_of(read_gguf_info(write_synthetic_gguf(tmp_path / f"{m.arch}.gguf", m)))
+        for m in (llama, gemma)
+    ]
+    assert units[0].layer_units == 4.0  # a Llama layer is the unit
+    # Four more norms of two operations each: (22 + 8) / 22 Llama layers apiece.
+    assert units[1].layer_units == pytest.approx(4 * 30 / 22)
+
+
+def test_mixed_weight_types_are_counted_apart(tmp_path: Path) -> None:
+    model = SyntheticModel(
+        n_layer=2, n_embd=256, n_head=4, n_head_kv=4, n_ff=512, weight_type="q4_k",
+        tensor_types=(("token_embd", "q8_0"), ("ffn_down", "q6_k")),
+    )  # fmt: skip
+    work = workload_of(read_gguf_info(write_synthetic_gguf(tmp_path / "m.gguf", model)))
+    assert work.output_weights == {"q8_0": 256 * model.vocab_size}
+    assert work.weights_per_token == {"q4_k": 2 * (4 * 256 * 256 + 2 * 256 * 512),
+                                      "q6_k": 2 * 512 * 256}  # fmt: skip
+
+
+def test_any_offload_puts_the_output_layer_on_the_gpu_first(tmp_path: Path) -> None:
+    model = SyntheticModel(n_layer=4, **SMALL)  # type: ignore[arg-type]
+    work = workload_of(read_gguf_info(write_synthetic_gguf(tmp_path / "m.gguf", model)))
+    assert [repeating_layers_on_gpu(work, n) for n in (0, 1, 2, 5, 999)] == [0, 0, 1, 4, 4]
+    cpu = SpeedCoefficients(
+        threads=1, decode_fixed=1e-3, decode_per_layer=0, decode_per_vocab=1e-8,
+        decode_per_byte=dict.fromkeys(MEASURED_TYPES, 1e-9),
+    )  # fmt: skip
+    gpu = GpuSpeed(name="GPU", coefficients=replace(cpu, decode_per_vocab=0), upload_per_byte=0)
+    speeds = [
+        forecast_speed(workload=work, profile=[cpu], threads=1, gpu=gpu, gpu_layers=n)
+        for n in (0, 1)
+    ]
+    # One "layer": no repeating layer moves, but the output layer's costs become the GPU's.
+    assert speeds[0] is not None and speeds[1] is not None
+    assert speeds[1].decode_tokens_per_s > speeds[0].decode_tokens_per_s
 
 
 def test_thread_counts_between_measured_ones_are_interpolated() -> None:

@@ -79,6 +79,10 @@ class SyntheticModel:
     head_dim: int | None = None  # key/value length; None: n_embd // n_head (written if set)
     vocab_size: int = 512
     weight_type: str = "q8_0"  # a key of WEIGHT_TYPES (norms are always f32)
+    # Other types for some matrices, as quantisers mix them ("Q4_K_M"): (name part, type) pairs,
+    # e.g. (("token_embd", "q8_0"), ("ffn_down", "q6_k")); the first pair whose part is in a
+    # tensor's name wins.
+    tensor_types: tuple[tuple[str, str], ...] = ()
     n_ctx_train: int = 4096
     sliding_window: int | None = None  # gemma3: the window of its sliding-window layers
     swa_pattern: int | tuple[bool, ...] | None = None  # {arch}.attention.sliding_window_pattern
@@ -94,18 +98,19 @@ class SyntheticModel:
     def __post_init__(self) -> None:
         if self.arch not in ARCHITECTURES:
             raise ValueError(f"arch must be one of {ARCHITECTURES}")
-        if self.weight_type not in WEIGHT_TYPES:
-            raise ValueError(f"weight_type must be one of {sorted(WEIGHT_TYPES)}")
+        for kind in (self.weight_type, *(kind for _, kind in self.tensor_types)):
+            if kind not in WEIGHT_TYPES:
+                raise ValueError(f"weight types must be among {sorted(WEIGHT_TYPES)}")
         if self.vocab_size < MIN_VOCAB_SIZE + len(self.added_tokens):
             raise ValueError(f"vocab_size must be at least {MIN_VOCAB_SIZE} + the added tokens")
         if {self.bos_token, self.eos_token} - {"<|endoftext|>", *self.added_tokens}:
             raise ValueError("bos_token and eos_token must be tokens of the vocabulary")
         if isinstance(self.n_head_kv, tuple) and len(self.n_head_kv) != self.n_layer:
             raise ValueError("n_head_kv needs one value per layer")
-        block, _ = gguf.GGML_QUANT_SIZES[self.qtype]
-        for width in (self.n_embd, self.n_ff, self.n_head * self.key_length):
-            if width % block:
-                raise ValueError(f"{width} is not a multiple of {self.weight_type}'s block {block}")
+        for spec in self.tensor_specs():
+            block, _ = gguf.GGML_QUANT_SIZES[spec.qtype]
+            if spec.shape[0] % block:
+                raise ValueError(f"{spec.name}'s rows are not a multiple of its type's block")
 
     @property
     def added_tokens(self) -> tuple[str, ...]:
@@ -114,6 +119,13 @@ class SyntheticModel:
     @property
     def qtype(self) -> gguf.GGMLQuantizationType:
         return WEIGHT_TYPES[self.weight_type][0]
+
+    def qtype_of(self, tensor_name: str) -> gguf.GGMLQuantizationType:
+        """The type of matrix ``tensor_name``: its ``tensor_types`` entry, else the model's."""
+        for part, kind in self.tensor_types:
+            if part in tensor_name:
+                return WEIGHT_TYPES[kind][0]
+        return self.qtype
 
     @property
     def key_length(self) -> int:
@@ -124,24 +136,29 @@ class SyntheticModel:
 
     def tensor_specs(self) -> list[TensorSpec]:
         """Every tensor, in file order."""
-        f32, qt, embd, hd = QT.F32, self.qtype, self.n_embd, self.key_length
-        specs = [TensorSpec("token_embd.weight", (embd, self.vocab_size), qt)]
+        f32, embd, hd = QT.F32, self.n_embd, self.key_length
+        specs = [self._matrix("token_embd.weight", (embd, self.vocab_size))]
         for il in range(self.n_layer):
             kv_width = self.head_count_kv(il) * hd
 
-            def t(suffix: str, shape: tuple[int, ...], qtype: QT, il: int = il) -> TensorSpec:
-                return TensorSpec(f"blk.{il}.{suffix}", shape, qtype)
+            def t(
+                suffix: str, shape: tuple[int, ...], qtype: QT | None = None, il: int = il
+            ) -> TensorSpec:
+                name = f"blk.{il}.{suffix}"
+                if qtype is None:
+                    return self._matrix(name, shape)
+                return TensorSpec(name, shape, qtype)
 
             specs += [
                 t("attn_norm.weight", (embd,), f32),
-                t("attn_q.weight", (embd, self.n_head * hd), qt),
-                t("attn_k.weight", (embd, kv_width), qt),
-                t("attn_v.weight", (embd, kv_width), qt),
-                t("attn_output.weight", (self.n_head * hd, embd), qt),
+                t("attn_q.weight", (embd, self.n_head * hd)),
+                t("attn_k.weight", (embd, kv_width)),
+                t("attn_v.weight", (embd, kv_width)),
+                t("attn_output.weight", (self.n_head * hd, embd)),
                 t("ffn_norm.weight", (embd,), f32),
-                t("ffn_gate.weight", (embd, self.n_ff), qt),
-                t("ffn_up.weight", (embd, self.n_ff), qt),
-                t("ffn_down.weight", (self.n_ff, embd), qt),
+                t("ffn_gate.weight", (embd, self.n_ff)),
+                t("ffn_up.weight", (embd, self.n_ff)),
+                t("ffn_down.weight", (self.n_ff, embd)),
             ]
             if self.arch == "gemma3":
                 specs += [
@@ -152,8 +169,11 @@ class SyntheticModel:
                 ]
         specs.append(TensorSpec("output_norm.weight", (embd,), f32))
         if not self.tied_embeddings:
-            specs.append(TensorSpec("output.weight", (embd, self.vocab_size), qt))
+            specs.append(self._matrix("output.weight", (embd, self.vocab_size)))
         return specs
+
+    def _matrix(self, name: str, shape: tuple[int, ...]) -> TensorSpec:
+        return TensorSpec(name, shape, self.qtype_of(name))
 
     def layer_bytes(self) -> list[int]:
         totals = [0] * self.n_layer

@@ -1,19 +1,25 @@
 """How fast a model will read prompts and write tokens on this PC, from its GGUF header alone.
 
-The cost of one token on the CPU is modelled as llama.cpp spends it:
+The cost of one token is modelled as llama.cpp spends it:
 
-    decode  = fixed + per_layer * layers + per_vocab * vocabulary
-              + sum over weight types of (bytes of that type read per token) * seconds_per_byte
-    prompt  = fixed + per_layer * layers                          (per prompt token)
-              + sum over weight types of (weights of that type) * seconds_per_weight
-              + the output matrix once per prompt
+    decode = fixed + per_layer * layers + per_shared_kv_layer * layers whose heads share KV
+             + per_vocab * vocabulary
+             + sum over weight types of (bytes of that type read per token) * seconds_per_byte
+    prompt = fixed + per_layer * layers + per_shared_kv_layer * ...       (per prompt token)
+             + sum over weight types of (weights of that type) * seconds_per_weight
+             + (the output matrix read once, and one token sampled) / prompt tokens
 
-Writing a token reads every weight once (a matrix-vector product per tensor, bound by memory
-and by the dequantising kernels of each type); reading a prompt multiplies whole batches (bound
-by arithmetic), and computes the vocabulary's logits for the last token only. The coefficients
-are this PC's own, measured by :mod:`speed_profile` on synthetic models of each weight type at
-a few thread counts; a thread count between two measured ones gets interpolated coefficients.
-Attention over a long context is left out: the forecast is for a conversation's early turns.
+Writing a token streams every weight once from memory (a matrix-vector product per tensor):
+its cost per byte is measured per weight type on models too big for the CPU's caches, since
+the memory and the kernel that unpacks each type work together, neither alone sets the pace.
+Reading a prompt multiplies whole batches (bound by arithmetic, per type); the vocabulary's
+logits are computed for its last token only. Attention is a product with the KV cache (16-bit
+floats), counted as such: the cache read per written token (K and V of every cell in use), and
+query × cell products per prompt token. The fixed costs per token and per layer (graph, thread
+barriers, sampling) and the cost per vocabulary entry are this PC's too; a layer whose query
+heads share KV heads (grouped-query attention) costs extra, notably on GPUs. The coefficients
+are measured by :mod:`speed_measurement` at a few thread counts; a thread count between two
+measured ones gets interpolated coefficients.
 """
 
 from __future__ import annotations
@@ -57,6 +63,13 @@ _RELATIVES = {
     "iq3_xxs": "q3_k",
     "iq3_s": "q3_k",
 }
+KV_CACHE_TYPE = "f16"  # llama.cpp's default KV cache type
+# Graph operations of a layer besides one per weight: rope ×2, KV cache copies ×2, QK, softmax,
+# weighted V, its copy, two residual additions and the FFN's gate (llama.cpp's graphs).
+ATTENTION_AND_GLUE_OPS = 11
+LLAMA_LAYER_OPS = 22  # a Llama layer: the above, 7 matrices, 2 norms of 2 operations each
+KV_CELL_BLOCK = 256  # llama.cpp attends to the cells in use rounded up to this many
+DEFAULT_PROMPT_TOKENS = 256
 
 
 def measured_type(type_name: str) -> str | None:
@@ -77,6 +90,21 @@ class Workload:
     weights_per_token: Mapping[str, int]  # weights multiplied per prompt token, by type
     output_weights: Mapping[str, int]  # the output matrix, multiplied once per prompt
     output_bytes: Mapping[str, int] = field(default_factory=dict)  # its part of bytes_per_token
+    query_width: int = 0  # query heads × key length, summed over the layers
+    kv_width: int = 0  # KV heads × (key + value length), summed over the layers
+    shared_kv_layers: int = 0  # layers whose query heads share KV heads
+    layer_ops: int = 0  # graph operations of all layers; 0: Llama's per layer
+
+    @property
+    def layer_units(self) -> float:
+        """The layers, in Llama layers' worth of graph operations.
+
+        Each operation costs a thread barrier on the CPU, a kernel on the GPU: a Gemma 3
+        layer, with four more norms, counts 1.4.
+        """
+        if not self.layer_ops:
+            return float(self.n_layer)
+        return self.layer_ops / LLAMA_LAYER_OPS
 
     @property
     def layer_bytes(self) -> dict[str, int]:
@@ -85,6 +113,20 @@ class Workload:
             kind: amount - self.output_bytes.get(kind, 0)
             for kind, amount in self.bytes_per_token.items()
         }
+
+    def kv_bytes_per_token(self, context_tokens: int) -> int:
+        """KV cache read to write one token after ``context_tokens`` (16-bit K and V)."""
+        return 2 * self.kv_width * attended_cells(context_tokens + 1)
+
+    def attention_weights(self, prompt_tokens: int) -> int:
+        """Query × cell products per prompt token, for QK and for the weighted V."""
+        return 2 * self.query_width * attended_cells(prompt_tokens)
+
+
+def attended_cells(context_tokens: int) -> int:
+    """The KV cells llama.cpp attends to with ``context_tokens`` in use (masked ones too)."""
+    blocks = max(1, -(-context_tokens // KV_CELL_BLOCK))
+    return blocks * KV_CELL_BLOCK
 
 
 def workload_of(info: GGUFInfo) -> Workload:
@@ -109,6 +151,8 @@ def workload_of(info: GGUFInfo) -> Workload:
             per_token_bytes[kind] = per_token_bytes.get(kind, 0) + int(tensor.n_bytes * share)
             weights = int(tensor.n_elements * share)
             per_token_weights[kind] = per_token_weights.get(kind, 0) + weights
+    query, kv, shared = _attention_shape(info)
+    ops = sum(_layer_ops(tensor) for tensor in info.tensors if tensor.name.startswith("blk."))
     return Workload(
         n_layer=info.n_layer or 0,
         n_vocab=info.vocab_size or 0,
@@ -116,7 +160,34 @@ def workload_of(info: GGUFInfo) -> Workload:
         weights_per_token=per_token_weights,
         output_weights=output,
         output_bytes=output_bytes,
+        query_width=query,
+        kv_width=kv,
+        shared_kv_layers=shared,
+        layer_ops=ops + ATTENTION_AND_GLUE_OPS * (info.n_layer or 0),
     )
+
+
+def _layer_ops(tensor: TensorInfo) -> int:
+    """Graph operations a layer's tensor brings: a norm two (normalise, scale), others one."""
+    return 2 if len(tensor.shape) == 1 and tensor.name.endswith("norm.weight") else 1
+
+
+def _attention_shape(info: GGUFInfo) -> tuple[int, int, int]:
+    """Query width, KV width (both summed over layers) and layers with shared KV heads."""
+    n_layer = info.n_layer or 0
+    heads = info.n_head_per_layer or (0,) * n_layer
+    kv_heads = info.n_head_kv_per_layer or heads
+    n_embd = info.n_embd or 0
+    query = kv = shared = 0
+    for n_head, n_head_kv in zip(heads, kv_heads, strict=False):
+        if n_head <= 0:
+            continue  # a layer without attention (recurrent)
+        key = info.key_length or n_embd // n_head
+        value = info.value_length or key
+        query += n_head * key
+        kv += n_head_kv * (key + value)
+        shared += 0 < n_head_kv < n_head
+    return query, kv, shared
 
 
 def _is_output(tensor: TensorInfo, *, tied: bool) -> bool:
@@ -137,19 +208,12 @@ class SpeedCoefficients:
     decode_fixed: float
     decode_per_layer: float
     decode_per_vocab: float
-    decode_per_byte: Mapping[str, float] = field(default_factory=dict)
+    decode_per_byte: Mapping[str, float] = field(default_factory=dict)  # streamed from memory
     prompt_fixed: float = 0.0
     prompt_per_layer: float = 0.0
     prompt_per_weight: Mapping[str, float] = field(default_factory=dict)
-    # Streaming weights from memory: no type is read faster than this (a roofline), however
-    # quick its kernel was on the small models the caches held.
-    decode_memory_per_byte: float = 0.0
-
-    def decode_byte_costs(self) -> dict[str, float]:
-        return {
-            kind: max(cost, self.decode_memory_per_byte)
-            for kind, cost in self.decode_per_byte.items()
-        }
+    decode_per_shared_kv_layer: float = 0.0  # grouped-query attention's extra, per layer
+    prompt_per_shared_kv_layer: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -174,27 +238,32 @@ def forecast_speed(
     profile: Sequence[SpeedCoefficients],
     threads: int,
     threads_batch: int | None = None,
-    prompt_tokens: int = 256,
+    prompt_tokens: int = DEFAULT_PROMPT_TOKENS,
     gpu: GpuSpeed | None = None,
     gpu_layers: int = 0,
 ) -> SpeedForecast | None:
     """Tokens per second to expect; None when the profile measured nothing.
 
-    With ``gpu``, ``gpu_layers`` of the repeating layers run there (more than the model has:
-    the output layer too, as llama.cpp counts), and prompt batches of the other layers are
+    Writing is forecast just after a prompt of ``prompt_tokens`` (a conversation's early
+    turns). With ``gpu``, ``gpu_layers`` of the repeating layers run there (more than the model
+    has: the output layer too, as llama.cpp counts), and prompt batches of the other layers are
     multiplied there too, their weights sent over first (llama.cpp's offload of big batches).
     """
     if not profile:
         return None
     decode = coefficients_at(profile, threads)
     prompt = coefficients_at(profile, threads_batch or threads)
+    gpu_coefficients = gpu.coefficients if gpu is not None else None
+    decode_s = _decode_seconds(
+        workload,
+        cpu=decode,
+        gpu=gpu_coefficients,
+        gpu_layers=gpu_layers if gpu is not None else 0,
+        context_tokens=prompt_tokens,
+    )
     if gpu is None:
-        decode_s = _decode_seconds(workload, cpu=decode, gpu=None, gpu_layers=0)
-        prompt_s = _cpu_prompt_seconds(workload, prompt, prompt_tokens)
+        prompt_s = _cpu_prompt_seconds(workload, prompt, decode, prompt_tokens)
     else:
-        decode_s = _decode_seconds(
-            workload, cpu=decode, gpu=gpu.coefficients, gpu_layers=gpu_layers
-        )
         prompt_s = _gpu_prompt_seconds(workload, prompt, gpu, gpu_layers, prompt_tokens)
     return SpeedForecast(
         decode_tokens_per_s=1.0 / max(decode_s, 1e-6),
@@ -203,49 +272,111 @@ def forecast_speed(
     )
 
 
+def decode_terms(work: Workload, *, context_tokens: int) -> list[float]:
+    """The amounts the decode costs multiply, in the order of the coefficients.
+
+    Fixed, layers, shared-KV layers, vocabulary, then the bytes read of each measured type
+    (the KV cache among them).
+    """
+    amounts = dict(work.bytes_per_token)
+    amounts[KV_CACHE_TYPE] = amounts.get(KV_CACHE_TYPE, 0) + work.kv_bytes_per_token(context_tokens)
+    return [1.0, work.layer_units, work.shared_kv_layers, work.n_vocab] + [
+        float(amounts.get(kind, 0)) for kind in MEASURED_TYPES
+    ]
+
+
+def prompt_terms(work: Workload, *, prompt_tokens: int) -> list[float]:
+    """The amounts the prompt costs multiply per prompt token, in the coefficients' order.
+
+    Fixed, layers, shared-KV layers, then the weights multiplied of each type (attention's
+    products among them).
+    """
+    amounts = dict(work.weights_per_token)
+    amounts[KV_CACHE_TYPE] = amounts.get(KV_CACHE_TYPE, 0) + work.attention_weights(prompt_tokens)
+    return [1.0, work.layer_units, work.shared_kv_layers] + [
+        float(amounts.get(kind, 0)) for kind in MEASURED_TYPES
+    ]
+
+
+def repeating_layers_on_gpu(work: Workload, gpu_layers: int) -> int:
+    """How many repeating layers ``n_gpu_layers`` puts on the GPU.
+
+    llama.cpp counts the output layer as the last of n_layer + 1: any offload takes it first,
+    then the last ``gpu_layers`` - 1 repeating layers.
+    """
+    return max(0, min(gpu_layers, work.n_layer + 1) - 1)
+
+
 def _decode_seconds(
-    work: Workload, *, cpu: SpeedCoefficients, gpu: SpeedCoefficients | None, gpu_layers: int
+    work: Workload,
+    *,
+    cpu: SpeedCoefficients,
+    gpu: SpeedCoefficients | None,
+    gpu_layers: int,
+    context_tokens: int,
 ) -> float:
-    on_gpu = min(gpu_layers, work.n_layer) if gpu is not None else 0
+    """One written token: layers on the GPU at its costs, the others at the CPU's."""
+    offloaded = gpu if gpu is not None and gpu_layers > 0 else None
+    on_gpu = repeating_layers_on_gpu(work, gpu_layers) if offloaded else 0
     share = on_gpu / work.n_layer if work.n_layer else 0.0
-    host = gpu if gpu is not None and on_gpu > 0 else cpu
-    output = gpu if gpu is not None and gpu_layers > work.n_layer else cpu
+    host = offloaded or cpu  # the output layer and sampling
+    kv_bytes = {KV_CACHE_TYPE: work.kv_bytes_per_token(context_tokens)}
     seconds = host.decode_fixed + host.decode_per_vocab * work.n_vocab
-    seconds += (work.n_layer - on_gpu) * cpu.decode_per_layer
-    seconds += (1 - share) * _weighted(work.layer_bytes, cpu.decode_byte_costs())
-    if gpu is not None:
-        seconds += on_gpu * gpu.decode_per_layer
-        seconds += share * _weighted(work.layer_bytes, gpu.decode_byte_costs())
-    return seconds + _weighted(work.output_bytes, output.decode_byte_costs())
+    seconds += _weighted(work.output_bytes, host.decode_per_byte)
+    for side, part in ((cpu, 1 - share), (offloaded, share)):
+        if side is None or part <= 0:
+            continue
+        seconds += part * work.layer_units * side.decode_per_layer
+        seconds += part * work.shared_kv_layers * side.decode_per_shared_kv_layer
+        seconds += part * _weighted(work.layer_bytes, side.decode_per_byte)
+        seconds += part * _weighted(kv_bytes, side.decode_per_byte)
+    return seconds
 
 
-def _cpu_prompt_seconds(work: Workload, cpu: SpeedCoefficients, prompt_tokens: int) -> float:
+def _cpu_prompt_seconds(
+    work: Workload, cpu: SpeedCoefficients, writing: SpeedCoefficients, prompt_tokens: int
+) -> float:
+    """Per prompt token: the batch products, and the last token's logits and sampling."""
+    terms = prompt_terms(work, prompt_tokens=prompt_tokens)
+    per_token = sum(c * a for c, a in zip(_prompt_costs(cpu), terms, strict=True))
+    return per_token + last_token_seconds(work, writing) / max(1, prompt_tokens)
+
+
+def last_token_seconds(work: Workload, writing: SpeedCoefficients) -> float:
+    """The output matrix times one vector, and sampling: once per prompt."""
     return (
-        cpu.prompt_fixed
-        + cpu.prompt_per_layer * work.n_layer
-        + _weighted(work.weights_per_token, cpu.prompt_per_weight)
-        + _weighted(work.output_weights, cpu.prompt_per_weight) / max(1, prompt_tokens)
+        _weighted(work.output_bytes, writing.decode_per_byte)
+        + writing.decode_per_vocab * work.n_vocab
     )
 
 
 def _gpu_prompt_seconds(
     work: Workload, cpu: SpeedCoefficients, gpu: GpuSpeed, gpu_layers: int, prompt_tokens: int
 ) -> float:
-    """Per prompt token: every matrix multiplied on the GPU, CPU layers' weights sent first."""
-    on_gpu = min(gpu_layers, work.n_layer)
+    """Per prompt token: every batch product on the GPU, CPU layers' weights sent first."""
+    on_gpu = repeating_layers_on_gpu(work, gpu_layers)
     on_cpu_share = 1 - (on_gpu / work.n_layer if work.n_layer else 0.0)
     coefficients = gpu.coefficients
     batches = max(1, prompt_tokens)
     sent = on_cpu_share * sum(work.layer_bytes.values())
-    if gpu_layers <= work.n_layer:
-        sent += sum(work.output_bytes.values())
+    terms = prompt_terms(work, prompt_tokens=prompt_tokens)
+    per_token = sum(c * a for c, a in zip(_prompt_costs(coefficients), terms, strict=True))
+    # Layers left on the CPU keep the CPU's per-layer costs (their graph runs there).
+    cpu_layers = on_cpu_share * work.layer_units
+    per_token += cpu_layers * (cpu.prompt_per_layer - coefficients.prompt_per_layer)
+    output = coefficients if gpu_layers > 0 else cpu
+    last = _weighted(work.output_bytes, output.decode_per_byte)
+    last += coefficients.decode_per_vocab * work.n_vocab
+    return per_token + (last + sent * gpu.upload_per_byte) / batches
+
+
+def _prompt_costs(c: SpeedCoefficients) -> tuple[float, ...]:
+    fallback = max(c.prompt_per_weight.values(), default=0.0)
     return (
-        coefficients.prompt_fixed
-        + on_gpu * coefficients.prompt_per_layer
-        + (work.n_layer - on_gpu) * cpu.prompt_per_layer
-        + _weighted(work.weights_per_token, coefficients.prompt_per_weight)
-        + _weighted(work.output_weights, coefficients.prompt_per_weight) / batches
-        + sent * gpu.upload_per_byte / batches
+        c.prompt_fixed,
+        c.prompt_per_layer,
+        c.prompt_per_shared_kv_layer,
+        *(c.prompt_per_weight.get(kind, fallback) for kind in MEASURED_TYPES),
     )
 
 
@@ -280,8 +411,13 @@ def _between(low: SpeedCoefficients, high: SpeedCoefficients, t: float) -> Speed
         decode_per_layer=mix(low.decode_per_layer, high.decode_per_layer),
         decode_per_vocab=mix(low.decode_per_vocab, high.decode_per_vocab),
         decode_per_byte=mix_map(low.decode_per_byte, high.decode_per_byte),
-        decode_memory_per_byte=mix(low.decode_memory_per_byte, high.decode_memory_per_byte),
         prompt_fixed=mix(low.prompt_fixed, high.prompt_fixed),
         prompt_per_layer=mix(low.prompt_per_layer, high.prompt_per_layer),
         prompt_per_weight=mix_map(low.prompt_per_weight, high.prompt_per_weight),
+        decode_per_shared_kv_layer=mix(
+            low.decode_per_shared_kv_layer, high.decode_per_shared_kv_layer
+        ),
+        prompt_per_shared_kv_layer=mix(
+            low.prompt_per_shared_kv_layer, high.prompt_per_shared_kv_layer
+        ),
     )

@@ -1,11 +1,12 @@
 """Measure this PC's llama.cpp speed once, for the speed forecast.
 
-The measurement writes small synthetic models (zeros in llama.cpp's real layouts: the kernels
-do not look at values), one per weight type, three that vary only the layer count and the
-vocabulary, and one too big for the CPU caches; it times each through llama.cpp at a few thread
-counts in a child process (and, with a GPU, with every layer there and with none), and solves
-:mod:`speed_forecast`'s cost model for this machine by least squares. It takes well under a
-minute on a 2-core laptop; :mod:`speed_profile` keeps the result.
+The measurement writes synthetic models (zeros in llama.cpp's real layouts: the kernels do not
+look at values): per weight type a small one whose prompts are timed and one too big for the
+CPU caches (256 MB) whose written tokens are, and four that vary only the layer count, the
+sharing of KV heads and the vocabulary. It times each through llama.cpp at a few thread counts
+in a child process (and, with a GPU, with every layer there and with none), and solves
+:mod:`speed_forecast`'s cost model for this machine by least squares: about a minute on a
+2-core laptop; :mod:`speed_profile` keeps the result.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -29,7 +30,10 @@ from autoglm_desktop.core.planning.speed_forecast import (
     GpuSpeed,
     SpeedCoefficients,
     Workload,
+    decode_terms,
     forecast_speed,
+    last_token_seconds,
+    prompt_terms,
     workload_of,
 )
 from autoglm_desktop.core.planning.speed_profile import (
@@ -39,7 +43,7 @@ from autoglm_desktop.core.planning.speed_profile import (
 )
 
 PROMPT_TOKENS = 256
-MEMORY_MODEL = "memory"
+STREAM_BYTES = 256_000_000  # a stream model's weights: more than CPU caches hold
 GPU_MEMORY_MODEL = "gpu-memory"
 _WIDE = SyntheticModel(n_embd=2048, n_head=16, n_head_kv=16, n_ff=5632, weight_type="q8_0")
 ALL_LAYERS = 999  # n_gpu_layers for "every layer and the output on the GPU"
@@ -52,29 +56,42 @@ class SpeedMeasurementProgress:
 
 
 def calibration_models() -> dict[str, SyntheticModel]:
-    """The synthetic models the measurement times, by name."""
+    """The synthetic models the measurement times, by name.
+
+    ``type-*``: batches of each weight type (prompt costs); ``stream-*``: the same types in
+    models too big for the CPU caches (writing costs); ``tiny``, ``deep``, ``deep-shared-kv``
+    and ``wide-vocabulary``: the fixed costs per token, per layer (with and without shared KV
+    heads) and per vocabulary entry.
+    """
     models = {
         f"type-{kind}": SyntheticModel(
             n_layer=4, n_embd=1024, n_head=8, n_head_kv=8, n_ff=2816, weight_type=kind
         )
         for kind in MEASURED_TYPES
     }
-    small = {"n_embd": 256, "n_head": 4, "n_head_kv": 4, "n_ff": 512, "weight_type": "q8_0"}
-    models["tiny"] = SyntheticModel(n_layer=1, **small)  # type: ignore[arg-type]
-    models["deep"] = SyntheticModel(n_layer=24, **small)  # type: ignore[arg-type]
+    for kind in MEASURED_TYPES:
+        layer = replace(_WIDE, n_layer=1, weight_type=kind).layer_bytes()[0]
+        models[f"stream-{kind}"] = replace(
+            _WIDE, n_layer=max(1, round(STREAM_BYTES / layer)), weight_type=kind
+        )
+    # Narrow layers (a few kilobytes of weights): their time is the per-layer overhead.
+    narrow = SyntheticModel(n_embd=64, n_head=2, n_head_kv=2, head_dim=64, n_ff=128)
+    models["tiny"] = replace(narrow, n_layer=1)
+    models["deep"] = replace(narrow, n_layer=24)
+    # Two query heads on one KV head: grouped-query attention, as most models since Llama 2.
+    models["deep-shared-kv"] = replace(narrow, n_layer=24, n_head_kv=1)
     models["wide-vocabulary"] = SyntheticModel(
         n_layer=1, n_embd=64, n_head=2, n_head_kv=2, n_ff=128, vocab_size=262144
     )
-    # Too big for any CPU cache (440 MB): how fast the memory feeds the kernels.
-    models[MEMORY_MODEL] = replace(_WIDE, n_layer=8)
     return models
 
 
 def gpu_calibration_models() -> dict[str, SyntheticModel]:
     """The models timed on the GPU: its fixed costs, and a big one (1.5 GB) for its memory."""
     cpu = calibration_models()
-    models = {name: cpu[name] for name in ("tiny", "deep", "wide-vocabulary", "type-q4_k")}
-    models[GPU_MEMORY_MODEL] = replace(_WIDE, n_layer=28)
+    names = ("tiny", "deep", "deep-shared-kv", "wide-vocabulary", "type-q4_k")
+    models = {name: cpu[name] for name in names if name in cpu}
+    models[GPU_MEMORY_MODEL] = replace(_WIDE, n_layer=28, n_head_kv=4)
     return models
 
 
@@ -141,33 +158,33 @@ class _Sample:
 def _job(
     files: dict[str, Path], name: str, *, threads: int, gpu_layers: int | None = None
 ) -> TimingJob:
-    memory = name in (MEMORY_MODEL, GPU_MEMORY_MODEL)
+    stream = name.startswith("stream-") or (name == GPU_MEMORY_MODEL and gpu_layers == 0)
     return TimingJob(
         model_path=files[name],
         threads=threads,
         n_gpu_layers=gpu_layers or 0,
         gpu=gpu_layers is not None,
-        # The CPU's memory model is there for writing only: a short prompt.
-        prompt_tokens=16 if name == MEMORY_MODEL else PROMPT_TOKENS,
-        decode_tokens=16 if memory else 32,
+        # Stream models are there for writing: a short prompt; type models for reading.
+        prompt_tokens=8 if name.startswith("stream-") else PROMPT_TOKENS,
+        decode_tokens=3
+        if name.startswith("type-") and gpu_layers is None
+        else 12
+        if stream
+        else 24,
     )
+
+
+def _decode_tokens(name: str, *, stream: bool, gpu: bool) -> int:
+    if name.startswith("type-") and not gpu:
+        return 3  # there for their prompts
+    return 12 if stream else 24
 
 
 def _fit_cpu(threads: int, samples: Sequence[_Sample]) -> SpeedCoefficients:
     mine = [s for s in samples if not s.timing.job.gpu and s.timing.job.threads == threads]
-    fitted = fit_coefficients(
-        threads=threads,
-        samples=[(s.workload, s.timing) for s in mine if s.name != MEMORY_MODEL],
-    )
-    memory = next((s for s in mine if s.name == MEMORY_MODEL), None)
-    if memory is None:
-        return fitted
-    return replace(
-        fitted,
-        decode_memory_per_byte=memory_cost_per_byte(
-            coefficients=fitted, workload=memory.workload, timing=memory.timing
-        ),
-    )
+    writing = [(s.workload, s.timing) for s in mine if not s.name.startswith("type-")]
+    reading = [(s.workload, s.timing) for s in mine if not s.name.startswith("stream-")]
+    return fit_coefficients(threads=threads, writing=writing, reading=reading)
 
 
 def _fit_gpu_samples(name: str, samples: Sequence[_Sample], *, threads: int) -> GpuSpeed:
@@ -178,93 +195,74 @@ def _fit_gpu_samples(name: str, samples: Sequence[_Sample], *, threads: int) -> 
     return fit_gpu(name=name, cpu=cpu, full=full, without_layers=(none.workload, none.timing))
 
 
-def memory_cost_per_byte(
-    *, coefficients: SpeedCoefficients, workload: Workload, timing: LlamaTiming
-) -> float:
-    """Seconds per byte of weights streamed from RAM: a model too big for the caches."""
-    overhead = (
-        coefficients.decode_fixed
-        + coefficients.decode_per_layer * workload.n_layer
-        + coefficients.decode_per_vocab * workload.n_vocab
-    )
-    per_token = timing.decode_seconds / timing.decoded
-    return max(0.0, per_token - overhead) / max(1, sum(workload.bytes_per_token.values()))
+Sample = tuple[Workload, LlamaTiming]
 
 
 def fit_coefficients(
-    *, threads: int, samples: Sequence[tuple[Workload, LlamaTiming]], one_type: bool = False
+    *,
+    threads: int,
+    writing: Sequence[Sample],
+    reading: Sequence[Sample],
+    one_type: bool = False,
 ) -> SpeedCoefficients:
     """Least-squares costs (none negative) explaining the timings of the calibration models.
 
-    ``one_type``: one cost per byte and per weight for all weight types (a GPU, whose memory
-    is fast enough that the kernels of small models cannot tell the types apart).
+    ``writing``: the timings whose written tokens are fitted (models streamed from memory, and
+    the small ones for the fixed costs); ``reading``: those whose prompts are (the type models,
+    the small ones). ``one_type``: one cost per byte and per weight for all weight types (a
+    GPU, whose memory is fast enough that small models cannot tell the types apart).
     """
-    kinds = list(MEASURED_TYPES)
-    decode_rows, decode_times, prompt_rows, prompt_times = [], [], [], []
-    for workload, timing in (_as_one_type(s) if one_type else s for s in samples):
-        decode_rows.append(
-            [1.0, workload.n_layer, workload.n_vocab]
-            + [float(workload.bytes_per_token.get(k, 0)) for k in kinds]
-        )
+    decode_rows, decode_times = [], []
+    for workload, timing in writing:
+        decode_rows.append(decode_terms(workload, context_tokens=timing.job.prompt_tokens))
         decode_times.append(timing.decode_seconds / timing.decoded)
-        per_prompt = timing.job.prompt_tokens
-        prompt_rows.append(
-            [1.0, workload.n_layer]
-            + [
-                workload.weights_per_token.get(k, 0)
-                + workload.output_weights.get(k, 0) / per_prompt
-                for k in kinds
-            ]
-        )
-        prompt_times.append(timing.prompt_seconds / per_prompt)
-    if one_type:  # the one type's column is the only one with values: drop the others
-        decode_rows = [row[:4] for row in decode_rows]
-        prompt_rows = [row[:3] for row in prompt_rows]
-    decode = _nonnegative_least_squares(decode_rows, decode_times)
-    prompt = _nonnegative_least_squares(prompt_rows, prompt_times)
-    if one_type:
-        decode = decode[:3] + [decode[3]] * len(kinds)
-        prompt = prompt[:2] + [prompt[2]] * len(kinds)
-    return SpeedCoefficients(
+    decode = _solve(decode_rows, decode_times, fixed_columns=4, one_type=one_type)
+    costs = dict(zip(MEASURED_TYPES, decode[4:], strict=True))
+    partial = SpeedCoefficients(
         threads=threads,
         decode_fixed=decode[0],
         decode_per_layer=decode[1],
-        decode_per_vocab=decode[2],
-        decode_per_byte=dict(zip(kinds, decode[3:], strict=True)),
+        decode_per_shared_kv_layer=decode[2],
+        decode_per_vocab=decode[3],
+        decode_per_byte=costs,
+    )
+    prompt_rows, prompt_times = [], []
+    for workload, timing in reading:
+        tokens = timing.job.prompt_tokens
+        prompt_rows.append(prompt_terms(workload, prompt_tokens=tokens))
+        # The last token's logits and sampling are the writing costs' share of a prompt.
+        last = last_token_seconds(workload, partial)
+        prompt_times.append(max(0.0, timing.prompt_seconds - last) / tokens)
+    prompt = _solve(prompt_rows, prompt_times, fixed_columns=3, one_type=one_type)
+    return replace(
+        partial,
         prompt_fixed=prompt[0],
         prompt_per_layer=prompt[1],
-        prompt_per_weight=dict(zip(kinds, prompt[2:], strict=True)),
+        prompt_per_shared_kv_layer=prompt[2],
+        prompt_per_weight=dict(zip(MEASURED_TYPES, prompt[3:], strict=True)),
     )
 
 
-def _as_one_type(sample: tuple[Workload, LlamaTiming]) -> tuple[Workload, LlamaTiming]:
-    workload, timing = sample
-    first = MEASURED_TYPES[0]
-
-    def total(amounts: Mapping[str, int]) -> dict[str, int]:
-        return {first: sum(amounts.values())}
-
-    return replace(
-        workload,
-        bytes_per_token=total(workload.bytes_per_token),
-        weights_per_token=total(workload.weights_per_token),
-        output_weights=total(workload.output_weights),
-        output_bytes=total(workload.output_bytes),
-    ), timing
+def _solve(
+    rows: list[list[float]], times: list[float], *, fixed_columns: int, one_type: bool
+) -> list[float]:
+    """Costs per column; with ``one_type``, the type columns share one cost."""
+    if not one_type:
+        return _nonnegative_least_squares(rows, times)
+    merged = [[*row[:fixed_columns], sum(row[fixed_columns:])] for row in rows]
+    solved = _nonnegative_least_squares(merged, times)
+    return solved[:fixed_columns] + [solved[fixed_columns]] * len(MEASURED_TYPES)
 
 
 def fit_gpu(
     *,
     name: str,
     cpu: SpeedCoefficients,
-    full: Sequence[tuple[Workload, LlamaTiming]],
-    without_layers: tuple[Workload, LlamaTiming],
+    full: Sequence[Sample],
+    without_layers: Sample,
 ) -> GpuSpeed:
     """The GPU's costs: runs with every layer there, and a big model with none there."""
-    coefficients = fit_coefficients(threads=cpu.threads, samples=full, one_type=True)
-    coefficients = replace(
-        coefficients, decode_memory_per_byte=coefficients.decode_per_byte[MEASURED_TYPES[0]]
-    )
+    coefficients = fit_coefficients(threads=cpu.threads, writing=full, reading=full, one_type=True)
     # With no layer there, what a prompt costs beyond the rest is sending the weights over.
     workload, timing = without_layers
     tokens = timing.job.prompt_tokens
@@ -278,7 +276,7 @@ def fit_gpu(
     )
     assert forecast is not None
     extra = timing.prompt_seconds / tokens - 1 / forecast.prompt_tokens_per_s
-    sent = sum(workload.bytes_per_token.values()) / tokens
+    sent = sum(workload.layer_bytes.values()) / tokens  # the repeating layers go over
     return GpuSpeed(name=name, coefficients=coefficients, upload_per_byte=max(0.0, extra / sent))
 
 
@@ -292,7 +290,7 @@ def _nonnegative_least_squares(rows: list[list[float]], times: list[float]) -> l
     weight = 1.0 / np.maximum(target, 1e-9)
     matrix, target = matrix * weight[:, None], target * weight
     scale = np.maximum(np.abs(matrix).max(axis=0), 1e-30)  # columns of bytes vs counts
-    active = np.ones(matrix.shape[1], dtype=bool)
+    active = np.abs(matrix).max(axis=0) > 0  # a column no model exercises costs nothing
     solution = np.zeros(matrix.shape[1])
     for _ in range(matrix.shape[1]):
         solved, *_ = np.linalg.lstsq(matrix[:, active] / scale[active], target, rcond=None)

@@ -1,6 +1,6 @@
 """This PC's measured llama.cpp speed, kept in the cache folder, and forecasts from it.
 
-:mod:`speed_measurement` measures it (under a minute, in a child process) and saves it here as
+:mod:`speed_measurement` measures it (about a minute, in a child process) and saves it here as
 ``speed_profile.json``, tied to the CPU, the core count and the llama.cpp build; everything
 else only reads it. This module stays light (no numpy, no gguf writer): the window imports it.
 """
@@ -27,7 +27,7 @@ from autoglm_desktop.core.planning.speed_forecast import (
 )
 
 PROFILE_FILE = "speed_profile.json"
-PROFILE_VERSION = 2
+PROFILE_VERSION = 3  # 3: writing costs per type from memory, attention, shared KV heads
 
 
 @dataclass(frozen=True)
@@ -150,5 +150,6 @@ def _coefficients_from(entry: Any) -> SpeedCoefficients:
         prompt_fixed=float(entry["prompt_fixed"]),
         prompt_per_layer=float(entry["prompt_per_layer"]),
         prompt_per_weight={str(k): float(v) for k, v in entry["prompt_per_weight"].items()},
-        decode_memory_per_byte=float(entry.get("decode_memory_per_byte", 0.0)),
+        decode_per_shared_kv_layer=float(entry["decode_per_shared_kv_layer"]),
+        prompt_per_shared_kv_layer=float(entry["prompt_per_shared_kv_layer"]),
     )
