@@ -3,13 +3,16 @@
 Measures this PC's speed profile (as the app does, or uses the kept one), then for each model
 and thread count prints the forecast decode and prompt tokens/s next to the measured ones
 (llama.cpp through llama-cpp-python, the engine's way: a 256-token prompt, then tokens written
-with the app's kind of sampling; the quickest prompt and the median token gap of two runs).
+with the app's kind of sampling; the quickest prompt and the median settled token gap of two
+runs, as the profile's measurement times its models). The models take turns over ``--rounds``
+rounds and each figure is the median of the rounds, so that a spell of load from other programs
+sways one round of every model rather than all rounds of one; the table shows the spread.
 Models: the starter model (SmolLM2-135M, Q4_1), Gemma 3 270M (Q4_K_M, when its file is found)
 and synthetic 0.5B / 1B / 3B models (Qwen/Llama-like shapes, written once to a cache folder).
 Targets: every forecast within ±25 %, the median error within ±10 %.
 
     python bench/speed_forecast.py [--threads 1,2] [--remeasure] [--models starter,gemma,0.5b,1b,3b]
-                                   [--gemma PATH] [--gpu]
+                                   [--gemma PATH] [--gpu] [--rounds 3] [--deadline UNIX_TIME]
 
 With ``--gpu`` (a GPU build of llama.cpp) each model also runs with every layer on the GPU and
 with half of them, and the profile measures the GPU too.
@@ -24,7 +27,7 @@ import time
 from pathlib import Path
 
 from autoglm_desktop.core.engine.build import usable_hardware
-from autoglm_desktop.core.engine.llama_timing import TimingJob, iter_timings
+from autoglm_desktop.core.engine.llama_timing import LlamaTiming, TimingJob, iter_timings
 from autoglm_desktop.core.machine.hardware import HardwareSnapshot, read_hardware
 from autoglm_desktop.core.models.gguf_info import read_gguf_info
 from autoglm_desktop.core.models.synthetic_gguf import SyntheticModel, write_synthetic_gguf
@@ -83,15 +86,21 @@ def main() -> int:
         for count, layers in setups
         for path in models.values()
     ]
+    rounds: dict[TimingJob, list[LlamaTiming]] = {job: [] for job in jobs}
+    for round_index in range(args.rounds):
+        if round_index and args.deadline and time.time() > args.deadline:
+            print(f"(deadline: {round_index} of {args.rounds} rounds)", file=sys.stderr)
+            break
+        for timing in iter_timings(jobs=jobs, timeout_s=3600):
+            rounds[timing.job].append(timing)
     names = {path: name for name, path in models.items()}
     errors: list[float] = []
     print(
-        "| model | file | threads | GPU layers | decode forecast | measured | error "
-        "| prompt forecast | measured | error |"
+        "| model | file | threads | GPU layers | decode forecast | measured (rounds) | error "
+        "| prompt forecast | measured (rounds) | error |"
     )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for timing in iter_timings(jobs=jobs, timeout_s=3600):
-        job = timing.job
+    for job, timings in rounds.items():
         forecast = forecast_speed(
             workload=workload_of(read_gguf_info(job.model_path)),
             profile=speed.coefficients,
@@ -101,14 +110,16 @@ def main() -> int:
             gpu_layers=job.n_gpu_layers,
         )
         assert forecast is not None
-        decode_error = forecast.decode_tokens_per_s / timing.decode_tokens_per_s - 1
-        prompt_error = forecast.prompt_tokens_per_s / timing.prompt_tokens_per_s - 1
+        decode = [t.decode_tokens_per_s for t in timings]
+        prompt = [t.prompt_tokens_per_s for t in timings]
+        decode_error = forecast.decode_tokens_per_s / statistics.median(decode) - 1
+        prompt_error = forecast.prompt_tokens_per_s / statistics.median(prompt) - 1
         errors += [decode_error, prompt_error]
         print(
             f"| {names[job.model_path]} | {job.model_path.stat().st_size / 1e6:,.0f} MB "
             f"| {job.threads} | {_layers_text(job)} | {forecast.decode_tokens_per_s:.1f} "
-            f"| {timing.decode_tokens_per_s:.1f} | {decode_error:+.0%} "
-            f"| {forecast.prompt_tokens_per_s:.1f} | {timing.prompt_tokens_per_s:.1f} "
+            f"| {_spread(decode)} | {decode_error:+.0%} "
+            f"| {forecast.prompt_tokens_per_s:.1f} | {_spread(prompt)} "
             f"| {prompt_error:+.0%} |",
             flush=True,
         )
@@ -120,6 +131,14 @@ def main() -> int:
         f"(target ≤ {MEDIAN_TARGET:.0%}): {'PASS' if ok else 'FAIL'}"
     )
     return 0 if ok else 1
+
+
+def _spread(values: list[float]) -> str:
+    """The median, and the lowest and highest round when there are several."""
+    median = statistics.median(values)
+    if len(values) == 1:
+        return f"{median:.1f}"
+    return f"{median:.1f} ({min(values):.1f}–{max(values):.1f})"
 
 
 def _layers(path: Path, layers: int | None) -> int:
@@ -144,6 +163,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--gemma", type=Path, default=TEST_MODELS / "gemma-3-270m-q4_k_m.gguf")
     parser.add_argument(
         "--gpu", action="store_true", help="also every layer on the GPU, and half of them"
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="turns of every model")
+    parser.add_argument(
+        "--deadline", type=float, default=0.0, help="start no round after this UNIX time"
     )
     return parser.parse_args()
 

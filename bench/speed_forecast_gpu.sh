@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench/speed_forecast.py on the lent GPU machine (CUDA build of llama.cpp, no network): all
-# cores with the GPU (every layer there, and half of them), then two cores alone (taskset).
+# cores with the GPU (every layer there, and half of them), then two cores alone (taskset);
+# three interleaved rounds each (--rounds), as many as the deadlines allow.
 #
 # Here, first: bash /work/shared/gpu/build-llama-cuda.sh, plus platformdirs into .gpuwork/whl
 # (see bench/gpu_validation.sh). There, with .gpuwork carried, from the checkout root:
@@ -25,7 +26,9 @@ export PYTHONPATH=/tmp/site:$PWD LD_PRELOAD=/tmp/site/llama_cpp/lib/libllama.so 
 export AUTOGLM_HOME=/tmp/autoglm-home
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 lscpu | grep -E "Model name|^CPU\(s\)|L3" || true
-python3 bench/speed_forecast.py --gpu --remeasure --threads "$(nproc)" "$@" 2>&1 \
-    | tee "$OUT/speed_forecast_gpu.txt"
-taskset -c 0,1 python3 bench/speed_forecast.py --remeasure --threads 2 "$@" 2>&1 \
-    | tee "$OUT/speed_forecast_2cores.txt"
+# No round starts after its deadline (seconds from here), so both tables come back in time.
+T0=$(date +%s)
+python3 bench/speed_forecast.py --gpu --remeasure --threads "$(nproc)" \
+    --deadline $(( T0 + ${GPU_DEADLINE:-150} )) "$@" 2>&1 | tee "$OUT/speed_forecast_gpu.txt"
+taskset -c 0,1 python3 bench/speed_forecast.py --remeasure --threads 2 \
+    --deadline $(( T0 + ${CORES2_DEADLINE:-330} )) "$@" 2>&1 | tee "$OUT/speed_forecast_2cores.txt"

@@ -11,10 +11,12 @@ import pytest
 
 from autoglm_desktop.cli import main
 from autoglm_desktop.core.engine.llama_timing import (
+    SETTLING_GAPS,
     LlamaTiming,
     SpeedMeasurementError,
     TimingJob,
     iter_timings,
+    settled_gaps,
 )
 from autoglm_desktop.core.machine.hardware import read_hardware
 from autoglm_desktop.core.models.gguf_info import read_gguf_info
@@ -236,14 +238,21 @@ def test_a_cost_no_calibration_model_exercises_is_zero(tmp_path: Path) -> None:
     assert math.isclose(fitted.decode_per_vocab * 32768, 32768e-9, rel_tol=0.05)
 
 
-def test_attention_reads_the_kv_cache_in_blocks_of_cells(tmp_path: Path) -> None:
+def test_attention_multiplies_each_query_head_with_the_kv_cache_in_blocks_of_cells(
+    tmp_path: Path,
+) -> None:
     # Grouped-query attention: 8 query heads of 32 on 2 KV heads.
     model = SyntheticModel(n_layer=3, n_embd=256, n_head=8, n_head_kv=2, n_ff=512)
     work = workload_of(read_gguf_info(write_synthetic_gguf(tmp_path / "m.gguf", model)))
-    assert (work.query_width, work.kv_width, work.shared_kv_layers) == (3 * 256, 3 * 128, 3)
+    # Every query head multiplies K and V of its KV head: 8 × (32 + 32) per layer, not 2 × 64.
+    assert (work.query_width, work.query_kv_width, work.shared_kv_layers) == (
+        3 * 256,
+        3 * 8 * 64,
+        3,
+    )
     assert [attended_cells(n) for n in (1, 256, 257, 1000)] == [256, 256, 512, 1024]
-    # Writing after a 256-token prompt: K and V (2 bytes each) of 512 cells in every layer.
-    assert work.kv_bytes_per_token(256) == 3 * 128 * 2 * 512
+    # Writing after a 256-token prompt: those products over 512 cells, as 16-bit bytes.
+    assert work.kv_bytes_per_token(256) == 3 * 8 * 64 * 2 * 512
     # Reading it: each query against the 256 cells of the batch, for QK and for V.
     assert work.attention_weights(256) == 2 * 3 * 256 * 256
     terms = decode_terms(work, context_tokens=256)
@@ -320,17 +329,24 @@ def test_profile_is_kept_for_this_machine_only(app_home: Path) -> None:
     assert load_machine_speed(hardware=hardware) is None
 
 
+def test_settling_gaps_and_an_extra_stopping_call_are_left_out() -> None:
+    gaps = [0.09, 0.05, 0.03, 0.02, 0.01, 0.01, 0.012, 0.0001]  # 8 tokens, then an extra call
+    assert settled_gaps(gaps, decode_tokens=8) == [0.02, 0.01, 0.01, 0.012]  # 3 of 7 go
+    assert settled_gaps(gaps[:-1], decode_tokens=8) == [0.02, 0.01, 0.01, 0.012]
+    assert settled_gaps([0.05, 0.02, 0.0001], decode_tokens=3) == [0.02]  # at most half go
+
+
 @pytest.mark.slow
 def test_real_llama_cpp_is_timed_in_a_child(starter_model: Path, tmp_path: Path) -> None:
     not_a_model = tmp_path / "text.gguf"
     not_a_model.write_text("hello")
     jobs = [
-        TimingJob(model_path=starter_model, threads=1, prompt_tokens=32, decode_tokens=6),
+        TimingJob(model_path=starter_model, threads=1, prompt_tokens=32, decode_tokens=12),
         TimingJob(model_path=not_a_model, threads=1),
     ]
     timings = iter_timings(jobs=jobs)
     timing = next(timings)
-    assert timing.decoded >= 5  # llama-cpp-python may ask once more after the last token
+    assert timing.decoded == 11 - SETTLING_GAPS  # 12 tokens, 11 gaps, the settling ones left out
     assert timing.prompt_tokens_per_s > 0 and timing.decode_tokens_per_s > 0
     with pytest.raises(SpeedMeasurementError, match=r"text\.gguf"):
         next(timings)

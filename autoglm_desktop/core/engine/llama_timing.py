@@ -28,6 +28,9 @@ DEFAULT_DECODE_TOKENS = 32
 # Token ids of the timing prompts come from the first ids of the vocabulary (bytes, in most).
 _PROMPT_ID_RANGE = 200
 _RUNS = 2  # timed completions per job, after one to warm up
+# The first gaps after a prompt run slower than the rest (caches, and the GPU's first graphs:
+# up to 3x): a written token's cost is the median gap after these.
+SETTLING_GAPS = 4
 
 
 class SpeedMeasurementError(AutoGLMError):
@@ -48,8 +51,8 @@ class TimingJob:
 class LlamaTiming:
     job: TimingJob
     prompt_seconds: float  # from the request to the first generated token (the quickest run)
-    decode_seconds: float  # ``decoded`` times the median gap between two generated tokens
-    decoded: int  # tokens generated after the first
+    decode_seconds: float  # ``decoded`` times the median settled gap between two tokens
+    decoded: int  # the settled gaps counted per run
 
     @property
     def prompt_tokens_per_s(self) -> float:
@@ -142,15 +145,27 @@ def _time_job(job: TimingJob) -> LlamaTiming:
         runs = [_generate(llm, job, first_token=2 + run, warm_up=False) for run in range(_RUNS)]
     finally:
         llm.close()
-    # Another program can only make a run slower: the quickest prompt and the median token
-    # interval are what this model costs on this PC.
-    intervals = sorted(gap for _, gaps in runs for gap in gaps)
+    # Another program can only make a run slower: the quickest prompt and the median settled
+    # token interval are what this model costs on this PC.
+    settled = [settled_gaps(gaps, decode_tokens=job.decode_tokens) for _, gaps in runs]
+    intervals = sorted(gap for gaps in settled for gap in gaps)
     return LlamaTiming(
         job=job,
         prompt_seconds=min(prompt for prompt, _ in runs),
-        decode_seconds=intervals[len(intervals) // 2] * len(runs[-1][1]),
-        decoded=len(runs[-1][1]),
+        decode_seconds=intervals[len(intervals) // 2] * len(settled[-1]),
+        decoded=len(settled[-1]),
     )
+
+
+def settled_gaps(gaps: Sequence[float], *, decode_tokens: int) -> list[float]:
+    """The gaps between written tokens that count: the first few and any extra call dropped.
+
+    llama-cpp-python may ask the stopping criteria once more after the last token (a gap of
+    almost nothing); of the ``decode_tokens`` - 1 real gaps, the first :data:`SETTLING_GAPS`
+    (at most half of them) are the settling after the prompt.
+    """
+    real = list(gaps[: max(1, decode_tokens - 1)])
+    return real[min(SETTLING_GAPS, len(real) // 2) :]
 
 
 def _generate(

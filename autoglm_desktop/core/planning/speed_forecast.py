@@ -14,12 +14,13 @@ its cost per byte is measured per weight type on models too big for the CPU's ca
 the memory and the kernel that unpacks each type work together, neither alone sets the pace.
 Reading a prompt multiplies whole batches (bound by arithmetic, per type); the vocabulary's
 logits are computed for its last token only. Attention is a product with the KV cache (16-bit
-floats), counted as such: the cache read per written token (K and V of every cell in use), and
-query × cell products per prompt token. The fixed costs per token and per layer (graph, thread
-barriers, sampling) and the cost per vocabulary entry are this PC's too; a layer whose query
-heads share KV heads (grouped-query attention) costs extra, notably on GPUs. The coefficients
-are measured by :mod:`speed_measurement` at a few thread counts; a thread count between two
-measured ones gets interpolated coefficients.
+floats), counted as such: per written token, every query head's dot products with the K and V
+of its KV head's cells (heads sharing a KV head each do their own: grouped-query attention
+saves memory, not work), and query × cell products per prompt token. The fixed costs per
+token and per layer (graph, thread barriers, sampling) and the cost per vocabulary entry are
+this PC's too; a layer whose query heads share KV heads costs extra, notably on GPUs. The
+coefficients are measured by :mod:`speed_measurement` at the thread counts the app uses; a
+count between two measured ones gets interpolated coefficients.
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ class Workload:
     output_weights: Mapping[str, int]  # the output matrix, multiplied once per prompt
     output_bytes: Mapping[str, int] = field(default_factory=dict)  # its part of bytes_per_token
     query_width: int = 0  # query heads × key length, summed over the layers
-    kv_width: int = 0  # KV heads × (key + value length), summed over the layers
+    query_kv_width: int = 0  # query heads × (key + value length), summed over the layers
     shared_kv_layers: int = 0  # layers whose query heads share KV heads
     layer_ops: int = 0  # graph operations of all layers; 0: Llama's per layer
 
@@ -115,8 +116,12 @@ class Workload:
         }
 
     def kv_bytes_per_token(self, context_tokens: int) -> int:
-        """KV cache read to write one token after ``context_tokens`` (16-bit K and V)."""
-        return 2 * self.kv_width * attended_cells(context_tokens + 1)
+        """KV cache products of one written token after ``context_tokens``, as 16-bit bytes.
+
+        Without flash attention llama.cpp multiplies each query head with K and V of all the
+        cells it attends to, also where several query heads share one KV head.
+        """
+        return 2 * self.query_kv_width * attended_cells(context_tokens + 1)
 
     def attention_weights(self, prompt_tokens: int) -> int:
         """Query × cell products per prompt token, for QK and for the weighted V."""
@@ -161,7 +166,7 @@ def workload_of(info: GGUFInfo) -> Workload:
         output_weights=output,
         output_bytes=output_bytes,
         query_width=query,
-        kv_width=kv,
+        query_kv_width=kv,
         shared_kv_layers=shared,
         layer_ops=ops + ATTENTION_AND_GLUE_OPS * (info.n_layer or 0),
     )
@@ -173,7 +178,7 @@ def _layer_ops(tensor: TensorInfo) -> int:
 
 
 def _attention_shape(info: GGUFInfo) -> tuple[int, int, int]:
-    """Query width, KV width (both summed over layers) and layers with shared KV heads."""
+    """Query width, query heads × (key + value) (both summed over layers), shared-KV layers."""
     n_layer = info.n_layer or 0
     heads = info.n_head_per_layer or (0,) * n_layer
     kv_heads = info.n_head_kv_per_layer or heads
@@ -185,7 +190,7 @@ def _attention_shape(info: GGUFInfo) -> tuple[int, int, int]:
         key = info.key_length or n_embd // n_head
         value = info.value_length or key
         query += n_head * key
-        kv += n_head_kv * (key + value)
+        kv += n_head * (key + value)
         shared += 0 < n_head_kv < n_head
     return query, kv, shared
 

@@ -3,8 +3,10 @@
 The measurement writes synthetic models (zeros in llama.cpp's real layouts: the kernels do not
 look at values): per weight type a small one whose prompts are timed and one too big for the
 CPU caches (256 MB) whose written tokens are, and four that vary only the layer count, the
-sharing of KV heads and the vocabulary. It times each through llama.cpp at a few thread counts
-in a child process (and, with a GPU, with every layer there and with none), and solves
+sharing of KV heads and the vocabulary. It times each through llama.cpp, as the bench times
+real models (a 256-token prompt, then the median gap between written tokens once settled),
+at the thread counts the app runs with (one, and the tuner's ceilings for writing and for
+prompts), in a child process (and, with a GPU, with every layer there and with none); it solves
 :mod:`speed_forecast`'s cost model for this machine by least squares: about a minute on a
 2-core laptop; :mod:`speed_profile` keeps the result.
 """
@@ -41,8 +43,14 @@ from autoglm_desktop.core.planning.speed_profile import (
     machine_key,
     save_machine_speed,
 )
+from autoglm_desktop.core.planning.tuner import thread_ceilings
 
-PROMPT_TOKENS = 256
+PROMPT_TOKENS = 256  # as the bench's prompts (llama_timing's default)
+DECODE_TOKENS = 32  # as the bench's
+# Stream models are timed after a short prompt: 256 tokens through 256 MB would take minutes
+# on a laptop. What a longer context adds, the attention, is measured on the narrow models.
+STREAM_PROMPT_TOKENS = 8
+STREAM_DECODE_TOKENS = 16
 STREAM_BYTES = 256_000_000  # a stream model's weights: more than CPU caches hold
 GPU_MEMORY_MODEL = "gpu-memory"
 _WIDE = SyntheticModel(n_embd=2048, n_head=16, n_head_kv=16, n_ff=5632, weight_type="q8_0")
@@ -96,9 +104,14 @@ def gpu_calibration_models() -> dict[str, SyntheticModel]:
 
 
 def thread_counts_to_measure(hardware: HardwareSnapshot) -> list[int]:
-    """1, half the usable cores and all of them (at most three counts)."""
-    usable = max(1, hardware.cpu.usable_cores or 1)
-    return sorted({1, max(1, usable // 2), usable})
+    """The counts the app runs with: 1, the tuner's most for writing and for prompts, and half.
+
+    Costs change with threads unevenly (memory saturates, arithmetic keeps scaling, barriers
+    cost more), so the counts used are measured, not extrapolated; half the writing ceiling
+    is there for a busy PC, whose count the tuner lowers.
+    """
+    writing, prompts = thread_ceilings(hardware)
+    return sorted({1, max(1, writing // 2), writing, prompts})
 
 
 def iter_measure_speed(
@@ -158,26 +171,20 @@ class _Sample:
 def _job(
     files: dict[str, Path], name: str, *, threads: int, gpu_layers: int | None = None
 ) -> TimingJob:
-    stream = name.startswith("stream-") or (name == GPU_MEMORY_MODEL and gpu_layers == 0)
+    stream = name.startswith("stream-")
+    decode_tokens = DECODE_TOKENS
+    if name.startswith("type-") and gpu_layers is None:
+        decode_tokens = 3  # there for their prompts
+    elif stream or (name == GPU_MEMORY_MODEL and gpu_layers == 0):
+        decode_tokens = STREAM_DECODE_TOKENS
     return TimingJob(
         model_path=files[name],
         threads=threads,
         n_gpu_layers=gpu_layers or 0,
         gpu=gpu_layers is not None,
-        # Stream models are there for writing: a short prompt; type models for reading.
-        prompt_tokens=8 if name.startswith("stream-") else PROMPT_TOKENS,
-        decode_tokens=3
-        if name.startswith("type-") and gpu_layers is None
-        else 12
-        if stream
-        else 24,
+        prompt_tokens=STREAM_PROMPT_TOKENS if stream else PROMPT_TOKENS,
+        decode_tokens=decode_tokens,
     )
-
-
-def _decode_tokens(name: str, *, stream: bool, gpu: bool) -> int:
-    if name.startswith("type-") and not gpu:
-        return 3  # there for their prompts
-    return 12 if stream else 24
 
 
 def _fit_cpu(threads: int, samples: Sequence[_Sample]) -> SpeedCoefficients:

@@ -27,7 +27,7 @@ from autoglm_desktop.core.planning.speed_forecast import (
 )
 
 PROFILE_FILE = "speed_profile.json"
-PROFILE_VERSION = 3  # 3: writing costs per type from memory, attention, shared KV heads
+PROFILE_VERSION = 4  # 4: attention as every query head's products, settled token gaps
 
 
 @dataclass(frozen=True)
