@@ -12,6 +12,7 @@ the find bar (which moves the lazy layout there).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,7 @@ WAIT_MS = 120_000  # only a hang takes this long
 START, MIDDLE, END = "BOMB-START", "BOMB-MIDDLE", "BOMB-END"
 MAX_STREAMING_DOCUMENT_CHARS = 150_000  # a streaming reply shows its end while it is huge
 MAX_JUMPS = 150  # scrolling through all of a 1 MB table would take minutes of test time
+SPLIT_CPU_BOUND_S = 1.0  # generous: the split takes a few hundredths of a second
 
 
 @dataclass(frozen=True)
@@ -433,3 +435,42 @@ def test_a_huge_reasoning_never_freezes_the_view(
     assert in_document(view, START)
     assert in_document(view, MIDDLE)
     assert max(stalls.values()) < STALL_BOUND_MS, stalls
+
+
+# -- a message of millions of Markdown blocks, and the Edit dialog -----------------------------
+
+MANY_BLOCKS = {
+    "tiny_blocks_3m": "a\n\n" * 3_000_000,
+    "fences_400k": "```\nx\n```\n\n" * 400_000,
+}
+
+
+@pytest.mark.parametrize("name", list(MANY_BLOCKS))
+def test_a_message_of_millions_of_blocks_is_split_in_bounded_time(name: str) -> None:
+    """Finding where to cut takes steps in Python per part, not per Markdown block."""
+    text = MANY_BLOCKS[name] + END
+    started = time.thread_time()  # this thread's own work: another busy process changes nothing
+    segments = split_markdown(text)
+    spent = time.thread_time() - started
+
+    assert "".join(segment.text for segment in segments) == text
+    assert all(display_cost(segment.text) <= WHOLE_COST for segment in segments)
+    assert spent < SPLIT_CPU_BOUND_S, spent
+
+
+def test_a_message_of_millions_of_blocks_opens_without_freezing(
+    qtbot: QtBot, view: ChatView, heartbeat: Heartbeat
+) -> None:
+    text = f"{START}\n\n" + MANY_BLOCKS["tiny_blocks_3m"] + END
+    stall = heartbeat.measure(
+        qtbot,
+        lambda: view.set_messages([assistant(1, text)]),
+        lambda: in_document(view, END),
+    )
+    found: list[bool] = []
+    view.searchFinished.connect(found.append)
+    find_stall = heartbeat.measure(
+        qtbot, lambda: view.find_text(START, backward=True), lambda: bool(found)
+    )
+    assert found == [True]
+    assert max(stall, find_stall) < STALL_BOUND_MS
