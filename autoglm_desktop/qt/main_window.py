@@ -12,14 +12,12 @@ from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QPaintEvent, QTextCursor
 from PySide6.QtWidgets import (
     QDialog,
-    QDialogButtonBox,
     QDockWidget,
     QFileDialog,
     QFrame,
     QHBoxLayout,
     QLabel,
     QMainWindow,
-    QPlainTextEdit,
     QPushButton,
     QScrollArea,
     QSizePolicy,
@@ -72,6 +70,7 @@ from autoglm_desktop.qt.chat.composer import Composer
 from autoglm_desktop.qt.chat.controller import GUI_BUSY_TIMEOUT_S, ChatController
 from autoglm_desktop.qt.chat.conversation_list import ConversationSidebar
 from autoglm_desktop.qt.chat.conversation_settings import ConversationSettingsDialog
+from autoglm_desktop.qt.chat.edit_dialog import EditMessageDialog
 from autoglm_desktop.qt.chat.find_bar import FindBar
 from autoglm_desktop.qt.chat.first_screen import FirstScreen
 from autoglm_desktop.qt.chat.history_dialog import HistoryChoice, HistoryProblemDialog
@@ -117,24 +116,6 @@ class ErrorBanner(QFrame):
     def show_message(self, text: str) -> None:
         set_plain_text(self.label, text)
         self.show()
-
-
-class EditMessageDialog(QDialog):
-    def __init__(self, text: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle(self.tr("Edit message"))
-        self.editor = QPlainTextEdit(text)
-        buttons = QDialogButtonBox()
-        buttons.addButton(self.tr("Send"), QDialogButtonBox.ButtonRole.AcceptRole)
-        buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        note = QLabel(self.tr("Sending replaces this message and every message after it."))
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.editor)
-        layout.addWidget(note)
-        layout.addWidget(buttons)
-        self.resize(520, 260)
 
 
 class MainWindow(QMainWindow):
@@ -733,7 +714,7 @@ class MainWindow(QMainWindow):
             return
         dialog = EditMessageDialog(message.content, self)
         if dialog.exec() == QDialog.DialogCode.Accepted:
-            self.controller.edit_and_resend(message_id, dialog.editor.toPlainText())
+            self.controller.edit_and_resend(message_id, dialog.text())
 
     def edit_conversation_settings(self) -> None:
         conversation_id = self.controller.conversation_id

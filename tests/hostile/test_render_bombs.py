@@ -27,7 +27,8 @@ from pytestqt.qtbot import QtBot
 from autoglm_desktop.core.chat.store import ChatStore
 from autoglm_desktop.core.common import paths
 from autoglm_desktop.core.common.types import GenerationStats, Role
-from autoglm_desktop.qt.chat.prompt_edit import PromptEdit
+from autoglm_desktop.qt.chat.edit_dialog import LOAD_CHUNK_CHARS, EditMessageDialog
+from autoglm_desktop.qt.chat.prompt_edit import LONG_LINE_CHARS, PromptEdit
 from autoglm_desktop.qt.chat.view import ChatView, ViewMessage
 from autoglm_desktop.qt.common.markdown_render import render_markdown
 from autoglm_desktop.qt.common.segments import (
@@ -474,3 +475,56 @@ def test_a_message_of_millions_of_blocks_opens_without_freezing(
     )
     assert found == [True]
     assert max(stall, find_stall) < STALL_BOUND_MS
+
+
+def test_the_edit_dialog_opens_a_huge_message_at_once_and_keeps_all_of_it(
+    qtbot: QtBot, heartbeat: Heartbeat
+) -> None:
+    line = "The quick brown fox jumps over the lazy dog, again and again. " * 15 + "\n"
+    text = (
+        f"{START}\n"
+        + line * (2_000_000 // len(line))
+        + "y" * 500_000
+        + f"\n{MIDDLE}\n"
+        + line * 10
+        + "\u00a0no-break spaces\u00a0and a carriage return\r\n"
+        + END
+    )
+    dialogs: list[EditMessageDialog] = []
+
+    def open_dialog() -> None:
+        dialog = EditMessageDialog(text)
+        qtbot.addWidget(dialog)
+        dialog.show()
+        dialogs.append(dialog)
+
+    stall = heartbeat.measure(qtbot, open_dialog, lambda: dialogs[0].is_loaded)
+    dialog = dialogs[0]
+    editor = dialog.editor.document()
+    assert editor.characterCount() < len(text) - 400_000  # the long line is kept aside
+    block = editor.begin()
+    while block.isValid():  # no line to lay out longer than the message box takes
+        assert block.length() < LONG_LINE_CHARS + 100
+        block = block.next()
+    assert dialog.text() == text  # unedited: exactly the message
+
+    cursor = dialog.editor.textCursor()
+    cursor.movePosition(cursor.MoveOperation.Start)
+    cursor.insertText("Edited: ")
+    assert dialog.text() == "Edited: " + text.replace("\r\n", "\n")
+    assert stall < STALL_BOUND_MS
+
+
+def test_the_edit_dialog_puts_in_a_chunk_per_turn(qtbot: QtBot) -> None:
+    text = "word " * 200_000  # one line of a million characters
+    text = "A short first line.\n" + ("Some words on a line.\n" * 100_000) + text
+
+    dialog = EditMessageDialog(text)
+    qtbot.addWidget(dialog)
+
+    assert dialog.editor.document().characterCount() <= LOAD_CHUNK_CHARS + 100
+    assert not dialog.send_button.isEnabled() and dialog.editor.isReadOnly()
+    with qtbot.waitSignal(dialog.loaded, timeout=WAIT_MS):
+        pass
+    assert dialog.send_button.isEnabled() and not dialog.editor.isReadOnly()
+    assert dialog.text() == text
