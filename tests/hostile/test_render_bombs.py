@@ -33,6 +33,7 @@ from autoglm_desktop.qt.chat.view import ChatView, ViewMessage
 from autoglm_desktop.qt.common.markdown_render import render_markdown
 from autoglm_desktop.qt.common.segments import (
     PLAIN_PIECE_CHARS,
+    SEGMENT_COST,
     WHOLE_COST,
     display_cost,
     split_markdown,
@@ -205,9 +206,14 @@ def streamer(view: ChatView, text: str, *, chunk: int) -> Callable[[], bool]:
 
 
 def scroll(
-    qtbot: QtBot, heartbeat: Heartbeat, view: ChatView, action: QScrollBar.SliderAction
+    qtbot: QtBot,
+    heartbeat: Heartbeat,
+    view: ChatView,
+    action: QScrollBar.SliderAction,
+    *,
+    max_jumps: int = MAX_JUMPS,
 ) -> tuple[float, set[str]]:
-    """Jump to the top or bottom each turn until all is loaded there, or for MAX_JUMPS turns.
+    """Jump to the top or bottom each turn until all is loaded there, or for `max_jumps` turns.
 
     Returns the worst stall and the markers seen in the document on the way.
     """
@@ -222,7 +228,7 @@ def scroll(
 
     def step() -> None:
         seen.update(marker for marker in (START, MIDDLE, END) if in_document(view, marker))
-        if at_edge() or state["jumps"] >= MAX_JUMPS:
+        if at_edge() or state["jumps"] >= max_jumps:
             state["done"] = True
             return
         state["jumps"] += 1
@@ -429,13 +435,60 @@ def test_a_huge_reasoning_never_freezes_the_view(
         )
     }
     toggle = next(href for href in hrefs(view) if href.startswith("action:reasoning"))
-    stalls["unfold"] = heartbeat.measure(
-        qtbot, lambda: view.anchorClicked.emit(QUrl(toggle)), lambda: in_document(view, END)
-    )
+    shown_at_once: list[int] = []
 
-    assert in_document(view, START)
-    assert in_document(view, MIDDLE)
+    def unfold() -> None:
+        view.anchorClicked.emit(QUrl(toggle))
+        shown_at_once.append(view.document().characterCount())
+
+    stalls["unfold"] = heartbeat.measure(qtbot, unfold, lambda: in_document(view, START))
+    # Unfolding lays out a part of the reasoning at once, the rest a part per turn.
+    assert shown_at_once[0] < 3 * SEGMENT_COST, shown_at_once
+    stalls["scroll down"], seen = scroll(
+        qtbot, heartbeat, view, QScrollBar.SliderAction.SliderToMaximum, max_jumps=10_000
+    )
+    assert END in seen
+    assert in_document(view, "The answer.")
+    found: list[bool] = []
+    view.searchFinished.connect(found.append)
+    for marker in (MIDDLE, START):  # upward from the bottom, then from the middle
+        found.clear()
+        stalls[f"find {marker}"] = heartbeat.measure(
+            qtbot, lambda m=marker: view.find_text(m, backward=True), lambda: bool(found)
+        )
+        assert found == [True]
+    copy = next(href for href in hrefs(view) if href.startswith("action:copy-reasoning"))
+    view.anchorClicked.emit(QUrl(copy))
+    assert QGuiApplication.clipboard().text() == reasoning
+    stalls["fold"] = heartbeat.measure(
+        qtbot, lambda: view.anchorClicked.emit(QUrl(toggle)), lambda: not in_document(view, END)
+    )
+    assert in_document(view, "The answer.")
     assert max(stalls.values()) < STALL_BOUND_MS, stalls
+
+
+def test_a_huge_reasoning_unfolded_while_the_answer_streams_shows_a_part(
+    qtbot: QtBot, view: ChatView
+) -> None:
+    reasoning = f"{START} " + "r " * 200_000 + f" {END}"
+    view.set_messages([ViewMessage(message_id=1, role=Role.USER, text="Think hard.")])
+    view.begin_assistant_message(header="Model")
+    for i in range(0, len(reasoning), 2_048):
+        view.append_stream_reasoning(reasoning[i : i + 2_048])
+    view.append_stream_text("The answer ")
+    toggle = next(href for href in hrefs(view) if href.startswith("action:reasoning"))
+
+    view.anchorClicked.emit(QUrl(toggle))
+
+    assert in_document(view, START) and not in_document(view, END)
+    assert view.document().characterCount() < 3 * SEGMENT_COST
+    view.append_stream_text("goes on.")
+    final = ViewMessage(
+        message_id=2, role=Role.ASSISTANT, text="The answer goes on.", reasoning=reasoning
+    )
+    view.end_assistant_message(final=final)  # still unfolded: all of it, in parts
+    qtbot.waitUntil(lambda: in_document(view, END), timeout=WAIT_MS)
+    assert in_document(view, "The answer goes on.")
 
 
 # -- a message of millions of Markdown blocks, and the Edit dialog -----------------------------
