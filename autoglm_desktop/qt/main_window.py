@@ -40,7 +40,9 @@ from autoglm_desktop.core.common import paths
 from autoglm_desktop.core.common.app_settings import AppSettings, load_settings, save_settings
 from autoglm_desktop.core.common.errors import (
     AutoGLMError,
+    EngineHungError,
     HistoryDamagedError,
+    ModelLoadHungError,
     SettingsFileError,
     StoreError,
 )
@@ -144,6 +146,7 @@ class MainWindow(QMainWindow):
         )
         self.engine = start_engine_thread(self.worker)
         self.model_info: ModelInfo | None = None
+        self._loading_name = ""  # the model being loaded at the user's request
         self.hardware: HardwareSnapshot | None = None
         # Until the monitor has asked llama.cpp, plan as if it had no GPU backend (the safe side).
         self.llama_build: LlamaBuild = cached_llama_build() or CPU_ONLY
@@ -305,6 +308,7 @@ class MainWindow(QMainWindow):
         worker.modelLoaded.connect(self._on_model_loaded)
         worker.unloaded.connect(self._on_unloaded)
         worker.loadFailed.connect(self._on_load_failed)  # reply failures: the controller's
+        worker.replyFailed.connect(self._on_reply_failed)  # ...but a hung model is named here
         worker.busyChanged.connect(self._on_worker_busy)
         self.model_bar.loadRequested.connect(self.load_model)
         self.model_bar.unloadRequested.connect(self.requestUnload)
@@ -511,6 +515,7 @@ class MainWindow(QMainWindow):
         plan = tuned.plan
         self.error_banner.hide()
         self.model_bar.set_loading(True)
+        self._loading_name = plan.model_path.stem
         self.model_label.setText(self.tr("Loading %1…").replace("%1", plan.model_path.stem))
         self.model_label.setToolTip(plain_tooltip(tuned.explanation))
         self.first_screen.load_started(plan)
@@ -656,7 +661,20 @@ class MainWindow(QMainWindow):
         # The engine lets the previous model go before it loads another: none is loaded now.
         self._on_unloaded()
         self._restart_idle_timer()
+        if isinstance(error, EngineHungError):
+            self._show_hung_model(self._loading_name)
         self.error_banner.show_message(str(error))
+
+    def _on_reply_failed(self, error: AutoGLMError) -> None:
+        """The controller reports the error; a model whose load hung is named as such."""
+        if isinstance(error, ModelLoadHungError):
+            self._show_hung_model(error.model_name)
+
+    def _show_hung_model(self, name: str) -> None:
+        """A model whose load hung is not loaded again by itself: the status bar says so."""
+        self._show_local_model(
+            self.tr("%1 (hung while loading; Load to try again)").replace("%1", name)
+        )
 
     def _on_worker_busy(self, busy: bool) -> None:
         """An idle engine loads nothing (a reply's reload of the model may have failed)."""

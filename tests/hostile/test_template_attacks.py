@@ -28,6 +28,7 @@ from autoglm_desktop.core.common.errors import (
     EngineError,
     EngineHungError,
     ModelLoadError,
+    ModelLoadHungError,
 )
 from autoglm_desktop.core.common.types import ChatTurn, LoadPlan, Role, SamplingSettings
 from autoglm_desktop.core.engine import EngineClient, GenerationFinished, ModelLoaded, TokenChunk
@@ -359,3 +360,43 @@ def test_a_template_that_writes_nothing_gets_a_clear_error(
     _, error = say(load_engine, "hello")
     assert isinstance(error, EngineError)
     assert "prompt came out empty" in str(error)
+
+
+# -- a model whose load hangs ------------------------------------------------------------------
+
+# One call into C (minutes) while the model loads: only the client's kill ends it.
+HANGS_WHILE_LOADING = f"{{% set x = 7 ** ({N} * 30000000) %}}" + CHATML_TEMPLATE
+
+
+def test_a_model_whose_load_hung_is_not_loaded_again_by_each_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = SyntheticModel(chat_template=HANGS_WHILE_LOADING)
+    model = write_synthetic_gguf(tmp_path / "hangs.gguf", spec)
+    client = LimitedEngineClient(
+        deadlines=EngineDeadlines(template_s=2.0, load_silence_s=600.0),
+        log_path=tmp_path / "engine.log",
+    )
+    starts: list[bool] = []
+    start_process = client._start_process
+
+    def counted_start(*, hide_gpus: bool = False) -> None:
+        starts.append(True)
+        start_process(hide_gpus=hide_gpus)
+
+    monkeypatch.setattr(client, "_start_process", counted_start)
+    plan = LoadPlan(model_path=model, n_ctx=256)
+    try:
+        with pytest.raises(EngineHungError, match="chat template") as hung:
+            list(client.load(plan))
+        assert hung.value.restarted and len(starts) == 1
+        for _ in range(2):  # each message fails at once, no engine started for it
+            _, error = say(client, "hello")
+            assert isinstance(error, ModelLoadHungError), repr(error)[:500]
+            assert error.model_name == "hangs" and "Load it again" in str(error)
+        assert len(starts) == 1
+        with pytest.raises(EngineHungError, match="chat template"):  # Load tries again
+            list(client.load(plan))
+        assert len(starts) == 2
+    finally:
+        client.shutdown()
