@@ -29,10 +29,13 @@ from autoglm_desktop.core.common.errors import (
     EngineHungError,
     ModelLoadError,
     ModelLoadHungError,
+    PromptTooLongError,
 )
 from autoglm_desktop.core.common.types import ChatTurn, LoadPlan, Role, SamplingSettings
 from autoglm_desktop.core.engine import EngineClient, GenerationFinished, ModelLoaded, TokenChunk
 from autoglm_desktop.core.engine.client import EngineDeadlines
+from autoglm_desktop.core.engine.protocol import GenerateRequest, ReplyOptions
+from autoglm_desktop.core.engine.runtime import LlamaRuntime
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -232,7 +235,7 @@ def test_template_attack_is_contained(
     reply, error = say(attack_engine, attack)
     message = str(error) if error is not None else ""
     assert_canary_intact(canary, marker, reply, message)
-    assert error is None or isinstance(error, EngineError), repr(error)[:500]
+    assert error is None or isinstance(error, EngineError | PromptTooLongError), repr(error)[:500]
     assert not message.rstrip().endswith(":"), f"an error that says nothing: {message!r}"
     # The engine answers the next message (reloading the model if the attack killed it).
     next_reply, next_error = say(attack_engine, "hello")
@@ -362,7 +365,37 @@ def test_a_template_that_writes_nothing_gets_a_clear_error(
     assert "prompt came out empty" in str(error)
 
 
-# -- a model whose load hangs ------------------------------------------------------------------
+# -- a prompt far too long to fit, and a model whose load hangs --------------------------------
+
+
+@pytest.mark.parametrize("where", ["template", "message"])
+def test_a_prompt_far_too_long_is_refused_before_it_is_tokenized(
+    tmp_path: Path, where: str
+) -> None:
+    """10 MiB of text (the template's own, or a message's) cannot fit in 256 tokens."""
+    text = "The same words, again and again. " * (10 << 20 >> 5)
+    template = text + CHATML_TEMPLATE if where == "template" else CHATML_TEMPLATE
+    message = text if where == "message" else "Again."
+    model = write_synthetic_gguf(tmp_path / "long.gguf", SyntheticModel(chat_template=template))
+    runtime = LlamaRuntime(stop_requested=lambda: False, emit=lambda _event: None)
+    try:
+        runtime.load(LoadPlan(model_path=model, n_ctx=256, n_threads=1, n_threads_batch=1))
+        tokenizer = runtime._tokenizer
+        assert tokenizer is not None
+        turns = (ChatTurn(Role.USER, "Hello."), ChatTurn(Role.ASSISTANT, "Hi."))
+        for options in (ReplyOptions(), ReplyOptions(trim_to_fit=False)):
+            request = GenerateRequest(
+                turns=(*turns, ChatTurn(Role.USER, message)),
+                system_prompt="",
+                sampling=SHORT,
+                options=options,
+            )
+            with pytest.raises(PromptTooLongError, match="too long"):
+                runtime.prepare_reply(request)
+        assert tokenizer.tokenized_chars == 0  # refused by its length, not after tokenizing it
+    finally:
+        runtime.close()
+
 
 # One call into C (minutes) while the model loads: only the client's kill ends it.
 HANGS_WHILE_LOADING = f"{{% set x = 7 ** ({N} * 30000000) %}}" + CHATML_TEMPLATE
