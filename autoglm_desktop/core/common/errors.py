@@ -62,6 +62,10 @@ class ChatTemplateTimeoutError(EngineHungError):
     """The model's chat template ran past its time limit (it loops); the engine cut it short."""
 
 
+class ChatTemplateMemoryError(EngineError):
+    """The model's chat template tried to use more memory than its sandbox allows."""
+
+
 class NoModelLoadedError(AutoGLMError):
     """A generation was requested before any model was loaded."""
 

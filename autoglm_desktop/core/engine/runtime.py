@@ -25,6 +25,7 @@ from llama_cpp.llama_grammar import JSON_GBNF, LlamaGrammar, json_schema_to_gbnf
 
 from autoglm_desktop.core.common.error_text import describe_exception, sentence
 from autoglm_desktop.core.common.errors import (
+    ChatTemplateMemoryError,
     ChatTemplateTimeoutError,
     EngineError,
     ModelFileError,
@@ -74,6 +75,7 @@ from autoglm_desktop.core.engine.reasoning import (
     marker_texts,
     template_variables,
 )
+from autoglm_desktop.core.engine.template_sandbox import BoundedChatFormatter, TemplateMemoryError
 from autoglm_desktop.core.engine.thread_governor import (
     GovernorFactory,
     ThreadGovernor,
@@ -405,10 +407,10 @@ class LlamaRuntime:
             ) from None
         except StopRequested:
             raise OperationCancelledError("Loading the model was cancelled.") from None
-        except MemoryError:
+        except (TemplateMemoryError, MemoryError) as exc:
             raise ModelLoadError(
-                "The model's chat template needs more memory than the engine has; choose another "
-                "model."
+                "The model's chat template tried to use too much memory when the model loaded "
+                f"({describe_exception(exc)}). Choose another model."
             ) from None
         except Exception as exc:  # a broken template: jinja2's syntax errors, RecursionError...
             raise ModelLoadError(
@@ -506,10 +508,10 @@ class LlamaRuntime:
             ) from None
         except StopRequested:
             raise OperationCancelledError("The reply was stopped.") from None
-        except MemoryError:
-            raise EngineError(
-                "The model's chat template needed more memory than the engine has (it builds "
-                "something huge), so no reply was written. Choose another model."
+        except (TemplateMemoryError, MemoryError) as exc:
+            raise ChatTemplateMemoryError(
+                "The model's chat template tried to use too much memory "
+                f"({describe_exception(exc)}), so no reply was written. Choose another model."
             ) from None
         except Exception as exc:  # a template may raise anything (jinja2 errors, ValueError...)
             # Its message is the model's text, maybe 100 MB long: cut here, before it is sent.
@@ -869,7 +871,7 @@ def _chat_formatter(llm: llama_cpp.Llama, template: str) -> tuple[Jinja2ChatForm
     eos_id, bos_id = llm.token_eos(), llm.token_bos()
     eos = llm._model.token_get_text(eos_id) if eos_id != -1 else ""
     bos = llm._model.token_get_text(bos_id) if bos_id != -1 else ""
-    formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
+    formatter = BoundedChatFormatter(template=template, eos_token=eos, bos_token=bos)
     return formatter, [eos] if eos else []
 
 
