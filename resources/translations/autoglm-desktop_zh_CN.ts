@@ -35,68 +35,69 @@
 <context>
     <name>ChatView</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="680"/>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="806"/>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="943"/>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="965"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="734"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="863"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="1000"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="1022"/>
         <source>Copy</source>
         <translation>复制</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="914"/>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="967"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="971"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="1024"/>
         <source>Regenerate</source>
         <translation>重新生成</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="943"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="1000"/>
         <source>Edit</source>
         <translation>编辑</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="960"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="1017"/>
         <source>You</source>
         <translation>你</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="995"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="1073"/>
         <source>— reply failed</source>
         <translation>— 回复失败</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="997"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="1075"/>
         <source>— reply interrupted</source>
         <translation>— 回复已中断</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="1001"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="1079"/>
         <source>— the reply ended while the model was still thinking; raise Max reply tokens in Chat settings for a full answer</source>
         <translation>— 模型仍在思考时回复已结束；请在对话设置中调高“最大回复 token 数”以获得完整回答</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="983"/>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="989"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="1042"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="1048"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="1059"/>
         <source>Assistant</source>
         <translation>助手</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="1012"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="1090"/>
         <source>System</source>
         <translation>系统</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="1069"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="1147"/>
         <source>Code copied to the clipboard</source>
         <translation>代码已复制到剪贴板</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="1078"/>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="1095"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="1156"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="1173"/>
         <source>Thinking copied to the clipboard</source>
         <translation>思考过程已复制到剪贴板</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/view.py" line="1086"/>
+        <location filename="../../autoglm_desktop/qt/chat/view.py" line="1164"/>
         <source>Message copied to the clipboard</source>
         <translation>消息已复制到剪贴板</translation>
     </message>
@@ -559,19 +560,35 @@
 <context>
     <name>EditMessageDialog</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="125"/>
+        <location filename="../../autoglm_desktop/qt/chat/edit_dialog.py" line="44"/>
         <source>Edit message</source>
         <translation>编辑消息</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="128"/>
+        <location filename="../../autoglm_desktop/qt/chat/edit_dialog.py" line="55"/>
         <source>Send</source>
         <translation>发送</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="132"/>
+        <location filename="../../autoglm_desktop/qt/chat/edit_dialog.py" line="119"/>
+        <location filename="../../autoglm_desktop/qt/chat/edit_dialog.py" line="127"/>
+        <source>Long line #%1, %2 characters</source>
+        <translation>长行 #%1，%2 个字符</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/edit_dialog.py" line="138"/>
+        <source>Loading the message… %1%</source>
+        <translation>正在载入消息… %1%</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/edit_dialog.py" line="142"/>
         <source>Sending replaces this message and every message after it.</source>
         <translation>发送后将替换这条消息及其后的所有消息。</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/edit_dialog.py" line="145"/>
+        <source>Lines too long to edit here are shown in brackets; they are sent as they are.</source>
+        <translation>过长而无法在此编辑的行以方括号显示；发送时保持原样。</translation>
     </message>
 </context>
 <context>
@@ -699,7 +716,7 @@
 <context>
     <name>ErrorBanner</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="110"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="111"/>
         <source>Dismiss</source>
         <translation>关闭</translation>
     </message>
@@ -1236,175 +1253,180 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="294"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="278"/>
         <source>Find in chat…</source>
         <translation>在对话中查找…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="186"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="170"/>
         <source>Chat settings…</source>
         <translation>对话设置…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="214"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="198"/>
         <source>Models…</source>
         <translation>模型…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="215"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="199"/>
         <source>Find, download and manage models</source>
         <translation>查找、下载和管理模型</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="218"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="202"/>
         <source>Model settings</source>
         <translation>模型设置</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="243"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="227"/>
         <source>Settings</source>
         <translation>模型设置</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="269"/>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="594"/>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="672"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="253"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="580"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="658"/>
         <source>No model loaded</source>
         <translation>未加载模型</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="280"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="264"/>
         <source>&amp;Chat</source>
         <translation>对话(&amp;C)</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="282"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="266"/>
         <source>New chat</source>
         <translation>新对话</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="285"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="269"/>
         <source>Export chat…</source>
         <translation>导出对话…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="290"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="274"/>
         <source>Quit</source>
         <translation>退出</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="299"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="283"/>
         <source>&amp;Models</source>
         <translation>模型(&amp;M)</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="300"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="284"/>
         <source>Discover models…</source>
         <translation>发现模型…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="301"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="285"/>
         <source>Downloads</source>
         <translation>下载</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="302"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="286"/>
         <source>My models</source>
         <translation>我的模型</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="396"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="381"/>
         <source>No model found in %1. Open “Models…” to download one, or import a .gguf file you already have.</source>
         <translation>在 %1 中没有找到模型。请打开“模型…”下载一个，或导入你已有的 .gguf 文件。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="504"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="489"/>
         <source>%1 was not loaded: %2 Open “Model settings” to choose a smaller plan, or press Load to load it anyway.</source>
         <translation>未加载 %1：%2 请打开“模型设置”选择占用更小的方案，或点击“加载”强制加载。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="533"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="519"/>
         <source>Loading %1…</source>
         <translation>正在加载 %1…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="634"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="620"/>
         <source>%1 (unloaded while idle)</source>
         <translation>%1（空闲时已卸载）</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="647"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="633"/>
         <source>%1 (engine stopped; reloads with your next message)</source>
         <translation>%1（引擎已停止，发送下一条消息时会重新加载）</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="842"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="676"/>
+        <source>%1 (hung while loading; Load to try again)</source>
+        <translation>%1（加载时卡住；点击“加载”重试）</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="841"/>
         <source>Chats in this window are not saved: your chat history could not be opened.</source>
         <translation>此窗口中的聊天不会被保存：无法打开聊天记录。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="846"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="845"/>
         <source>Recovering your chat history…</source>
         <translation>正在恢复聊天记录…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="867"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="866"/>
         <source>A fresh chat history was started. The old file is kept as %1.</source>
         <translation>已开始新的聊天记录。旧文件保留为 %1。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="881"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="880"/>
         <source>Recovered %1 conversation(s) and %2 message(s). The damaged file is kept as %3.</source>
         <translation>已恢复 %1 个对话和 %2 条消息。损坏的文件保留为 %3。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="910"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="909"/>
         <source>Your chat history is open read-only: you can read your conversations, but nothing new is saved.</source>
         <translation>聊天记录以只读方式打开：你可以查看对话，但不会保存新内容。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="918"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="917"/>
         <source>%1 (chats are not saved)</source>
         <translation>%1（聊天不会被保存）</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="920"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="919"/>
         <source>%1 (read-only history)</source>
         <translation>%1（只读记录）</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="636"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="622"/>
         <source>The model was unloaded to free memory; it reloads with your next message.</source>
         <translation>模型已卸载以释放内存，发送下一条消息时会自动重新加载。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="664"/>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="727"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="650"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="726"/>
         <source>context %1</source>
         <translation>上下文 %1</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="719"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="718"/>
         <source>first token %1 s · %2 tokens/s</source>
         <translation>首个 token %1 秒 · 每秒 %2 个 token</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="793"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="792"/>
         <source>Export chat</source>
         <translation>导出对话</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="795"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="794"/>
         <source>Markdown (*.md);;JSON (*.json)</source>
         <translation>Markdown (*.md);;JSON (*.json)</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="804"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="803"/>
         <source>Exported to %1</source>
         <translation>已导出到 %1</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="588"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="574"/>
         <source>%1 (remote)</source>
         <translation>%1（远程）</translation>
     </message>
@@ -1701,9 +1723,14 @@
         <translation>思考中…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/chat/reasoning_section.py" line="57"/>
+        <location filename="../../autoglm_desktop/qt/chat/reasoning_section.py" line="69"/>
         <source>Copy thinking</source>
         <translation>复制思考过程</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/chat/reasoning_section.py" line="98"/>
+        <source>… the rest of the thinking shows when the reply is finished.</source>
+        <translation>… 其余的思考内容将在回复完成后显示。</translation>
     </message>
 </context>
 <context>
