@@ -100,7 +100,7 @@ def bombs() -> Iterator[Bomb]:
         "links_10k", " ".join(f"[link {i}](https://example.com/{i})" for i in range(10_000))
     )
     thoughts = "I weigh this once more, and then again, to be sure. " * 7_700
-    answer = "A short answer.\n\nEND-OF-thinking_400k"
+    answer = f"{START} thinking_400k\n\nA short answer.\n\nEND-OF-thinking_400k"
     yield Bomb(
         "thinking_400k",
         "Please think about thinking_400k.",
