@@ -166,13 +166,15 @@ MEMORY_BOMBS: dict[str, str] = {
     "tojson-indent": f"{{{{ messages|tojson(indent={N} * 10 ** 9)|length }}}}",
     "sum-of-lists": f"{{{{ ([[0] * 100000] * ({N} * 100000))|sum(start=[])|length }}}}",
     "lipsum-huge": f"{{{{ lipsum(n={N} * 10 ** 6)|length }}}}",
-    "output-loop": "{% for i in range(100000) %}{{ 'x' * 100000 }}{% endfor %}",
-    "macro-output": (
-        "{% macro m() %}{% for i in range(100000) %}{{ 'x' * 100000 }}{% endfor %}"
-        "{% endmacro %}{{ m()|length }}"
+    # Pieces of 10 MB: the limits are reached within a few steps, long before the time limit.
+    "output-loop": "{% for i in range(100000) %}{{ 'x' * 10000000 }}{% endfor %}",
+    "macro-output": (  # one string of 30 MB, written 100,000 times by a macro
+        f"{{% set s = 'x' * ({N} * 30000000) %}}"
+        "{% macro m() %}{% for i in range(100000) %}{{ s }}{% endfor %}{% endmacro %}"
+        "{{ m()|length }}"
     ),
     "many-values": (  # each value small, all of them together gigabytes
-        "{% for i in range(100000) %}{% set x = 'x' * (i + 1000000) %}{% endfor %}"
+        "{% for i in range(100000) %}{% set x = 'x' * (i + 10000000) %}{% endfor %}"
     ),
 }
 # Templates that never end: the engine's one-second limit (or Stop) must end each.

@@ -32,7 +32,7 @@ from llama_cpp.llama_chat_format import ChatFormatterResponse, Jinja2ChatFormatt
 # Sizes are in characters (a list counts 8 per item, an integer its bytes).
 BASE_VALUE_LIMIT = 64 << 20  # the largest value an operation may make...
 BASE_OUTPUT_LIMIT = 64 << 20  # ...the longest output (or macro's, or {% set %} block's)...
-BASE_BUDGET = 512 << 20  # ...and all the values a rendering makes together,
+BASE_BUDGET = 256 << 20  # ...and all the values a rendering makes together,
 GIVEN_FACTOR = 4  # each plus this many times the characters the template is given
 GIVEN_BUDGET_FACTOR = 16
 ITEM_SIZE = 8  # a list's share of each item
