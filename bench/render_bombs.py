@@ -12,7 +12,10 @@ block quotes, a paragraph of 10k links) a new conversation gets the bomb:
 * open: another conversation opened, then this one again, until its end is shown;
 * scroll: to the top (its first line shown) and back to the bottom, a jump per 16 ms frame;
 * find: its first words searched from the bottom (as Ctrl+F, Enter does);
-* copy: the reply's Copy link.
+* copy: the reply's Copy link;
+* edit: the Edit dialog of the prompt opened, until all of the prompt is in it;
+* unfold: a reply's long Thinking section (the thinking_400k bomb) unfolded, then followed to
+  its end.
 
 Prints the worst stall per phase: the wall-clock lateness of a tick, and the GUI thread's CPU
 time between two ticks (its own work, without the time the system gave to other processes: on a
@@ -37,11 +40,12 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QScrollBar
 
 from autoglm_desktop.core.common.types import GenerationStats
+from autoglm_desktop.qt.chat.edit_dialog import EditMessageDialog
 from autoglm_desktop.qt.main_window import MainWindow
 
 GOAL_MS = 100.0
 START = "BOMB-START"
-PHASES = ("send", "stream", "open", "scroll", "find", "copy")
+PHASES = ("send", "stream", "open", "scroll", "find", "copy", "edit", "unfold")
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,7 @@ class Bomb:
     prompt: str
     reply: str
     end: str  # the last line of the reply (or of the prompt): shown means all was laid out
+    reasoning: str = ""  # streamed before the reply, folded when it starts
 
 
 def _table(size: int) -> str:
@@ -94,6 +99,15 @@ def bombs() -> Iterator[Bomb]:
     yield reply(
         "links_10k", " ".join(f"[link {i}](https://example.com/{i})" for i in range(10_000))
     )
+    thoughts = "I weigh this once more, and then again, to be sure. " * 7_700
+    answer = f"{START} thinking_400k\n\nA short answer.\n\nEND-OF-thinking_400k"
+    yield Bomb(
+        "thinking_400k",
+        "Please think about thinking_400k.",
+        answer,
+        "END-OF-thinking_400k",
+        reasoning=f"THINK-START {thoughts}THINK-END",
+    )
 
 
 class BusyHeartbeat(ui_stalls.Heartbeat):
@@ -136,24 +150,27 @@ def text_shown(window: MainWindow, needle: str, *, at_end: bool) -> Callable[[],
 class Streamer:
     """Emits the worker's tokens, one chunk per millisecond, then its finish."""
 
-    def __init__(self, window: MainWindow, text: str, chunk: int) -> None:
+    def __init__(self, window: MainWindow, text: str, chunk: int, reasoning: str = "") -> None:
         self.window = window
-        self.chunks = iter([text[i : i + chunk] for i in range(0, len(text), chunk)])
+        thinking = [("r", reasoning[i : i + chunk]) for i in range(0, len(reasoning), chunk)]
+        answer = [("t", text[i : i + chunk]) for i in range(0, len(text), chunk)]
+        self.chunks = iter([*thinking, *answer])
         self.count = 0
         self.finished = False
         self.timer = QTimer(interval=1, timerType=Qt.TimerType.PreciseTimer)
         self.timer.timeout.connect(self._emit)
 
     def _emit(self) -> None:
-        chunk = next(self.chunks, None)
-        if chunk is None:
+        kind, chunk = next(self.chunks, ("", ""))
+        if not kind:
             self.timer.stop()
             stats = GenerationStats(generated_tokens=self.count, stop_reason="eos")
             self.window.worker.generationFinished.emit(stats)
             self.finished = True
             return
         self.count += 1
-        self.window.worker.tokens.emit(chunk)
+        signal = self.window.worker.reasoning if kind == "r" else self.window.worker.tokens
+        signal.emit(chunk)
 
 
 def jumper(
@@ -201,7 +218,7 @@ def run_bomb(
 
     prompt_end = bomb.prompt.rsplit("\n", 1)[-1][:20]
     measure("send", send, text_shown(window, prompt_end, at_end=True))
-    streamer = Streamer(window, bomb.reply, chunk)
+    streamer = Streamer(window, bomb.reply, chunk, bomb.reasoning)
     reply_end = bomb.reply.rsplit("\n", 1)[-1]
     shown = text_shown(window, reply_end, at_end=True)
     measure(
@@ -244,7 +261,42 @@ def run_bomb(
     links = [h for h in _hrefs(window) if h.startswith("action:copy")]
     measure("copy", lambda: view.anchorClicked.emit(QUrl(links[-1])), lambda: bool(copied))
     view.copiedToClipboard.disconnect(copied.append)
+    measure_edit(measure, window)
+    if bomb.reasoning:
+        measure_unfold(measure, window, bar, shown)
     return stalls
+
+
+def measure_edit(measure: Callable[..., None], window: MainWindow) -> None:
+    """Open the Edit dialog of the conversation's prompt as _edit_message does, until loaded."""
+    prompt = next(m for m in window.controller.messages() if m.role.value == "user")
+    dialogs: list[EditMessageDialog] = []
+
+    def open_dialog() -> None:
+        dialog = EditMessageDialog(prompt.content, window)
+        dialog.show()
+        dialogs.append(dialog)
+
+    measure("edit", open_dialog, lambda: bool(dialogs) and dialogs[0].is_loaded)
+    if dialogs[0].text() != prompt.content:
+        print("  the edit dialog changed the prompt", file=sys.stderr)
+    dialogs[0].reject()
+
+
+def measure_unfold(
+    measure: Callable[..., None], window: MainWindow, bar: QScrollBar, shown: Callable[[], bool]
+) -> None:
+    """Unfold the reply's Thinking section, then follow it to the reply's end."""
+    toggle = next(h for h in _hrefs(window) if h.startswith("action:reasoning"))
+    down = QScrollBar.SliderAction.SliderToMaximum
+    jumps: list[Callable[[], bool]] = []
+
+    def unfold() -> None:
+        window.chat_view.anchorClicked.emit(QUrl(toggle))
+        jumps.append(jumper(bar, down, lambda: bar.value() == bar.maximum() and shown()))
+
+    # The answer after the section at the bottom: every part of the section was laid out.
+    measure("unfold", unfold, lambda: bool(jumps) and jumps[0]())
 
 
 def _hrefs(window: MainWindow) -> list[str]:
@@ -301,7 +353,10 @@ def main() -> int:
         wall = max(w for w, _ in stalls.values())
         busy = max(b for _, b in stalls.values())
         failed |= busy > GOAL_MS
-        cells = "".join(f"{stalls[p][0]:>7.0f}/{stalls[p][1]:<4.0f}" for p in PHASES)
+        cells = "".join(
+            f"{stalls[p][0]:>7.0f}/{stalls[p][1]:<4.0f}" if p in stalls else f"{'-':>12}"
+            for p in PHASES
+        )
         verdict = "PASS" if busy <= GOAL_MS else "FAIL"
         print(f"{name:<13}{cells}{wall:>7.0f}/{busy:<4.0f}  {verdict}")
     return 1 if failed else 0

@@ -12,14 +12,12 @@ from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QPaintEvent, QTextCursor
 from PySide6.QtWidgets import (
     QDialog,
-    QDialogButtonBox,
     QDockWidget,
     QFileDialog,
     QFrame,
     QHBoxLayout,
     QLabel,
     QMainWindow,
-    QPlainTextEdit,
     QPushButton,
     QScrollArea,
     QSizePolicy,
@@ -42,7 +40,9 @@ from autoglm_desktop.core.common import paths
 from autoglm_desktop.core.common.app_settings import AppSettings, load_settings, save_settings
 from autoglm_desktop.core.common.errors import (
     AutoGLMError,
+    EngineHungError,
     HistoryDamagedError,
+    ModelLoadHungError,
     SettingsFileError,
     StoreError,
 )
@@ -72,6 +72,7 @@ from autoglm_desktop.qt.chat.composer import Composer
 from autoglm_desktop.qt.chat.controller import GUI_BUSY_TIMEOUT_S, ChatController
 from autoglm_desktop.qt.chat.conversation_list import ConversationSidebar
 from autoglm_desktop.qt.chat.conversation_settings import ConversationSettingsDialog
+from autoglm_desktop.qt.chat.edit_dialog import EditMessageDialog
 from autoglm_desktop.qt.chat.find_bar import FindBar
 from autoglm_desktop.qt.chat.first_screen import FirstScreen
 from autoglm_desktop.qt.chat.history_dialog import HistoryChoice, HistoryProblemDialog
@@ -137,24 +138,6 @@ class ErrorBanner(QFrame):
             self.setStyleSheet(style)
 
 
-class EditMessageDialog(QDialog):
-    def __init__(self, text: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle(self.tr("Edit message"))
-        self.editor = QPlainTextEdit(text)
-        buttons = QDialogButtonBox()
-        buttons.addButton(self.tr("Send"), QDialogButtonBox.ButtonRole.AcceptRole)
-        buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        note = QLabel(self.tr("Sending replaces this message and every message after it."))
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.editor)
-        layout.addWidget(note)
-        layout.addWidget(buttons)
-        self.resize(520, 260)
-
-
 class MainWindow(QMainWindow):
     requestLoad = Signal(object)  # LoadPlan, queued to the worker thread
     requestUnload = Signal()
@@ -181,6 +164,7 @@ class MainWindow(QMainWindow):
         )
         self.engine = start_engine_thread(self.worker)
         self.model_info: ModelInfo | None = None
+        self._loading_name = ""  # the model being loaded at the user's request
         self.hardware: HardwareSnapshot | None = None
         # Until the monitor has asked llama.cpp, plan as if it had no GPU backend (the safe side).
         self.llama_build: LlamaBuild = cached_llama_build() or CPU_ONLY
@@ -343,6 +327,7 @@ class MainWindow(QMainWindow):
         worker.modelLoaded.connect(self._on_model_loaded)
         worker.unloaded.connect(self._on_unloaded)
         worker.loadFailed.connect(self._on_load_failed)  # reply failures: the controller's
+        worker.replyFailed.connect(self._on_reply_failed)  # ...but a hung model is named here
         worker.busyChanged.connect(self._on_worker_busy)
         self.model_bar.loadRequested.connect(self.load_model)
         self.model_bar.unloadRequested.connect(self.requestUnload)
@@ -549,6 +534,7 @@ class MainWindow(QMainWindow):
         plan = tuned.plan
         self.error_banner.hide()
         self.model_bar.set_loading(True)
+        self._loading_name = plan.model_path.stem
         self.model_label.setText(self.tr("Loading %1…").replace("%1", plan.model_path.stem))
         self.model_label.setToolTip(plain_tooltip(tuned.explanation))
         self.first_screen.load_started(plan)
@@ -694,7 +680,20 @@ class MainWindow(QMainWindow):
         # The engine lets the previous model go before it loads another: none is loaded now.
         self._on_unloaded()
         self._restart_idle_timer()
+        if isinstance(error, EngineHungError):
+            self._show_hung_model(self._loading_name)
         self.error_banner.show_message(str(error))
+
+    def _on_reply_failed(self, error: AutoGLMError) -> None:
+        """The controller reports the error; a model whose load hung is named as such."""
+        if isinstance(error, ModelLoadHungError):
+            self._show_hung_model(error.model_name)
+
+    def _show_hung_model(self, name: str) -> None:
+        """A model whose load hung is not loaded again by itself: the status bar says so."""
+        self._show_local_model(
+            self.tr("%1 (hung while loading; Load to try again)").replace("%1", name)
+        )
 
     def _on_worker_busy(self, busy: bool) -> None:
         """An idle engine loads nothing (a reply's reload of the model may have failed)."""
@@ -752,7 +751,7 @@ class MainWindow(QMainWindow):
             return
         dialog = EditMessageDialog(message.content, self)
         if dialog.exec() == QDialog.DialogCode.Accepted:
-            self.controller.edit_and_resend(message_id, dialog.editor.toPlainText())
+            self.controller.edit_and_resend(message_id, dialog.text())
 
     def edit_conversation_settings(self) -> None:
         conversation_id = self.controller.conversation_id

@@ -23,11 +23,17 @@ RUNAWAY_TEMPLATES = {
         "{% macro twice(n) %}{% if n > 0 %}{{ twice(n - 1) }}{{ twice(n - 1) }}{% endif %}"
         "{% endmacro %}{{ twice(60) }}"
     ),
-    "lipsum": "{{ lipsum(n=10**6) }}",
+    # lipsum a paragraph at a time, 10^10 times (the sandbox refuses one huge lipsum at once).
+    "lipsum": (
+        "{% for i in range(99999) %}{% for j in range(99999) %}{% set x = lipsum(n=1) %}"
+        "{% endfor %}{% endfor %}"
+    ),
     # One call into C (a power of 30 million bits, about 40 s): Python cannot cut it short.
     "power": "{% set x = 7 ** (messages|length * 30000000) %}",
-    # The same, for hours.
-    "forever": "{% set x = 7 ** (messages|length * 1000000000) %}",
+    # The same, again and again, for hours (one far larger power is refused for its memory).
+    "forever": (
+        "{% for i in range(99999) %}{% set x = 7 ** (messages|length * 30000000) %}{% endfor %}"
+    ),
 }
 
 

@@ -12,6 +12,7 @@ the find bar (which moves the lazy layout there).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,11 +27,13 @@ from pytestqt.qtbot import QtBot
 from autoglm_desktop.core.chat.store import ChatStore
 from autoglm_desktop.core.common import paths
 from autoglm_desktop.core.common.types import GenerationStats, Role
-from autoglm_desktop.qt.chat.prompt_edit import PromptEdit
+from autoglm_desktop.qt.chat.edit_dialog import LOAD_CHUNK_CHARS, EditMessageDialog
+from autoglm_desktop.qt.chat.prompt_edit import LONG_LINE_CHARS, PromptEdit
 from autoglm_desktop.qt.chat.view import ChatView, ViewMessage
 from autoglm_desktop.qt.common.markdown_render import render_markdown
 from autoglm_desktop.qt.common.segments import (
     PLAIN_PIECE_CHARS,
+    SEGMENT_COST,
     WHOLE_COST,
     display_cost,
     split_markdown,
@@ -42,6 +45,7 @@ WAIT_MS = 120_000  # only a hang takes this long
 START, MIDDLE, END = "BOMB-START", "BOMB-MIDDLE", "BOMB-END"
 MAX_STREAMING_DOCUMENT_CHARS = 150_000  # a streaming reply shows its end while it is huge
 MAX_JUMPS = 150  # scrolling through all of a 1 MB table would take minutes of test time
+SPLIT_CPU_BOUND_S = 1.0  # generous: the split takes a few hundredths of a second
 
 
 @dataclass(frozen=True)
@@ -202,9 +206,14 @@ def streamer(view: ChatView, text: str, *, chunk: int) -> Callable[[], bool]:
 
 
 def scroll(
-    qtbot: QtBot, heartbeat: Heartbeat, view: ChatView, action: QScrollBar.SliderAction
+    qtbot: QtBot,
+    heartbeat: Heartbeat,
+    view: ChatView,
+    action: QScrollBar.SliderAction,
+    *,
+    max_jumps: int = MAX_JUMPS,
 ) -> tuple[float, set[str]]:
-    """Jump to the top or bottom each turn until all is loaded there, or for MAX_JUMPS turns.
+    """Jump to the top or bottom each turn until all is loaded there, or for `max_jumps` turns.
 
     Returns the worst stall and the markers seen in the document on the way.
     """
@@ -219,7 +228,7 @@ def scroll(
 
     def step() -> None:
         seen.update(marker for marker in (START, MIDDLE, END) if in_document(view, marker))
-        if at_edge() or state["jumps"] >= MAX_JUMPS:
+        if at_edge() or state["jumps"] >= max_jumps:
             state["done"] = True
             return
         state["jumps"] += 1
@@ -426,10 +435,149 @@ def test_a_huge_reasoning_never_freezes_the_view(
         )
     }
     toggle = next(href for href in hrefs(view) if href.startswith("action:reasoning"))
-    stalls["unfold"] = heartbeat.measure(
-        qtbot, lambda: view.anchorClicked.emit(QUrl(toggle)), lambda: in_document(view, END)
-    )
+    shown_at_once: list[int] = []
 
-    assert in_document(view, START)
-    assert in_document(view, MIDDLE)
+    def unfold() -> None:
+        view.anchorClicked.emit(QUrl(toggle))
+        shown_at_once.append(view.document().characterCount())
+
+    stalls["unfold"] = heartbeat.measure(qtbot, unfold, lambda: in_document(view, START))
+    # Unfolding lays out a part of the reasoning at once, the rest a part per turn.
+    assert shown_at_once[0] < 3 * SEGMENT_COST, shown_at_once
+    stalls["scroll down"], seen = scroll(
+        qtbot, heartbeat, view, QScrollBar.SliderAction.SliderToMaximum, max_jumps=10_000
+    )
+    assert END in seen
+    assert in_document(view, "The answer.")
+    found: list[bool] = []
+    view.searchFinished.connect(found.append)
+    for marker in (MIDDLE, START):  # upward from the bottom, then from the middle
+        found.clear()
+        stalls[f"find {marker}"] = heartbeat.measure(
+            qtbot, lambda m=marker: view.find_text(m, backward=True), lambda: bool(found)
+        )
+        assert found == [True]
+    copy = next(href for href in hrefs(view) if href.startswith("action:copy-reasoning"))
+    view.anchorClicked.emit(QUrl(copy))
+    assert QGuiApplication.clipboard().text() == reasoning
+    stalls["fold"] = heartbeat.measure(
+        qtbot, lambda: view.anchorClicked.emit(QUrl(toggle)), lambda: not in_document(view, END)
+    )
+    assert in_document(view, "The answer.")
     assert max(stalls.values()) < STALL_BOUND_MS, stalls
+
+
+def test_a_huge_reasoning_unfolded_while_the_answer_streams_shows_a_part(
+    qtbot: QtBot, view: ChatView
+) -> None:
+    reasoning = f"{START} " + "r " * 200_000 + f" {END}"
+    view.set_messages([ViewMessage(message_id=1, role=Role.USER, text="Think hard.")])
+    view.begin_assistant_message(header="Model")
+    for i in range(0, len(reasoning), 2_048):
+        view.append_stream_reasoning(reasoning[i : i + 2_048])
+    view.append_stream_text("The answer ")
+    toggle = next(href for href in hrefs(view) if href.startswith("action:reasoning"))
+
+    view.anchorClicked.emit(QUrl(toggle))
+
+    assert in_document(view, START) and not in_document(view, END)
+    assert view.document().characterCount() < 3 * SEGMENT_COST
+    view.append_stream_text("goes on.")
+    final = ViewMessage(
+        message_id=2, role=Role.ASSISTANT, text="The answer goes on.", reasoning=reasoning
+    )
+    view.end_assistant_message(final=final)  # still unfolded: all of it, in parts
+    qtbot.waitUntil(lambda: in_document(view, END), timeout=WAIT_MS)
+    assert in_document(view, "The answer goes on.")
+
+
+# -- a message of millions of Markdown blocks, and the Edit dialog -----------------------------
+
+MANY_BLOCKS = {
+    "tiny_blocks_3m": "a\n\n" * 3_000_000,
+    "fences_400k": "```\nx\n```\n\n" * 400_000,
+}
+
+
+@pytest.mark.parametrize("name", list(MANY_BLOCKS))
+def test_a_message_of_millions_of_blocks_is_split_in_bounded_time(name: str) -> None:
+    """Finding where to cut takes steps in Python per part, not per Markdown block."""
+    text = MANY_BLOCKS[name] + END
+    started = time.thread_time()  # this thread's own work: another busy process changes nothing
+    segments = split_markdown(text)
+    spent = time.thread_time() - started
+
+    assert "".join(segment.text for segment in segments) == text
+    assert all(display_cost(segment.text) <= WHOLE_COST for segment in segments)
+    assert spent < SPLIT_CPU_BOUND_S, spent
+
+
+def test_a_message_of_millions_of_blocks_opens_without_freezing(
+    qtbot: QtBot, view: ChatView, heartbeat: Heartbeat
+) -> None:
+    text = f"{START}\n\n" + MANY_BLOCKS["tiny_blocks_3m"] + END
+    stall = heartbeat.measure(
+        qtbot,
+        lambda: view.set_messages([assistant(1, text)]),
+        lambda: in_document(view, END),
+    )
+    found: list[bool] = []
+    view.searchFinished.connect(found.append)
+    find_stall = heartbeat.measure(
+        qtbot, lambda: view.find_text(START, backward=True), lambda: bool(found)
+    )
+    assert found == [True]
+    assert max(stall, find_stall) < STALL_BOUND_MS
+
+
+def test_the_edit_dialog_opens_a_huge_message_at_once_and_keeps_all_of_it(
+    qtbot: QtBot, heartbeat: Heartbeat
+) -> None:
+    line = "The quick brown fox jumps over the lazy dog, again and again. " * 15 + "\n"
+    text = (
+        f"{START}\n"
+        + line * (2_000_000 // len(line))
+        + "y" * 500_000
+        + f"\n{MIDDLE}\n"
+        + line * 10
+        + "\u00a0no-break spaces\u00a0and a carriage return\r\n"
+        + END
+    )
+    dialogs: list[EditMessageDialog] = []
+
+    def open_dialog() -> None:
+        dialog = EditMessageDialog(text)
+        qtbot.addWidget(dialog)
+        dialog.show()
+        dialogs.append(dialog)
+
+    stall = heartbeat.measure(qtbot, open_dialog, lambda: dialogs[0].is_loaded)
+    dialog = dialogs[0]
+    editor = dialog.editor.document()
+    assert editor.characterCount() < len(text) - 400_000  # the long line is kept aside
+    block = editor.begin()
+    while block.isValid():  # no line to lay out longer than the message box takes
+        assert block.length() < LONG_LINE_CHARS + 100
+        block = block.next()
+    assert dialog.text() == text  # unedited: exactly the message
+
+    cursor = dialog.editor.textCursor()
+    cursor.movePosition(cursor.MoveOperation.Start)
+    cursor.insertText("Edited: ")
+    assert dialog.text() == "Edited: " + text.replace("\r\n", "\n")
+    assert stall < STALL_BOUND_MS
+
+
+def test_the_edit_dialog_puts_in_a_chunk_per_turn(qtbot: QtBot) -> None:
+    text = "word " * 200_000  # one line of a million characters
+    text = "A short first line.\n" + ("Some words on a line.\n" * 100_000) + text
+
+    dialog = EditMessageDialog(text)
+    qtbot.addWidget(dialog)
+
+    assert dialog.editor.document().characterCount() <= LOAD_CHUNK_CHARS + 100
+    assert not dialog.send_button.isEnabled() and dialog.editor.isReadOnly()
+    with qtbot.waitSignal(dialog.loaded, timeout=WAIT_MS):
+        pass
+    assert dialog.send_button.isEnabled() and not dialog.editor.isReadOnly()
+    assert dialog.text() == text

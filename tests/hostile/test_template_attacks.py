@@ -24,14 +24,19 @@ from hostile_runs import LimitedEngineClient, SharedEngineClient, has_terminal_c
 
 from autoglm_desktop.core.common.errors import (
     AutoGLMError,
+    ChatTemplateMemoryError,
     ChatTemplateTimeoutError,
     EngineError,
     EngineHungError,
     ModelLoadError,
+    ModelLoadHungError,
+    PromptTooLongError,
 )
 from autoglm_desktop.core.common.types import ChatTurn, LoadPlan, Role, SamplingSettings
 from autoglm_desktop.core.engine import EngineClient, GenerationFinished, ModelLoaded, TokenChunk
 from autoglm_desktop.core.engine.client import EngineDeadlines
+from autoglm_desktop.core.engine.protocol import GenerateRequest, ReplyOptions
+from autoglm_desktop.core.engine.runtime import LlamaRuntime
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -111,20 +116,66 @@ ATTACKS: dict[str, str] = {
     "messages-pop": "{{ messages.pop() }}",
     "message-update": "{{ messages[0].update({'role': 'system'}) }}",
     "namespace-dunder": "{% set ns = namespace() %}{% set ns.__class__ = 1 %}{{ ns }}",
-    # Resource bombs that must end with an error (memory limit, recursion, conversion limit).
+    # Resource bombs that must end with an error (recursion, conversion limit); the memory
+    # bombs are in MEMORY_BOMBS.
     "recursion": "{% macro r(n) %}{{ r(n + 1) }}{% endmacro %}{{ r(0) }}",
-    "list-bomb": f"{{{{ ([0] * ({N} * 10 ** 10))|length }}}}",
+    "int-to-string-limit": f"{{{{ (10 ** ({N} * 100000))|string }}}}",
+    "huge-output-10-mb": f"{{{{ 'x' * ({N} * 10000000) }}}}",
+    # Hostile error messages.
+    "raise-huge-message": f"{{{{ raise_exception('x' * ({N} * 50000000)) }}}}",
+    "raise-terminal-escapes": "{{ raise_exception('\\x1b]0;pwned\\x07\\x1b[2J<img src=x>') }}",
+}
+# A string of a million characters, made at run time.
+MILLION = f"{{% set s = 'x' * ({N} * 1000000) %}}"
+# Templates that try to make a value (or output) of gigabytes: each must end at once with a
+# ChatTemplateMemoryError, the engine unharmed (no memory limit needed: the sandbox refuses).
+MEMORY_BOMBS: dict[str, str] = {
+    "string-times": f"{{{{ ('x' * ({N} * 10 ** 10))|length }}}}",
+    "constant-string-times": "{{ ('x' * 10 ** 10)|length }}",  # not computed when it compiles
+    "list-times": f"{{{{ ([0] * ({N} * 10 ** 10))|length }}}}",
     "string-doubling": (
         "{% set ns = namespace(s='x') %}"
         "{% for i in range(48) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s|length }}"
     ),
-    "format-width-bomb": f"{{{{ ('%' ~ ({N} * 10 ** 10) ~ 's')|format('x') }}}}",
-    "int-to-string-limit": f"{{{{ (10 ** ({N} * 100000))|string }}}}",
-    "huge-output-10-mb": f"{{{{ 'x' * ({N} * 10000000) }}}}",
-    "huge-output-loop": "{% for i in range(100000) %}{{ 'x' * 100000 }}{% endfor %}",
-    # Hostile error messages.
-    "raise-huge-message": f"{{{{ raise_exception('x' * ({N} * 100000000)) }}}}",
-    "raise-terminal-escapes": "{{ raise_exception('\\x1b]0;pwned\\x07\\x1b[2J<img src=x>') }}",
+    "string-plus-doubling": (
+        "{% set ns = namespace(s='x') %}"
+        "{% for i in range(48) %}{% set ns.s = ns.s + ns.s %}{% endfor %}{{ ns.s|length }}"
+    ),
+    "list-doubling": (
+        "{% set ns = namespace(l=[0]) %}"
+        "{% for i in range(48) %}{% set ns.l = ns.l + ns.l %}{% endfor %}{{ ns.l|length }}"
+    ),
+    "power-of-two": f"{{{{ (2 ** ({N} * 10 ** 11))|string|length }}}}",
+    "format-width": f"{{{{ ('%' ~ ({N} * 10 ** 10) ~ 's')|format('x') }}}}",
+    "percent-width": f"{{{{ ('%' ~ ({N} * 10 ** 10) ~ 's') % 'x' }}}}",
+    "str-format-width": f"{{{{ ('{{:>' ~ ({N} * 10 ** 10) ~ '}}').format('x') }}}}",
+    "center-method": f"{{{{ 'x'.center({N} * 10 ** 10)|length }}}}",
+    "center-filter": f"{{{{ ('x'|center({N} * 10 ** 10))|length }}}}",
+    "zfill": f"{{{{ 'x'.zfill({N} * 10 ** 10)|length }}}}",
+    "expandtabs": MILLION + f"{{{{ s.replace('x', '\\t').expandtabs({N} * 100000)|length }}}}",
+    "replace-growth": MILLION + "{{ s.replace('x', 'y' * 100000)|length }}",
+    "replace-filter": MILLION + "{{ (s|replace('x', 'y' * 100000))|length }}",
+    "join-filter": MILLION + "{{ ([s] * 100000)|join|length }}",
+    "join-method": MILLION + "{{ s.join(['a'] * 100000)|length }}",
+    "string-of-repeats": MILLION + "{{ ([s] * 100000)|string|length }}",
+    "output-of-repeats": MILLION + "{{ [s] * 100000 }}",
+    "concat-of-repeats": MILLION + "{{ ([s] * 100000) ~ 'x' }}",
+    "indent": f"{{{{ ('\\n' * ({N} * 1000000))|indent({N} * 100000)|length }}}}",
+    "wordwrap": MILLION + "{{ s|wordwrap(1, true, 'y' * 100000)|length }}",
+    "batch-fill": f"{{{{ [1]|batch({N} * 10 ** 10, 0)|list|length }}}}",
+    "tojson-indent": f"{{{{ messages|tojson(indent={N} * 10 ** 9)|length }}}}",
+    "sum-of-lists": f"{{{{ ([[0] * 100000] * ({N} * 100000))|sum(start=[])|length }}}}",
+    "lipsum-huge": f"{{{{ lipsum(n={N} * 10 ** 6)|length }}}}",
+    # Pieces of 10 MB: the limits are reached within a few steps, long before the time limit.
+    "output-loop": "{% for i in range(100000) %}{{ 'x' * 10000000 }}{% endfor %}",
+    "macro-output": (  # one string of 30 MB, written 100,000 times by a macro
+        f"{{% set s = 'x' * ({N} * 30000000) %}}"
+        "{% macro m() %}{% for i in range(100000) %}{{ s }}{% endfor %}{% endmacro %}"
+        "{{ m()|length }}"
+    ),
+    "many-values": (  # each value small, all of them together gigabytes
+        "{% for i in range(100000) %}{% set x = 'x' * (i + 10000000) %}{% endfor %}"
+    ),
 }
 # Templates that never end: the engine's one-second limit (or Stop) must end each.
 RUNAWAYS: dict[str, str] = {
@@ -135,10 +186,14 @@ RUNAWAYS: dict[str, str] = {
         "{% macro twice(n) %}{% if n > 0 %}{{ twice(n - 1) }}{{ twice(n - 1) }}{% endif %}"
         "{% endmacro %}{{ twice(60) }}"
     ),
-    "lipsum": "{{ lipsum(n=10**6) }}",
+    "lipsum": (  # lipsum made a paragraph at a time: the memory it takes stays small
+        "{% for i in range(99999) %}{% for j in range(99999) %}{% set x = lipsum(n=1) %}"
+        "{% endfor %}{% endfor %}"
+    ),
 }
-# One call into C that runs for hours: only the client's kill ends it.
-C_LEVEL = {"power": f"{{% set x = 7 ** ({N} * 1000000000) %}}"}
+# One call into C that runs for minutes (a power of 84 million bits): only the client's kill
+# ends it.
+C_LEVEL = {"power": f"{{% set x = 7 ** ({N} * 30000000) %}}"}
 # Error texts are cut to a bounded length and carry no control characters.
 MAX_ERROR_CHARS = 10_000
 
@@ -154,7 +209,7 @@ def canary(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
 
 def attack_template(canary: Path, marker: Path) -> str:
-    every = {**ATTACKS, **RUNAWAYS, **C_LEVEL}
+    every = {**ATTACKS, **MEMORY_BOMBS, **RUNAWAYS, **C_LEVEL}
     triggers = "".join(
         f"{{% if messages[-1]['content'] == '{name}' %}}{body}{{% endif %}}"
         for name, body in every.items()
@@ -231,7 +286,7 @@ def test_template_attack_is_contained(
     reply, error = say(attack_engine, attack)
     message = str(error) if error is not None else ""
     assert_canary_intact(canary, marker, reply, message)
-    assert error is None or isinstance(error, EngineError), repr(error)[:500]
+    assert error is None or isinstance(error, EngineError | PromptTooLongError), repr(error)[:500]
     assert not message.rstrip().endswith(":"), f"an error that says nothing: {message!r}"
     # The engine answers the next message (reloading the model if the attack killed it).
     next_reply, next_error = say(attack_engine, "hello")
@@ -250,6 +305,19 @@ def test_canary_was_never_read(
     if os.stat(probe).st_atime == 0 or not hasattr(os, "O_NOATIME"):
         pytest.skip("reads leave no trace here (noatime), or checking leaves one (no O_NOATIME)")
     assert_canary_unread(canary)
+
+
+@pytest.mark.parametrize("bomb", list(MEMORY_BOMBS))
+def test_a_memory_bomb_is_refused_with_a_clear_error(
+    attack_engine: EngineClient, bomb: str
+) -> None:
+    pid = attack_engine.pid
+    _, error = say(attack_engine, bomb)
+    assert isinstance(error, ChatTemplateMemoryError), repr(error)[:500]
+    assert "chat template tried to use too much memory" in str(error)
+    assert "not enough memory" not in str(error)  # the sandbox refused it, nothing was allocated
+    assert attack_engine.pid == pid  # refused by the sandbox: the engine is not restarted
+    assert say(attack_engine, "hello")[1] is None
 
 
 @pytest.mark.parametrize("attack", ["raise-huge-message", "raise-terminal-escapes"])
@@ -359,3 +427,73 @@ def test_a_template_that_writes_nothing_gets_a_clear_error(
     _, error = say(load_engine, "hello")
     assert isinstance(error, EngineError)
     assert "prompt came out empty" in str(error)
+
+
+# -- a prompt far too long to fit, and a model whose load hangs --------------------------------
+
+
+@pytest.mark.parametrize("where", ["template", "message"])
+def test_a_prompt_far_too_long_is_refused_before_it_is_tokenized(
+    tmp_path: Path, where: str
+) -> None:
+    """10 MiB of text (the template's own, or a message's) cannot fit in 256 tokens."""
+    text = "The same words, again and again. " * (10 << 20 >> 5)
+    template = text + CHATML_TEMPLATE if where == "template" else CHATML_TEMPLATE
+    message = text if where == "message" else "Again."
+    model = write_synthetic_gguf(tmp_path / "long.gguf", SyntheticModel(chat_template=template))
+    runtime = LlamaRuntime(stop_requested=lambda: False, emit=lambda _event: None)
+    try:
+        runtime.load(LoadPlan(model_path=model, n_ctx=256, n_threads=1, n_threads_batch=1))
+        tokenizer = runtime._tokenizer
+        assert tokenizer is not None
+        turns = (ChatTurn(Role.USER, "Hello."), ChatTurn(Role.ASSISTANT, "Hi."))
+        for options in (ReplyOptions(), ReplyOptions(trim_to_fit=False)):
+            request = GenerateRequest(
+                turns=(*turns, ChatTurn(Role.USER, message)),
+                system_prompt="",
+                sampling=SHORT,
+                options=options,
+            )
+            with pytest.raises(PromptTooLongError, match="too long"):
+                runtime.prepare_reply(request)
+        assert tokenizer.tokenized_chars == 0  # refused by its length, not after tokenizing it
+    finally:
+        runtime.close()
+
+
+# One call into C (minutes) while the model loads: only the client's kill ends it.
+HANGS_WHILE_LOADING = f"{{% set x = 7 ** ({N} * 30000000) %}}" + CHATML_TEMPLATE
+
+
+def test_a_model_whose_load_hung_is_not_loaded_again_by_each_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = SyntheticModel(chat_template=HANGS_WHILE_LOADING)
+    model = write_synthetic_gguf(tmp_path / "hangs.gguf", spec)
+    client = LimitedEngineClient(
+        deadlines=EngineDeadlines(template_s=2.0, load_silence_s=600.0),
+        log_path=tmp_path / "engine.log",
+    )
+    starts: list[bool] = []
+    start_process = client._start_process
+
+    def counted_start(*, hide_gpus: bool = False) -> None:
+        starts.append(True)
+        start_process(hide_gpus=hide_gpus)
+
+    monkeypatch.setattr(client, "_start_process", counted_start)
+    plan = LoadPlan(model_path=model, n_ctx=256)
+    try:
+        with pytest.raises(EngineHungError, match="chat template") as hung:
+            list(client.load(plan))
+        assert hung.value.restarted and len(starts) == 1
+        for _ in range(2):  # each message fails at once, no engine started for it
+            _, error = say(client, "hello")
+            assert isinstance(error, ModelLoadHungError), repr(error)[:500]
+            assert error.model_name == "hangs" and "Load it again" in str(error)
+        assert len(starts) == 1
+        with pytest.raises(EngineHungError, match="chat template"):  # Load tries again
+            list(client.load(plan))
+        assert len(starts) == 2
+    finally:
+        client.shutdown()

@@ -177,8 +177,8 @@ def raising_template(triggers: dict[str, str]) -> str:
 
 
 HOSTILE_TRIGGERS = {
-    # 100 MB of HTML after terminal escapes (the sandbox allows string repetition).
-    "huge": "'\\x1b]0;pwned\\x07\\x1b[2J' ~ ('<img src=x>' * 9100000)",
+    # 60 MB of HTML after terminal escapes (the sandbox refuses to make much larger values).
+    "huge": "'\\x1b]0;pwned\\x07\\x1b[2J' ~ ('<img src=x>' * 5500000)",
     "empty": "''",
 }
 

@@ -46,8 +46,24 @@ class EngineHungError(EngineError):
         self.restarted = restarted
 
 
+class ModelLoadHungError(EngineHungError):
+    """Loading this model hung before, so it is not loaded again by itself.
+
+    A reply that would reload it fails at once with this error, until the user loads the model
+    again (an explicit load tries it again). ``model_name`` names it.
+    """
+
+    def __init__(self, message: str, *, model_name: str = "") -> None:
+        super().__init__(message)
+        self.model_name = model_name
+
+
 class ChatTemplateTimeoutError(EngineHungError):
     """The model's chat template ran past its time limit (it loops); the engine cut it short."""
+
+
+class ChatTemplateMemoryError(EngineError):
+    """The model's chat template tried to use more memory than its sandbox allows."""
 
 
 class NoModelLoadedError(AutoGLMError):

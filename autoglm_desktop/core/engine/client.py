@@ -9,7 +9,10 @@ work and beats while it works; an engine that goes silent for longer than its st
 that has not ended the request soon after Stop, is killed and the request fails with
 :class:`~autoglm_desktop.core.common.errors.EngineHungError` (or, for a cancelled load,
 :class:`~autoglm_desktop.core.common.errors.OperationCancelledError`). As after a crash, the next
-request starts a fresh engine, and a generation reloads the model first.
+request starts a fresh engine, and a generation reloads the model first; but a model whose load
+hung (its chat template never ended, or no progress) is not loaded again by itself: replies fail
+at once with :class:`~autoglm_desktop.core.common.errors.ModelLoadHungError` until the user loads
+it again.
 """
 
 from __future__ import annotations
@@ -125,6 +128,7 @@ class EngineClient:
         self._process: BaseProcess | None = None
         self._conn: Connection | None = None
         self._plan: LoadPlan | None = None
+        self._hung_plan: LoadPlan | None = None  # a plan whose load hung: not loaded by itself
         self._model_info: ModelInfo | None = None
         self._parallel = 1
         self._outbox: Callable[[], Sequence[BatchMessage]] | None = None
@@ -164,9 +168,15 @@ class EngineClient:
 
         ``parallel`` > 1 lets :meth:`run_batch` decode that many replies together.
 
-        If the engine dies or hangs meanwhile, the plan is kept: the next :meth:`generate`
-        tries it again (a plan the engine refused, or a cancelled load, is not kept).
+        If the engine dies meanwhile, the plan is kept: the next :meth:`generate` tries it
+        again (a plan the engine refused, or a cancelled load, is not kept). If the load hangs
+        (``EngineHungError``), the plan is kept but not tried by itself: the next replies fail
+        at once with ``ModelLoadHungError``, until this method is called again.
         """
+        self._hung_plan = None  # the user asks for it: try again
+        return self._load(plan, parallel=parallel)
+
+    def _load(self, plan: LoadPlan, *, parallel: int) -> Iterator[EngineEvent]:
         self._stop_event.clear()
         self.shutdown()
         self._plan = None
@@ -179,8 +189,11 @@ class EngineClient:
                 if isinstance(event, ModelLoaded):
                     self._plan, self._model_info = plan, event.info
                 yield event
-        except (errors.EngineCrashedError, errors.EngineHungError):
+        except errors.EngineCrashedError:
             self._plan = plan
+            raise
+        except errors.EngineHungError:
+            self._plan = self._hung_plan = plan
             raise
 
     def generate(
@@ -214,8 +227,9 @@ class EngineClient:
             raise errors.NoModelLoadedError("No model is loaded. Choose a model first.")
         if not self.is_running:
             plan = self._plan
+            self._refuse_hung_plan()
             try:
-                yield from self.load(plan, parallel=self._parallel)
+                yield from self._load(plan, parallel=self._parallel)
             except errors.OperationCancelledError:
                 self._plan = plan  # stopped during the reload: the model is still the one in use
                 raise
@@ -229,7 +243,8 @@ class EngineClient:
         if self._plan is None:
             raise errors.NoModelLoadedError("No model is loaded. Choose a model first.")
         if not self.is_running:
-            yield from self.load(self._plan, parallel=self._parallel)
+            self._refuse_hung_plan()
+            yield from self._load(self._plan, parallel=self._parallel)
         yield from self._request(request)
 
     def run_batch(
@@ -247,7 +262,8 @@ class EngineClient:
         if self._plan is None:
             raise errors.NoModelLoadedError("No model is loaded. Choose a model first.")
         if not self.is_running:
-            yield from self.load(self._plan, parallel=self._parallel)
+            self._refuse_hung_plan()
+            yield from self._load(self._plan, parallel=self._parallel)
         self._outbox = outbox
         try:
             for message in self._request(BatchOpen()):
@@ -262,7 +278,7 @@ class EngineClient:
         """
         self.shutdown()
         if not keep_plan:
-            self._plan = None
+            self._plan = self._hung_plan = None
 
     def shutdown(self) -> None:
         """End the engine process: politely, then, after a short grace, by force."""
@@ -305,6 +321,18 @@ class EngineClient:
         return None  # pragma: no cover - _raise_crashed always raises
 
     # -- plumbing ------------------------------------------------------------------------
+
+    def _refuse_hung_plan(self) -> None:
+        """Before a reload: fail at once if the model's load hung the last time."""
+        plan = self._plan
+        if plan is not None and plan == self._hung_plan:
+            name = plan.model_path.stem
+            raise errors.ModelLoadHungError(
+                f"Loading {name} hung the last time (the model engine had to be stopped), so it "
+                "is not tried again with every message. Load it again to retry, or choose "
+                "another model.",
+                model_name=name,
+            )
 
     def _start_process(self, *, hide_gpus: bool = False) -> None:
         parent_conn, child_conn = self._mp.Pipe(duplex=True)
@@ -468,7 +496,7 @@ class _Watch:
         if self._stage is Stage.LOAD:
             text = (
                 f"Loading the model made no progress for {seconds:g} seconds, so the model engine "
-                "was restarted. Your next message tries again."
+                "was restarted. Load it again to retry, or choose another model."
             )
         elif self._template:
             text = (

@@ -17,13 +17,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import NoReturn
 
 import numpy as np
 
 from autoglm_desktop.core.common.errors import PromptTooLongError
 from autoglm_desktop.core.common.types import ChatTurn, Role
 
-# Renders system prompt + turns to prompt token ids (chat template + tokenizer).
+# Renders system prompt + turns to prompt token ids (chat template + tokenizer); raises
+# PromptTooLongError, before it tokenizes, when the rendered text is too long to ever fit.
 RenderPrompt = Callable[[Sequence[ChatTurn]], list[int]]
 # Tokens of one message's text alone (no template), to estimate where to cut.
 CountTokens = Callable[[str], int]
@@ -73,7 +75,8 @@ def fit_conversation(
     The full conversation is rendered once. When it does not fit, the cut is estimated from
     per-message token counts (``count``, plus the template's share spread evenly) and rounded
     up to a multiple of ``step`` tokens, then the kept part is rendered to confirm it fits.
-    With ``step`` 1 as little as possible is left out.
+    With ``step`` 1 as little as possible is left out. A rendering that ``render`` refuses as
+    far too long (before tokenizing it) counts as one that does not fit.
 
     Raises:
         PromptTooLongError: when even the newest user turn alone does not fit.
@@ -82,17 +85,24 @@ def fit_conversation(
     dialogue = [t for t in turns if t.role != Role.SYSTEM]
     starts = [i for i, t in enumerate(dialogue) if t.role == Role.USER] or [0]
 
-    def rendered_from(start: int) -> list[int]:
-        return render([*system, *dialogue[start:]])
+    def rendered_from(start: int) -> list[int] | None:
+        """The prompt's tokens from this turn on; None: far too long to fit."""
+        try:
+            return render([*system, *dialogue[start:]])
+        except PromptTooLongError:
+            return None
 
     full = rendered_from(starts[0])
-    if len(full) <= budget:
+    if full is not None and len(full) <= budget:
         return FittedPrompt(tokens=full, dropped_turns=starts[0])
+    if full is None and len(starts) > 1 and rendered_from(starts[-1]) is None:
+        _raise_too_long(None, budget)  # not even the newest turn: no need to try the others
 
     counter = count or (lambda text: len(text.split()))
     sizes = [counter(t.content) for t in [*system, *dialogue]]
-    overhead = max(0.0, (len(full) - sum(sizes)) / len(sizes))
-    excess = len(full) - budget
+    full_size = len(full) if full is not None else sum(sizes)
+    overhead = max(0.0, (full_size - sum(sizes)) / len(sizes))
+    excess = full_size - budget
     target = math.ceil(excess / max(1, step)) * max(1, step)
     left_out = 0.0
     first = len(starts) - 1
@@ -104,15 +114,20 @@ def fit_conversation(
         left_out += sum(sizes[len(system) + i] + overhead for i in range(start, end))
     first = min(max(first, 1), len(starts) - 1)
     # The estimate may be short: leave out one more user turn until the rest fits.
-    tokens: list[int] = []
+    tokens: list[int] | None = None
     for start in starts[first:]:
         tokens = rendered_from(start)
-        if len(tokens) <= budget:
+        if tokens is not None and len(tokens) <= budget:
             return FittedPrompt(tokens=tokens, dropped_turns=start)
+    _raise_too_long(tokens, budget)
+
+
+def _raise_too_long(tokens: list[int] | None, budget: int) -> NoReturn:
+    """``tokens``: the shortest rendering tried (None: one far too long to tokenize)."""
+    size = f"{len(tokens)} tokens with the system prompt; " if tokens is not None else ""
     raise PromptTooLongError(
-        f"The message is too long for this model's context window ({len(tokens)} tokens "
-        f"with the system prompt; at most {budget} fit while leaving room for the reply). "
-        "Shorten it, or load the model with a larger context."
+        f"The message is too long for this model's context window ({size}at most {budget} fit "
+        "while leaving room for the reply). Shorten it, or load the model with a larger context."
     )
 
 

@@ -25,6 +25,7 @@ from llama_cpp.llama_grammar import JSON_GBNF, LlamaGrammar, json_schema_to_gbnf
 
 from autoglm_desktop.core.common.error_text import describe_exception, sentence
 from autoglm_desktop.core.common.errors import (
+    ChatTemplateMemoryError,
     ChatTemplateTimeoutError,
     EngineError,
     ModelFileError,
@@ -74,6 +75,7 @@ from autoglm_desktop.core.engine.reasoning import (
     marker_texts,
     template_variables,
 )
+from autoglm_desktop.core.engine.template_sandbox import BoundedChatFormatter, TemplateMemoryError
 from autoglm_desktop.core.engine.thread_governor import (
     GovernorFactory,
     ThreadGovernor,
@@ -103,6 +105,10 @@ GGUF_MAGIC = b"GGUF"
 MAX_TRAINED_CONTEXT = 1 << 24
 # Real chat templates render in milliseconds; one still running after this loops.
 TEMPLATE_LIMIT_SECONDS = 10.0
+# No token stands for more characters than this or than the vocabulary's longest token text: a
+# prompt longer than that many per token of the context cannot fit, and is refused untokenized
+# (tokenizing 10 MB takes most of a minute).
+MIN_CHARS_PER_TOKEN = 32
 
 # llama.cpp's KV cache holds one sequence here (llama-cpp-python decodes into sequence 0).
 SEQ = 0
@@ -268,6 +274,7 @@ class LlamaRuntime:
         self._reasoning = ReasoningSupport()
         self._variables: dict[str, Any] = {}  # the chat template's, for the request at hand
         self._prompt_tail = ""  # the end of the prompt last rendered
+        self._chars_per_token: int | None = None  # see _cannot_fit(); found when first needed
         # ctypes callbacks must outlive every native call that may invoke them.
         self._abort_callback = llama_lib.ggml_abort_callback(lambda _data: self._stop_requested())
         self._no_abort_callback = llama_lib.ggml_abort_callback()
@@ -400,10 +407,10 @@ class LlamaRuntime:
             ) from None
         except StopRequested:
             raise OperationCancelledError("Loading the model was cancelled.") from None
-        except MemoryError:
+        except (TemplateMemoryError, MemoryError) as exc:
             raise ModelLoadError(
-                "The model's chat template needs more memory than the engine has; choose another "
-                "model."
+                "The model's chat template tried to use too much memory when the model loaded "
+                f"({describe_exception(exc)}). Choose another model."
             ) from None
         except Exception as exc:  # a broken template: jinja2's syntax errors, RecursionError...
             raise ModelLoadError(
@@ -427,6 +434,7 @@ class LlamaRuntime:
         self._states = None
         self._reasoning = ReasoningSupport()
         self._content_counts.clear()
+        self._chars_per_token = None
 
     # -- generation ----------------------------------------------------------------------
 
@@ -446,6 +454,12 @@ class LlamaRuntime:
             return result.prompt
 
         prompt = render_apart(render, [self._message(turn) for turn in turns])
+        if self._cannot_fit(len(prompt.text)):
+            raise PromptTooLongError(
+                f"The prompt ({len(prompt.text):,} characters) is far too long for the model's "
+                f"context of {self._require_model()[0].n_ctx()} tokens. Shorten it, or load the "
+                "model with a larger context."
+            )
         self._prompt_tail = prompt.text[-256:]
         assert self._tokenizer is not None
         return self._tokenizer(prompt.parts, add_bos=not added_special)
@@ -494,10 +508,10 @@ class LlamaRuntime:
             ) from None
         except StopRequested:
             raise OperationCancelledError("The reply was stopped.") from None
-        except MemoryError:
-            raise EngineError(
-                "The model's chat template needed more memory than the engine has (it builds "
-                "something huge), so no reply was written. Choose another model."
+        except (TemplateMemoryError, MemoryError) as exc:
+            raise ChatTemplateMemoryError(
+                "The model's chat template tried to use too much memory "
+                f"({describe_exception(exc)}), so no reply was written. Choose another model."
             ) from None
         except Exception as exc:  # a template may raise anything (jinja2 errors, ValueError...)
             # Its message is the model's text, maybe 100 MB long: cut here, before it is sent.
@@ -507,8 +521,28 @@ class LlamaRuntime:
         finally:
             self._report_stage(Stage.REPLY)
 
+    def _cannot_fit(self, chars: int) -> bool:
+        """Whether a text of ``chars`` characters has more tokens than the context holds.
+
+        Cheap: it tokenizes nothing (once, for a long text, it reads the vocabulary).
+        """
+        llm, _ = self._require_model()
+        n_ctx = llm.n_ctx()
+        if chars <= n_ctx * MIN_CHARS_PER_TOKEN:
+            return False
+        if self._chars_per_token is None:
+            self._chars_per_token = max(MIN_CHARS_PER_TOKEN, _longest_token_text(llm))
+        return chars > n_ctx * self._chars_per_token
+
     def _count_tokens(self, text: str) -> int:
-        """Tokens of one message's text alone, remembered (a turn counts only new messages)."""
+        """Tokens of one message's text alone, remembered (a turn counts only new messages).
+
+        A text too long to fit is not tokenized: the count is then a lower bound (more than the
+        context holds).
+        """
+        if self._cannot_fit(len(text)):
+            assert self._chars_per_token is not None
+            return len(text) // self._chars_per_token
         count = self._content_counts.get(text)
         if count is None:
             llm, _ = self._require_model()
@@ -700,6 +734,11 @@ class LlamaRuntime:
     def _raw_prompt(self, text: str, *, n_ctx: int) -> FittedPrompt:
         """A text to continue, as llama-server reads it: special tokens' texts are tokens."""
         llm, _ = self._require_model()
+        if self._cannot_fit(len(text)):
+            raise PromptTooLongError(
+                f"The prompt has {len(text):,} characters, far more than a context of {n_ctx} "
+                "tokens holds."
+            )
         tokens = list(llm.tokenize(text.encode("utf-8"), add_bos=True, special=True))
         if len(tokens) >= n_ctx:
             raise PromptTooLongError(
@@ -832,7 +871,7 @@ def _chat_formatter(llm: llama_cpp.Llama, template: str) -> tuple[Jinja2ChatForm
     eos_id, bos_id = llm.token_eos(), llm.token_bos()
     eos = llm._model.token_get_text(eos_id) if eos_id != -1 else ""
     bos = llm._model.token_get_text(bos_id) if bos_id != -1 else ""
-    formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
+    formatter = BoundedChatFormatter(template=template, eos_token=eos, bos_token=bos)
     return formatter, [eos] if eos else []
 
 
@@ -873,6 +912,16 @@ def _render_reasoning_markers(llm: llama_cpp.Llama, texts: Sequence[str]) -> Non
         return b"".join(pieces)
 
     llm.detokenize = detokenize  # type: ignore[method-assign]
+
+
+def _longest_token_text(llm: llama_cpp.Llama) -> int:
+    """The most characters of one token's text: no token stands for more of a prompt.
+
+    (A byte-level vocabulary writes each byte of a character as a character of its own, and a
+    byte-fallback token such as ``<0xE4>`` stands for one byte: never for more.)
+    """
+    model = llm._model
+    return max((len(model.token_get_text(token)) for token in range(model.n_vocab())), default=1)
 
 
 def _special_tokens(llm: llama_cpp.Llama) -> dict[str, int]:

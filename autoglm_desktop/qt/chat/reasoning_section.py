@@ -43,9 +43,21 @@ def thinking_html(*, muted: str) -> str:
 
 
 def section_html(
-    *, key: int, reasoning: str, seconds: float | None, expanded: bool, muted: str, scheme: str
+    *,
+    key: int,
+    reasoning: str,
+    seconds: float | None,
+    expanded: bool,
+    muted: str,
+    scheme: str,
+    last: bool = True,
+    note: str = "",
 ) -> str:
-    """The section of a finished reply: its folded line, and the reasoning when unfolded."""
+    """The section of a finished reply: its folded line, and the reasoning when unfolded.
+
+    A long reasoning is shown in parts (see the view): ``reasoning`` is then the first part,
+    and ``last`` is false. ``note``: a muted line after the reasoning.
+    """
     arrow = "▾" if expanded else "▸"
     link_style = f"color:{muted}; text-decoration:none;"
     toggle = (
@@ -60,17 +72,32 @@ def section_html(
         f'<a href="{scheme}:{COPY_ACTION}?entry={key}" style="{link_style}">'
         f"{html.escape(copy_label)}</a>"
     )
+    body = body_html(reasoning, muted=muted, last=last and not note)
+    if note:
+        body += body_html(note, muted=muted, last=last, italic=True)
+    return f'<p style="margin-top:0px; margin-bottom:4px;">{toggle}{copy}</p>{body}'
+
+
+def body_html(reasoning: str, *, muted: str, last: bool = True, italic: bool = False) -> str:
+    """Reasoning text as the unfolded section shows it; ``last``: the section ends after it."""
     # Paragraphs of a few thousand characters: QTextDocument lays out a paragraph as a whole,
     # in a time that grows faster than its length (a long reasoning would freeze the window).
     pieces = split_plain(reasoning)
-    body = "".join(
-        f'<p style="margin-top:0px; margin-bottom:{10 if last else 0}px; '
-        f'margin-left:{INDENT_PX}px; color:{muted}; white-space:pre-wrap;">'
-        f"{html.escape(piece if last else piece.removesuffix(chr(10))).replace(chr(10), '<br>')}"
+    style = " font-style:italic;" if italic else ""
+    return "".join(
+        f'<p style="margin-top:0px; margin-bottom:{10 if end else 0}px; '
+        f'margin-left:{INDENT_PX}px; color:{muted}; white-space:pre-wrap;{style}">'
+        f"{html.escape(piece if end else piece.removesuffix(chr(10))).replace(chr(10), '<br>')}"
         "</p>"
-        for last, piece in ((i == len(pieces) - 1, piece) for i, piece in enumerate(pieces))
+        for end, piece in ((last and i == len(pieces) - 1, piece) for i, piece in enumerate(pieces))
     )
-    return f'<p style="margin-top:0px; margin-bottom:4px;">{toggle}{copy}</p>{body}'
+
+
+def unfinished_note() -> str:
+    """After the start of a long reasoning unfolded while the answer is still written."""
+    return QCoreApplication.translate(
+        "ReasoningSection", "… the rest of the thinking shows when the reply is finished."
+    )
 
 
 def streaming_formats(*, muted: str) -> tuple[QTextBlockFormat, QTextCharFormat]:

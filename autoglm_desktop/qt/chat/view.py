@@ -60,6 +60,7 @@ from autoglm_desktop.qt.common.markdown_render import (
 )
 from autoglm_desktop.qt.common.segments import (
     MAX_BLOCK_COST,
+    WHOLE_COST,
     display_cost,
     split_markdown,
     split_plain,
@@ -114,6 +115,8 @@ class _Part:
     count: int
     text: str
     plain: bool  # shown as plain text, not as Markdown
+    reasoning: bool = False  # a part of the unfolded Thinking section, not of the answer
+    section_end: bool = False  # the Thinking section's last part
 
     @property
     def first(self) -> bool:
@@ -289,7 +292,10 @@ class ChatView(QTextBrowser):
         if self._stream is None:
             self._ensure_tail_shown()
         entry = _Entry(next(self._keys), _Notice(text))
+        gap = self._last_shown < len(self._entries)  # see _relayout_message
         self._entries.append(entry)
+        if gap:
+            return  # the lazy layout shows it after the entries before it
         self._last_shown = len(self._entries)
         if self._stream is None:
             self._insert_entries(self._document_end(), [entry])
@@ -379,10 +385,9 @@ class ChatView(QTextBrowser):
         if stream is None:
             return
         self._stream = None
-        entries = self._entries_for(final, key=stream.key)
-        if stream.expanded:
-            entries[0].reasoning_open = True
-        if len(entries) > 1:  # the raw text goes with the document, the parts come lazily
+        entries = self._entries_for(final, key=stream.key, reasoning_open=stream.expanded or None)
+        if len(entries) > 1 or self._last_shown < len(self._entries):
+            # The raw text goes with the document, the parts come lazily.
             self._entries.extend(entries)
             self._show_tail()
             return
@@ -487,14 +492,23 @@ class ChatView(QTextBrowser):
                 self._track_regenerate_link(block_position=links)
         return position
 
-    def _entries_for(self, message: ViewMessage, *, key: int | None = None) -> list[_Entry]:
-        """The entries showing `message`: itself, or its parts when it is too large."""
+    def _entries_for(
+        self, message: ViewMessage, *, key: int | None = None, reasoning_open: bool | None = None
+    ) -> list[_Entry]:
+        """The entries showing `message`: itself, or its parts when it is too large.
+
+        `reasoning_open`: the Thinking section unfolded (None: as by default); a long one
+        unfolded is shown in parts of its own, before the answer.
+        """
         first_key = next(self._keys) if key is None else key
-        parts = _parts_of(message)
+        expanded = _expanded_by_default(message) if reasoning_open is None else reasoning_open
+        parts = _parts_of(message, reasoning_open=expanded)
         if parts is None:
-            return [_Entry(first_key, message)]
+            return [_Entry(first_key, message, reasoning_open=reasoning_open)]
         keys = [first_key, *(next(self._keys) for _ in parts[1:])]
-        return [_Entry(k, message, part=part) for k, part in zip(keys, parts, strict=True)]
+        entries = [_Entry(k, message, part=part) for k, part in zip(keys, parts, strict=True)]
+        entries[0].reasoning_open = reasoning_open
+        return entries
 
     def _append_entries(self, entries: list[_Entry]) -> None:
         """Add entries at the end: laid out now if one, else from a new window at the tail."""
@@ -653,13 +667,17 @@ class ChatView(QTextBrowser):
         if stream is None or not stream.folded or stream.reasoning_start is None:
             return
         stream.expanded = not stream.expanded
+        reasoning, note = "".join(stream.reasoning_parts), ""
+        if stream.expanded and len(reasoning) > WHOLE_COST:  # all of it in parts at the end
+            reasoning, note = split_plain(reasoning)[0], reasoning_section.unfinished_note()
         section = reasoning_section.section_html(
             key=stream.key,
-            reasoning="".join(stream.reasoning_parts),
+            reasoning=reasoning,
             seconds=stream.reasoning_s,
             expanded=stream.expanded,
             muted=self._theme.muted,
             scheme=ACTION_SCHEME,
+            note=note,
         )
         start, end = stream.reasoning_start.position(), stream.raw_start.position()
         self._stick_to_bottom = False  # stay where the user clicked
@@ -667,31 +685,67 @@ class ChatView(QTextBrowser):
             stream.raw_start.setPosition(self._replace_range(start, end, section))
 
     def _toggle_reasoning(self, entry: _Entry) -> None:
-        """Fold or unfold a finished reply's Thinking section (renders that entry again)."""
+        """Fold or unfold a finished reply's Thinking section (renders that entry again).
+
+        A long reasoning unfolds in parts of its own, which the lazy layout shows like any
+        other entries, from the next turns of the event loop on (see _relayout_message).
+        """
         index = next((i for i, e in enumerate(self._entries) if e is entry), -1)
         start = self._entry_start(entry.key)
         if not self._first_shown <= index < self._last_shown or start is None:
             return
-        if index + 1 < self._last_shown:
-            end = self._entry_start(self._entries[index + 1].key)
-        elif self._stream is not None:
-            end = self._stream.start.position()
-        else:
-            end = self._document_end()
-        if end is None:
+        assert isinstance(entry.item, ViewMessage)
+        opened = not self._reasoning_expanded(entry)
+        end = index + 1
+        while end < len(self._entries) and self._entries[end].item is entry.item:
+            end += 1
+        entries = self._entries_for(entry.item, key=entry.key, reasoning_open=opened)
+        if any(e.part is not None and e.part.reasoning for e in [*entries, entry]):
+            self._relayout_message(index, end, entries)
             return
-        entry.reasoning_open = not self._reasoning_expanded(entry)
+        if index + 1 < self._last_shown:
+            stop = self._entry_start(self._entries[index + 1].key)
+        elif self._stream is not None:
+            stop = self._stream.start.position()
+        else:
+            stop = self._document_end()
+        if stop is None:
+            return
+        entry.reasoning_open = opened
         self._stick_to_bottom = False  # stay where the user clicked
         with self._scroll_position_kept():
-            self._replace_range(start, end, "")
+            self._replace_range(start, stop, "")
             self._insert_entries(start, [entry])
+
+    def _relayout_message(self, index: int, end: int, entries: list[_Entry]) -> None:
+        """Show `entries` in place of entries[index:end] (a message), starting at once.
+
+        The first entry is rendered now; the rest of the message, and what follows it, is
+        dropped from the document and comes back from the lazy layout, one chunk per turn
+        (while a reply streams below, whatever the scroll position, see _fill_step).
+        """
+        start = self._entry_start(self._entries[index].key)
+        if start is None:
+            return
+        self._stick_to_bottom = False  # stay where the user clicked
+        self._regenerate_link = None  # if it was there, it goes with what is dropped
+        with self._scroll_position_kept():
+            self._replace_range(start, self._insertion_end(), "")
+            self._entries[index:end] = entries
+            self._last_shown = index + 1
+            self._insert_entries(start, entries[:1])
+        self._schedule_fill()
+
+    def _insertion_end(self) -> int:
+        """Where the lazy layout puts newer entries: the end, or before a streaming reply."""
+        return self._stream.start.position() if self._stream is not None else self._document_end()
 
     @staticmethod
     def _reasoning_expanded(entry: _Entry) -> bool:
         """Unfolded when the user said so; by default only a reply with no answer shows it."""
         if entry.reasoning_open is not None:
             return entry.reasoning_open
-        return isinstance(entry.item, ViewMessage) and not entry.item.text.strip()
+        return isinstance(entry.item, ViewMessage) and _expanded_by_default(entry.item)
 
     def _render_finished_blocks(self, stream: _Stream, finished: str) -> None:
         start = stream.raw_start.position()
@@ -784,7 +838,9 @@ class ChatView(QTextBrowser):
             pass
         elif self._first_shown > 0 and bar.value() < margin:
             self._load_older()
-        elif self._last_shown < len(self._entries) and bar.value() > bar.maximum() - margin:
+        elif self._last_shown < len(self._entries) and (
+            bar.value() > bar.maximum() - margin or self._stream is not None
+        ):
             self._load_newer()
         else:
             return
@@ -806,7 +862,7 @@ class ChatView(QTextBrowser):
             return
         self._last_shown = end
         with self._reading_position_kept():
-            self._insert_entries(self._document_end(), entries)
+            self._insert_entries(self._insertion_end(), entries)
 
     def _render_markdown_of(self, entries: list[_Entry]) -> bool:
         """Render the replies' Markdown not rendered yet for this theme; whether there was any."""
@@ -815,6 +871,7 @@ class ChatView(QTextBrowser):
             for entry in entries
             if isinstance(entry.item, ViewMessage)
             and entry.item.role == Role.ASSISTANT
+            and not (entry.part is not None and entry.part.reasoning)
             and (entry.rendered is None or entry.rendered[0] != self._theme.dark)
         ]
         for entry in todo:
@@ -998,6 +1055,8 @@ class ChatView(QTextBrowser):
         actions = [("copy", entry.key, self.tr("Copy"))]
         if last_message:
             actions.append(("regenerate", entry.key, self.tr("Regenerate")))
+        if entry.part is not None and entry.part.reasoning:
+            return self._reasoning_part_html(entry, entry.part, message, actions)
         rendered = self._rendered_markdown(entry)
         entry.code_blocks = rendered.code_blocks
         marker = self._status_marker(message) if entry.last else ""
@@ -1022,6 +1081,25 @@ class ChatView(QTextBrowser):
             header = self._header_html(message.header or self.tr("Assistant"), copy)
         footer = self._muted_html(self._links(actions), escape=False) if entry.last else ""
         return header + section + rendered.html + marker + footer
+
+    def _reasoning_part_html(
+        self, entry: _Entry, part: _Part, message: ViewMessage, actions: list[tuple[str, int, str]]
+    ) -> str:
+        """A part of a long unfolded reasoning; the first one has the header and section line."""
+        muted = self._theme.muted
+        if not part.first:
+            return reasoning_section.body_html(part.text, muted=muted, last=part.section_end)
+        header = self._header_html(message.header or self.tr("Assistant"), self._links(actions[:1]))
+        section = reasoning_section.section_html(
+            key=entry.key,
+            reasoning=part.text,
+            seconds=message.reasoning_s,
+            expanded=True,
+            muted=muted,
+            scheme=ACTION_SCHEME,
+            last=part.section_end,
+        )
+        return header + section
 
     def _status_marker(self, message: ViewMessage) -> str:
         if message.status == MessageStatus.ERROR:
@@ -1283,24 +1361,41 @@ def _entry_text(entry: _Entry) -> str:
 
 def _entry_cost(entry: _Entry) -> int:
     item = entry.item
-    reasoning = (
-        len(item.reasoning)
-        if isinstance(item, ViewMessage) and entry.reasoning_open and entry.first
-        else 0
+    inline_reasoning = (
+        isinstance(item, ViewMessage)
+        and entry.first
+        and (entry.part is None or not entry.part.reasoning)
+        and ChatView._reasoning_expanded(entry)
     )
+    reasoning = len(item.reasoning) if isinstance(item, ViewMessage) and inline_reasoning else 0
     return len(entry.text) + reasoning + _ENTRY_OVERHEAD_CHARS
 
 
-def _parts_of(message: ViewMessage) -> list[_Part] | None:
-    """The parts of a message too large to render at once; None when it renders as a whole."""
+def _expanded_by_default(message: ViewMessage) -> bool:
+    """A reply's Thinking section is unfolded by default only when there is no answer."""
+    return bool(message.reasoning) and not message.text.strip()
+
+
+def _parts_of(message: ViewMessage, *, reasoning_open: bool) -> list[_Part] | None:
+    """The parts of a message too large to render at once; None when it renders as a whole.
+
+    A long reasoning unfolded (`reasoning_open`) comes first, in parts of plain text.
+    """
+    reasoning: list[tuple[str, bool, bool]] = []
+    if message.role == Role.ASSISTANT and reasoning_open and len(message.reasoning) > WHOLE_COST:
+        reasoning = [(text, True, True) for text in split_plain(message.reasoning)]
     if message.role == Role.ASSISTANT:
         segments = split_markdown(message.text)
-        if len(segments) == 1 and not segments[0].plain:
+        if len(segments) == 1 and not segments[0].plain and not reasoning:
             return None
-        pieces = [(segment.text, segment.plain) for segment in segments]
+        pieces = [*reasoning, *((segment.text, segment.plain, False) for segment in segments)]
     else:
         texts = split_plain(message.text)
         if len(texts) == 1:
             return None
-        pieces = [(text, True) for text in texts]
-    return [_Part(index, len(pieces), text, plain) for index, (text, plain) in enumerate(pieces)]
+        pieces = [(text, True, False) for text in texts]
+    section_end = len(reasoning) - 1
+    return [
+        _Part(index, len(pieces), text, plain, in_reasoning, index == section_end)
+        for index, (text, plain, in_reasoning) in enumerate(pieces)
+    ]

@@ -16,6 +16,8 @@ header repeated, anything else into pieces shown as plain text. No text is ever 
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,7 +30,12 @@ CELL_COST = 20  # a table cell costs QTextDocument about as much as this many ch
 _DELIMITER_ROW_MAX = 1_000  # longer second lines are not looked at as a table's delimiter row
 
 _FENCE_LINE = re.compile(r"^[ \t>]*+(`{3,}+|~{3,}+)(.*)$", re.MULTILINE)
-_BLANK_LINES = re.compile(r"\n(?:[ \t\r]*+\n)++")  # possessive: linear on any input
+_FENCE_MARK = re.compile(r"```|~~~")
+MAX_FENCE_LINES = 10_000  # lines with a fence's mark looked at (each costs a step in Python)
+# A block boundary: a line break, a blank line, a line break, and a line that starts flush;
+# _BOUNDARY ends there, _BOUNDARY_REVERSED finds it in reversed text (its start is that line's).
+_BOUNDARY = re.compile(r"\n[ \t\r]*+\n(?=[^ \t\r\n])")
+_BOUNDARY_REVERSED = re.compile(r"[^ \t\r\n]\n[ \t\r]*+\n")
 _DELIMITER_ROW = re.compile(r"^ {0,3}\|? *:?-+:? *(\| *:?-+:? *)*\|? *$")
 
 
@@ -44,25 +51,34 @@ def display_cost(text: str) -> int:
 
 
 def split_markdown(text: str) -> tuple[Segment, ...]:
-    """Cut Markdown into segments that each render in bounded time; none leaves text out."""
+    """Cut Markdown into segments that each render in bounded time; none leaves text out.
+
+    The work in Python grows with the number of segments (and of code fences, up to
+    MAX_FENCE_LINES), not with the number of Markdown blocks: each segment's end is found by a
+    regular expression run backwards over the text that segment may hold.
+    """
     if display_cost(text) <= WHOLE_COST:
         return (Segment(text),)
+    fences = _Fences(text)
     segments: list[Segment] = []
-    pending: list[str] = []
-    pending_cost = 0
-    for block in _blocks(text):
-        cost = display_cost(block)
-        if cost > MAX_BLOCK_COST:
-            segments.extend(_flush(pending))
-            pending, pending_cost = [], 0
-            segments.extend(_cut_block(block))
+    start = 0
+    while start < len(text):
+        reach = _reach(text, start, SEGMENT_COST)
+        if reach == len(text):
+            segments.append(Segment(text[start:]))
+            break
+        cut = _last_cut(text, start, reach, fences)
+        if cut is not None:  # as many whole blocks as fit
+            segments.append(Segment(text[start:cut]))
+            start = cut
             continue
-        if pending and pending_cost + cost > SEGMENT_COST:
-            segments.extend(_flush(pending))
-            pending, pending_cost = [], 0
-        pending.append(block)
-        pending_cost += cost
-    segments.extend(_flush(pending))
+        end = _next_cut(text, start, reach, fences)  # one block larger than a segment
+        block = text[start:end]
+        if display_cost(block) > MAX_BLOCK_COST:
+            segments.extend(_cut_block(block))
+        else:
+            segments.append(Segment(block))
+        start = end
     return tuple(segments)
 
 
@@ -90,49 +106,115 @@ def split_plain(text: str) -> tuple[str, ...]:
     return tuple(pieces)
 
 
-def _flush(pending: list[str]) -> list[Segment]:
-    return [Segment("".join(pending))] if pending else []
+def _reach(text: str, start: int, budget: int) -> int:
+    """The farthest end of a segment from `start` that costs at most `budget`."""
+    end = min(len(text), start + budget)
+    if _cost_between(text, start, end) <= budget:
+        return end
+    low, high = start, end  # cost(low) <= budget < cost(high)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if _cost_between(text, start, middle) <= budget:
+            low = middle
+        else:
+            high = middle
+    return low
 
 
-def _blocks(text: str) -> Iterator[str]:
-    """The Markdown blocks of `text`, each with the blank lines after it.
+def _cost_between(text: str, start: int, end: int) -> int:
+    """display_cost(text[start:end]), without the copy."""
+    return end - start + CELL_COST * text.count("|", start, end)
 
-    A block ends at blank lines outside a code fence that a line not indented follows (an
-    indented one may still belong to a list item). Regular expressions find the candidates,
-    so the work in Python grows with the number of blocks, not of lines.
+
+def _last_cut(text: str, start: int, reach: int, fences: _Fences) -> int | None:
+    """The last block boundary in (start, reach], outside code fences; None: there is none.
+
+    A block ends at blank lines that a line not indented follows (an indented one may still
+    belong to a list item). The text is searched backwards: reversed, a boundary is that line's
+    first character, a line break, a blank line and a line break.
     """
-    fenced = _fenced_ranges(text)
-    fence_index = 0
-    start = 0
-    for blank in _BLANK_LINES.finditer(text):
-        cut = blank.end()
-        if cut >= len(text) or text[cut] in " \t":
-            continue
-        while fence_index < len(fenced) and fenced[fence_index][1] <= blank.start():
-            fence_index += 1
-        if fence_index < len(fenced) and fenced[fence_index][0] <= blank.start():
-            continue  # inside a code fence
-        yield text[start:cut]
-        start = cut
-    if start < len(text):
-        yield text[start:]
+    end = reach + 1  # a boundary is the position of the next block's first character
+    while end > start:
+        found = _BOUNDARY_REVERSED.search(text[start:end][::-1])
+        if found is None:
+            return None
+        cut = end - 1 - found.start()
+        fence = fences.around(cut)
+        if fence is None:
+            return cut
+        end = fence[0] + 1  # the boundary before the fence, if any
+    return None
 
 
-def _fenced_ranges(text: str) -> list[tuple[int, int]]:
-    """Where code fences are open: (start of the opening line, end of the closing one)."""
-    ranges: list[tuple[int, int]] = []
-    open_fence: str | None = None
-    opened = 0
-    for line in _FENCE_LINE.finditer(text):
-        after = _fence_after(line.group(0), open_fence)
-        if open_fence is None and after is not None:
-            opened = line.start()
-        elif open_fence is not None and after is None:
-            ranges.append((opened, line.end()))
-        open_fence = after
-    if open_fence is not None:
-        ranges.append((opened, len(text)))
-    return ranges
+def _next_cut(text: str, start: int, after: int, fences: _Fences) -> int:
+    """The first block boundary past `after` (searched from `start`), outside code fences.
+
+    The text's end if there is none.
+    """
+    position = start
+    while True:
+        found = _BOUNDARY.search(text, position)
+        if found is None:
+            return len(text)
+        cut = found.end()
+        fence = fences.around(cut)
+        if fence is not None:
+            position = fence[1]
+        elif cut > after:
+            return cut
+        else:
+            position = cut
+
+
+class _Fences:
+    """Where code fences are open: (start of the opening line, end of the closing one).
+
+    Past MAX_FENCE_LINES lines with a fence's mark (hostile text) no more are looked at: a
+    fence open then runs to the end, later ones are not seen (a segment may cut such a code
+    block, whose rest then shows as text; no text is lost).
+    """
+
+    def __init__(self, text: str) -> None:
+        self._ranges: list[tuple[int, int]] = []
+        open_fence: str | None = None
+        opened = 0
+        for start, end, line in _fence_lines(text):
+            after = _fence_after(line, open_fence)
+            if open_fence is None and after is not None:
+                opened = start
+            elif open_fence is not None and after is None:
+                self._ranges.append((opened, end))
+            open_fence = after
+        if open_fence is not None:
+            self._ranges.append((opened, len(text)))
+        self._starts = [start for start, _ in self._ranges]
+
+    def around(self, position: int) -> tuple[int, int] | None:
+        """The fence that a cut at `position` would split; None: it splits none."""
+        index = bisect.bisect_left(self._starts, position) - 1
+        if index >= 0 and position <= self._ranges[index][1]:
+            return self._ranges[index]
+        return None
+
+
+def _fence_lines(text: str) -> Iterator[tuple[int, int, str]]:
+    """The lines that open or close code fences: (start, end, line), up to MAX_FENCE_LINES.
+
+    Only lines with three backticks or tildes are looked at, found by a search in C: the
+    steps in Python grow with those lines, not with all the lines of the text.
+    """
+    position = 0
+    for _ in range(MAX_FENCE_LINES):
+        mark = _FENCE_MARK.search(text, position)
+        if mark is None:
+            return
+        start = text.rfind("\n", 0, mark.start()) + 1
+        end = text.find("\n", mark.end())
+        end = len(text) if end < 0 else end
+        line = text[start:end]
+        if _FENCE_LINE.match(line):
+            yield start, end, line
+        position = end + 1
 
 
 def _fence_after(line: str, open_fence: str | None) -> str | None:
@@ -167,7 +249,8 @@ def _cut_table(block: str) -> list[str] | None:
     if not head.endswith("\n") or head_cost > SEGMENT_COST // 4:
         return None
     rows = lines[2:]
-    row_cost = max(len(row) + CELL_COST * row.count("|") for row in rows)
+    # At most the longest row and the most cells of a row (no step in Python per row).
+    row_cost = max(map(len, rows)) + CELL_COST * max(map(str.count, rows, itertools.repeat("|")))
     if row_cost > SEGMENT_COST:
         return None  # an absurd row: plain text
     per_table = max(1, (SEGMENT_COST - head_cost) // row_cost)
