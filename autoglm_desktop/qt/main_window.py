@@ -66,7 +66,7 @@ from autoglm_desktop.core.planning.machine_plan import tuned_plan
 from autoglm_desktop.core.planning.speed_profile import kept_machine_speed, plan_forecast
 from autoglm_desktop.core.planning.tuner import TunedPlan
 from autoglm_desktop.core.remote.client import RemoteChatClient
-from autoglm_desktop.core.remote.keys import ApiKeyStore
+from autoglm_desktop.core.remote.keys import LOCAL_SERVER_SERVICE, ApiKeyStore
 from autoglm_desktop.core.remote.servers import RemoteServer, RemoteTarget
 from autoglm_desktop.qt.chat.composer import Composer
 from autoglm_desktop.qt.chat.controller import GUI_BUSY_TIMEOUT_S, ChatController
@@ -80,16 +80,24 @@ from autoglm_desktop.qt.chat.prompt_edit import PromptEdit
 from autoglm_desktop.qt.chat.think_switch import ThinkSwitch
 from autoglm_desktop.qt.chat.view import ChatView
 from autoglm_desktop.qt.common.icons import palette_icon
-from autoglm_desktop.qt.common.plain_text import plain_label, plain_tooltip, set_plain_text
+from autoglm_desktop.qt.common.plain_text import (
+    escaped,
+    plain_label,
+    plain_tooltip,
+    set_plain_text,
+)
+from autoglm_desktop.qt.server.page import LocalServerPage
 from autoglm_desktop.qt.settings.pane import SettingsPane, confirm_load_anyway
 from autoglm_desktop.qt.workers.background import CallRunner
 from autoglm_desktop.qt.workers.engine_worker import EngineWorker, start_engine_thread
 from autoglm_desktop.qt.workers.hardware_monitor import start_hardware_monitor
+from autoglm_desktop.qt.workers.local_server import LocalServer, ServerState
 
 if TYPE_CHECKING:
     from autoglm_desktop.qt.models.window import ModelsWindow
 
 COMPOSER_MAX_WIDTH = 800  # the message box on wide windows, as wide as the transcript's text
+SERVER_DOCK_MIN_WIDTH = 460  # the request log's six columns fit
 # The picker's default comes from these first; other apps' models only when there is none.
 _OWN_SOURCES = (ModelSource.APP, ModelSource.IMPORTED, ModelSource.FOLDER)
 
@@ -141,6 +149,7 @@ class MainWindow(QMainWindow):
     requestLoad = Signal(object)  # LoadPlan, queued to the worker thread
     requestUnload = Signal()
     requestRelease = Signal()  # free the engine's memory, keep the model for the next reply
+    requestServing = Signal(bool)  # share the engine with the local server, or take it back
 
     def __init__(
         self,
@@ -172,6 +181,14 @@ class MainWindow(QMainWindow):
         self.settings_pane.set_idle_release(self.settings.release_when_idle_minutes)
         self._idle_timer = QTimer(self, singleShot=True)
         self._idle_timer.timeout.connect(self._release_when_idle)
+        self.local_server = LocalServer(self.worker.shared, self)
+        self.server_page = LocalServerPage(
+            server=self.local_server,
+            engine=self.worker.shared,
+            keys=ApiKeyStore(service=LOCAL_SERVER_SERVICE),
+            port=self.settings.local_server_port,
+            network=self.settings.local_server_network,
+        )
 
         self.chat_view = ChatView()
         self.find_bar = FindBar()
@@ -218,6 +235,12 @@ class MainWindow(QMainWindow):
         self.pane_button = QPushButton(self.tr("Model settings"))
         self.pane_button.setCheckable(True)
         top.addWidget(self.pane_button)
+        self.server_button = QPushButton(self.tr("Local server"))
+        self.server_button.setCheckable(True)
+        self.server_button.setToolTip(
+            self.tr("Serve the loaded model to other programs through the OpenAI API")
+        )
+        top.addWidget(self.server_button)
         bottom = QHBoxLayout()
         bottom.setContentsMargins(0, 4, 0, 4)
         bottom.addStretch(1)
@@ -246,6 +269,15 @@ class MainWindow(QMainWindow):
         self.settings_dock.setMinimumWidth(330)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.settings_dock)
         self.settings_dock.hide()
+        server_scroll = QScrollArea()
+        server_scroll.setWidgetResizable(True)
+        server_scroll.setWidget(self.server_page)
+        self.server_dock = QDockWidget(self.tr("Local server"), self)
+        self.server_dock.setObjectName("serverDock")
+        self.server_dock.setWidget(server_scroll)
+        self.server_dock.setMinimumWidth(SERVER_DOCK_MIN_WIDTH)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.server_dock)
+        self.server_dock.hide()
         self.prompt.setFocus()
         self._apply_icons()
 
@@ -257,6 +289,7 @@ class MainWindow(QMainWindow):
             (self.models_button, "models"),
             (self.settings_button, "chat-settings"),
             (self.pane_button, "model-settings"),
+            (self.server_button, "server"),
         ):
             button.setIcon(palette_icon(name, palette))
 
@@ -269,8 +302,10 @@ class MainWindow(QMainWindow):
         self.model_label = plain_label(self.tr("No model loaded"))
         self.speed_label = QLabel()
         self.context_label = QLabel()
+        self.server_label = QLabel()  # "Serving at ...", a link to the Local server page
+        self.server_label.hide()
         bar = self.statusBar()
-        for label in (self.model_label, self.speed_label, self.context_label):
+        for label in (self.server_label, self.model_label, self.speed_label, self.context_label):
             label.setContentsMargins(8, 0, 8, 0)
             # Long temporary messages must not squeeze these: they may only grow.
             label.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Preferred)
@@ -300,12 +335,20 @@ class MainWindow(QMainWindow):
         models_menu.addAction(self.tr("Discover models…"), lambda: self.open_models("discover"))
         models_menu.addAction(self.tr("Downloads"), lambda: self.open_models("downloads"))
         models_menu.addAction(self.tr("My models"), lambda: self.open_models("library"))
+        models_menu.addSeparator()
+        models_menu.addAction(self.tr("Local server…"), self.show_server_page)
 
     def _connect(self) -> None:
         worker, controller = self.worker, self.controller
         self.requestLoad.connect(worker.load)
         self.requestUnload.connect(worker.unload)
         self.requestRelease.connect(worker.release_memory)
+        self.requestServing.connect(worker.set_serving)
+        self.local_server.stateChanged.connect(self._on_server_state)
+        self.server_page.settingsChanged.connect(self._on_server_settings)
+        self.server_button.toggled.connect(self._toggle_server_page)
+        self.server_dock.visibilityChanged.connect(self._on_server_dock_visibility)
+        self.server_label.linkActivated.connect(lambda _link: self.show_server_page())
         worker.released.connect(self._on_released)
         worker.engineDied.connect(self._on_engine_died)
         self.monitor.worker.snapshot.connect(self._on_snapshot)
@@ -618,14 +661,63 @@ class MainWindow(QMainWindow):
 
     def _restart_idle_timer(self, _running: bool = False) -> None:
         minutes = self.settings.release_when_idle_minutes
-        if minutes > 0 and self.model_info is not None and not self.controller.reply_running:
+        serving = self.local_server.state is not ServerState.OFF  # other programs need it
+        idle = self.model_info is not None and not self.controller.reply_running and not serving
+        if minutes > 0 and idle:
             self._idle_timer.start(minutes * 60_000)
         else:
             self._idle_timer.stop()
 
     def _release_when_idle(self) -> None:
-        if self.model_info is not None and not self.controller.reply_running:
+        serving = self.local_server.state is not ServerState.OFF
+        if self.model_info is not None and not self.controller.reply_running and not serving:
             self.requestRelease.emit()
+
+    # -- the local server ----------------------------------------------------------------
+
+    def show_server_page(self) -> None:
+        self.server_dock.show()
+        self.server_dock.raise_()
+
+    def _toggle_server_page(self, checked: bool) -> None:
+        if checked:
+            self.show_server_page()
+        else:
+            self.server_dock.hide()
+
+    def _on_server_dock_visibility(self, visible: bool) -> None:
+        blocked = self.server_button.blockSignals(True)
+        self.server_button.setChecked(visible)
+        self.server_button.blockSignals(blocked)
+
+    def _on_server_state(self, state: ServerState) -> None:
+        """The engine is shared while the server is on; the status bar says where it is."""
+        if state is ServerState.ON:
+            self.requestServing.emit(True)
+            url = self.local_server.base_url
+            self.server_label.setText(
+                self.tr("Serving at %1").replace("%1", f"<a href='#server'>{escaped(url)}</a>")
+            )
+            self.server_label.setToolTip(self.tr("Other programs can use the model: click to see"))
+            self.server_label.show()
+        elif state is ServerState.OFF:
+            self.requestServing.emit(False)
+            self.server_label.hide()
+        self._restart_idle_timer()
+        if state in (ServerState.ON, ServerState.OFF) and not self._closed:
+            on = state is ServerState.ON
+            if self.settings.local_server_on != on:
+                self.settings = self.settings.updated(local_server_on=on)
+                self._save_settings()
+
+    def _on_server_settings(self, port: int, network: bool) -> None:
+        self.settings = self.settings.updated(local_server_port=port, local_server_network=network)
+        self._save_settings()
+
+    def _restore_server(self) -> None:
+        """The server was on when the app closed: serve again (the model follows when loaded)."""
+        if self.settings.local_server_on and not self._closed:
+            self.server_page.turn_on()
 
     def _on_released(self) -> None:
         name = self.model_info.name if self.model_info else ""
@@ -656,6 +748,7 @@ class MainWindow(QMainWindow):
         self.monitor.worker.engine_pid = self.worker.engine_pid
         self._restart_idle_timer()
         self.model_bar.set_loaded(info.path)
+        self.server_page.set_model(info.path.stem)
         self.controller.model_name = info.name
         self.think_switch.set_support(info.reasoning)
         self._show_think_setting(self.controller.conversation_id or -1)
@@ -669,6 +762,7 @@ class MainWindow(QMainWindow):
     def _on_unloaded(self) -> None:
         self.model_info = None
         self.model_bar.set_loaded(None)
+        self.server_page.set_model(None)
         self._show_local_model(self.tr("No model loaded"))
 
     def _on_load_failed(self, error: AutoGLMError) -> None:
@@ -935,6 +1029,7 @@ class MainWindow(QMainWindow):
             gc.freeze()
             QTimer.singleShot(0, lambda: self._find_models_at_start(autoload=autoload))
             QTimer.singleShot(0, self._continue_downloads)
+            QTimer.singleShot(0, self._restore_server)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self._closed:
@@ -943,6 +1038,8 @@ class MainWindow(QMainWindow):
             self._idle_timer.stop()
             self.monitor.close()
             self.settings_pane.close_workers()
+            self.server_page.close_calls()
+            self.local_server.close()  # before the engine: the server's requests end first
             if self._models_window is not None:
                 self._models_window.shutdown()
             self.engine.close()

@@ -559,17 +559,17 @@
 <context>
     <name>EditMessageDialog</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="125"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="133"/>
         <source>Edit message</source>
         <translation>编辑消息</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="128"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="136"/>
         <source>Send</source>
         <translation>发送</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="132"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="140"/>
         <source>Sending replaces this message and every message after it.</source>
         <translation>发送后将替换这条消息及其后的所有消息。</translation>
     </message>
@@ -699,7 +699,7 @@
 <context>
     <name>ErrorBanner</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="110"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="118"/>
         <source>Dismiss</source>
         <translation>关闭</translation>
     </message>
@@ -1234,177 +1234,416 @@
     </message>
 </context>
 <context>
+    <name>LocalServerPage</name>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="92"/>
+        <source>Serve the model</source>
+        <translation>提供模型服务</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="96"/>
+        <source>Port</source>
+        <translation>端口</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="97"/>
+        <source>Allow other devices on the network</source>
+        <translation>允许网络上的其他设备访问</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="101"/>
+        <source>API key</source>
+        <translation>API 密钥</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="102"/>
+        <source>Generate</source>
+        <translation>生成</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="103"/>
+        <source>Make a new random key</source>
+        <translation>生成一个新的随机密钥</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="104"/>
+        <source>Copy key</source>
+        <translation>复制密钥</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="108"/>
+        <source>Turn the server off to change these.</source>
+        <translation>关闭服务器后才能修改这些设置。</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="113"/>
+        <source>Copy address</source>
+        <translation>复制地址</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="119"/>
+        <source>Copy</source>
+        <translation>复制</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="120"/>
+        <source>Copy the command</source>
+        <translation>复制这条命令</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="127"/>
+        <source>Clear</source>
+        <translation>清空</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="137"/>
+        <source>Local server</source>
+        <translation>本地服务器</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="147"/>
+        <source>Serve the loaded model to other programs through the OpenAI API: any OpenAI client, editor plug-in or script can use it. Your chats and their requests take turns on the same model.</source>
+        <translation>通过 OpenAI API 把已加载的模型提供给其他程序：任何 OpenAI 客户端、编辑器插件或脚本都能使用。你的聊天和它们的请求轮流使用同一个模型。</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="155"/>
+        <source>Settings</source>
+        <translation>设置</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="157"/>
+        <source>Port:</source>
+        <translation>端口：</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="166"/>
+        <source>API key:</source>
+        <translation>API 密钥：</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="171"/>
+        <source>Use it</source>
+        <translation>使用方法</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="176"/>
+        <source>Try it from a terminal:</source>
+        <translation>在终端中试一试：</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="184"/>
+        <source>Requests</source>
+        <translation>请求</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="266"/>
+        <source>Other devices may use the model only with an API key: type one or press Generate, then turn the server on.</source>
+        <translation>其他设备必须使用 API 密钥才能访问模型：请输入一个密钥或点击“生成”，然后再打开服务器。</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="290"/>
+        <source>Running at %1</source>
+        <translation>正在运行：%1</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="295"/>
+        <source>Starting…</source>
+        <translation>正在启动…</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="298"/>
+        <source>Stopping…</source>
+        <translation>正在停止…</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="301"/>
+        <source>Off: other programs cannot reach the model.</source>
+        <translation>已关闭：其他程序无法访问模型。</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="310"/>
+        <source>Port %1 is in use by another program. Choose another port, or close that program, then turn the server on again.</source>
+        <translation>端口 %1 已被其他程序占用。请换一个端口，或关闭那个程序，然后重新打开服务器。</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="314"/>
+        <source>The server could not start: %1</source>
+        <translation>服务器无法启动：%1</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="339"/>
+        <source>Stored; type a new key to replace it</source>
+        <translation>已保存；输入新密钥可替换</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="341"/>
+        <source>Needed for other devices</source>
+        <translation>其他设备访问时需要</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="343"/>
+        <source>Programs on other devices must send it as &apos;Authorization: Bearer KEY&apos;.</source>
+        <translation>其他设备上的程序须以“Authorization: Bearer 密钥”的形式发送它。</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="350"/>
+        <source>The key is kept in the system keyring (%1), never in a file.</source>
+        <translation>密钥保存在系统密钥环（%1）中，从不写入文件。</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="354"/>
+        <source>This computer has no usable system keyring: the key is kept in memory until the app closes.</source>
+        <translation>这台电脑没有可用的系统密钥环：密钥只保存在内存中，直到应用关闭。</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="403"/>
+        <source>On this computer: %1</source>
+        <translation>本机：%1</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="409"/>
+        <source>From other devices: %1</source>
+        <translation>其他设备：%1</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="411"/>
+        <source>From other devices: this computer&apos;s network address</source>
+        <translation>其他设备：使用这台电脑的网络地址</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="424"/>
+        <source>No model is loaded: until one is, the server answers every request with “503 model not loaded”.</source>
+        <translation>尚未加载模型：在加载之前，服务器对每个请求都回答“503 未加载模型”。</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="430"/>
+        <source>Model name for requests: %1</source>
+        <translation>请求中使用的模型名称：%1</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="441"/>
+        <source>No requests: the server is off.</source>
+        <translation>没有请求：服务器已关闭。</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="449"/>
+        <source>No model is loaded: requests are refused.</source>
+        <translation>尚未加载模型：请求会被拒绝。</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="451"/>
+        <source>Answering: %1 · Waiting: %2</source>
+        <translation>正在回答：%1 · 等待中：%2</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="456"/>
+        <source>your chat&apos;s reply is being written</source>
+        <translation>你的聊天回复正在生成</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="458"/>
+        <source>your chat&apos;s reply waits its turn</source>
+        <translation>你的聊天回复正在排队</translation>
+    </message>
+</context>
+<context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="294"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="329"/>
         <source>Find in chat…</source>
         <translation>在对话中查找…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="186"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="203"/>
         <source>Chat settings…</source>
         <translation>对话设置…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="214"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="231"/>
         <source>Models…</source>
         <translation>模型…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="215"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="232"/>
         <source>Find, download and manage models</source>
         <translation>查找、下载和管理模型</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="218"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="235"/>
         <source>Model settings</source>
         <translation>模型设置</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="243"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="238"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="275"/>
+        <source>Local server</source>
+        <translation>本地服务器</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="241"/>
+        <source>Serve the loaded model to other programs through the OpenAI API</source>
+        <translation>通过 OpenAI API 把已加载的模型提供给其他程序</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="266"/>
         <source>Settings</source>
         <translation>模型设置</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="269"/>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="594"/>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="672"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="302"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="637"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="766"/>
         <source>No model loaded</source>
         <translation>未加载模型</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="280"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="315"/>
         <source>&amp;Chat</source>
         <translation>对话(&amp;C)</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="282"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="317"/>
         <source>New chat</source>
         <translation>新对话</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="285"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="320"/>
         <source>Export chat…</source>
         <translation>导出对话…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="290"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="325"/>
         <source>Quit</source>
         <translation>退出</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="299"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="334"/>
         <source>&amp;Models</source>
         <translation>模型(&amp;M)</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="300"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="335"/>
         <source>Discover models…</source>
         <translation>发现模型…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="301"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="336"/>
         <source>Downloads</source>
         <translation>下载</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="302"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="337"/>
         <source>My models</source>
         <translation>我的模型</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="396"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="339"/>
+        <source>Local server…</source>
+        <translation>本地服务器…</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="439"/>
         <source>No model found in %1. Open “Models…” to download one, or import a .gguf file you already have.</source>
         <translation>在 %1 中没有找到模型。请打开“模型…”下载一个，或导入你已有的 .gguf 文件。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="504"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="547"/>
         <source>%1 was not loaded: %2 Open “Model settings” to choose a smaller plan, or press Load to load it anyway.</source>
         <translation>未加载 %1：%2 请打开“模型设置”选择占用更小的方案，或点击“加载”强制加载。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="533"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="576"/>
         <source>Loading %1…</source>
         <translation>正在加载 %1…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="634"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="699"/>
+        <source>Serving at %1</source>
+        <translation>服务地址：%1</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="701"/>
+        <source>Other programs can use the model: click to see</source>
+        <translation>其他程序可以使用该模型：点击查看</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="726"/>
         <source>%1 (unloaded while idle)</source>
         <translation>%1（空闲时已卸载）</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="647"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="739"/>
         <source>%1 (engine stopped; reloads with your next message)</source>
         <translation>%1（引擎已停止，发送下一条消息时会重新加载）</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="842"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="936"/>
         <source>Chats in this window are not saved: your chat history could not be opened.</source>
         <translation>此窗口中的聊天不会被保存：无法打开聊天记录。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="846"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="940"/>
         <source>Recovering your chat history…</source>
         <translation>正在恢复聊天记录…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="867"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="961"/>
         <source>A fresh chat history was started. The old file is kept as %1.</source>
         <translation>已开始新的聊天记录。旧文件保留为 %1。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="881"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="975"/>
         <source>Recovered %1 conversation(s) and %2 message(s). The damaged file is kept as %3.</source>
         <translation>已恢复 %1 个对话和 %2 条消息。损坏的文件保留为 %3。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="910"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="1004"/>
         <source>Your chat history is open read-only: you can read your conversations, but nothing new is saved.</source>
         <translation>聊天记录以只读方式打开：你可以查看对话，但不会保存新内容。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="918"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="1012"/>
         <source>%1 (chats are not saved)</source>
         <translation>%1（聊天不会被保存）</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="920"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="1014"/>
         <source>%1 (read-only history)</source>
         <translation>%1（只读记录）</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="636"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="728"/>
         <source>The model was unloaded to free memory; it reloads with your next message.</source>
         <translation>模型已卸载以释放内存，发送下一条消息时会自动重新加载。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="664"/>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="727"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="757"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="821"/>
         <source>context %1</source>
         <translation>上下文 %1</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="719"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="813"/>
         <source>first token %1 s · %2 tokens/s</source>
         <translation>首个 token %1 秒 · 每秒 %2 个 token</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="793"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="887"/>
         <source>Export chat</source>
         <translation>导出对话</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="795"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="889"/>
         <source>Markdown (*.md);;JSON (*.json)</source>
         <translation>Markdown (*.md);;JSON (*.json)</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="804"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="898"/>
         <source>Exported to %1</source>
         <translation>已导出到 %1</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="588"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="631"/>
         <source>%1 (remote)</source>
         <translation>%1（远程）</translation>
     </message>
@@ -1987,6 +2226,50 @@
         <location filename="../../autoglm_desktop/qt/models/discover_page.py" line="462"/>
         <source>Download</source>
         <translation>下载</translation>
+    </message>
+</context>
+<context>
+    <name>RequestLogTable</name>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/request_log.py" line="28"/>
+        <source>Time</source>
+        <translation>时间</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/request_log.py" line="29"/>
+        <source>Method</source>
+        <translation>方法</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/request_log.py" line="30"/>
+        <source>Path</source>
+        <translation>路径</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/request_log.py" line="31"/>
+        <source>Status</source>
+        <translation>状态</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/request_log.py" line="32"/>
+        <location filename="../../autoglm_desktop/qt/server/request_log.py" line="47"/>
+        <source>Tokens</source>
+        <translation>Token 数</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/request_log.py" line="33"/>
+        <source>Duration</source>
+        <translation>耗时</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/request_log.py" line="48"/>
+        <source>Tokens the model read (the prompt) → tokens it wrote</source>
+        <translation>模型读取的 token（提示）→ 模型写出的 token</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/request_log.py" line="66"/>
+        <source>From %1</source>
+        <translation>来自 %1</translation>
     </message>
 </context>
 <context>
