@@ -3,7 +3,7 @@
     xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python scripts/screenshot.py OUT.png \
         [--prompt "..."] [--dark] [--model PATH] [--thinking] [--settings] [--find TEXT] \
         [--remote-model NAME] [--remote-servers [--remote-test]] [--new-chat] [--demo-chat] \
-        [--no-model] [--local-server [--network]]
+        [--no-model] [--local-server [--network | --server-off]]
 
 It uses whatever AUTOGLM_HOME points at (seed it with conversations first if you like), loads
 the default model (or ``--model``), optionally sends a prompt and waits for the reply, then
@@ -16,7 +16,8 @@ state), ``--demo-chat`` a stored one with code and a table (no model needed for 
 ``--no-model`` waits for the library scan instead of a loaded model (a home with no model).
 ``--local-server`` opens the Local server page, turns the server on (at a free port) and has
 a few programs call it, so the log and the queue have something to show; with ``--network``
-other devices are allowed (a key is generated first). The
+other devices are allowed (a key is generated first); with ``--server-off`` the page is shown
+as it opens, switched off. The
 window fills the screen: for a 2x HiDPI picture run with ``QT_SCALE_FACTOR=2`` on a 3840x2160
 screen. Set ``AUTOGLM_LANGUAGE=zh_CN`` for the Chinese UI.
 """
@@ -167,9 +168,11 @@ def call_the_server(base_url: str, model: str, api_key: str) -> None:
             client.chat.completions.create(model="gpt-4o", messages=hello, max_tokens=4)  # type: ignore[arg-type]
 
 
-def show_local_server(app: QApplication, window: MainWindow, *, network: bool) -> None:
+def show_local_server(app: QApplication, window: MainWindow, *, network: bool, on: bool) -> None:
     page = window.server_page
     window.show_server_page()
+    if not on:
+        return
     page.port.setValue(free_port())
     if network:
         page.network.setChecked(True)
@@ -286,6 +289,7 @@ def main() -> int:
     parser.add_argument("--no-model", action="store_true", help="do not wait for a model")
     parser.add_argument("--local-server", action="store_true", help="open the Local server page")
     parser.add_argument("--network", action="store_true", help="and allow other devices")
+    parser.add_argument("--server-off", action="store_true", help="and leave it switched off")
     args = parser.parse_args()
     app = create_application()
     if args.dark:  # what a desktop in dark mode hands Qt; Xvfb has no platform theme
@@ -308,7 +312,7 @@ def main() -> int:
     if args.remote_servers:
         show_remote_servers(app, window, test=args.remote_test)
     if args.local_server:
-        show_local_server(app, window, network=args.network)
+        show_local_server(app, window, network=args.network, on=not args.server_off)
     if args.find:
         window.find_bar.open_bar()
         window.find_bar.edit.setText(args.find)

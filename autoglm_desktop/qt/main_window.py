@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSizePolicy,
     QSplitter,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -79,13 +80,9 @@ from autoglm_desktop.qt.chat.model_bar import ModelBar
 from autoglm_desktop.qt.chat.prompt_edit import PromptEdit
 from autoglm_desktop.qt.chat.think_switch import ThinkSwitch
 from autoglm_desktop.qt.chat.view import ChatView
-from autoglm_desktop.qt.common.icons import palette_icon
-from autoglm_desktop.qt.common.plain_text import (
-    escaped,
-    plain_label,
-    plain_tooltip,
-    set_plain_text,
-)
+from autoglm_desktop.qt.common.colors import is_dark
+from autoglm_desktop.qt.common.icons import icon, palette_icon
+from autoglm_desktop.qt.common.plain_text import plain_label, plain_tooltip, set_plain_text
 from autoglm_desktop.qt.server.page import LocalServerPage
 from autoglm_desktop.qt.settings.pane import SettingsPane, confirm_load_anyway
 from autoglm_desktop.qt.workers.background import CallRunner
@@ -97,7 +94,9 @@ if TYPE_CHECKING:
     from autoglm_desktop.qt.models.window import ModelsWindow
 
 COMPOSER_MAX_WIDTH = 800  # the message box on wide windows, as wide as the transcript's text
-SERVER_DOCK_MIN_WIDTH = 460  # the request log's six columns fit
+SERVER_DOCK_MIN_WIDTH = 340
+SERVER_DOCK_WIDTH = 470  # where the window has room: the request log's six columns fit
+SERVING_COLORS = ("#2e7d32", "#81c784")  # the status bar's server icon while on (light, dark)
 # The picker's default comes from these first; other apps' models only when there is none.
 _OWN_SOURCES = (ModelSource.APP, ModelSource.IMPORTED, ModelSource.FOLDER)
 
@@ -210,6 +209,7 @@ class MainWindow(QMainWindow):
         )
         self.error_banner = ErrorBanner()
         self._models_window: ModelsWindow | None = None
+        self._server_dock_shown = False
         self._build_layout()
         self._build_status_bar()
         self._build_menu()
@@ -235,12 +235,6 @@ class MainWindow(QMainWindow):
         self.pane_button = QPushButton(self.tr("Model settings"))
         self.pane_button.setCheckable(True)
         top.addWidget(self.pane_button)
-        self.server_button = QPushButton(self.tr("Local server"))
-        self.server_button.setCheckable(True)
-        self.server_button.setToolTip(
-            self.tr("Serve the loaded model to other programs through the OpenAI API")
-        )
-        top.addWidget(self.server_button)
         bottom = QHBoxLayout()
         bottom.setContentsMargins(0, 4, 0, 4)
         bottom.addStretch(1)
@@ -271,6 +265,7 @@ class MainWindow(QMainWindow):
         self.settings_dock.hide()
         server_scroll = QScrollArea()
         server_scroll.setWidgetResizable(True)
+        server_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         server_scroll.setWidget(self.server_page)
         self.server_dock = QDockWidget(self.tr("Local server"), self)
         self.server_dock.setObjectName("serverDock")
@@ -279,7 +274,6 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.server_dock)
         self.server_dock.hide()
         self.prompt.setFocus()
-        self._apply_icons()
 
     def _apply_icons(self) -> None:
         """Toolbar icons in the palette's text colour (again when the scheme changes)."""
@@ -289,27 +283,35 @@ class MainWindow(QMainWindow):
             (self.models_button, "models"),
             (self.settings_button, "chat-settings"),
             (self.pane_button, "model-settings"),
-            (self.server_button, "server"),
         ):
             button.setIcon(palette_icon(name, palette))
+        self._show_server_button()  # its icon is green while serving
 
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
-        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "pane_button"):
+        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "server_button"):
             self._apply_icons()
 
     def _build_status_bar(self) -> None:
         self.model_label = plain_label(self.tr("No model loaded"))
         self.speed_label = QLabel()
         self.context_label = QLabel()
-        self.server_label = QLabel()  # "Serving at ...", a link to the Local server page
-        self.server_label.hide()
+        # The local server's switch page, and where it serves while on: LM Studio's users look
+        # for the server in the status bar.
+        self.server_button = QToolButton()
+        self.server_button.setCheckable(True)
+        self.server_button.setAutoRaise(True)
+        self.server_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.server_button.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Preferred)
+        self._show_server_button()
         bar = self.statusBar()
-        for label in (self.server_label, self.model_label, self.speed_label, self.context_label):
+        bar.addPermanentWidget(self.server_button)  # permanent: messages never cover it
+        for label in (self.model_label, self.speed_label, self.context_label):
             label.setContentsMargins(8, 0, 8, 0)
             # Long temporary messages must not squeeze these: they may only grow.
             label.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Preferred)
             bar.addPermanentWidget(label)
+        self._apply_icons()
 
     def _build_menu(self) -> None:
         chat_menu = self.menuBar().addMenu(self.tr("&Chat"))
@@ -348,7 +350,6 @@ class MainWindow(QMainWindow):
         self.server_page.settingsChanged.connect(self._on_server_settings)
         self.server_button.toggled.connect(self._toggle_server_page)
         self.server_dock.visibilityChanged.connect(self._on_server_dock_visibility)
-        self.server_label.linkActivated.connect(lambda _link: self.show_server_page())
         worker.released.connect(self._on_released)
         worker.engineDied.connect(self._on_engine_died)
         self.monitor.worker.snapshot.connect(self._on_snapshot)
@@ -676,8 +677,20 @@ class MainWindow(QMainWindow):
     # -- the local server ----------------------------------------------------------------
 
     def show_server_page(self) -> None:
+        """Open the Local server page beside the chat, which makes room for it."""
+        first = not self._server_dock_shown
+        self._server_dock_shown = True
+        window_width = self.width()
         self.server_dock.show()
         self.server_dock.raise_()
+        if first:  # as wide as the log needs, as far as the window has room
+            central = self.centralWidget()
+            room = window_width - (central.minimumSizeHint().width() if central else 0)
+            width = max(SERVER_DOCK_MIN_WIDTH, min(SERVER_DOCK_WIDTH, room))
+            self.resizeDocks([self.server_dock], [width], Qt.Orientation.Horizontal)
+        if not (self.isMaximized() or self.isFullScreen()):
+            # Once the dock is laid out: the chat narrows, the window keeps its width.
+            QTimer.singleShot(0, lambda: self.resize(window_width, self.height()))
 
     def _toggle_server_page(self, checked: bool) -> None:
         if checked:
@@ -694,21 +707,38 @@ class MainWindow(QMainWindow):
         """The engine is shared while the server is on; the status bar says where it is."""
         if state is ServerState.ON:
             self.requestServing.emit(True)
-            url = self.local_server.base_url
-            self.server_label.setText(
-                self.tr("Serving at %1").replace("%1", f"<a href='#server'>{escaped(url)}</a>")
-            )
-            self.server_label.setToolTip(self.tr("Other programs can use the model: click to see"))
-            self.server_label.show()
         elif state is ServerState.OFF:
             self.requestServing.emit(False)
-            self.server_label.hide()
+        self._show_server_button()
         self._restart_idle_timer()
         if state in (ServerState.ON, ServerState.OFF) and not self._closed:
             on = state is ServerState.ON
             if self.settings.local_server_on != on:
                 self.settings = self.settings.updated(local_server_on=on)
                 self._save_settings()
+
+    def _show_server_button(self) -> None:
+        """The status bar's server button: off, or where the model is served."""
+        port = self.local_server.port
+        serving = self.local_server.state is ServerState.ON and port is not None
+        palette = self.palette()
+        self.server_button.setIcon(
+            icon("server", SERVING_COLORS[is_dark(palette)])
+            if serving
+            else palette_icon("server", palette)
+        )
+        if serving:
+            self.server_button.setText(self.tr("Serving on port %1").replace("%1", str(port)))
+            self.server_button.setToolTip(
+                self.tr("Other programs can use the model at %1").replace(
+                    "%1", self.local_server.base_url
+                )
+            )
+        else:
+            self.server_button.setText(self.tr("Local server"))
+            self.server_button.setToolTip(
+                self.tr("Serve the loaded model to other programs through the OpenAI API")
+            )
 
     def _on_server_settings(self, port: int, network: bool) -> None:
         self.settings = self.settings.updated(local_server_port=port, local_server_network=network)

@@ -559,17 +559,17 @@
 <context>
     <name>EditMessageDialog</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="133"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="130"/>
         <source>Edit message</source>
         <translation>编辑消息</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="136"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="133"/>
         <source>Send</source>
         <translation>发送</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="140"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="137"/>
         <source>Sending replaces this message and every message after it.</source>
         <translation>发送后将替换这条消息及其后的所有消息。</translation>
     </message>
@@ -699,7 +699,7 @@
 <context>
     <name>ErrorBanner</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="118"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="115"/>
         <source>Dismiss</source>
         <translation>关闭</translation>
     </message>
@@ -1236,137 +1236,137 @@
 <context>
     <name>LocalServerPage</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="92"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="94"/>
         <source>Serve the model</source>
         <translation>提供模型服务</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="96"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="98"/>
         <source>Port</source>
         <translation>端口</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="97"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="99"/>
         <source>Allow other devices on the network</source>
         <translation>允许网络上的其他设备访问</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="101"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="103"/>
         <source>API key</source>
         <translation>API 密钥</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="102"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="104"/>
         <source>Generate</source>
         <translation>生成</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="103"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="105"/>
         <source>Make a new random key</source>
         <translation>生成一个新的随机密钥</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="104"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="106"/>
         <source>Copy key</source>
         <translation>复制密钥</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="108"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="110"/>
         <source>Turn the server off to change these.</source>
         <translation>关闭服务器后才能修改这些设置。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="113"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="115"/>
         <source>Copy address</source>
         <translation>复制地址</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="119"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="121"/>
         <source>Copy</source>
         <translation>复制</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="120"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="122"/>
         <source>Copy the command</source>
         <translation>复制这条命令</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="127"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="130"/>
         <source>Clear</source>
         <translation>清空</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="137"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="140"/>
         <source>Local server</source>
         <translation>本地服务器</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="147"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="150"/>
         <source>Serve the loaded model to other programs through the OpenAI API: any OpenAI client, editor plug-in or script can use it. Your chats and their requests take turns on the same model.</source>
         <translation>通过 OpenAI API 把已加载的模型提供给其他程序：任何 OpenAI 客户端、编辑器插件或脚本都能使用。你的聊天和它们的请求轮流使用同一个模型。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="155"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="158"/>
         <source>Settings</source>
         <translation>设置</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="157"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="160"/>
         <source>Port:</source>
         <translation>端口：</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="166"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="169"/>
         <source>API key:</source>
         <translation>API 密钥：</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="171"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="174"/>
         <source>Use it</source>
         <translation>使用方法</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="176"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="179"/>
         <source>Try it from a terminal:</source>
         <translation>在终端中试一试：</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="184"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="187"/>
         <source>Requests</source>
         <translation>请求</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="266"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="267"/>
         <source>Other devices may use the model only with an API key: type one or press Generate, then turn the server on.</source>
         <translation>其他设备必须使用 API 密钥才能访问模型：请输入一个密钥或点击“生成”，然后再打开服务器。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="290"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="292"/>
         <source>Running at %1</source>
         <translation>正在运行：%1</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="295"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="297"/>
         <source>Starting…</source>
         <translation>正在启动…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="298"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="300"/>
         <source>Stopping…</source>
         <translation>正在停止…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="301"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="303"/>
         <source>Off: other programs cannot reach the model.</source>
         <translation>已关闭：其他程序无法访问模型。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="310"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="311"/>
         <source>Port %1 is in use by another program. Choose another port, or close that program, then turn the server on again.</source>
         <translation>端口 %1 已被其他程序占用。请换一个端口，或关闭那个程序，然后重新打开服务器。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="314"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="315"/>
         <source>The server could not start: %1</source>
         <translation>服务器无法启动：%1</translation>
     </message>
@@ -1411,37 +1411,37 @@
         <translation>其他设备：使用这台电脑的网络地址</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="424"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="425"/>
         <source>No model is loaded: until one is, the server answers every request with “503 model not loaded”.</source>
         <translation>尚未加载模型：在加载之前，服务器对每个请求都回答“503 未加载模型”。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="430"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="431"/>
         <source>Model name for requests: %1</source>
         <translation>请求中使用的模型名称：%1</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="441"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="442"/>
         <source>No requests: the server is off.</source>
         <translation>没有请求：服务器已关闭。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="449"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="450"/>
         <source>No model is loaded: requests are refused.</source>
         <translation>尚未加载模型：请求会被拒绝。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="451"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="452"/>
         <source>Answering: %1 · Waiting: %2</source>
         <translation>正在回答：%1 · 等待中：%2</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="456"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="457"/>
         <source>your chat&apos;s reply is being written</source>
         <translation>你的聊天回复正在生成</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="458"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="459"/>
         <source>your chat&apos;s reply waits its turn</source>
         <translation>你的聊天回复正在排队</translation>
     </message>
@@ -1454,45 +1454,55 @@
         <translation>在对话中查找…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="203"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="200"/>
         <source>Chat settings…</source>
         <translation>对话设置…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="231"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="229"/>
         <source>Models…</source>
         <translation>模型…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="232"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="230"/>
         <source>Find, download and manage models</source>
         <translation>查找、下载和管理模型</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="235"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="233"/>
         <source>Model settings</source>
         <translation>模型设置</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="238"/>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="275"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="268"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="728"/>
         <source>Local server</source>
         <translation>本地服务器</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="241"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="721"/>
+        <source>Serving on port %1</source>
+        <translation>正在端口 %1 上提供服务</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="723"/>
+        <source>Other programs can use the model at %1</source>
+        <translation>其他程序可以通过 %1 使用该模型</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="730"/>
         <source>Serve the loaded model to other programs through the OpenAI API</source>
         <translation>通过 OpenAI API 把已加载的模型提供给其他程序</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="266"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="258"/>
         <source>Settings</source>
         <translation>模型设置</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="302"/>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="637"/>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="766"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="294"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="636"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="786"/>
         <source>No model loaded</source>
         <translation>未加载模型</translation>
     </message>
@@ -1542,108 +1552,98 @@
         <translation>本地服务器…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="439"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="438"/>
         <source>No model found in %1. Open “Models…” to download one, or import a .gguf file you already have.</source>
         <translation>在 %1 中没有找到模型。请打开“模型…”下载一个，或导入你已有的 .gguf 文件。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="547"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="546"/>
         <source>%1 was not loaded: %2 Open “Model settings” to choose a smaller plan, or press Load to load it anyway.</source>
         <translation>未加载 %1：%2 请打开“模型设置”选择占用更小的方案，或点击“加载”强制加载。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="576"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="575"/>
         <source>Loading %1…</source>
         <translation>正在加载 %1…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="699"/>
-        <source>Serving at %1</source>
-        <translation>服务地址：%1</translation>
-    </message>
-    <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="701"/>
-        <source>Other programs can use the model: click to see</source>
-        <translation>其他程序可以使用该模型：点击查看</translation>
-    </message>
-    <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="726"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="746"/>
         <source>%1 (unloaded while idle)</source>
         <translation>%1（空闲时已卸载）</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="739"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="759"/>
         <source>%1 (engine stopped; reloads with your next message)</source>
         <translation>%1（引擎已停止，发送下一条消息时会重新加载）</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="936"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="956"/>
         <source>Chats in this window are not saved: your chat history could not be opened.</source>
         <translation>此窗口中的聊天不会被保存：无法打开聊天记录。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="940"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="960"/>
         <source>Recovering your chat history…</source>
         <translation>正在恢复聊天记录…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="961"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="981"/>
         <source>A fresh chat history was started. The old file is kept as %1.</source>
         <translation>已开始新的聊天记录。旧文件保留为 %1。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="975"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="995"/>
         <source>Recovered %1 conversation(s) and %2 message(s). The damaged file is kept as %3.</source>
         <translation>已恢复 %1 个对话和 %2 条消息。损坏的文件保留为 %3。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="1004"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="1024"/>
         <source>Your chat history is open read-only: you can read your conversations, but nothing new is saved.</source>
         <translation>聊天记录以只读方式打开：你可以查看对话，但不会保存新内容。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="1012"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="1032"/>
         <source>%1 (chats are not saved)</source>
         <translation>%1（聊天不会被保存）</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="1014"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="1034"/>
         <source>%1 (read-only history)</source>
         <translation>%1（只读记录）</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="728"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="748"/>
         <source>The model was unloaded to free memory; it reloads with your next message.</source>
         <translation>模型已卸载以释放内存，发送下一条消息时会自动重新加载。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="757"/>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="821"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="777"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="841"/>
         <source>context %1</source>
         <translation>上下文 %1</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="813"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="833"/>
         <source>first token %1 s · %2 tokens/s</source>
         <translation>首个 token %1 秒 · 每秒 %2 个 token</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="887"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="907"/>
         <source>Export chat</source>
         <translation>导出对话</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="889"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="909"/>
         <source>Markdown (*.md);;JSON (*.json)</source>
         <translation>Markdown (*.md);;JSON (*.json)</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="898"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="918"/>
         <source>Exported to %1</source>
         <translation>已导出到 %1</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="631"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="630"/>
         <source>%1 (remote)</source>
         <translation>%1（远程）</translation>
     </message>
@@ -2252,7 +2252,7 @@
     </message>
     <message>
         <location filename="../../autoglm_desktop/qt/server/request_log.py" line="32"/>
-        <location filename="../../autoglm_desktop/qt/server/request_log.py" line="47"/>
+        <location filename="../../autoglm_desktop/qt/server/request_log.py" line="48"/>
         <source>Tokens</source>
         <translation>Token 数</translation>
     </message>
@@ -2262,12 +2262,12 @@
         <translation>耗时</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/request_log.py" line="48"/>
+        <location filename="../../autoglm_desktop/qt/server/request_log.py" line="49"/>
         <source>Tokens the model read (the prompt) → tokens it wrote</source>
         <translation>模型读取的 token（提示）→ 模型写出的 token</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/request_log.py" line="66"/>
+        <location filename="../../autoglm_desktop/qt/server/request_log.py" line="67"/>
         <source>From %1</source>
         <translation>来自 %1</translation>
     </message>

@@ -286,9 +286,10 @@ class LocalServerPage(QWidget):
             widget.setEnabled(editable)
         self.locked_note.setVisible(not editable)
         self._show_key_controls()
+        self._show_usage()
         dark = is_dark(self.palette())
         if state is ServerState.ON:
-            text = self.tr("Running at %1").replace("%1", self._server.base_url)
+            text = self.tr("Running at %1").replace("%1", self._base_url)
             self.status.setStyleSheet(f"color: {ON_COLORS[dark]};")
             self.status.setText("● " + text)
         elif state is ServerState.STARTING:
@@ -300,7 +301,6 @@ class LocalServerPage(QWidget):
         else:
             self.status.setStyleSheet(NOTE_STYLE)
             self.status.setText(self.tr("Off: other programs cannot reach the model."))
-        self._show_usage()
         self._update_queue_timer()
         if on:
             self._show_queue()
@@ -416,8 +416,8 @@ class LocalServerPage(QWidget):
         self.example.setPlainText(
             f"curl {base}/chat/completions{auth} \\\n"
             '  -H "Content-Type: application/json" \\\n'
-            f'  -d \'{{"model": "{_json_text(model)}", '
-            '"messages": [{"role": "user", "content": "Hello!"}]}\''
+            f'  -d \'{{"model": "{_json_text(model)}",\n'
+            '       "messages": [{"role": "user", "content": "Hello!"}]}\''
         )
         if self._model is None:
             self.model_note.setText(

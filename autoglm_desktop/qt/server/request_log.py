@@ -44,6 +44,7 @@ class RequestLogTable(QTableWidget):
         self.setShowGrid(False)
         self.setAlternatingRowColors(True)
         self.setWordWrap(False)
+        self.setTextElideMode(Qt.TextElideMode.ElideLeft)  # a narrow path keeps its end
         tokens_header = QTableWidgetItem(self.tr("Tokens"))
         tokens_header.setToolTip(self.tr("Tokens the model read (the prompt) → tokens it wrote"))
         self.setHorizontalHeaderItem(TOKENS, tokens_header)

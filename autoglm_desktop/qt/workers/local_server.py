@@ -23,7 +23,7 @@ from PySide6.QtCore import QObject, Qt, Signal, Slot
 from autoglm_desktop.core.common.errors import AutoGLMError, NoModelLoadedError
 from autoglm_desktop.core.engine.request_queue import SOURCE_API, EngineQueue
 from autoglm_desktop.core.engine.shared_engine import SharedEngine
-from autoglm_desktop.core.server.config import ServerConfig
+from autoglm_desktop.core.server.config import DEFAULT_HOST, NETWORK_HOST, ServerConfig
 from autoglm_desktop.core.server.request_log import RequestRecord, RequestSink
 from autoglm_desktop.qt.workers.background import CallRunner
 
@@ -63,8 +63,13 @@ class LocalServer(QObject):
 
     @property
     def base_url(self) -> str:
-        """``http://HOST:PORT/v1`` while on; "" otherwise."""
-        return self._server.base_url if self._server is not None else ""
+        """The address programs on this computer use while on (``http://HOST:PORT/v1``); "" off."""
+        server = self._server
+        if server is None:
+            return ""
+        if server.host == NETWORK_HOST:  # every interface: this computer's own among them
+            return f"http://{DEFAULT_HOST}:{server.port}/v1"
+        return server.base_url
 
     @property
     def port(self) -> int | None:
