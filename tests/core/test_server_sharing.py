@@ -11,6 +11,7 @@ reasoning), loaded to decode two replies together.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ from autoglm_desktop.core.server import ServerConfig, ServerThread, build_app
 from autoglm_desktop.core.server.request_log import RequestRecord
 
 API_KEY = "sharing-key"
+WAIT_S = 60.0
 HELLO = [{"role": "user", "content": "What is two plus two?"}]
 
 
@@ -50,6 +52,13 @@ class Served:
     def logged(self) -> list[RequestRecord]:
         with self.lock:
             return list(self.records)
+
+    def wait_for(self, count: int) -> list[RequestRecord]:
+        """The records once ``count`` are in (a record follows its response's last byte)."""
+        deadline = time.monotonic() + WAIT_S
+        while len(records := self.logged()) < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return records
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +170,7 @@ def test_the_request_log_hears_every_request(served: Served) -> None:
     with pytest.raises(openai.NotFoundError):
         served.api.chat.completions.create(model="nope", messages=HELLO)  # type: ignore[arg-type]
     assert httpx.get(f"{served.thread.base_url}/models").status_code == 401
-    records = served.logged()[before:]
+    records = served.wait_for(before + 3)[before:]
     assert [(r.method, r.path, r.status) for r in records] == [
         ("POST", "/v1/chat/completions", 200),
         ("POST", "/v1/chat/completions", 404),
