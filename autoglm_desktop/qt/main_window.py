@@ -156,8 +156,13 @@ class MainWindow(QMainWindow):
         store: ChatStore | None = None,
         client: EngineClient | None = None,
         remote: RemoteChatClient | None = None,
+        server_keys: ApiKeyStore | None = None,
         autoload: bool = True,
     ) -> None:
+        """The window, over the history, engine and remote client given (or its own).
+
+        ``server_keys``: where the local server's API key is kept (the OS keyring unless given).
+        """
         super().__init__()
         self.setWindowTitle(APP_NAME)
         self.resize(1100, 720)
@@ -184,7 +189,7 @@ class MainWindow(QMainWindow):
         self.server_page = LocalServerPage(
             server=self.local_server,
             engine=self.worker.shared,
-            keys=ApiKeyStore(service=LOCAL_SERVER_SERVICE),
+            keys=server_keys or ApiKeyStore(service=LOCAL_SERVER_SERVICE),
             port=self.settings.local_server_port,
             network=self.settings.local_server_network,
         )

@@ -19,12 +19,14 @@ import openai
 import pytest
 from PySide6.QtCore import Qt, QTimer
 from pytestqt.qtbot import QtBot
-from test_main_window import LONG_REPLY, SHORT_REPLY, TokenCounter, open_window, send, wait_reply
+from remote.remote_helpers import MemoryKeyring
+from test_main_window import LONG_REPLY, SHORT_REPLY, TokenCounter, send, wait_reply
 
-from autoglm_desktop.core.common.app_settings import load_settings
+from autoglm_desktop.core.common.app_settings import load_settings, settings_path
 from autoglm_desktop.core.common.types import MessageStatus
 from autoglm_desktop.core.engine.request_queue import SOURCE_API, SOURCE_WINDOW, QueueSnapshot
 from autoglm_desktop.core.engine.shared_engine import Unavailable
+from autoglm_desktop.core.remote.keys import LOCAL_SERVER_SERVICE, ApiKeyStore
 from autoglm_desktop.core.server.config import DEFAULT_PORT
 from autoglm_desktop.qt.main_window import MainWindow
 from autoglm_desktop.qt.workers.engine_worker import SERVER_PARALLEL
@@ -95,6 +97,17 @@ def written_whole(reply: Any, *, max_tokens: int) -> bool:
     return bool(
         reply.choices[0].finish_reason == "stop" or reply.usage.completion_tokens == max_tokens
     )
+
+
+def open_window(qtbot: QtBot, model: Path, keyring: MemoryKeyring | None = None) -> MainWindow:
+    """The window on ``model``; the local server's key in a keyring of the test's own."""
+    keys = ApiKeyStore(backend=keyring or MemoryKeyring(), service=LOCAL_SERVER_SERVICE)
+    window = MainWindow(autoload=False, server_keys=keys)
+    qtbot.addWidget(window)
+    window.show()
+    window.load_model(model)
+    qtbot.waitUntil(lambda: window.model_info is not None, timeout=SERVE_TIMEOUT_MS)
+    return window
 
 
 @pytest.fixture
@@ -355,3 +368,37 @@ def test_the_window_starts_without_the_servers_stack() -> None:
 
 def test_the_settings_default_port_is_the_servers() -> None:
     assert load_settings(path=Path("/nonexistent/settings.json")).local_server_port == DEFAULT_PORT
+
+
+def test_other_devices_are_served_only_with_the_key_kept_in_the_keyring(
+    qtbot: QtBot, installed_model: Path, port: int
+) -> None:
+    keyring = MemoryKeyring()
+    window = open_window(qtbot, installed_model, keyring)
+    page = window.server_page
+    page.network.setChecked(True)
+    page.generate_button.click()
+    key = page.key_edit.text()
+    assert len(key) >= 24
+    try:
+        serve(qtbot, window, port).close()
+        assert window.local_server.config is not None
+        assert window.local_server.config.host == "0.0.0.0"
+        assert keyring.passwords == {(LOCAL_SERVER_SERVICE, "api-key"): key}
+        assert page.key_edit.text() == "" and "Stored" in page.key_edit.placeholderText()
+        assert key not in settings_path().read_text(encoding="utf-8")
+        calls = Calls()
+        url = window.local_server.base_url
+
+        def models(api_key: str) -> Any:
+            with openai.OpenAI(base_url=url, api_key=api_key, max_retries=0) as client:
+                return client.models.list()
+
+        for api_key in ("wrong", key):
+            calls.start(lambda api_key=api_key: models(api_key))
+        qtbot.waitUntil(lambda: calls.done, timeout=CALL_TIMEOUT_MS)
+        assert [m.id for m in calls.results[0].data] == [installed_model.stem]
+        assert isinstance(calls.failures[0], openai.AuthenticationError)
+        assert "Authorization: Bearer" in page.example.toPlainText()
+    finally:
+        window.close()
