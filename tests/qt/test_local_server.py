@@ -22,7 +22,12 @@ from pytestqt.qtbot import QtBot
 from remote.remote_helpers import MemoryKeyring
 from test_main_window import LONG_REPLY, SHORT_REPLY, TokenCounter, send, wait_reply
 
-from autoglm_desktop.core.common.app_settings import load_settings, settings_path
+from autoglm_desktop.core.common.app_settings import (
+    AppSettings,
+    load_settings,
+    save_settings,
+    settings_path,
+)
 from autoglm_desktop.core.common.types import MessageStatus
 from autoglm_desktop.core.engine.request_queue import SOURCE_API, SOURCE_WINDOW, QueueSnapshot
 from autoglm_desktop.core.engine.shared_engine import Unavailable
@@ -402,3 +407,20 @@ def test_other_devices_are_served_only_with_the_key_kept_in_the_keyring(
         assert "Authorization: Bearer" in page.example.toPlainText()
     finally:
         window.close()
+
+
+def test_a_server_on_when_the_app_closed_serves_again_at_start(
+    qtbot: QtBot, installed_model: Path, port: int
+) -> None:
+    save_settings(AppSettings(local_server_on=True, local_server_port=port))
+    window = open_window(qtbot, installed_model)
+    try:
+        qtbot.waitUntil(
+            lambda: window.local_server.state is ServerState.ON, timeout=SERVE_TIMEOUT_MS
+        )
+        assert window.local_server.port == port
+        assert port_open(port)
+    finally:
+        window.close()
+    assert not port_open(port)
+    assert load_settings().local_server_on  # closing the app is not turning the switch off
