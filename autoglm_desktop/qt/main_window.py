@@ -695,7 +695,7 @@ class MainWindow(QMainWindow):
             self.resizeDocks([self.server_dock], [width], Qt.Orientation.Horizontal)
         if not (self.isMaximized() or self.isFullScreen()):
             # Once the dock is laid out: the chat narrows, the window keeps its width.
-            QTimer.singleShot(0, lambda: self.resize(window_width, self.height()))
+            QTimer.singleShot(0, self, lambda: self.resize(window_width, self.height()))
 
     def _toggle_server_page(self, checked: bool) -> None:
         if checked:

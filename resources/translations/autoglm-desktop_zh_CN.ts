@@ -559,17 +559,17 @@
 <context>
     <name>EditMessageDialog</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="130"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="132"/>
         <source>Edit message</source>
         <translation>编辑消息</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="133"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="135"/>
         <source>Send</source>
         <translation>发送</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="137"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="139"/>
         <source>Sending replaces this message and every message after it.</source>
         <translation>发送后将替换这条消息及其后的所有消息。</translation>
     </message>
@@ -699,7 +699,7 @@
 <context>
     <name>ErrorBanner</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="115"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="117"/>
         <source>Dismiss</source>
         <translation>关闭</translation>
     </message>
@@ -1241,207 +1241,207 @@
         <translation>提供模型服务</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="98"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="99"/>
         <source>Port</source>
         <translation>端口</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="99"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="100"/>
         <source>Allow other devices on the network</source>
         <translation>允许网络上的其他设备访问</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="103"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="104"/>
         <source>API key</source>
         <translation>API 密钥</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="104"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="105"/>
         <source>Generate</source>
         <translation>生成</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="105"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="106"/>
         <source>Make a new random key</source>
         <translation>生成一个新的随机密钥</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="106"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="107"/>
         <source>Copy key</source>
         <translation>复制密钥</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="110"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="111"/>
         <source>Turn the server off to change these.</source>
         <translation>关闭服务器后才能修改这些设置。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="115"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="116"/>
         <source>Copy address</source>
         <translation>复制地址</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="121"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="122"/>
         <source>Copy</source>
         <translation>复制</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="122"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="123"/>
         <source>Copy the command</source>
         <translation>复制这条命令</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="130"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="131"/>
         <source>Clear</source>
         <translation>清空</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="140"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="141"/>
         <source>Local server</source>
         <translation>本地服务器</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="150"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="151"/>
         <source>Serve the loaded model to other programs through the OpenAI API: any OpenAI client, editor plug-in or script can use it. Your chats and their requests take turns on the same model.</source>
         <translation>通过 OpenAI API 把已加载的模型提供给其他程序：任何 OpenAI 客户端、编辑器插件或脚本都能使用。你的聊天和它们的请求轮流使用同一个模型。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="158"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="159"/>
         <source>Settings</source>
         <translation>设置</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="160"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="161"/>
         <source>Port:</source>
         <translation>端口：</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="169"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="170"/>
         <source>API key:</source>
         <translation>API 密钥：</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="174"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="175"/>
         <source>Use it</source>
         <translation>使用方法</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="179"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="180"/>
         <source>Try it from a terminal:</source>
         <translation>在终端中试一试：</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="187"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="188"/>
         <source>Requests</source>
         <translation>请求</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="267"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="268"/>
         <source>Other devices may use the model only with an API key: type one or press Generate, then turn the server on.</source>
         <translation>其他设备必须使用 API 密钥才能访问模型：请输入一个密钥或点击“生成”，然后再打开服务器。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="292"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="293"/>
         <source>Running at %1</source>
         <translation>正在运行：%1</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="297"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="298"/>
         <source>Starting…</source>
         <translation>正在启动…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="300"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="301"/>
         <source>Stopping…</source>
         <translation>正在停止…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="303"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="304"/>
         <source>Off: other programs cannot reach the model.</source>
         <translation>已关闭：其他程序无法访问模型。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="311"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="312"/>
         <source>Port %1 is in use by another program. Choose another port, or close that program, then turn the server on again.</source>
         <translation>端口 %1 已被其他程序占用。请换一个端口，或关闭那个程序，然后重新打开服务器。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="315"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="316"/>
         <source>The server could not start: %1</source>
         <translation>服务器无法启动：%1</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="339"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="340"/>
         <source>Stored; type a new key to replace it</source>
         <translation>已保存；输入新密钥可替换</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="341"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="342"/>
         <source>Needed for other devices</source>
         <translation>其他设备访问时需要</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="343"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="344"/>
         <source>Programs on other devices must send it as &apos;Authorization: Bearer KEY&apos;.</source>
         <translation>其他设备上的程序须以“Authorization: Bearer 密钥”的形式发送它。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="350"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="351"/>
         <source>The key is kept in the system keyring (%1), never in a file.</source>
         <translation>密钥保存在系统密钥环（%1）中，从不写入文件。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="354"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="355"/>
         <source>This computer has no usable system keyring: the key is kept in memory until the app closes.</source>
         <translation>这台电脑没有可用的系统密钥环：密钥只保存在内存中，直到应用关闭。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="403"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="404"/>
         <source>On this computer: %1</source>
         <translation>本机：%1</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="409"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="410"/>
         <source>From other devices: %1</source>
         <translation>其他设备：%1</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="411"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="412"/>
         <source>From other devices: this computer&apos;s network address</source>
         <translation>其他设备：使用这台电脑的网络地址</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="425"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="426"/>
         <source>No model is loaded: until one is, the server answers every request with “503 model not loaded”.</source>
         <translation>尚未加载模型：在加载之前，服务器对每个请求都回答“503 未加载模型”。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="431"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="432"/>
         <source>Model name for requests: %1</source>
         <translation>请求中使用的模型名称：%1</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="442"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="443"/>
         <source>No requests: the server is off.</source>
         <translation>没有请求：服务器已关闭。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="450"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="451"/>
         <source>No model is loaded: requests are refused.</source>
         <translation>尚未加载模型：请求会被拒绝。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="452"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="453"/>
         <source>Answering: %1 · Waiting: %2</source>
         <translation>正在回答：%1 · 等待中：%2</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="457"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="458"/>
         <source>your chat&apos;s reply is being written</source>
         <translation>你的聊天回复正在生成</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/server/page.py" line="459"/>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="460"/>
         <source>your chat&apos;s reply waits its turn</source>
         <translation>你的聊天回复正在排队</translation>
     </message>
@@ -1449,201 +1449,201 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="329"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="336"/>
         <source>Find in chat…</source>
         <translation>在对话中查找…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="200"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="207"/>
         <source>Chat settings…</source>
         <translation>对话设置…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="229"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="236"/>
         <source>Models…</source>
         <translation>模型…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="230"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="237"/>
         <source>Find, download and manage models</source>
         <translation>查找、下载和管理模型</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="233"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="240"/>
         <source>Model settings</source>
         <translation>模型设置</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="268"/>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="728"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="275"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="743"/>
         <source>Local server</source>
         <translation>本地服务器</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="721"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="736"/>
         <source>Serving on port %1</source>
         <translation>正在端口 %1 上提供服务</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="723"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="738"/>
         <source>Other programs can use the model at %1</source>
         <translation>其他程序可以通过 %1 使用该模型</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="730"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="745"/>
         <source>Serve the loaded model to other programs through the OpenAI API</source>
         <translation>通过 OpenAI API 把已加载的模型提供给其他程序</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="258"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="265"/>
         <source>Settings</source>
         <translation>模型设置</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="294"/>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="636"/>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="786"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="301"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="643"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="801"/>
         <source>No model loaded</source>
         <translation>未加载模型</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="315"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="322"/>
         <source>&amp;Chat</source>
         <translation>对话(&amp;C)</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="317"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="324"/>
         <source>New chat</source>
         <translation>新对话</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="320"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="327"/>
         <source>Export chat…</source>
         <translation>导出对话…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="325"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="332"/>
         <source>Quit</source>
         <translation>退出</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="334"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="341"/>
         <source>&amp;Models</source>
         <translation>模型(&amp;M)</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="335"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="342"/>
         <source>Discover models…</source>
         <translation>发现模型…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="336"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="343"/>
         <source>Downloads</source>
         <translation>下载</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="337"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="344"/>
         <source>My models</source>
         <translation>我的模型</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="339"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="346"/>
         <source>Local server…</source>
         <translation>本地服务器…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="438"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="445"/>
         <source>No model found in %1. Open “Models…” to download one, or import a .gguf file you already have.</source>
         <translation>在 %1 中没有找到模型。请打开“模型…”下载一个，或导入你已有的 .gguf 文件。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="546"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="553"/>
         <source>%1 was not loaded: %2 Open “Model settings” to choose a smaller plan, or press Load to load it anyway.</source>
         <translation>未加载 %1：%2 请打开“模型设置”选择占用更小的方案，或点击“加载”强制加载。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="575"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="582"/>
         <source>Loading %1…</source>
         <translation>正在加载 %1…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="746"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="761"/>
         <source>%1 (unloaded while idle)</source>
         <translation>%1（空闲时已卸载）</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="759"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="774"/>
         <source>%1 (engine stopped; reloads with your next message)</source>
         <translation>%1（引擎已停止，发送下一条消息时会重新加载）</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="956"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="971"/>
         <source>Chats in this window are not saved: your chat history could not be opened.</source>
         <translation>此窗口中的聊天不会被保存：无法打开聊天记录。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="960"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="975"/>
         <source>Recovering your chat history…</source>
         <translation>正在恢复聊天记录…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="981"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="996"/>
         <source>A fresh chat history was started. The old file is kept as %1.</source>
         <translation>已开始新的聊天记录。旧文件保留为 %1。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="995"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="1010"/>
         <source>Recovered %1 conversation(s) and %2 message(s). The damaged file is kept as %3.</source>
         <translation>已恢复 %1 个对话和 %2 条消息。损坏的文件保留为 %3。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="1024"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="1039"/>
         <source>Your chat history is open read-only: you can read your conversations, but nothing new is saved.</source>
         <translation>聊天记录以只读方式打开：你可以查看对话，但不会保存新内容。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="1032"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="1047"/>
         <source>%1 (chats are not saved)</source>
         <translation>%1（聊天不会被保存）</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="1034"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="1049"/>
         <source>%1 (read-only history)</source>
         <translation>%1（只读记录）</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="748"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="763"/>
         <source>The model was unloaded to free memory; it reloads with your next message.</source>
         <translation>模型已卸载以释放内存，发送下一条消息时会自动重新加载。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="777"/>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="841"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="792"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="856"/>
         <source>context %1</source>
         <translation>上下文 %1</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="833"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="848"/>
         <source>first token %1 s · %2 tokens/s</source>
         <translation>首个 token %1 秒 · 每秒 %2 个 token</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="907"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="922"/>
         <source>Export chat</source>
         <translation>导出对话</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="909"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="924"/>
         <source>Markdown (*.md);;JSON (*.json)</source>
         <translation>Markdown (*.md);;JSON (*.json)</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="918"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="933"/>
         <source>Exported to %1</source>
         <translation>已导出到 %1</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="630"/>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="637"/>
         <source>%1 (remote)</source>
         <translation>%1（远程）</translation>
     </message>

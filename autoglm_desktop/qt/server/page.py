@@ -93,6 +93,7 @@ class LocalServerPage(QWidget):
 
         self.switch = ToggleSwitch(self.tr("Serve the model"))
         self.status = QLabel()
+        self.status.setTextFormat(Qt.TextFormat.PlainText)  # may quote the system's errors
         self.status.setWordWrap(True)
         self.port = QSpinBox(minimum=1, maximum=65535, value=port)
         self.port.setAccessibleName(self.tr("Port"))
