@@ -3,7 +3,7 @@
     xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python scripts/screenshot.py OUT.png \
         [--prompt "..."] [--dark] [--model PATH] [--thinking] [--settings] [--find TEXT] \
         [--remote-model NAME] [--remote-servers [--remote-test]] [--new-chat] [--demo-chat] \
-        [--no-model]
+        [--no-model] [--local-server [--network | --server-off]]
 
 It uses whatever AUTOGLM_HOME points at (seed it with conversations first if you like), loads
 the default model (or ``--model``), optionally sends a prompt and waits for the reply, then
@@ -13,7 +13,11 @@ model (before ``--prompt``). ``--remote-servers`` opens the Settings pane scroll
 servers, with the first saved server selected; ``--remote-test`` also presses its Test
 connection and waits for the answer. ``--new-chat`` opens a new conversation (the empty
 state), ``--demo-chat`` a stored one with code and a table (no model needed for it), and
-``--no-model`` waits for the library scan instead of a loaded model (a home with no model). The
+``--no-model`` waits for the library scan instead of a loaded model (a home with no model).
+``--local-server`` opens the Local server page, turns the server on (at a free port) and has
+a few programs call it, so the log and the queue have something to show; with ``--network``
+other devices are allowed (a key is generated first); with ``--server-off`` the page is shown
+as it opens, switched off. The
 window fills the screen: for a 2x HiDPI picture run with ``QT_SCALE_FACTOR=2`` on a 3840x2160
 screen. Set ``AUTOGLM_LANGUAGE=zh_CN`` for the Chinese UI.
 """
@@ -21,10 +25,14 @@ screen. Set ``AUTOGLM_LANGUAGE=zh_CN`` for the Chinese UI.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import socket
 import sys
+import threading
 import time
 from pathlib import Path
 
+import openai
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QColor, QCursor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication, QScrollArea
@@ -137,6 +145,54 @@ def show_remote_servers(app: QApplication, window: MainWindow, *, test: bool) ->
         scroll.verticalScrollBar().setValue(scroll.verticalScrollBar().maximum())
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def call_the_server(base_url: str, model: str, api_key: str) -> None:
+    """What other programs ask: the models, two replies (one streamed), a wrong model name."""
+    with openai.OpenAI(base_url=base_url, api_key=api_key or "unused", max_retries=0) as client:
+        client.models.list()
+        hello = [{"role": "user", "content": "Say hello in French."}]
+        client.chat.completions.create(model=model, messages=hello, max_tokens=16)  # type: ignore[arg-type]
+        for _chunk in client.chat.completions.create(
+            model=model,
+            messages=[{"role": "user", "content": "Name three colours."}],  # type: ignore[arg-type]
+            max_tokens=24,
+            stream=True,
+        ):
+            pass
+        with contextlib.suppress(openai.APIStatusError):
+            client.chat.completions.create(model="gpt-4o", messages=hello, max_tokens=4)  # type: ignore[arg-type]
+
+
+def show_local_server(app: QApplication, window: MainWindow, *, network: bool, on: bool) -> None:
+    page = window.server_page
+    window.show_server_page()
+    if not on:
+        return
+    page.port.setValue(free_port())
+    if network:
+        page.network.setChecked(True)
+        page.generate_button.click()
+    page.switch.click()
+    wait(app, lambda: window.local_server.base_url != "", timeout_s=60)
+    if not window.local_server.base_url:
+        raise SystemExit(f"the server did not start: {page.status.text()}")
+    wait(app, lambda: window.worker.shared.snapshot() is not None, timeout_s=60)
+    config = window.local_server.config
+    key = config.api_key if config is not None and config.api_key else ""
+    model = window.model_info.path.stem if window.model_info else ""
+    caller = threading.Thread(
+        target=call_the_server, args=(window.local_server.base_url, model, key), daemon=True
+    )
+    caller.start()
+    wait(app, lambda: not caller.is_alive(), timeout_s=120)
+    wait(app, lambda: page.log.rowCount() >= 4, timeout_s=10)
+
+
 def remote_picked(window: MainWindow) -> bool:
     return window.controller.remote is not None and not window.model_bar.remote_is_automatic
 
@@ -231,6 +287,9 @@ def main() -> int:
     parser.add_argument("--new-chat", action="store_true", help="open a new chat (empty state)")
     parser.add_argument("--demo-chat", action="store_true", help="a chat with code and a table")
     parser.add_argument("--no-model", action="store_true", help="do not wait for a model")
+    parser.add_argument("--local-server", action="store_true", help="open the Local server page")
+    parser.add_argument("--network", action="store_true", help="and allow other devices")
+    parser.add_argument("--server-off", action="store_true", help="and leave it switched off")
     args = parser.parse_args()
     app = create_application()
     if args.dark:  # what a desktop in dark mode hands Qt; Xvfb has no platform theme
@@ -252,6 +311,8 @@ def main() -> int:
         wait(app, lambda: "GB" in window.settings_pane.meters.ram.format(), timeout_s=10)
     if args.remote_servers:
         show_remote_servers(app, window, test=args.remote_test)
+    if args.local_server:
+        show_local_server(app, window, network=args.network, on=not args.server_off)
     if args.find:
         window.find_bar.open_bar()
         window.find_bar.edit.setText(args.find)

@@ -148,6 +148,12 @@ LAZY_IMPORTS: dict[tuple[str, str], str] = {
     ("autoglm_desktop.core.remote.client", "autoglm_desktop.core.remote.openai_api"): (
         "the openai client (two thirds of a second of imports) only once a remote server is used"
     ),
+    ("autoglm_desktop.qt.workers.local_server", "autoglm_desktop.core.server.app"): (
+        "Starlette and pydantic only once the window's local server is switched on"
+    ),
+    ("autoglm_desktop.qt.workers.local_server", "autoglm_desktop.core.server.runner"): (
+        "uvicorn only once the window's local server is switched on"
+    ),
 }
 
 

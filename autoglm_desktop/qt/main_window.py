@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSizePolicy,
     QSplitter,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -66,7 +67,7 @@ from autoglm_desktop.core.planning.machine_plan import tuned_plan
 from autoglm_desktop.core.planning.speed_profile import kept_machine_speed, plan_forecast
 from autoglm_desktop.core.planning.tuner import TunedPlan
 from autoglm_desktop.core.remote.client import RemoteChatClient
-from autoglm_desktop.core.remote.keys import ApiKeyStore
+from autoglm_desktop.core.remote.keys import LOCAL_SERVER_SERVICE, ApiKeyStore
 from autoglm_desktop.core.remote.servers import RemoteServer, RemoteTarget
 from autoglm_desktop.qt.chat.composer import Composer
 from autoglm_desktop.qt.chat.controller import GUI_BUSY_TIMEOUT_S, ChatController
@@ -81,18 +82,23 @@ from autoglm_desktop.qt.chat.prompt_edit import PromptEdit
 from autoglm_desktop.qt.chat.think_switch import ThinkSwitch
 from autoglm_desktop.qt.chat.view import ChatView
 from autoglm_desktop.qt.common.colors import is_dark
-from autoglm_desktop.qt.common.icons import palette_icon
+from autoglm_desktop.qt.common.icons import icon, palette_icon
 from autoglm_desktop.qt.common.markdown_render import warm_up as warm_up_markdown
 from autoglm_desktop.qt.common.plain_text import plain_label, plain_tooltip, set_plain_text
+from autoglm_desktop.qt.server.page import LocalServerPage
 from autoglm_desktop.qt.settings.pane import SettingsPane, confirm_load_anyway
 from autoglm_desktop.qt.workers.background import CallRunner
 from autoglm_desktop.qt.workers.engine_worker import EngineWorker, start_engine_thread
 from autoglm_desktop.qt.workers.hardware_monitor import start_hardware_monitor
+from autoglm_desktop.qt.workers.local_server import LocalServer, ServerState
 
 if TYPE_CHECKING:
     from autoglm_desktop.qt.models.window import ModelsWindow
 
 COMPOSER_MAX_WIDTH = 800  # the message box on wide windows, as wide as the transcript's text
+SERVER_DOCK_MIN_WIDTH = 340
+SERVER_DOCK_WIDTH = 470  # where the window has room: the request log's six columns fit
+SERVING_COLORS = ("#2e7d32", "#81c784")  # the status bar's server icon while on (light, dark)
 # The picker's default comes from these first; other apps' models only when there is none.
 _OWN_SOURCES = (ModelSource.APP, ModelSource.IMPORTED, ModelSource.FOLDER)
 
@@ -142,6 +148,7 @@ class MainWindow(QMainWindow):
     requestLoad = Signal(object)  # LoadPlan, queued to the worker thread
     requestUnload = Signal()
     requestRelease = Signal()  # free the engine's memory, keep the model for the next reply
+    requestServing = Signal(bool)  # share the engine with the local server, or take it back
 
     def __init__(
         self,
@@ -149,8 +156,13 @@ class MainWindow(QMainWindow):
         store: ChatStore | None = None,
         client: EngineClient | None = None,
         remote: RemoteChatClient | None = None,
+        server_keys: ApiKeyStore | None = None,
         autoload: bool = True,
     ) -> None:
+        """The window, over the history, engine and remote client given (or its own).
+
+        ``server_keys``: where the local server's API key is kept (the OS keyring unless given).
+        """
         super().__init__()
         self.setWindowTitle(APP_NAME)
         self.resize(1100, 720)
@@ -174,6 +186,14 @@ class MainWindow(QMainWindow):
         self.settings_pane.set_idle_release(self.settings.release_when_idle_minutes)
         self._idle_timer = QTimer(self, singleShot=True)
         self._idle_timer.timeout.connect(self._release_when_idle)
+        self.local_server = LocalServer(self.worker.shared, self)
+        self.server_page = LocalServerPage(
+            server=self.local_server,
+            engine=self.worker.shared,
+            keys=server_keys or ApiKeyStore(service=LOCAL_SERVER_SERVICE),
+            port=self.settings.local_server_port,
+            network=self.settings.local_server_network,
+        )
 
         self.chat_view = ChatView()
         self.find_bar = FindBar()
@@ -195,6 +215,7 @@ class MainWindow(QMainWindow):
         )
         self.error_banner = ErrorBanner()
         self._models_window: ModelsWindow | None = None
+        self._server_dock_shown = False
         self._build_layout()
         self._build_status_bar()
         self._build_menu()
@@ -249,8 +270,17 @@ class MainWindow(QMainWindow):
         self.settings_dock.setMinimumWidth(330)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.settings_dock)
         self.settings_dock.hide()
+        server_scroll = QScrollArea()
+        server_scroll.setWidgetResizable(True)
+        server_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        server_scroll.setWidget(self.server_page)
+        self.server_dock = QDockWidget(self.tr("Local server"), self)
+        self.server_dock.setObjectName("serverDock")
+        self.server_dock.setWidget(server_scroll)
+        self.server_dock.setMinimumWidth(SERVER_DOCK_MIN_WIDTH)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.server_dock)
+        self.server_dock.hide()
         self.prompt.setFocus()
-        self._apply_icons()
 
     def _apply_icons(self) -> None:
         """Toolbar icons in the palette's text colour (again when the scheme changes)."""
@@ -262,22 +292,33 @@ class MainWindow(QMainWindow):
             (self.pane_button, "model-settings"),
         ):
             button.setIcon(palette_icon(name, palette))
+        self._show_server_button()  # its icon is green while serving
 
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
-        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "pane_button"):
+        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "server_button"):
             self._apply_icons()
 
     def _build_status_bar(self) -> None:
         self.model_label = plain_label(self.tr("No model loaded"))
         self.speed_label = QLabel()
         self.context_label = QLabel()
+        # The local server's switch page, and where it serves while on: LM Studio's users look
+        # for the server in the status bar.
+        self.server_button = QToolButton()
+        self.server_button.setCheckable(True)
+        self.server_button.setAutoRaise(True)
+        self.server_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.server_button.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Preferred)
+        self._show_server_button()
         bar = self.statusBar()
+        bar.addPermanentWidget(self.server_button)  # permanent: messages never cover it
         for label in (self.model_label, self.speed_label, self.context_label):
             label.setContentsMargins(8, 0, 8, 0)
             # Long temporary messages must not squeeze these: they may only grow.
             label.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Preferred)
             bar.addPermanentWidget(label)
+        self._apply_icons()
 
     def _build_menu(self) -> None:
         chat_menu = self.menuBar().addMenu(self.tr("&Chat"))
@@ -303,12 +344,19 @@ class MainWindow(QMainWindow):
         models_menu.addAction(self.tr("Discover models…"), lambda: self.open_models("discover"))
         models_menu.addAction(self.tr("Downloads"), lambda: self.open_models("downloads"))
         models_menu.addAction(self.tr("My models"), lambda: self.open_models("library"))
+        models_menu.addSeparator()
+        models_menu.addAction(self.tr("Local server…"), self.show_server_page)
 
     def _connect(self) -> None:
         worker, controller = self.worker, self.controller
         self.requestLoad.connect(worker.load)
         self.requestUnload.connect(worker.unload)
         self.requestRelease.connect(worker.release_memory)
+        self.requestServing.connect(worker.set_serving)
+        self.local_server.stateChanged.connect(self._on_server_state)
+        self.server_page.settingsChanged.connect(self._on_server_settings)
+        self.server_button.toggled.connect(self._toggle_server_page)
+        self.server_dock.visibilityChanged.connect(self._on_server_dock_visibility)
         worker.released.connect(self._on_released)
         worker.engineDied.connect(self._on_engine_died)
         self.monitor.worker.snapshot.connect(self._on_snapshot)
@@ -623,14 +671,92 @@ class MainWindow(QMainWindow):
 
     def _restart_idle_timer(self, _running: bool = False) -> None:
         minutes = self.settings.release_when_idle_minutes
-        if minutes > 0 and self.model_info is not None and not self.controller.reply_running:
+        serving = self.local_server.state is not ServerState.OFF  # other programs need it
+        idle = self.model_info is not None and not self.controller.reply_running and not serving
+        if minutes > 0 and idle:
             self._idle_timer.start(minutes * 60_000)
         else:
             self._idle_timer.stop()
 
     def _release_when_idle(self) -> None:
-        if self.model_info is not None and not self.controller.reply_running:
+        serving = self.local_server.state is not ServerState.OFF
+        if self.model_info is not None and not self.controller.reply_running and not serving:
             self.requestRelease.emit()
+
+    # -- the local server ----------------------------------------------------------------
+
+    def show_server_page(self) -> None:
+        """Open the Local server page beside the chat, which makes room for it."""
+        first = not self._server_dock_shown
+        self._server_dock_shown = True
+        window_width = self.width()
+        self.server_dock.show()
+        self.server_dock.raise_()
+        if first:  # as wide as the log needs, as far as the window has room
+            central = self.centralWidget()
+            room = window_width - (central.minimumSizeHint().width() if central else 0)
+            width = max(SERVER_DOCK_MIN_WIDTH, min(SERVER_DOCK_WIDTH, room))
+            self.resizeDocks([self.server_dock], [width], Qt.Orientation.Horizontal)
+        if not (self.isMaximized() or self.isFullScreen()):
+            # Once the dock is laid out: the chat narrows, the window keeps its width.
+            QTimer.singleShot(0, self, lambda: self.resize(window_width, self.height()))
+
+    def _toggle_server_page(self, checked: bool) -> None:
+        if checked:
+            self.show_server_page()
+        else:
+            self.server_dock.hide()
+
+    def _on_server_dock_visibility(self, visible: bool) -> None:
+        blocked = self.server_button.blockSignals(True)
+        self.server_button.setChecked(visible)
+        self.server_button.blockSignals(blocked)
+
+    def _on_server_state(self, state: ServerState) -> None:
+        """The engine is shared while the server is on; the status bar says where it is."""
+        if state is ServerState.ON:
+            self.requestServing.emit(True)
+        elif state is ServerState.OFF:
+            self.requestServing.emit(False)
+        self._show_server_button()
+        self._restart_idle_timer()
+        if state in (ServerState.ON, ServerState.OFF) and not self._closed:
+            on = state is ServerState.ON
+            if self.settings.local_server_on != on:
+                self.settings = self.settings.updated(local_server_on=on)
+                self._save_settings()
+
+    def _show_server_button(self) -> None:
+        """The status bar's server button: off, or where the model is served."""
+        port = self.local_server.port
+        serving = self.local_server.state is ServerState.ON and port is not None
+        palette = self.palette()
+        self.server_button.setIcon(
+            icon("server", SERVING_COLORS[is_dark(palette)])
+            if serving
+            else palette_icon("server", palette)
+        )
+        if serving:
+            self.server_button.setText(self.tr("Serving on port %1").replace("%1", str(port)))
+            self.server_button.setToolTip(
+                self.tr("Other programs can use the model at %1").replace(
+                    "%1", self.local_server.base_url
+                )
+            )
+        else:
+            self.server_button.setText(self.tr("Local server"))
+            self.server_button.setToolTip(
+                self.tr("Serve the loaded model to other programs through the OpenAI API")
+            )
+
+    def _on_server_settings(self, port: int, network: bool) -> None:
+        self.settings = self.settings.updated(local_server_port=port, local_server_network=network)
+        self._save_settings()
+
+    def _restore_server(self) -> None:
+        """The server was on when the app closed: serve again (the model follows when loaded)."""
+        if self.settings.local_server_on and not self._closed:
+            self.server_page.turn_on()
 
     def _on_released(self) -> None:
         name = self.model_info.name if self.model_info else ""
@@ -661,6 +787,7 @@ class MainWindow(QMainWindow):
         self.monitor.worker.engine_pid = self.worker.engine_pid
         self._restart_idle_timer()
         self.model_bar.set_loaded(info.path)
+        self.server_page.set_model(info.path.stem)
         self.controller.model_name = info.name
         self.think_switch.set_support(info.reasoning)
         self._show_think_setting(self.controller.conversation_id or -1)
@@ -674,6 +801,7 @@ class MainWindow(QMainWindow):
     def _on_unloaded(self) -> None:
         self.model_info = None
         self.model_bar.set_loaded(None)
+        self.server_page.set_model(None)
         self._show_local_model(self.tr("No model loaded"))
 
     def _on_load_failed(self, error: AutoGLMError) -> None:
@@ -953,6 +1081,7 @@ class MainWindow(QMainWindow):
             gc.freeze()
             QTimer.singleShot(0, lambda: self._find_models_at_start(autoload=autoload))
             QTimer.singleShot(0, self._continue_downloads)
+            QTimer.singleShot(0, self._restore_server)
             # The first reply or opened conversation would otherwise pay for it.
             self._warm_up_call.run(warm_up_markdown, on_success=_ignore, on_failure=_ignore)
 
@@ -963,6 +1092,8 @@ class MainWindow(QMainWindow):
             self._idle_timer.stop()
             self.monitor.close()
             self.settings_pane.close_workers()
+            self.server_page.close_calls()
+            self.local_server.close()  # before the engine: the server's requests end first
             if self._models_window is not None:
                 self._models_window.shutdown()
             self.engine.close()

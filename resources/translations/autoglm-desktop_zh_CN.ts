@@ -720,7 +720,7 @@
 <context>
     <name>ErrorBanner</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="115" />
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="121" />
         <source>Dismiss</source>
         <translation>关闭</translation>
     </message>
@@ -1255,182 +1255,421 @@
     </message>
 </context>
 <context>
+    <name>LocalServerPage</name>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="94" />
+        <source>Serve the model</source>
+        <translation>提供模型服务</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="99" />
+        <source>Port</source>
+        <translation>端口</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="100" />
+        <source>Allow other devices on the network</source>
+        <translation>允许网络上的其他设备访问</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="104" />
+        <source>API key</source>
+        <translation>API 密钥</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="105" />
+        <source>Generate</source>
+        <translation>生成</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="106" />
+        <source>Make a new random key</source>
+        <translation>生成一个新的随机密钥</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="107" />
+        <source>Copy key</source>
+        <translation>复制密钥</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="111" />
+        <source>Turn the server off to change these.</source>
+        <translation>关闭服务器后才能修改这些设置。</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="116" />
+        <source>Copy address</source>
+        <translation>复制地址</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="122" />
+        <source>Copy</source>
+        <translation>复制</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="123" />
+        <source>Copy the command</source>
+        <translation>复制这条命令</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="131" />
+        <source>Clear</source>
+        <translation>清空</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="141" />
+        <source>Local server</source>
+        <translation>本地服务器</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="151" />
+        <source>Serve the loaded model to other programs through the OpenAI API: any OpenAI client, editor plug-in or script can use it. Your chats and their requests take turns on the same model.</source>
+        <translation>通过 OpenAI API 把已加载的模型提供给其他程序：任何 OpenAI 客户端、编辑器插件或脚本都能使用。你的聊天和它们的请求轮流使用同一个模型。</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="159" />
+        <source>Settings</source>
+        <translation>设置</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="161" />
+        <source>Port:</source>
+        <translation>端口：</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="170" />
+        <source>API key:</source>
+        <translation>API 密钥：</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="175" />
+        <source>Use it</source>
+        <translation>使用方法</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="180" />
+        <source>Try it from a terminal:</source>
+        <translation>在终端中试一试：</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="188" />
+        <source>Requests</source>
+        <translation>请求</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="268" />
+        <source>Other devices may use the model only with an API key: type one or press Generate, then turn the server on.</source>
+        <translation>其他设备必须使用 API 密钥才能访问模型：请输入一个密钥或点击“生成”，然后再打开服务器。</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="293" />
+        <source>Running at %1</source>
+        <translation>正在运行：%1</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="298" />
+        <source>Starting…</source>
+        <translation>正在启动…</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="301" />
+        <source>Stopping…</source>
+        <translation>正在停止…</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="304" />
+        <source>Off: other programs cannot reach the model.</source>
+        <translation>已关闭：其他程序无法访问模型。</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="312" />
+        <source>Port %1 is in use by another program. Choose another port, or close that program, then turn the server on again.</source>
+        <translation>端口 %1 已被其他程序占用。请换一个端口，或关闭那个程序，然后重新打开服务器。</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="316" />
+        <source>The server could not start: %1</source>
+        <translation>服务器无法启动：%1</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="340" />
+        <source>Stored; type a new key to replace it</source>
+        <translation>已保存；输入新密钥可替换</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="342" />
+        <source>Needed for other devices</source>
+        <translation>其他设备访问时需要</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="344" />
+        <source>Programs on other devices must send it as 'Authorization: Bearer KEY'.</source>
+        <translation>其他设备上的程序须以“Authorization: Bearer 密钥”的形式发送它。</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="351" />
+        <source>The key is kept in the system keyring (%1), never in a file.</source>
+        <translation>密钥保存在系统密钥环（%1）中，从不写入文件。</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="355" />
+        <source>This computer has no usable system keyring: the key is kept in memory until the app closes.</source>
+        <translation>这台电脑没有可用的系统密钥环：密钥只保存在内存中，直到应用关闭。</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="404" />
+        <source>On this computer: %1</source>
+        <translation>本机：%1</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="410" />
+        <source>From other devices: %1</source>
+        <translation>其他设备：%1</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="412" />
+        <source>From other devices: this computer's network address</source>
+        <translation>其他设备：使用这台电脑的网络地址</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="426" />
+        <source>No model is loaded: until one is, the server answers every request with “503 model not loaded”.</source>
+        <translation>尚未加载模型：在加载之前，服务器对每个请求都回答“503 未加载模型”。</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="432" />
+        <source>Model name for requests: %1</source>
+        <translation>请求中使用的模型名称：%1</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="443" />
+        <source>No requests: the server is off.</source>
+        <translation>没有请求：服务器已关闭。</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="451" />
+        <source>No model is loaded: requests are refused.</source>
+        <translation>尚未加载模型：请求会被拒绝。</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="453" />
+        <source>Answering: %1 · Waiting: %2</source>
+        <translation>正在回答：%1 · 等待中：%2</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="458" />
+        <source>your chat's reply is being written</source>
+        <translation>你的聊天回复正在生成</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/page.py" line="460" />
+        <source>your chat's reply waits its turn</source>
+        <translation>你的聊天回复正在排队</translation>
+    </message>
+</context>
+<context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="297" />
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="338" />
         <source>Find in chat…</source>
         <translation>在对话中查找…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="188" />
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="208" />
         <source>Chat settings…</source>
         <translation>对话设置…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="217" />
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="238" />
         <source>Models…</source>
         <translation>模型…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="218" />
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="239" />
         <source>Find, download and manage models</source>
         <translation>查找、下载和管理模型</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="221" />
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="242" />
         <source>Model settings</source>
         <translation>模型设置</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="246" />
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="267" />
         <source>Settings</source>
         <translation>模型设置</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="272" />
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="599" />
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="677" />
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="277" />
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="747" />
+        <source>Local server</source>
+        <translation>本地服务器</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="303" />
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="647" />
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="805" />
         <source>No model loaded</source>
         <translation>未加载模型</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="283" />
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="324" />
         <source>&amp;Chat</source>
         <translation>对话(&amp;C)</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="285" />
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="326" />
         <source>New chat</source>
         <translation>新对话</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="288" />
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="329" />
         <source>Export chat…</source>
         <translation>导出对话…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="293" />
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="334" />
         <source>Quit</source>
         <translation>退出</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="302" />
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="343" />
         <source>&amp;Models</source>
         <translation>模型(&amp;M)</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="303" />
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="344" />
         <source>Discover models…</source>
         <translation>发现模型…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="304" />
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="345" />
         <source>Downloads</source>
         <translation>下载</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="305" />
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="346" />
         <source>My models</source>
         <translation>我的模型</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="400" />
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="348" />
+        <source>Local server…</source>
+        <translation>本地服务器…</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="448" />
         <source>No model found in %1. Open “Models…” to download one, or import a .gguf file you already have.</source>
         <translation>在 %1 中没有找到模型。请打开“模型…”下载一个，或导入你已有的 .gguf 文件。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="508" />
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="556" />
         <source>%1 was not loaded: %2 Open “Model settings” to choose a smaller plan, or press Load to load it anyway.</source>
         <translation>未加载 %1：%2 请打开“模型设置”选择占用更小的方案，或点击“加载”强制加载。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="538" />
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="586" />
         <source>Loading %1…</source>
         <translation>正在加载 %1…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="639" />
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="740" />
+        <source>Serving on port %1</source>
+        <translation>正在端口 %1 上提供服务</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="742" />
+        <source>Other programs can use the model at %1</source>
+        <translation>其他程序可以通过 %1 使用该模型</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="749" />
+        <source>Serve the loaded model to other programs through the OpenAI API</source>
+        <translation>通过 OpenAI API 把已加载的模型提供给其他程序</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="765" />
         <source>%1 (unloaded while idle)</source>
         <translation>%1（空闲时已卸载）</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="652" />
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="778" />
         <source>%1 (engine stopped; reloads with your next message)</source>
         <translation>%1（引擎已停止，发送下一条消息时会重新加载）</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="695" />
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="823" />
         <source>%1 (hung while loading; Load to try again)</source>
         <translation>%1（加载时卡住；点击“加载”重试）</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="860" />
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="988" />
         <source>Chats in this window are not saved: your chat history could not be opened.</source>
         <translation>此窗口中的聊天不会被保存：无法打开聊天记录。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="864" />
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="992" />
         <source>Recovering your chat history…</source>
         <translation>正在恢复聊天记录…</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="885" />
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="1013" />
         <source>A fresh chat history was started. The old file is kept as %1.</source>
         <translation>已开始新的聊天记录。旧文件保留为 %1。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="899" />
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="1027" />
         <source>Recovered %1 conversation(s) and %2 message(s). The damaged file is kept as %3.</source>
         <translation>已恢复 %1 个对话和 %2 条消息。损坏的文件保留为 %3。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="928" />
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="1056" />
         <source>Your chat history is open read-only: you can read your conversations, but nothing new is saved.</source>
         <translation>聊天记录以只读方式打开：你可以查看对话，但不会保存新内容。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="936" />
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="1064" />
         <source>%1 (chats are not saved)</source>
         <translation>%1（聊天不会被保存）</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="938" />
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="1066" />
         <source>%1 (read-only history)</source>
         <translation>%1（只读记录）</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="641" />
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="767" />
         <source>The model was unloaded to free memory; it reloads with your next message.</source>
         <translation>模型已卸载以释放内存，发送下一条消息时会自动重新加载。</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="669" />
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="745" />
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="796" />
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="873" />
         <source>context %1</source>
         <translation>上下文 %1</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="737" />
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="865" />
         <source>first token %1 s · %2 tokens/s</source>
         <translation>首个 token %1 秒 · 每秒 %2 个 token</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="811" />
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="939" />
         <source>Export chat</source>
         <translation>导出对话</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="813" />
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="941" />
         <source>Markdown (*.md);;JSON (*.json)</source>
         <translation>Markdown (*.md);;JSON (*.json)</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="822" />
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="950" />
         <source>Exported to %1</source>
         <translation>已导出到 %1</translation>
     </message>
     <message>
-        <location filename="../../autoglm_desktop/qt/main_window.py" line="593" />
+        <location filename="../../autoglm_desktop/qt/main_window.py" line="641" />
         <source>%1 (remote)</source>
         <translation>%1（远程）</translation>
     </message>
@@ -2018,6 +2257,50 @@
         <location filename="../../autoglm_desktop/qt/models/discover_page.py" line="462" />
         <source>Download</source>
         <translation>下载</translation>
+    </message>
+</context>
+<context>
+    <name>RequestLogTable</name>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/request_log.py" line="28" />
+        <source>Time</source>
+        <translation>时间</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/request_log.py" line="29" />
+        <source>Method</source>
+        <translation>方法</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/request_log.py" line="30" />
+        <source>Path</source>
+        <translation>路径</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/request_log.py" line="31" />
+        <source>Status</source>
+        <translation>状态</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/request_log.py" line="32" />
+        <location filename="../../autoglm_desktop/qt/server/request_log.py" line="48" />
+        <source>Tokens</source>
+        <translation>Token 数</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/request_log.py" line="33" />
+        <source>Duration</source>
+        <translation>耗时</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/request_log.py" line="49" />
+        <source>Tokens the model read (the prompt) → tokens it wrote</source>
+        <translation>模型读取的 token（提示）→ 模型写出的 token</translation>
+    </message>
+    <message>
+        <location filename="../../autoglm_desktop/qt/server/request_log.py" line="67" />
+        <source>From %1</source>
+        <translation>来自 %1</translation>
     </message>
 </context>
 <context>

@@ -11,15 +11,18 @@ from pathlib import Path
 
 import pytest
 
-from autoglm_desktop.core.common.errors import RequestError, ServerBusyError
+from autoglm_desktop.core.common.errors import NoModelLoadedError, RequestError, ServerBusyError
 from autoglm_desktop.core.common.types import GenerationStats, LoadPlan, SamplingSettings
 from autoglm_desktop.core.engine import EngineClient
 from autoglm_desktop.core.engine.events import GenerationFinished, TokenChunk
 from autoglm_desktop.core.engine.protocol import GenerateRequest, ReplyOptions
 from autoglm_desktop.core.engine.request_queue import (
+    SOURCE_API,
+    SOURCE_WINDOW,
     Delivery,
     Ended,
     EngineQueue,
+    QueueSnapshot,
     RequestOutcome,
     Ticket,
 )
@@ -78,9 +81,9 @@ def engine(starter_model: Path) -> Iterator[EngineQueue]:
     client.shutdown()
 
 
-def submit(engine: EngineQueue, request: GenerateRequest, **kwargs: bool) -> tuple[Ticket, Reply]:
+def submit(engine: EngineQueue, request: GenerateRequest, **kwargs: object) -> tuple[Ticket, Reply]:
     reply = Reply()
-    return engine.submit(request, sink=reply.sink, **kwargs), reply
+    return engine.submit(request, sink=reply.sink, **kwargs), reply  # type: ignore[arg-type]
 
 
 def test_requests_arriving_mid_reply_join_the_batch(engine: EngineQueue) -> None:
@@ -198,3 +201,55 @@ def test_leaving_a_stream_early_cancels_its_request(engine: EngineQueue) -> None
     while not any(o.stop_reason == "stopped" for o in OUTCOMES[-1:]):
         assert time.monotonic() < deadline, OUTCOMES[-3:]
         time.sleep(0.05)
+
+
+def test_one_sources_requests_are_cancelled_with_its_reason_the_others_go_on(
+    engine: EngineQueue,
+) -> None:
+    _, api = submit(engine, completion(COUNTING, max_tokens=400))
+    assert api.first_text.wait(WAIT_S)
+    _, window = submit(
+        engine, completion("The sky is", max_tokens=6), exclusive=True, source=SOURCE_WINDOW
+    )
+    _, api_waiting = submit(engine, completion(COUNTING, max_tokens=10))
+    snapshot = engine.snapshot()
+    assert snapshot.running == (SOURCE_API,)  # the window's waits for the batch to end
+    assert snapshot.waiting == (SOURCE_WINDOW, SOURCE_API)
+    reason = NoModelLoadedError("The local server was turned off.")
+    engine.cancel_source(SOURCE_API, error=reason)
+    for cancelled in (api, api_waiting):
+        _, stats, ended = cancelled.result()
+        assert ended.error is reason
+        assert stats is None or stats.stop_reason == "stopped"
+    text, stats, ended = window.result()
+    assert ended.error is None and text and stats is not None
+    assert engine.snapshot() == QueueSnapshot()
+
+
+def test_the_windows_requests_wait_even_when_the_queue_is_full(engine: EngineQueue) -> None:
+    with pytest.raises(ServerBusyError):
+        for n in range(PARALLEL + MAX_WAITING + 1):
+            submit(engine, completion(f"{n}: {COUNTING}", max_tokens=400))
+    _, window = submit(
+        engine, completion("The sky is", max_tokens=4), exclusive=True, source=SOURCE_WINDOW
+    )
+    assert SOURCE_WINDOW in engine.snapshot().waiting
+    engine.cancel_source(SOURCE_API)
+    _, stats, ended = window.result()
+    assert ended.error is None and stats is not None and stats.generated_tokens > 0
+
+
+def test_a_queue_closed_with_a_reason_ends_its_requests_and_refuses_new_ones(
+    engine: EngineQueue,
+) -> None:
+    """A second queue over the module's idle engine, closed as the window changes models."""
+    other = EngineQueue(engine.client)
+    _, running = submit(other, completion(COUNTING, max_tokens=400))
+    assert running.first_text.wait(WAIT_S)
+    _, waiting = submit(other, completion(COUNTING, max_tokens=8), exclusive=True)
+    reason = NoModelLoadedError("Another model is loading.")
+    other.close(error=reason)
+    for reply in (running, waiting):
+        assert reply.result()[2].error is reason
+    with pytest.raises(NoModelLoadedError):
+        other.submit(completion("x", max_tokens=1), sink=lambda _item: None)

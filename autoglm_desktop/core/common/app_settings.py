@@ -17,6 +17,10 @@ class AppSettings:
     last_remote_server: str = ""
     last_remote_model: str = ""
     release_when_idle_minutes: int = 0  # 0: keep the model loaded
+    # The window's local server (its API key is in the OS keyring, never here).
+    local_server_on: bool = False  # serving when the app closed: serve again at start
+    local_server_port: int = 8800  # as core.server.config.DEFAULT_PORT
+    local_server_network: bool = False  # other devices may call it (with the API key)
 
     def updated(self, **changes: Any) -> AppSettings:
         return replace(self, **changes)

@@ -86,6 +86,10 @@ class ServerConfigError(AutoGLMError):
     """The local server's settings are unsafe or invalid (a network address without a key...)."""
 
 
+class PortInUseError(ServerConfigError):
+    """The local server's port is taken by another program."""
+
+
 class StoreError(AutoGLMError):
     """The chat history database could not be read or written."""
 

@@ -28,8 +28,14 @@ from llama_cpp._internals import LlamaSampler
 from autoglm_desktop.core.common.errors import AutoGLMError, EngineError
 from autoglm_desktop.core.common.types import GenerationStats, SamplingSettings, StopReason
 from autoglm_desktop.core.engine.context_window import common_prefix
-from autoglm_desktop.core.engine.events import EngineEvent, GenerationFinished, TokenChunk
+from autoglm_desktop.core.engine.events import (
+    EngineEvent,
+    GenerationFinished,
+    ReasoningChunk,
+    TokenChunk,
+)
 from autoglm_desktop.core.engine.protocol import GenerateRequest
+from autoglm_desktop.core.engine.reasoning import ParsedText, ReasoningParser
 from autoglm_desktop.core.engine.runtime import LlamaRuntime, PreparedReply
 
 PENALTY_LAST_N = 64  # as llama-cpp-python's default
@@ -47,6 +53,7 @@ class _Slot:
     request_id: str
     reply: PreparedReply
     sampler: LlamaSampler
+    parser: ReasoningParser  # splits a thinking model's reasoning from its answer
     reserve: int  # cells held for it: prompt + max_tokens
     started: float
     fed: int = 0  # prompt tokens decoded so far (or found in parked cells)
@@ -181,6 +188,7 @@ class BatchDecoder:
                     request_id=request.request_id,
                     reply=reply,
                     sampler=_sampler(self._llm, request.sampling, request, reply),
+                    parser=reply.reasoning_parser(),
                     reserve=reserve,
                     started=queued_at,
                     fed=reused,
@@ -299,7 +307,13 @@ class BatchDecoder:
 
     def _send_text(self, slot: _Slot, text: str) -> None:
         if text:
-            self._emit(slot.request_id, TokenChunk(text=text))
+            self._send_parsed(slot, slot.parser.feed(text))
+
+    def _send_parsed(self, slot: _Slot, parsed: ParsedText) -> None:
+        if parsed.reasoning:
+            self._emit(slot.request_id, ReasoningChunk(text=parsed.reasoning))
+        if parsed.answer:
+            self._emit(slot.request_id, TokenChunk(text=parsed.answer))
 
     def _piece_of(self, token: int) -> bytes:
         n = llama_lib.llama_token_to_piece(self._vocab, token, self._piece, PIECE_BYTES, 0, False)
@@ -312,6 +326,7 @@ class BatchDecoder:
     def _finish(self, slot: _Slot, reason: StopReason) -> None:
         if reason is not StopReason.STOPPED:  # a stopped reply's held-back text is dropped
             self._send_text(slot, slot.text + slot.decoder.decode(b"", final=True))
+        self._send_parsed(slot, slot.parser.finish())
         stats = self._stats(slot, StopReason.STOPPED if slot.cancelled else reason)
         self._release(slot, keep=[*slot.reply.tokens[: slot.fed], *slot.written])
         self._emit(slot.request_id, GenerationFinished(stats=stats, request_id=slot.request_id))

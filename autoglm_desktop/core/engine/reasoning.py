@@ -200,9 +200,19 @@ class ReasoningParser:
     Feed it the output as it comes (:meth:`feed`), then call :meth:`finish` once.
     """
 
-    def __init__(self, *, reasoning_format: ReasoningFormat, prompt: str = "") -> None:
-        """``prompt``: the rendered prompt (its end), which may have opened the reasoning."""
+    def __init__(
+        self, *, reasoning_format: ReasoningFormat, prompt: str = "", verbatim: bool = False
+    ) -> None:
+        """Set up the parser for one reply.
+
+        Args:
+            reasoning_format: how the output marks its reasoning.
+            prompt: the rendered prompt (its end), which may have opened the reasoning.
+            verbatim: all of it is answer, as it comes, whitespace included (the
+                continuation of a raw text prompt).
+        """
         self._format = reasoning_format
+        self._verbatim = verbatim
         self._out = _Output()
         self._buffer = ""
         inside = starts_in_reasoning(reasoning_format, prompt)
@@ -215,6 +225,8 @@ class ReasoningParser:
 
     def feed(self, text: str) -> ParsedText:
         """The reasoning and answer text that ``text`` completes."""
+        if self._verbatim:
+            return ParsedText(answer=text)
         self._buffer += text
         if self._format is ReasoningFormat.THINK_TAGS:
             self._feed_think()

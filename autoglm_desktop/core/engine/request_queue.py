@@ -9,7 +9,10 @@ a sink must only hand them on: put them in a queue, or schedule them on an event
 one :class:`Ended`. :meth:`Ticket.cancel` takes a waiting request out of the queue, or stops the
 running one within the engine's stop latency (one token or one graph node).
 
-The local server and the window can share the same queue, so neither starves the other.
+The local server and the window can share the same queue, so neither starves the other. Each
+request names its ``source`` (:data:`SOURCE_API`, :data:`SOURCE_WINDOW`), so :meth:`EngineQueue.
+snapshot` can say whose requests run and wait, and :meth:`EngineQueue.cancel_source` can end
+one caller's requests (the server being turned off) and leave the other's alone.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from autoglm_desktop.core.engine.events import (
     Embeddings,
     EngineEvent,
     GenerationFinished,
+    ReasoningChunk,
     TokenChunk,
 )
 from autoglm_desktop.core.engine.protocol import (
@@ -46,6 +50,8 @@ from autoglm_desktop.core.engine.protocol import (
 # Outcomes kept for :meth:`EngineQueue.outcome` (the newest ones).
 OUTCOMES_KEPT = 512
 CANCELLED_WAITING = "cancelled"  # the stop reason of a request cancelled before it ran
+SOURCE_API = "api"  # a request of the local server's clients
+SOURCE_WINDOW = "window"  # the window's own conversation
 
 
 @dataclass(frozen=True)
@@ -69,13 +75,24 @@ class RequestOutcome:
     error: str = ""
 
 
+@dataclass(frozen=True)
+class QueueSnapshot:
+    """Whose requests the queue holds now: the source of each, in arrival order."""
+
+    running: tuple[str, ...] = ()
+    waiting: tuple[str, ...] = ()
+
+
 @dataclass(eq=False)
 class _Job:
     request: GenerateRequest | EmbedRequest
     sink: Sink
     exclusive: bool = False  # runs alone, never in a batch (the window's conversation)
+    source: str = SOURCE_API
     cancelled: threading.Event = field(default_factory=threading.Event)
     cancel_sent: bool = False  # batch mode: the engine was told
+    # Why it was cancelled, when that is an error for its caller (the queue closed under it).
+    end_error: AutoGLMError | None = None
 
 
 class Ticket:
@@ -92,6 +109,38 @@ class Ticket:
     def cancel(self) -> None:
         """Drop the request if it waits; stop it if it runs. Safe from any thread, idempotent."""
         self._queue._cancel(self._job)
+
+
+class QueuedReply:
+    """A request put in the queue whose events its caller reads on its own thread."""
+
+    def __init__(
+        self,
+        owner: EngineQueue,
+        request: GenerateRequest,
+        *,
+        exclusive: bool = True,
+        source: str = SOURCE_WINDOW,
+    ) -> None:
+        """Queue ``request`` (raises as :meth:`EngineQueue.submit` does)."""
+        self._items: queue.Queue[Delivery] = queue.Queue()
+        self.ticket = owner.submit(
+            request, sink=self._items.put, exclusive=exclusive, source=source
+        )
+
+    def events(self) -> Iterator[EngineEvent]:
+        """The reply's events as they come; leaving the loop early cancels the request.
+
+        Raises:
+            AutoGLMError: the engine's error for this request, or why the queue dropped it.
+        """
+        try:
+            while not isinstance(item := self._items.get(), Ended):
+                yield item
+            if item.error is not None:
+                raise item.error
+        finally:
+            self.ticket.cancel()
 
 
 class EngineQueue:
@@ -120,6 +169,7 @@ class EngineQueue:
         self._running: set[_Job] = set()
         self._batching = False
         self._closing = False
+        self._close_error: AutoGLMError | None = None
         self._outcomes: collections.OrderedDict[str, RequestOutcome] = collections.OrderedDict()
         self._thread = threading.Thread(target=self._work, name="engine-queue", daemon=True)
         self._thread.start()
@@ -129,25 +179,35 @@ class EngineQueue:
         return self._client
 
     def submit(
-        self, request: GenerateRequest | EmbedRequest, *, sink: Sink, exclusive: bool = False
+        self,
+        request: GenerateRequest | EmbedRequest,
+        *,
+        sink: Sink,
+        exclusive: bool = False,
+        source: str = SOURCE_API,
     ) -> Ticket:
         """Queue ``request``; its events go to ``sink``. Gives it an id if it has none.
 
         When the engine decodes several replies together (loaded with ``parallel`` > 1), a
         request joins the batch in progress unless ``exclusive`` (it then waits for the batch
         to end and runs alone, as the window's conversation with its KV state does).
+        ``source`` names the caller (:meth:`snapshot`, :meth:`cancel_source`); the window's
+        own requests are never refused for a full queue.
 
         Raises:
             ServerBusyError: ``max_waiting`` requests already wait, or the queue is closed.
+            AutoGLMError: the queue was closed with a reason (:meth:`close`); that reason.
         """
         if not request.request_id:
             request = _with_id(request, uuid.uuid4().hex)
         exclusive = exclusive or isinstance(request, EmbedRequest)  # never in a batch
-        job = _Job(request=request, sink=sink, exclusive=exclusive)
+        job = _Job(request=request, sink=sink, exclusive=exclusive, source=source)
         with self._lock:
             if self._closing:
+                if self._close_error is not None:
+                    raise self._close_error
                 raise ServerBusyError("The model engine is shutting down.")
-            if len(self._waiting) >= self._max_waiting:
+            if source != SOURCE_WINDOW and len(self._waiting) >= self._max_waiting:
                 raise ServerBusyError(
                     f"{len(self._waiting)} requests are already waiting for the model; "
                     "try again in a moment."
@@ -156,45 +216,59 @@ class EngineQueue:
             self._wake.notify()
         return Ticket(self, job)
 
-    def stream(self, request: GenerateRequest, *, exclusive: bool = True) -> Iterator[EngineEvent]:
+    def stream(
+        self, request: GenerateRequest, *, exclusive: bool = True, source: str = SOURCE_WINDOW
+    ) -> Iterator[EngineEvent]:
         """Queue ``request`` and yield its events here, for a caller on a thread of its own.
 
         This is how the window's worker shares the engine with the server: its replies wait
         their turn (alone, with its KV state: ``exclusive``). Leaving the loop early cancels
-        the request.
+        the request. (:class:`QueuedReply` does the same and keeps the ticket at hand.)
 
         Raises:
             ServerBusyError: the queue is full or closed.
             AutoGLMError: the engine's error for this request.
         """
-        items: queue.Queue[Delivery] = queue.Queue()
-        ticket = self.submit(request, sink=items.put, exclusive=exclusive)
-        try:
-            while not isinstance(item := items.get(), Ended):
-                yield item
-            if item.error is not None:
-                raise item.error
-        finally:
-            ticket.cancel()
+        yield from QueuedReply(self, request, exclusive=exclusive, source=source).events()
 
     def waiting(self) -> int:
         """How many requests wait (the running one not counted)."""
         with self._lock:
             return len(self._waiting)
 
+    def snapshot(self) -> QueueSnapshot:
+        """The sources of the requests running and waiting now."""
+        with self._lock:
+            return QueueSnapshot(
+                running=tuple(job.source for job in self._running),
+                waiting=tuple(job.source for job in self._waiting),
+            )
+
+    def cancel_source(self, source: str, *, error: AutoGLMError | None = None) -> None:
+        """Cancel every request of ``source``, waiting or running; ``error``: what they end with."""
+        with self._lock:
+            jobs = [job for job in (*self._waiting, *self._running) if job.source == source]
+        for job in jobs:
+            self._cancel(job, error=error)
+
     def outcome(self, request_id: str) -> RequestOutcome | None:
         """How a recent request ended; None while it waits or runs (or if long forgotten)."""
         with self._lock:
             return self._outcomes.get(request_id)
 
-    def close(self) -> None:
-        """Cancel everything queued or running and end the queue's thread (not the engine)."""
+    def close(self, *, error: AutoGLMError | None = None) -> None:
+        """Cancel everything queued or running and end the queue's thread (not the engine).
+
+        ``error``: why (the model is being changed...): the requests cancelled end with it,
+        and so does any request submitted from now on.
+        """
         with self._lock:
             self._closing = True
+            self._close_error = error
             jobs = [*self._waiting, *self._running]
             self._wake.notify()
         for job in jobs:
-            self._cancel(job)
+            self._cancel(job, error=error)
         self._thread.join()
 
     # -- the queue's thread ---------------------------------------------------------------
@@ -223,6 +297,10 @@ class EngineQueue:
         request_id = job.request.request_id
         outcome = RequestOutcome(request_id=request_id, stop_reason="error")
         error: AutoGLMError | None = None
+        if job.cancelled.is_set():  # cancelled as it left the queue: the engine is not asked
+            self._record(RequestOutcome(request_id=request_id, stop_reason=CANCELLED_WAITING))
+            _deliver(job, Ended(error=job.end_error))
+            return
         try:
             request = job.request
             events = (
@@ -249,10 +327,12 @@ class EngineQueue:
             error = AutoGLMError(f"The request failed: {exc!r}")
             outcome = RequestOutcome(request_id=request_id, stop_reason="error", error=str(exc))
         self._record(outcome)
-        _deliver(job, Ended(error=error))
+        _deliver(job, Ended(error=error or job.end_error))
 
-    def _cancel(self, job: _Job) -> None:
+    def _cancel(self, job: _Job, *, error: AutoGLMError | None = None) -> None:
         with self._lock:
+            if error is not None and not job.cancelled.is_set():
+                job.end_error = error
             job.cancelled.set()
             waiting = job in self._waiting
             if waiting:
@@ -263,7 +343,7 @@ class EngineQueue:
             self._record(
                 RequestOutcome(request_id=job.request.request_id, stop_reason=CANCELLED_WAITING)
             )
-            _deliver(job, Ended())
+            _deliver(job, Ended(error=job.end_error))
 
     def _record(self, outcome: RequestOutcome) -> None:
         with self._lock:
@@ -336,7 +416,7 @@ class _Batch:
             self._end(
                 job, RequestOutcome(item.request_id, stats.stop_reason, stats.generated_tokens)
             )
-        elif isinstance(event, TokenChunk | ContextTrimmed):
+        elif isinstance(event, TokenChunk | ReasoningChunk | ContextTrimmed):
             _deliver(job, event)
 
     def _end(self, job: _Job, outcome: RequestOutcome, error: AutoGLMError | None = None) -> None:
@@ -344,7 +424,7 @@ class _Batch:
         with self._queue._lock:
             self._queue._running.discard(job)
         self._queue._record(outcome)
-        _deliver(job, Ended(error=error))
+        _deliver(job, Ended(error=error or job.end_error))
 
 
 def _deliver(job: _Job, item: Delivery) -> None:
@@ -360,9 +440,13 @@ def _with_id(
 
 __all__ = [
     "CANCELLED_WAITING",
+    "SOURCE_API",
+    "SOURCE_WINDOW",
     "Delivery",
     "Ended",
     "EngineQueue",
+    "QueueSnapshot",
+    "QueuedReply",
     "RequestOutcome",
     "Ticket",
 ]

@@ -41,6 +41,7 @@ from autoglm_desktop.core.common.types import (
     GenerationStats,
     LoadPlan,
     ModelInfo,
+    ReasoningFormat,
     ReasoningSupport,
     Role,
     StopReason,
@@ -206,6 +207,16 @@ class PreparedReply:
     grammar: LlamaGrammar | None
     max_tokens: int  # the request's, within what the context leaves after the prompt
     seed: int  # the request's, or a fresh random one
+    # How the reply marks its reasoning, and the prompt's end (which may have opened it).
+    reasoning_format: ReasoningFormat = ReasoningFormat.NONE
+    prompt_tail: str = ""
+    verbatim: bool = False  # a raw text prompt's continuation: its text goes out as it comes
+
+    def reasoning_parser(self) -> ReasoningParser:
+        """What splits this reply's text into reasoning and answer."""
+        return ReasoningParser(
+            reasoning_format=self.reasoning_format, prompt=self.prompt_tail, verbatim=self.verbatim
+        )
 
 
 @contextlib.contextmanager
@@ -598,7 +609,7 @@ class LlamaRuntime:
             stopping_criteria=llama_cpp.StoppingCriteriaList([after_each_token]),
             stream=True,
         )
-        parser = ReasoningParser(reasoning_format=self._reasoning.format, prompt=self._prompt_tail)
+        parser = reply.reasoning_parser()
         try:
             for chunk in stream:
                 choice = chunk["choices"][0]
@@ -648,6 +659,7 @@ class LlamaRuntime:
         grammar = _grammar_for(request.options)
         fitted = self._fitted_prompt(request, n_ctx=n_ctx)
         sampling = request.sampling
+        chat = request.options.prompt_text is None
         return PreparedReply(
             tokens=fitted.tokens,
             dropped_turns=fitted.dropped_turns,
@@ -655,6 +667,9 @@ class LlamaRuntime:
             grammar=grammar,
             max_tokens=min(sampling.max_tokens, n_ctx - len(fitted.tokens)),
             seed=sampling.seed if sampling.seed >= 0 else random.randrange(2**31),
+            reasoning_format=self._reasoning.format if chat else ReasoningFormat.NONE,
+            prompt_tail=self._prompt_tail if chat else "",
+            verbatim=not chat,
         )
 
     def embed(self, texts: list[str]) -> tuple[list[list[float]], int]:

@@ -1,4 +1,7 @@
-"""Remote servers' API keys: in the OS keyring, or for this session only when there is none.
+"""API keys in the OS keyring, or for this session only when there is none.
+
+Remote servers' keys (by server id), and the key the window's own local server asks its
+callers for (:data:`LOCAL_SERVER_SERVICE`).
 
 The ``keyring`` package reaches the system's store (Windows Credential Manager, the macOS
 Keychain, the Secret Service of GNOME or KDE). Where it finds no usable backend (a bare Linux
@@ -20,6 +23,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 KEYRING_SERVICE = "AutoGLM Desktop remote server"
+LOCAL_SERVER_SERVICE = "AutoGLM Desktop local server"  # the key the window's server asks for
 
 
 @dataclass(frozen=True)
@@ -33,8 +37,9 @@ class KeyringStatus:
 class ApiKeyStore:
     """Gets, stores and forgets API keys by server id."""
 
-    def __init__(self, *, backend: Any | None = None) -> None:
-        """``backend``: a ``keyring`` backend to use instead of the system's (tests)."""
+    def __init__(self, *, backend: Any | None = None, service: str = KEYRING_SERVICE) -> None:
+        """Keys of ``service`` (``backend``: a ``keyring`` backend instead of the system's)."""
+        self._service = service
         self._lock = threading.Lock()
         self._backend = backend
         self._resolved = backend is not None
@@ -56,7 +61,7 @@ class ApiKeyStore:
             if backend is None:
                 return None
             try:
-                value = backend.get_password(KEYRING_SERVICE, server_id)
+                value = backend.get_password(self._service, server_id)
             except Exception as error:  # any backend failure (locked, D-Bus gone...)
                 self._give_up(error)
                 return None
@@ -68,7 +73,7 @@ class ApiKeyStore:
             backend = self._usable_backend()
             if backend is not None:
                 try:
-                    backend.set_password(KEYRING_SERVICE, server_id, key)
+                    backend.set_password(self._service, server_id, key)
                 except Exception as error:
                     self._give_up(error)
                 else:
@@ -84,7 +89,7 @@ class ApiKeyStore:
             if backend is None:
                 return
             try:
-                backend.delete_password(KEYRING_SERVICE, server_id)
+                backend.delete_password(self._service, server_id)
             except Exception as error:  # not stored there (PasswordDeleteError), or failing
                 log.debug("No key of %s deleted from the keyring: %s", server_id, error)
 

@@ -5,6 +5,12 @@ queue's thread through ``call_soon_threadsafe``. A client that disconnects, whil
 waits or runs, cancels it (the engine stops within a token). A streamed reply starts once its
 first token is out, so errors found before that (a prompt too long, a bad schema, a full
 queue) still get their own HTTP status; an error after that arrives as an SSE ``error`` event.
+
+The engine may be a fixed queue (``autoglm-desktop serve``) or the window's
+:class:`~autoglm_desktop.core.engine.shared_engine.SharedEngine`, whose model comes and goes:
+while none is loaded, model routes answer 503 (``model_not_loaded``) with the reason. A thinking
+model's reasoning comes apart from its answer, as llama-server, vLLM and DeepSeek send it:
+``message.reasoning_content``, and ``delta.reasoning_content`` in a stream.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -32,12 +39,19 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from autoglm_desktop import APP_ID
 from autoglm_desktop.core.common.errors import AutoGLMError
 from autoglm_desktop.core.common.types import GenerationStats
-from autoglm_desktop.core.engine.events import Embeddings, GenerationFinished, TokenChunk
+from autoglm_desktop.core.engine.events import (
+    Embeddings,
+    GenerationFinished,
+    ReasoningChunk,
+    TokenChunk,
+)
 from autoglm_desktop.core.engine.protocol import EmbedRequest, GenerateRequest
 from autoglm_desktop.core.engine.request_queue import Delivery, Ended, EngineQueue
+from autoglm_desktop.core.engine.shared_engine import SharedEngine, Unavailable
 from autoglm_desktop.core.server import translate
 from autoglm_desktop.core.server.api_errors import SERVER_ERROR, ApiError, from_core_error
 from autoglm_desktop.core.server.config import ServerConfig
+from autoglm_desktop.core.server.request_log import RequestLogMiddleware, RequestSink, note_usage
 from autoglm_desktop.core.server.schemas import (
     ChatCompletionRequest,
     CompletionRequest,
@@ -46,6 +60,15 @@ from autoglm_desktop.core.server.schemas import (
 
 _Body = TypeVar("_Body", bound=BaseModel)
 _DONE = object()  # the end of a reply's text
+LOADING_RETRY_AFTER_S = 5
+
+
+@dataclass(frozen=True)
+class _Piece:
+    """A piece of a reply: of its answer, or of the reasoning before it."""
+
+    text: str
+    reasoning: bool = False
 
 
 class _Session:
@@ -82,8 +105,8 @@ class _Session:
                 self.ticket.cancel()
         return await self._items.get()
 
-    async def next_text(self) -> str | object:
-        """The next piece of the reply's text, or ``_DONE``.
+    async def next_piece(self) -> _Piece | object:
+        """The next piece of the reply (answer or reasoning), or ``_DONE``.
 
         Raises:
             ApiError: the engine failed, or the request timed out before it began.
@@ -91,7 +114,9 @@ class _Session:
         while True:
             item = await self._next()
             if isinstance(item, TokenChunk):
-                return item.text
+                return _Piece(item.text)
+            if isinstance(item, ReasoningChunk):
+                return _Piece(item.text, reasoning=True)
             if isinstance(item, GenerationFinished):
                 self.stats = item.stats
             elif isinstance(item, Ended):
@@ -123,11 +148,13 @@ class _Session:
                     )
                 return result
 
-    async def text(self) -> str:
-        parts = []
-        while (piece := await self.next_text()) is not _DONE:
-            parts.append(str(piece))
-        return "".join(parts)
+    async def reply(self) -> translate.Reply:
+        """The whole reply: its answer, its reasoning and the engine's figures."""
+        answer: list[str] = []
+        reasoning: list[str] = []
+        while isinstance(piece := await self.next_piece(), _Piece):
+            (reasoning if piece.reasoning else answer).append(piece.text)
+        return translate.Reply(text="".join(answer), stats=self.stats, reasoning="".join(reasoning))
 
 
 async def _cancel_on_disconnect(request: Request, cancel: Callable[[], None]) -> None:
@@ -168,19 +195,28 @@ class _ApiKeyMiddleware:
 class OpenAIServer:
     """The routes, over one engine queue; :meth:`app` is the ASGI application."""
 
-    def __init__(self, *, engine: EngineQueue, config: ServerConfig) -> None:
-        self._engine = engine
+    def __init__(
+        self,
+        *,
+        engine: EngineQueue | SharedEngine,
+        config: ServerConfig,
+        on_request: RequestSink | None = None,
+    ) -> None:
+        self._engine = engine if isinstance(engine, SharedEngine) else SharedEngine(engine)
         self._config = config
+        self._on_request = on_request
         self._created = int(time.time())
 
     @property
     def model_id(self) -> str | None:
         """The name the API knows the loaded model by (its file's name without .gguf)."""
-        plan = self._engine.client.plan
-        return plan.model_path.stem if plan is not None else None
+        current = self._engine.current()
+        return _model_id(current) if isinstance(current, EngineQueue) else None
 
     def app(self) -> Starlette:
         middleware = []
+        if self._on_request is not None:  # outermost: it also sees what the others refuse
+            middleware.append(Middleware(RequestLogMiddleware, sink=self._on_request))
         if self._config.cors_origins:
             middleware.append(
                 Middleware(
@@ -210,7 +246,11 @@ class OpenAIServer:
     # -- routes ---------------------------------------------------------------------------
 
     async def health(self, _request: Request) -> Response:
-        return JSONResponse({"status": "ok", "waiting": self._engine.waiting()})
+        current = self._engine.current()
+        if isinstance(current, Unavailable):
+            status = "loading model" if current.loading else "no model"
+            return JSONResponse({"status": status, "message": current.reason}, status_code=503)
+        return JSONResponse({"status": "ok", "waiting": current.waiting()})
 
     async def models(self, _request: Request) -> Response:
         model_id = self.model_id
@@ -218,36 +258,40 @@ class OpenAIServer:
         return JSONResponse({"object": "list", "data": data})
 
     async def model(self, request: Request) -> Response:
-        return JSONResponse(self._model_card(self._check_model(request.path_params["model_id"])))
+        _queue, model = self._engine_for(request.path_params["model_id"])
+        return JSONResponse(self._model_card(model))
 
     async def chat_completions(self, request: Request) -> Response:
         body = await self._parse(request, ChatCompletionRequest)
-        model = self._check_model(body.model)
+        engine, model = self._engine_for(body.model)
         request_id = f"chatcmpl-{uuid.uuid4().hex}"
         engine_request = translate.chat_request(
             body, request_id=request_id, max_tokens_limit=self._config.max_tokens_limit
         )
         if not body.stream:
-            text, stats = await self._collect(request, engine_request)
-            reply = translate.Reply(text=text, stats=stats)
+            reply = await self._collect(request, engine, engine_request)
             return JSONResponse(
                 translate.chat_response(request_id=request_id, model=model, reply=reply)
             )
         usage = body.stream_options is not None and body.stream_options.include_usage
-        session, first = await self._start_stream(request, engine_request)
+        session, first = await self._start_stream(request, engine, engine_request)
 
         def chunk(delta: dict[str, str], finish: str | None = None) -> dict[str, Any]:
             return translate.chat_chunk(
                 request_id=request_id, model=model, delta=delta, finish=finish
             )
 
+        def piece(part: _Piece) -> dict[str, Any]:
+            return chunk({"reasoning_content" if part.reasoning else "content": part.text})
+
         opening = chunk({"role": "assistant", "content": ""})
         return _event_stream(
             _stream(
+                request,
                 session,
                 first,
                 opening=opening,
-                piece=lambda text: chunk({"content": text}),
+                piece=piece,
                 closing=lambda finish: chunk({}, finish),
                 usage_chunk=_usage_chunk(request_id, model, "chat.completion.chunk", usage),
             )
@@ -255,19 +299,18 @@ class OpenAIServer:
 
     async def completions(self, request: Request) -> Response:
         body = await self._parse(request, CompletionRequest)
-        model = self._check_model(body.model)
+        engine, model = self._engine_for(body.model)
         request_id = f"cmpl-{uuid.uuid4().hex}"
         engine_request = translate.completion_request(
             body, request_id=request_id, max_tokens_limit=self._config.max_tokens_limit
         )
         if not body.stream:
-            text, stats = await self._collect(request, engine_request)
-            reply = translate.Reply(text=text, stats=stats)
+            reply = await self._collect(request, engine, engine_request)
             return JSONResponse(
                 translate.completion_response(request_id=request_id, model=model, reply=reply)
             )
         usage = body.stream_options is not None and body.stream_options.include_usage
-        session, first = await self._start_stream(request, engine_request)
+        session, first = await self._start_stream(request, engine, engine_request)
 
         def chunk(text: str, finish: str | None = None) -> dict[str, Any]:
             return translate.completion_chunk(
@@ -276,10 +319,11 @@ class OpenAIServer:
 
         return _event_stream(
             _stream(
+                request,
                 session,
                 first,
                 opening=None,
-                piece=chunk,
+                piece=lambda part: chunk(part.text),  # a raw prompt's reply has no reasoning
                 closing=lambda finish: chunk("", finish),
                 usage_chunk=_usage_chunk(request_id, model, "text_completion", usage),
             )
@@ -287,15 +331,16 @@ class OpenAIServer:
 
     async def embeddings(self, request: Request) -> Response:
         body = await self._parse(request, EmbeddingRequest)
-        model = self._check_model(body.model)
+        engine, model = self._engine_for(body.model)
         texts = translate.embedding_texts(body)
         engine_request = EmbedRequest(texts=tuple(texts), request_id=f"embd-{uuid.uuid4().hex}")
-        session = _Session(self._engine, engine_request, timeout_s=self._config.request_timeout_s)
+        session = _Session(engine, engine_request, timeout_s=self._config.request_timeout_s)
         watcher = asyncio.create_task(_cancel_on_disconnect(request, session.cancel))
         try:
             result = await session.embeddings()
         finally:
             watcher.cancel()
+        note_usage(request.scope, prompt_tokens=result.prompt_tokens)
         return JSONResponse(
             translate.embeddings_response(
                 model=model, result=result, base64=body.encoding_format == "base64"
@@ -307,10 +352,20 @@ class OpenAIServer:
     def _model_card(self, model_id: str) -> dict[str, Any]:
         return {"id": model_id, "object": "model", "created": self._created, "owned_by": APP_ID}
 
-    def _check_model(self, name: str) -> str:
-        model_id = self.model_id
-        if model_id is None:
-            raise ApiError(503, "No model is loaded.", type_=SERVER_ERROR, code="no_model")
+    def _engine_for(self, name: str) -> tuple[EngineQueue, str]:
+        """The queue serving the model ``name`` and its id (raises ApiError: none, or another)."""
+        current = self._engine.current()
+        model_id = _model_id(current) if isinstance(current, EngineQueue) else None
+        if not isinstance(current, EngineQueue) or model_id is None:
+            unavailable = current if isinstance(current, Unavailable) else Unavailable()
+            retry = {"Retry-After": str(LOADING_RETRY_AFTER_S)} if unavailable.loading else None
+            raise ApiError(
+                503,
+                unavailable.reason,
+                type_=SERVER_ERROR,
+                code="model_not_loaded",
+                headers=retry,
+            )
         if name != model_id:
             raise ApiError(
                 404,
@@ -318,7 +373,7 @@ class OpenAIServer:
                 param="model",
                 code="model_not_found",
             )
-        return model_id
+        return current, model_id
 
     async def _parse(self, request: Request, model: type[_Body]) -> _Body:
         limit = self._config.max_body_bytes
@@ -348,24 +403,26 @@ class OpenAIServer:
             raise _validation_error(exc) from None
 
     async def _collect(
-        self, request: Request, engine_request: GenerateRequest
-    ) -> tuple[str, GenerationStats | None]:
-        session = _Session(self._engine, engine_request, timeout_s=self._config.request_timeout_s)
+        self, request: Request, engine: EngineQueue, engine_request: GenerateRequest
+    ) -> translate.Reply:
+        session = _Session(engine, engine_request, timeout_s=self._config.request_timeout_s)
         watcher = asyncio.create_task(_cancel_on_disconnect(request, session.cancel))
         try:
-            return await session.text(), session.stats
+            reply = await session.reply()
         finally:
             watcher.cancel()
             session.cancel()
+        _note_stats(request, reply.stats)
+        return reply
 
     async def _start_stream(
-        self, request: Request, engine_request: GenerateRequest
-    ) -> tuple[_Session, str | object]:
-        """Queue the request and wait for its first piece of text (or its end)."""
-        session = _Session(self._engine, engine_request, timeout_s=self._config.request_timeout_s)
+        self, request: Request, engine: EngineQueue, engine_request: GenerateRequest
+    ) -> tuple[_Session, _Piece | object]:
+        """Queue the request and wait for its first piece (or its end)."""
+        session = _Session(engine, engine_request, timeout_s=self._config.request_timeout_s)
         watcher = asyncio.create_task(_cancel_on_disconnect(request, session.cancel))
         try:
-            first = await session.next_text()
+            first = await session.next_piece()
         except BaseException:
             session.cancel()
             raise
@@ -394,12 +451,27 @@ def _usage_chunk(
     return chunk
 
 
+def _model_id(queue: EngineQueue) -> str | None:
+    plan = queue.client.plan
+    return plan.model_path.stem if plan is not None else None
+
+
+def _note_stats(request: Request, stats: GenerationStats | None) -> None:
+    if stats is not None:
+        note_usage(
+            request.scope,
+            prompt_tokens=stats.prompt_tokens,
+            completion_tokens=stats.generated_tokens,
+        )
+
+
 async def _stream(
+    request: Request,
     session: _Session,
-    first: str | object,
+    first: _Piece | object,
     *,
     opening: dict[str, Any] | None,
-    piece: Callable[[str], dict[str, Any]],
+    piece: Callable[[_Piece], dict[str, Any]],
     closing: Callable[[str], dict[str, Any]],
     usage_chunk: Callable[[GenerationStats | None], dict[str, Any]] | None,
 ) -> AsyncIterator[str]:
@@ -407,10 +479,10 @@ async def _stream(
     try:
         if opening is not None:
             yield _sse(opening)
-        text = first
-        while text is not _DONE:
-            yield _sse(piece(str(text)))
-            text = await session.next_text()
+        part = first
+        while isinstance(part, _Piece):
+            yield _sse(piece(part))
+            part = await session.next_piece()
         yield _sse(closing(translate.finish_reason(session.stats)))
         if usage_chunk is not None:
             yield _sse(usage_chunk(session.stats))
@@ -418,6 +490,7 @@ async def _stream(
         yield _sse(error.body())
     finally:
         session.cancel()  # the client went away mid-stream: stop the generation
+        _note_stats(request, session.stats)
     yield "data: [DONE]\n\n"
 
 
@@ -452,6 +525,14 @@ async def _unexpected_error(_request: Request, exc: Exception) -> Response:
     return ApiError(500, message, type_=SERVER_ERROR, code="internal_error").response()
 
 
-def build_app(*, engine: EngineQueue, config: ServerConfig) -> Starlette:
-    """The OpenAI-compatible application serving ``engine``'s model under ``config``."""
-    return OpenAIServer(engine=engine, config=config).app()
+def build_app(
+    *,
+    engine: EngineQueue | SharedEngine,
+    config: ServerConfig,
+    on_request: RequestSink | None = None,
+) -> Starlette:
+    """The OpenAI-compatible application serving ``engine``'s model under ``config``.
+
+    ``on_request`` hears of every request once answered (see :mod:`request_log`).
+    """
+    return OpenAIServer(engine=engine, config=config, on_request=on_request).app()

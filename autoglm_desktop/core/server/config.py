@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import socket
 from dataclasses import dataclass
 
 from autoglm_desktop.core.common.errors import ServerConfigError
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8800
+NETWORK_HOST = "0.0.0.0"  # every interface: what "allow other devices" listens on
+# An address of the documentation range (TEST-NET-1): never routed, so asking the OS how it
+# would reach it names the interface of the default route, and sends nothing.
+_PROBE_ADDRESS = ("192.0.2.1", 9)
 LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain"})
 
 
@@ -62,3 +68,13 @@ def check_config(config: ServerConfig) -> None:
     bounds = (config.max_body_bytes, config.max_tokens_limit, config.request_timeout_s)
     if min(bounds) <= 0 or config.max_waiting < 1:
         raise ServerConfigError("The server's request limits must be more than zero.")
+
+
+def lan_address() -> str | None:
+    """This computer's address on its local network (as other devices reach it), if any."""
+    with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(_PROBE_ADDRESS)  # UDP: sets the route, sends no packet
+        address = str(probe.getsockname()[0])
+        if address != NETWORK_HOST and not is_loopback(address):
+            return address
+    return None

@@ -8,24 +8,28 @@ The listening socket is bound here, before uvicorn starts, so a port in use is a
 from __future__ import annotations
 
 import contextlib
+import errno
 import socket
 import threading
 
 import uvicorn
 from starlette.types import ASGIApp
 
-from autoglm_desktop.core.common.errors import ServerConfigError
+from autoglm_desktop.core.common.errors import PortInUseError, ServerConfigError
 from autoglm_desktop.core.server.config import ServerConfig, check_config
 
 START_TIMEOUT_S = 30.0
 KEEP_ALIVE_S = 5
+# Stopping waits this long for the open requests to end, then cuts them off.
+GRACEFUL_SHUTDOWN_S = 3
 
 
 def bind_socket(config: ServerConfig) -> socket.socket:
     """The listening socket of ``config``'s address (checked for safety first).
 
     Raises:
-        ServerConfigError: unsafe settings, or the address cannot be used (port taken...).
+        PortInUseError: another program listens on the port.
+        ServerConfigError: unsafe settings, or the address cannot be used.
     """
     check_config(config)
     host = config.host.strip("[]")
@@ -36,11 +40,19 @@ def bind_socket(config: ServerConfig) -> socket.socket:
     except OSError as exc:
         raise ServerConfigError(f"Cannot listen on {config.host}: {exc.strerror or exc}") from exc
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if hasattr(socket, "SO_EXCLUSIVEADDRUSE"):  # Windows: SO_REUSEADDR would share the port
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)
+        else:  # a port just freed (TIME_WAIT) is usable at once; one in use still refuses
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
         sock.listen(128)
     except OSError as exc:
         sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortInUseError(
+                f"Cannot listen on {config.host}:{config.port}: another program is using this "
+                "port. Choose another port (--port)."
+            ) from exc
         raise ServerConfigError(
             f"Cannot listen on {config.host}:{config.port}: {exc.strerror or exc}. Is another "
             "server using this port? Choose another with --port."
@@ -54,6 +66,7 @@ def _server(app: ASGIApp, *, log_level: str, access_log: bool) -> uvicorn.Server
         log_level=log_level,
         access_log=access_log,
         timeout_keep_alive=KEEP_ALIVE_S,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         server_header=False,
         lifespan="off",
     )

@@ -58,6 +58,7 @@ class OtherPart(_Model):
 class ChatMessage(_Model):
     role: Literal["system", "developer", "user", "assistant"]
     content: str | list[TextPart | OtherPart] | None = None
+    reasoning_content: str | None = None  # an assistant message's reasoning (thinking models)
 
 
 class JsonSchemaFormat(_Model):
@@ -77,6 +78,8 @@ class ChatCompletionRequest(_Generation):
     response_format: ResponseFormat | None = None
     tools: list[Any] | None = None
     functions: list[Any] | None = None
+    reasoning_effort: Literal["none", "minimal", "low", "medium", "high"] | None = None
+    chat_template_kwargs: dict[str, Any] | None = None  # vLLM's and llama-server's
 
 
 class CompletionRequest(_Generation):

@@ -4,6 +4,10 @@ Sampling settings a request leaves out take the app's defaults (:class:`Sampling
 except the repeat penalty, which is off: OpenAI's clients steer repetition with
 ``frequency_penalty`` and ``presence_penalty``. A conversation that does not fit the context
 is refused (``context_length_exceeded``) rather than shortened behind the caller's back.
+
+Thinking models: the reasoning goes out as ``reasoning_content`` beside the answer (and comes
+back in assistant messages the same way); ``reasoning_effort`` and
+``chat_template_kwargs.enable_thinking`` set the Think switch where the template has one.
 """
 
 from __future__ import annotations
@@ -16,7 +20,13 @@ from base64 import b64encode
 from dataclasses import dataclass
 from typing import Any
 
-from autoglm_desktop.core.common.types import ChatTurn, GenerationStats, Role, SamplingSettings
+from autoglm_desktop.core.common.types import (
+    ChatTurn,
+    GenerationStats,
+    Role,
+    SamplingSettings,
+    Thinking,
+)
 from autoglm_desktop.core.engine.events import Embeddings
 from autoglm_desktop.core.engine.protocol import GenerateRequest, ReplyOptions
 from autoglm_desktop.core.server.api_errors import ApiError
@@ -33,6 +43,14 @@ from autoglm_desktop.core.server.schemas import (
 MAX_EMBEDDING_INPUTS = 256
 _ROLES = {"system": Role.SYSTEM, "developer": Role.SYSTEM, "user": Role.USER}
 _FINISH = {"eos": "stop", "length": "length", "stopped": "length"}
+# OpenAI's reasoning_effort as the Think setting (a model without that choice uses its default).
+_EFFORTS = {
+    "none": Thinking.OFF,
+    "minimal": Thinking.LOW,
+    "low": Thinking.LOW,
+    "medium": Thinking.MEDIUM,
+    "high": Thinking.HIGH,
+}
 
 
 @dataclass(frozen=True)
@@ -41,6 +59,7 @@ class Reply:
 
     text: str
     stats: GenerationStats | None  # None: it never started (cancelled while waiting)
+    reasoning: str = ""  # a thinking model's reasoning, written before the answer
 
 
 def refuse_unsupported(body: _Generation) -> None:
@@ -89,9 +108,20 @@ def chat_request(
         turns=turns,
         system_prompt="",
         sampling=_sampling(body, max_tokens=_max_tokens(asked, max_tokens_limit)),
+        thinking=_thinking(body),
         options=options,
         request_id=request_id,
     )
+
+
+def _thinking(body: ChatCompletionRequest) -> Thinking:
+    """The Think setting the request asks for (DEFAULT: as the model's template has it)."""
+    enable = (body.chat_template_kwargs or {}).get("enable_thinking")
+    if isinstance(enable, bool):
+        return Thinking.ON if enable else Thinking.OFF
+    if body.reasoning_effort is not None:
+        return _EFFORTS[body.reasoning_effort]
+    return Thinking.DEFAULT
 
 
 def completion_request(
@@ -114,10 +144,11 @@ def completion_request(
 def _turn(message: ChatMessage, index: int) -> ChatTurn:
     role = _ROLES.get(message.role, Role.ASSISTANT)
     content = message.content
+    reasoning = (message.reasoning_content or "") if role is Role.ASSISTANT else ""
     if content is None:
-        return ChatTurn(role=role, content="")
+        return ChatTurn(role=role, content="", reasoning=reasoning)
     if isinstance(content, str):
-        return ChatTurn(role=role, content=content)
+        return ChatTurn(role=role, content=content, reasoning=reasoning)
     texts = []
     for part in content:
         if not isinstance(part, TextPart):
@@ -128,7 +159,7 @@ def _turn(message: ChatMessage, index: int) -> ChatTurn:
                 code="unsupported_content",
             )
         texts.append(part.text)
-    return ChatTurn(role=role, content="".join(texts))
+    return ChatTurn(role=role, content="".join(texts), reasoning=reasoning)
 
 
 def _max_tokens(asked: int | None, limit: int) -> int:
@@ -195,6 +226,9 @@ def usage(stats: GenerationStats | None) -> dict[str, int]:
 
 
 def chat_response(*, request_id: str, model: str, reply: Reply) -> dict[str, Any]:
+    message = {"role": "assistant", "content": reply.text}
+    if reply.reasoning:
+        message["reasoning_content"] = reply.reasoning
     return {
         "id": request_id,
         "object": "chat.completion",
@@ -204,7 +238,7 @@ def chat_response(*, request_id: str, model: str, reply: Reply) -> dict[str, Any
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": reply.text},
+                "message": message,
                 "logprobs": None,
                 "finish_reason": finish_reason(reply.stats),
             }
