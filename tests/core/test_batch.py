@@ -9,12 +9,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import llama_cpp.llama_cpp as llama_lib
 import pytest
 
 from autoglm_desktop.core.common.errors import RequestError, ServerBusyError
 from autoglm_desktop.core.common.types import GenerationStats, LoadPlan, SamplingSettings
 from autoglm_desktop.core.engine import EngineClient
-from autoglm_desktop.core.engine.events import GenerationFinished, TokenChunk
+from autoglm_desktop.core.engine.batch import BatchDecoder
+from autoglm_desktop.core.engine.events import EngineEvent, GenerationFinished, TokenChunk
 from autoglm_desktop.core.engine.protocol import GenerateRequest, ReplyOptions
 from autoglm_desktop.core.engine.request_queue import (
     Delivery,
@@ -23,6 +25,9 @@ from autoglm_desktop.core.engine.request_queue import (
     RequestOutcome,
     Ticket,
 )
+from autoglm_desktop.core.engine.runtime import LlamaRuntime
+from autoglm_desktop.core.engine.thread_governor import ThreadGovernor, ThreadSetting
+from autoglm_desktop.core.machine.cpu_share import CpuShare
 
 WAIT_S = 120.0
 PARALLEL = 4
@@ -198,3 +203,53 @@ def test_leaving_a_stream_early_cancels_its_request(engine: EngineQueue) -> None
     while not any(o.stop_reason == "stopped" for o in OUTCOMES[-1:]):
         assert time.monotonic() < deadline, OUTCOMES[-3:]
         time.sleep(0.05)
+
+
+def test_the_batch_follows_the_thread_governor(starter_model: Path) -> None:
+    """A load that appears while replies are decoded together moves llama.cpp to one thread.
+
+    (Fake clock and load, as in test_engine's test of the single-reply path.)
+    """
+    readings = {"count": 0}
+    clock = {"now": 0.0}
+
+    def read_load() -> CpuShare:
+        readings["count"] += 1
+        other = 0.0 if readings["count"] <= 2 else 2.0  # idle until the batch is under way
+        return CpuShare(window_s=1.0, capacity_cores=2.0, busy_cores=2.0, own_cores=2.0 - other)
+
+    def tick() -> float:
+        clock["now"] += 1.0  # every step ends a reading interval
+        return clock["now"]
+
+    def factory(_plan: LoadPlan, start: ThreadSetting) -> ThreadGovernor:
+        return ThreadGovernor(
+            current=start, ceiling=2, batch_ceiling=2, read_load=read_load, clock=tick
+        )
+
+    finished: list[GenerationStats] = []
+
+    def emit(_request_id: str, event: EngineEvent) -> None:
+        if isinstance(event, GenerationFinished):
+            finished.append(event.stats)
+
+    runtime = LlamaRuntime(
+        stop_requested=lambda: False, emit=lambda _e: None, governor_factory=factory
+    )
+    try:
+        plan = LoadPlan(model_path=starter_model, n_ctx=512, n_threads=2, n_threads_batch=2)
+        runtime.load(plan, parallel=2)
+        decoder = BatchDecoder(runtime, emit=emit, fail=lambda _id, error: pytest.fail(str(error)))
+        for n in (10, 20):
+            decoder.add(completion(f"{n}, {n + 1},", max_tokens=12))
+        while decoder.busy:
+            decoder.step()
+        decoder.close()
+        governor = runtime.thread_governor
+        assert governor is not None
+        threads = llama_lib.llama_n_threads(runtime.llama.ctx)
+    finally:
+        runtime.close()
+    assert len(finished) == 2 and all(stats.generated_tokens > 2 for stats in finished)
+    assert governor.current.n_threads == 1 and governor.changes == 1
+    assert threads == 1  # applied to llama.cpp, not only decided

@@ -90,8 +90,7 @@ class BatchDecoder:
         self._waiting: list[tuple[GenerateRequest, PreparedReply, float]] = []
         self._slots: list[_Slot] = []
         self._batch = llama_lib.llama_batch_init(self._n_batch, 0, 1)
-        self._threads = int(llama_lib.llama_n_threads(self._llm.ctx))
-        self._threads_batch = int(llama_lib.llama_n_threads_batch(self._llm.ctx))
+        self._governor = runtime.thread_governor
         self._piece = ctypes.create_string_buffer(PIECE_BYTES)
 
     @property
@@ -134,10 +133,7 @@ class BatchDecoder:
         if not self._slots:
             return
         reading = self._fill_batch()
-        # A step of next tokens only costs about what one token does: it gets the decode
-        # threads (llama.cpp gives any batch of more than one token the prompt's threads).
-        threads_batch = self._threads_batch if reading else self._threads
-        llama_lib.llama_set_n_threads(self._llm.ctx, self._threads, threads_batch)
+        self._follow_load(reading=reading)
         result = llama_lib.llama_decode(self._llm.ctx, self._batch)
         if result != 0:
             error = EngineError(f"llama.cpp failed to decode the batch (status {result}).")
@@ -164,6 +160,21 @@ class BatchDecoder:
         llama_lib.llama_batch_free(self._batch)
 
     # -- steps ----------------------------------------------------------------------------
+
+    def _follow_load(self, *, reading: bool) -> None:
+        """Let the thread governor move the thread count between steps, as between tokens.
+
+        llama.cpp gives a step of one token the decode threads and any larger step the batch
+        threads: a step of several replies' next tokens costs several times one token's on a
+        CPU that computes more than it waits for memory, so it is worked like a prompt. A step
+        that reads a prompt starts a new measuring window, as a reply's first token does.
+        """
+        governor = self._governor
+        if governor is None:
+            return
+        setting = governor.begin_reply() if reading else governor.on_token()
+        if setting is not None:
+            llama_lib.llama_set_n_threads(self._llm.ctx, setting.n_threads, setting.n_threads_batch)
 
     def _admit(self) -> None:
         while self._waiting and self._free_seqs:
