@@ -165,6 +165,20 @@ def test_a_prompt_that_goes_on_from_a_finished_one_reuses_its_cells(engine: Engi
     assert second.evaluated_prompt_tokens < second.prompt_tokens - first.prompt_tokens
 
 
+def test_a_prompt_that_starts_like_a_reply_being_written_shares_its_cells(
+    engine: EngineQueue,
+) -> None:
+    opening = "Shared opening: " + COUNTING  # read for the first time here
+    _, running = submit(engine, completion(opening + " 9,", max_tokens=60))
+    assert running.first_text.wait(WAIT_S)
+    text, second, ended = submit(engine, completion(opening + " nine", max_tokens=8))[1].result()
+    _, first, _ = running.result()
+    assert ended.error is None and text
+    assert first is not None and second is not None
+    # The opening's cells are shared with the first reply's sequence: only the end is read.
+    assert second.evaluated_prompt_tokens <= second.prompt_tokens - first.prompt_tokens + 3
+
+
 def test_the_queue_holds_what_the_batch_has_no_slot_for_and_refuses_more(
     engine: EngineQueue,
 ) -> None:
