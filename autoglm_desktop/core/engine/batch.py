@@ -11,8 +11,9 @@ A reply joins only when the cache has room for its prompt and its ``max_tokens``
 others' (the window's conversation is dropped from the cache if a reply alone needs the room;
 its state is kept in the KV state cache). Its prompt starts from the longest beginning the
 cache holds: its sequence's parked cells, or another batch sequence's cells, shared. Between
-steps the thread governor moves the thread count with the machine's load, as between tokens. llama-cpp-python's high-level ``Llama`` decodes one
-sequence only, hence the low-level batch, sampler and detokenizer calls here.
+steps the thread governor moves the thread count with the machine's load, as between tokens.
+llama-cpp-python's high-level ``Llama`` decodes one sequence only, hence the low-level batch,
+sampler and detokenizer calls here.
 """
 
 from __future__ import annotations
