@@ -20,6 +20,13 @@ API_KEY = "bench-key"
 @contextmanager
 def serve(model: Path, *options: str, home: Path) -> Iterator[str]:
     """Run ``serve MODEL OPTIONS`` on a free port until the block ends; yields its base URL."""
+    with serve_process(model, *options, home=home) as (url, _pid):
+        yield url
+
+
+@contextmanager
+def serve_process(model: Path, *options: str, home: Path) -> Iterator[tuple[str, int]]:
+    """As :func:`serve`; yields the base URL and the serve process's id."""
     env = dict(os.environ, AUTOGLM_HOME=str(home), AUTOGLM_API_KEY=API_KEY)
     command: Sequence[str] = [
         sys.executable,
@@ -49,7 +56,7 @@ def serve(model: Path, *options: str, home: Path) -> Iterator[str]:
     try:
         if not found.wait(START_TIMEOUT_S):
             raise RuntimeError("serve did not start:\n" + "".join(lines))
-        yield next(m.group(1) for line in lines if (m := ADDRESS.search(line)))
+        yield next(m.group(1) for line in lines if (m := ADDRESS.search(line))), process.pid
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=60)

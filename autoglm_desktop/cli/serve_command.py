@@ -75,6 +75,11 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--threads", type=int, help="CPU threads for llama.cpp (default: the plan's)"
     )
     serve.add_argument(
+        "--threads-batch",
+        type=int,
+        help="CPU threads for prompts and for steps of several replies (default: --threads)",
+    )
+    serve.add_argument(
         "--parallel",
         type=int,
         default=DEFAULT_PARALLEL,
@@ -128,11 +133,12 @@ def _plan(args: argparse.Namespace) -> LoadPlan:
     plan = tuned.plan
     if args.ctx:
         plan = dataclasses.replace(plan, n_ctx=args.ctx)
-    if args.threads:
+    if args.threads or args.threads_batch:
+        threads = args.threads or plan.n_threads
         plan = dataclasses.replace(
             plan,
-            n_threads=args.threads,
-            n_threads_batch=args.threads,
+            n_threads=threads,
+            n_threads_batch=args.threads_batch or threads,
             adaptive_threads=False,
         )
     return dataclasses.replace(plan, kv_cache_disk_bytes=0)  # the server writes no files

@@ -9,12 +9,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import llama_cpp.llama_cpp as llama_lib
 import pytest
 
 from autoglm_desktop.core.common.errors import NoModelLoadedError, RequestError, ServerBusyError
 from autoglm_desktop.core.common.types import GenerationStats, LoadPlan, SamplingSettings
 from autoglm_desktop.core.engine import EngineClient
-from autoglm_desktop.core.engine.events import GenerationFinished, TokenChunk
+from autoglm_desktop.core.engine.batch import BatchDecoder
+from autoglm_desktop.core.engine.events import EngineEvent, GenerationFinished, TokenChunk
 from autoglm_desktop.core.engine.protocol import GenerateRequest, ReplyOptions
 from autoglm_desktop.core.engine.request_queue import (
     SOURCE_API,
@@ -26,6 +28,9 @@ from autoglm_desktop.core.engine.request_queue import (
     RequestOutcome,
     Ticket,
 )
+from autoglm_desktop.core.engine.runtime import LlamaRuntime
+from autoglm_desktop.core.engine.thread_governor import ThreadGovernor, ThreadSetting
+from autoglm_desktop.core.machine.cpu_share import CpuShare
 
 WAIT_S = 120.0
 PARALLEL = 4
@@ -163,6 +168,20 @@ def test_a_prompt_that_goes_on_from_a_finished_one_reuses_its_cells(engine: Engi
     assert second.evaluated_prompt_tokens < second.prompt_tokens - first.prompt_tokens
 
 
+def test_a_prompt_that_starts_like_a_reply_being_written_shares_its_cells(
+    engine: EngineQueue,
+) -> None:
+    opening = "Shared opening: " + COUNTING  # read for the first time here
+    _, running = submit(engine, completion(opening + " 9,", max_tokens=60))
+    assert running.first_text.wait(WAIT_S)
+    text, second, ended = submit(engine, completion(opening + " nine", max_tokens=8))[1].result()
+    _, first, _ = running.result()
+    assert ended.error is None and text
+    assert first is not None and second is not None
+    # The opening's cells are shared with the first reply's sequence: only the end is read.
+    assert second.evaluated_prompt_tokens <= second.prompt_tokens - first.prompt_tokens + 3
+
+
 def test_the_queue_holds_what_the_batch_has_no_slot_for_and_refuses_more(
     engine: EngineQueue,
 ) -> None:
@@ -253,3 +272,53 @@ def test_a_queue_closed_with_a_reason_ends_its_requests_and_refuses_new_ones(
         assert reply.result()[2].error is reason
     with pytest.raises(NoModelLoadedError):
         other.submit(completion("x", max_tokens=1), sink=lambda _item: None)
+
+
+def test_the_batch_follows_the_thread_governor(starter_model: Path) -> None:
+    """A load that appears while replies are decoded together moves llama.cpp to one thread.
+
+    (Fake clock and load, as in test_engine's test of the single-reply path.)
+    """
+    readings = {"count": 0}
+    clock = {"now": 0.0}
+
+    def read_load() -> CpuShare:
+        readings["count"] += 1
+        other = 0.0 if readings["count"] <= 2 else 2.0  # idle until the batch is under way
+        return CpuShare(window_s=1.0, capacity_cores=2.0, busy_cores=2.0, own_cores=2.0 - other)
+
+    def tick() -> float:
+        clock["now"] += 1.0  # every step ends a reading interval
+        return clock["now"]
+
+    def factory(_plan: LoadPlan, start: ThreadSetting) -> ThreadGovernor:
+        return ThreadGovernor(
+            current=start, ceiling=2, batch_ceiling=2, read_load=read_load, clock=tick
+        )
+
+    finished: list[GenerationStats] = []
+
+    def emit(_request_id: str, event: EngineEvent) -> None:
+        if isinstance(event, GenerationFinished):
+            finished.append(event.stats)
+
+    runtime = LlamaRuntime(
+        stop_requested=lambda: False, emit=lambda _e: None, governor_factory=factory
+    )
+    try:
+        plan = LoadPlan(model_path=starter_model, n_ctx=512, n_threads=2, n_threads_batch=2)
+        runtime.load(plan, parallel=2)
+        decoder = BatchDecoder(runtime, emit=emit, fail=lambda _id, error: pytest.fail(str(error)))
+        for n in (10, 20):
+            decoder.add(completion(f"{n}, {n + 1},", max_tokens=12))
+        while decoder.busy:
+            decoder.step()
+        decoder.close()
+        governor = runtime.thread_governor
+        assert governor is not None
+        threads = llama_lib.llama_n_threads(runtime.llama.ctx)
+    finally:
+        runtime.close()
+    assert len(finished) == 2 and all(stats.generated_tokens > 2 for stats in finished)
+    assert governor.current.n_threads == 1 and governor.changes == 1
+    assert threads == 1  # applied to llama.cpp, not only decided

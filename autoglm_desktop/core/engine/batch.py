@@ -9,8 +9,11 @@ join and leave between steps, so a new request starts while others are halfway t
 
 A reply joins only when the cache has room for its prompt and its ``max_tokens`` beside the
 others' (the window's conversation is dropped from the cache if a reply alone needs the room;
-its state is kept in the KV state cache). llama-cpp-python's high-level ``Llama`` decodes one
-sequence only, hence the low-level batch, sampler and detokenizer calls here.
+its state is kept in the KV state cache). Its prompt starts from the longest beginning the
+cache holds: its sequence's parked cells, or another batch sequence's cells, shared. Between
+steps the thread governor moves the thread count with the machine's load, as between tokens.
+llama-cpp-python's high-level ``Llama`` decodes one sequence only, hence the low-level batch,
+sampler and detokenizer calls here.
 """
 
 from __future__ import annotations
@@ -89,6 +92,7 @@ class BatchDecoder:
         self._n_batch = self._llm.n_batch
         self._vocab = self._llm._model.vocab
         self._memory = llama_lib.llama_get_memory(self._llm.ctx)
+        self._n_swa = int(llama_lib.llama_model_n_swa(self._llm.model))
         self._free_seqs = list(range(runtime.parallel, 0, -1))
         # Free sequences whose cells still hold a finished reply's tokens, oldest first: the
         # next prompt that starts the same way (the same conversation, one turn on) reuses
@@ -97,8 +101,7 @@ class BatchDecoder:
         self._waiting: list[tuple[GenerateRequest, PreparedReply, float]] = []
         self._slots: list[_Slot] = []
         self._batch = llama_lib.llama_batch_init(self._n_batch, 0, 1)
-        self._threads = int(llama_lib.llama_n_threads(self._llm.ctx))
-        self._threads_batch = int(llama_lib.llama_n_threads_batch(self._llm.ctx))
+        self._governor = runtime.thread_governor
         self._piece = ctypes.create_string_buffer(PIECE_BYTES)
 
     @property
@@ -141,10 +144,7 @@ class BatchDecoder:
         if not self._slots:
             return
         reading = self._fill_batch()
-        # A step of next tokens only costs about what one token does: it gets the decode
-        # threads (llama.cpp gives any batch of more than one token the prompt's threads).
-        threads_batch = self._threads_batch if reading else self._threads
-        llama_lib.llama_set_n_threads(self._llm.ctx, self._threads, threads_batch)
+        self._follow_load(reading=reading)
         result = llama_lib.llama_decode(self._llm.ctx, self._batch)
         if result != 0:
             error = EngineError(f"llama.cpp failed to decode the batch (status {result}).")
@@ -172,6 +172,21 @@ class BatchDecoder:
 
     # -- steps ----------------------------------------------------------------------------
 
+    def _follow_load(self, *, reading: bool) -> None:
+        """Let the thread governor move the thread count between steps, as between tokens.
+
+        llama.cpp gives a step of one token the decode threads and any larger step the batch
+        threads: a step of several replies' next tokens costs several times one token's on a
+        CPU that computes more than it waits for memory, so it is worked like a prompt. A step
+        that reads a prompt starts a new measuring window, as a reply's first token does.
+        """
+        governor = self._governor
+        if governor is None:
+            return
+        setting = governor.begin_reply() if reading else governor.on_token()
+        if setting is not None:
+            llama_lib.llama_set_n_threads(self._llm.ctx, setting.n_threads, setting.n_threads_batch)
+
     def _admit(self) -> None:
         while self._waiting and self._free_seqs:
             request, reply, queued_at = self._waiting[0]
@@ -181,7 +196,7 @@ class BatchDecoder:
                 return  # waits until replies in the batch end and free their cells
             del self._waiting[0]
             self._free_seqs.remove(seq)
-            self._take_seq(seq, reused)
+            reused = self._take_seq(seq, reused, prompt=reply.tokens)
             self._slots.append(
                 _Slot(
                     seq=seq,
@@ -227,11 +242,52 @@ class BatchDecoder:
             self._drop_conversation()
         return used() <= self._n_ctx or not self._slots
 
-    def _take_seq(self, seq: int, reused: int) -> None:
-        """Keep the first ``reused`` parked cells of ``seq``, drop the rest."""
+    def _take_seq(self, seq: int, reused: int, *, prompt: list[int]) -> int:
+        """Give ``seq`` the longest start of ``prompt`` the cache already holds; how long.
+
+        That is its own first ``reused`` parked cells, or, when another reply's sequence
+        (parked or being written) shares more of the prompt, those cells: in the unified KV
+        cache a cell can belong to several sequences, so sharing copies nothing (a system
+        prompt every client sends is read once). The rest of its parked cells go.
+        """
         self._parked.pop(seq, None)
-        if self._memory is not None:
-            llama_lib.llama_memory_seq_rm(self._memory, seq, reused, -1)
+        memory = self._memory
+        if memory is None:
+            return reused
+        donor, shared = self._best_donor(prompt, taker=seq)
+        if shared > reused and self._holds_start(donor, shared):
+            llama_lib.llama_memory_seq_rm(memory, seq, -1, -1)
+            llama_lib.llama_memory_seq_cp(memory, donor, seq, 0, shared)
+            return shared
+        llama_lib.llama_memory_seq_rm(memory, seq, reused, -1)
+        if reused and not self._holds_start(seq, reused):
+            llama_lib.llama_memory_seq_rm(memory, seq, -1, -1)
+            return 0
+        return reused
+
+    def _best_donor(self, prompt: list[int], *, taker: int) -> tuple[int, int]:
+        """The other batch sequence whose decoded cells start ``prompt`` the longest; how many.
+
+        The window's sequence 0 is never a donor: its cells may have been shifted.
+        """
+        best_seq, best = -1, 0
+        held = [(seq, tokens) for seq, tokens in self._parked.items() if seq != taker]
+        held += [(s.seq, [*s.reply.tokens[: s.fed], *s.written]) for s in self._slots]
+        for seq, tokens in held:
+            shared = common_prefix(tokens, prompt)
+            if shared > best:
+                best_seq, best = seq, shared
+        return best_seq, min(best, len(prompt) - 1)  # the last prompt token gives the logits
+
+    def _holds_start(self, seq: int, count: int) -> bool:
+        """Whether ``seq``'s cells still serve a next token at position ``count``.
+
+        With a sliding window (swa_full off) llama.cpp may reuse a sequence's cells that fell
+        out of its window, oldest first; the next token needs the ``n_swa`` cells before it.
+        """
+        assert self._memory is not None
+        first = int(llama_lib.llama_memory_seq_pos_min(self._memory, seq))
+        return 0 <= first <= max(0, count - self._n_swa)
 
     def _unpark(self, seq: int) -> None:
         del self._parked[seq]

@@ -685,6 +685,11 @@ class LlamaRuntime:
         return self._parallel
 
     @property
+    def thread_governor(self) -> ThreadGovernor | None:
+        """Moves the thread count with the machine's load (None: the user fixed the threads)."""
+        return self._governor
+
+    @property
     def llama(self) -> llama_cpp.Llama:
         """The loaded model's ``Llama`` (for the batch decoder, which shares its context)."""
         return self._require_model()[0]
