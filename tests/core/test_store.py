@@ -570,3 +570,28 @@ def test_folder_in_place_of_the_file_gives_store_error(tmp_path: Path) -> None:
 )
 def test_title_from_text(text: str, expected: str) -> None:
     assert title_from_text(text) == expected
+
+
+def test_a_partial_save_survives_the_app_being_killed(db_path: Path) -> None:
+    script = textwrap.dedent(
+        f"""
+        import os, signal
+        from autoglm_desktop.core.chat.store import ChatStore
+        from autoglm_desktop.core.common.types import MessageStatus, Role
+        store = ChatStore({str(db_path)!r})
+        conversation = store.create_conversation()
+        reply = store.add_message(
+            conversation.id, role=Role.ASSISTANT, content="", status=MessageStatus.STREAMING
+        )
+        store.update_message(reply.id, content="x" * 1_000_000 + " partial", durable=False)
+        os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    killed = subprocess.run([sys.executable, "-c", script], check=False)
+    assert killed.returncode == -9
+
+    with ChatStore(db_path) as reopened:
+        [conversation] = reopened.list_conversations()
+        [message] = reopened.messages(conversation.id)
+    assert message.content.endswith(" partial") and len(message.content) == 1_000_008
+    assert message.status == MessageStatus.INTERRUPTED  # found cut off at the next start

@@ -579,8 +579,15 @@ class ChatStore:
         stats: GenerationStats | None = None,
         reasoning: str | None = None,
         reasoning_s: float | None = None,
+        durable: bool = True,
     ) -> None:
-        """Change the given fields with one UPDATE; ``None`` leaves a field as it is."""
+        """Change the given fields with one UPDATE; ``None`` leaves a field as it is.
+
+        ``durable=False`` is for the frequent saves of a reply still being written: the change
+        survives the app being killed (it is in the WAL, handed to the OS) but is not flushed to
+        the disk, so a slow disk never holds the caller up for a text of megabytes; the next
+        durable write flushes it with its own.
+        """
         assignments: list[str] = []
         values: list[Any] = []
         if content is not None:
@@ -600,10 +607,16 @@ class ChatStore:
             values.append(reasoning_s)
         with self._errors("save the message"):
             if assignments:
-                cursor = self._conn.execute(
-                    f"UPDATE messages SET {', '.join(assignments)} WHERE id = ?",
-                    (*values, message_id),
-                )
+                if not durable:
+                    self._conn.execute("PRAGMA synchronous = NORMAL")
+                try:
+                    cursor = self._conn.execute(
+                        f"UPDATE messages SET {', '.join(assignments)} WHERE id = ?",
+                        (*values, message_id),
+                    )
+                finally:
+                    if not durable:
+                        self._conn.execute("PRAGMA synchronous = FULL")
                 found = cursor.rowcount > 0
             else:
                 found = (

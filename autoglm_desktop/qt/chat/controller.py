@@ -411,7 +411,7 @@ class ChatController(QObject):
             return
         try:
             self._store.update_message(
-                reply.message_id, content=reply.text, reasoning=reply.reasoning
+                reply.message_id, content=reply.text, reasoning=reply.reasoning, durable=False
             )
             reply.unsaved = False
         except _PASSING_FAILURES:
