@@ -89,9 +89,9 @@ def time_models(args: argparse.Namespace) -> None:
         from autoglm_desktop.core.engine.process import GPU_HIDING_ENV
 
         os.environ.update(GPU_HIDING_ENV)
-    import llama_cpp
+    import llama_cpp  # noqa: F401  (before numpy: the GPU image crashes the other way round)
 
-    from autoglm_desktop.core.engine.llama_timing import TimingJob, _generate
+    from autoglm_desktop.core.engine.llama_timing import TimingJob, _generate, open_for_timing
 
     described = json.loads((args.folder / "models.json").read_text())
     with open(args.out, "a") as out:
@@ -112,17 +112,7 @@ def time_models(args: argparse.Namespace) -> None:
                 decode_tokens=args.decode,
             )
             started = time.perf_counter()
-            llm = llama_cpp.Llama(
-                model_path=str(job.model_path),
-                n_ctx=job.prompt_tokens + job.decode_tokens + 64,
-                n_threads=job.threads,
-                n_threads_batch=job.threads,
-                n_gpu_layers=job.n_gpu_layers,
-                n_batch=job.prompt_tokens,
-                n_ubatch=job.prompt_tokens,
-                swa_full=False,
-                verbose=False,
-            )
+            llm = open_for_timing(job)
             loaded = time.perf_counter()
             try:
                 _generate(llm, job, first_token=1, warm_up=True)

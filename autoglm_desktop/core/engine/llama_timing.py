@@ -17,10 +17,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autoglm_desktop.core.common.errors import AutoGLMError, OperationCancelledError
 from autoglm_desktop.core.engine.process import GPU_HIDING_ENV
+
+if TYPE_CHECKING:
+    import llama_cpp
 
 # A prompt this long is read in one batch, as a typical chat message with its history is.
 DEFAULT_PROMPT_TOKENS = 256
@@ -126,10 +129,11 @@ def _child_main(sender: Connection, jobs: list[TimingJob]) -> None:
             return
 
 
-def _time_job(job: TimingJob) -> LlamaTiming:
+def open_for_timing(job: TimingJob) -> llama_cpp.Llama:
+    """The job's model loaded as timing needs it: one batch holds the whole prompt."""
     import llama_cpp
 
-    llm = llama_cpp.Llama(
+    return llama_cpp.Llama(
         model_path=str(job.model_path),
         n_ctx=job.prompt_tokens + job.decode_tokens + 64,
         n_threads=job.threads,
@@ -140,6 +144,10 @@ def _time_job(job: TimingJob) -> LlamaTiming:
         swa_full=False,
         verbose=False,
     )
+
+
+def _time_job(job: TimingJob) -> LlamaTiming:
+    llm = open_for_timing(job)
     try:
         _generate(llm, job, first_token=1, warm_up=True)  # first use sets up buffers, kernels
         runs = [_generate(llm, job, first_token=2 + run, warm_up=False) for run in range(_RUNS)]
