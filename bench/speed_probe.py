@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from dataclasses import replace
@@ -84,11 +83,10 @@ def write(folder: Path) -> None:
 
 
 def time_models(args: argparse.Namespace) -> None:
-    gpu = args.gpu_layers is not None
-    if not gpu:
-        from autoglm_desktop.core.engine.process import GPU_HIDING_ENV
+    from autoglm_desktop.core.engine.process import prepare_native_process
 
-        os.environ.update(GPU_HIDING_ENV)
+    gpu = args.gpu_layers is not None
+    prepare_native_process(hide_gpus=not gpu)
     import llama_cpp  # noqa: F401  (before numpy: the GPU image crashes the other way round)
 
     from autoglm_desktop.core.engine.llama_timing import TimingJob, _generate, open_for_timing

@@ -304,7 +304,9 @@ def _limit_memory() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT_BYTES, MEMORY_LIMIT_BYTES))
 
 
-def run_chat_cli(case: Case, *, seconds: float = 90.0, home: Path) -> Outcome:
+def run_chat_cli(
+    case: Case, *, seconds: float = 90.0, home: Path, extra_env: dict[str, str] | None = None
+) -> Outcome:
     """``autoglm-desktop chat --model FILE "Hi"`` as a user runs it (its own app home)."""
     command = [
         sys.executable,
@@ -329,6 +331,7 @@ def run_chat_cli(case: Case, *, seconds: float = 90.0, home: Path) -> Outcome:
         "XDG_CACHE_HOME": str(home / "cache"),
         "XDG_DATA_HOME": str(home / "data"),
         "XDG_CONFIG_HOME": str(home / "config"),
+        **(extra_env or {}),
     }
     started = time.monotonic()
     try:

@@ -141,7 +141,19 @@ def test_chat_command_ends_cleanly(corpus: list[Case], tmp_path: Path, case_id: 
 def test_chat_command_keeps_llama_cpp_abort_noise_off_the_terminal(
     corpus: list[Case], tmp_path: Path
 ) -> None:
-    """An epsilon of NaN makes llama.cpp abort (GGML_ASSERT) in the engine while it replies."""
+    """An epsilon of NaN makes llama.cpp abort (GGML_ASSERT) in the engine while it replies.
+
+    ggml's abort may call a debugger for a backtrace: here one that never ends (as a gdb that
+    looks for symbols on an unreachable network does) stands on the PATH. The engine must not
+    wait for it, and the user sees the clear message, not the backtrace.
+    """
     case = next(c for c in corpus if c.name == "float-nan")
-    outcome = run_chat_cli(case, home=tmp_path)
+    debuggers = tmp_path / "debuggers"
+    debuggers.mkdir()
+    for name in ("gdb", "lldb"):
+        stuck = debuggers / name
+        stuck.write_text("#!/bin/sh\nexec sleep 3600\n")
+        stuck.chmod(0o755)
+    path = f"{debuggers}{os.pathsep}{os.environ.get('PATH', '')}"
+    outcome = run_chat_cli(case, home=tmp_path / "home", extra_env={"PATH": path})
     assert outcome.clean, outcome.detail

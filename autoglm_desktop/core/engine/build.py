@@ -18,6 +18,7 @@ from pathlib import Path
 from autoglm_desktop.core.common import paths
 from autoglm_desktop.core.common.settings_file import read_json_object, write_json_object
 from autoglm_desktop.core.engine.ggml_backends import ggml_library, register_ggml_backends
+from autoglm_desktop.core.engine.process import prepare_native_process
 from autoglm_desktop.core.machine.hardware import GpuReading, HardwareSnapshot, read_hardware
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,7 @@ def _package_key() -> str | None:
 
 def _probe_in_child() -> dict[str, object]:
     """Runs in a spawned process: load llama.cpp and list ggml's backend registry."""
+    prepare_native_process(hide_gpus=False)
     register_ggml_backends()
     import llama_cpp
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from autoglm_desktop.core.common.errors import AutoGLMError, OperationCancelledError
-from autoglm_desktop.core.engine.process import GPU_HIDING_ENV
+from autoglm_desktop.core.engine.process import prepare_native_process
 
 if TYPE_CHECKING:
     import llama_cpp
@@ -119,8 +119,7 @@ def _receive(receiver: Connection, child: Any, deadline: float) -> LlamaTiming:
 def _child_main(sender: Connection, jobs: list[TimingJob]) -> None:
     with open(os.devnull, "w") as devnull:  # llama.cpp's own log lines go nowhere
         os.dup2(devnull.fileno(), 2)
-    if not jobs[0].gpu:
-        os.environ.update(GPU_HIDING_ENV)
+    prepare_native_process(hide_gpus=not jobs[0].gpu)
     for job in jobs:
         try:
             sender.send(_time_job(job))

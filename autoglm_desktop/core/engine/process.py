@@ -75,6 +75,27 @@ GPU_HIDING_ENV = {
 }
 
 
+def prepare_native_process(*, hide_gpus: bool) -> None:
+    """Settle, before llama.cpp loads in this process, that a native crash ends it at once.
+
+    On an assertion ggml forks a debugger (gdb, else lldb) to print a backtrace and waits for
+    it: a debugger that is slow or stuck (one that looks for symbols on a network it cannot
+    reach) keeps the dead engine alive while its heartbeat thread still beats, and the reply
+    hangs. ``GGML_NO_BACKTRACE`` skips that; the assertion's own message still reaches the log.
+    Nor does a crash leave a core file of the model's size in the user's working folder.
+
+    With ``hide_gpus`` llama.cpp finds no GPU, so it puts nothing at all in GPU memory.
+    """
+    os.environ["GGML_NO_BACKTRACE"] = "1"
+    if sys.platform != "win32":
+        import resource
+
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if hide_gpus:
+        os.environ.update(GPU_HIDING_ENV)  # before llama.cpp initialises its backends
+
+
 class _Beacon:
     """Tells the client which stage the engine is in, and beats while the work goes on.
 
@@ -119,8 +140,7 @@ def engine_main(
     ``template_limit_s``: the chat template's time limit (None: the runtime's default).
     """
     _redirect_native_output(log_path)
-    if hide_gpus:
-        os.environ.update(GPU_HIDING_ENV)  # before llama.cpp initialises its backends
+    prepare_native_process(hide_gpus=hide_gpus)
     from autoglm_desktop.core.engine.runtime import (  # heavy: llama.cpp
         TEMPLATE_LIMIT_SECONDS,
         LlamaRuntime,
