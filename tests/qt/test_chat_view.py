@@ -465,18 +465,23 @@ def numbered_conversation(count: int) -> list[ViewMessage]:
 def scroll_until(view: ChatView, qtbot: QtBot, *, top: bool, shows: str) -> int:
     """Scroll to one end again and again, as a user would, until `shows` is rendered.
 
-    Returns the most entries that were rendered at once meanwhile.
+    Each scroll must change what is rendered within WAIT_MS: a slow machine takes more steps,
+    only a view that stops moving fails. Returns the most entries rendered at once meanwhile.
     """
     bar = view.verticalScrollBar()
-    most = [0]
+    most = 0
+    for _ in range(10_000):  # a step loads or drops at least one message
+        text = view.toPlainText()
+        if shows in text:
+            return most
 
-    def done() -> bool:
-        bar.setValue(0 if top else bar.maximum())
-        most[0] = max(most[0], view.rendered_entry_count)
-        return shows in view.toPlainText()
+        def moved(before: str = text) -> bool:
+            bar.setValue(0 if top else bar.maximum())
+            return view.toPlainText() != before
 
-    qtbot.waitUntil(done, timeout=WAIT_MS)
-    return most[0]
+        qtbot.waitUntil(moved, timeout=WAIT_MS)
+        most = max(most, view.rendered_entry_count)
+    raise AssertionError(f"{shows!r} not reached")
 
 
 def test_a_long_conversation_renders_only_its_newest_messages(view: ChatView, qtbot: QtBot) -> None:

@@ -899,38 +899,50 @@ class ChatView(QTextBrowser):
         return sum(_entry_cost(e) for e in self._entries[self._first_shown : self._last_shown])
 
     def _trim_bottom(self) -> bool:
-        """Drop the newest rendered entry if the window is too large and it is far away."""
-        if self._stream is not None or not self._too_large():
+        """Drop the newest rendered entries while the window is too large and they are far away.
+
+        All that may go goes in one edit: an edit costs a relayout, whatever it removes.
+        """
+        if self._stream is not None:
             return False
         far = self.verticalScrollBar().value() + (1 + MARGIN_SCREENS) * self.viewport().height()
         layout = self.document().documentLayout()
-        start = self._entry_start(self._entries[self._last_shown - 1].key)
-        if start is None or layout.blockBoundingRect(self.document().findBlock(start)).top() < far:
+        excess, last, start = self._window_chars() - MAX_WINDOW_CHARS, self._last_shown, None
+        while excess > 0 and last - self._first_shown > 1:
+            entry_start = self._entry_start(self._entries[last - 1].key)
+            block = self.document().findBlock(entry_start) if entry_start is not None else None
+            if block is None or layout.blockBoundingRect(block).top() < far:
+                break
+            start, last = entry_start, last - 1
+            excess -= _entry_cost(self._entries[last])
+        if start is None:
             return False
-        self._regenerate_link = None  # if it was there, it goes with the entry
+        self._regenerate_link = None  # if it was there, it goes with the entries
         with self._reading_position_kept():
             self._replace_range(start, self._document_end(), "")
-        self._last_shown -= 1
+        self._last_shown = last
         return True
 
     def _trim_top(self) -> bool:
-        """Drop the oldest rendered entry if the window is too large and it is far away."""
-        if not self._too_large():
-            return False
+        """Drop the oldest rendered entries while the window is too large and they are far away."""
         near = self.verticalScrollBar().value() - MARGIN_SCREENS * self.viewport().height()
         layout = self.document().documentLayout()
-        end = self._entry_start(self._entries[self._first_shown + 1].key)
-        if end is None or layout.blockBoundingRect(self.document().findBlock(end)).bottom() > near:
+        excess, first, end = self._window_chars() - MAX_WINDOW_CHARS, self._first_shown, None
+        while excess > 0 and self._last_shown - first > 1:
+            next_start = self._entry_start(self._entries[first + 1].key)
+            block = self.document().findBlock(next_start) if next_start is not None else None
+            if block is None or layout.blockBoundingRect(block).bottom() > near:
+                break
+            excess -= _entry_cost(self._entries[first])
+            end, first = next_start, first + 1
+        if end is None:
             return False
         with self._reading_position_kept():
             cursor = QTextCursor(self.document())
             cursor.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
             cursor.removeSelectedText()
-        self._first_shown += 1
+        self._first_shown = first
         return True
-
-    def _too_large(self) -> bool:
-        return self._last_shown - self._first_shown > 1 and self._window_chars() > MAX_WINDOW_CHARS
 
     @contextlib.contextmanager
     def _reading_position_kept(self) -> Iterator[None]:
