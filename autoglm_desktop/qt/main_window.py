@@ -963,7 +963,11 @@ class MainWindow(QMainWindow):
     def _open_history(self) -> ChatStore:
         """The user's history; one kept in memory when it does not open (the dialog says why)."""
         try:
-            return ChatStore(paths.history_db_path(), busy_timeout_s=GUI_BUSY_TIMEOUT_S)
+            return ChatStore(
+                paths.history_db_path(),
+                busy_timeout_s=GUI_BUSY_TIMEOUT_S,
+                flush_in_background=True,
+            )
         except StoreError as error:
             self._history_problem = error
             return ChatStore.unsaved()
@@ -1037,7 +1041,10 @@ class MainWindow(QMainWindow):
 
     def _reopen_history(self, *, read_only: bool) -> ChatStore:
         return ChatStore(
-            paths.history_db_path(), read_only=read_only, busy_timeout_s=GUI_BUSY_TIMEOUT_S
+            paths.history_db_path(),
+            read_only=read_only,
+            busy_timeout_s=GUI_BUSY_TIMEOUT_S,
+            flush_in_background=True,
         )
 
     def _use_store(self, store: ChatStore) -> None:

@@ -595,3 +595,55 @@ def test_a_partial_save_survives_the_app_being_killed(db_path: Path) -> None:
         [message] = reopened.messages(conversation.id)
     assert message.content.endswith(" partial") and len(message.content) == 1_000_008
     assert message.status == MessageStatus.INTERRUPTED  # found cut off at the next start
+
+
+def test_the_windows_store_flushes_each_change_on_its_own_thread(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The caller's commit does not wait for the disk: the store's thread flushes the WAL."""
+    import os
+    import threading
+
+    flushed_by: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(descriptor: int) -> None:
+        flushed_by.append(threading.current_thread().name)
+        real_fsync(descriptor)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    store = ChatStore(db_path, flush_in_background=True)
+    try:
+        assert store._conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+        conversation = store.create_conversation()
+        store.add_message(conversation.id, role=Role.USER, content="sent")
+        reply = store.add_message(
+            conversation.id, role=Role.ASSISTANT, content="", status=MessageStatus.STREAMING
+        )
+        store.update_message(reply.id, content="part", durable=False)
+        assert store._conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # still NORMAL
+    finally:
+        store.close()  # flushes what is still asked for, then the thread ends
+    assert flushed_by and set(flushed_by) == {"history-flush"}
+    with ChatStore(db_path) as reopened:
+        assert [m.content for m in reopened.messages(conversation.id)] == ["sent", "part"]
+
+
+def test_a_sent_message_survives_the_app_being_killed_right_after(db_path: Path) -> None:
+    script = textwrap.dedent(
+        f"""
+        import os, signal
+        from autoglm_desktop.core.chat.store import ChatStore
+        from autoglm_desktop.core.common.types import Role
+        store = ChatStore({str(db_path)!r}, flush_in_background=True)
+        conversation = store.create_conversation()
+        store.add_message(conversation.id, role=Role.USER, content="shown as sent")
+        os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    killed = subprocess.run([sys.executable, "-c", script], check=False)
+    assert killed.returncode == -9
+
+    with ChatStore(db_path) as reopened:
+        [conversation] = reopened.list_conversations()
+        assert [m.content for m in reopened.messages(conversation.id)] == ["shown as sent"]

@@ -31,6 +31,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from autoglm_desktop.core.chat.wal_flusher import WalFlusher
 from autoglm_desktop.core.common.errors import (
     ConversationNotFoundError,
     HistoryDamagedError,
@@ -321,6 +322,7 @@ class ChatStore:
         recover_interrupted: bool = True,
         read_only: bool = False,
         busy_timeout_s: float = BUSY_TIMEOUT_S,
+        flush_in_background: bool = False,
     ) -> None:
         """Open (creating or migrating) the history at ``path``.
 
@@ -332,6 +334,10 @@ class ChatStore:
                 neither created nor migrated, and every change raises HistoryReadOnlyError.
             busy_timeout_s: How long a call waits for a lock held by another connection
                 before it raises HistoryLockedError.
+            flush_in_background: A change returns once it is in the write-ahead log, handed
+                to the OS (it survives the app being killed); a thread of the store flushes it
+                to the disk a moment later (see :mod:`wal_flusher`). For the window, whose
+                thread must never wait for a disk. Otherwise each change waits for the disk.
 
         Raises:
             StoreError: the history cannot be opened; a subclass says why (damaged, newer
@@ -340,12 +346,18 @@ class ChatStore:
         self.path = Path(path)
         self.read_only = read_only
         self.in_memory = self.path == MEMORY
+        self._flusher: WalFlusher | None = None
+        self._synchronous = "FULL"
         if read_only:
             self._conn = _open_read_only(self.path, busy_timeout_s=busy_timeout_s)
         else:
             self._conn = self._open(
                 self.path, recover_interrupted=recover_interrupted, busy_timeout_s=busy_timeout_s
             )
+            if flush_in_background and not self.in_memory:
+                self._synchronous = "NORMAL"
+                self._conn.execute("PRAGMA synchronous = NORMAL")
+                self._flusher = WalFlusher(self.path)
 
     @classmethod
     def unsaved(cls) -> ChatStore:
@@ -366,6 +378,9 @@ class ChatStore:
         self.close()
 
     def close(self) -> None:
+        if self._flusher is not None:
+            self._flusher.close()  # what was committed reaches the disk before the store goes
+            self._flusher = None
         with self._errors("close the chat history"):
             self._conn.close()
 
@@ -401,9 +416,14 @@ class ChatStore:
         return conn
 
     @contextmanager
-    def _errors(self, doing: str) -> Iterator[None]:
+    def _errors(self, doing: str, *, flush: bool = True) -> Iterator[None]:
+        """Report SQLite's errors as StoreErrors; a change made inside is flushed (see init)."""
+        flusher = self._flusher if flush else None
+        changes = self._conn.total_changes if flusher is not None else 0
         try:
             yield
+            if flusher is not None and self._conn.total_changes != changes:
+                flusher.request()
         except sqlite3.Error as error:
             if self.read_only and _error_code(error) in _READ_ONLY_CODES:
                 raise HistoryReadOnlyError(
@@ -605,7 +625,7 @@ class ChatStore:
         if reasoning_s is not None:
             assignments.append("reasoning_s = ?")
             values.append(reasoning_s)
-        with self._errors("save the message"):
+        with self._errors("save the message", flush=durable):
             if assignments:
                 if not durable:
                     self._conn.execute("PRAGMA synchronous = NORMAL")
@@ -616,7 +636,7 @@ class ChatStore:
                     )
                 finally:
                     if not durable:
-                        self._conn.execute("PRAGMA synchronous = FULL")
+                        self._conn.execute(f"PRAGMA synchronous = {self._synchronous}")
                 found = cursor.rowcount > 0
             else:
                 found = (
