@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import secrets
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import (
     QDialog,
@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from autoglm_desktop.qt.chat.prompt_edit import LONG_LINE_CHARS
+from autoglm_desktop.qt.common.step_timer import step_timer
 
 LOAD_CHUNK_CHARS = 50_000  # put into the editor per event-loop turn (a few milliseconds)
 
@@ -64,8 +65,7 @@ class EditMessageDialog(QDialog):
         layout.addWidget(self.note)
         layout.addWidget(buttons)
         self.resize(520, 260)
-        self._timer = QTimer(self, singleShot=True, interval=0)
-        self._timer.timeout.connect(self._load_chunk)
+        self._timer = step_timer(self, self._load_chunk)
         self._load_chunk()
 
     @property

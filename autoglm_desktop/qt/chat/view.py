@@ -29,7 +29,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, QTimer, QUrl, QUrlQuery, Signal
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, QUrl, QUrlQuery, Signal
 from PySide6.QtGui import (
     QColor,
     QDesktopServices,
@@ -65,6 +65,7 @@ from autoglm_desktop.qt.common.segments import (
     split_markdown,
     split_plain,
 )
+from autoglm_desktop.qt.common.step_timer import step_timer
 
 ACTION_SCHEME = "action"
 _OPENABLE_SCHEMES = ("http", "https")
@@ -211,10 +212,8 @@ class ChatView(QTextBrowser):
         self._first_shown = 0  # the rendered window: entries[_first_shown:_last_shown]
         self._last_shown = 0
         self._search: _Search | None = None
-        self._fill_timer = QTimer(self, singleShot=True, interval=0)
-        self._fill_timer.timeout.connect(self._fill_step)
-        self._search_timer = QTimer(self, singleShot=True, interval=0)
-        self._search_timer.timeout.connect(self._search_step)
+        self._fill_timer = step_timer(self, self._fill_step)
+        self._search_timer = step_timer(self, self._search_step)
         self._stream: _Stream | None = None
         self._regenerate_link: QTextCursor | None = None
         self._keys = itertools.count()
