@@ -77,15 +77,17 @@ def main() -> int:
         log.flush()
 
     hardware = usable_hardware()
-    models = model_paths(args.models.split(","), gemma=Path("/nonexistent"))
-    jobs = bench_jobs(models, threads=args.threads, gpu=bool(hardware.gpus))
     profiles: list[MachineSpeed] = []
-    bench: dict[TimingJob, list[LlamaTiming]] = {job: [] for job in jobs}
+    bench: dict[TimingJob, list[LlamaTiming]] = {}
     for attempt in range(3):
         profile = measure(hardware, args.threads)
         profiles.append(profile)
         keep("profile", attempt=attempt, profile=asdict(profile))
-        for timing in iter_timings(jobs=jobs, timeout_s=1800):
+        if not bench:  # as bench/speed_forecast.py: the profile first, then the models written
+            models = model_paths(args.models.split(","), gemma=Path("/nonexistent"))
+            jobs = bench_jobs(models, threads=args.threads, gpu=bool(hardware.gpus))
+            bench = {job: [] for job in jobs}
+        for timing in iter_timings(jobs=list(bench), timeout_s=1800):
             bench[timing.job].append(timing)
             keep("bench", attempt=attempt, **timing_fields(timing))
     report(profiles, bench)
