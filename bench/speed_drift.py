@@ -13,13 +13,17 @@ device call:
    session (a fresh VM), not the cost model.
 2. **folder**: one stream calibration model and the last bench model (3B), each copied into
    the measurement's folder (the app's cache) and the bench's (``~/.cache``), timed in turns.
-3. **uploads**: the GPU memory model and the 1B model at several GPU layer counts, for the
+3. **widths**: prompts of Q4_K models 512 to 3072 wide, at all threads and at 2. On the
+   stored probe a weight of the 3B model's prompt cost 0.70x what one of the 1024-wide type
+   model did at 16 threads but 1.10x at 2 (the 3B prompt's forecast is 12-33 % too slow at 16
+   threads in three sessions): the type models stand for every width.
+4. **uploads**: the GPU memory model and the 1B model at several GPU layer counts, for the
    cost of a prompt's layers left on the CPU (per layer, per byte sent).
 
     python bench/speed_drift.py [--threads 16] [--out DIR] [--models smollm2-shape,...,3b]
 
 Everything goes to DIR/drift.jsonl (one JSON object per timing or profile) and a summary to
-stdout. ``bash bench/speed_forecast_gpu.sh`` prepares the GPU machine the same way.
+stdout; ``bash bench/speed_drift_gpu.sh`` runs it on the GPU machine.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ from autoglm_desktop.core.engine.llama_timing import (
     iter_timings,
 )
 from autoglm_desktop.core.models.gguf_info import read_gguf_info
-from autoglm_desktop.core.models.synthetic_gguf import write_synthetic_gguf
+from autoglm_desktop.core.models.synthetic_gguf import SyntheticModel, write_synthetic_gguf
 from autoglm_desktop.core.planning.speed_forecast import forecast_speed, workload_of
 from autoglm_desktop.core.planning.speed_measurement import (
     ALL_LAYERS,
@@ -93,6 +97,7 @@ def main() -> int:
     report(profiles, bench)
     last = list(models.values())[-1]
     folders(last, args.threads, keep)
+    widths(args.threads, keep)
     if hardware.gpus:
         uploads(models.get("1b", last), args.threads, keep)
     return 0
@@ -202,6 +207,30 @@ def folders(bench_model: Path, threads: int, keep: Any) -> None:
             print(
                 f"folder {timing.job.model_path.parent}: {timing.job.model_path.name} "
                 f"decode {timing.decode_tokens_per_s:.1f} tok/s",
+                flush=True,
+            )
+
+
+def widths(threads: int, keep: Any) -> None:
+    """Prompts of one weight type at four widths: does a weight cost the same in each?"""
+    jobs = []
+    for width in (512, 1024, 2048, 3072):
+        n_ff = round(2.75 * width / 256) * 256  # K-quants need rows of 256
+        model = SyntheticModel(
+            n_layer=4, n_embd=width, n_head=width // 64, n_head_kv=width // 64, n_ff=n_ff,
+            weight_type="q4_k", name=f"width-{width}",
+        )  # fmt: skip
+        path = write_synthetic_gguf(CACHE / f"drift-width-{width}.gguf", model)
+        jobs += [TimingJob(model_path=path, threads=n, decode_tokens=3) for n in (threads, 2)]
+    for attempt in range(2):
+        for timing in iter_timings(jobs=jobs, timeout_s=1800):
+            keep("width", attempt=attempt, **timing_fields(timing))
+            work = workload_of(read_gguf_info(timing.job.model_path))
+            per_weight = timing.prompt_seconds / timing.job.prompt_tokens
+            per_weight /= sum(work.weights_per_token.values())
+            print(
+                f"width {timing.job.model_path.stem} {timing.job.threads} threads: "
+                f"{per_weight * 1e12:.2f} ps per weight",
                 flush=True,
             )
 
