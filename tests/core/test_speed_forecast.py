@@ -305,12 +305,63 @@ def test_any_offload_puts_the_output_layer_on_the_gpu_first(tmp_path: Path) -> N
     assert speeds[1].decode_tokens_per_s > speeds[0].decode_tokens_per_s
 
 
-def test_thread_counts_between_measured_ones_are_interpolated() -> None:
-    one = SpeedCoefficients(threads=1, decode_fixed=1.0, decode_per_layer=0, decode_per_vocab=0)
-    four = SpeedCoefficients(threads=4, decode_fixed=0.4, decode_per_layer=0, decode_per_vocab=0)
-    assert coefficients_at([four, one], 1) is one
-    assert coefficients_at([four, one], 8) is four
-    assert math.isclose(coefficients_at([one, four], 2).decode_fixed, 0.8)
+def _amdahl_costs(threads: int) -> SpeedCoefficients:
+    """Costs with a part no thread speeds up and a part the threads share: a + b / threads."""
+
+    def cost(serial: float, parallel: float) -> float:
+        return serial + parallel / threads
+
+    return SpeedCoefficients(
+        threads=threads,
+        decode_fixed=cost(1e-4, 2e-4),
+        decode_per_layer=cost(3e-5, -1e-5),  # barriers: more threads, more waiting
+        decode_per_vocab=cost(1e-9, 4e-9),
+        decode_per_byte={"q4_k": cost(2e-11, 1.6e-10), "f16": cost(1e-11, 2e-10)},
+        prompt_fixed=cost(0.0, 1e-5),
+        prompt_per_layer=cost(1e-6, 4e-5),
+        prompt_per_weight={"q4_k": cost(0.0, 4e-11)},
+        decode_per_shared_kv_layer=cost(1e-6, 1e-6),
+        prompt_per_shared_kv_layer=cost(0.0, 2e-6),
+    )
+
+
+def test_thread_counts_between_measured_ones_follow_amdahls_law() -> None:
+    two, sixteen = _amdahl_costs(2), _amdahl_costs(16)
+    assert coefficients_at([sixteen, two], 1) is two  # below the fewest: the fewest
+    assert coefficients_at([sixteen, two], 32) is sixteen  # above the most: the most
+    assert coefficients_at([sixteen, two], 16) is sixteen
+    between = coefficients_at([two, sixteen], 8)
+    expected = _amdahl_costs(8)
+    assert between.threads == 8
+    for name in ("decode_fixed", "decode_per_layer", "decode_per_vocab", "prompt_fixed",
+                 "prompt_per_layer", "decode_per_shared_kv_layer",
+                 "prompt_per_shared_kv_layer"):  # fmt: skip
+        assert math.isclose(getattr(between, name), getattr(expected, name), rel_tol=1e-9)
+    for name in ("decode_per_byte", "prompt_per_weight"):
+        got, want = getattr(between, name), getattr(expected, name)
+        assert got.keys() == want.keys()
+        assert all(math.isclose(got[k], want[k], rel_tol=1e-9) for k in want)
+
+
+def test_a_count_between_measured_ones_is_forecast_as_fast_as_its_costs_say(
+    tmp_path: Path,
+) -> None:
+    """Work that divides among threads: 8 threads are 4x as fast as 2, not 2.3x slower."""
+    model = SyntheticModel(n_layer=4, weight_type="q4_k", **SMALL)  # type: ignore[arg-type]
+    work = workload_of(read_gguf_info(write_synthetic_gguf(tmp_path / "m.gguf", model)))
+
+    def parallel(threads: int) -> SpeedCoefficients:
+        return SpeedCoefficients(
+            threads=threads, decode_fixed=0.0, decode_per_layer=0.0, decode_per_vocab=0.0,
+            decode_per_byte=dict.fromkeys(MEASURED_TYPES, 2e-10 / threads),
+            prompt_per_weight=dict.fromkeys(MEASURED_TYPES, 4e-11 / threads),
+        )  # fmt: skip
+
+    profile = [parallel(1), parallel(2), parallel(16)]
+    at = {n: forecast_speed(workload=work, profile=profile, threads=n) for n in (2, 8)}
+    assert at[2] is not None and at[8] is not None
+    assert math.isclose(at[8].decode_tokens_per_s / at[2].decode_tokens_per_s, 4.0, rel_tol=1e-6)
+    assert math.isclose(at[8].prompt_tokens_per_s / at[2].prompt_tokens_per_s, 4.0, rel_tol=1e-6)
 
 
 def test_profile_is_kept_for_this_machine_only(app_home: Path) -> None:
