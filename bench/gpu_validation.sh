@@ -18,18 +18,10 @@ OUT=${OUT:-/tmp/gpu-validation}
 BUDGET=${BUDGET:-570}  # seconds for the whole command (the machine cuts each one at 600)
 mkdir -p "$OUT"
 
-BUDGET=$BUDGET bash .gpuwork/device-build.sh build > /tmp/device-build.txt 2>&1
-rc=$?
-tail -n 8 /tmp/device-build.txt
-if [ $rc != 0 ]; then
-    echo "device-build.sh failed (rc $rc)"
-    gzip -c /tmp/device-build.txt > "$OUT/device-build.txt.gz"
-    exit $rc
-fi
-
-# libllama before numpy/torch, or the first model load crashes (see the recipe's README).
-export PYTHONPATH=/tmp/site:$PWD LD_PRELOAD=/tmp/site/llama_cpp/lib/libllama.so
-export AUTOGLM_BENCH_DIR=/tmp/autoglm-bench PYTHONUNBUFFERED=1
+source bench/gpu_device.sh
+build_llama_cuda "$BUDGET"
+use_llama_cuda
+export AUTOGLM_BENCH_DIR=/tmp/autoglm-bench
 nvidia-smi --query-gpu=name,memory.total,memory.used,driver_version --format=csv,noheader
 left=$((BUDGET - ($(date +%s) - T0)))
 python3 bench/gpu_validation.py --out "$OUT" --deadline "$left" "$@"

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from speed_forecast import CACHE, model_paths
+from speed_forecast import CACHE, forecast_job, model_paths
 
 from autoglm_desktop.core.common import paths
 from autoglm_desktop.core.engine.build import usable_hardware
@@ -50,7 +50,7 @@ from autoglm_desktop.core.engine.llama_timing import (
 )
 from autoglm_desktop.core.models.gguf_info import read_gguf_info
 from autoglm_desktop.core.models.synthetic_gguf import SyntheticModel, write_synthetic_gguf
-from autoglm_desktop.core.planning.speed_forecast import forecast_speed, workload_of
+from autoglm_desktop.core.planning.speed_forecast import workload_of
 from autoglm_desktop.core.planning.speed_measurement import (
     ALL_LAYERS,
     GPU_MEMORY_MODEL,
@@ -153,15 +153,7 @@ def report(profiles: list[MachineSpeed], bench: dict[TimingJob, list[LlamaTiming
     for index, profile in enumerate(profiles):
         cells = []
         for job, timings in bench.items():
-            forecast = forecast_speed(
-                workload=workload_of(read_gguf_info(job.model_path)),
-                profile=profile.coefficients,
-                threads=job.threads,
-                prompt_tokens=job.prompt_tokens,
-                gpu=profile.gpu if job.gpu else None,
-                gpu_layers=job.n_gpu_layers,
-            )
-            assert forecast is not None
+            forecast = forecast_job(job, profile)
             decode = statistics.median(t.decode_tokens_per_s for t in timings)
             prompt = statistics.median(t.prompt_tokens_per_s for t in timings)
             cells.append(

@@ -31,7 +31,7 @@ from autoglm_desktop.core.engine.llama_timing import LlamaTiming, TimingJob, ite
 from autoglm_desktop.core.machine.hardware import HardwareSnapshot, read_hardware
 from autoglm_desktop.core.models.gguf_info import read_gguf_info
 from autoglm_desktop.core.models.synthetic_gguf import SyntheticModel, write_synthetic_gguf
-from autoglm_desktop.core.planning.speed_forecast import forecast_speed, workload_of
+from autoglm_desktop.core.planning.speed_forecast import SpeedForecast, forecast_speed, workload_of
 from autoglm_desktop.core.planning.speed_measurement import ALL_LAYERS, iter_measure_speed
 from autoglm_desktop.core.planning.speed_profile import MachineSpeed, load_machine_speed
 
@@ -63,6 +63,20 @@ SYNTHETIC = {
         weight_type="q4_k", name="synthetic-3b",
     ),
 }  # fmt: skip
+
+
+def forecast_job(job: TimingJob, speed: MachineSpeed) -> SpeedForecast:
+    """The forecast for one timed job, from the profile `speed`."""
+    forecast = forecast_speed(
+        workload=workload_of(read_gguf_info(job.model_path)),
+        profile=speed.coefficients,
+        threads=job.threads,
+        prompt_tokens=job.prompt_tokens,
+        gpu=speed.gpu if job.gpu else None,
+        gpu_layers=job.n_gpu_layers,
+    )
+    assert forecast is not None
+    return forecast
 
 
 def main() -> int:
@@ -101,15 +115,7 @@ def main() -> int:
     )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for job, timings in rounds.items():
-        forecast = forecast_speed(
-            workload=workload_of(read_gguf_info(job.model_path)),
-            profile=speed.coefficients,
-            threads=job.threads,
-            prompt_tokens=job.prompt_tokens,
-            gpu=speed.gpu if job.gpu else None,
-            gpu_layers=job.n_gpu_layers,
-        )
-        assert forecast is not None
+        forecast = forecast_job(job, speed)
         decode = [t.decode_tokens_per_s for t in timings]
         prompt = [t.prompt_tokens_per_s for t in timings]
         decode_error = forecast.decode_tokens_per_s / statistics.median(decode) - 1

@@ -14,15 +14,9 @@
 set -uo pipefail
 OUT=${OUT:-/tmp/speed-forecast}
 mkdir -p "$OUT"
-BUDGET=${BUDGET:-300} bash .gpuwork/device-build.sh build > /tmp/device-build.txt 2>&1
-rc=$?
-tail -n 3 /tmp/device-build.txt
-if [ $rc != 0 ]; then
-    gzip -c /tmp/device-build.txt > "$OUT/device-build.txt.gz"
-    exit $rc
-fi
-# libllama before numpy, or the first model load crashes (see the recipe's README).
-export PYTHONPATH=/tmp/site:$PWD LD_PRELOAD=/tmp/site/llama_cpp/lib/libllama.so PYTHONUNBUFFERED=1
+source bench/gpu_device.sh
+build_llama_cuda "${BUDGET:-300}"
+use_llama_cuda
 export AUTOGLM_HOME=/tmp/autoglm-home
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 lscpu | grep -E "Model name|^CPU\(s\)|L3" || true

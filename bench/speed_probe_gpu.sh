@@ -10,15 +10,13 @@ python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site0 
 (PYTHONPATH=/tmp/site0:$PWD python3 bench/speed_probe.py write /tmp/pm > /tmp/write.log 2>&1
  echo "written at $(( $(date +%s) - T0 )) s" >> /tmp/write.log) &
 WRITER=$!
-BUDGET=${BUILD_BUDGET:-400} bash .gpuwork/device-build.sh build > /tmp/device-build.txt 2>&1
-rc=$?
-tail -n 4 /tmp/device-build.txt
-[ $rc = 0 ] || { gzip -c /tmp/device-build.txt > "$OUT/device-build.txt.gz"; exit $rc; }
+source bench/gpu_device.sh
+build_llama_cuda "${BUILD_BUDGET:-400}"
 wait $WRITER
 cat /tmp/write.log >> "$LOG"
 cp /tmp/pm/models.json "$OUT/"
 { lscpu; grep . /sys/devices/system/cpu/cpu0/cache/index*/size; free -g; nvidia-smi; } > "$OUT/machine.txt" 2>&1
-export PYTHONPATH=/tmp/site:$PWD LD_PRELOAD=/tmp/site/llama_cpp/lib/libllama.so PYTHONUNBUFFERED=1
+use_llama_cuda
 DL=$(( T0 + ${DEADLINE:-575} ))
 J=$OUT/probe.jsonl
 P="python3 bench/speed_probe.py time /tmp/pm $J --deadline $DL"
