@@ -1,9 +1,10 @@
 """The whole hostile-GGUF corpus through every way the app opens a model; a table per category.
 
-For each case of ``tests/hostile/gguf_corpus.py``: ``plan`` (the CLI's code, in this process),
-the library's *Import*, the engine (a real llama.cpp process limited to 4 GiB of address space:
-load, then a two-token reply) and ``chat`` (the CLI in its own process, under the same limit);
-the library's scan runs once over each category's folder. Each run is *clean* (success or one
+For each case of ``tests/hostile/gguf_corpus.py``: ``plan`` (the CLI's code) and the library's
+*Import*, in a worker process limited to 4 GiB of address space, the engine (a real llama.cpp
+process under the same limit: load, then a two-token reply) and ``chat`` (the CLI in its own
+process, under the same limit); the library's scan runs once over each category's folder, in
+the worker. Each run is *clean* (success or one
 typed error, in time), *crashed* (the app's own process died or printed a traceback), *hung*
 (past its bound) or *noisy* (it ended, but printed more than one clear line, or escape
 sequences, on the terminal); a clean run is *wrong* when it loaded a case that must be refused
@@ -38,8 +39,10 @@ from hostile_runs import (  # noqa: E402
     LimitedEngineClient,
     Outcome,
     against_expectation,
+    limited_worker,
     run_chat_cli,
     run_engine,
+    run_in_worker,
     run_library_import,
     run_library_scan,
     run_plan,
@@ -105,9 +108,10 @@ def run_all(
 ) -> Runs:
     table: Runs = collections.defaultdict(list)
     client = LimitedEngineClient(deadlines=FAST_DEADLINES, log_path=home / "engine.log")
+    worker = limited_worker()
     runners: dict[str, Callable[[Case], Outcome]] = {
-        "plan": run_plan,
-        "library": run_library_import,
+        "plan": lambda case: run_in_worker(worker, run_plan, case, home=home),
+        "library": lambda case: run_in_worker(worker, run_library_import, case, home=home),
         "engine": lambda case: run_engine(client, case),
         "chat": lambda case: run_chat_cli(case, home=home),
     }
@@ -116,7 +120,8 @@ def run_all(
             picked = members[:per_category] if per_category else members
             started = time.monotonic()
             if "library" in chosen:
-                outcome = run_library_scan(picked[0].path.parent)
+                folder = picked[0].path.parent
+                outcome = run_in_worker(worker, run_library_scan, folder, home=home)
                 table[category].append(("library-scan", category, outcome))
             chat_cases = picked
             if chat_per_category:  # spread over the category
@@ -144,6 +149,7 @@ def run_all(
             )
     finally:
         client.shutdown()
+        worker.shutdown()
     return table
 
 

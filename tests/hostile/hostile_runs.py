@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import multiprocessing
 import os
 import resource
 import signal
@@ -24,15 +25,18 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from gguf_corpus import Case
 
 from autoglm_desktop.cli import plan_command
 from autoglm_desktop.cli.commands import run_command
+from autoglm_desktop.core.common import paths
 from autoglm_desktop.core.common.errors import AutoGLMError, EngineCrashedError
 from autoglm_desktop.core.common.types import ChatTurn, LoadPlan, Role, SamplingSettings
 from autoglm_desktop.core.engine import EngineClient, EngineEvent, GenerationFinished, ModelLoaded
@@ -45,6 +49,7 @@ from autoglm_desktop.core.models.library import (
     scan_library,
 )
 
+T = TypeVar("T")
 Status = Literal["clean", "wrong", "unclear", "noisy", "crashed", "hung"]
 STATUSES: tuple[Status, ...] = ("clean", "wrong", "unclear", "noisy", "crashed", "hung")
 # How the engine words an exception it did not expect (core/engine/process.py).
@@ -163,6 +168,46 @@ def run_plan(case: Case, *, seconds: int = 20) -> Outcome:
 
 def _timed(outcome: Outcome, started: float) -> Outcome:
     return Outcome(outcome.status, outcome.detail, outcome.loaded, time.monotonic() - started)
+
+
+# -- plan and the library in a process under the memory limit --------------------------------
+
+
+def limited_worker() -> ProcessPoolExecutor:
+    """A spawned process with :data:`MEMORY_LIMIT_BYTES` of address space, for plan and import.
+
+    A case that makes them allocate too much fails there, as on a small PC, not in the test.
+    """
+    return ProcessPoolExecutor(
+        max_workers=1,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_limit_memory,
+    )
+
+
+def run_in_worker(
+    worker: ProcessPoolExecutor, run: Callable[..., Outcome], *args: object, home: Path
+) -> Outcome:
+    """``run(*args)`` in ``worker`` with ``home`` as the app's folder; a dead worker crashed."""
+    try:
+        return worker.submit(with_home, home, run, *args).result()
+    except BrokenProcessPool as error:
+        return Outcome("crashed", f"the process running it died: {error}"[:2000])
+
+
+def with_home(home: Path, run: Callable[..., T], *args: object) -> T:
+    """``run(*args)`` with ``home`` as the app's folder (in a worker: the test's is not there)."""
+    paths.set_base_dir(home)
+    try:
+        return run(*args)
+    finally:
+        paths.set_base_dir(None)
+
+
+def scan_listing(folder: Path) -> tuple[Outcome, list[Path]]:
+    """:func:`run_library_scan` of ``folder``, with what it listed."""
+    listed: list[Path] = []
+    return run_library_scan(folder, listed=listed), listed
 
 
 # -- the library: scanning a folder, importing a file ------------------------------------------

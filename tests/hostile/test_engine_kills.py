@@ -1,5 +1,7 @@
 """The engine killed, segfaulting or aborting during a load, a chat template, a reply, or idle.
 
+(And Stop during a load that would never end: it ends, and the engine loads the next model.)
+
 Real engine processes (limited to 4 GiB of address space) on synthetic models whose chat
 templates misbehave on cue, so each phase lasts until the test ends it: a load whose template
 never finishes, a template that loops on the message ``loop``, a reply of thousands of tokens
@@ -21,7 +23,7 @@ import pytest
 from core.synthetic_gguf import SyntheticModel, hostile_chat_template, write_synthetic_gguf
 from hostile_runs import LimitedEngineClient
 
-from autoglm_desktop.core.common.errors import EngineCrashedError
+from autoglm_desktop.core.common.errors import EngineCrashedError, OperationCancelledError
 from autoglm_desktop.core.common.types import ChatTurn, LoadPlan, Role, SamplingSettings
 from autoglm_desktop.core.engine import (
     EngineClient,
@@ -113,6 +115,22 @@ def test_engine_dies_during_a_load(
     # The plan of a load cut short is kept (the next message would try it again); this model
     # never loads, so another one proves that the client starts a fresh engine.
     assert client.plan == plan(models["never-loads"])
+    assert isinstance(list(client.load(plan(models["replies"])))[-1], ModelLoaded)
+    reply = list(client.generate(turns=[ChatTurn(Role.USER, "hello")], sampling=SHORT_REPLY))
+    assert isinstance(reply[-1], GenerationFinished)
+
+
+def test_stop_ends_a_load_that_would_never_end(
+    client: EngineClient, models: dict[str, Path]
+) -> None:
+    seen = []
+    with pytest.raises(OperationCancelledError, match="cancelled"):
+        for event in client.load(plan(models["never-loads"])):
+            seen.append(event)
+            if isinstance(event, LoadProgress) and len(seen) == 1:
+                client.request_stop()
+    assert not any(isinstance(e, ModelLoaded) for e in seen)
+    assert client.plan is None  # a cancelled load is not tried again by the next message
     assert isinstance(list(client.load(plan(models["replies"])))[-1], ModelLoaded)
     reply = list(client.generate(turns=[ChatTurn(Role.USER, "hello")], sampling=SHORT_REPLY))
     assert isinstance(reply[-1], GenerationFinished)

@@ -3,7 +3,8 @@
 ``gguf_corpus.py`` writes 400+ cases (truncations at every structural boundary, wrong magic
 and versions, absurd counts and lengths, wrong types for known keys, broken tensor tables,
 tokenizers and chat templates, hostile names, paths that are not files). Every case goes
-through ``plan`` and the library (scan and import); the engine (a real llama.cpp process
+through ``plan`` and the library (scan and import), in a process with the same 4 GiB
+address-space limit as the engine's; the engine (a real llama.cpp process
 under a 4 GiB address-space limit: load, then a two-token reply) gets every case our reader
 lets through to llama.cpp and one of each category it refuses (the engine refuses those with
 the same reader before llama.cpp sees them); ``chat`` runs as a real command on a few. A run is
@@ -16,6 +17,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -25,11 +27,14 @@ from hostile_runs import (
     Outcome,
     SharedEngineClient,
     against_expectation,
+    limited_worker,
     run_chat_cli,
     run_engine,
+    run_in_worker,
     run_library_import,
-    run_library_scan,
     run_plan,
+    scan_listing,
+    with_home,
 )
 
 from autoglm_desktop.core.common.errors import AutoGLMError
@@ -51,6 +56,13 @@ CHAT_CASES = (
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> list[Case]:
     return build_corpus(tmp_path_factory.mktemp("corpus"))
+
+
+@pytest.fixture(scope="module")
+def limited() -> Iterator[ProcessPoolExecutor]:
+    """Where plan, import and scan run: a process under the engine's memory limit."""
+    with limited_worker() as worker:
+        yield worker
 
 
 @pytest.fixture(scope="module")
@@ -85,23 +97,32 @@ def test_the_corpus_has_every_category_and_200_files(corpus: list[Case]) -> None
 
 
 @pytest.mark.parametrize("category", CATEGORIES)
-def test_plan_ends_cleanly(corpus: list[Case], category: str) -> None:
-    runs = [(case, run_plan(case)) for case in in_category(corpus, category)]
+def test_plan_ends_cleanly(
+    app_home: Path, limited: ProcessPoolExecutor, corpus: list[Case], category: str
+) -> None:
+    runs = [
+        (case, run_in_worker(limited, run_plan, case, home=app_home))
+        for case in in_category(corpus, category)
+    ]
     assert not problems(runs)
 
 
 @pytest.mark.parametrize("category", CATEGORIES)
-def test_library_import_ends_cleanly(app_home: Path, corpus: list[Case], category: str) -> None:
-    runs = [(case, run_library_import(case)) for case in in_category(corpus, category)]
+def test_library_import_ends_cleanly(
+    app_home: Path, limited: ProcessPoolExecutor, corpus: list[Case], category: str
+) -> None:
+    runs = [
+        (case, run_in_worker(limited, run_library_import, case, home=app_home))
+        for case in in_category(corpus, category)
+    ]
     assert not problems(runs)
 
 
 def test_library_scan_of_the_corpus_lists_only_regular_files(
-    app_home: Path, corpus: list[Case]
+    app_home: Path, limited: ProcessPoolExecutor, corpus: list[Case]
 ) -> None:
     root = corpus[0].path.parents[1]
-    listed: list[Path] = []
-    outcome = run_library_scan(root, listed=listed)
+    outcome, listed = limited.submit(with_home, app_home, scan_listing, root).result()
     assert outcome.clean, outcome.detail
     assert listed
     for path in listed:  # no folder, FIFO, socket, device or symlink loop is offered

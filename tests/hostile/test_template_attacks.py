@@ -294,25 +294,13 @@ def test_template_attack_is_contained(
     assert_canary_intact(canary, marker, next_reply)
 
 
-def test_canary_was_never_read(
-    attack_engine: EngineClient, canary: tuple[Path, str], tmp_path: Path
-) -> None:
-    """Runs after the attacks: the canary's access time is where the fixture put it."""
-    probe = tmp_path / "probe"
-    probe.write_text("x")
-    os.utime(probe, (0, time.time()))
-    probe.read_text()
-    if os.stat(probe).st_atime == 0 or not hasattr(os, "O_NOATIME"):
-        pytest.skip("reads leave no trace here (noatime), or checking leaves one (no O_NOATIME)")
-    assert_canary_unread(canary)
-
-
 @pytest.mark.parametrize("bomb", list(MEMORY_BOMBS))
 def test_a_memory_bomb_is_refused_with_a_clear_error(
-    attack_engine: EngineClient, bomb: str
+    attack_engine: EngineClient, canary: tuple[Path, str], marker: Path, bomb: str
 ) -> None:
     pid = attack_engine.pid
-    _, error = say(attack_engine, bomb)
+    reply, error = say(attack_engine, bomb)
+    assert_canary_intact(canary, marker, reply, str(error))
     assert isinstance(error, ChatTemplateMemoryError), repr(error)[:500]
     assert "chat template tried to use too much memory" in str(error)
     assert "not enough memory" not in str(error)  # the sandbox refused it, nothing was allocated
@@ -497,3 +485,16 @@ def test_a_model_whose_load_hung_is_not_loaded_again_by_each_message(
         assert len(starts) == 2
     finally:
         client.shutdown()
+
+
+def test_canary_was_never_read(
+    attack_engine: EngineClient, canary: tuple[Path, str], tmp_path: Path
+) -> None:
+    """Runs last, after every attack here: the canary's access time is still the fixture's."""
+    probe = tmp_path / "probe"
+    probe.write_text("x")
+    os.utime(probe, (0, time.time()))
+    probe.read_text()
+    if os.stat(probe).st_atime == 0 or not hasattr(os, "O_NOATIME"):
+        pytest.skip("reads leave no trace here (noatime), or checking leaves one (no O_NOATIME)")
+    assert_canary_unread(canary)

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import llama_cpp
 import pytest
-from chat_templates import CHATML, FAMILIES, SMOLLM2_TEMPLATE, Family
+from core.chat_templates import CHATML, FAMILIES, SMOLLM2_TEMPLATE, Family
+from core.synthetic_gguf import SyntheticModel, write_synthetic_gguf
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-from synthetic_gguf import SyntheticModel, write_synthetic_gguf
 
 from autoglm_desktop.core.common.errors import EngineError
 from autoglm_desktop.core.common.types import ChatTurn, LoadPlan, Role
