@@ -6,7 +6,8 @@ answer be killed with a reason, and that closing the window always complete with
 seconds. Real engine processes and an isolated app home (AUTOGLM_HOME in a temporary folder);
 each phase runs ``--runs`` times:
 
-1. load: Gemma 3 270M's weights; Stop on the first LoadProgress event;
+1. load: Gemma 3 270M's weights; Stop on the first LoadProgress event, and (1b) on the last
+   one, as the context, the chat template's checks and the 262k-token vocabulary scan follow;
 2. load-template: a synthetic model whose chat template loops when the model loads (the
    client's deadlines are an hour: only Stop ends it); Stop 0.5 s after the weights are in;
 3. reply-template: a reply whose chat template loops (the engine's template limit is an hour);
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import os
 import shutil
 import signal
@@ -87,7 +89,7 @@ STOP_AFTER_PIECES = 10  # pieces of the reply's text before Stop (about as many 
 PATIENT = EngineDeadlines(template_limit_s=3600, template_s=3600, load_silence_s=3600)
 SHORT = SamplingSettings(temperature=0.0, seed=1, max_tokens=4)
 LONG = SamplingSettings(temperature=0.0, seed=1, max_tokens=600)
-COUNTING = "Count from one to three hundred in words, one number per line."
+STORY = "Write a long story about a dragon who learns to sing."  # the starter: 600 tokens
 FOX = "the quick brown fox jumps over the lazy dog " * 300
 
 # Chat template code set off by the last message (as tests/core/synthetic_gguf.py's): 10^10
@@ -213,7 +215,7 @@ def timed_request(
     finished = outcome == "loaded" or outcome in {r.value for r in StopReason} - {STOPPED}
     if stop_at is None or finished:  # not stopped: no time to report
         despite = stop_at is not None and stop_at < ended
-        if despite:
+        if stop_at is not None and despite:
             outcome += f", {(ended - stop_at) * 1000:.0f} ms after Stop"
         return Sample(None, client.last_killed, outcome=outcome, stats=stats, despite_stop=despite)
     return Sample((ended - stop_at) * 1000, client.last_killed, outcome=outcome, stats=stats)
@@ -303,6 +305,22 @@ def phase_load(ctx: Context) -> list[Sample]:
     return samples
 
 
+def phase_load_late(ctx: Context) -> list[Sample]:
+    """Stop Gemma's load as its weights are in (the context, template and vocabulary follow)."""
+    plan = LoadPlan(model_path=ctx.gemma, n_ctx=2048)
+    samples = []
+    with engine() as client:
+        for _ in range(ctx.runs):
+            stopper = Stopper(client.request_stop)
+            hook = arm_when(
+                stopper, lambda event, _: isinstance(event, LoadProgress) and event.fraction >= 1.0
+            )
+            sample = timed_request(client, client.load(plan), stopper, hook)
+            sample.next_ok = loads(client, plan)
+            samples.append(sample)
+    return samples
+
+
 def phase_load_template(ctx: Context) -> list[Sample]:
     """Stop a load looping in its chat template, 0.5 s after the weights are in."""
     plan = LoadPlan(model_path=ctx.never_loads, n_ctx=256)
@@ -370,7 +388,7 @@ def stop_mid_reply(client: RecordingClient, *, before: Callable[[], None] | None
     """Ask for a long reply, with Stop at its 10th piece of text (``before`` it: ``before()``)."""
     stopper = Stopper(client.request_stop)
     hook = arm_when(stopper, tenth_piece(), before=before)
-    events = client.generate(turns=[ChatTurn(Role.USER, COUNTING)], sampling=LONG)
+    events = client.generate(turns=[ChatTurn(Role.USER, STORY)], sampling=LONG)
     return timed_request(client, events, stopper, hook)
 
 
@@ -403,7 +421,7 @@ def phase_ignored_frozen(ctx: Context) -> list[Sample]:
         for _ in range(ctx.runs):
             pid = client.pid
             assert pid is not None
-            sample = stop_mid_reply(client, before=lambda pid=pid: os.kill(pid, signal.SIGSTOP))
+            sample = stop_mid_reply(client, before=functools.partial(os.kill, pid, signal.SIGSTOP))
             sample.next_ok = replies(client)
             samples.append(sample)
     return samples
@@ -465,6 +483,7 @@ def idle(_window: MainWindow) -> None:
 def send(window: MainWindow, text: str, sampling: SamplingSettings) -> None:
     """Send ``text`` in a new conversation with ``sampling``."""
     conversation = window.controller.new_conversation()
+    assert conversation is not None
     window.store.update_conversation_settings(conversation, sampling=sampling)
     window.send_prompt(text)
     wait_until(lambda: window.controller.reply_running, timeout_s=5, what="sending")
@@ -483,7 +502,7 @@ def mid_reply(window: MainWindow) -> None:
 
     counter = Counter()
     window.worker.tokens.connect(counter.on_tokens)
-    send(window, COUNTING, LONG)
+    send(window, STORY, LONG)
     wait_until(
         lambda: counter.count >= STOP_AFTER_PIECES, timeout_s=60, what="the reply's first text"
     )
@@ -513,6 +532,7 @@ def closing(model: Callable[[Context], Path], busy: Callable[[MainWindow], None]
 
 PHASES: dict[str, tuple[str, Kind, Phase]] = {
     "load": ("1. load: Gemma 270M's weights", "stop", phase_load),
+    "load-late": ("1b. load: Stop as the weights are in", "stop", phase_load_late),
     "load-template": ("2. load: chat template loops", "stop", phase_load_template),
     "reply-template": ("3. reply: chat template loops", "stop", phase_reply_template),
     "prompt-eval": ("4. prompt evaluation (2.7k tokens)", "stop", phase_prompt_eval),

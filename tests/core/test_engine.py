@@ -15,6 +15,7 @@ from autoglm_desktop.core.common.errors import (
     EngineCrashedError,
     ModelFileError,
     NoModelLoadedError,
+    OperationCancelledError,
     PromptTooLongError,
 )
 from autoglm_desktop.core.common.types import ChatTurn, LoadPlan, Role, SamplingSettings, StopReason
@@ -27,7 +28,7 @@ from autoglm_desktop.core.engine import (
     ModelLoaded,
     TokenChunk,
 )
-from autoglm_desktop.core.engine.protocol import GenerateRequest
+from autoglm_desktop.core.engine.protocol import GenerateRequest, Stage
 from autoglm_desktop.core.engine.runtime import LlamaRuntime
 from autoglm_desktop.core.engine.thread_governor import ThreadGovernor, ThreadSetting
 from autoglm_desktop.core.machine.cpu_share import CpuShare
@@ -137,6 +138,29 @@ def test_stop_during_prompt_evaluation(starter_model: Path) -> None:
         assert text.strip() and finished(again).stats.stop_reason != StopReason.STOPPED.value
     finally:
         client.shutdown()
+
+
+def test_stop_after_the_weights_are_read_still_cancels_the_load(starter_model: Path) -> None:
+    """A Stop that lands once llama.cpp has read the weights ends the load's later steps."""
+    stop = {"requested": False}
+
+    def report_stage(stage: Stage) -> None:
+        if stage is Stage.LOAD:  # the chat template is compiled; its analysis comes next
+            stop["requested"] = True
+
+    runtime = LlamaRuntime(
+        stop_requested=lambda: stop["requested"], emit=lambda _e: None, report_stage=report_stage
+    )
+    plan = LoadPlan(model_path=starter_model, n_ctx=512)
+    try:
+        with pytest.raises(OperationCancelledError, match="cancelled"):
+            runtime.load(plan)
+        with pytest.raises(NoModelLoadedError):
+            runtime.render_prompt(ask("hello"))
+        stop["requested"], runtime._report_stage = False, lambda _stage: None
+        assert runtime.load(plan).n_ctx == 512  # the cancelled load left nothing behind
+    finally:
+        runtime.close()
 
 
 def test_killed_engine_is_reported_and_restarted(engine: EngineClient) -> None:

@@ -350,18 +350,21 @@ class LlamaRuntime:
         self._parallel = parallel
         template = llm.metadata.get("tokenizer.chat_template") or CHATML_TEMPLATE
         try:
+            self._check_load_not_stopped()  # a Stop that came while llama.cpp read the weights
             _check_trained_context(llm, path)
             formatter, self._stop_strings, template_text = self._prepare_template(
                 llm, template, path.name
             )
+            reasoning = self._analyse(template, formatter)
+            self._check_load_not_stopped()  # the analysis ends its runs early on Stop
+            _render_reasoning_markers(llm, marker_texts(reasoning.format))
+            special = _special_tokens(llm, stop_requested=self._stop_requested)
+            self._check_load_not_stopped()
         except BaseException:
             llm.close()
             raise
-        self._llm, self._formatter = llm, formatter
-        self._reasoning = self._analyse(template, formatter)
-        _render_reasoning_markers(llm, marker_texts(self._reasoning.format))
+        self._llm, self._formatter, self._reasoning = llm, formatter, reasoning
         self._governor = self._governor_factory(plan, self._threads_in_use())
-        special = _special_tokens(llm)
         self._tokenizer = PieceTokenizer(
             tokenize=lambda text, bos, parse_special: list(
                 llm.tokenize(text.encode("utf-8"), add_bos=bos, special=parse_special)
@@ -390,6 +393,10 @@ class LlamaRuntime:
         return _model_info(
             llm, path, load_seconds=time.perf_counter() - started, reasoning=self._reasoning
         )
+
+    def _check_load_not_stopped(self) -> None:
+        if self._stop_requested():
+            raise OperationCancelledError("Loading the model was cancelled.")
 
     def _prepare_template(
         self, llm: llama_cpp.Llama, template: str, name: str
@@ -944,11 +951,17 @@ def _longest_token_text(llm: llama_cpp.Llama) -> int:
     return max((len(model.token_get_text(token)) for token in range(model.n_vocab())), default=1)
 
 
-def _special_tokens(llm: llama_cpp.Llama) -> dict[str, int]:
-    """The texts of the tokens llama.cpp treats as special in a prompt, with their attributes."""
+def _special_tokens(llm: llama_cpp.Llama, *, stop_requested: Callable[[], bool]) -> dict[str, int]:
+    """The texts of the tokens llama.cpp treats as special in a prompt, with their attributes.
+
+    A large vocabulary takes a while (Gemma 3's 262k tokens): the scan ends early, with what it
+    found so far, once ``stop_requested`` is true.
+    """
     model = llm._model
     texts: dict[str, int] = {}
     for token in range(model.n_vocab()):
+        if token % 8192 == 0 and stop_requested():
+            break
         attr = int(model.token_get_attr(token))
         if attr & SPECIAL_ATTRS:
             texts[model.token_get_text(token)] = attr
