@@ -291,34 +291,31 @@ def engine(
 # -- phases 1-6: the engine client on its own ----------------------------------------------------
 
 
-def phase_load(ctx: Context) -> list[Sample]:
-    """Stop on the first LoadProgress event of Gemma's load."""
-    plan = LoadPlan(model_path=ctx.gemma, n_ctx=2048)
-    samples = []
-    with engine() as client:
-        for _ in range(ctx.runs):
-            stopper = Stopper(client.request_stop)
-            hook = arm_when(stopper, lambda event, _: isinstance(event, LoadProgress))
-            sample = timed_request(client, client.load(plan), stopper, hook)
-            sample.next_ok = loads(client, plan)
-            samples.append(sample)
-    return samples
+def gemma_load_stopped_at(at_fraction: float) -> Phase:
+    """Stop Gemma's load at its first LoadProgress event of at least ``at_fraction``.
 
+    0: as the weights start to come in; 1: once they are in (the context, the chat template's
+    checks and the 262k-token vocabulary scan follow).
+    """
 
-def phase_load_late(ctx: Context) -> list[Sample]:
-    """Stop Gemma's load as its weights are in (the context, template and vocabulary follow)."""
-    plan = LoadPlan(model_path=ctx.gemma, n_ctx=2048)
-    samples = []
-    with engine() as client:
-        for _ in range(ctx.runs):
-            stopper = Stopper(client.request_stop)
-            hook = arm_when(
-                stopper, lambda event, _: isinstance(event, LoadProgress) and event.fraction >= 1.0
-            )
-            sample = timed_request(client, client.load(plan), stopper, hook)
-            sample.next_ok = loads(client, plan)
-            samples.append(sample)
-    return samples
+    def phase(ctx: Context) -> list[Sample]:
+        plan = LoadPlan(model_path=ctx.gemma, n_ctx=2048)
+        samples = []
+        with engine() as client:
+            for _ in range(ctx.runs):
+                stopper = Stopper(client.request_stop)
+                hook = arm_when(
+                    stopper,
+                    lambda event, _: (
+                        isinstance(event, LoadProgress) and event.fraction >= at_fraction
+                    ),
+                )
+                sample = timed_request(client, client.load(plan), stopper, hook)
+                sample.next_ok = loads(client, plan)
+                samples.append(sample)
+        return samples
+
+    return phase
 
 
 def phase_load_template(ctx: Context) -> list[Sample]:
@@ -531,8 +528,8 @@ def closing(model: Callable[[Context], Path], busy: Callable[[MainWindow], None]
 # -- the table ----------------------------------------------------------------------------------
 
 PHASES: dict[str, tuple[str, Kind, Phase]] = {
-    "load": ("1. load: Gemma 270M's weights", "stop", phase_load),
-    "load-late": ("1b. load: Stop as the weights are in", "stop", phase_load_late),
+    "load": ("1. load: Gemma 270M's weights", "stop", gemma_load_stopped_at(0.0)),
+    "load-late": ("1b. load: Stop as the weights are in", "stop", gemma_load_stopped_at(1.0)),
     "load-template": ("2. load: chat template loops", "stop", phase_load_template),
     "reply-template": ("3. reply: chat template loops", "stop", phase_reply_template),
     "prompt-eval": ("4. prompt evaluation (2.7k tokens)", "stop", phase_prompt_eval),
