@@ -224,7 +224,9 @@ class SpeedCoefficients:
     decode_per_shared_kv_layer: float = 0.0  # grouped-query attention's extra, per layer
     prompt_per_shared_kv_layer: float = 0.0
     # The cost of a weight in a model this wide (embedding length) relative to the measured
-    # types' models (decode: 2048 wide, prompts: 1024): narrow rows cost more per byte, and
+    # types' models (decode: 2048 wide, prompts: 1024), for the repeating layers' matrices:
+    # many small operations, each split among the threads (the output matrix, one operation
+    # of vocabulary-many rows, is not slowed so). Narrow rows cost more per byte, and
     # small matrices share less well among many threads. Measured widths; none: 1 everywhere.
     decode_width_factors: Mapping[int, float] = field(default_factory=dict)
     prompt_width_factors: Mapping[int, float] = field(default_factory=dict)
@@ -304,9 +306,12 @@ def decode_terms(work: Workload, *, context_tokens: int, width_factor: float = 1
     """The amounts the decode costs multiply, in the order of the coefficients.
 
     Fixed, layers, shared-KV layers, vocabulary, then the bytes read of each measured type
-    (times ``width_factor``; the KV cache among them, as it is).
+    (the repeating layers' times ``width_factor``; the output matrix and the KV cache as
+    they are).
     """
-    amounts = {kind: amount * width_factor for kind, amount in work.bytes_per_token.items()}
+    amounts = {kind: amount * width_factor for kind, amount in work.layer_bytes.items()}
+    for kind, amount in work.output_bytes.items():  # one op of vocabulary-many rows: no factor
+        amounts[kind] = amounts.get(kind, 0) + amount
     amounts[KV_CACHE_TYPE] = amounts.get(KV_CACHE_TYPE, 0) + work.kv_bytes_per_token(context_tokens)
     return [1.0, work.layer_units, work.shared_kv_layers, work.n_vocab] + [
         float(amounts.get(kind, 0)) for kind in MEASURED_TYPES
@@ -350,7 +355,7 @@ def _decode_seconds(
     host = offloaded or cpu  # the output layer and sampling
     kv_bytes = {KV_CACHE_TYPE: work.kv_bytes_per_token(context_tokens)}
     seconds = host.decode_fixed + host.decode_per_vocab * work.n_vocab
-    seconds += _weighted(work.output_bytes, host.decode_per_byte) * _decode_width(host, work)
+    seconds += _weighted(work.output_bytes, host.decode_per_byte)
     for side, part in ((cpu, 1 - share), (offloaded, share)):
         if side is None or part <= 0:
             continue
@@ -375,7 +380,7 @@ def _cpu_prompt_seconds(
 def last_token_seconds(work: Workload, writing: SpeedCoefficients) -> float:
     """The output matrix times one vector, and sampling: once per prompt."""
     return (
-        _weighted(work.output_bytes, writing.decode_per_byte) * _decode_width(writing, work)
+        _weighted(work.output_bytes, writing.decode_per_byte)
         + writing.decode_per_vocab * work.n_vocab
     )
 
@@ -399,7 +404,7 @@ def _gpu_prompt_seconds(
     cpu_layers = on_cpu_share * work.layer_units
     per_token += cpu_layers * (cpu.prompt_per_layer - coefficients.prompt_per_layer)
     output = coefficients if gpu_layers > 0 else cpu
-    last = _weighted(work.output_bytes, output.decode_per_byte) * _decode_width(output, work)
+    last = _weighted(work.output_bytes, output.decode_per_byte)
     last += coefficients.decode_per_vocab * work.n_vocab
     return per_token + (last + sent * gpu.upload_per_byte) / batches
 

@@ -14,6 +14,7 @@ prompts), in a child process (and, with a GPU, with every layer there and with n
 from __future__ import annotations
 
 import shutil
+import statistics
 import tempfile
 import time
 from collections.abc import Generator, Mapping, Sequence
@@ -61,6 +62,7 @@ DECODE_REFERENCE_WIDTH = 2048
 PROMPT_REFERENCE_WIDTH = 1024
 DECODE_WIDTHS = (512, 1024, 4096)
 PROMPT_WIDTHS = (512, 2048, 3072)
+WIDTH_TURNS = 3
 TYPE_MODEL_LAYERS = 4
 ALL_LAYERS = 999  # n_gpu_layers for "every layer and the output on the GPU"
 
@@ -165,7 +167,16 @@ def iter_measure_speed(
             name: write_synthetic_gguf(work_dir / f"{name}.gguf", model)
             for name, model in {**models, **gpu_models}.items()
         }
+        # The width factors rest on one model each against the stream model: those are timed
+        # in WIDTH_TURNS interleaved turns, and their medians taken.
+        repeated = [n for n in models if n.startswith("width-") or n == f"stream-{WIDTH_TYPE}"]
         jobs = [_job(files, name, threads=count) for count in counts for name in models]
+        jobs += [
+            _job(files, name, threads=count)
+            for _ in range(WIDTH_TURNS - 1)
+            for count in counts
+            for name in repeated
+        ]
         # Everything on the GPU; then no layer there (prompt batches still go there).
         jobs += [
             _job(files, name, threads=counts[-1], gpu_layers=ALL_LAYERS) for name in gpu_models
@@ -180,7 +191,7 @@ def iter_measure_speed(
         names = {path: name for name, path in files.items()}
         samples = [
             _Sample(names[t.job.model_path], workload_of(read_gguf_info(t.job.model_path)), t)
-            for t in timings
+            for t in _medians(timings)
         ]
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
@@ -192,6 +203,23 @@ def iter_measure_speed(
     )
     save_machine_speed(speed)
     yield speed
+
+
+def _medians(timings: Sequence[LlamaTiming]) -> list[LlamaTiming]:
+    """One timing per job: the median prompt time and token gap of its turns."""
+    turns: dict[TimingJob, list[LlamaTiming]] = {}
+    for timing in timings:
+        turns.setdefault(timing.job, []).append(timing)
+    return [
+        LlamaTiming(
+            job=job,
+            prompt_seconds=statistics.median(t.prompt_seconds for t in runs),
+            decode_seconds=statistics.median(t.decode_seconds / t.decoded for t in runs)
+            * runs[0].decoded,
+            decoded=runs[0].decoded,
+        )
+        for job, runs in turns.items()
+    ]
 
 
 @dataclass(frozen=True)
@@ -301,11 +329,14 @@ def with_width_factors(
     decode_factors = {DECODE_REFERENCE_WIDTH: 1.0}
     for workload, timing in decode:
         terms = decode_terms(workload, context_tokens=timing.job.prompt_tokens)
-        weights = _weights_part(workload.bytes_per_token, coefficients.decode_per_byte)
+        weights = _weights_part(workload.layer_bytes, coefficients.decode_per_byte)
         other = _dot(_decode_costs(coefficients), terms) - weights
         measured = timing.decode_seconds / timing.decoded
         decode_factors[workload.width] = _factor(measured - other, weights)
-    with_decode = replace(coefficients, decode_width_factors=decode_factors)
+    with_decode = replace(
+        coefficients,
+        decode_width_factors=_monotone(decode_factors, reference=DECODE_REFERENCE_WIDTH),
+    )
     prompt_factors = {PROMPT_REFERENCE_WIDTH: 1.0}
     for workload, timing in prompt:
         tokens = timing.job.prompt_tokens
@@ -314,7 +345,29 @@ def with_width_factors(
         other = _dot(_prompt_cost_vector(coefficients), terms) - weights
         measured = max(0.0, timing.prompt_seconds - last_token_seconds(workload, with_decode))
         prompt_factors[workload.width] = _factor(measured / tokens - other, weights)
-    return replace(with_decode, prompt_width_factors=prompt_factors)
+    return replace(
+        with_decode,
+        prompt_width_factors=_monotone(prompt_factors, reference=PROMPT_REFERENCE_WIDTH),
+    )
+
+
+def _monotone(factors: dict[int, float], *, reference: int) -> dict[int, float]:
+    """Factors that never rise with width, anchored at the reference width's 1.
+
+    A wider row never costs more per weight: from the reference outwards, a narrower width
+    takes at least the factor of the next wider one, a wider width at most that of the next
+    narrower one, so one disturbed sample cannot turn the curve around.
+    """
+    result = {reference: 1.0}
+    bound = 1.0
+    for width in sorted((w for w in factors if w < reference), reverse=True):
+        bound = max(bound, factors[width])
+        result[width] = bound
+    bound = 1.0
+    for width in sorted(w for w in factors if w > reference):
+        bound = min(bound, factors[width])
+        result[width] = bound
+    return dict(sorted(result.items()))
 
 
 def _weights_part(amounts: Mapping[str, int], costs: Mapping[str, float]) -> float:
