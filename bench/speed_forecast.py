@@ -177,6 +177,14 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
+def print_width_factors(speed: MachineSpeed) -> None:
+    """The profile's width factors per thread count (cost per weight relative to the types')."""
+    for c in speed.coefficients:
+        decode = ", ".join(f"{w}: {f:.2f}" for w, f in sorted(c.decode_width_factors.items()))
+        prompt = ", ".join(f"{w}: {f:.2f}" for w, f in sorted(c.prompt_width_factors.items()))
+        print(f"width factors, {c.threads} threads: decode {{{decode}}}, prompt {{{prompt}}}")
+
+
 def machine_speed(
     *, hardware: HardwareSnapshot, threads: list[int], remeasure: bool
 ) -> MachineSpeed:
@@ -189,6 +197,7 @@ def machine_speed(
     for item in iter_measure_speed(hardware=hardware, threads=threads):
         if isinstance(item, MachineSpeed):
             print(f"speed profile: measured in {time.perf_counter() - started:.0f} s")
+            print_width_factors(item)
             return item
     raise SystemExit("the measurement gave no profile")
 

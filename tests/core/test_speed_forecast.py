@@ -33,6 +33,7 @@ from autoglm_desktop.core.planning.speed_forecast import (
     measured_type,
     prompt_terms,
     repeating_layers_on_gpu,
+    width_factor,
     workload_of,
 )
 from autoglm_desktop.core.planning.speed_measurement import (
@@ -40,6 +41,7 @@ from autoglm_desktop.core.planning.speed_measurement import (
     calibration_models,
     fit_coefficients,
     fit_gpu,
+    with_width_factors,
 )
 from autoglm_desktop.core.planning.speed_profile import (
     MachineSpeed,
@@ -115,10 +117,11 @@ def test_fit_recovers_the_costs_that_made_the_timings(tmp_path: Path) -> None:
         assert forecast is not None
         decode, prompt = 1 / forecast.decode_tokens_per_s, 1 / forecast.prompt_tokens_per_s
         samples[name] = (work, _timing(path, decode, prompt))
+    base = {name: s for name, s in samples.items() if not name.startswith("width-")}
     fitted = fit_coefficients(
         threads=2,
-        writing=[s for name, s in samples.items() if not name.startswith("type-")],
-        reading=[s for name, s in samples.items() if not name.startswith("stream-")],
+        writing=[s for name, s in base.items() if not name.startswith("type-")],
+        reading=[s for name, s in base.items() if not name.startswith("stream-")],
     )
     for field in (
         "decode_fixed", "decode_per_layer", "decode_per_vocab", "decode_per_shared_kv_layer",
@@ -130,6 +133,46 @@ def test_fit_recovers_the_costs_that_made_the_timings(tmp_path: Path) -> None:
         assert math.isclose(
             fitted.prompt_per_weight[kind], truth.prompt_per_weight[kind], rel_tol=1e-3
         )
+
+
+def test_width_factor_is_linear_in_log_width_and_flat_beyond() -> None:
+    factors = {512: 2.0, 2048: 1.0}
+    assert width_factor(factors, 1024) == pytest.approx(1.5)
+    assert width_factor(factors, 256) == 2.0 and width_factor(factors, 8192) == 1.0
+    assert width_factor({}, 1024) == 1.0 and width_factor(factors, 0) == 1.0
+
+
+def test_width_factors_come_back_from_the_width_models_timings(tmp_path: Path) -> None:
+    truth = SpeedCoefficients(
+        threads=2,
+        decode_fixed=4e-4,
+        decode_per_layer=3e-5,
+        decode_per_vocab=2e-9,
+        decode_per_byte={"q4_k": 6e-11, "f16": 5e-11},
+        prompt_fixed=1e-5,
+        prompt_per_layer=2e-6,
+        prompt_per_weight={"q4_k": 1.5e-11, "f16": 1e-11},
+        decode_width_factors={512: 1.8, 1024: 1.3, 2048: 1.0, 4096: 0.9},
+        prompt_width_factors={512: 1.5, 1024: 1.0, 2048: 0.8, 3072: 0.7},
+    )
+    decode, prompt = [], []
+    for name, model in calibration_models().items():
+        if not name.startswith("width-"):
+            continue
+        path = write_synthetic_gguf(tmp_path / f"{name}.gguf", replace(model, n_layer=2))
+        work = workload_of(read_gguf_info(path))
+        forecast = forecast_speed(workload=work, profile=[truth], threads=2)
+        assert forecast is not None
+        timing = _timing(path, 1 / forecast.decode_tokens_per_s, 1 / forecast.prompt_tokens_per_s)
+        (decode if name.startswith("width-decode-") else prompt).append((work, timing))
+    unknown = replace(truth, decode_width_factors={}, prompt_width_factors={})
+    found = with_width_factors(unknown, decode=decode, prompt=prompt)
+    assert found.decode_width_factors == pytest.approx(truth.decode_width_factors, rel=1e-6)
+    assert found.prompt_width_factors == pytest.approx(truth.prompt_width_factors, rel=1e-6)
+    wider = forecast_speed(workload=replace(work, width=4096), profile=[found], threads=2)
+    narrower = forecast_speed(workload=replace(work, width=512), profile=[found], threads=2)
+    assert wider is not None and narrower is not None
+    assert wider.prompt_tokens_per_s > narrower.prompt_tokens_per_s
 
 
 def _calibration_workloads(tmp_path: Path) -> dict[str, tuple[Path, Workload]]:
@@ -369,6 +412,7 @@ def test_profile_is_kept_for_this_machine_only(app_home: Path) -> None:
     coefficients = SpeedCoefficients(
         threads=1, decode_fixed=0.01, decode_per_layer=0, decode_per_vocab=0,
         decode_per_byte={"q8_0": 1e-10}, prompt_per_weight={"q8_0": 1e-11},
+        decode_width_factors={512: 1.7, 2048: 1.0}, prompt_width_factors={1024: 1.0, 3072: 0.8},
     )  # fmt: skip
     assert load_machine_speed(hardware=hardware) is None
     save_machine_speed(

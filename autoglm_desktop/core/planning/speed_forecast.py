@@ -27,6 +27,7 @@ count between two measured ones gets coefficients interpolated as Amdahl's law h
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -96,6 +97,7 @@ class Workload:
     query_kv_width: int = 0  # query heads × (key + value length), summed over the layers
     shared_kv_layers: int = 0  # layers whose query heads share KV heads
     layer_ops: int = 0  # graph operations of all layers; 0: Llama's per layer
+    width: int = 0  # the embedding length: the rows of most matrices are this long
 
     @property
     def layer_units(self) -> float:
@@ -170,6 +172,7 @@ def workload_of(info: GGUFInfo) -> Workload:
         query_kv_width=kv,
         shared_kv_layers=shared,
         layer_ops=ops + ATTENTION_AND_GLUE_OPS * (info.n_layer or 0),
+        width=info.n_embd or 0,
     )
 
 
@@ -220,6 +223,27 @@ class SpeedCoefficients:
     prompt_per_weight: Mapping[str, float] = field(default_factory=dict)
     decode_per_shared_kv_layer: float = 0.0  # grouped-query attention's extra, per layer
     prompt_per_shared_kv_layer: float = 0.0
+    # The cost of a weight in a model this wide (embedding length) relative to the measured
+    # types' models (decode: 2048 wide, prompts: 1024), for the repeating layers' matrices:
+    # many small operations, each split among the threads (the output matrix, one operation
+    # of vocabulary-many rows, is not slowed so). Narrow rows cost more per byte, and
+    # small matrices share less well among many threads. Measured widths; none: 1 everywhere.
+    decode_width_factors: Mapping[int, float] = field(default_factory=dict)
+    prompt_width_factors: Mapping[int, float] = field(default_factory=dict)
+
+
+def width_factor(factors: Mapping[int, float], width: int) -> float:
+    """The factor at ``width``: linear in log2(width) between measured widths, flat beyond."""
+    if not factors or width <= 0:
+        return 1.0
+    knots = sorted(factors.items())
+    if width <= knots[0][0]:
+        return knots[0][1]
+    for (low, low_factor), (high, high_factor) in itertools.pairwise(knots):
+        if width <= high:
+            t = (math.log2(width) - math.log2(low)) / (math.log2(high) - math.log2(low))
+            return low_factor + (high_factor - low_factor) * t
+    return knots[-1][1]
 
 
 @dataclass(frozen=True)
@@ -278,26 +302,29 @@ def forecast_speed(
     )
 
 
-def decode_terms(work: Workload, *, context_tokens: int) -> list[float]:
+def decode_terms(work: Workload, *, context_tokens: int, width_factor: float = 1.0) -> list[float]:
     """The amounts the decode costs multiply, in the order of the coefficients.
 
     Fixed, layers, shared-KV layers, vocabulary, then the bytes read of each measured type
-    (the KV cache among them).
+    (the repeating layers' times ``width_factor``; the output matrix and the KV cache as
+    they are).
     """
-    amounts = dict(work.bytes_per_token)
+    amounts = {kind: amount * width_factor for kind, amount in work.layer_bytes.items()}
+    for kind, amount in work.output_bytes.items():  # one op of vocabulary-many rows: no factor
+        amounts[kind] = amounts.get(kind, 0) + amount
     amounts[KV_CACHE_TYPE] = amounts.get(KV_CACHE_TYPE, 0) + work.kv_bytes_per_token(context_tokens)
     return [1.0, work.layer_units, work.shared_kv_layers, work.n_vocab] + [
         float(amounts.get(kind, 0)) for kind in MEASURED_TYPES
     ]
 
 
-def prompt_terms(work: Workload, *, prompt_tokens: int) -> list[float]:
+def prompt_terms(work: Workload, *, prompt_tokens: int, width_factor: float = 1.0) -> list[float]:
     """The amounts the prompt costs multiply per prompt token, in the coefficients' order.
 
-    Fixed, layers, shared-KV layers, then the weights multiplied of each type (attention's
-    products among them).
+    Fixed, layers, shared-KV layers, then the weights multiplied of each type (times
+    ``width_factor``; attention's products among them, as they are).
     """
-    amounts = dict(work.weights_per_token)
+    amounts = {kind: amount * width_factor for kind, amount in work.weights_per_token.items()}
     amounts[KV_CACHE_TYPE] = amounts.get(KV_CACHE_TYPE, 0) + work.attention_weights(prompt_tokens)
     return [1.0, work.layer_units, work.shared_kv_layers] + [
         float(amounts.get(kind, 0)) for kind in MEASURED_TYPES
@@ -334,7 +361,8 @@ def _decode_seconds(
             continue
         seconds += part * work.layer_units * side.decode_per_layer
         seconds += part * work.shared_kv_layers * side.decode_per_shared_kv_layer
-        seconds += part * _weighted(work.layer_bytes, side.decode_per_byte)
+        layers = _weighted(work.layer_bytes, side.decode_per_byte)
+        seconds += part * layers * _decode_width(side, work)
         seconds += part * _weighted(kv_bytes, side.decode_per_byte)
     return seconds
 
@@ -343,7 +371,8 @@ def _cpu_prompt_seconds(
     work: Workload, cpu: SpeedCoefficients, writing: SpeedCoefficients, prompt_tokens: int
 ) -> float:
     """Per prompt token: the batch products, and the last token's logits and sampling."""
-    terms = prompt_terms(work, prompt_tokens=prompt_tokens)
+    factor = width_factor(cpu.prompt_width_factors, work.width)
+    terms = prompt_terms(work, prompt_tokens=prompt_tokens, width_factor=factor)
     per_token = sum(c * a for c, a in zip(_prompt_costs(cpu), terms, strict=True))
     return per_token + last_token_seconds(work, writing) / max(1, prompt_tokens)
 
@@ -354,6 +383,10 @@ def last_token_seconds(work: Workload, writing: SpeedCoefficients) -> float:
         _weighted(work.output_bytes, writing.decode_per_byte)
         + writing.decode_per_vocab * work.n_vocab
     )
+
+
+def _decode_width(costs: SpeedCoefficients, work: Workload) -> float:
+    return width_factor(costs.decode_width_factors, work.width)
 
 
 def _gpu_prompt_seconds(
@@ -441,4 +474,14 @@ def _between(low: SpeedCoefficients, high: SpeedCoefficients, threads: int) -> S
         prompt_per_shared_kv_layer=mix(
             low.prompt_per_shared_kv_layer, high.prompt_per_shared_kv_layer
         ),
+        decode_width_factors=_mix_factors(low.decode_width_factors, high.decode_width_factors, t),
+        prompt_width_factors=_mix_factors(low.prompt_width_factors, high.prompt_width_factors, t),
     )
+
+
+def _mix_factors(low: Mapping[int, float], high: Mapping[int, float], t: float) -> dict[int, float]:
+    """Width factors between two thread counts' (each at every width either measured)."""
+    widths = sorted(low.keys() | high.keys())
+    return {
+        w: width_factor(low, w) + (width_factor(high, w) - width_factor(low, w)) * t for w in widths
+    }

@@ -14,9 +14,10 @@ prompts), in a child process (and, with a GPU, with every layer there and with n
 from __future__ import annotations
 
 import shutil
+import statistics
 import tempfile
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -54,6 +55,15 @@ STREAM_DECODE_TOKENS = 16
 STREAM_BYTES = 256_000_000  # a stream model's weights: more than CPU caches hold
 GPU_MEMORY_MODEL = "gpu-memory"
 _WIDE = SyntheticModel(n_embd=2048, n_head=16, n_head_kv=16, n_ff=5632, weight_type="q8_0")
+# Width factors: Q4_K models of other embedding lengths than the stream models (2048) and the
+# type models (1024), with their feed-forward 2.75 times as wide and heads 128 long.
+WIDTH_TYPE = "q4_k"
+DECODE_REFERENCE_WIDTH = 2048
+PROMPT_REFERENCE_WIDTH = 1024
+DECODE_WIDTHS = (512, 1024, 4096)
+PROMPT_WIDTHS = (512, 2048, 3072)
+WIDTH_TURNS = 3
+TYPE_MODEL_LAYERS = 4
 ALL_LAYERS = 999  # n_gpu_layers for "every layer and the output on the GPU"
 
 
@@ -73,7 +83,12 @@ def calibration_models() -> dict[str, SyntheticModel]:
     """
     models = {
         f"type-{kind}": SyntheticModel(
-            n_layer=4, n_embd=1024, n_head=8, n_head_kv=8, n_ff=2816, weight_type=kind
+            n_layer=TYPE_MODEL_LAYERS,
+            n_embd=1024,
+            n_head=8,
+            n_head_kv=8,
+            n_ff=2816,
+            weight_type=kind,
         )
         for kind in MEASURED_TYPES
     }
@@ -91,7 +106,27 @@ def calibration_models() -> dict[str, SyntheticModel]:
     models["wide-vocabulary"] = SyntheticModel(
         n_layer=1, n_embd=64, n_head=2, n_head_kv=2, n_ff=128, vocab_size=262144
     )
+    for width in DECODE_WIDTHS:
+        layer = _width_model(width, n_layer=1).layer_bytes()[0]
+        models[f"width-decode-{width}"] = _width_model(
+            width, n_layer=max(1, round(STREAM_BYTES / layer))
+        )
+    for width in PROMPT_WIDTHS:  # as many layers as the type models: the same fixed costs
+        models[f"width-prompt-{width}"] = _width_model(width, n_layer=TYPE_MODEL_LAYERS)
     return models
+
+
+def _width_model(width: int, *, n_layer: int) -> SyntheticModel:
+    n_ff = max(256, round(width * 2.75 / 256) * 256)  # Q4_K rows come in blocks of 256
+    heads = max(1, width // 128)
+    return SyntheticModel(
+        n_layer=n_layer,
+        n_embd=width,
+        n_head=heads,
+        n_head_kv=heads,
+        n_ff=n_ff,
+        weight_type=WIDTH_TYPE,
+    )
 
 
 def gpu_calibration_models() -> dict[str, SyntheticModel]:
@@ -132,7 +167,16 @@ def iter_measure_speed(
             name: write_synthetic_gguf(work_dir / f"{name}.gguf", model)
             for name, model in {**models, **gpu_models}.items()
         }
+        # The width factors rest on one model each against the stream model: those are timed
+        # in WIDTH_TURNS interleaved turns, and their medians taken.
+        repeated = [n for n in models if n.startswith("width-") or n == f"stream-{WIDTH_TYPE}"]
         jobs = [_job(files, name, threads=count) for count in counts for name in models]
+        jobs += [
+            _job(files, name, threads=count)
+            for _ in range(WIDTH_TURNS - 1)
+            for count in counts
+            for name in repeated
+        ]
         # Everything on the GPU; then no layer there (prompt batches still go there).
         jobs += [
             _job(files, name, threads=counts[-1], gpu_layers=ALL_LAYERS) for name in gpu_models
@@ -147,7 +191,7 @@ def iter_measure_speed(
         names = {path: name for name, path in files.items()}
         samples = [
             _Sample(names[t.job.model_path], workload_of(read_gguf_info(t.job.model_path)), t)
-            for t in timings
+            for t in _medians(timings)
         ]
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
@@ -161,6 +205,23 @@ def iter_measure_speed(
     yield speed
 
 
+def _medians(timings: Sequence[LlamaTiming]) -> list[LlamaTiming]:
+    """One timing per job: the median prompt time and token gap of its turns."""
+    turns: dict[TimingJob, list[LlamaTiming]] = {}
+    for timing in timings:
+        turns.setdefault(timing.job, []).append(timing)
+    return [
+        LlamaTiming(
+            job=job,
+            prompt_seconds=statistics.median(t.prompt_seconds for t in runs),
+            decode_seconds=statistics.median(t.decode_seconds / t.decoded for t in runs)
+            * runs[0].decoded,
+            decoded=runs[0].decoded,
+        )
+        for job, runs in turns.items()
+    ]
+
+
 @dataclass(frozen=True)
 class _Sample:
     name: str
@@ -171,9 +232,9 @@ class _Sample:
 def _job(
     files: dict[str, Path], name: str, *, threads: int, gpu_layers: int | None = None
 ) -> TimingJob:
-    stream = name.startswith("stream-")
+    stream = name.startswith(("stream-", "width-decode-"))
     decode_tokens = DECODE_TOKENS
-    if name.startswith("type-") and gpu_layers is None:
+    if name.startswith(("type-", "width-prompt-")) and gpu_layers is None:
         decode_tokens = 3  # there for their prompts
     elif stream or (name == GPU_MEMORY_MODEL and gpu_layers == 0):
         decode_tokens = STREAM_DECODE_TOKENS
@@ -189,9 +250,15 @@ def _job(
 
 def _fit_cpu(threads: int, samples: Sequence[_Sample]) -> SpeedCoefficients:
     mine = [s for s in samples if not s.timing.job.gpu and s.timing.job.threads == threads]
-    writing = [(s.workload, s.timing) for s in mine if not s.name.startswith("type-")]
-    reading = [(s.workload, s.timing) for s in mine if not s.name.startswith("stream-")]
-    return fit_coefficients(threads=threads, writing=writing, reading=reading)
+    base = [s for s in mine if not s.name.startswith("width-")]
+    writing = [(s.workload, s.timing) for s in base if not s.name.startswith("type-")]
+    reading = [(s.workload, s.timing) for s in base if not s.name.startswith("stream-")]
+    coefficients = fit_coefficients(threads=threads, writing=writing, reading=reading)
+    return with_width_factors(
+        coefficients,
+        decode=[(s.workload, s.timing) for s in mine if s.name.startswith("width-decode-")],
+        prompt=[(s.workload, s.timing) for s in mine if s.name.startswith("width-prompt-")],
+    )
 
 
 def _fit_gpu_samples(name: str, samples: Sequence[_Sample], *, threads: int) -> GpuSpeed:
@@ -248,6 +315,89 @@ def fit_coefficients(
         prompt_per_shared_kv_layer=prompt[2],
         prompt_per_weight=dict(zip(MEASURED_TYPES, prompt[3:], strict=True)),
     )
+
+
+def with_width_factors(
+    coefficients: SpeedCoefficients, *, decode: Sequence[Sample], prompt: Sequence[Sample]
+) -> SpeedCoefficients:
+    """``coefficients`` with the width factors the width models' timings give.
+
+    Each factor is what the model's weights took, once the fitted fixed, per-layer,
+    vocabulary and attention costs are taken off, over what the fitted cost per weight type
+    gives them; the reference widths (the calibration models') are 1 by definition.
+    """
+    decode_factors = {DECODE_REFERENCE_WIDTH: 1.0}
+    for workload, timing in decode:
+        terms = decode_terms(workload, context_tokens=timing.job.prompt_tokens)
+        weights = _weights_part(workload.layer_bytes, coefficients.decode_per_byte)
+        other = _dot(_decode_costs(coefficients), terms) - weights
+        measured = timing.decode_seconds / timing.decoded
+        decode_factors[workload.width] = _factor(measured - other, weights)
+    with_decode = replace(
+        coefficients,
+        decode_width_factors=_monotone(decode_factors, reference=DECODE_REFERENCE_WIDTH),
+    )
+    prompt_factors = {PROMPT_REFERENCE_WIDTH: 1.0}
+    for workload, timing in prompt:
+        tokens = timing.job.prompt_tokens
+        terms = prompt_terms(workload, prompt_tokens=tokens)
+        weights = _weights_part(workload.weights_per_token, coefficients.prompt_per_weight)
+        other = _dot(_prompt_cost_vector(coefficients), terms) - weights
+        measured = max(0.0, timing.prompt_seconds - last_token_seconds(workload, with_decode))
+        prompt_factors[workload.width] = _factor(measured / tokens - other, weights)
+    return replace(
+        with_decode,
+        prompt_width_factors=_monotone(prompt_factors, reference=PROMPT_REFERENCE_WIDTH),
+    )
+
+
+def _monotone(factors: dict[int, float], *, reference: int) -> dict[int, float]:
+    """Factors that never rise with width, anchored at the reference width's 1.
+
+    A wider row never costs more per weight: from the reference outwards, a narrower width
+    takes at least the factor of the next wider one, a wider width at most that of the next
+    narrower one, so one disturbed sample cannot turn the curve around.
+    """
+    result = {reference: 1.0}
+    bound = 1.0
+    for width in sorted((w for w in factors if w < reference), reverse=True):
+        bound = max(bound, factors[width])
+        result[width] = bound
+    bound = 1.0
+    for width in sorted(w for w in factors if w > reference):
+        bound = min(bound, factors[width])
+        result[width] = bound
+    return dict(sorted(result.items()))
+
+
+def _weights_part(amounts: Mapping[str, int], costs: Mapping[str, float]) -> float:
+    return sum(amount * costs.get(kind, 0.0) for kind, amount in amounts.items())
+
+
+def _decode_costs(c: SpeedCoefficients) -> list[float]:
+    return [
+        c.decode_fixed,
+        c.decode_per_layer,
+        c.decode_per_shared_kv_layer,
+        c.decode_per_vocab,
+    ] + [c.decode_per_byte.get(kind, 0.0) for kind in MEASURED_TYPES]
+
+
+def _prompt_cost_vector(c: SpeedCoefficients) -> list[float]:
+    return [c.prompt_fixed, c.prompt_per_layer, c.prompt_per_shared_kv_layer] + [
+        c.prompt_per_weight.get(kind, 0.0) for kind in MEASURED_TYPES
+    ]
+
+
+def _dot(costs: Sequence[float], amounts: Sequence[float]) -> float:
+    return sum(c * a for c, a in zip(costs, amounts, strict=True))
+
+
+def _factor(seconds: float, reference: float) -> float:
+    """A width factor, kept within 1/4 to 4 (a timing disturbed by other programs)."""
+    if reference <= 0:
+        return 1.0
+    return min(4.0, max(0.25, seconds / reference))
 
 
 def _solve(

@@ -27,7 +27,7 @@ from autoglm_desktop.core.planning.speed_forecast import (
 )
 
 PROFILE_FILE = "speed_profile.json"
-PROFILE_VERSION = 4  # 4: attention as every query head's products, settled token gaps
+PROFILE_VERSION = 5  # 5: width factors; 4: attention as every query head's products
 
 
 @dataclass(frozen=True)
@@ -152,4 +152,10 @@ def _coefficients_from(entry: Any) -> SpeedCoefficients:
         prompt_per_weight={str(k): float(v) for k, v in entry["prompt_per_weight"].items()},
         decode_per_shared_kv_layer=float(entry["decode_per_shared_kv_layer"]),
         prompt_per_shared_kv_layer=float(entry["prompt_per_shared_kv_layer"]),
+        decode_width_factors=_factors_from(entry.get("decode_width_factors", {})),
+        prompt_width_factors=_factors_from(entry.get("prompt_width_factors", {})),
     )
+
+
+def _factors_from(entry: Any) -> dict[int, float]:
+    return {int(width): float(factor) for width, factor in entry.items()}
