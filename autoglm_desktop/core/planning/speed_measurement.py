@@ -3,7 +3,8 @@
 The measurement writes synthetic models (zeros in llama.cpp's real layouts: the kernels do not
 look at values): per weight type a small one whose prompts are timed and one too big for the
 CPU caches (256 MB) whose written tokens are, and four that vary only the layer count, the
-sharing of KV heads and the vocabulary. It times each through llama.cpp, as the bench times
+sharing of KV heads and the vocabulary, and Q4_K models of other widths for the width factors
+(three interleaved turns each, medians). It times each through llama.cpp, as the bench times
 real models (a 256-token prompt, then the median gap between written tokens once settled),
 at the thread counts the app runs with (one, and the tuner's ceilings for writing and for
 prompts), in a child process (and, with a GPU, with every layer there and with none); it solves
