@@ -11,7 +11,7 @@ device call:
    models after each (CPU alone, every layer on the GPU, half of them); each profile's
    forecasts against the bench medians. A first profile that alone misses: time in the
    session (a fresh VM), not the cost model.
-2. **folder**: one stream calibration model and the last bench model (3B), each copied into
+2. **folder**: one big calibration model (Q4_K) and the last bench model (3B), each copied into
    the measurement's folder (the app's cache) and the bench's (``~/.cache``), timed in turns.
 3. **widths**: prompts of Q4_K models 512 to 3072 wide, at all threads and at 2. On the
    stored probe a weight of the 3B model's prompt cost 0.70x what one of the 1024-wide type
@@ -170,10 +170,10 @@ def _where(job: TimingJob) -> str:
 
 
 def folders(bench_model: Path, threads: int, keep: Any) -> None:
-    """A stream model and a bench model from the measurement's folder and the bench's."""
-    stream = calibration_models()["stream-q4_k"]
+    """A type model and a bench model from the measurement's folder and the bench's."""
+    big = calibration_models()["type-q4_k"]
     sources = {
-        "stream-q4_k": write_synthetic_gguf(CACHE / "drift-stream-q4_k.gguf", stream),
+        "type-q4_k": write_synthetic_gguf(CACHE / "drift-type-q4_k.gguf", big),
         "bench": bench_model,
     }
     there = {"app cache": paths.cache_dir() / "drift", "bench cache": CACHE / "drift"}

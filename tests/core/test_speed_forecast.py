@@ -117,12 +117,8 @@ def test_fit_recovers_the_costs_that_made_the_timings(tmp_path: Path) -> None:
         assert forecast is not None
         decode, prompt = 1 / forecast.decode_tokens_per_s, 1 / forecast.prompt_tokens_per_s
         samples[name] = (work, _timing(path, decode, prompt))
-    base = {name: s for name, s in samples.items() if not name.startswith("width-")}
-    fitted = fit_coefficients(
-        threads=2,
-        writing=[s for name, s in base.items() if not name.startswith("type-")],
-        reading=[s for name, s in base.items() if not name.startswith("stream-")],
-    )
+    base = [s for name, s in samples.items() if not name.startswith("width-")]
+    fitted = fit_coefficients(threads=2, writing=base, reading=base)
     for field in (
         "decode_fixed", "decode_per_layer", "decode_per_vocab", "decode_per_shared_kv_layer",
         "prompt_per_layer", "prompt_per_shared_kv_layer",
@@ -152,10 +148,10 @@ def test_width_factors_come_back_from_the_width_models_timings(tmp_path: Path) -
         prompt_fixed=1e-5,
         prompt_per_layer=2e-6,
         prompt_per_weight={"q4_k": 1.5e-11, "f16": 1e-11},
-        decode_width_factors={512: 1.8, 1024: 1.3, 2048: 1.0, 4096: 0.9},
-        prompt_width_factors={512: 1.5, 1024: 1.0, 2048: 0.8, 3072: 0.7},
+        decode_width_factors={512: 1.8, 1024: 1.0, 2048: 0.8, 4096: 0.7},
+        prompt_width_factors={512: 1.5, 1024: 1.0},  # wider: the reference's cost
     )
-    decode, prompt = [], []
+    widths = []
     for name, model in calibration_models().items():
         if not name.startswith("width-"):
             continue
@@ -164,9 +160,10 @@ def test_width_factors_come_back_from_the_width_models_timings(tmp_path: Path) -
         forecast = forecast_speed(workload=work, profile=[truth], threads=2)
         assert forecast is not None
         timing = _timing(path, 1 / forecast.decode_tokens_per_s, 1 / forecast.prompt_tokens_per_s)
-        (decode if name.startswith("width-decode-") else prompt).append((work, timing))
+        widths.append((work, timing))
     unknown = replace(truth, decode_width_factors={}, prompt_width_factors={})
-    found = with_width_factors(unknown, decode=decode, prompt=prompt)
+    narrow_ones = [(w, t) for w, t in widths if w.width < 1024]  # the only prompts timed
+    found = with_width_factors(unknown, decode=widths, prompt=narrow_ones)
     assert found.decode_width_factors == pytest.approx(truth.decode_width_factors, rel=1e-6)
     assert found.prompt_width_factors == pytest.approx(truth.prompt_width_factors, rel=1e-6)
     wider = forecast_speed(workload=replace(work, width=4096), profile=[found], threads=2)

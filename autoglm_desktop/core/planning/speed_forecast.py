@@ -9,21 +9,22 @@ The cost of one token is modelled as llama.cpp spends it:
              + sum over weight types of (weights of that type) * seconds_per_weight
              + (the output matrix read once, and one token sampled) / prompt tokens
 
-Writing a token streams every weight once from memory (a matrix-vector product per tensor):
-its cost per byte is measured per weight type on models too big for the CPU's caches, since
-the memory and the kernel that unpacks each type work together, neither alone sets the pace.
-Reading a prompt multiplies whole batches (bound by arithmetic, per type); the vocabulary's
-logits are computed for its last token only. Attention is a product with the KV cache (16-bit
-floats), counted as such: per written token, every query head's dot products with the K and V
-of its KV head's cells (heads sharing a KV head each do their own: grouped-query attention
-saves memory, not work), and query × cell products per prompt token. The fixed costs per
-token and per layer (graph, thread barriers, sampling) and the cost per vocabulary entry are
-this PC's too; a layer whose query heads share KV heads costs extra, notably on GPUs. The
-repeating layers' weights of a model narrower or wider than the calibration models cost a
-measured width factor more or less (many small operations split among the threads). The
-coefficients are measured by :mod:`speed_measurement` at the thread counts the app uses; a
-count between two measured ones gets coefficients interpolated as Amdahl's law has them (see
-:func:`coefficients_at`).
+Writing a token streams every weight once from memory (a matrix-vector product per tensor): its
+cost per byte is measured per weight type on models too big for the CPU's caches, since the
+memory and the kernel that unpacks each type work together, neither alone sets the pace.
+Reading a prompt multiplies whole batches (bound by arithmetic, per type, but each matrix still
+comes from memory once per batch: its costs, too, are measured on models too big for the
+caches); the vocabulary's logits are computed for its last token only. Attention is a product
+with the KV cache (16-bit floats), counted as such: per written token, every query head's dot
+products with the K and V of its KV head's cells (heads sharing a KV head each do their own:
+grouped-query attention saves memory, not work), and query × cell products per prompt token.
+The fixed costs per token and per layer (graph, thread barriers, sampling) and the cost per
+vocabulary entry are this PC's too; a layer whose query heads share KV heads costs extra,
+notably on GPUs. The repeating layers' weights of a model narrower or wider than the
+calibration models cost a measured width factor more or less (many small operations split among
+the threads). The coefficients are measured by :mod:`speed_measurement` at the thread counts
+the app uses; a count between two measured ones gets coefficients interpolated as Amdahl's law
+has them (see :func:`coefficients_at`).
 """
 
 from __future__ import annotations
@@ -226,7 +227,7 @@ class SpeedCoefficients:
     decode_per_shared_kv_layer: float = 0.0  # grouped-query attention's extra, per layer
     prompt_per_shared_kv_layer: float = 0.0
     # The cost of a weight in a model this wide (embedding length) relative to the measured
-    # types' models (decode: 2048 wide, prompts: 1024), for the repeating layers' matrices:
+    # types' models (1024 wide), for the repeating layers' matrices:
     # many small operations, each split among the threads (the output matrix, one operation
     # of vocabulary-many rows, is not slowed so). Narrow rows cost more per byte, and
     # small matrices share less well among many threads. Measured widths; none: 1 everywhere.

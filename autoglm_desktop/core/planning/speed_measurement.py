@@ -1,15 +1,18 @@
 """Measure this PC's llama.cpp speed once, for the speed forecast.
 
 The measurement writes synthetic models (zeros in llama.cpp's real layouts: the kernels do not
-look at values): per weight type a small one whose prompts are timed and one too big for the
-CPU caches (256 MB) whose written tokens are, and four that vary only the layer count, the
-sharing of KV heads and the vocabulary, and Q4_K models of other widths for the width factors
-(three interleaved turns each, medians). It times each through llama.cpp, as the bench times
-real models (a 256-token prompt, then the median gap between written tokens once settled),
-at the thread counts the app runs with (one, and the tuner's ceilings for writing and for
-prompts), in a child process (and, with a GPU, with every layer there and with none); it solves
-:mod:`speed_forecast`'s cost model for this machine by least squares: about a minute on a
-2-core laptop; :mod:`speed_profile` keeps the result.
+look at values): per weight type one 1024 wide and too big for the CPU caches (256 MB), whose
+written tokens (after a short prompt) and prompts are timed in two jobs; four small ones that
+vary only the layer count, the sharing of KV heads and the vocabulary; and Q4_K models of other
+widths for the width factors (three interleaved turns each, medians). A prompt, too, reads
+every weight from memory, so it is timed on models as big and as deep as real ones: 4-layer
+models (15-100 MB) read prompts 15-35 % faster per weight than the same layers 24 deep, and
+forecasts fitted on them came out that much too fast. It times each through llama.cpp, as the
+bench times real models (a 256-token prompt, then the median gap between written tokens once
+settled), at the thread counts the app runs with (one, and the tuner's ceilings for writing and
+for prompts), in a child process (and, with a GPU, with every layer there and with none); it
+solves :mod:`speed_forecast`'s cost model for this machine by least squares: two minutes or so
+on a 2-core laptop; :mod:`speed_profile` keeps the result.
 """
 
 from __future__ import annotations
@@ -49,22 +52,26 @@ from autoglm_desktop.core.planning.tuner import thread_ceilings
 
 PROMPT_TOKENS = 256  # as the bench's prompts (llama_timing's default)
 DECODE_TOKENS = 32  # as the bench's
-# Stream models are timed after a short prompt: 256 tokens through 256 MB would take minutes
-# on a laptop. What a longer context adds, the attention, is measured on the narrow models.
+# A big model's written tokens are timed after a short prompt, apart from its prompts: what a
+# longer context adds, the attention, is measured on the narrow models, and in a 512-wide
+# model of 133 layers it would be a third of the bytes read, blurring the width factor.
 STREAM_PROMPT_TOKENS = 8
 STREAM_DECODE_TOKENS = 16
-STREAM_BYTES = 256_000_000  # a stream model's weights: more than CPU caches hold
+PROMPT_ONLY_DECODE_TOKENS = 3  # a job there for its prompt
+STREAM_BYTES = 256_000_000  # a big model's weights: more than CPU caches hold
 GPU_MEMORY_MODEL = "gpu-memory"
+GPU_BATCH_MODEL = "gpu-batch"
 _WIDE = SyntheticModel(n_embd=2048, n_head=16, n_head_kv=16, n_ff=5632, weight_type="q8_0")
-# Width factors: Q4_K models of other embedding lengths than the stream models (2048) and the
-# type models (1024), with their feed-forward 2.75 times as wide and heads 128 long.
+# The type models are 1024 wide (heads 128 long, the feed-forward 2.75 times as wide), so that
+# 256 MB is ten layers or more of every type: a prompt of a model with few layers costs less
+# per weight (a 4096-wide model of 2 layers 27 % less than one of 8), and real models have 16
+# to 40. Width factors: Q4_K models of other widths, as big; a prompt's cost per weight hardly
+# changes from 1024 wide up in models of many layers (2048, 3072, 4096: within 9 %), so only
+# the narrower widths' prompts are timed, and wider ones take the reference's cost.
 WIDTH_TYPE = "q4_k"
-DECODE_REFERENCE_WIDTH = 2048
-PROMPT_REFERENCE_WIDTH = 1024
-DECODE_WIDTHS = (512, 1024, 4096)
-PROMPT_WIDTHS = (512, 2048, 3072)
+REFERENCE_WIDTH = 1024
+WIDTHS = (512, 2048, 4096)
 WIDTH_TURNS = 3
-TYPE_MODEL_LAYERS = 4
 ALL_LAYERS = 999  # n_gpu_layers for "every layer and the output on the GPU"
 
 
@@ -77,27 +84,12 @@ class SpeedMeasurementProgress:
 def calibration_models() -> dict[str, SyntheticModel]:
     """The synthetic models the measurement times, by name.
 
-    ``type-*``: batches of each weight type (prompt costs); ``stream-*``: the same types in
-    models too big for the CPU caches (writing costs); ``tiny``, ``deep``, ``deep-shared-kv``
-    and ``wide-vocabulary``: the fixed costs per token, per layer (with and without shared KV
-    heads) and per vocabulary entry.
+    ``type-*``: each weight type in a model too big for the CPU caches (its cost per byte
+    written and per weight of a prompt); ``tiny``, ``deep``, ``deep-shared-kv`` and
+    ``wide-vocabulary``: the fixed costs per token, per layer (with and without shared KV
+    heads) and per vocabulary entry; ``width-*``: Q4_K at other widths (the width factors).
     """
-    models = {
-        f"type-{kind}": SyntheticModel(
-            n_layer=TYPE_MODEL_LAYERS,
-            n_embd=1024,
-            n_head=8,
-            n_head_kv=8,
-            n_ff=2816,
-            weight_type=kind,
-        )
-        for kind in MEASURED_TYPES
-    }
-    for kind in MEASURED_TYPES:
-        layer = replace(_WIDE, n_layer=1, weight_type=kind).layer_bytes()[0]
-        models[f"stream-{kind}"] = replace(
-            _WIDE, n_layer=max(1, round(STREAM_BYTES / layer)), weight_type=kind
-        )
+    models = {f"type-{kind}": _big_model(REFERENCE_WIDTH, kind) for kind in MEASURED_TYPES}
     # Narrow layers (a few kilobytes of weights): their time is the per-layer overhead.
     narrow = SyntheticModel(n_embd=64, n_head=2, n_head_kv=2, head_dim=64, n_ff=128)
     models["tiny"] = replace(narrow, n_layer=1)
@@ -107,34 +99,30 @@ def calibration_models() -> dict[str, SyntheticModel]:
     models["wide-vocabulary"] = SyntheticModel(
         n_layer=1, n_embd=64, n_head=2, n_head_kv=2, n_ff=128, vocab_size=262144
     )
-    for width in DECODE_WIDTHS:
-        layer = _width_model(width, n_layer=1).layer_bytes()[0]
-        models[f"width-decode-{width}"] = _width_model(
-            width, n_layer=max(1, round(STREAM_BYTES / layer))
-        )
-    for width in PROMPT_WIDTHS:  # as many layers as the type models: the same fixed costs
-        models[f"width-prompt-{width}"] = _width_model(width, n_layer=TYPE_MODEL_LAYERS)
+    for width in WIDTHS:
+        models[f"width-{width}"] = _big_model(width, WIDTH_TYPE)
     return models
 
 
-def _width_model(width: int, *, n_layer: int) -> SyntheticModel:
-    n_ff = max(256, round(width * 2.75 / 256) * 256)  # Q4_K rows come in blocks of 256
+def _big_model(width: int, weight_type: str) -> SyntheticModel:
+    """A model ``width`` wide of about :data:`STREAM_BYTES` in ``weight_type``."""
+    n_ff = max(256, round(width * 2.75 / 256) * 256)  # K-quant rows come in blocks of 256
     heads = max(1, width // 128)
-    return SyntheticModel(
-        n_layer=n_layer,
-        n_embd=width,
-        n_head=heads,
-        n_head_kv=heads,
-        n_ff=n_ff,
-        weight_type=WIDTH_TYPE,
+    layer = SyntheticModel(
+        n_layer=1, n_embd=width, n_head=heads, n_head_kv=heads, n_ff=n_ff, weight_type=weight_type
     )
+    return replace(layer, n_layer=max(1, round(STREAM_BYTES / layer.layer_bytes()[0])))
 
 
 def gpu_calibration_models() -> dict[str, SyntheticModel]:
     """The models timed on the GPU: its fixed costs, and a big one (1.5 GB) for its memory."""
     cpu = calibration_models()
-    names = ("tiny", "deep", "deep-shared-kv", "wide-vocabulary", "type-q4_k")
+    names = ("tiny", "deep", "deep-shared-kv", "wide-vocabulary")
     models = {name: cpu[name] for name in names if name in cpu}
+    # A small model of real width: the GPU's cost per weight of a batch.
+    models[GPU_BATCH_MODEL] = SyntheticModel(
+        n_layer=4, n_embd=1024, n_head=8, n_head_kv=8, n_ff=2816, weight_type=WIDTH_TYPE
+    )
     models[GPU_MEMORY_MODEL] = replace(_WIDE, n_layer=28, n_head_kv=4)
     return models
 
@@ -168,15 +156,16 @@ def iter_measure_speed(
             name: write_synthetic_gguf(work_dir / f"{name}.gguf", model)
             for name, model in {**models, **gpu_models}.items()
         }
-        # The width factors rest on one model each against the stream model: those are timed
+        # The width factors rest on one model each against the type model: those are timed
         # in WIDTH_TURNS interleaved turns, and their medians taken.
-        repeated = [n for n in models if n.startswith("width-") or n == f"stream-{WIDTH_TYPE}"]
-        jobs = [_job(files, name, threads=count) for count in counts for name in models]
+        repeated = [n for n in models if n.startswith("width-") or n == f"type-{WIDTH_TYPE}"]
+        jobs = [job for count in counts for name in models for job in _jobs(files, name, count)]
         jobs += [
-            _job(files, name, threads=count)
+            job
             for _ in range(WIDTH_TURNS - 1)
             for count in counts
             for name in repeated
+            for job in _jobs(files, name, count)
         ]
         # Everything on the GPU; then no layer there (prompt batches still go there).
         jobs += [
@@ -230,35 +219,66 @@ class _Sample:
     timing: LlamaTiming
 
 
+def _jobs(files: dict[str, Path], name: str, threads: int) -> list[TimingJob]:
+    """The CPU jobs of one model: big ones twice (written tokens, then a prompt)."""
+    if not _is_big(name):
+        return [_job(files, name, threads=threads)]
+    jobs = [_job(files, name, threads=threads, prompt_tokens=STREAM_PROMPT_TOKENS)]
+    if not name.startswith("width-") or int(name.removeprefix("width-")) < REFERENCE_WIDTH:
+        jobs.append(_job(files, name, threads=threads, decode_tokens=PROMPT_ONLY_DECODE_TOKENS))
+    return jobs
+
+
+def _is_big(name: str) -> bool:
+    return name.startswith(("type-", "width-"))
+
+
 def _job(
-    files: dict[str, Path], name: str, *, threads: int, gpu_layers: int | None = None
+    files: dict[str, Path],
+    name: str,
+    *,
+    threads: int,
+    gpu_layers: int | None = None,
+    prompt_tokens: int = PROMPT_TOKENS,
+    decode_tokens: int | None = None,
 ) -> TimingJob:
-    stream = name.startswith(("stream-", "width-decode-"))
-    decode_tokens = DECODE_TOKENS
-    if name.startswith(("type-", "width-prompt-")) and gpu_layers is None:
-        decode_tokens = 3  # there for their prompts
-    elif stream or (name == GPU_MEMORY_MODEL and gpu_layers == 0):
-        decode_tokens = STREAM_DECODE_TOKENS
+    if decode_tokens is None:
+        big = _is_big(name) and gpu_layers is None
+        memory = name == GPU_MEMORY_MODEL and gpu_layers == 0
+        decode_tokens = STREAM_DECODE_TOKENS if big or memory else DECODE_TOKENS
     return TimingJob(
         model_path=files[name],
         threads=threads,
         n_gpu_layers=gpu_layers or 0,
         gpu=gpu_layers is not None,
-        prompt_tokens=STREAM_PROMPT_TOKENS if stream else PROMPT_TOKENS,
+        prompt_tokens=prompt_tokens,
         decode_tokens=decode_tokens,
     )
 
 
+def _writes(timing: LlamaTiming) -> bool:
+    """Whether the timing's written tokens count (not a job there for its prompt)."""
+    return timing.job.decode_tokens > PROMPT_ONLY_DECODE_TOKENS
+
+
+def _reads(timing: LlamaTiming) -> bool:
+    """Whether the timing's prompt counts (not a short one before written tokens)."""
+    return timing.job.prompt_tokens == PROMPT_TOKENS
+
+
 def _fit_cpu(threads: int, samples: Sequence[_Sample]) -> SpeedCoefficients:
     mine = [s for s in samples if not s.timing.job.gpu and s.timing.job.threads == threads]
-    base = [s for s in mine if not s.name.startswith("width-")]
-    writing = [(s.workload, s.timing) for s in base if not s.name.startswith("type-")]
-    reading = [(s.workload, s.timing) for s in base if not s.name.startswith("stream-")]
-    coefficients = fit_coefficients(threads=threads, writing=writing, reading=reading)
+    base = [(s.workload, s.timing) for s in mine if not s.name.startswith("width-")]
+    widths = [(s.workload, s.timing) for s in mine if s.name.startswith("width-")]
+    coefficients = fit_coefficients(
+        threads=threads,
+        writing=[(w, t) for w, t in base if _writes(t)],
+        reading=[(w, t) for w, t in base if _reads(t)],
+    )
     return with_width_factors(
         coefficients,
-        decode=[(s.workload, s.timing) for s in mine if s.name.startswith("width-decode-")],
-        prompt=[(s.workload, s.timing) for s in mine if s.name.startswith("width-prompt-")],
+        decode=[(w, t) for w, t in widths if _writes(t)],
+        prompt=[(w, t) for w, t in widths if _reads(t)],
     )
 
 
@@ -283,8 +303,8 @@ def fit_coefficients(
     """Least-squares costs (none negative) explaining the timings of the calibration models.
 
     ``writing``: the timings whose written tokens are fitted (models streamed from memory, and
-    the small ones for the fixed costs); ``reading``: those whose prompts are (the type models,
-    the small ones). ``one_type``: one cost per byte and per weight for all weight types (a
+    the small ones for the fixed costs); ``reading``: those whose prompts are (the same).
+    ``one_type``: one cost per byte and per weight for all weight types (a
     GPU, whose memory is fast enough that small models cannot tell the types apart).
     """
     decode_rows, decode_times = [], []
@@ -327,7 +347,7 @@ def with_width_factors(
     vocabulary and attention costs are taken off, over what the fitted cost per weight type
     gives them; the reference widths (the calibration models') are 1 by definition.
     """
-    decode_factors = {DECODE_REFERENCE_WIDTH: 1.0}
+    decode_factors = {REFERENCE_WIDTH: 1.0}
     for workload, timing in decode:
         terms = decode_terms(workload, context_tokens=timing.job.prompt_tokens)
         weights = _weights_part(workload.layer_bytes, coefficients.decode_per_byte)
@@ -336,9 +356,9 @@ def with_width_factors(
         decode_factors[workload.width] = _factor(measured - other, weights)
     with_decode = replace(
         coefficients,
-        decode_width_factors=_monotone(decode_factors, reference=DECODE_REFERENCE_WIDTH),
+        decode_width_factors=_monotone(decode_factors, reference=REFERENCE_WIDTH),
     )
-    prompt_factors = {PROMPT_REFERENCE_WIDTH: 1.0}
+    prompt_factors = {REFERENCE_WIDTH: 1.0}
     for workload, timing in prompt:
         tokens = timing.job.prompt_tokens
         terms = prompt_terms(workload, prompt_tokens=tokens)
@@ -348,7 +368,7 @@ def with_width_factors(
         prompt_factors[workload.width] = _factor(measured / tokens - other, weights)
     return replace(
         with_decode,
-        prompt_width_factors=_monotone(prompt_factors, reference=PROMPT_REFERENCE_WIDTH),
+        prompt_width_factors=_monotone(prompt_factors, reference=REFERENCE_WIDTH),
     )
 
 

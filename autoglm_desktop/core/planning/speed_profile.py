@@ -27,7 +27,7 @@ from autoglm_desktop.core.planning.speed_forecast import (
 )
 
 PROFILE_FILE = "speed_profile.json"
-PROFILE_VERSION = 5  # 5: width factors; 4: attention as every query head's products
+PROFILE_VERSION = 6  # 6: prompts timed on models bigger than caches; 5: width factors
 
 
 @dataclass(frozen=True)
