@@ -148,12 +148,12 @@ def test_width_factors_come_back_from_the_width_models_timings(tmp_path: Path) -
         prompt_fixed=1e-5,
         prompt_per_layer=2e-6,
         prompt_per_weight={"q4_k": 1.5e-11, "f16": 1e-11},
-        decode_width_factors={512: 1.8, 1024: 1.0, 2048: 0.8, 4096: 0.7},
+        decode_width_factors={512: 1.8, 1024: 1.3, 2048: 1.0, 4096: 0.7},
         prompt_width_factors={512: 1.5, 1024: 1.0},  # wider: the reference's cost
     )
     widths = []
     for name, model in calibration_models().items():
-        if not name.startswith("width-"):
+        if not name.startswith("width-") and name != "type-q4_k":  # the Q4_K one is 1024 wide
             continue
         path = write_synthetic_gguf(tmp_path / f"{name}.gguf", replace(model, n_layer=2))
         work = workload_of(read_gguf_info(path))

@@ -227,7 +227,7 @@ class SpeedCoefficients:
     decode_per_shared_kv_layer: float = 0.0  # grouped-query attention's extra, per layer
     prompt_per_shared_kv_layer: float = 0.0
     # The cost of a weight in a model this wide (embedding length) relative to the measured
-    # types' models (1024 wide), for the repeating layers' matrices:
+    # types' models (decode: 2048 wide, prompts: 1024), for the repeating layers' matrices:
     # many small operations, each split among the threads (the output matrix, one operation
     # of vocabulary-many rows, is not slowed so). Narrow rows cost more per byte, and
     # small matrices share less well among many threads. Measured widths; none: 1 everywhere.

@@ -1,18 +1,19 @@
 """Measure this PC's llama.cpp speed once, for the speed forecast.
 
 The measurement writes synthetic models (zeros in llama.cpp's real layouts: the kernels do not
-look at values): per weight type one 1024 wide and too big for the CPU caches (256 MB), whose
-written tokens (after a short prompt) and prompts are timed in two jobs; four small ones that
-vary only the layer count, the sharing of KV heads and the vocabulary; and Q4_K models of other
-widths for the width factors (three interleaved turns each, medians). A prompt, too, reads
-every weight from memory, so it is timed on models as big and as deep as real ones: 4-layer
-models (15-100 MB) read prompts 15-35 % faster per weight than the same layers 24 deep, and
-forecasts fitted on them came out that much too fast. It times each through llama.cpp, as the
-bench times real models (a 256-token prompt, then the median gap between written tokens once
-settled), at the thread counts the app runs with (one, and the tuner's ceilings for writing and
-for prompts), in a child process (and, with a GPU, with every layer there and with none); it
-solves :mod:`speed_forecast`'s cost model for this machine by least squares: two minutes or so
-on a 2-core laptop; :mod:`speed_profile` keeps the result.
+look at values): per weight type two too big for the CPU caches (256 MB), one 2048 wide whose
+written tokens are timed (after a short prompt) and one 1024 wide whose prompts are; four small
+ones that vary only the layer count, the sharing of KV heads and the vocabulary; and Q4_K
+models of other widths for the width factors (three interleaved turns each, medians). A
+prompt, too, reads every weight from memory, so it is timed on models as big and as deep as
+real ones: 4-layer models (15-100 MB) read prompts 15-35 % faster per weight than the same
+layers 24 deep, and forecasts fitted on them came out that much too fast. It times each through
+llama.cpp, as the bench times real models (a 256-token prompt, then the median gap between
+written tokens once settled), at the thread counts the app runs with (one, and the tuner's
+ceilings for writing and for prompts), in a child process (and, with a GPU, with every layer
+there, in three turns, and with none); it solves :mod:`speed_forecast`'s cost model for this
+machine by least squares: two to three minutes on a 2-core laptop; :mod:`speed_profile` keeps
+the result.
 """
 
 from __future__ import annotations
@@ -62,15 +63,18 @@ STREAM_BYTES = 256_000_000  # a big model's weights: more than CPU caches hold
 GPU_MEMORY_MODEL = "gpu-memory"
 GPU_BATCH_MODEL = "gpu-batch"
 _WIDE = SyntheticModel(n_embd=2048, n_head=16, n_head_kv=16, n_ff=5632, weight_type="q8_0")
-# The type models are 1024 wide (heads 128 long, the feed-forward 2.75 times as wide), so that
-# 256 MB is ten layers or more of every type: a prompt of a model with few layers costs less
-# per weight (a 4096-wide model of 2 layers 27 % less than one of 8), and real models have 16
-# to 40. Width factors: Q4_K models of other widths, as big; a prompt's cost per weight hardly
-# changes from 1024 wide up in models of many layers (2048, 3072, 4096: within 9 %), so only
-# the narrower widths' prompts are timed, and wider ones take the reference's cost.
+# Prompts: the type models are 1024 wide (heads 128 long, the feed-forward 2.75 times as wide),
+# so that 256 MB is ten layers or more of every type: a prompt of a model with few layers costs
+# less per weight (a 4096-wide model of 2 layers 27 % less than one of 8), and real models have
+# 16 to 40. In models of many layers a prompt's cost per weight hardly changes from 1024 wide
+# up (2048, 3072, 4096: within 9 %), so only a narrower width's prompts are timed for the
+# prompt width factors, and wider models take the reference's cost. Written tokens: the stream
+# models, 2048 wide (as many 1-3B models), and Q4_K models 512, 1024 (the type model) and 4096
+# wide for the decode width factors, all 256 MB.
 WIDTH_TYPE = "q4_k"
-REFERENCE_WIDTH = 1024
-WIDTHS = (512, 2048, 4096)
+DECODE_REFERENCE_WIDTH = 2048
+PROMPT_REFERENCE_WIDTH = 1024
+WIDTHS = (512, 4096)
 WIDTH_TURNS = 3
 ALL_LAYERS = 999  # n_gpu_layers for "every layer and the output on the GPU"
 
@@ -84,12 +88,16 @@ class SpeedMeasurementProgress:
 def calibration_models() -> dict[str, SyntheticModel]:
     """The synthetic models the measurement times, by name.
 
-    ``type-*``: each weight type in a model too big for the CPU caches (its cost per byte
-    written and per weight of a prompt); ``tiny``, ``deep``, ``deep-shared-kv`` and
-    ``wide-vocabulary``: the fixed costs per token, per layer (with and without shared KV
-    heads) and per vocabulary entry; ``width-*``: Q4_K at other widths (the width factors).
+    ``type-*`` and ``stream-*``: each weight type in models too big for the CPU caches, 1024
+    wide for its cost per weight of a prompt, 2048 wide for its cost per byte written;
+    ``tiny``, ``deep``, ``deep-shared-kv`` and ``wide-vocabulary``: the fixed costs per token,
+    per layer (with and without shared KV heads) and per vocabulary entry; ``width-*``: Q4_K
+    at other widths (the width factors).
     """
-    models = {f"type-{kind}": _big_model(REFERENCE_WIDTH, kind) for kind in MEASURED_TYPES}
+    models = {f"type-{kind}": _big_model(PROMPT_REFERENCE_WIDTH, kind) for kind in MEASURED_TYPES}
+    models |= {
+        f"stream-{kind}": _big_model(DECODE_REFERENCE_WIDTH, kind) for kind in MEASURED_TYPES
+    }
     # Narrow layers (a few kilobytes of weights): their time is the per-layer overhead.
     narrow = SyntheticModel(n_embd=64, n_head=2, n_head_kv=2, head_dim=64, n_ff=128)
     models["tiny"] = replace(narrow, n_layer=1)
@@ -158,7 +166,7 @@ def iter_measure_speed(
         }
         # The width factors rest on one model each against the type model: those are timed
         # in WIDTH_TURNS interleaved turns, and their medians taken.
-        repeated = [n for n in models if n.startswith("width-") or n == f"type-{WIDTH_TYPE}"]
+        repeated = [n for n in models if n.startswith("width-") or n.endswith(f"-{WIDTH_TYPE}")]
         jobs = [job for count in counts for name in models for job in _jobs(files, name, count)]
         jobs += [
             job
@@ -167,9 +175,12 @@ def iter_measure_speed(
             for name in repeated
             for job in _jobs(files, name, count)
         ]
-        # Everything on the GPU; then no layer there (prompt batches still go there).
+        # Everything on the GPU (in turns too: a token there takes a millisecond, which the
+        # host's hiccups sway); then no layer there (prompt batches still go there).
         jobs += [
-            _job(files, name, threads=counts[-1], gpu_layers=ALL_LAYERS) for name in gpu_models
+            _job(files, name, threads=counts[-1], gpu_layers=ALL_LAYERS)
+            for _ in range(WIDTH_TURNS)
+            for name in gpu_models
         ]
         if gpu_name:
             jobs.append(_job(files, GPU_MEMORY_MODEL, threads=counts[-1], gpu_layers=0))
@@ -220,17 +231,21 @@ class _Sample:
 
 
 def _jobs(files: dict[str, Path], name: str, threads: int) -> list[TimingJob]:
-    """The CPU jobs of one model: big ones twice (written tokens, then a prompt)."""
-    if not _is_big(name):
-        return [_job(files, name, threads=threads)]
-    jobs = [_job(files, name, threads=threads, prompt_tokens=STREAM_PROMPT_TOKENS)]
-    if not name.startswith("width-") or int(name.removeprefix("width-")) < REFERENCE_WIDTH:
-        jobs.append(_job(files, name, threads=threads, decode_tokens=PROMPT_ONLY_DECODE_TOKENS))
-    return jobs
+    """The CPU jobs of one model: written tokens after a short prompt, or a prompt, or both."""
+    writing = _job(files, name, threads=threads, prompt_tokens=STREAM_PROMPT_TOKENS)
+    reading = _job(files, name, threads=threads, decode_tokens=PROMPT_ONLY_DECODE_TOKENS)
+    if name.startswith("stream-"):
+        return [writing]
+    if name.startswith("type-"):
+        return [writing, reading] if name == f"type-{WIDTH_TYPE}" else [reading]
+    if name.startswith("width-"):
+        narrow = int(name.removeprefix("width-")) < PROMPT_REFERENCE_WIDTH
+        return [writing, reading] if narrow else [writing]
+    return [_job(files, name, threads=threads)]
 
 
 def _is_big(name: str) -> bool:
-    return name.startswith(("type-", "width-"))
+    return name.startswith(("type-", "stream-", "width-"))
 
 
 def _job(
@@ -268,17 +283,22 @@ def _reads(timing: LlamaTiming) -> bool:
 
 def _fit_cpu(threads: int, samples: Sequence[_Sample]) -> SpeedCoefficients:
     mine = [s for s in samples if not s.timing.job.gpu and s.timing.job.threads == threads]
-    base = [(s.workload, s.timing) for s in mine if not s.name.startswith("width-")]
-    widths = [(s.workload, s.timing) for s in mine if s.name.startswith("width-")]
-    coefficients = fit_coefficients(
-        threads=threads,
-        writing=[(w, t) for w, t in base if _writes(t)],
-        reading=[(w, t) for w, t in base if _reads(t)],
-    )
+    small = [(s.workload, s.timing) for s in mine if not _is_big(s.name)]
+    stream = [(s.workload, s.timing) for s in mine if s.name.startswith("stream-")]
+    types = [
+        (s.workload, s.timing) for s in mine if s.name.startswith("type-") and _reads(s.timing)
+    ]
+    coefficients = fit_coefficients(threads=threads, writing=small + stream, reading=small + types)
+    # The Q4_K type model (1024 wide) is one of the decode width models.
+    widths = [
+        (s.workload, s.timing)
+        for s in mine
+        if s.name.startswith("width-") or s.name == f"type-{WIDTH_TYPE}"
+    ]
     return with_width_factors(
         coefficients,
         decode=[(w, t) for w, t in widths if _writes(t)],
-        prompt=[(w, t) for w, t in widths if _reads(t)],
+        prompt=[(w, t) for w, t in widths if _reads(t) and w.width != PROMPT_REFERENCE_WIDTH],
     )
 
 
@@ -347,7 +367,7 @@ def with_width_factors(
     vocabulary and attention costs are taken off, over what the fitted cost per weight type
     gives them; the reference widths (the calibration models') are 1 by definition.
     """
-    decode_factors = {REFERENCE_WIDTH: 1.0}
+    decode_factors = {DECODE_REFERENCE_WIDTH: 1.0}
     for workload, timing in decode:
         terms = decode_terms(workload, context_tokens=timing.job.prompt_tokens)
         weights = _weights_part(workload.layer_bytes, coefficients.decode_per_byte)
@@ -356,9 +376,9 @@ def with_width_factors(
         decode_factors[workload.width] = _factor(measured - other, weights)
     with_decode = replace(
         coefficients,
-        decode_width_factors=_monotone(decode_factors, reference=REFERENCE_WIDTH),
+        decode_width_factors=_monotone(decode_factors, reference=DECODE_REFERENCE_WIDTH),
     )
-    prompt_factors = {REFERENCE_WIDTH: 1.0}
+    prompt_factors = {PROMPT_REFERENCE_WIDTH: 1.0}
     for workload, timing in prompt:
         tokens = timing.job.prompt_tokens
         terms = prompt_terms(workload, prompt_tokens=tokens)
@@ -368,7 +388,7 @@ def with_width_factors(
         prompt_factors[workload.width] = _factor(measured / tokens - other, weights)
     return replace(
         with_decode,
-        prompt_width_factors=_monotone(prompt_factors, reference=REFERENCE_WIDTH),
+        prompt_width_factors=_monotone(prompt_factors, reference=PROMPT_REFERENCE_WIDTH),
     )
 
 
