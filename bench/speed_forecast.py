@@ -183,6 +183,11 @@ def print_width_factors(speed: MachineSpeed) -> None:
         decode = ", ".join(f"{w}: {f:.2f}" for w, f in sorted(c.decode_width_factors.items()))
         prompt = ", ".join(f"{w}: {f:.2f}" for w, f in sorted(c.prompt_width_factors.items()))
         print(f"width factors, {c.threads} threads: decode {{{decode}}}, prompt {{{prompt}}}")
+    if speed.gpu is not None:
+        print(
+            f"GPU offload per prompt batch: {speed.gpu.offload_per_layer * 1e3:.2f} ms per CPU "
+            f"layer, {speed.gpu.upload_per_byte * 1e12:.0f} ps per byte sent"
+        )
 
 
 def machine_speed(

@@ -199,7 +199,7 @@ def replay_gpu(probe: Probe, cpu: SpeedCoefficients, runs: list[dict[str, Any]])
     ]
     none = next(r for r in runs if r["gpu_layers"] == 0 and r["model"] == "gpu-memory")
     gpu = fit_gpu(
-        name="GPU", cpu=cpu, full=full, without_layers=(probe.work["gpu-memory"], timing(none))
+        name="GPU", cpu=cpu, full=full, without_layers=[(probe.work["gpu-memory"], timing(none))]
     )
     print(
         f"\nGPU (upload {gpu.upload_per_byte * 1e12:.0f} ps per byte, "

@@ -212,6 +212,7 @@ def test_gpu_fit_recovers_the_gpu_costs_and_the_cost_of_sending_weights(tmp_path
             decode_per_shared_kv_layer=2e-5, prompt_per_shared_kv_layer=1e-7,
         ),
         upload_per_byte=4e-11,
+        offload_per_layer=3e-4,
     )  # fmt: skip
     samples = []
     for path, work in _calibration_workloads(tmp_path).values():
@@ -226,9 +227,10 @@ def test_gpu_fit_recovers_the_gpu_costs_and_the_cost_of_sending_weights(tmp_path
         name="Test GPU",
         cpu=cpu,
         full=[s for s in samples if s[1].job.n_gpu_layers],
-        without_layers=samples[-1],
+        without_layers=[s for s in samples if not s[1].job.n_gpu_layers],
     )
     assert math.isclose(fitted.upload_per_byte, truth.upload_per_byte, rel_tol=1e-3)
+    assert math.isclose(fitted.offload_per_layer, truth.offload_per_layer, rel_tol=1e-3)
     for field in (
         "decode_fixed", "decode_per_layer", "decode_per_vocab", "prompt_per_layer",
         "decode_per_shared_kv_layer",

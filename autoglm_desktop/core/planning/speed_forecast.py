@@ -75,6 +75,7 @@ KV_CACHE_TYPE = "f16"  # llama.cpp's default KV cache type
 ATTENTION_AND_GLUE_OPS = 11
 LLAMA_LAYER_OPS = 22  # a Llama layer: the above, 7 matrices, 2 norms of 2 operations each
 KV_CELL_BLOCK = 256  # llama.cpp attends to the cells in use rounded up to this many
+PROMPT_BATCH_TOKENS = 512  # llama.cpp's n_ubatch: a prompt is computed this many tokens at a time
 DEFAULT_PROMPT_TOKENS = 256
 
 
@@ -263,6 +264,9 @@ class GpuSpeed:
     name: str
     coefficients: SpeedCoefficients  # the whole model on the GPU (the host's share included)
     upload_per_byte: float  # prompt batches of layers left on the CPU: their weights go over
+    # Each layer left on the CPU, per prompt batch: its products go to the GPU one by one
+    # (llama.cpp's offload of big batches), each a round trip of the activations and a wait.
+    offload_per_layer: float = 0.0
 
 
 def forecast_speed(
@@ -395,21 +399,25 @@ def _decode_width(costs: SpeedCoefficients, work: Workload) -> float:
 def _gpu_prompt_seconds(
     work: Workload, cpu: SpeedCoefficients, gpu: GpuSpeed, gpu_layers: int, prompt_tokens: int
 ) -> float:
-    """Per prompt token: every batch product on the GPU, CPU layers' weights sent first."""
+    """Per prompt token: every batch product on the GPU; per batch, the CPU layers' offload.
+
+    Layers left on the CPU send their weights over for each batch, and each of their products
+    makes a round trip; the profile measures both (see ``fit_gpu``).
+    """
     on_gpu = repeating_layers_on_gpu(work, gpu_layers)
-    on_cpu_share = 1 - (on_gpu / work.n_layer if work.n_layer else 0.0)
+    cpu_layers = work.n_layer - on_gpu
+    on_cpu_share = cpu_layers / work.n_layer if work.n_layer else 0.0
     coefficients = gpu.coefficients
-    batches = max(1, prompt_tokens)
+    tokens = max(1, prompt_tokens)
+    batches = -(-tokens // PROMPT_BATCH_TOKENS)
     sent = on_cpu_share * sum(work.layer_bytes.values())
     terms = prompt_terms(work, prompt_tokens=prompt_tokens)
     per_token = sum(c * a for c, a in zip(_prompt_costs(coefficients), terms, strict=True))
-    # Layers left on the CPU keep the CPU's per-layer costs (their graph runs there).
-    cpu_layers = on_cpu_share * work.layer_units
-    per_token += cpu_layers * (cpu.prompt_per_layer - coefficients.prompt_per_layer)
     output = coefficients if gpu_layers > 0 else cpu
     last = _weighted(work.output_bytes, output.decode_per_byte)
     last += coefficients.decode_per_vocab * work.n_vocab
-    return per_token + (last + sent * gpu.upload_per_byte) / batches
+    offload = sent * gpu.upload_per_byte + cpu_layers * gpu.offload_per_layer
+    return per_token + (last + batches * offload) / tokens
 
 
 def _prompt_costs(c: SpeedCoefficients) -> tuple[float, ...]:

@@ -1,7 +1,8 @@
 """Measure this PC's llama.cpp speed once, for the speed forecast.
 
 The measurement writes synthetic models (zeros in llama.cpp's real layouts: the kernels do not
-look at values): per weight type two too big for the CPU caches (256 MB), one 2048 wide whose
+look at values): per weight type two too big for the CPU caches (256 MB, or twice the CPU's
+largest cache), one 2048 wide whose
 written tokens are timed (after a short prompt) and one 1024 wide whose prompts are; four small
 ones that vary only the layer count, the sharing of KV heads and the vocabulary; and Q4_K
 models of other widths for the width factors (three interleaved turns each, medians). A
@@ -30,11 +31,12 @@ import numpy as np
 
 from autoglm_desktop.core.common import paths
 from autoglm_desktop.core.engine.llama_timing import LlamaTiming, TimingJob, iter_timings
-from autoglm_desktop.core.machine.hardware import HardwareSnapshot
+from autoglm_desktop.core.machine.hardware import HardwareSnapshot, last_level_cache_bytes
 from autoglm_desktop.core.models.gguf_info import read_gguf_info
 from autoglm_desktop.core.models.synthetic_gguf import SyntheticModel, write_synthetic_gguf
 from autoglm_desktop.core.planning.speed_forecast import (
     MEASURED_TYPES,
+    PROMPT_BATCH_TOKENS,
     GpuSpeed,
     SpeedCoefficients,
     Workload,
@@ -62,6 +64,7 @@ PROMPT_ONLY_DECODE_TOKENS = 3  # a job there for its prompt
 STREAM_BYTES = 256_000_000  # a big model's weights: more than CPU caches hold
 GPU_MEMORY_MODEL = "gpu-memory"
 GPU_BATCH_MODEL = "gpu-batch"
+OFFLOAD_LAYERS_MODEL = "deep"  # with no layer on the GPU: the offload's cost per layer
 _WIDE = SyntheticModel(n_embd=2048, n_head=16, n_head_kv=16, n_ff=5632, weight_type="q8_0")
 # Prompts: the type models are 1024 wide (heads 128 long, the feed-forward 2.75 times as wide),
 # so that 256 MB is ten layers or more of every type: a prompt of a model with few layers costs
@@ -86,18 +89,22 @@ class SpeedMeasurementProgress:
     total: int
 
 
-def calibration_models() -> dict[str, SyntheticModel]:
+def calibration_models(*, big_bytes: int = STREAM_BYTES) -> dict[str, SyntheticModel]:
     """The synthetic models the measurement times, by name.
 
     ``type-*`` and ``stream-*``: each weight type in models too big for the CPU caches, 1024
     wide for its cost per weight of a prompt, 2048 wide for its cost per byte written;
     ``tiny``, ``deep``, ``deep-shared-kv`` and ``wide-vocabulary``: the fixed costs per token,
     per layer (with and without shared KV heads) and per vocabulary entry; ``width-*``: Q4_K
-    at other widths (the width factors).
+    at other widths (the width factors). The big ones are each ``big_bytes``.
     """
-    models = {f"type-{kind}": _big_model(PROMPT_REFERENCE_WIDTH, kind) for kind in MEASURED_TYPES}
+    models = {
+        f"type-{kind}": _big_model(PROMPT_REFERENCE_WIDTH, kind, big_bytes)
+        for kind in MEASURED_TYPES
+    }
     models |= {
-        f"stream-{kind}": _big_model(DECODE_REFERENCE_WIDTH, kind) for kind in MEASURED_TYPES
+        f"stream-{kind}": _big_model(DECODE_REFERENCE_WIDTH, kind, big_bytes)
+        for kind in MEASURED_TYPES
     }
     # Narrow layers (a few kilobytes of weights): their time is the per-layer overhead.
     narrow = SyntheticModel(n_embd=64, n_head=2, n_head_kv=2, head_dim=64, n_ff=128)
@@ -109,7 +116,7 @@ def calibration_models() -> dict[str, SyntheticModel]:
         n_layer=1, n_embd=64, n_head=2, n_head_kv=2, n_ff=128, vocab_size=262144
     )
     for width in WIDTHS:
-        models[f"width-{width}"] = _big_model(width, WIDTH_TYPE)
+        models[f"width-{width}"] = _big_model(width, WIDTH_TYPE, big_bytes)
     # Models this narrow are small ones (SmolLM2-135M, Gemma 3 270M: 18-30 layers, 100-250 MB,
     # much of it vocabulary), and partly in the CPU's caches as they are: the narrow width
     # model is as deep as they are, not 256 MB (133 layers), whose extra layers' overhead came
@@ -119,14 +126,23 @@ def calibration_models() -> dict[str, SyntheticModel]:
     return models
 
 
-def _big_model(width: int, weight_type: str) -> SyntheticModel:
-    """A model ``width`` wide of about :data:`STREAM_BYTES` in ``weight_type``."""
+def big_model_bytes(cache_bytes: int | None) -> int:
+    """How big a model must be to be read from memory, not from a CPU cache of ``cache_bytes``.
+
+    256 MB outgrows a PC's caches (8-128 MB), not a server's (the H200 host's 300 MB, where a
+    256 MB model's tokens came out faster than those of a 1.3 GB one at two threads).
+    """
+    return max(STREAM_BYTES, 2 * (cache_bytes or 0))
+
+
+def _big_model(width: int, weight_type: str, size: int) -> SyntheticModel:
+    """A model ``width`` wide of about ``size`` bytes in ``weight_type``."""
     n_ff = max(256, round(width * 2.75 / 256) * 256)  # K-quant rows come in blocks of 256
     heads = max(1, width // 128)
     layer = SyntheticModel(
         n_layer=1, n_embd=width, n_head=heads, n_head_kv=heads, n_ff=n_ff, weight_type=weight_type
     )
-    return replace(layer, n_layer=max(1, round(STREAM_BYTES / layer.layer_bytes()[0])))
+    return replace(layer, n_layer=max(1, round(size / layer.layer_bytes()[0])))
 
 
 def gpu_calibration_models() -> dict[str, SyntheticModel]:
@@ -162,7 +178,7 @@ def iter_measure_speed(
         SpeedMeasurementError: llama.cpp failed on a calibration model.
     """
     counts = list(threads or thread_counts_to_measure(hardware))
-    models = calibration_models()
+    models = calibration_models(big_bytes=big_model_bytes(last_level_cache_bytes()))
     gpu_name = hardware.gpus[0].name if hardware.gpus else None
     gpu_models = gpu_calibration_models() if gpu_name else {}
     work_dir = Path(tempfile.mkdtemp(prefix="speed-", dir=paths.cache_dir()))
@@ -189,8 +205,14 @@ def iter_measure_speed(
             for _ in range(WIDTH_TURNS)
             for name in gpu_models
         ]
-        if gpu_name:
-            jobs.append(_job(files, GPU_MEMORY_MODEL, threads=counts[-1], gpu_layers=0))
+        # No layer there: each CPU layer's batch goes over (per layer and per byte: many tiny
+        # layers, and big ones), also in turns.
+        jobs += [
+            _job(files, name, threads=counts[-1], gpu_layers=0)
+            for _ in range(WIDTH_TURNS)
+            for name in (OFFLOAD_LAYERS_MODEL, GPU_MEMORY_MODEL)
+            if name in gpu_models
+        ]
         yield SpeedMeasurementProgress(done=0, total=len(jobs))
         timings: list[LlamaTiming] = []
         for timing in iter_timings(jobs=jobs):
@@ -312,9 +334,9 @@ def _fit_cpu(threads: int, samples: Sequence[_Sample]) -> SpeedCoefficients:
 def _fit_gpu_samples(name: str, samples: Sequence[_Sample], *, threads: int) -> GpuSpeed:
     on_gpu = [s for s in samples if s.timing.job.gpu]
     full = [(s.workload, s.timing) for s in on_gpu if s.timing.job.n_gpu_layers]
-    none = next(s for s in on_gpu if not s.timing.job.n_gpu_layers)
+    none = [(s.workload, s.timing) for s in on_gpu if not s.timing.job.n_gpu_layers]
     cpu = _fit_cpu(threads, samples)
-    return fit_gpu(name=name, cpu=cpu, full=full, without_layers=(none.workload, none.timing))
+    return fit_gpu(name=name, cpu=cpu, full=full, without_layers=none)
 
 
 Sample = tuple[Workload, LlamaTiming]
@@ -464,25 +486,35 @@ def fit_gpu(
     name: str,
     cpu: SpeedCoefficients,
     full: Sequence[Sample],
-    without_layers: Sample,
+    without_layers: Sequence[Sample],
 ) -> GpuSpeed:
-    """The GPU's costs: runs with every layer there, and a big model with none there."""
+    """The GPU's costs: runs with every layer there, and runs with none there.
+
+    With no layer on the GPU, what a prompt costs beyond the GPU's products is the offload of
+    each CPU layer's batch: a round trip per product (per layer) and the weights sent over (per
+    byte). Two models with none there, one of many tiny layers (``deep``) and one of big ones
+    (the memory model), tell the two apart.
+    """
     coefficients = fit_coefficients(threads=cpu.threads, writing=full, reading=full, one_type=True)
-    # With no layer there, what a prompt costs beyond the rest is sending the weights over.
-    workload, timing = without_layers
-    tokens = timing.job.prompt_tokens
-    forecast = forecast_speed(
-        workload=workload,
-        profile=[cpu],
-        threads=cpu.threads,
-        prompt_tokens=tokens,
-        gpu=GpuSpeed(name=name, coefficients=coefficients, upload_per_byte=0.0),
-        gpu_layers=0,
-    )
-    assert forecast is not None
-    extra = timing.prompt_seconds / tokens - 1 / forecast.prompt_tokens_per_s
-    sent = sum(workload.layer_bytes.values()) / tokens  # the repeating layers go over
-    return GpuSpeed(name=name, coefficients=coefficients, upload_per_byte=max(0.0, extra / sent))
+    bare = GpuSpeed(name=name, coefficients=coefficients, upload_per_byte=0.0)
+    rows, extras = [], []
+    for workload, timing in without_layers:
+        tokens = timing.job.prompt_tokens
+        forecast = forecast_speed(
+            workload=workload,
+            profile=[cpu],
+            threads=cpu.threads,
+            prompt_tokens=tokens,
+            gpu=bare,
+            gpu_layers=0,
+        )
+        assert forecast is not None
+        batches = -(-tokens // PROMPT_BATCH_TOKENS)
+        extra = (timing.prompt_seconds - tokens / forecast.prompt_tokens_per_s) / batches
+        rows.append([float(workload.n_layer), float(sum(workload.layer_bytes.values()))])
+        extras.append(max(extra, 1e-9))
+    per_layer, per_byte = _nonnegative_least_squares(rows, extras)
+    return replace(bare, upload_per_byte=per_byte, offload_per_layer=per_layer)
 
 
 def _nonnegative_least_squares(rows: list[list[float]], times: list[float]) -> list[float]:

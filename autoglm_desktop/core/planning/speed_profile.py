@@ -27,7 +27,7 @@ from autoglm_desktop.core.planning.speed_forecast import (
 )
 
 PROFILE_FILE = "speed_profile.json"
-PROFILE_VERSION = 6  # 6: prompts timed on models bigger than caches; 5: width factors
+PROFILE_VERSION = 7  # 7: offload cost per CPU layer; 6: prompts on big models; 5: width factors
 
 
 @dataclass(frozen=True)
@@ -104,6 +104,7 @@ def load_machine_speed(*, hardware: HardwareSnapshot) -> MachineSpeed | None:
                 name=str(gpu["name"]),
                 coefficients=_coefficients_from(gpu["coefficients"]),
                 upload_per_byte=float(gpu["upload_per_byte"]),
+                offload_per_layer=float(gpu["offload_per_layer"]),
             ),
         )
     except (KeyError, TypeError, ValueError):
