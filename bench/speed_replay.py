@@ -197,13 +197,18 @@ def replay_gpu(probe: Probe, cpu: SpeedCoefficients, runs: list[dict[str, Any]])
         for r in runs
         if r["gpu_layers"] >= 999 and r["model"] in calibration
     ]
-    none = next(r for r in runs if r["gpu_layers"] == 0 and r["model"] == "gpu-memory")
-    gpu = fit_gpu(
-        name="GPU", cpu=cpu, full=full, without_layers=[(probe.work["gpu-memory"], timing(none))]
-    )
+    # With no layer on the GPU: the big memory model, and (the probe timed no "deep" model
+    # so) the SmolLM2 shape for the cost per CPU layer.
+    none = [
+        (probe.work[r["model"]], timing(r))
+        for r in runs
+        if r["gpu_layers"] == 0 and r["model"] in ("gpu-memory", "bench-smollm2-shape")
+    ]
+    gpu = fit_gpu(name="GPU", cpu=cpu, full=full, without_layers=none)
     print(
-        f"\nGPU (upload {gpu.upload_per_byte * 1e12:.0f} ps per byte, "
-        "from gpu-memory with no layer there):"
+        f"\nGPU (offload {gpu.offload_per_layer * 1e3:.2f} ms per CPU layer and "
+        f"{gpu.upload_per_byte * 1e12:.0f} ps per byte sent, from gpu-memory and the SmolLM2 "
+        "shape with no layer there):"
     )
     summary("GPU", probe.errors("gpu", [cpu], gpu=gpu))
     print("\nPartial offload: a prompt's time beyond the same model with every layer on the GPU")

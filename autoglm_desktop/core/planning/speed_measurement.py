@@ -64,7 +64,6 @@ PROMPT_ONLY_DECODE_TOKENS = 3  # a job there for its prompt
 STREAM_BYTES = 256_000_000  # a big model's weights: more than CPU caches hold
 GPU_MEMORY_MODEL = "gpu-memory"
 GPU_BATCH_MODEL = "gpu-batch"
-OFFLOAD_LAYERS_MODEL = "deep"  # with no layer on the GPU: the offload's cost per layer
 _WIDE = SyntheticModel(n_embd=2048, n_head=16, n_head_kv=16, n_ff=5632, weight_type="q8_0")
 # Prompts: the type models are 1024 wide (heads 128 long, the feed-forward 2.75 times as wide),
 # so that 256 MB is ten layers or more of every type: a prompt of a model with few layers costs
@@ -80,6 +79,9 @@ PROMPT_REFERENCE_WIDTH = 1024
 WIDTHS = (512, 4096)
 WIDTH_TURNS = 3
 NARROW_MODEL_LAYERS = 24
+# With no layer on the GPU, the narrow width model (many layers of a real width, few bytes)
+# sets the offload's cost per CPU layer, the GPU memory model (big layers) its cost per byte.
+OFFLOAD_LAYERS_MODEL = f"width-{min(WIDTHS)}"
 ALL_LAYERS = 999  # n_gpu_layers for "every layer and the output on the GPU"
 
 
@@ -205,13 +207,13 @@ def iter_measure_speed(
             for _ in range(WIDTH_TURNS)
             for name in gpu_models
         ]
-        # No layer there: each CPU layer's batch goes over (per layer and per byte: many tiny
-        # layers, and big ones), also in turns.
+        # No layer there: each CPU layer's batch goes over (per layer and per byte: many
+        # narrow layers, and big ones), also in turns.
         jobs += [
             _job(files, name, threads=counts[-1], gpu_layers=0)
             for _ in range(WIDTH_TURNS)
             for name in (OFFLOAD_LAYERS_MODEL, GPU_MEMORY_MODEL)
-            if name in gpu_models
+            if gpu_name
         ]
         yield SpeedMeasurementProgress(done=0, total=len(jobs))
         timings: list[LlamaTiming] = []
@@ -492,8 +494,8 @@ def fit_gpu(
 
     With no layer on the GPU, what a prompt costs beyond the GPU's products is the offload of
     each CPU layer's batch: a round trip per product (per layer) and the weights sent over (per
-    byte). Two models with none there, one of many tiny layers (``deep``) and one of big ones
-    (the memory model), tell the two apart.
+    byte). Two models with none there, one of many narrow layers and one of big ones (the
+    memory model), tell the two apart.
     """
     coefficients = fit_coefficients(threads=cpu.threads, writing=full, reading=full, one_type=True)
     bare = GpuSpeed(name=name, coefficients=coefficients, upload_per_byte=0.0)
