@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ def few_models(monkeypatch: pytest.MonkeyPatch) -> None:
         "tiny": SyntheticModel(n_layer=1, **small),  # type: ignore[arg-type]
         "deep": SyntheticModel(n_layer=8, **small),  # type: ignore[arg-type]
     }
-    monkeypatch.setattr(speed_measurement, "calibration_models", lambda: models)
+    monkeypatch.setattr(speed_measurement, "calibration_models", lambda **_: models)
     monkeypatch.setattr(speed_measurement, "thread_counts_to_measure", lambda _hardware: [1])
 
 
@@ -44,6 +45,8 @@ def test_measuring_keeps_the_profile_and_the_pane_shows_a_forecast(
         box.button.click()
     assert box.button.text() == "Measure again" and "Measured on" in box.status.text()
     assert speed_profile.load_machine_speed(hardware=read_hardware(include_gpus=False))
+    kept = json.loads((app_home / "cache" / speed_measurement.CALIBRATION_FILE).read_text())
+    assert {t["model"] for t in kept["timings"]} == {"tiny", "deep"}
     assert "tokens per second" in pane.speed_forecast.text()
     assert not pane.speed_forecast.isHidden()
     pane.close_workers()

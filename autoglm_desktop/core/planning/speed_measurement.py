@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from autoglm_desktop.core.common import paths
+from autoglm_desktop.core.common.settings_file import write_json_object
 from autoglm_desktop.core.engine.llama_timing import LlamaTiming, TimingJob, iter_timings
 from autoglm_desktop.core.machine.hardware import HardwareSnapshot, last_level_cache_bytes
 from autoglm_desktop.core.models.gguf_info import read_gguf_info
@@ -83,6 +84,7 @@ NARROW_MODEL_LAYERS = 24
 # sets the offload's cost per CPU layer, the GPU memory model (big layers) its cost per byte.
 OFFLOAD_LAYERS_MODEL = f"width-{min(WIDTHS)}"
 ALL_LAYERS = 999  # n_gpu_layers for "every layer and the output on the GPU"
+CALIBRATION_FILE = "speed_calibration.json"  # in the cache folder, beside the profile
 
 
 @dataclass(frozen=True)
@@ -225,6 +227,7 @@ def iter_measure_speed(
             _Sample(names[t.job.model_path], workload_of(read_gguf_info(t.job.model_path)), t)
             for t in _medians(timings)
         ]
+        _save_calibration_timings(samples)
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
     speed = MachineSpeed(
@@ -235,6 +238,27 @@ def iter_measure_speed(
     )
     save_machine_speed(speed)
     yield speed
+
+
+def _save_calibration_timings(samples: Sequence[_Sample]) -> None:
+    """The timings the profile was fitted on, kept beside it: how a forecast came about."""
+    write_json_object(
+        paths.cache_dir() / CALIBRATION_FILE,
+        {
+            "timings": [
+                {
+                    "model": s.name,
+                    "threads": s.timing.job.threads,
+                    "gpu": s.timing.job.gpu,
+                    "gpu_layers": s.timing.job.n_gpu_layers,
+                    "prompt_tokens": s.timing.job.prompt_tokens,
+                    "prompt_seconds": s.timing.prompt_seconds,
+                    "seconds_per_written_token": s.timing.decode_seconds / s.timing.decoded,
+                }
+                for s in samples
+            ]
+        },
+    )
 
 
 def _medians(timings: Sequence[LlamaTiming]) -> list[LlamaTiming]:
