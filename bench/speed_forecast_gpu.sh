@@ -10,7 +10,8 @@
 #
 # The real SmolLM2 and Gemma files cannot travel (64 MiB): synthetic models of their shapes
 # stand in for them (--models smollm2-shape,gemma-shape,0.5b,1b,3b). The tables go to
-# $OUT/speed_forecast_gpu.txt and $OUT/speed_forecast_2cores.txt.
+# $OUT/speed_forecast_gpu.txt and $OUT/speed_forecast_2cores.txt, each profile and the timings
+# it was fitted on beside them (speed_profile_*.json, speed_calibration_*.json).
 set -uo pipefail
 OUT=${OUT:-/tmp/speed-forecast}
 mkdir -p "$OUT"
@@ -22,7 +23,14 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 lscpu | grep -E "Model name|^CPU\(s\)|L3" || true
 # No round starts after its deadline (seconds from here), so both tables come back in time.
 T0=$(date +%s)
+keep_profile() {  # the profile and the timings it was fitted on, beside the table
+    for file in speed_profile speed_calibration; do
+        cp "$AUTOGLM_HOME/cache/$file.json" "$OUT/${file}_$1.json" 2>/dev/null || true
+    done
+}
 python3 bench/speed_forecast.py --gpu --remeasure --threads "$(nproc)" \
     --deadline $(( T0 + ${GPU_DEADLINE:-150} )) "$@" 2>&1 | tee "$OUT/speed_forecast_gpu.txt"
+keep_profile gpu
 taskset -c 0,1 python3 bench/speed_forecast.py --remeasure --threads 2 \
     --deadline $(( T0 + ${CORES2_DEADLINE:-330} )) "$@" 2>&1 | tee "$OUT/speed_forecast_2cores.txt"
+keep_profile 2cores
