@@ -204,7 +204,7 @@ def replay_gpu(probe: Probe, cpu: SpeedCoefficients, runs: list[dict[str, Any]])
         for r in runs
         if r["gpu_layers"] == 0 and r["model"] in ("gpu-memory", "bench-smollm2-shape")
     ]
-    gpu = fit_gpu(name="GPU", cpu=cpu, full=full, without_layers=none)
+    gpu = fit_gpu(name="GPU", cpu=cpu, full=full, split=none)
     print(
         f"\nGPU (offload {gpu.offload_per_layer * 1e3:.2f} ms per CPU layer and "
         f"{gpu.upload_per_byte * 1e12:.0f} ps per byte sent, from gpu-memory and the SmolLM2 "

@@ -165,16 +165,6 @@ def test_cpuinfo_without_feature_line_is_unknown() -> None:
     assert parse_cpuinfo_features("processor\t: 0\nmodel name\t: ?\n") is None
 
 
-@pytest.mark.skipif(sys.platform in ("darwin", "win32"), reason="sysfs layout")
-def test_last_level_cache_is_the_largest_of_cpu0s_caches(tmp_path: Path) -> None:
-    caches = tmp_path / "devices" / "system" / "cpu" / "cpu0" / "cache"
-    for index, size in enumerate(["48K", "2048K", "300M", "garbled"]):
-        (caches / f"index{index}").mkdir(parents=True)
-        (caches / f"index{index}" / "size").write_text(f"{size}\n")
-    assert hardware.last_level_cache_bytes(sys_root=tmp_path) == 300 << 20
-    assert hardware.last_level_cache_bytes(sys_root=tmp_path / "missing") is None
-
-
 # --------------------------------------------------------------------------- cgroups
 
 

@@ -216,7 +216,7 @@ def test_gpu_fit_recovers_the_gpu_costs_and_the_cost_of_sending_weights(tmp_path
     )  # fmt: skip
     samples = []
     for path, work in _calibration_workloads(tmp_path).values():
-        for layers in (ALL_LAYERS, 0):
+        for layers in (ALL_LAYERS, work.n_layer // 2):
             forecast = forecast_speed(
                 workload=work, profile=[cpu], threads=2, gpu=truth, gpu_layers=layers
             )
@@ -226,8 +226,8 @@ def test_gpu_fit_recovers_the_gpu_costs_and_the_cost_of_sending_weights(tmp_path
     fitted = fit_gpu(
         name="Test GPU",
         cpu=cpu,
-        full=[s for s in samples if s[1].job.n_gpu_layers],
-        without_layers=[s for s in samples if not s[1].job.n_gpu_layers],
+        full=[s for s in samples if s[1].job.n_gpu_layers >= ALL_LAYERS],
+        split=[s for s in samples if s[1].job.n_gpu_layers < ALL_LAYERS],
     )
     assert math.isclose(fitted.upload_per_byte, truth.upload_per_byte, rel_tol=1e-3)
     assert math.isclose(fitted.offload_per_layer, truth.offload_per_layer, rel_tol=1e-3)

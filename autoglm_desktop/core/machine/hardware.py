@@ -388,33 +388,6 @@ def cpu_affinity() -> tuple[int, ...] | None:
     return None
 
 
-@functools.lru_cache(maxsize=4)
-def last_level_cache_bytes(*, sys_root: Path = SYS_ROOT) -> int | None:
-    """The CPU's largest cache (its last level) in bytes; ``None`` when the system does not say.
-
-    Linux: CPU 0's caches in sysfs; macOS: ``hw.l3cachesize`` or ``hw.l2cachesize``.
-    """
-    if sys.platform == "darwin":
-        sizes = [_sysctl_int("hw.l3cachesize"), _sysctl_int("hw.l2cachesize")]
-        return max((size for size in sizes if size), default=None)
-    if sys.platform == "win32":
-        return None
-    caches = sys_root / "devices" / "system" / "cpu" / "cpu0" / "cache"
-    try:
-        found = [_cache_size(entry / "size") for entry in caches.glob("index*")]
-    except OSError:
-        return None
-    return max((size for size in found if size), default=None)
-
-
-def _cache_size(path: Path) -> int | None:
-    """A sysfs cache size such as ``32768K``."""
-    match = re.fullmatch(r"(\d+)([KMG]?)", _read_text(path) or "")
-    if match is None:
-        return None
-    return int(match[1]) << {"": 0, "K": 10, "M": 20, "G": 30}[match[2]]
-
-
 class CpuLoadMeter:
     """Per-core CPU load from the difference of two ``cpu_times`` samples.
 

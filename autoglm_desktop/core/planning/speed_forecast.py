@@ -19,12 +19,12 @@ with the KV cache (16-bit floats), counted as such: per written token, every que
 products with the K and V of its KV head's cells (heads sharing a KV head each do their own:
 grouped-query attention saves memory, not work), and query × cell products per prompt token.
 The fixed costs per token and per layer (graph, thread barriers, sampling) and the cost per
-vocabulary entry are this PC's too; a layer whose query heads share KV heads costs extra,
-notably on GPUs. The repeating layers' weights of a model narrower or wider than the
-calibration models cost a measured width factor more or less (many small operations split among
-the threads). The coefficients are measured by :mod:`speed_measurement` at the thread counts
-the app uses; a count between two measured ones gets coefficients interpolated as Amdahl's law
-has them (see :func:`coefficients_at`).
+vocabulary entry are this PC's too; a layer whose query heads share KV heads costs extra (on
+the CPU; a GPU's is not measured apart). The repeating layers' weights of a model narrower or
+wider than the calibration models cost a measured width factor more or less (many small
+operations split among the threads). The coefficients are measured by :mod:`speed_measurement`
+at the thread counts the app uses; a count between two measured ones gets coefficients
+interpolated as Amdahl's law has them (see :func:`coefficients_at`).
 """
 
 from __future__ import annotations

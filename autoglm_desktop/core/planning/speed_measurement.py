@@ -1,8 +1,7 @@
 """Measure this PC's llama.cpp speed once, for the speed forecast.
 
 The measurement writes synthetic models (zeros in llama.cpp's real layouts: the kernels do not
-look at values): per weight type two too big for the CPU caches (256 MB, or twice the CPU's
-largest cache), one 2048 wide whose
+look at values): per weight type two too big for the CPU caches (256 MB), one 2048 wide whose
 written tokens are timed (after a short prompt) and one 1024 wide whose prompts are; four small
 ones that vary only the layer count, the sharing of KV heads and the vocabulary; and Q4_K
 models of other widths for the width factors (three interleaved turns each, medians). A
@@ -32,7 +31,7 @@ import numpy as np
 from autoglm_desktop.core.common import paths
 from autoglm_desktop.core.common.settings_file import write_json_object
 from autoglm_desktop.core.engine.llama_timing import LlamaTiming, TimingJob, iter_timings
-from autoglm_desktop.core.machine.hardware import HardwareSnapshot, last_level_cache_bytes
+from autoglm_desktop.core.machine.hardware import HardwareSnapshot
 from autoglm_desktop.core.models.gguf_info import read_gguf_info
 from autoglm_desktop.core.models.synthetic_gguf import SyntheticModel, write_synthetic_gguf
 from autoglm_desktop.core.planning.speed_forecast import (
@@ -45,6 +44,7 @@ from autoglm_desktop.core.planning.speed_forecast import (
     forecast_speed,
     last_token_seconds,
     prompt_terms,
+    repeating_layers_on_gpu,
     workload_of,
 )
 from autoglm_desktop.core.planning.speed_profile import (
@@ -80,8 +80,8 @@ PROMPT_REFERENCE_WIDTH = 1024
 WIDTHS = (512, 4096)
 WIDTH_TURNS = 3
 NARROW_MODEL_LAYERS = 24
-# With no layer on the GPU, the narrow width model (many layers of a real width, few bytes)
-# sets the offload's cost per CPU layer, the GPU memory model (big layers) its cost per byte.
+# With half its layers on the GPU, the narrow width model (many layers of a real width, few
+# bytes) sets the offload's cost per CPU layer, the GPU memory model (big layers) per byte.
 OFFLOAD_LAYERS_MODEL = f"width-{min(WIDTHS)}"
 ALL_LAYERS = 999  # n_gpu_layers for "every layer and the output on the GPU"
 CALIBRATION_FILE = "speed_calibration.json"  # in the cache folder, beside the profile
@@ -93,22 +93,18 @@ class SpeedMeasurementProgress:
     total: int
 
 
-def calibration_models(*, big_bytes: int = STREAM_BYTES) -> dict[str, SyntheticModel]:
+def calibration_models() -> dict[str, SyntheticModel]:
     """The synthetic models the measurement times, by name.
 
     ``type-*`` and ``stream-*``: each weight type in models too big for the CPU caches, 1024
     wide for its cost per weight of a prompt, 2048 wide for its cost per byte written;
     ``tiny``, ``deep``, ``deep-shared-kv`` and ``wide-vocabulary``: the fixed costs per token,
     per layer (with and without shared KV heads) and per vocabulary entry; ``width-*``: Q4_K
-    at other widths (the width factors). The big ones are each ``big_bytes``.
+    at other widths (the width factors).
     """
-    models = {
-        f"type-{kind}": _big_model(PROMPT_REFERENCE_WIDTH, kind, big_bytes)
-        for kind in MEASURED_TYPES
-    }
+    models = {f"type-{kind}": _big_model(PROMPT_REFERENCE_WIDTH, kind) for kind in MEASURED_TYPES}
     models |= {
-        f"stream-{kind}": _big_model(DECODE_REFERENCE_WIDTH, kind, big_bytes)
-        for kind in MEASURED_TYPES
+        f"stream-{kind}": _big_model(DECODE_REFERENCE_WIDTH, kind) for kind in MEASURED_TYPES
     }
     # Narrow layers (a few kilobytes of weights): their time is the per-layer overhead.
     narrow = SyntheticModel(n_embd=64, n_head=2, n_head_kv=2, head_dim=64, n_ff=128)
@@ -120,7 +116,7 @@ def calibration_models(*, big_bytes: int = STREAM_BYTES) -> dict[str, SyntheticM
         n_layer=1, n_embd=64, n_head=2, n_head_kv=2, n_ff=128, vocab_size=262144
     )
     for width in WIDTHS:
-        models[f"width-{width}"] = _big_model(width, WIDTH_TYPE, big_bytes)
+        models[f"width-{width}"] = _big_model(width, WIDTH_TYPE)
     # Models this narrow are small ones (SmolLM2-135M, Gemma 3 270M: 18-30 layers, 100-250 MB,
     # much of it vocabulary), and partly in the CPU's caches as they are: the narrow width
     # model is as deep as they are, not 256 MB (133 layers), whose extra layers' overhead came
@@ -130,31 +126,24 @@ def calibration_models(*, big_bytes: int = STREAM_BYTES) -> dict[str, SyntheticM
     return models
 
 
-def big_model_bytes(cache_bytes: int | None) -> int:
-    """How big a model must be to be read from memory, not from a CPU cache of ``cache_bytes``.
-
-    256 MB outgrows a PC's caches (8-128 MB), not a server's (the H200 host's 300 MB, where a
-    256 MB model's tokens came out faster than those of a 1.3 GB one at two threads).
-    """
-    return max(STREAM_BYTES, 2 * (cache_bytes or 0))
-
-
-def _big_model(width: int, weight_type: str, size: int) -> SyntheticModel:
-    """A model ``width`` wide of about ``size`` bytes in ``weight_type``."""
+def _big_model(width: int, weight_type: str) -> SyntheticModel:
+    """A model ``width`` wide of about :data:`STREAM_BYTES` in ``weight_type``."""
     n_ff = max(256, round(width * 2.75 / 256) * 256)  # K-quant rows come in blocks of 256
     heads = max(1, width // 128)
     layer = SyntheticModel(
         n_layer=1, n_embd=width, n_head=heads, n_head_kv=heads, n_ff=n_ff, weight_type=weight_type
     )
-    return replace(layer, n_layer=max(1, round(size / layer.layer_bytes()[0])))
+    return replace(layer, n_layer=max(1, round(STREAM_BYTES / layer.layer_bytes()[0])))
 
 
 def gpu_calibration_models() -> dict[str, SyntheticModel]:
     """The models timed on the GPU: fixed costs, real-width layers, and one big (1.5 GB)."""
     cpu = calibration_models()
-    # The narrow width model: many layers of a real width, whose small products take a GPU
-    # longer than the tiny models' do (small models' tokens there came out 15-25 % too fast).
-    names = ("tiny", "deep", "deep-shared-kv", "wide-vocabulary", OFFLOAD_LAYERS_MODEL)
+    # A GPU's cost per layer comes from the narrow width model (24 layers of a real width),
+    # not the 64-wide deep ones: its real layers take it longer (42 against 32 µs a written
+    # token on the H200), and fitted on the deep ones the tokens of small real models came out
+    # 19-25 % too fast; the cost per shared-KV layer, there ~0, is not measured apart.
+    names = ("tiny", "wide-vocabulary", OFFLOAD_LAYERS_MODEL)
     models = {name: cpu[name] for name in names if name in cpu}
     # A small model of real width: the GPU's cost per weight of a batch.
     models[GPU_BATCH_MODEL] = SyntheticModel(
@@ -184,7 +173,7 @@ def iter_measure_speed(
         SpeedMeasurementError: llama.cpp failed on a calibration model.
     """
     counts = list(threads or thread_counts_to_measure(hardware))
-    models = calibration_models(big_bytes=big_model_bytes(last_level_cache_bytes()))
+    models = calibration_models()
     gpu_name = hardware.gpus[0].name if hardware.gpus else None
     gpu_models = gpu_calibration_models() if gpu_name else {}
     work_dir = Path(tempfile.mkdtemp(prefix="speed-", dir=paths.cache_dir()))
@@ -211,10 +200,12 @@ def iter_measure_speed(
             for _ in range(WIDTH_TURNS)
             for name in gpu_models
         ]
-        # No layer there: each CPU layer's batch goes over (per layer and per byte: many
-        # narrow layers, and big ones), also in turns.
+        # Half the layers there, as a model too big for the GPU: each CPU layer's batch goes
+        # over (per layer and per byte: many narrow layers, and big ones), also in turns. (With
+        # none there, the memory model sent its bytes a third faster than models split so.)
+        both = {**models, **gpu_models}
         jobs += [
-            _job(files, name, threads=counts[-1], gpu_layers=0)
+            _job(files, name, threads=counts[-1], gpu_layers=max(1, both[name].n_layer // 2))
             for _ in range(WIDTH_TURNS)
             for name in (OFFLOAD_LAYERS_MODEL, GPU_MEMORY_MODEL)
             if gpu_name
@@ -316,7 +307,7 @@ def _job(
 ) -> TimingJob:
     if decode_tokens is None:
         big = _is_big(name) and gpu_layers is None
-        memory = name == GPU_MEMORY_MODEL and gpu_layers == 0
+        memory = name == GPU_MEMORY_MODEL and gpu_layers is not None and gpu_layers < ALL_LAYERS
         decode_tokens = STREAM_DECODE_TOKENS if big or memory else DECODE_TOKENS
     return TimingJob(
         model_path=files[name],
@@ -361,10 +352,10 @@ def _fit_cpu(threads: int, samples: Sequence[_Sample]) -> SpeedCoefficients:
 
 def _fit_gpu_samples(name: str, samples: Sequence[_Sample], *, threads: int) -> GpuSpeed:
     on_gpu = [s for s in samples if s.timing.job.gpu]
-    full = [(s.workload, s.timing) for s in on_gpu if s.timing.job.n_gpu_layers]
-    none = [(s.workload, s.timing) for s in on_gpu if not s.timing.job.n_gpu_layers]
+    full = [(s.workload, s.timing) for s in on_gpu if s.timing.job.n_gpu_layers >= ALL_LAYERS]
+    split = [(s.workload, s.timing) for s in on_gpu if s.timing.job.n_gpu_layers < ALL_LAYERS]
     cpu = _fit_cpu(threads, samples)
-    return fit_gpu(name=name, cpu=cpu, full=full, without_layers=none)
+    return fit_gpu(name=name, cpu=cpu, full=full, split=split)
 
 
 Sample = tuple[Workload, LlamaTiming]
@@ -514,32 +505,35 @@ def fit_gpu(
     name: str,
     cpu: SpeedCoefficients,
     full: Sequence[Sample],
-    without_layers: Sequence[Sample],
+    split: Sequence[Sample],
 ) -> GpuSpeed:
-    """The GPU's costs: runs with every layer there, and runs with none there.
+    """The GPU's costs: runs with every layer there, and runs with some layers on the CPU.
 
-    With no layer on the GPU, what a prompt costs beyond the GPU's products is the offload of
-    each CPU layer's batch: a round trip per product (per layer) and the weights sent over (per
-    byte). Two models with none there, one of many narrow layers and one of big ones (the
-    memory model), tell the two apart.
+    With layers left on the CPU, what a prompt costs beyond the GPU's products is the offload
+    of each CPU layer's batch: a round trip per product (per layer) and the weights sent over
+    (per byte). Two models split so, one of many narrow layers and one of big ones (the memory
+    model), tell the two apart.
     """
     coefficients = fit_coefficients(threads=cpu.threads, writing=full, reading=full, one_type=True)
     bare = GpuSpeed(name=name, coefficients=coefficients, upload_per_byte=0.0)
     rows, extras = [], []
-    for workload, timing in without_layers:
+    for workload, timing in split:
         tokens = timing.job.prompt_tokens
+        gpu_layers = timing.job.n_gpu_layers
         forecast = forecast_speed(
             workload=workload,
             profile=[cpu],
             threads=cpu.threads,
             prompt_tokens=tokens,
             gpu=bare,
-            gpu_layers=0,
+            gpu_layers=gpu_layers,
         )
         assert forecast is not None
         batches = -(-tokens // PROMPT_BATCH_TOKENS)
         extra = (timing.prompt_seconds - tokens / forecast.prompt_tokens_per_s) / batches
-        rows.append([float(workload.n_layer), float(sum(workload.layer_bytes.values()))])
+        cpu_layers = workload.n_layer - repeating_layers_on_gpu(workload, gpu_layers)
+        sent = cpu_layers / max(1, workload.n_layer) * sum(workload.layer_bytes.values())
+        rows.append([float(cpu_layers), sent])
         extras.append(max(extra, 1e-9))
     per_layer, per_byte = _nonnegative_least_squares(rows, extras)
     return replace(bare, upload_per_byte=per_byte, offload_per_layer=per_layer)
