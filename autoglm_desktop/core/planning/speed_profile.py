@@ -88,8 +88,14 @@ def plan_forecast(
 
 def load_machine_speed(*, hardware: HardwareSnapshot) -> MachineSpeed | None:
     """The kept profile when it was measured on this machine and build, else None."""
-    data = read_json_object(paths.cache_dir() / PROFILE_FILE)
-    if data.get("version") != PROFILE_VERSION or data.get("machine") != machine_key(hardware):
+    speed = read_machine_speed(paths.cache_dir() / PROFILE_FILE)
+    return speed if speed is not None and speed.machine == machine_key(hardware) else None
+
+
+def read_machine_speed(path: Path) -> MachineSpeed | None:
+    """The profile kept in ``path`` (any machine's), or None when absent, old or damaged."""
+    data = read_json_object(path)
+    if data.get("version") != PROFILE_VERSION:
         return None
     try:
         coefficients = tuple(_coefficients_from(entry) for entry in data["coefficients"])
