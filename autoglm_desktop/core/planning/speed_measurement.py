@@ -11,7 +11,7 @@ layers 24 deep, and forecasts fitted on them came out that much too fast. It tim
 llama.cpp, as the bench times real models (a 256-token prompt, then the median gap between
 written tokens once settled), at the thread counts the app runs with (one, and the tuner's
 ceilings for writing and for prompts), in a child process (and, with a GPU, with every layer
-there, in three turns, and with none); it solves :mod:`speed_forecast`'s cost model for this
+there, and with half, in three turns); it solves :mod:`speed_forecast`'s cost model for this
 machine by least squares: two to three minutes on a 2-core laptop; :mod:`speed_profile` keeps
 the result.
 """
@@ -194,7 +194,7 @@ def iter_measure_speed(
             for job in _jobs(files, name, count)
         ]
         # Everything on the GPU (in turns too: a token there takes a millisecond, which the
-        # host's hiccups sway); then no layer there (prompt batches still go there).
+        # host's hiccups sway).
         jobs += [
             _job(files, name, threads=counts[-1], gpu_layers=ALL_LAYERS)
             for _ in range(WIDTH_TURNS)
