@@ -2,11 +2,10 @@
 
 A measurement keeps the timings it fitted (``speed_calibration.json``, beside the profile;
 ``bench/speed_forecast_gpu.sh`` brings both back from the GPU machine). This refits the GPU's
-costs from the runs with every layer there with the current :func:`fit_gpu` (the CPU's costs
-as kept), forecasts the bench models with every layer on the GPU, and prints the errors against
-the bench table measured in the same session, next to the kept profile's, with no llama.cpp
-run. What changed in the fit since shows at once on real timings; the partial-offload costs
-need runs the old profile may not have made, so those are left as kept.
+costs from its runs (every layer there, and split) with the current :func:`fit_gpu` (the CPU's
+costs as kept), forecasts the bench models' GPU rows, and prints the errors against the bench
+table measured in the same session, next to the kept profile's (forecast by the current code),
+with no llama.cpp run: what changed in the model or the fit since shows at once on real timings.
 
     python bench/speed_refit.py [--dir bench/results/h200_profile7]
 
@@ -20,25 +19,26 @@ import argparse
 import json
 import tempfile
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from speed_forecast import CACHE, SYNTHETIC
 
 from autoglm_desktop.core.engine.llama_timing import LlamaTiming, TimingJob
 from autoglm_desktop.core.models.gguf_info import read_gguf_info
-from autoglm_desktop.core.models.synthetic_gguf import write_synthetic_gguf
+from autoglm_desktop.core.models.synthetic_gguf import SyntheticModel, write_synthetic_gguf
 from autoglm_desktop.core.planning.speed_forecast import (
     GpuSpeed,
     SpeedCoefficients,
     Workload,
+    coefficients_at,
     forecast_speed,
     workload_of,
 )
 from autoglm_desktop.core.planning.speed_measurement import (
     ALL_LAYERS,
     calibration_models,
-    fit_coefficients,
+    fit_gpu,
     gpu_calibration_models,
 )
 from autoglm_desktop.core.planning.speed_profile import read_machine_speed
@@ -50,72 +50,94 @@ def main() -> None:
     folder = parser.parse_args().dir
     kept = read_machine_speed(folder / "speed_profile_gpu.json")
     assert kept is not None and kept.gpu is not None, "no profile of this version with a GPU"
-    timings = json.loads((folder / "speed_calibration_gpu.json").read_text())["timings"]
-    measured = _full_gpu_rows(folder / "speed_forecast_gpu.txt")
-    shapes = calibration_models() | gpu_calibration_models()
+    measured = _gpu_rows(folder / "speed_forecast_gpu.txt")
+    calibration = json.loads((folder / "speed_calibration_gpu.json").read_text())
+    shapes = {
+        name: _shape(fields)
+        for name, fields in calibration.get("shapes", {}).items()  # older files: none
+    } or (calibration_models() | gpu_calibration_models())
+    threads = kept.gpu.coefficients.threads
+    cpu = coefficients_at(kept.coefficients, threads)
     with tempfile.TemporaryDirectory() as scratch:
-        samples = []
-        for t in timings:
-            if not t["gpu"] or t["gpu_layers"] < ALL_LAYERS or t["model"] not in shapes:
+        full: list[tuple[Workload, LlamaTiming]] = []
+        split: list[tuple[Workload, LlamaTiming]] = []
+        for t in calibration["timings"]:
+            if not t["gpu"]:
                 continue
             path = Path(scratch) / f"{t['model']}.gguf"
             if not path.exists():
                 write_synthetic_gguf(path, shapes[t["model"]])
             job = TimingJob(
-                model_path=path, threads=t["threads"], n_gpu_layers=ALL_LAYERS, gpu=True
+                model_path=path,
+                threads=t["threads"],
+                n_gpu_layers=t["gpu_layers"],
+                gpu=True,
+                prompt_tokens=t["prompt_tokens"],
             )
+            decoded = 32  # the per-token time is what counts; any count gives it back
             timing = LlamaTiming(
                 job=job,
                 prompt_seconds=t["prompt_seconds"],
-                decode_seconds=t["seconds_per_written_token"] * job.decode_tokens,
-                decoded=job.decode_tokens,
+                decode_seconds=t["seconds_per_written_token"] * decoded,
+                decoded=decoded,
             )
-            samples.append((t["model"], workload_of(read_gguf_info(path)), timing))
-        used = [(w, t) for name, w, t in samples if name in gpu_calibration_models()]
-        refit = replace(
-            kept.gpu,
-            coefficients=fit_coefficients(
-                threads=kept.gpu.coefficients.threads, writing=used, reading=used, one_type=True
-            ),
-        )
-    print(f"refitted on {sorted({n for n, _, _ in samples if n in gpu_calibration_models()})}")
-    print("| model | decode: kept profile | refitted | prompt: kept profile | refitted |")
-    print("| --- | --- | --- | --- | --- |")
-    for name, (decode, prompt) in measured.items():
+            sample = (workload_of(read_gguf_info(path)), timing)
+            (full if t["gpu_layers"] >= ALL_LAYERS else split).append(sample)
+        refit = fit_gpu(name=kept.gpu.name, cpu=cpu, full=full, split=split)
+    print(f"refitted on {len(full)} runs with every layer on the GPU, {len(split)} split")
+    print(
+        "| model | GPU layers | decode: kept profile | refitted | prompt: kept profile | refitted |"
+    )
+    print("| --- | --- | --- | --- | --- | --- |")
+    for name, layers, decode, prompt in measured:
         path = CACHE / f"{SYNTHETIC[name].name}-{SYNTHETIC[name].weight_type}.gguf"
         if not path.is_file():
             write_synthetic_gguf(path, SYNTHETIC[name])
         work = workload_of(read_gguf_info(path))
-        cells = []
-        for gpu in (kept.gpu, refit):
-            cells.append(_errors(work, kept.coefficients, gpu, decode, prompt))
+        cells = [
+            _errors(work, kept.coefficients, gpu, layers, decode, prompt)
+            for gpu in (kept.gpu, refit)
+        ]
         print(
-            f"| {name} | {cells[0][0]:+.0%} | {cells[1][0]:+.0%} "
+            f"| {name} | {'all' if layers >= ALL_LAYERS else layers} "
+            f"| {cells[0][0]:+.0%} | {cells[1][0]:+.0%} "
             f"| {cells[0][1]:+.0%} | {cells[1][1]:+.0%} |"
         )
+
+
+def _shape(fields: dict[str, Any]) -> SyntheticModel:
+    """A model's shape as the calibration file keeps it (JSON has lists for tuples)."""
+    return SyntheticModel(**{key: _tuples(value) for key, value in fields.items()})
+
+
+def _tuples(value: Any) -> Any:
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
 
 
 def _errors(
     work: Workload,
     cpu: Sequence[SpeedCoefficients],
     gpu: GpuSpeed,
+    gpu_layers: int,
     decode: float,
     prompt: float,
 ) -> tuple[float, float]:
     forecast = forecast_speed(
-        workload=work, profile=cpu, threads=gpu.coefficients.threads, gpu=gpu, gpu_layers=ALL_LAYERS
+        workload=work, profile=cpu, threads=gpu.coefficients.threads, gpu=gpu, gpu_layers=gpu_layers
     )
     assert forecast is not None
     return forecast.decode_tokens_per_s / decode - 1, forecast.prompt_tokens_per_s / prompt - 1
 
 
-def _full_gpu_rows(table: Path) -> dict[str, tuple[float, float]]:
-    """Measured decode and prompt tokens/s (medians) of the rows with every layer on the GPU."""
-    rows = {}
+def _gpu_rows(table: Path) -> list[tuple[str, int, float, float]]:
+    """Model, GPU layers, measured decode and prompt tokens/s (medians) of the GPU rows."""
+    rows = []
     for line in table.read_text().splitlines():
         cells = [c.strip() for c in line.strip("|").split("|")]
-        if len(cells) == 10 and cells[3] == "all":
-            rows[cells[0]] = (float(cells[5].split()[0]), float(cells[8].split()[0]))
+        if len(cells) != 10 or cells[3] in ("CPU only", "GPU layers", "---"):
+            continue
+        layers = ALL_LAYERS if cells[3] == "all" else int(cells[3])
+        rows.append((cells[0], layers, float(cells[5].split()[0]), float(cells[8].split()[0])))
     return rows
 
 

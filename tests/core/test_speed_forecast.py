@@ -26,6 +26,7 @@ from autoglm_desktop.core.planning.speed_forecast import (
     GpuSpeed,
     SpeedCoefficients,
     Workload,
+    as_on_gpu,
     attended_cells,
     coefficients_at,
     decode_terms,
@@ -209,7 +210,6 @@ def test_gpu_fit_recovers_the_gpu_costs_and_the_cost_of_sending_weights(tmp_path
             threads=2, decode_fixed=2e-4, decode_per_layer=1e-5, decode_per_vocab=1e-9,
             decode_per_byte=dict.fromkeys(MEASURED_TYPES, 3e-13), prompt_fixed=2e-6,
             prompt_per_layer=1e-7, prompt_per_weight=dict.fromkeys(MEASURED_TYPES, 2e-15),
-            decode_per_shared_kv_layer=2e-5, prompt_per_shared_kv_layer=1e-7,
         ),
         upload_per_byte=4e-11,
         offload_per_layer=3e-4,
@@ -233,7 +233,7 @@ def test_gpu_fit_recovers_the_gpu_costs_and_the_cost_of_sending_weights(tmp_path
     assert math.isclose(fitted.offload_per_layer, truth.offload_per_layer, rel_tol=1e-3)
     for field in (
         "decode_fixed", "decode_per_layer", "decode_per_vocab", "prompt_per_layer",
-        "decode_per_shared_kv_layer",
+        "decode_per_shared_kv_layer", "prompt_per_shared_kv_layer",
     ):  # fmt: skip
         assert math.isclose(
             getattr(fitted.coefficients, field), getattr(truth.coefficients, field), rel_tol=1e-3
@@ -248,6 +248,21 @@ def test_gpu_fit_recovers_the_gpu_costs_and_the_cost_of_sending_weights(tmp_path
     decode = [s.decode_tokens_per_s for s in speeds if s is not None]
     prompt = [s.prompt_tokens_per_s for s in speeds if s is not None]
     assert decode == sorted(decode) and prompt == sorted(prompt)
+
+
+def test_a_gpu_counts_a_written_tokens_layers_one_each_but_a_prompts_by_operations() -> None:
+    # CUDA graphs replay a written token's kernels, not a prompt batch's nor an MoE's.
+    gemma_like = Workload(
+        n_layer=18, n_vocab=1000, bytes_per_token={}, weights_per_token={}, output_weights={},
+        shared_kv_layers=18, layer_ops=18 * 31,
+    )  # fmt: skip
+    assert gemma_like.layer_units > 18
+    writing = as_on_gpu(gemma_like, writing=True)
+    assert (writing.layer_units, writing.shared_kv_layers) == (18, 0)
+    reading = as_on_gpu(gemma_like, writing=False)
+    assert (reading.layer_units, reading.shared_kv_layers) == (gemma_like.layer_units, 0)
+    experts = replace(gemma_like, routes_experts=True)
+    assert as_on_gpu(experts, writing=True).layer_units == gemma_like.layer_units
 
 
 def test_fit_never_gives_a_negative_cost(tmp_path: Path) -> None:

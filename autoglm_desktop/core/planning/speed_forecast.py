@@ -20,11 +20,11 @@ products with the K and V of its KV head's cells (heads sharing a KV head each d
 grouped-query attention saves memory, not work), and query × cell products per prompt token.
 The fixed costs per token and per layer (graph, thread barriers, sampling) and the cost per
 vocabulary entry are this PC's too; a layer whose query heads share KV heads costs extra (on
-the CPU; a GPU's is not measured apart). The repeating layers' weights of a model narrower or
-wider than the calibration models cost a measured width factor more or less (many small
-operations split among the threads). The coefficients are measured by :mod:`speed_measurement`
-at the thread counts the app uses; a count between two measured ones gets coefficients
-interpolated as Amdahl's law has them (see :func:`coefficients_at`).
+the CPU; a GPU counts layers as :func:`as_on_gpu` has them). The repeating layers' weights of
+a model narrower or wider than the calibration models cost a measured width factor more or
+less (many small operations split among the threads). The coefficients are measured by
+:mod:`speed_measurement` at the thread counts the app uses; a count between two measured ones
+gets coefficients interpolated as Amdahl's law has them (see :func:`coefficients_at`).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from autoglm_desktop.core.models.gguf_info import GGUFInfo, TensorInfo
 
@@ -102,6 +102,7 @@ class Workload:
     shared_kv_layers: int = 0  # layers whose query heads share KV heads
     layer_ops: int = 0  # graph operations of all layers; 0: Llama's per layer
     width: int = 0  # the embedding length: the rows of most matrices are this long
+    routes_experts: bool = False  # a mixture of experts (its layers pick experts per token)
 
     @property
     def layer_units(self) -> float:
@@ -177,6 +178,7 @@ def workload_of(info: GGUFInfo) -> Workload:
         shared_kv_layers=shared,
         layer_ops=ops + ATTENTION_AND_GLUE_OPS * (info.n_layer or 0),
         width=info.n_embd or 0,
+        routes_experts=any("_exps" in name for name in names),
     )
 
 
@@ -363,15 +365,31 @@ def _decode_seconds(
     kv_bytes = {KV_CACHE_TYPE: work.kv_bytes_per_token(context_tokens)}
     seconds = host.decode_fixed + host.decode_per_vocab * work.n_vocab
     seconds += _weighted(work.output_bytes, host.decode_per_byte)
-    for side, part in ((cpu, 1 - share), (offloaded, share)):
+    for side, part, shape in (
+        (cpu, 1 - share, work),
+        (offloaded, share, as_on_gpu(work, writing=True)),
+    ):
         if side is None or part <= 0:
             continue
-        seconds += part * work.layer_units * side.decode_per_layer
-        seconds += part * work.shared_kv_layers * side.decode_per_shared_kv_layer
+        seconds += part * shape.layer_units * side.decode_per_layer
+        seconds += part * shape.shared_kv_layers * side.decode_per_shared_kv_layer
         layers = _weighted(work.layer_bytes, side.decode_per_byte)
         seconds += part * layers * _decode_width(side, work)
         seconds += part * _weighted(kv_bytes, side.decode_per_byte)
     return seconds
+
+
+def as_on_gpu(work: Workload, *, writing: bool) -> Workload:
+    """The workload as a GPU's costs count it; no calibration model tells shared KV apart.
+
+    llama.cpp's CUDA backend replays a written token's graph as a CUDA graph (not a prompt
+    batch's, nor a graph with expert routing), so a written token's layer costs one layer
+    whatever its operations: a Gemma 3 layer, 1.4 Llama layers' operations, took 43 µs a
+    written token on the H200 and a Llama layer 40 µs; its prompt batches' launches counted.
+    """
+    if writing and not work.routes_experts:
+        return replace(work, layer_ops=0, shared_kv_layers=0)
+    return replace(work, shared_kv_layers=0)
 
 
 def _cpu_prompt_seconds(
@@ -411,7 +429,7 @@ def _gpu_prompt_seconds(
     tokens = max(1, prompt_tokens)
     batches = -(-tokens // PROMPT_BATCH_TOKENS)
     sent = on_cpu_share * sum(work.layer_bytes.values())
-    terms = prompt_terms(work, prompt_tokens=prompt_tokens)
+    terms = prompt_terms(as_on_gpu(work, writing=False), prompt_tokens=prompt_tokens)
     per_token = sum(c * a for c, a in zip(_prompt_costs(coefficients), terms, strict=True))
     output = coefficients if gpu_layers > 0 else cpu
     last = _weighted(work.output_bytes, output.decode_per_byte)

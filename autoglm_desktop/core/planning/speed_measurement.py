@@ -23,7 +23,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Generator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +40,7 @@ from autoglm_desktop.core.planning.speed_forecast import (
     GpuSpeed,
     SpeedCoefficients,
     Workload,
+    as_on_gpu,
     decode_terms,
     forecast_speed,
     last_token_seconds,
@@ -65,7 +66,6 @@ PROMPT_ONLY_DECODE_TOKENS = 3  # a job there for its prompt
 STREAM_BYTES = 256_000_000  # a big model's weights: more than CPU caches hold
 GPU_MEMORY_MODEL = "gpu-memory"
 GPU_BATCH_MODEL = "gpu-batch"
-_WIDE = SyntheticModel(n_embd=2048, n_head=16, n_head_kv=16, n_ff=5632, weight_type="q8_0")
 # Prompts: the type models are 1024 wide (heads 128 long, the feed-forward 2.75 times as wide),
 # so that 256 MB is ten layers or more of every type: a prompt of a model with few layers costs
 # less per weight (a 4096-wide model of 2 layers 27 % less than one of 8), and real models have
@@ -149,7 +149,12 @@ def gpu_calibration_models() -> dict[str, SyntheticModel]:
     models[GPU_BATCH_MODEL] = SyntheticModel(
         n_layer=4, n_embd=1024, n_head=8, n_head_kv=8, n_ff=2816, weight_type=WIDTH_TYPE
     )
-    models[GPU_MEMORY_MODEL] = replace(_WIDE, n_layer=28, n_head_kv=4)
+    # The models a PC splits between GPU and CPU are 7-9B ones, mostly Q4_K_M: the memory
+    # model is 12 layers of Llama 3 8B's shape in Q4_K (1.5 GB). (One of 28 2048-wide Q8_0
+    # layers sent its bytes at 133 ps/B when split, a 3072-wide Q4_K model at ~185.)
+    models[GPU_MEMORY_MODEL] = SyntheticModel(
+        n_layer=12, n_embd=4096, n_head=32, n_head_kv=8, n_ff=14336, weight_type=WIDTH_TYPE
+    )
     return models
 
 
@@ -220,7 +225,7 @@ def iter_measure_speed(
             _Sample(names[t.job.model_path], workload_of(read_gguf_info(t.job.model_path)), t)
             for t in _medians(timings)
         ]
-        _save_calibration_timings(samples)
+        _save_calibration_timings(samples, shapes={**models, **gpu_models})
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
     speed = MachineSpeed(
@@ -233,11 +238,17 @@ def iter_measure_speed(
     yield speed
 
 
-def _save_calibration_timings(samples: Sequence[_Sample]) -> None:
-    """The timings the profile was fitted on, kept beside it: how a forecast came about."""
+def _save_calibration_timings(
+    samples: Sequence[_Sample], *, shapes: Mapping[str, SyntheticModel]
+) -> None:
+    """The timings the profile was fitted on and the models' shapes, kept beside it.
+
+    How a forecast came about: ``bench/speed_refit.py`` refits them.
+    """
     write_json_object(
         paths.cache_dir() / CALIBRATION_FILE,
         {
+            "shapes": {name: asdict(shape) for name, shape in shapes.items()},
             "timings": [
                 {
                     "model": s.name,
@@ -249,7 +260,7 @@ def _save_calibration_timings(samples: Sequence[_Sample]) -> None:
                     "seconds_per_written_token": s.timing.decode_seconds / s.timing.decoded,
                 }
                 for s in samples
-            ]
+            ],
         },
     )
 
@@ -500,6 +511,21 @@ def _solve(
     return solved[:fixed_columns] + [solved[fixed_columns]] * len(MEASURED_TYPES)
 
 
+def fit_gpu_layers(*, threads: int, full: Sequence[Sample]) -> SpeedCoefficients:
+    """The GPU's costs from runs with every layer there (one cost per byte for all types).
+
+    The layers are counted as :func:`as_on_gpu` has them: fitted freely, a cost per shared-KV
+    layer (only the memory model's layers share KV heads) took that model's bytes (29 µs a
+    layer, 0 per byte) and small real models' tokens came out 22-40 % too slow on the H200.
+    """
+    return fit_coefficients(
+        threads=threads,
+        writing=[(as_on_gpu(work, writing=True), timing) for work, timing in full],
+        reading=[(as_on_gpu(work, writing=False), timing) for work, timing in full],
+        one_type=True,
+    )
+
+
 def fit_gpu(
     *,
     name: str,
@@ -514,8 +540,9 @@ def fit_gpu(
     (per byte). Two models split so, one of many narrow layers and one of big ones (the memory
     model), tell the two apart.
     """
-    coefficients = fit_coefficients(threads=cpu.threads, writing=full, reading=full, one_type=True)
-    bare = GpuSpeed(name=name, coefficients=coefficients, upload_per_byte=0.0)
+    bare = GpuSpeed(
+        name=name, coefficients=fit_gpu_layers(threads=cpu.threads, full=full), upload_per_byte=0.0
+    )
     rows, extras = [], []
     for workload, timing in split:
         tokens = timing.job.prompt_tokens
