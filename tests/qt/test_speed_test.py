@@ -47,6 +47,7 @@ def test_measuring_keeps_the_profile_and_the_pane_shows_a_forecast(
     assert speed_profile.load_machine_speed(hardware=read_hardware(include_gpus=False))
     kept = json.loads((app_home / "cache" / speed_measurement.CALIBRATION_FILE).read_text())
     assert {t["model"] for t in kept["timings"]} == {"tiny", "deep"}
+    assert set(kept["shapes"]) == {"tiny", "deep"}  # each model's shape, for a refit
     assert "tokens per second" in pane.speed_forecast.text()
     assert not pane.speed_forecast.isHidden()
     pane.close_workers()
