@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # bench/speed_forecast.py on the lent GPU machine (CUDA build of llama.cpp, no network): all
-# cores with the GPU (every layer there, and half of them), then two cores alone (taskset, the
-# last two: the first takes the system's interrupts);
+# cores with the GPU (every layer there, and half of them), then two cores alone (taskset);
 # three interleaved rounds each (--rounds), as many as the deadlines allow.
 #
 # Here, first: bash /work/shared/gpu/build-llama-cuda.sh, plus platformdirs into .gpuwork/whl
@@ -32,6 +31,6 @@ keep_profile() {  # the profile and the timings it was fitted on, beside the tab
 python3 bench/speed_forecast.py --gpu --remeasure --threads "$(nproc)" \
     --deadline $(( T0 + ${GPU_DEADLINE:-150} )) "$@" 2>&1 | tee "$OUT/speed_forecast_gpu.txt"
 keep_profile gpu
-taskset -c "$(( $(nproc) - 2 )),$(( $(nproc) - 1 ))" python3 bench/speed_forecast.py --remeasure --threads 2 \
+taskset -c 0,1 python3 bench/speed_forecast.py --remeasure --threads 2 \
     --deadline $(( T0 + ${CORES2_DEADLINE:-330} )) "$@" 2>&1 | tee "$OUT/speed_forecast_2cores.txt"
 keep_profile 2cores

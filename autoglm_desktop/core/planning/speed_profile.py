@@ -27,7 +27,9 @@ from autoglm_desktop.core.planning.speed_forecast import (
 )
 
 PROFILE_FILE = "speed_profile.json"
-PROFILE_VERSION = 7  # 7: offload cost per CPU layer; 6: prompts on big models; 5: width factors
+# 8: a GPU counts layers as CUDA graphs do; 7: offload cost per CPU layer; 6: prompts on big
+# models; 5: width factors
+PROFILE_VERSION = 8
 
 
 @dataclass(frozen=True)
@@ -92,10 +94,13 @@ def load_machine_speed(*, hardware: HardwareSnapshot) -> MachineSpeed | None:
     return speed if speed is not None and speed.machine == machine_key(hardware) else None
 
 
-def read_machine_speed(path: Path) -> MachineSpeed | None:
-    """The profile kept in ``path`` (any machine's), or None when absent, old or damaged."""
+def read_machine_speed(path: Path, *, any_version: bool = False) -> MachineSpeed | None:
+    """The profile kept in ``path`` (any machine's), or None when absent, old or damaged.
+
+    ``any_version``: also an older version's with the same fields (to study it, not to use).
+    """
     data = read_json_object(path)
-    if data.get("version") != PROFILE_VERSION:
+    if data.get("version") != PROFILE_VERSION and not any_version:
         return None
     try:
         coefficients = tuple(_coefficients_from(entry) for entry in data["coefficients"])
