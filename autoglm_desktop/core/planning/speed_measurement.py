@@ -3,8 +3,9 @@
 The measurement writes synthetic models (zeros in llama.cpp's real layouts: the kernels do not
 look at values): per weight type two too big for the CPU caches (256 MB), one 2048 wide whose
 written tokens are timed (after a short prompt) and one 1024 wide whose prompts are; four small
-ones that vary only the layer count, the sharing of KV heads and the vocabulary; and Q4_K
-models of other widths for the width factors (three interleaved turns each, medians). A
+ones that vary only the layer count, the sharing of KV heads and the vocabulary, and Q4_K
+models of other widths for the width factors (these two kinds in three interleaved turns,
+medians). A
 prompt, too, reads every weight from memory, so it is timed on models as big and as deep as
 real ones: 4-layer models (15-100 MB) read prompts 15-35 % faster per weight than the same
 layers 24 deep, and forecasts fitted on them came out that much too fast. It times each through
@@ -187,9 +188,16 @@ def iter_measure_speed(
             name: write_synthetic_gguf(work_dir / f"{name}.gguf", model)
             for name, model in {**models, **gpu_models}.items()
         }
-        # The width factors rest on one model each against the type model: those are timed
-        # in WIDTH_TURNS interleaved turns, and their medians taken.
-        repeated = [n for n in models if n.startswith("width-") or n.endswith(f"-{WIDTH_TYPE}")]
+        # The width factors rest on one model each against the type model, and a small
+        # model's token on the narrow models' fixed and per-layer costs (thread barriers, which
+        # another program's spell sways most: one run each moved up to 26 % between two runs
+        # on the H200 host's two cores): those are timed in WIDTH_TURNS interleaved turns, and
+        # their medians taken. (They take seconds; the big models' turns would take minutes.)
+        repeated = [
+            n
+            for n in models
+            if n.startswith("width-") or n.endswith(f"-{WIDTH_TYPE}") or not _is_big(n)
+        ]
         jobs = [job for count in counts for name in models for job in _jobs(files, name, count)]
         jobs += [
             job
