@@ -48,6 +48,7 @@ def test_measuring_keeps_the_profile_and_the_pane_shows_a_forecast(
     kept = json.loads((app_home / "cache" / speed_measurement.CALIBRATION_FILE).read_text())
     assert {t["model"] for t in kept["timings"]} == {"tiny", "deep"}
     assert set(kept["shapes"]) == {"tiny", "deep"}  # each model's shape, for a refit
+    assert all(len(t["turns"]) == 3 for t in kept["timings"])  # small models: in turns
     assert "tokens per second" in pane.speed_forecast.text()
     assert not pane.speed_forecast.isHidden()
     pane.close_workers()

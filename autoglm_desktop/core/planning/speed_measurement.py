@@ -233,7 +233,7 @@ def iter_measure_speed(
             _Sample(names[t.job.model_path], workload_of(read_gguf_info(t.job.model_path)), t)
             for t in _medians(timings)
         ]
-        _save_calibration_timings(samples, shapes={**models, **gpu_models})
+        _save_calibration_timings(samples, runs=timings, shapes={**models, **gpu_models})
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
     speed = MachineSpeed(
@@ -247,12 +247,21 @@ def iter_measure_speed(
 
 
 def _save_calibration_timings(
-    samples: Sequence[_Sample], *, shapes: Mapping[str, SyntheticModel]
+    samples: Sequence[_Sample],
+    *,
+    runs: Sequence[LlamaTiming],
+    shapes: Mapping[str, SyntheticModel],
 ) -> None:
     """The timings the profile was fitted on and the models' shapes, kept beside it.
 
-    How a forecast came about: ``bench/speed_refit.py`` refits them.
+    How a forecast came about: ``bench/speed_refit.py`` refits them; each job's turns
+    (prompt seconds, seconds per written token) show how much one run sways.
     """
+    turns: dict[TimingJob, list[list[float]]] = {}
+    for run in runs:
+        turns.setdefault(run.job, []).append(
+            [run.prompt_seconds, run.decode_seconds / max(1, run.decoded)]
+        )
     write_json_object(
         paths.cache_dir() / CALIBRATION_FILE,
         {
@@ -266,6 +275,7 @@ def _save_calibration_timings(
                     "prompt_tokens": s.timing.job.prompt_tokens,
                     "prompt_seconds": s.timing.prompt_seconds,
                     "seconds_per_written_token": s.timing.decode_seconds / s.timing.decoded,
+                    "turns": turns.get(s.timing.job, []),
                 }
                 for s in samples
             ],
