@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from fake_hardware import snapshot
 
 from autoglm_desktop.cli import main
 from autoglm_desktop.core.engine.llama_timing import (
@@ -21,6 +24,7 @@ from autoglm_desktop.core.engine.llama_timing import (
 from autoglm_desktop.core.machine.hardware import read_hardware
 from autoglm_desktop.core.models.gguf_info import read_gguf_info
 from autoglm_desktop.core.models.synthetic_gguf import SyntheticModel, write_synthetic_gguf
+from autoglm_desktop.core.planning import speed_measurement
 from autoglm_desktop.core.planning.speed_forecast import (
     MEASURED_TYPES,
     GpuSpeed,
@@ -481,3 +485,34 @@ def test_plan_json_gives_the_forecast_once_measured(
     # No cost per byte measured: the fixed costs alone, 1 / 0.02 s and 1 / 0.005 s.
     assert measured["decode_tokens_per_s"] == 50.0
     assert measured["prompt_tokens_per_s"] == 200.0
+
+
+def test_the_gpus_turns_are_spread_over_the_measurement(
+    app_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    small = SyntheticModel(n_layer=2, n_embd=64, n_head=2, n_head_kv=2, n_ff=128)
+    models = {name: small for name in speed_measurement.calibration_models()}
+    gpu_models = {name: small for name in speed_measurement.gpu_calibration_models()}
+    monkeypatch.setattr(speed_measurement, "calibration_models", lambda: models)
+    monkeypatch.setattr(speed_measurement, "gpu_calibration_models", lambda: gpu_models)
+    seen: list[TimingJob] = []
+
+    class Enough(Exception):
+        pass
+
+    def record(*, jobs: list[TimingJob]) -> Iterator[LlamaTiming]:
+        seen.extend(jobs)
+        raise Enough
+        yield  # a generator, as the real one
+
+    monkeypatch.setattr(speed_measurement, "iter_timings", record)
+    hardware = snapshot(ram_gib=16, vram_gib=(24,), cores=8)
+    with pytest.raises(Enough):
+        list(speed_measurement.iter_measure_speed(hardware=hardware))
+    runs = [(gpu, list(group)) for gpu, group in itertools.groupby(seen, key=lambda j: j.gpu)]
+    gpu_runs = [jobs for gpu, jobs in runs if gpu]
+    assert len(gpu_runs) == speed_measurement.WIDTH_TURNS  # one turn at a time ...
+    assert not runs[0][0]  # ... each after a share of the CPU's jobs
+    split = {j.model_path.stem for j in gpu_runs[0] if j.n_gpu_layers < ALL_LAYERS}
+    assert split == set(speed_measurement.OFFLOAD_MODELS)
+    assert all(jobs == gpu_runs[0] for jobs in gpu_runs)

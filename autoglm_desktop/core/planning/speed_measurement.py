@@ -5,16 +5,15 @@ look at values): per weight type two too big for the CPU caches (256 MB), one 20
 written tokens are timed (after a short prompt) and one 1024 wide whose prompts are; four small
 ones that vary only the layer count, the sharing of KV heads and the vocabulary, and Q4_K
 models of other widths for the width factors (these two kinds in three interleaved turns,
-medians). A
-prompt, too, reads every weight from memory, so it is timed on models as big and as deep as
-real ones: 4-layer models (15-100 MB) read prompts 15-35 % faster per weight than the same
-layers 24 deep, and forecasts fitted on them came out that much too fast. It times each through
-llama.cpp, as the bench times real models (a 256-token prompt, then the median gap between
-written tokens once settled), at the thread counts the app runs with (one, and the tuner's
-ceilings for writing and for prompts), in a child process (and, with a GPU, with every layer
-there, and with half, in three turns); it solves :mod:`speed_forecast`'s cost model for this
-machine by least squares: two to three minutes on a 2-core laptop; :mod:`speed_profile` keeps
-the result.
+medians). A prompt, too, reads every weight from memory, so it is timed on models as big and
+as deep as real ones: 4-layer models (15-100 MB) read prompts 15-35 % faster per weight than
+the same layers 24 deep, and forecasts fitted on them came out that much too fast. It times each
+through llama.cpp, as the bench times real models (a 256-token prompt, then the median gap
+between written tokens once settled), at the thread counts the app runs with (one, and the
+tuner's ceilings for writing and for prompts), in a child process (and, with a GPU, with every
+layer there, and with half, in three turns spread over the measurement); it solves
+:mod:`speed_forecast`'s cost model for this machine by least squares: two to three minutes on
+a 2-core laptop; :mod:`speed_profile` keeps the result.
 """
 
 from __future__ import annotations
@@ -72,9 +71,11 @@ GPU_BATCH_MODEL = "gpu-batch"
 # less per weight (a 4096-wide model of 2 layers 27 % less than one of 8), and real models have
 # 16 to 40. In models of many layers a prompt's cost per weight hardly changes from 1024 wide
 # up (2048, 3072, 4096: within 9 %), so only a narrower width's prompts are timed for the
-# prompt width factors, and wider models take the reference's cost. Written tokens: the stream
-# models, 2048 wide (as many 1-3B models), and Q4_K models 512, 1024 (the type model) and 4096
-# wide for the decode width factors, all 256 MB.
+# prompt width factors, and wider models take the reference's cost (a 4096-wide model of
+# 256 MB has 3 layers: its prompts, timed, put a factor of 0.57-0.69 on this machine's 3B
+# model, whose prompts then came out 9-27 % too fast). Written tokens: the stream models, 2048
+# wide (as many 1-3B models), and Q4_K models 512, 1024 (the type model) and 4096 wide for the
+# decode width factors, all 256 MB.
 WIDTH_TYPE = "q4_k"
 DECODE_REFERENCE_WIDTH = 2048
 PROMPT_REFERENCE_WIDTH = 1024
@@ -82,8 +83,11 @@ WIDTHS = (512, 4096)
 WIDTH_TURNS = 3
 NARROW_MODEL_LAYERS = 24
 # With half its layers on the GPU, the narrow width model (many layers of a real width, few
-# bytes) sets the offload's cost per CPU layer, the GPU memory model (big layers) per byte.
+# bytes) sets the offload's cost per CPU layer, the GPU memory model (big layers) per byte,
+# and the Q4_K type model (35 layers, 256 MB) between them, so that one disturbed run does not
+# set either alone (the narrow one's moved 35 % between two runs on the H200 host).
 OFFLOAD_LAYERS_MODEL = f"width-{min(WIDTHS)}"
+OFFLOAD_MODELS = (OFFLOAD_LAYERS_MODEL, f"type-{WIDTH_TYPE}", GPU_MEMORY_MODEL)
 ALL_LAYERS = 999  # n_gpu_layers for "every layer and the output on the GPU"
 CALIBRATION_FILE = "speed_calibration.json"  # in the cache folder, beside the profile
 
@@ -198,31 +202,35 @@ def iter_measure_speed(
             for n in models
             if n.startswith("width-") or n.endswith(f"-{WIDTH_TYPE}") or not _is_big(n)
         ]
-        jobs = [job for count in counts for name in models for job in _jobs(files, name, count)]
-        jobs += [
+        cpu_jobs = [job for count in counts for name in models for job in _jobs(files, name, count)]
+        cpu_jobs += [
             job
             for _ in range(WIDTH_TURNS - 1)
             for count in counts
             for name in repeated
             for job in _jobs(files, name, count)
         ]
-        # Everything on the GPU (in turns too: a token there takes a millisecond, which the
-        # host's hiccups sway).
-        jobs += [
-            _job(files, name, threads=counts[-1], gpu_layers=ALL_LAYERS)
-            for _ in range(WIDTH_TURNS)
-            for name in gpu_models
-        ]
-        # Half the layers there, as a model too big for the GPU: each CPU layer's batch goes
-        # over (per layer and per byte: many narrow layers, and big ones), also in turns. (With
+        # Everything on the GPU (a token there takes a millisecond, which the host's hiccups
+        # sway), and half the layers there, as a model too big for the GPU: each CPU layer's
+        # batch goes over (per layer and per byte: narrow layers, middling, and big ones). (With
         # none there, the memory model sent its bytes a third faster than models split so.)
         both = {**models, **gpu_models}
-        jobs += [
+        gpu_turn = [
+            _job(files, name, threads=counts[-1], gpu_layers=ALL_LAYERS) for name in gpu_models
+        ] + [
             _job(files, name, threads=counts[-1], gpu_layers=max(1, both[name].n_layer // 2))
-            for _ in range(WIDTH_TURNS)
-            for name in (OFFLOAD_LAYERS_MODEL, GPU_MEMORY_MODEL)
-            if gpu_name
+            for name in (OFFLOAD_MODELS if gpu_name else ())
         ]
+        # The GPU's turns are spread over the whole measurement, each after a share of the CPU's
+        # jobs: a spell of load from other programs (tens of seconds on a shared host: the
+        # narrow split model's three turns in a row once took 35 % longer than in the run
+        # before) then sways one turn, which the median leaves out, not all three.
+        jobs = []
+        for turn in range(WIDTH_TURNS):
+            share = slice(
+                turn * len(cpu_jobs) // WIDTH_TURNS, (turn + 1) * len(cpu_jobs) // WIDTH_TURNS
+            )
+            jobs += cpu_jobs[share] + gpu_turn
         yield SpeedMeasurementProgress(done=0, total=len(jobs))
         timings: list[LlamaTiming] = []
         for timing in iter_timings(jobs=jobs):
@@ -555,8 +563,8 @@ def fit_gpu(
 
     With layers left on the CPU, what a prompt costs beyond the GPU's products is the offload
     of each CPU layer's batch: a round trip per product (per layer) and the weights sent over
-    (per byte). Two models split so, one of many narrow layers and one of big ones (the memory
-    model), tell the two apart.
+    (per byte). Models split so, one of many narrow layers, one of big ones (the memory
+    model) and one between, tell the two apart.
     """
     bare = GpuSpeed(
         name=name, coefficients=fit_gpu_layers(threads=cpu.threads, full=full), upload_per_byte=0.0
