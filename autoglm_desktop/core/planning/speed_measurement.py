@@ -82,12 +82,16 @@ PROMPT_REFERENCE_WIDTH = 1024
 WIDTHS = (512, 4096)
 WIDTH_TURNS = 3
 NARROW_MODEL_LAYERS = 24
-# With half its layers on the GPU, the narrow width model (many layers of a real width, few
-# bytes) sets the offload's cost per CPU layer, the GPU memory model (big layers) per byte,
-# and the Q4_K type model (35 layers, 256 MB) between them, so that one disturbed run does not
-# set either alone (the narrow one's moved 35 % between two runs on the H200 host).
-OFFLOAD_LAYERS_MODEL = f"width-{min(WIDTHS)}"
-OFFLOAD_MODELS = (OFFLOAD_LAYERS_MODEL, f"type-{WIDTH_TYPE}", GPU_MEMORY_MODEL)
+GPU_NARROW_MODEL = "gpu-narrow"
+GPU_MIDDLE_MODEL = "gpu-middle"
+# With half its layers on the GPU, the narrow model (many layers of a real width, few bytes)
+# sets the offload's cost per CPU layer, the memory model (big layers) per byte, and the
+# middle one between them, so that one disturbed run does not set either alone (a narrow
+# model's split runs once took 35 % longer than in the run before). All three share KV heads
+# as real models do: split models that shared none (the narrow width model, the Q4_K type
+# model) cost 1.6-2.6 ms a CPU layer against real models' ~0.6, and forecast their split
+# prompts 20-33 % too slow.
+OFFLOAD_MODELS = (GPU_NARROW_MODEL, GPU_MIDDLE_MODEL, GPU_MEMORY_MODEL)
 ALL_LAYERS = 999  # n_gpu_layers for "every layer and the output on the GPU"
 CALIBRATION_FILE = "speed_calibration.json"  # in the cache folder, beside the profile
 
@@ -142,14 +146,22 @@ def _big_model(width: int, weight_type: str) -> SyntheticModel:
 
 
 def gpu_calibration_models() -> dict[str, SyntheticModel]:
-    """The models timed on the GPU: fixed costs, real-width layers, and one big (1.5 GB)."""
+    """The models timed on the GPU: fixed costs, real layers, and one big (1.5 GB)."""
     cpu = calibration_models()
-    # A GPU's cost per layer comes from the narrow width model (24 layers of a real width),
-    # not the 64-wide deep ones: its real layers take it longer (42 against 32 µs a written
-    # token on the H200), and fitted on the deep ones the tokens of small real models came out
-    # 19-25 % too fast; the cost per shared-KV layer, there ~0, is not measured apart.
-    names = ("tiny", "wide-vocabulary", OFFLOAD_LAYERS_MODEL)
-    models = {name: cpu[name] for name in names if name in cpu}
+    models: dict[str, SyntheticModel] = {n: cpu[n] for n in ("tiny", "wide-vocabulary") if n in cpu}
+    # A GPU's cost per layer comes from 24 layers shaped as small real models' (query heads 64
+    # long, four to a KV head), not the 64-wide deep ones (32 against 42 µs a written token on
+    # the H200) nor the narrow width model (4 heads 128 long, none shared): real models' layers
+    # took 25-40 % longer than its 36 µs, and their tokens came out that much too fast.
+    models[GPU_NARROW_MODEL] = SyntheticModel(
+        n_layer=NARROW_MODEL_LAYERS, n_embd=512, n_head=8, n_head_kv=2, n_ff=1536,
+        weight_type=WIDTH_TYPE,
+    )  # fmt: skip
+    # Split, between the narrow and the memory model: 24 layers 1024 wide (152 MB).
+    models[GPU_MIDDLE_MODEL] = SyntheticModel(
+        n_layer=NARROW_MODEL_LAYERS, n_embd=1024, n_head=16, n_head_kv=4, n_ff=2816,
+        weight_type=WIDTH_TYPE,
+    )  # fmt: skip
     # A small model of real width: the GPU's cost per weight of a batch.
     models[GPU_BATCH_MODEL] = SyntheticModel(
         n_layer=4, n_embd=1024, n_head=8, n_head_kv=8, n_ff=2816, weight_type=WIDTH_TYPE
