@@ -31,6 +31,7 @@ keep_profile() {  # the profile and the timings it was fitted on, beside the tab
 python3 bench/speed_forecast.py --gpu --remeasure --threads "$(nproc)" \
     --deadline $(( T0 + ${GPU_DEADLINE:-150} )) "$@" 2>&1 | tee "$OUT/speed_forecast_gpu.txt"
 keep_profile gpu
+[ "${CORES2:-1}" = 0 ] && exit 0  # CORES2=0: the GPU's table only
 taskset -c 0,1 python3 bench/speed_forecast.py --remeasure --threads 2 \
     --deadline $(( T0 + ${CORES2_DEADLINE:-330} )) "$@" 2>&1 | tee "$OUT/speed_forecast_2cores.txt"
 keep_profile 2cores
