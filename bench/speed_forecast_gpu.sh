@@ -28,9 +28,11 @@ keep_profile() {  # the profile and the timings it was fitted on, beside the tab
         cp "$AUTOGLM_HOME/cache/$file.json" "$OUT/${file}_$1.json" 2>/dev/null || true
     done
 }
-python3 bench/speed_forecast.py --gpu --remeasure --threads "$(nproc)" \
-    --deadline $(( T0 + ${GPU_DEADLINE:-150} )) "$@" 2>&1 | tee "$OUT/speed_forecast_gpu.txt"
-keep_profile gpu
+if [ "${GPU_TABLE:-1}" != 0 ]; then  # GPU_TABLE=0: the 2-core table only
+    python3 bench/speed_forecast.py --gpu --remeasure --threads "$(nproc)" \
+        --deadline $(( T0 + ${GPU_DEADLINE:-150} )) "$@" 2>&1 | tee "$OUT/speed_forecast_gpu.txt"
+    keep_profile gpu
+fi
 [ "${CORES2:-1}" = 0 ] && exit 0  # CORES2=0: the GPU's table only
 taskset -c 0,1 python3 bench/speed_forecast.py --remeasure --threads 2 \
     --deadline $(( T0 + ${CORES2_DEADLINE:-330} )) "$@" 2>&1 | tee "$OUT/speed_forecast_2cores.txt"

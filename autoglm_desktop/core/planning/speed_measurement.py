@@ -3,17 +3,17 @@
 The measurement writes synthetic models (zeros in llama.cpp's real layouts: the kernels do not
 look at values): per weight type two too big for the CPU caches (256 MB), one 2048 wide whose
 written tokens are timed (after a short prompt) and one 1024 wide whose prompts are; four small
-ones that vary only the layer count, the sharing of KV heads and the vocabulary, and Q4_K
-models of other widths for the width factors (these two kinds in three interleaved turns,
-medians). A prompt, too, reads every weight from memory, so it is timed on models as big and
-as deep as real ones: 4-layer models (15-100 MB) read prompts 15-35 % faster per weight than
-the same layers 24 deep, and forecasts fitted on them came out that much too fast. It times each
+ones that vary only the layer count, the sharing of KV heads and the vocabulary, and Q4_K models
+of other widths for the width factors (these, and the stream models, in three interleaved turns,
+medians). A prompt, too, reads every weight from memory, so it is timed on models as big and as
+deep as real ones: 4-layer models (15-100 MB) read prompts 15-35 % faster per weight than the
+same layers 24 deep, and forecasts fitted on them came out that much too fast. It times each
 through llama.cpp, as the bench times real models (a 256-token prompt, then the median gap
 between written tokens once settled), at the thread counts the app runs with (one, and the
 tuner's ceilings for writing and for prompts), in a child process (and, with a GPU, with every
 layer there, and with half, in three turns spread over the measurement); it solves
-:mod:`speed_forecast`'s cost model for this machine by least squares: two to three minutes on
-a 2-core laptop; :mod:`speed_profile` keeps the result.
+:mod:`speed_forecast`'s cost model for this machine by least squares: two to three minutes on a
+2-core laptop; :mod:`speed_profile` keeps the result.
 """
 
 from __future__ import annotations
@@ -207,12 +207,14 @@ def iter_measure_speed(
         # The width factors rest on one model each against the type model, and a small
         # model's token on the narrow models' fixed and per-layer costs (thread barriers, which
         # another program's spell sways most: one run each moved up to 26 % between two runs
-        # on the H200 host's two cores): those are timed in WIDTH_TURNS interleaved turns, and
-        # their medians taken. (They take seconds; the big models' turns would take minutes.)
+        # on the H200 host's two cores), and each type's cost per byte written on one stream
+        # model (16 tokens, under a second: one run of the Q4_1 one here took 26 ms a token,
+        # another 18): those are timed in WIDTH_TURNS interleaved turns, and their medians
+        # taken. (The type models' prompts take seconds each; their turns would take minutes.)
         repeated = [
             n
             for n in models
-            if n.startswith("width-") or n.endswith(f"-{WIDTH_TYPE}") or not _is_big(n)
+            if n.startswith(("width-", "stream-")) or n.endswith(f"-{WIDTH_TYPE}") or not _is_big(n)
         ]
         cpu_jobs = [job for count in counts for name in models for job in _jobs(files, name, count)]
         cpu_jobs += [
