@@ -12,8 +12,8 @@ through llama.cpp, as the bench times real models (a 256-token prompt, then the 
 between written tokens once settled), at the thread counts the app runs with (one, and the
 tuner's ceilings for writing and for prompts), in a child process (and, with a GPU, with every
 layer there, and with half, in three turns spread over the measurement); it solves
-:mod:`speed_forecast`'s cost model for this machine by least squares: two to three minutes on a
-2-core laptop; :mod:`speed_profile` keeps the result.
+:mod:`speed_forecast`'s cost model for this machine by least squares: three to four minutes on
+a 2-core laptop; :mod:`speed_profile` keeps the result.
 """
 
 from __future__ import annotations

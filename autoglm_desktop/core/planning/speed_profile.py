@@ -1,6 +1,6 @@
 """This PC's measured llama.cpp speed, kept in the cache folder, and forecasts from it.
 
-:mod:`speed_measurement` measures it (about a minute, in a child process) and saves it here as
+:mod:`speed_measurement` measures it (a few minutes, in a child process) and saves it here as
 ``speed_profile.json``, tied to the CPU, the core count and the llama.cpp build; everything
 else only reads it. This module stays light (no numpy, no gguf writer): the window imports it.
 """

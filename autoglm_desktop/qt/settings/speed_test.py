@@ -40,7 +40,7 @@ class SpeedTestBox(QGroupBox):
         return self._running
 
     def start(self) -> None:
-        """Measure now (about a minute on a small PC, in a separate process)."""
+        """Measure now (a few minutes on a small PC, in a separate process)."""
         if self._running:
             return
         if self._worker is None:
@@ -100,7 +100,7 @@ class SpeedTestBox(QGroupBox):
         if speed is None:
             self.status.setText(
                 self.tr(
-                    "Not measured yet. Measure once (about a minute) to see how fast each "
+                    "Not measured yet. Measure once (a few minutes) to see how fast each "
                     "model will write on this PC, in the Models window and before a download."
                 )
             )
