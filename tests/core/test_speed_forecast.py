@@ -43,6 +43,7 @@ from autoglm_desktop.core.planning.speed_forecast import (
 )
 from autoglm_desktop.core.planning.speed_measurement import (
     ALL_LAYERS,
+    WIDE_PROMPT_WIDTH,
     calibration_models,
     fit_coefficients,
     fit_gpu,
@@ -154,7 +155,7 @@ def test_width_factors_come_back_from_the_width_models_timings(tmp_path: Path) -
         prompt_per_layer=2e-6,
         prompt_per_weight={"q4_k": 1.5e-11, "f16": 1e-11},
         decode_width_factors={512: 1.8, 1024: 1.3, 2048: 1.0, 4096: 0.7},
-        prompt_width_factors={512: 1.5, 1024: 1.0},  # wider: the reference's cost
+        prompt_width_factors={512: 1.5, 1024: 1.0, WIDE_PROMPT_WIDTH: 0.8},
     )
     widths = []
     for name, model in calibration_models().items():
@@ -167,8 +168,10 @@ def test_width_factors_come_back_from_the_width_models_timings(tmp_path: Path) -
         timing = _timing(path, 1 / forecast.decode_tokens_per_s, 1 / forecast.prompt_tokens_per_s)
         widths.append((work, timing))
     unknown = replace(truth, decode_width_factors={}, prompt_width_factors={})
-    narrow_ones = [(w, t) for w, t in widths if w.width < 1024]  # the only prompts timed
-    found = with_width_factors(unknown, decode=widths, prompt=narrow_ones)
+    # Prompts are timed on the narrow one and the 3072-wide one, written tokens on the others.
+    writing = [(w, t) for w, t in widths if w.width != WIDE_PROMPT_WIDTH]
+    reading = [(w, t) for w, t in widths if w.width in (512, WIDE_PROMPT_WIDTH)]
+    found = with_width_factors(unknown, decode=writing, prompt=reading)
     assert found.decode_width_factors == pytest.approx(truth.decode_width_factors, rel=1e-6)
     assert found.prompt_width_factors == pytest.approx(truth.prompt_width_factors, rel=1e-6)
     wider = forecast_speed(workload=replace(work, width=4096), profile=[found], threads=2)
@@ -487,13 +490,14 @@ def test_plan_json_gives_the_forecast_once_measured(
     assert measured["prompt_tokens_per_s"] == 200.0
 
 
-def test_the_gpus_turns_are_spread_over_the_measurement(
-    app_home: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _planned_jobs(
+    monkeypatch: pytest.MonkeyPatch, *, cores: int, gpu: bool, threads: list[int] | None = None
+) -> list[TimingJob]:
+    """The jobs a measurement would time (small stand-ins for the models; nothing is run)."""
     small = SyntheticModel(n_layer=2, n_embd=64, n_head=2, n_head_kv=2, n_ff=128)
     models = {name: small for name in speed_measurement.calibration_models()}
     gpu_models = {name: small for name in speed_measurement.gpu_calibration_models()}
-    monkeypatch.setattr(speed_measurement, "calibration_models", lambda: models)
+    monkeypatch.setattr(speed_measurement, "calibration_models", lambda: dict(models))
     monkeypatch.setattr(speed_measurement, "gpu_calibration_models", lambda: gpu_models)
     seen: list[TimingJob] = []
 
@@ -506,9 +510,16 @@ def test_the_gpus_turns_are_spread_over_the_measurement(
         yield  # a generator, as the real one
 
     monkeypatch.setattr(speed_measurement, "iter_timings", record)
-    hardware = snapshot(ram_gib=16, vram_gib=(24,), cores=8)
+    hardware = snapshot(ram_gib=16, vram_gib=(24,) if gpu else (), cores=cores)
     with pytest.raises(Enough):
-        list(speed_measurement.iter_measure_speed(hardware=hardware))
+        list(speed_measurement.iter_measure_speed(hardware=hardware, threads=threads))
+    return seen
+
+
+def test_the_gpus_turns_are_spread_over_the_measurement(
+    app_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen = _planned_jobs(monkeypatch, cores=8, gpu=True)
     runs = [(gpu, list(group)) for gpu, group in itertools.groupby(seen, key=lambda j: j.gpu)]
     gpu_runs = [jobs for gpu, jobs in runs if gpu]
     assert len(gpu_runs) == speed_measurement.WIDTH_TURNS  # one turn at a time ...
@@ -516,3 +527,23 @@ def test_the_gpus_turns_are_spread_over_the_measurement(
     split = {j.model_path.stem for j in gpu_runs[0] if j.n_gpu_layers < ALL_LAYERS}
     assert split == set(speed_measurement.OFFLOAD_MODELS)
     assert all(jobs == gpu_runs[0] for jobs in gpu_runs)
+
+
+def test_the_wide_models_prompts_are_timed_above_two_threads_only(
+    app_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wide = f"width-{WIDE_PROMPT_WIDTH}"
+    written: list[str] = []
+
+    def write(path: Path, model: SyntheticModel) -> Path:
+        written.append(path.stem)
+        return write_synthetic_gguf(path, model)
+
+    monkeypatch.setattr(speed_measurement, "write_synthetic_gguf", write)
+    few = _planned_jobs(monkeypatch, cores=2, gpu=False, threads=[1, 2])
+    assert few and not [j for j in few if j.model_path.stem == wide]
+    assert wide not in written  # nor its 520 MB written
+    many = _planned_jobs(monkeypatch, cores=8, gpu=False, threads=[1, 2, 8])
+    timed = [j for j in many if j.model_path.stem == wide]
+    assert [j.threads for j in timed] == [8] * speed_measurement.WIDTH_TURNS
+    assert all(j.prompt_tokens == 256 and j.decode_tokens < 16 for j in timed)  # its prompts

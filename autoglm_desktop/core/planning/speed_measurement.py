@@ -69,18 +69,25 @@ GPU_BATCH_MODEL = "gpu-batch"
 # Prompts: the type models are 1024 wide (heads 128 long, the feed-forward 2.75 times as wide),
 # so that 256 MB is ten layers or more of every type: a prompt of a model with few layers costs
 # less per weight (a 4096-wide model of 2 layers 27 % less than one of 8), and real models have
-# 16 to 40. In models of many layers a prompt's cost per weight hardly changes from 1024 wide
-# up (2048, 3072, 4096: within 9 %), so only a narrower width's prompts are timed for the
-# prompt width factors, and wider models take the reference's cost (a 4096-wide model of
-# 256 MB has 3 layers: its prompts, timed, put a factor of 0.57-0.69 on this machine's 3B
-# model, whose prompts then came out 9-27 % too fast). Written tokens: the stream models, 2048
-# wide (as many 1-3B models), and Q4_K models 512, 1024 (the type model) and 4096 wide for the
-# decode width factors, all 256 MB.
+# 16 to 40. On two threads, in models of many layers, a prompt's cost per weight hardly changes
+# from 1024 wide up (2048, 3072, 4096: within 9 %): the prompt width factors come from the
+# 512-wide model and, above two threads, a 3072-wide one (below). Written tokens: the stream
+# models, 2048 wide (as many 1-3B models), and Q4_K models 512, 1024 (the type model) and
+# 4096 wide for the decode width factors, all 256 MB.
 WIDTH_TYPE = "q4_k"
 DECODE_REFERENCE_WIDTH = 2048
 PROMPT_REFERENCE_WIDTH = 1024
 WIDTHS = (512, 4096)
 WIDTH_TURNS = 3
+# On many threads a wide model's prompt costs less per weight than the 1024-wide reference's:
+# the H200 host's 3B (3072 wide) against its 0.5B (1280), per weight, 1.09 at 2 threads, 0.93
+# at 8 and 0.69 at 16, and its prompts came out 13-25 % too slow on 16 in five runs. So above
+# two threads a 3072-wide Q4_K model's prompts are timed too, 8 layers deep (520 MB: the
+# 256 MB one 4096 wide has 3 layers, and gave this machine's 3B prompts a factor of 0.57-0.69,
+# 9-27 % too fast); at two or fewer wider models take the reference's cost.
+WIDE_PROMPT_WIDTH = 3072
+WIDE_PROMPT_LAYERS = 8
+WIDE_PROMPT_MIN_THREADS = 3
 NARROW_MODEL_LAYERS = 24
 GPU_NARROW_MODEL = "gpu-narrow"
 GPU_MIDDLE_MODEL = "gpu-middle"
@@ -109,7 +116,7 @@ def calibration_models() -> dict[str, SyntheticModel]:
     wide for its cost per weight of a prompt, 2048 wide for its cost per byte written;
     ``tiny``, ``deep``, ``deep-shared-kv`` and ``wide-vocabulary``: the fixed costs per token,
     per layer (with and without shared KV heads) and per vocabulary entry; ``width-*``: Q4_K
-    at other widths (the width factors).
+    at other widths (the width factors; the 3072-wide one's prompts, above two threads).
     """
     models = {f"type-{kind}": _big_model(PROMPT_REFERENCE_WIDTH, kind) for kind in MEASURED_TYPES}
     models |= {
@@ -132,6 +139,8 @@ def calibration_models() -> dict[str, SyntheticModel]:
     # out as a 1.42 prompt factor on 16 threads and forecast their prompts 19-36 % too slow.
     narrowest = f"width-{min(WIDTHS)}"
     models[narrowest] = replace(models[narrowest], n_layer=NARROW_MODEL_LAYERS)
+    wide = _big_model(WIDE_PROMPT_WIDTH, WIDTH_TYPE)
+    models[f"width-{WIDE_PROMPT_WIDTH}"] = replace(wide, n_layer=WIDE_PROMPT_LAYERS)
     return models
 
 
@@ -196,6 +205,8 @@ def iter_measure_speed(
     """
     counts = list(threads or thread_counts_to_measure(hardware))
     models = calibration_models()
+    if max(counts) < WIDE_PROMPT_MIN_THREADS:
+        models.pop(f"width-{WIDE_PROMPT_WIDTH}", None)  # not timed: not written either
     gpu_name = hardware.gpus[0].name if hardware.gpus else None
     gpu_models = gpu_calibration_models() if gpu_name else {}
     work_dir = Path(tempfile.mkdtemp(prefix="speed-", dir=paths.cache_dir()))
@@ -338,8 +349,10 @@ def _jobs(files: dict[str, Path], name: str, threads: int) -> list[TimingJob]:
     if name.startswith("type-"):
         return [writing, reading] if name == f"type-{WIDTH_TYPE}" else [reading]
     if name.startswith("width-"):
-        narrow = int(name.removeprefix("width-")) < PROMPT_REFERENCE_WIDTH
-        return [writing, reading] if narrow else [writing]
+        width = int(name.removeprefix("width-"))
+        if width == WIDE_PROMPT_WIDTH:
+            return [reading] if threads >= WIDE_PROMPT_MIN_THREADS else []
+        return [writing, reading] if width < PROMPT_REFERENCE_WIDTH else [writing]
     return [_job(files, name, threads=threads)]
 
 
