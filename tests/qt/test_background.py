@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable, Iterator
 
 import pytest
+import shiboken6
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 from pytestqt.qtbot import QtBot
 
@@ -200,6 +201,28 @@ def test_the_answer_of_a_call_whose_owner_was_deleted_is_dropped(qtbot: QtBot) -
     with qtbot.waitSignal(owner.destroyed, timeout=WAIT_MS):
         owner.deleteLater()
     call.finish()
+    assert answers.count == 0
+
+
+def test_owners_deleted_while_their_calls_post_answers_nothing_and_nothing_crashes() -> None:
+    # Posting raced a page's deletion once and crashed the suite: a signal emitted from a call
+    # thread while its sender, a child of the page, was being deleted.
+    answers = Answers()
+    calls = [HeldCall(index) for index in range(64)]
+    owners = [QObject() for _ in calls]
+    runners = [CallRunner(owner, name="racing") for owner in owners]
+    for runner, call in zip(runners, calls, strict=True):
+        run(runner, call, answers)
+    for call in calls:
+        assert call.started.wait(JOIN_S)
+    for owner, call in zip(owners, calls, strict=True):
+        call.release.set()  # its thread posts while the owner goes
+        shiboken6.delete(owner)
+    for call in calls:
+        assert call.thread is not None
+        call.thread.join(JOIN_S)
+        assert not call.thread.is_alive()
+    QCoreApplication.sendPostedEvents()
     assert answers.count == 0
 
 

@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import itertools
 import logging
@@ -23,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+import shiboken6
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from autoglm_desktop.core.common.error_text import describe_exception, sentence
@@ -58,24 +58,63 @@ def _execute(
     return functools.partial(on_success, value)
 
 
-class _Relay(QObject):
-    """Lives on the owner's thread; outcomes posted from call threads are delivered there."""
+class _Mailbox(QObject):
+    """Runs callables posted from any thread on the thread it was made on, in order.
 
-    _arrived = Signal(object)  # _Outcome
+    One per thread that makes a runner or a bridge, made on first use and never deleted: a
+    signal emitted from another thread while its sender is being deleted is undefined behaviour
+    (it crashed the test suite once, a call thread posting while a page was deleted), so the
+    object that call threads emit through must outlive them all. Whether the posted work still
+    has an owner to report to is decided on the receiving thread, by :func:`post_to_owner`.
+    """
 
-    def __init__(self, owner: QObject, receive: Callable[[_Outcome], None]) -> None:
-        super().__init__(owner)
-        self._receive = receive
-        self._arrived.connect(self._on_arrived)  # queued: a slot of an object of this thread
+    _arrived = Signal(object)  # Callable[[], None]
 
-    def post(self, outcome: _Outcome) -> None:
+    def __init__(self) -> None:
+        super().__init__()
+        self._arrived.connect(self._on_arrived)  # queued from other threads
+
+    def post(self, call: Callable[[], None]) -> None:
         """Safe from any thread."""
-        with contextlib.suppress(RuntimeError):  # the owner was deleted while the call ran
-            self._arrived.emit(outcome)
+        self._arrived.emit(call)
 
     @Slot(object)
-    def _on_arrived(self, outcome: _Outcome) -> None:
-        self._receive(outcome)
+    def _on_arrived(self, call: Callable[[], None]) -> None:
+        call()
+
+
+_mailboxes: dict[int, _Mailbox] = {}
+_mailboxes_lock = threading.Lock()
+
+
+def _mailbox_of_this_thread() -> _Mailbox:
+    with _mailboxes_lock:
+        mailbox = _mailboxes.get(threading.get_ident())
+        if mailbox is None or mailbox.thread() is not QThread.currentThread():  # an ident reused
+            mailbox = _mailboxes[threading.get_ident()] = _Mailbox()
+        return mailbox
+
+
+class OwnerPost:
+    """Posts callables from any thread to the thread ``owner`` was made on, while it lives.
+
+    Make it on the owner's thread. A callable posted after the owner was deleted, or while it
+    was being deleted, is dropped there, never run.
+    """
+
+    def __init__(self, owner: QObject) -> None:
+        self._owner = owner
+        self._mailbox = _mailbox_of_this_thread()
+
+    def __call__(self, call: Callable[[], None]) -> None:
+        """Safe from any thread."""
+        owner = self._owner
+
+        def if_owner_lives() -> None:
+            if shiboken6.isValid(owner):
+                call()
+
+        self._mailbox.post(if_owner_lives)
 
 
 class CallRunner:
@@ -94,7 +133,7 @@ class CallRunner:
 
     def __init__(self, owner: QObject, *, name: str) -> None:
         self.name = name
-        self._relay = _Relay(owner, self._receive)
+        self._post = OwnerPost(owner)
         self._tickets = itertools.count(1)
         self._pending: int | None = None  # the ticket of the call whose answer is awaited
         self._closed = False
@@ -119,10 +158,11 @@ class CallRunner:
             return
         ticket = next(self._tickets)
         self._pending = ticket
-        name, relay = self.name, self._relay
+        name, post, receive = self.name, self._post, self._receive
 
         def work() -> None:
-            relay.post(_Outcome(ticket, _execute(name, op, on_success, on_failure)))
+            outcome = _Outcome(ticket, _execute(name, op, on_success, on_failure))
+            post(functools.partial(receive, outcome))
 
         threading.Thread(target=work, name=f"call-{name}", daemon=True).start()
 

@@ -10,7 +10,7 @@ page's :class:`~autoglm_desktop.qt.workers.background.CallRunner`.
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import os
 
 from PySide6.QtCore import QLocale, QObject, Signal
@@ -29,18 +29,26 @@ from autoglm_desktop.core.hub.settings import (
 )
 from autoglm_desktop.core.hub.source import Source
 from autoglm_desktop.core.hub.source_client import SourceClient
+from autoglm_desktop.qt.workers.background import OwnerPost
 
 _STOP_DOWNLOADS_TIMEOUT_S = 3.0
 
 
 class DownloadBridge(QObject):
-    """Re-emits the download manager's listener calls (on its thread) as a queued signal."""
+    """Re-emits the download manager's listener calls (on its thread) on the GUI thread."""
 
     statusChanged = Signal(object)  # DownloadStatus
 
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._post = OwnerPost(self)  # dropped once the window has closed
+
     def relay(self, status: DownloadStatus) -> None:
-        with contextlib.suppress(RuntimeError):  # the window closed as a download wound down
-            self.statusChanged.emit(status)
+        """Safe from any thread."""
+        self._post(functools.partial(self._emit_status, status))
+
+    def _emit_status(self, status: DownloadStatus) -> None:
+        self.statusChanged.emit(status)
 
 
 def ui_language() -> str:
