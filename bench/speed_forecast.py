@@ -8,7 +8,8 @@ runs, as the profile's measurement times its models). The models take turns over
 rounds and each figure is the median of the rounds, so that a spell of load from other programs
 sways one round of every model rather than all rounds of one; the table shows the spread.
 Models: the starter model (SmolLM2-135M, Q4_1), Gemma 3 270M (Q4_K_M, when its file is found)
-and synthetic 0.5B / 1B / 3B models (Qwen/Llama-like shapes, written once to a cache folder).
+and synthetic 0.5B / 1B / 3B models (Qwen/Llama-like shapes, written once to a cache folder);
+``--models held`` adds four held-out synthetic models (:data:`HELD_OUT`).
 Targets: every forecast within ±25 %, the median error within ±10 %.
 
     python bench/speed_forecast.py [--threads 1,2] [--remeasure] [--models starter,gemma,0.5b,1b,3b]
@@ -61,6 +62,28 @@ SYNTHETIC = {
     "3b": SyntheticModel(  # Llama-3.2-3B-like, Q4_K
         n_layer=28, n_embd=3072, n_head=24, n_head_kv=8, n_ff=8192, vocab_size=128256,
         weight_type="q4_k", name="synthetic-3b",
+    ),
+}  # fmt: skip
+# Held out: shapes and weight-type mixes the profile's measurement never sees and no change to
+# the forecast was tuned on (real Q4_K_M / Q5_K_M files mix in Q6_K), for `--models held`.
+HELD_OUT = {
+    "qwen1.5b-mix": SyntheticModel(  # Qwen2.5-1.5B-like, Q4_K with Q6_K as in Q4_K_M
+        n_layer=28, n_embd=1536, n_head=12, n_head_kv=2, head_dim=128, n_ff=8960,
+        vocab_size=151936, weight_type="q4_k", name="held-qwen1.5b-mix",
+        tensor_types=(("token_embd", "q6_k"), ("attn_v", "q6_k"), ("ffn_down", "q6_k")),
+    ),
+    "tinyllama-q4_0": SyntheticModel(  # TinyLlama-1.1B-like, Q4_0, an untied Q6_K output
+        n_layer=22, n_embd=2048, n_head=32, n_head_kv=4, n_ff=5632, vocab_size=32000,
+        weight_type="q4_0", tied_embeddings=False, tensor_types=(("output", "q6_k"),),
+        name="held-tinyllama-q4_0",
+    ),
+    "qwen3-0.6b-q8_0": SyntheticModel(  # Qwen3-0.6B-like: queries wider than the embedding
+        n_layer=28, n_embd=1024, n_head=16, n_head_kv=8, head_dim=128, n_ff=3072,
+        vocab_size=151936, weight_type="q8_0", name="held-qwen3-0.6b",
+    ),
+    "llama1b-q5_k": SyntheticModel(  # Llama-3.2-1B-like, Q5_K with Q6_K as in Q5_K_M
+        n_layer=16, n_embd=2048, n_head=32, n_head_kv=8, n_ff=8192, vocab_size=128256,
+        weight_type="q5_k", name="held-llama1b", tensor_types=(("ffn_down", "q6_k"),),
     ),
 }  # fmt: skip
 
@@ -209,6 +232,10 @@ def machine_speed(
 
 def model_paths(wanted: list[str], *, gemma: Path) -> dict[str, Path]:
     paths: dict[str, Path] = {}
+    if "held" in wanted:
+        at = wanted.index("held")
+        wanted = [*wanted[:at], *HELD_OUT, *wanted[at + 1 :]]
+    shapes = {**SYNTHETIC, **HELD_OUT}
     for name in wanted:
         if name == "starter":
             paths[name] = TEST_MODELS / "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -218,10 +245,10 @@ def model_paths(wanted: list[str], *, gemma: Path) -> dict[str, Path]:
             else:
                 print(f"(no Gemma 3 270M at {gemma}: skipped)", file=sys.stderr)
         else:
-            path = CACHE / f"{SYNTHETIC[name].name}-{SYNTHETIC[name].weight_type}.gguf"
+            path = CACHE / f"{shapes[name].name}-{shapes[name].weight_type}.gguf"
             if not path.is_file():
                 print(f"writing {path.name}...", file=sys.stderr)
-                write_synthetic_gguf(path, SYNTHETIC[name])
+                write_synthetic_gguf(path, shapes[name])
             paths[name] = path
     return paths
 

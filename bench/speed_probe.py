@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 
 def all_models() -> dict[str, object]:
-    from speed_forecast import SYNTHETIC
+    from speed_forecast import HELD_OUT, SYNTHETIC
 
     from autoglm_desktop.core.models.synthetic_gguf import SyntheticModel
     from autoglm_desktop.core.planning.speed_measurement import (
@@ -44,16 +44,8 @@ def all_models() -> dict[str, object]:
         tensor_types=(("token_embd", "q8_0"), ("attn_v", "q8_0"), ("ffn_down", "q6_k")),
         name="held-gemma-mix",
     )
-    models["held-qwen1.5b-mix"] = SyntheticModel(
-        n_layer=28, n_embd=1536, n_head=12, n_head_kv=2, head_dim=128, n_ff=8960,
-        vocab_size=151936, weight_type="q4_k", name="held-qwen1.5b-mix",
-        tensor_types=(("token_embd", "q6_k"), ("attn_v", "q6_k"), ("ffn_down", "q6_k")),
-    )  # fmt: skip
-    models["held-tinyllama-q4_0"] = SyntheticModel(
-        n_layer=22, n_embd=2048, n_head=32, n_head_kv=4, n_ff=5632, vocab_size=32000,
-        weight_type="q4_0", tied_embeddings=False, tensor_types=(("output", "q6_k"),),
-        name="held-tinyllama-q4_0",
-    )  # fmt: skip
+    models["held-qwen1.5b-mix"] = HELD_OUT["qwen1.5b-mix"]
+    models["held-tinyllama-q4_0"] = HELD_OUT["tinyllama-q4_0"]
     return models
 
 
