@@ -547,14 +547,3 @@ def test_the_wide_models_prompts_are_timed_above_two_threads_only(
     timed = [j for j in many if j.model_path.stem == wide]
     assert [j.threads for j in timed] == [8] * speed_measurement.WIDTH_TURNS
     assert all(j.prompt_tokens == 256 and j.decode_tokens < 16 for j in timed)  # its prompts
-
-
-def test_every_types_prompt_is_timed_in_turns(
-    app_home: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    seen = _planned_jobs(monkeypatch, cores=2, gpu=False, threads=[1, 2])
-    types = [name for name in speed_measurement.calibration_models() if name.startswith("type-")]
-    assert len(types) == len(speed_measurement.MEASURED_TYPES)
-    for name in types:
-        prompts = [j for j in seen if j.model_path.stem == name and j.prompt_tokens == 256]
-        assert sorted(j.threads for j in prompts) == sorted([1, 2] * speed_measurement.WIDTH_TURNS)

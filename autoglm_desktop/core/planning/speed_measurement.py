@@ -220,13 +220,12 @@ def iter_measure_speed(
         # another program's spell sways most: one run each moved up to 26 % between two runs
         # on the H200 host's two cores), and each type's cost per byte written on one stream
         # model (16 tokens, under a second: one run of the Q4_1 one here took 26 ms a token,
-        # another 18), and each type's cost per weight of a prompt on one type model (one run
-        # of the Q5_K one here took 0.55 s, the next two 0.34 and 0.36; another program only
-        # ever slows a run, so single runs made every type's prompts look slow: held-out
-        # models' prompts came out 11-27 % too slow): those are timed in WIDTH_TURNS
-        # interleaved turns, and their medians taken (+60 s here).
+        # another 18): those are timed in WIDTH_TURNS interleaved turns, and their medians
+        # taken. (The type models' prompts take seconds each; their turns would take minutes.)
         repeated = [
-            n for n in models if n.startswith(("width-", "stream-", "type-")) or not _is_big(n)
+            n
+            for n in models
+            if n.startswith(("width-", "stream-")) or n.endswith(f"-{WIDTH_TYPE}") or not _is_big(n)
         ]
         cpu_jobs = [job for count in counts for name in models for job in _jobs(files, name, count)]
         cpu_jobs += [

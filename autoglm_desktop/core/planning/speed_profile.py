@@ -27,11 +27,10 @@ from autoglm_desktop.core.planning.speed_forecast import (
 )
 
 PROFILE_FILE = "speed_profile.json"
-# 11: every type's prompt timed in turns; 10: a prompt width factor for wide models above two
-# threads; 9: the GPU's turns spread over the measurement, offload from three split models;
-# 8: a GPU counts layers as CUDA graphs do; 7: offload cost per CPU layer; 6: prompts on big
-# models; 5: width factors
-PROFILE_VERSION = 11
+# 10: a prompt width factor for wide models above two threads; 9: the GPU's turns spread over
+# the measurement, offload from three split models; 8: a GPU counts layers as CUDA graphs do;
+# 7: offload cost per CPU layer; 6: prompts on big models; 5: width factors
+PROFILE_VERSION = 10
 
 
 @dataclass(frozen=True)
