@@ -206,6 +206,11 @@ def print_width_factors(speed: MachineSpeed) -> None:
         decode = ", ".join(f"{w}: {f:.2f}" for w, f in sorted(c.decode_width_factors.items()))
         prompt = ", ".join(f"{w}: {f:.2f}" for w, f in sorted(c.prompt_width_factors.items()))
         print(f"width factors, {c.threads} threads: decode {{{decode}}}, prompt {{{prompt}}}")
+        by_type = ", ".join(
+            f"{kind} {factors.get(max(factors), 1.0):.2f}"
+            for kind, factors in sorted(c.prompt_type_width_factors.items())
+        )
+        print(f"  each type's prompt factor at its widest: {by_type}")
     if speed.gpu is not None:
         print(
             f"GPU offload per prompt batch: {speed.gpu.offload_per_layer * 1e3:.2f} ms per CPU "

@@ -136,7 +136,7 @@ class Probe:
 COSTS = (
     "decode_fixed", "decode_per_layer", "decode_per_vocab", "decode_per_byte", "prompt_fixed",
     "prompt_per_layer", "prompt_per_weight", "decode_per_shared_kv_layer",
-    "prompt_per_shared_kv_layer",
+    "prompt_per_shared_kv_layer", "prompt_per_row",
 )  # fmt: skip
 
 

@@ -47,6 +47,7 @@ from autoglm_desktop.core.planning.speed_measurement import (
     calibration_models,
     fit_coefficients,
     fit_gpu,
+    with_type_width_factors,
     with_width_factors,
 )
 from autoglm_desktop.core.planning.speed_profile import (
@@ -114,6 +115,7 @@ def test_fit_recovers_the_costs_that_made_the_timings(tmp_path: Path) -> None:
         prompt_fixed=1e-5,
         prompt_per_layer=2e-6,
         prompt_per_weight={kind: (2 - i / 20) * 1e-11 for i, kind in enumerate(MEASURED_TYPES)},
+        prompt_per_row={kind: (1 + i / 5) * 1e-9 for i, kind in enumerate(MEASURED_TYPES)},
         decode_per_shared_kv_layer=1e-5,
         prompt_per_shared_kv_layer=5e-7,
     )
@@ -135,6 +137,7 @@ def test_fit_recovers_the_costs_that_made_the_timings(tmp_path: Path) -> None:
         assert math.isclose(
             fitted.prompt_per_weight[kind], truth.prompt_per_weight[kind], rel_tol=1e-3
         )
+        assert math.isclose(fitted.prompt_per_row[kind], truth.prompt_per_row[kind], rel_tol=1e-3)
 
 
 def test_width_factor_is_linear_in_log_width_and_flat_beyond() -> None:
@@ -155,11 +158,12 @@ def test_width_factors_come_back_from_the_width_models_timings(tmp_path: Path) -
         prompt_per_layer=2e-6,
         prompt_per_weight={"q4_k": 1.5e-11, "f16": 1e-11},
         decode_width_factors={512: 1.8, 1024: 1.3, 2048: 1.0, 4096: 0.7},
-        prompt_width_factors={512: 1.5, 1024: 1.0, WIDE_PROMPT_WIDTH: 0.8},
+        prompt_width_factors={1024: 1.0, WIDE_PROMPT_WIDTH: 0.8},
     )
     widths = []
     for name, model in calibration_models().items():
-        if not name.startswith("width-") and name != "type-q4_k":  # the Q4_K one is 1024 wide
+        # The Q4_K type and narrow models are 1024 and 512 wide.
+        if not name.startswith("width-") and name not in ("type-q4_k", "narrow-q4_k"):
             continue
         path = write_synthetic_gguf(tmp_path / f"{name}.gguf", replace(model, n_layer=2))
         work = workload_of(read_gguf_info(path))
@@ -168,9 +172,9 @@ def test_width_factors_come_back_from_the_width_models_timings(tmp_path: Path) -
         timing = _timing(path, 1 / forecast.decode_tokens_per_s, 1 / forecast.prompt_tokens_per_s)
         widths.append((work, timing))
     unknown = replace(truth, decode_width_factors={}, prompt_width_factors={})
-    # Prompts are timed on the narrow one and the 3072-wide one, written tokens on the others.
+    # A prompt factor comes from the 3072-wide model, written tokens' from the others.
     writing = [(w, t) for w, t in widths if w.width != WIDE_PROMPT_WIDTH]
-    reading = [(w, t) for w, t in widths if w.width in (512, WIDE_PROMPT_WIDTH)]
+    reading = [(w, t) for w, t in widths if w.width == WIDE_PROMPT_WIDTH]
     found = with_width_factors(unknown, decode=writing, prompt=reading)
     assert found.decode_width_factors == pytest.approx(truth.decode_width_factors, rel=1e-6)
     assert found.prompt_width_factors == pytest.approx(truth.prompt_width_factors, rel=1e-6)
@@ -180,14 +184,51 @@ def test_width_factors_come_back_from_the_width_models_timings(tmp_path: Path) -
     assert wider.prompt_tokens_per_s > narrower.prompt_tokens_per_s
 
 
+def test_each_types_wide_prompt_factor_comes_back_from_its_stream_model(tmp_path: Path) -> None:
+    truth = SpeedCoefficients(
+        threads=2, decode_fixed=4e-4, decode_per_layer=3e-5, decode_per_vocab=2e-9,
+        decode_per_byte={"q4_k": 6e-11, "q5_k": 7e-11, "f16": 5e-11},
+        prompt_fixed=1e-5, prompt_per_layer=2e-6,
+        prompt_per_weight={"q4_k": 3e-12, "q5_k": 2e-12, "f16": 1e-11},
+        prompt_per_row={"q4_k": 3e-9, "q5_k": 1.6e-9},
+        prompt_type_width_factors={"q4_k": {1024: 1.0, 2048: 1.1}, "q5_k": {1024: 1.0, 2048: 0.8}},
+    )  # fmt: skip
+    streams = []
+    for kind in ("q4_k", "q5_k"):
+        model = replace(calibration_models()[f"stream-{kind}"], n_layer=2)
+        path = write_synthetic_gguf(tmp_path / f"{kind}.gguf", model)
+        work = workload_of(read_gguf_info(path))
+        forecast = forecast_speed(workload=work, profile=[truth], threads=2)
+        assert forecast is not None and work.width == 2048
+        timing = _timing(path, 1 / forecast.decode_tokens_per_s, 1 / forecast.prompt_tokens_per_s)
+        streams.append((work, timing))
+    unknown = replace(truth, prompt_type_width_factors={})
+    found = with_type_width_factors(unknown, prompt=streams)
+    assert found.prompt_type_width_factors.keys() == {"q4_k", "q5_k"}
+    for kind, factors in truth.prompt_type_width_factors.items():
+        assert found.prompt_type_width_factors[kind] == pytest.approx(factors, rel=1e-6)
+    # Between 1024 and 2048 the factor is interpolated in log2 width; at 1024 and below, 1.
+    work = streams[1][0]
+    speeds = [
+        forecast_speed(workload=replace(work, width=width), profile=[found], threads=2)
+        for width in (1024, 1448, 2048)
+    ]
+    unfactored = forecast_speed(workload=work, profile=[unknown], threads=2)
+    assert all(speeds) and unfactored is not None
+    prompt = [1 / f.prompt_tokens_per_s for f in speeds if f is not None]
+    assert prompt[0] == pytest.approx(1 / unfactored.prompt_tokens_per_s)
+    assert prompt[0] > prompt[1] > prompt[2]
+
+
 def _calibration_workloads(tmp_path: Path) -> dict[str, tuple[Path, Workload]]:
     found = {}
     for name, model in calibration_models().items():
         # Small stand-ins of the same kinds (the fit only needs the workloads), with as many
-        # layers as the real ones.
+        # layers as the real ones; the narrow ones narrower than the type models.
         shared = model.head_count_kv(0) < model.n_head
-        small = replace(model, n_layer=min(model.n_layer, 3), n_embd=256, n_ff=512, n_head=4,
-                        n_head_kv=1 if shared else 4,
+        width = 512 if model.n_embd > 512 else 256
+        small = replace(model, n_layer=min(model.n_layer, 3), n_embd=width, n_ff=2 * width,
+                        n_head=4, n_head_kv=1 if shared else 4,
                         vocab_size=min(model.vocab_size, 4096))  # fmt: skip
         path = write_synthetic_gguf(tmp_path / f"{name}.gguf", small)
         work = workload_of(read_gguf_info(path))
@@ -286,6 +327,7 @@ def test_fit_never_gives_a_negative_cost(tmp_path: Path) -> None:
     fitted = fit_coefficients(threads=2, writing=samples, reading=samples)
     values = [fitted.decode_fixed, fitted.decode_per_layer, fitted.decode_per_vocab]
     values += [*fitted.decode_per_byte.values(), *fitted.prompt_per_weight.values()]
+    values += fitted.prompt_per_row.values()
     assert all(value >= 0 for value in values)
 
 
@@ -349,6 +391,33 @@ def test_mixed_weight_types_are_counted_apart(tmp_path: Path) -> None:
     assert work.output_weights == {"q8_0": 256 * model.vocab_size}
     assert work.weights_per_token == {"q4_k": 2 * (4 * 256 * 256 + 2 * 256 * 512),
                                       "q6_k": 2 * 512 * 256}  # fmt: skip
+    # A row per output: four 256-row attention matrices and the 512-row gate and up; the
+    # down matrix's 256 rows are 512 long.
+    assert work.rows_per_token == {"q4_k": 2 * (4 * 256 + 2 * 512), "q6_k": 2 * 256}
+
+
+def test_a_prompts_cost_per_row_makes_narrow_rows_cost_more_per_weight(tmp_path: Path) -> None:
+    costs = SpeedCoefficients(
+        threads=2, decode_fixed=1e-3, decode_per_layer=0, decode_per_vocab=0,
+        prompt_per_weight={"q5_k": 2e-12, "q8_0": 7e-12},
+        prompt_per_row={"q5_k": 1.6e-9, "q8_0": 0.9e-9},
+    )  # fmt: skip
+    per_weight = {}
+    for kind in ("q5_k", "q8_0"):
+        for width in (512, 1024, 2048):
+            model = SyntheticModel(n_layer=2, n_embd=width, n_head=4, n_head_kv=4,
+                                   n_ff=width * 2, weight_type=kind)  # fmt: skip
+            path = write_synthetic_gguf(tmp_path / f"{kind}-{width}.gguf", model)
+            work = replace(workload_of(read_gguf_info(path)), output_bytes={}, n_vocab=0)
+            forecast = forecast_speed(workload=work, profile=[costs], threads=2)
+            assert forecast is not None
+            weights = work.weights_per_token[kind] + work.attention_weights(256)
+            per_weight[kind, width] = 1 / forecast.prompt_tokens_per_s / weights
+    # A weight costs a + c / row length: the cheaper the weights, the more the rows show.
+    for kind in ("q5_k", "q8_0"):
+        assert per_weight[kind, 512] > per_weight[kind, 1024] > per_weight[kind, 2048]
+    slope = {k: per_weight[k, 512] / per_weight[k, 2048] for k in ("q5_k", "q8_0")}
+    assert slope["q5_k"] > slope["q8_0"] > 1
 
 
 def test_any_offload_puts_the_output_layer_on_the_gpu_first(tmp_path: Path) -> None:
@@ -433,6 +502,7 @@ def test_profile_is_kept_for_this_machine_only(app_home: Path) -> None:
     coefficients = SpeedCoefficients(
         threads=1, decode_fixed=0.01, decode_per_layer=0, decode_per_vocab=0,
         decode_per_byte={"q8_0": 1e-10}, prompt_per_weight={"q8_0": 1e-11},
+        prompt_per_row={"q8_0": 1e-9}, prompt_type_width_factors={"q8_0": {1024: 1.0, 2048: 0.9}},
         decode_width_factors={512: 1.7, 2048: 1.0}, prompt_width_factors={1024: 1.0, 3072: 0.8},
     )  # fmt: skip
     assert load_machine_speed(hardware=hardware) is None

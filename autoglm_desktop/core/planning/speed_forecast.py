@@ -7,6 +7,7 @@ The cost of one token is modelled as llama.cpp spends it:
              + sum over weight types of (bytes of that type read per token) * seconds_per_byte
     prompt = fixed + per_layer * layers + per_shared_kv_layer * ...       (per prompt token)
              + sum over weight types of (weights of that type) * seconds_per_weight
+                                        + (rows of that type) * seconds_per_row
              + (the output matrix read once, and one token sampled) / prompt tokens
 
 Writing a token streams every weight once from memory (a matrix-vector product per tensor): its
@@ -14,7 +15,9 @@ cost per byte is measured per weight type on models too big for the CPU's caches
 memory and the kernel that unpacks each type work together, neither alone sets the pace.
 Reading a prompt multiplies whole batches (bound by arithmetic, per type, but each matrix still
 comes from memory once per batch: its costs, too, are measured on models too big for the
-caches); the vocabulary's logits are computed for its last token only. Attention is a product
+caches): per weight and, apart, per row (each row's dot product with a token has a cost of its
+own, so narrow rows cost more per weight, and by how much depends on the type's kernel); the
+vocabulary's logits are computed for its last token only. Attention is a product
 with the KV cache (16-bit floats), counted as such: per written token, every query head's dot
 products with the K and V of its KV head's cells (heads sharing a KV head each do their own:
 grouped-query attention saves memory, not work), and query × cell products per prompt token.
@@ -97,6 +100,9 @@ class Workload:
     weights_per_token: Mapping[str, int]  # weights multiplied per prompt token, by type
     output_weights: Mapping[str, int]  # the output matrix, multiplied once per prompt
     output_bytes: Mapping[str, int] = field(default_factory=dict)  # its part of bytes_per_token
+    # Rows of the layers' matrices per prompt token, by type: each row is one dot product
+    # per token, with a cost of its own besides its weights' (see SpeedCoefficients).
+    rows_per_token: Mapping[str, int] = field(default_factory=dict)
     query_width: int = 0  # query heads × key length, summed over the layers
     query_kv_width: int = 0  # query heads × (key + value length), summed over the layers
     shared_kv_layers: int = 0  # layers whose query heads share KV heads
@@ -148,6 +154,7 @@ def workload_of(info: GGUFInfo) -> Workload:
     tied = "output.weight" not in names
     per_token_bytes: dict[str, int] = {}
     per_token_weights: dict[str, int] = {}
+    per_token_rows: dict[str, int] = {}
     output: dict[str, int] = {}
     output_bytes: dict[str, int] = {}
     expert_share = _expert_share(info)
@@ -164,6 +171,8 @@ def workload_of(info: GGUFInfo) -> Workload:
             per_token_bytes[kind] = per_token_bytes.get(kind, 0) + int(tensor.n_bytes * share)
             weights = int(tensor.n_elements * share)
             per_token_weights[kind] = per_token_weights.get(kind, 0) + weights
+            rows = weights // max(1, tensor.shape[0])  # ggml's ne[0]: the row length
+            per_token_rows[kind] = per_token_rows.get(kind, 0) + rows
     query, kv, shared = _attention_shape(info)
     ops = sum(_layer_ops(tensor) for tensor in info.tensors if tensor.name.startswith("blk."))
     return Workload(
@@ -173,6 +182,7 @@ def workload_of(info: GGUFInfo) -> Workload:
         weights_per_token=per_token_weights,
         output_weights=output,
         output_bytes=output_bytes,
+        rows_per_token=per_token_rows,
         query_width=query,
         query_kv_width=kv,
         shared_kv_layers=shared,
@@ -229,13 +239,32 @@ class SpeedCoefficients:
     prompt_per_weight: Mapping[str, float] = field(default_factory=dict)
     decode_per_shared_kv_layer: float = 0.0  # grouped-query attention's extra, per layer
     prompt_per_shared_kv_layer: float = 0.0
+    # A prompt's dot products each cost this besides their weights (per type, per row and
+    # token): unpacking a row's scales and summing up. So a weight costs a + c / row length:
+    # a 512-wide Q5_K model's prompt took 1.47 times the cost per weight of a 1024-wide one
+    # here, a 2048-wide one 0.79; Q8_0 1.11 and 0.93 (2 threads).
+    prompt_per_row: Mapping[str, float] = field(default_factory=dict)
     # The cost of a weight in a model this wide (embedding length) relative to the measured
-    # types' models (decode: 2048 wide, prompts: 1024), for the repeating layers' matrices:
-    # many small operations, each split among the threads (the output matrix, one operation
-    # of vocabulary-many rows, is not slowed so). Narrow rows cost more per byte, and
-    # small matrices share less well among many threads. Measured widths; none: 1 everywhere.
+    # types' models (decode: 2048 wide), for the repeating layers' matrices: many small
+    # operations, each split among the threads (the output matrix, one operation of
+    # vocabulary-many rows, is not slowed so). Narrow rows cost more per byte, and small
+    # matrices share less well among many threads. Prompts (their weights and rows, relative
+    # to the 1024-wide type models): only above two threads, where wide matrices share out
+    # better than the cost per row says. Measured widths; none: 1 everywhere.
     decode_width_factors: Mapping[int, float] = field(default_factory=dict)
     prompt_width_factors: Mapping[int, float] = field(default_factory=dict)
+    # Wider than the type models, each type's prompt costs (per weight and per row) times its
+    # own measured factor, by width (1 at 1024 and below): the cost per row says too little
+    # for some kernels (Q4_K 2048 wide: 10 % more than a + c / row length), too much for others.
+    prompt_type_width_factors: Mapping[str, Mapping[int, float]] = field(default_factory=dict)
+
+
+def prompt_type_factors(costs: SpeedCoefficients, width: int) -> dict[str, float]:
+    """Each type's prompt width factor at ``width`` (types without one: 1)."""
+    return {
+        kind: width_factor(factors, width)
+        for kind, factors in costs.prompt_type_width_factors.items()
+    }
 
 
 def width_factor(factors: Mapping[int, float], width: int) -> float:
@@ -327,17 +356,34 @@ def decode_terms(work: Workload, *, context_tokens: int, width_factor: float = 1
     ]
 
 
-def prompt_terms(work: Workload, *, prompt_tokens: int, width_factor: float = 1.0) -> list[float]:
+def prompt_terms(
+    work: Workload,
+    *,
+    prompt_tokens: int,
+    width_factor: float = 1.0,
+    type_factors: Mapping[str, float] | None = None,
+) -> list[float]:
     """The amounts the prompt costs multiply per prompt token, in the coefficients' order.
 
-    Fixed, layers, shared-KV layers, then the weights multiplied of each type (times
-    ``width_factor``; attention's products among them, as they are).
+    Fixed, layers, shared-KV layers, the weights multiplied of each type, then the rows of
+    each type (both times ``width_factor`` and the type's factor in ``type_factors``;
+    attention's products, among the weights, as they are).
     """
-    amounts = {kind: amount * width_factor for kind, amount in work.weights_per_token.items()}
-    amounts[KV_CACHE_TYPE] = amounts.get(KV_CACHE_TYPE, 0) + work.attention_weights(prompt_tokens)
-    return [1.0, work.layer_units, work.shared_kv_layers] + [
-        float(amounts.get(kind, 0)) for kind in MEASURED_TYPES
-    ]
+    by_type = type_factors or {}
+
+    def scaled(amounts: Mapping[str, int]) -> dict[str, float]:
+        return {
+            kind: amount * width_factor * by_type.get(kind, 1.0) for kind, amount in amounts.items()
+        }
+
+    weights = scaled(work.weights_per_token)
+    weights[KV_CACHE_TYPE] = weights.get(KV_CACHE_TYPE, 0) + work.attention_weights(prompt_tokens)
+    rows = scaled(work.rows_per_token)
+    return (
+        [1.0, work.layer_units, work.shared_kv_layers]
+        + [float(weights.get(kind, 0)) for kind in MEASURED_TYPES]
+        + [float(rows.get(kind, 0)) for kind in MEASURED_TYPES]
+    )
 
 
 def repeating_layers_on_gpu(work: Workload, gpu_layers: int) -> int:
@@ -397,7 +443,12 @@ def _cpu_prompt_seconds(
 ) -> float:
     """Per prompt token: the batch products, and the last token's logits and sampling."""
     factor = width_factor(cpu.prompt_width_factors, work.width)
-    terms = prompt_terms(work, prompt_tokens=prompt_tokens, width_factor=factor)
+    terms = prompt_terms(
+        work,
+        prompt_tokens=prompt_tokens,
+        width_factor=factor,
+        type_factors=prompt_type_factors(cpu, work.width),
+    )
     per_token = sum(c * a for c, a in zip(_prompt_costs(cpu), terms, strict=True))
     return per_token + last_token_seconds(work, writing) / max(1, prompt_tokens)
 
@@ -440,11 +491,13 @@ def _gpu_prompt_seconds(
 
 def _prompt_costs(c: SpeedCoefficients) -> tuple[float, ...]:
     fallback = max(c.prompt_per_weight.values(), default=0.0)
+    row_fallback = max(c.prompt_per_row.values(), default=0.0)
     return (
         c.prompt_fixed,
         c.prompt_per_layer,
         c.prompt_per_shared_kv_layer,
         *(c.prompt_per_weight.get(kind, fallback) for kind in MEASURED_TYPES),
+        *(c.prompt_per_row.get(kind, row_fallback) for kind in MEASURED_TYPES),
     )
 
 
@@ -497,6 +550,7 @@ def _between(low: SpeedCoefficients, high: SpeedCoefficients, threads: int) -> S
         prompt_fixed=mix(low.prompt_fixed, high.prompt_fixed),
         prompt_per_layer=mix(low.prompt_per_layer, high.prompt_per_layer),
         prompt_per_weight=mix_map(low.prompt_per_weight, high.prompt_per_weight),
+        prompt_per_row=mix_map(low.prompt_per_row, high.prompt_per_row),
         decode_per_shared_kv_layer=mix(
             low.decode_per_shared_kv_layer, high.decode_per_shared_kv_layer
         ),
@@ -505,6 +559,14 @@ def _between(low: SpeedCoefficients, high: SpeedCoefficients, threads: int) -> S
         ),
         decode_width_factors=_mix_factors(low.decode_width_factors, high.decode_width_factors, t),
         prompt_width_factors=_mix_factors(low.prompt_width_factors, high.prompt_width_factors, t),
+        prompt_type_width_factors={
+            kind: _mix_factors(
+                low.prompt_type_width_factors.get(kind, {}),
+                high.prompt_type_width_factors.get(kind, {}),
+                t,
+            )
+            for kind in low.prompt_type_width_factors.keys() | high.prompt_type_width_factors.keys()
+        },
     )
 
 

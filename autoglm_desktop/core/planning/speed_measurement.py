@@ -2,18 +2,18 @@
 
 The measurement writes synthetic models (zeros in llama.cpp's real layouts: the kernels do not
 look at values): per weight type two too big for the CPU caches (256 MB), one 2048 wide whose
-written tokens are timed (after a short prompt) and one 1024 wide whose prompts are; four small
-ones that vary only the layer count, the sharing of KV heads and the vocabulary, and Q4_K models
-of other widths for the width factors (these, and the stream models, in three interleaved turns,
-medians). A prompt, too, reads every weight from memory, so it is timed on models as big and as
-deep as real ones: 4-layer models (15-100 MB) read prompts 15-35 % faster per weight than the
-same layers 24 deep, and forecasts fitted on them came out that much too fast. It times each
-through llama.cpp, as the bench times real models (a 256-token prompt, then the median gap
-between written tokens once settled), at the thread counts the app runs with (one, and the
-tuner's ceilings for writing and for prompts), in a child process (and, with a GPU, with every
-layer there, and with half, in three turns spread over the measurement); it solves
-:mod:`speed_forecast`'s cost model for this machine by least squares: three to four minutes on
-a 2-core laptop; :mod:`speed_profile` keeps the result.
+written tokens are timed (after a short prompt) and one 1024 wide whose prompts are, and one 512
+wide, 24 layers, whose prompts set the type's cost per row; four small ones that vary only the
+layer count, the sharing of KV heads and the vocabulary, and Q4_K models of other widths for the
+width factors (every job in three interleaved turns, medians). A prompt, too, reads every weight
+from memory, so it is timed on models as big and as deep as real ones: 4-layer models (15-100
+MB) read prompts 15-35 % faster per weight than the same layers 24 deep, and forecasts fitted on
+them came out that much too fast. It times each through llama.cpp, as the bench times real
+models (a 256-token prompt, then the median gap between written tokens once settled), at the
+thread counts the app runs with (one, and the tuner's ceilings for writing and for prompts), in
+a child process (and, with a GPU, with every layer there, and with half, in three turns spread
+over the measurement); it solves :mod:`speed_forecast`'s cost model for this machine by least
+squares: four to five minutes on a 2-core laptop; :mod:`speed_profile` keeps the result.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ from autoglm_desktop.core.planning.speed_forecast import (
     forecast_speed,
     last_token_seconds,
     prompt_terms,
+    prompt_type_factors,
     repeating_layers_on_gpu,
     workload_of,
 )
@@ -64,20 +65,26 @@ STREAM_PROMPT_TOKENS = 8
 STREAM_DECODE_TOKENS = 16
 PROMPT_ONLY_DECODE_TOKENS = 3  # a job there for its prompt
 STREAM_BYTES = 256_000_000  # a big model's weights: more than CPU caches hold
+STREAM_MIN_LAYERS = 6
 GPU_MEMORY_MODEL = "gpu-memory"
 GPU_BATCH_MODEL = "gpu-batch"
 # Prompts: the type models are 1024 wide (heads 128 long, the feed-forward 2.75 times as wide),
 # so that 256 MB is ten layers or more of every type: a prompt of a model with few layers costs
 # less per weight (a 4096-wide model of 2 layers 27 % less than one of 8), and real models have
-# 16 to 40. On two threads, in models of many layers, a prompt's cost per weight hardly changes
-# from 1024 wide up (2048, 3072, 4096: within 9 %): the prompt width factors come from the
-# 512-wide model and, above two threads, a 3072-wide one (below). Written tokens: the stream
-# models, 2048 wide (as many 1-3B models), and Q4_K models 512, 1024 (the type model) and
-# 4096 wide for the decode width factors, all 256 MB.
+# 16 to 40. A prompt's cost per weight falls with width as a + c / row length (per type, below);
+# above two threads a 3072-wide model adds a width factor (below). Written tokens: the stream
+# models, 2048 wide (as many 1-3B models), and Q4_K models 512 (the narrow one), 1024 (the type
+# model) and 4096 wide for the decode width factors.
 WIDTH_TYPE = "q4_k"
 DECODE_REFERENCE_WIDTH = 2048
 PROMPT_REFERENCE_WIDTH = 1024
-WIDTHS = (512, 4096)
+# Each type's prompts are timed 1024 and 512 wide too: a prompt's dot products each cost
+# something besides their weights (per row), and how much differs by type (the kernels): the
+# 512-wide models, as deep as small real models, set that cost. (A Q4_K width factor for every
+# type put the starter's Q4_1 prompts 32 % too fast, or, measured once, 2048-wide Q4_0 and
+# Q5_K models' 12-27 % too slow.)
+NARROW_WIDTH = 512
+WIDTHS = (NARROW_WIDTH, 4096)  # the decode width factors' models (Q4_K)
 WIDTH_TURNS = 3
 # On many threads a wide model's prompt costs less per weight than the 1024-wide reference's:
 # the H200 host's 3B (3072 wide) against its 0.5B (1280), per weight, 1.09 at 2 threads, 0.93
@@ -114,13 +121,27 @@ def calibration_models() -> dict[str, SyntheticModel]:
 
     ``type-*`` and ``stream-*``: each weight type in models too big for the CPU caches, 1024
     wide for its cost per weight of a prompt, 2048 wide for its cost per byte written;
+    ``narrow-*``: each type 512 wide and 24 layers deep, for its cost per row of a prompt;
     ``tiny``, ``deep``, ``deep-shared-kv`` and ``wide-vocabulary``: the fixed costs per token,
     per layer (with and without shared KV heads) and per vocabulary entry; ``width-*``: Q4_K
-    at other widths (the width factors; the 3072-wide one's prompts, above two threads).
+    at other widths (the decode width factors, with ``narrow-q4_k``; the 3072-wide one's
+    prompts, above two threads).
     """
     models = {f"type-{kind}": _big_model(PROMPT_REFERENCE_WIDTH, kind) for kind in MEASURED_TYPES}
+    # At least STREAM_MIN_LAYERS deep: their prompts give each type's width factor, and a
+    # prompt of a model with few layers costs less per weight (a 2048-wide Q8_0 one of 4 layers
+    # 10 % less than one of 16; 256 MB of F16 is 2 layers).
     models |= {
-        f"stream-{kind}": _big_model(DECODE_REFERENCE_WIDTH, kind) for kind in MEASURED_TYPES
+        f"stream-{kind}": _at_least(_big_model(DECODE_REFERENCE_WIDTH, kind), STREAM_MIN_LAYERS)
+        for kind in MEASURED_TYPES
+    }
+    # Models this narrow are small ones (SmolLM2-135M, Gemma 3 270M: 18-30 layers, 100-250 MB,
+    # much of it vocabulary), and partly in the CPU's caches as they are: the narrow models are
+    # as deep as they are, not 256 MB (133 layers), whose extra layers' overhead came out as a
+    # 1.42 prompt factor on 16 threads and forecast their prompts 19-36 % too slow.
+    models |= {
+        f"narrow-{kind}": replace(_big_model(NARROW_WIDTH, kind), n_layer=NARROW_MODEL_LAYERS)
+        for kind in MEASURED_TYPES
     }
     # Narrow layers (a few kilobytes of weights): their time is the per-layer overhead.
     narrow = SyntheticModel(n_embd=64, n_head=2, n_head_kv=2, head_dim=64, n_ff=128)
@@ -132,16 +153,15 @@ def calibration_models() -> dict[str, SyntheticModel]:
         n_layer=1, n_embd=64, n_head=2, n_head_kv=2, n_ff=128, vocab_size=262144
     )
     for width in WIDTHS:
-        models[f"width-{width}"] = _big_model(width, WIDTH_TYPE)
-    # Models this narrow are small ones (SmolLM2-135M, Gemma 3 270M: 18-30 layers, 100-250 MB,
-    # much of it vocabulary), and partly in the CPU's caches as they are: the narrow width
-    # model is as deep as they are, not 256 MB (133 layers), whose extra layers' overhead came
-    # out as a 1.42 prompt factor on 16 threads and forecast their prompts 19-36 % too slow.
-    narrowest = f"width-{min(WIDTHS)}"
-    models[narrowest] = replace(models[narrowest], n_layer=NARROW_MODEL_LAYERS)
+        if width != NARROW_WIDTH:  # that one is narrow-q4_k
+            models[f"width-{width}"] = _big_model(width, WIDTH_TYPE)
     wide = _big_model(WIDE_PROMPT_WIDTH, WIDTH_TYPE)
     models[f"width-{WIDE_PROMPT_WIDTH}"] = replace(wide, n_layer=WIDE_PROMPT_LAYERS)
     return models
+
+
+def _at_least(model: SyntheticModel, layers: int) -> SyntheticModel:
+    return replace(model, n_layer=max(model.n_layer, layers))
 
 
 def _big_model(width: int, weight_type: str) -> SyntheticModel:
@@ -215,24 +235,19 @@ def iter_measure_speed(
             name: write_synthetic_gguf(work_dir / f"{name}.gguf", model)
             for name, model in {**models, **gpu_models}.items()
         }
-        # The width factors rest on one model each against the type model, and a small
-        # model's token on the narrow models' fixed and per-layer costs (thread barriers, which
-        # another program's spell sways most: one run each moved up to 26 % between two runs
-        # on the H200 host's two cores), and each type's cost per byte written on one stream
-        # model (16 tokens, under a second: one run of the Q4_1 one here took 26 ms a token,
-        # another 18): those are timed in WIDTH_TURNS interleaved turns, and their medians
-        # taken. (The type models' prompts take seconds each; their turns would take minutes.)
-        repeated = [
-            n
-            for n in models
-            if n.startswith(("width-", "stream-")) or n.endswith(f"-{WIDTH_TYPE}") or not _is_big(n)
-        ]
-        cpu_jobs = [job for count in counts for name in models for job in _jobs(files, name, count)]
-        cpu_jobs += [
+        # Every cost rests on one or two models: the width factors on one model each against
+        # the type model, a type's cost per row on its narrow model against its type model, a
+        # small model's token on the tiny models' fixed and per-layer costs (thread barriers,
+        # which another program's spell sways most: one run each moved up to 26 % between two
+        # runs on the H200 host's two cores), and each type's cost per byte written on one
+        # stream model (one run of the Q4_1 one here took 26 ms a token, another 18; the Q5_K
+        # type model's prompt 0.55 s, then 0.34 and 0.36). So every job is timed in
+        # WIDTH_TURNS interleaved turns, and the medians taken.
+        cpu_jobs = [
             job
-            for _ in range(WIDTH_TURNS - 1)
+            for _ in range(WIDTH_TURNS)
             for count in counts
-            for name in repeated
+            for name in models
             for job in _jobs(files, name, count)
         ]
         # Everything on the GPU (a token there takes a millisecond, which the host's hiccups
@@ -345,9 +360,9 @@ def _jobs(files: dict[str, Path], name: str, threads: int) -> list[TimingJob]:
     writing = _job(files, name, threads=threads, prompt_tokens=STREAM_PROMPT_TOKENS)
     reading = _job(files, name, threads=threads, decode_tokens=PROMPT_ONLY_DECODE_TOKENS)
     if name.startswith("stream-"):
-        return [writing]
-    if name.startswith("type-"):
-        return [writing, reading] if name == f"type-{WIDTH_TYPE}" else [reading]
+        return [writing, reading]
+    if name.startswith(("type-", "narrow-")):
+        return [writing, reading] if name.endswith(f"-{WIDTH_TYPE}") else [reading]
     if name.startswith("width-"):
         width = int(name.removeprefix("width-"))
         if width == WIDE_PROMPT_WIDTH:
@@ -357,7 +372,7 @@ def _jobs(files: dict[str, Path], name: str, threads: int) -> list[TimingJob]:
 
 
 def _is_big(name: str) -> bool:
-    return name.startswith(("type-", "stream-", "width-"))
+    return name.startswith(("type-", "narrow-", "stream-", "width-"))
 
 
 def _job(
@@ -397,20 +412,26 @@ def _fit_cpu(threads: int, samples: Sequence[_Sample]) -> SpeedCoefficients:
     mine = [s for s in samples if not s.timing.job.gpu and s.timing.job.threads == threads]
     small = [(s.workload, s.timing) for s in mine if not _is_big(s.name)]
     stream = [(s.workload, s.timing) for s in mine if s.name.startswith("stream-")]
+    writing = [(w, t) for w, t in stream if _writes(t)]
     types = [
-        (s.workload, s.timing) for s in mine if s.name.startswith("type-") and _reads(s.timing)
+        (s.workload, s.timing)
+        for s in mine
+        if s.name.startswith(("type-", "narrow-")) and _reads(s.timing)
     ]
-    coefficients = fit_coefficients(threads=threads, writing=small + stream, reading=small + types)
-    # The Q4_K type model (1024 wide) is one of the decode width models.
+    coefficients = fit_coefficients(threads=threads, writing=small + writing, reading=small + types)
+    coefficients = with_type_width_factors(
+        coefficients, prompt=[(w, t) for w, t in stream if _reads(t)]
+    )
+    # The Q4_K type and narrow models (1024 and 512 wide) are decode width models too.
     widths = [
         (s.workload, s.timing)
         for s in mine
-        if s.name.startswith("width-") or s.name == f"type-{WIDTH_TYPE}"
+        if s.name.startswith("width-") or s.name in (f"type-{WIDTH_TYPE}", f"narrow-{WIDTH_TYPE}")
     ]
     return with_width_factors(
         coefficients,
         decode=[(w, t) for w, t in widths if _writes(t)],
-        prompt=[(w, t) for w, t in widths if _reads(t) and w.width != PROMPT_REFERENCE_WIDTH],
+        prompt=[(w, t) for w, t in widths if _reads(t) and w.width > PROMPT_REFERENCE_WIDTH],
     )
 
 
@@ -436,7 +457,7 @@ def fit_coefficients(
 
     ``writing``: the timings whose written tokens are fitted (models streamed from memory, and
     the small ones for the fixed costs); ``reading``: those whose prompts are (the same).
-    ``one_type``: one cost per byte and per weight for all weight types (a
+    ``one_type``: one cost per byte and per weight for all weight types, and none per row (a
     GPU, whose memory is fast enough that small models cannot tell the types apart).
     """
     decode_rows, decode_times = [], []
@@ -461,12 +482,14 @@ def fit_coefficients(
         last = last_token_seconds(workload, partial)
         prompt_times.append(max(0.0, timing.prompt_seconds - last) / tokens)
     prompt = _solve(prompt_rows, prompt_times, fixed_columns=3, one_type=one_type)
+    n_types = len(MEASURED_TYPES)
     return replace(
         partial,
         prompt_fixed=prompt[0],
         prompt_per_layer=prompt[1],
         prompt_per_shared_kv_layer=prompt[2],
-        prompt_per_weight=dict(zip(MEASURED_TYPES, prompt[3:], strict=True)),
+        prompt_per_weight=dict(zip(MEASURED_TYPES, prompt[3 : 3 + n_types], strict=True)),
+        prompt_per_row=dict(zip(MEASURED_TYPES, prompt[3 + n_types :], strict=True)),
     )
 
 
@@ -492,16 +515,49 @@ def with_width_factors(
     )
     prompt_factors = {PROMPT_REFERENCE_WIDTH: 1.0}
     for workload, timing in prompt:
-        tokens = timing.job.prompt_tokens
-        terms = prompt_terms(workload, prompt_tokens=tokens)
-        weights = _weights_part(workload.weights_per_token, coefficients.prompt_per_weight)
-        other = _dot(_prompt_cost_vector(coefficients), terms) - weights
+        factors = prompt_type_factors(coefficients, workload.width)
+        weights, other = _prompt_parts(coefficients, workload, timing, type_factors=factors)
         measured = max(0.0, timing.prompt_seconds - last_token_seconds(workload, with_decode))
-        prompt_factors[workload.width] = _factor(measured / tokens - other, weights)
+        per_token = measured / timing.job.prompt_tokens
+        prompt_factors[workload.width] = _factor(per_token - other, weights)
     return replace(
         with_decode,
         prompt_width_factors=_monotone(prompt_factors, reference=PROMPT_REFERENCE_WIDTH),
     )
+
+
+def with_type_width_factors(
+    coefficients: SpeedCoefficients, *, prompt: Sequence[Sample]
+) -> SpeedCoefficients:
+    """``coefficients`` with each type's prompt width factor, from models of one type each.
+
+    A factor is what the model's weights and rows took, the rest of the fitted costs taken
+    off, over what the type's fitted costs give them; at the type models' width it is 1.
+    """
+    factors: dict[str, dict[int, float]] = {}
+    for workload, timing in prompt:
+        kind = max(workload.weights_per_token, key=lambda k: workload.weights_per_token[k])
+        weights, other = _prompt_parts(coefficients, workload, timing, type_factors={})
+        measured = max(0.0, timing.prompt_seconds - last_token_seconds(workload, coefficients))
+        factor = _factor(measured / timing.job.prompt_tokens - other, weights)
+        factors.setdefault(kind, {PROMPT_REFERENCE_WIDTH: 1.0})[workload.width] = factor
+    return replace(coefficients, prompt_type_width_factors=factors)
+
+
+def _prompt_parts(
+    costs: SpeedCoefficients,
+    workload: Workload,
+    timing: LlamaTiming,
+    *,
+    type_factors: Mapping[str, float],
+) -> tuple[float, float]:
+    """A prompt token's seconds for the layers' weights and rows, and for everything else."""
+    tokens = timing.job.prompt_tokens
+    vector = _prompt_cost_vector(costs)
+    full = _dot(vector, prompt_terms(workload, prompt_tokens=tokens, type_factors=type_factors))
+    bare = replace(workload, weights_per_token={}, rows_per_token={})
+    other = _dot(vector, prompt_terms(bare, prompt_tokens=tokens))
+    return full - other, other
 
 
 def _monotone(factors: dict[int, float], *, reference: int) -> dict[int, float]:
@@ -537,9 +593,11 @@ def _decode_costs(c: SpeedCoefficients) -> list[float]:
 
 
 def _prompt_cost_vector(c: SpeedCoefficients) -> list[float]:
-    return [c.prompt_fixed, c.prompt_per_layer, c.prompt_per_shared_kv_layer] + [
-        c.prompt_per_weight.get(kind, 0.0) for kind in MEASURED_TYPES
-    ]
+    return (
+        [c.prompt_fixed, c.prompt_per_layer, c.prompt_per_shared_kv_layer]
+        + [c.prompt_per_weight.get(kind, 0.0) for kind in MEASURED_TYPES]
+        + [c.prompt_per_row.get(kind, 0.0) for kind in MEASURED_TYPES]
+    )
 
 
 def _dot(costs: Sequence[float], amounts: Sequence[float]) -> float:
@@ -556,12 +614,19 @@ def _factor(seconds: float, reference: float) -> float:
 def _solve(
     rows: list[list[float]], times: list[float], *, fixed_columns: int, one_type: bool
 ) -> list[float]:
-    """Costs per column; with ``one_type``, the type columns share one cost."""
+    """Costs per column; with ``one_type``, the first type columns share one cost.
+
+    Columns: ``fixed_columns``, then one per measured type (and for prompts one more per type,
+    per row, which ``one_type`` leaves at 0).
+    """
     if not one_type:
         return _nonnegative_least_squares(rows, times)
-    merged = [[*row[:fixed_columns], sum(row[fixed_columns:])] for row in rows]
+    n_types = len(MEASURED_TYPES)
+    typed = slice(fixed_columns, fixed_columns + n_types)
+    merged = [[*row[:fixed_columns], sum(row[typed])] for row in rows]
     solved = _nonnegative_least_squares(merged, times)
-    return solved[:fixed_columns] + [solved[fixed_columns]] * len(MEASURED_TYPES)
+    extra = len(rows[0]) - fixed_columns - n_types if rows else 0
+    return solved[:fixed_columns] + [solved[fixed_columns]] * n_types + [0.0] * extra
 
 
 def fit_gpu_layers(*, threads: int, full: Sequence[Sample]) -> SpeedCoefficients:
