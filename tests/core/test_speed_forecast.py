@@ -43,10 +43,12 @@ from autoglm_desktop.core.planning.speed_forecast import (
 )
 from autoglm_desktop.core.planning.speed_measurement import (
     ALL_LAYERS,
+    OUTPUT_MODEL,
     WIDE_PROMPT_WIDTH,
     calibration_models,
     fit_coefficients,
     fit_gpu,
+    output_factor,
     with_type_width_factors,
     with_width_factors,
 )
@@ -118,6 +120,7 @@ def test_fit_recovers_the_costs_that_made_the_timings(tmp_path: Path) -> None:
         prompt_per_row={kind: (1 + i / 5) * 1e-9 for i, kind in enumerate(MEASURED_TYPES)},
         decode_per_shared_kv_layer=1e-5,
         prompt_per_shared_kv_layer=5e-7,
+        decode_output_factor=0.7,
     )
     samples = {}
     for name, (path, work) in _calibration_workloads(tmp_path).items():
@@ -126,7 +129,7 @@ def test_fit_recovers_the_costs_that_made_the_timings(tmp_path: Path) -> None:
         decode, prompt = 1 / forecast.decode_tokens_per_s, 1 / forecast.prompt_tokens_per_s
         samples[name] = (work, _timing(path, decode, prompt))
     base = [s for name, s in samples.items() if not name.startswith("width-")]
-    fitted = fit_coefficients(threads=2, writing=base, reading=base)
+    fitted = fit_coefficients(threads=2, writing=base, reading=base, output_factor=0.7)
     for field in (
         "decode_fixed", "decode_per_layer", "decode_per_vocab", "decode_per_shared_kv_layer",
         "prompt_per_layer", "prompt_per_shared_kv_layer",
@@ -138,6 +141,25 @@ def test_fit_recovers_the_costs_that_made_the_timings(tmp_path: Path) -> None:
             fitted.prompt_per_weight[kind], truth.prompt_per_weight[kind], rel_tol=1e-3
         )
         assert math.isclose(fitted.prompt_per_row[kind], truth.prompt_per_row[kind], rel_tol=1e-3)
+
+
+def test_the_output_matrixs_own_cost_per_byte_comes_back(tmp_path: Path) -> None:
+    truth = SpeedCoefficients(
+        threads=2, decode_fixed=4e-4, decode_per_layer=3e-5, decode_per_vocab=2e-9,
+        decode_per_byte={"q6_k": 6e-11, "f16": 5e-11}, decode_output_factor=0.65,
+    )  # fmt: skip
+    model = replace(calibration_models()[OUTPUT_MODEL], n_embd=256, n_ff=512, n_head=2,
+                    n_head_kv=2, vocab_size=32768)  # fmt: skip
+    path = write_synthetic_gguf(tmp_path / "output.gguf", model)
+    work = workload_of(read_gguf_info(path))
+    assert work.output_bytes.keys() == {"q6_k"}
+    forecast = forecast_speed(workload=work, profile=[truth], threads=2)
+    assert forecast is not None
+    timing = _timing(path, 1 / forecast.decode_tokens_per_s, 1 / forecast.prompt_tokens_per_s)
+    unknown = replace(truth, decode_output_factor=1.0)
+    assert output_factor(unknown, [(work, timing)]) == pytest.approx(0.65, rel=1e-6)
+    slower = forecast_speed(workload=work, profile=[unknown], threads=2)
+    assert slower is not None and slower.decode_tokens_per_s < forecast.decode_tokens_per_s
 
 
 def test_width_factor_is_linear_in_log_width_and_flat_beyond() -> None:

@@ -257,6 +257,10 @@ class SpeedCoefficients:
     # own measured factor, by width (1 at 1024 and below): the cost per row says too little
     # for some kernels (Q4_K 2048 wide: 10 % more than a + c / row length), too much for others.
     prompt_type_width_factors: Mapping[str, Mapping[int, float]] = field(default_factory=dict)
+    # The output matrix's bytes cost this times its type's cost per byte: one product of
+    # vocabulary-many rows streams from memory faster than the layers' many small ones (a
+    # 128k-entry 2048-wide Q8_0 output took 0.6-0.7 times the layers' cost per byte here).
+    decode_output_factor: float = 1.0
 
 
 def prompt_type_factors(costs: SpeedCoefficients, width: int) -> dict[str, float]:
@@ -340,16 +344,18 @@ def forecast_speed(
     )
 
 
-def decode_terms(work: Workload, *, context_tokens: int, width_factor: float = 1.0) -> list[float]:
+def decode_terms(
+    work: Workload, *, context_tokens: int, width_factor: float = 1.0, output_factor: float = 1.0
+) -> list[float]:
     """The amounts the decode costs multiply, in the order of the coefficients.
 
     Fixed, layers, shared-KV layers, vocabulary, then the bytes read of each measured type
-    (the repeating layers' times ``width_factor``; the output matrix and the KV cache as
-    they are).
+    (the repeating layers' times ``width_factor``, the output matrix's times
+    ``output_factor``; the KV cache as it is).
     """
     amounts = {kind: amount * width_factor for kind, amount in work.layer_bytes.items()}
-    for kind, amount in work.output_bytes.items():  # one op of vocabulary-many rows: no factor
-        amounts[kind] = amounts.get(kind, 0) + amount
+    for kind, amount in work.output_bytes.items():
+        amounts[kind] = amounts.get(kind, 0) + amount * output_factor
     amounts[KV_CACHE_TYPE] = amounts.get(KV_CACHE_TYPE, 0) + work.kv_bytes_per_token(context_tokens)
     return [1.0, work.layer_units, work.shared_kv_layers, work.n_vocab] + [
         float(amounts.get(kind, 0)) for kind in MEASURED_TYPES
@@ -410,7 +416,7 @@ def _decode_seconds(
     host = offloaded or cpu  # the output layer and sampling
     kv_bytes = {KV_CACHE_TYPE: work.kv_bytes_per_token(context_tokens)}
     seconds = host.decode_fixed + host.decode_per_vocab * work.n_vocab
-    seconds += _weighted(work.output_bytes, host.decode_per_byte)
+    seconds += _weighted(work.output_bytes, host.decode_per_byte) * host.decode_output_factor
     for side, part, shape in (
         (cpu, 1 - share, work),
         (offloaded, share, as_on_gpu(work, writing=True)),
@@ -456,7 +462,7 @@ def _cpu_prompt_seconds(
 def last_token_seconds(work: Workload, writing: SpeedCoefficients) -> float:
     """The output matrix times one vector, and sampling: once per prompt."""
     return (
-        _weighted(work.output_bytes, writing.decode_per_byte)
+        _weighted(work.output_bytes, writing.decode_per_byte) * writing.decode_output_factor
         + writing.decode_per_vocab * work.n_vocab
     )
 
@@ -483,7 +489,7 @@ def _gpu_prompt_seconds(
     terms = prompt_terms(as_on_gpu(work, writing=False), prompt_tokens=prompt_tokens)
     per_token = sum(c * a for c, a in zip(_prompt_costs(coefficients), terms, strict=True))
     output = coefficients if gpu_layers > 0 else cpu
-    last = _weighted(work.output_bytes, output.decode_per_byte)
+    last = _weighted(work.output_bytes, output.decode_per_byte) * output.decode_output_factor
     last += coefficients.decode_per_vocab * work.n_vocab
     offload = sent * gpu.upload_per_byte + cpu_layers * gpu.offload_per_layer
     return per_token + (last + batches * offload) / tokens
@@ -558,6 +564,7 @@ def _between(low: SpeedCoefficients, high: SpeedCoefficients, threads: int) -> S
             low.prompt_per_shared_kv_layer, high.prompt_per_shared_kv_layer
         ),
         decode_width_factors=_mix_factors(low.decode_width_factors, high.decode_width_factors, t),
+        decode_output_factor=mix(low.decode_output_factor, high.decode_output_factor),
         prompt_width_factors=_mix_factors(low.prompt_width_factors, high.prompt_width_factors, t),
         prompt_type_width_factors={
             kind: _mix_factors(

@@ -66,6 +66,9 @@ STREAM_DECODE_TOKENS = 16
 PROMPT_ONLY_DECODE_TOKENS = 3  # a job there for its prompt
 STREAM_BYTES = 256_000_000  # a big model's weights: more than CPU caches hold
 STREAM_MIN_LAYERS = 6
+OUTPUT_TYPE = "q6_k"
+OUTPUT_MODEL = f"output-{OUTPUT_TYPE}"
+OUTPUT_FIT_ROUNDS = 3  # the fit and the output factor, each given the other's last value
 GPU_MEMORY_MODEL = "gpu-memory"
 GPU_BATCH_MODEL = "gpu-batch"
 # Prompts: the type models are 1024 wide (heads 128 long, the feed-forward 2.75 times as wide),
@@ -151,6 +154,11 @@ def calibration_models() -> dict[str, SyntheticModel]:
     models["deep-shared-kv"] = replace(narrow, n_layer=24, n_head_kv=1)
     models["wide-vocabulary"] = SyntheticModel(
         n_layer=1, n_embd=64, n_head=2, n_head_kv=2, n_ff=128, vocab_size=262144
+    )
+    # A big vocabulary 2048 wide (Llama 3's, 215 MB in Q6_K, the output type of Q4_K_M files)
+    # on two layers: its output matrix's cost per byte, against the stream models' layers.
+    models[OUTPUT_MODEL] = replace(
+        _big_model(DECODE_REFERENCE_WIDTH, OUTPUT_TYPE), n_layer=2, vocab_size=128256
     )
     for width in WIDTHS:
         if width != NARROW_WIDTH:  # that one is narrow-q4_k
@@ -361,6 +369,8 @@ def _jobs(files: dict[str, Path], name: str, threads: int) -> list[TimingJob]:
     reading = _job(files, name, threads=threads, decode_tokens=PROMPT_ONLY_DECODE_TOKENS)
     if name.startswith("stream-"):
         return [writing, reading]
+    if name == OUTPUT_MODEL:
+        return [writing]
     if name.startswith(("type-", "narrow-")):
         return [writing, reading] if name.endswith(f"-{WIDTH_TYPE}") else [reading]
     if name.startswith("width-"):
@@ -372,7 +382,7 @@ def _jobs(files: dict[str, Path], name: str, threads: int) -> list[TimingJob]:
 
 
 def _is_big(name: str) -> bool:
-    return name.startswith(("type-", "narrow-", "stream-", "width-"))
+    return name.startswith(("type-", "narrow-", "stream-", "width-", "output-"))
 
 
 def _job(
@@ -418,7 +428,14 @@ def _fit_cpu(threads: int, samples: Sequence[_Sample]) -> SpeedCoefficients:
         for s in mine
         if s.name.startswith(("type-", "narrow-")) and _reads(s.timing)
     ]
-    coefficients = fit_coefficients(threads=threads, writing=small + writing, reading=small + types)
+    output = [(s.workload, s.timing) for s in mine if s.name == OUTPUT_MODEL]
+    factor = 1.0
+    for _ in range(OUTPUT_FIT_ROUNDS):
+        coefficients = fit_coefficients(
+            threads=threads, writing=small + writing, reading=small + types, output_factor=factor
+        )
+        factor = output_factor(coefficients, output) if output else 1.0
+    coefficients = replace(coefficients, decode_output_factor=factor)
     coefficients = with_type_width_factors(
         coefficients, prompt=[(w, t) for w, t in stream if _reads(t)]
     )
@@ -452,6 +469,7 @@ def fit_coefficients(
     writing: Sequence[Sample],
     reading: Sequence[Sample],
     one_type: bool = False,
+    output_factor: float = 1.0,
 ) -> SpeedCoefficients:
     """Least-squares costs (none negative) explaining the timings of the calibration models.
 
@@ -459,10 +477,15 @@ def fit_coefficients(
     the small ones for the fixed costs); ``reading``: those whose prompts are (the same).
     ``one_type``: one cost per byte and per weight for all weight types, and none per row (a
     GPU, whose memory is fast enough that small models cannot tell the types apart).
+    ``output_factor``: the output matrix's cost per byte relative to its type's.
     """
     decode_rows, decode_times = [], []
     for workload, timing in writing:
-        decode_rows.append(decode_terms(workload, context_tokens=timing.job.prompt_tokens))
+        decode_rows.append(
+            decode_terms(
+                workload, context_tokens=timing.job.prompt_tokens, output_factor=output_factor
+            )
+        )
         decode_times.append(timing.decode_seconds / timing.decoded)
     decode = _solve(decode_rows, decode_times, fixed_columns=4, one_type=one_type)
     costs = dict(zip(MEASURED_TYPES, decode[4:], strict=True))
@@ -473,6 +496,7 @@ def fit_coefficients(
         decode_per_shared_kv_layer=decode[2],
         decode_per_vocab=decode[3],
         decode_per_byte=costs,
+        decode_output_factor=output_factor,
     )
     prompt_rows, prompt_times = [], []
     for workload, timing in reading:
@@ -504,7 +528,11 @@ def with_width_factors(
     """
     decode_factors = {DECODE_REFERENCE_WIDTH: 1.0}
     for workload, timing in decode:
-        terms = decode_terms(workload, context_tokens=timing.job.prompt_tokens)
+        terms = decode_terms(
+            workload,
+            context_tokens=timing.job.prompt_tokens,
+            output_factor=coefficients.decode_output_factor,
+        )
         weights = _weights_part(workload.layer_bytes, coefficients.decode_per_byte)
         other = _dot(_decode_costs(coefficients), terms) - weights
         measured = timing.decode_seconds / timing.decoded
@@ -524,6 +552,21 @@ def with_width_factors(
         with_decode,
         prompt_width_factors=_monotone(prompt_factors, reference=PROMPT_REFERENCE_WIDTH),
     )
+
+
+def output_factor(coefficients: SpeedCoefficients, output: Sequence[Sample]) -> float:
+    """The output matrix's cost per byte over its type's, from models with a big vocabulary.
+
+    What their tokens took beyond the fitted costs of everything else (the vocabulary's
+    sampling among them), over what the type's cost per byte gives their output matrices.
+    """
+    found = []
+    for workload, timing in output:
+        terms = decode_terms(workload, context_tokens=timing.job.prompt_tokens, output_factor=0.0)
+        other = _dot(_decode_costs(coefficients), terms)
+        matrix = _weights_part(workload.output_bytes, coefficients.decode_per_byte)
+        found.append(_factor(timing.decode_seconds / timing.decoded - other, matrix))
+    return statistics.median(found)
 
 
 def with_type_width_factors(

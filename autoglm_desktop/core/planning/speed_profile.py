@@ -28,7 +28,8 @@ from autoglm_desktop.core.planning.speed_forecast import (
 
 PROFILE_FILE = "speed_profile.json"
 # 11: a prompt's cost per row of each type, from narrow models of every type, and each type's
-# factor 2048 wide, from the stream models' prompts; every job in turns; 10: a prompt width factor
+# factor 2048 wide, from the stream models' prompts; the output matrix's own cost per byte; every
+# job in turns; 10: a prompt width factor
 # for wide models above two threads; 9: the GPU's turns spread over the measurement, offload from
 # three split models; 8: a GPU counts layers as CUDA graphs do; 7: offload cost per CPU layer; 6:
 # prompts on big models; 5: width factors
@@ -170,6 +171,7 @@ def _coefficients_from(entry: Any) -> SpeedCoefficients:
         prompt_per_shared_kv_layer=float(entry["prompt_per_shared_kv_layer"]),
         decode_width_factors=_factors_from(entry.get("decode_width_factors", {})),
         prompt_width_factors=_factors_from(entry.get("prompt_width_factors", {})),
+        decode_output_factor=float(entry.get("decode_output_factor", 1.0)),
         prompt_type_width_factors={
             str(kind): _factors_from(factors)
             for kind, factors in entry.get("prompt_type_width_factors", {}).items()
