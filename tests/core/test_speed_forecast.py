@@ -121,6 +121,7 @@ def test_fit_recovers_the_costs_that_made_the_timings(tmp_path: Path) -> None:
         decode_per_shared_kv_layer=1e-5,
         prompt_per_shared_kv_layer=5e-7,
         decode_output_factor=0.7,
+        decode_per_row=2e-8,
     )
     samples = {}
     for name, (path, work) in _calibration_workloads(tmp_path).items():
@@ -132,7 +133,7 @@ def test_fit_recovers_the_costs_that_made_the_timings(tmp_path: Path) -> None:
     fitted = fit_coefficients(threads=2, writing=base, reading=base, output_factor=0.7)
     for field in (
         "decode_fixed", "decode_per_layer", "decode_per_vocab", "decode_per_shared_kv_layer",
-        "prompt_per_layer", "prompt_per_shared_kv_layer",
+        "decode_per_row", "prompt_per_layer", "prompt_per_shared_kv_layer",
     ):  # fmt: skip
         assert math.isclose(getattr(fitted, field), getattr(truth, field), rel_tol=1e-3), field
     for kind in MEASURED_TYPES:

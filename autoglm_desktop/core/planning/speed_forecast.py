@@ -238,6 +238,10 @@ class SpeedCoefficients:
     prompt_per_layer: float = 0.0
     prompt_per_weight: Mapping[str, float] = field(default_factory=dict)
     decode_per_shared_kv_layer: float = 0.0  # grouped-query attention's extra, per layer
+    # Each row of the layers' matrices a written token multiplies (a dot product, split among
+    # the threads by rows) costs this besides its bytes: so short rows cost more per byte,
+    # and a model's feed-forward and KV widths count, not only its embedding width.
+    decode_per_row: float = 0.0
     prompt_per_shared_kv_layer: float = 0.0
     # A prompt's dot products each cost this besides their weights (per type, per row and
     # token): unpacking a row's scales and summing up. So a weight costs a + c / row length:
@@ -349,17 +353,19 @@ def decode_terms(
 ) -> list[float]:
     """The amounts the decode costs multiply, in the order of the coefficients.
 
-    Fixed, layers, shared-KV layers, vocabulary, then the bytes read of each measured type
-    (the repeating layers' times ``width_factor``, the output matrix's times
-    ``output_factor``; the KV cache as it is).
+    Fixed, layers, shared-KV layers, vocabulary, the bytes read of each measured type (the
+    repeating layers' times ``width_factor``, the output matrix's times ``output_factor``;
+    the KV cache as it is), then the repeating layers' rows.
     """
     amounts = {kind: amount * width_factor for kind, amount in work.layer_bytes.items()}
     for kind, amount in work.output_bytes.items():
         amounts[kind] = amounts.get(kind, 0) + amount * output_factor
     amounts[KV_CACHE_TYPE] = amounts.get(KV_CACHE_TYPE, 0) + work.kv_bytes_per_token(context_tokens)
-    return [1.0, work.layer_units, work.shared_kv_layers, work.n_vocab] + [
-        float(amounts.get(kind, 0)) for kind in MEASURED_TYPES
-    ]
+    return (
+        [1.0, work.layer_units, work.shared_kv_layers, work.n_vocab]
+        + [float(amounts.get(kind, 0)) for kind in MEASURED_TYPES]
+        + [float(sum(work.rows_per_token.values()))]
+    )
 
 
 def prompt_terms(
@@ -427,6 +433,7 @@ def _decode_seconds(
         seconds += part * shape.shared_kv_layers * side.decode_per_shared_kv_layer
         layers = _weighted(work.layer_bytes, side.decode_per_byte)
         seconds += part * layers * _decode_width(side, work)
+        seconds += part * sum(work.rows_per_token.values()) * side.decode_per_row
         seconds += part * _weighted(kv_bytes, side.decode_per_byte)
     return seconds
 
@@ -560,6 +567,7 @@ def _between(low: SpeedCoefficients, high: SpeedCoefficients, threads: int) -> S
         decode_per_shared_kv_layer=mix(
             low.decode_per_shared_kv_layer, high.decode_per_shared_kv_layer
         ),
+        decode_per_row=mix(low.decode_per_row, high.decode_per_row),
         prompt_per_shared_kv_layer=mix(
             low.prompt_per_shared_kv_layer, high.prompt_per_shared_kv_layer
         ),

@@ -429,22 +429,28 @@ def _fit_cpu(threads: int, samples: Sequence[_Sample]) -> SpeedCoefficients:
         if s.name.startswith(("type-", "narrow-")) and _reads(s.timing)
     ]
     output = [(s.workload, s.timing) for s in mine if s.name == OUTPUT_MODEL]
+    # The Q4_K type and narrow models (1024 and 512 wide) are decode width models too; their
+    # written tokens, with the stream models' and the tiny ones', set the cost per row.
+    widths = [
+        (s.workload, s.timing)
+        for s in mine
+        if s.name.startswith("width-") or s.name in (f"type-{WIDTH_TYPE}", f"narrow-{WIDTH_TYPE}")
+    ]
+    writing += [(w, t) for w, t in widths if _writes(t)]
     factor = 1.0
     for _ in range(OUTPUT_FIT_ROUNDS):
         coefficients = fit_coefficients(
-            threads=threads, writing=small + writing, reading=small + types, output_factor=factor
+            threads=threads,
+            writing=small + writing,
+            reading=small + types,
+            output_factor=factor,
+            fixed_from=small,
         )
         factor = output_factor(coefficients, output) if output else 1.0
     coefficients = replace(coefficients, decode_output_factor=factor)
     coefficients = with_type_width_factors(
         coefficients, prompt=[(w, t) for w, t in stream if _reads(t)]
     )
-    # The Q4_K type and narrow models (1024 and 512 wide) are decode width models too.
-    widths = [
-        (s.workload, s.timing)
-        for s in mine
-        if s.name.startswith("width-") or s.name in (f"type-{WIDTH_TYPE}", f"narrow-{WIDTH_TYPE}")
-    ]
     return with_width_factors(
         coefficients,
         decode=[(w, t) for w, t in widths if _writes(t)],
@@ -470,6 +476,7 @@ def fit_coefficients(
     reading: Sequence[Sample],
     one_type: bool = False,
     output_factor: float = 1.0,
+    fixed_from: Sequence[Sample] = (),
 ) -> SpeedCoefficients:
     """Least-squares costs (none negative) explaining the timings of the calibration models.
 
@@ -478,6 +485,10 @@ def fit_coefficients(
     ``one_type``: one cost per byte and per weight for all weight types, and none per row (a
     GPU, whose memory is fast enough that small models cannot tell the types apart).
     ``output_factor``: the output matrix's cost per byte relative to its type's.
+    ``fixed_from``: the small models alone set a written token's fixed costs (per token, layer,
+    shared-KV layer and vocabulary entry), and the others' remaining time its costs per byte
+    and per row: fitted together, the cost per row took the per-layer cost's share as well
+    (0 µs a layer), and small narrow models of many layers came out 20-30 % too fast.
     """
     decode_rows, decode_times = [], []
     for workload, timing in writing:
@@ -487,8 +498,14 @@ def fit_coefficients(
             )
         )
         decode_times.append(timing.decode_seconds / timing.decoded)
-    decode = _solve(decode_rows, decode_times, fixed_columns=4, one_type=one_type)
-    costs = dict(zip(MEASURED_TYPES, decode[4:], strict=True))
+    if fixed_from and not one_type:
+        decode = _solve_fixed_first(
+            decode_rows, decode_times, fixed=[id(t) for _, t in fixed_from], writing=writing
+        )
+    else:
+        decode = _solve(decode_rows, decode_times, fixed_columns=4, one_type=one_type)
+    n_types = len(MEASURED_TYPES)
+    costs = dict(zip(MEASURED_TYPES, decode[4 : 4 + n_types], strict=True))
     partial = SpeedCoefficients(
         threads=threads,
         decode_fixed=decode[0],
@@ -496,6 +513,7 @@ def fit_coefficients(
         decode_per_shared_kv_layer=decode[2],
         decode_per_vocab=decode[3],
         decode_per_byte=costs,
+        decode_per_row=decode[4 + n_types],
         decode_output_factor=output_factor,
     )
     prompt_rows, prompt_times = [], []
@@ -506,7 +524,6 @@ def fit_coefficients(
         last = last_token_seconds(workload, partial)
         prompt_times.append(max(0.0, timing.prompt_seconds - last) / tokens)
     prompt = _solve(prompt_rows, prompt_times, fixed_columns=3, one_type=one_type)
-    n_types = len(MEASURED_TYPES)
     return replace(
         partial,
         prompt_fixed=prompt[0],
@@ -627,12 +644,16 @@ def _weights_part(amounts: Mapping[str, int], costs: Mapping[str, float]) -> flo
 
 
 def _decode_costs(c: SpeedCoefficients) -> list[float]:
-    return [
-        c.decode_fixed,
-        c.decode_per_layer,
-        c.decode_per_shared_kv_layer,
-        c.decode_per_vocab,
-    ] + [c.decode_per_byte.get(kind, 0.0) for kind in MEASURED_TYPES]
+    return (
+        [
+            c.decode_fixed,
+            c.decode_per_layer,
+            c.decode_per_shared_kv_layer,
+            c.decode_per_vocab,
+        ]
+        + [c.decode_per_byte.get(kind, 0.0) for kind in MEASURED_TYPES]
+        + [c.decode_per_row]
+    )
 
 
 def _prompt_cost_vector(c: SpeedCoefficients) -> list[float]:
@@ -654,13 +675,27 @@ def _factor(seconds: float, reference: float) -> float:
     return min(4.0, max(0.25, seconds / reference))
 
 
+def _solve_fixed_first(
+    rows: list[list[float]], times: list[float], *, fixed: list[int], writing: Sequence[Sample]
+) -> list[float]:
+    """A written token's costs: the first four columns from the ``fixed`` samples, then the rest."""
+    small = [i for i, (_, timing) in enumerate(writing) if id(timing) in fixed]
+    first = _nonnegative_least_squares([rows[i][:4] for i in small], [times[i] for i in small])
+    others = [i for i in range(len(rows)) if i not in small]
+    if not others:  # nothing big timed: no cost per byte or per row measured
+        return first + [0.0] * (len(rows[0]) - 4)
+    remaining = [max(times[i] - _dot(first, rows[i][:4]), 1e-9) for i in others]
+    rest = _nonnegative_least_squares([rows[i][4:] for i in others], remaining)
+    return first + rest
+
+
 def _solve(
     rows: list[list[float]], times: list[float], *, fixed_columns: int, one_type: bool
 ) -> list[float]:
     """Costs per column; with ``one_type``, the first type columns share one cost.
 
-    Columns: ``fixed_columns``, then one per measured type (and for prompts one more per type,
-    per row, which ``one_type`` leaves at 0).
+    Columns: ``fixed_columns``, one per measured type, then the costs per row (which
+    ``one_type`` leaves at 0).
     """
     if not one_type:
         return _nonnegative_least_squares(rows, times)

@@ -168,6 +168,7 @@ def _coefficients_from(entry: Any) -> SpeedCoefficients:
         prompt_per_weight={str(k): float(v) for k, v in entry["prompt_per_weight"].items()},
         prompt_per_row={str(k): float(v) for k, v in entry.get("prompt_per_row", {}).items()},
         decode_per_shared_kv_layer=float(entry["decode_per_shared_kv_layer"]),
+        decode_per_row=float(entry.get("decode_per_row", 0.0)),
         prompt_per_shared_kv_layer=float(entry["prompt_per_shared_kv_layer"]),
         decode_width_factors=_factors_from(entry.get("decode_width_factors", {})),
         prompt_width_factors=_factors_from(entry.get("prompt_width_factors", {})),
