@@ -13,7 +13,7 @@ models (a 256-token prompt, then the median gap between written tokens once sett
 thread counts the app runs with (one, and the tuner's ceilings for writing and for prompts), in
 a child process (and, with a GPU, with every layer there, and with half, in three turns spread
 over the measurement); it solves :mod:`speed_forecast`'s cost model for this machine by least
-squares: four to five minutes on a 2-core laptop; :mod:`speed_profile` keeps the result.
+squares: about eight minutes on a 2-core laptop; :mod:`speed_profile` keeps the result.
 """
 
 from __future__ import annotations
