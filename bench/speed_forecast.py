@@ -211,6 +211,11 @@ def print_width_factors(speed: MachineSpeed) -> None:
             for kind, factors in sorted(c.prompt_type_width_factors.items())
         )
         print(f"  each type's prompt factor at its widest: {by_type}")
+        if c.cache_bytes:
+            print(
+                f"  last-level cache {c.cache_bytes / 2**20:.0f} MiB: a byte read from it costs "
+                f"{c.decode_cached_factor:.2f} of one from memory"
+            )
     if speed.gpu is not None:
         print(
             f"GPU offload per prompt batch: {speed.gpu.offload_per_layer * 1e3:.2f} ms per CPU "

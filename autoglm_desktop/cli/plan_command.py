@@ -149,6 +149,7 @@ def described_hardware(
             quota_cores=None,
             features=live.cpu.features,
             per_core_load=(0.0,) * cores,
+            last_level_cache_bytes=live.cpu.last_level_cache_bytes,
         )
     return dataclasses.replace(
         live, memory=memory, cpu=cpu, gpus=_described_gpus(live.gpus, vram_gb, gpu)

@@ -20,13 +20,16 @@ from autoglm_desktop.core.machine.hardware import (
     HardwareSnapshot,
     MemoryReading,
     apple_working_set_limit,
+    cpu_affinity,
     idle_cores,
+    parse_cache_size,
     parse_cpuinfo_features,
     process_rss,
     read_amd_gpus,
     read_cgroup_cpu_quota,
     read_cgroup_memory,
     read_hardware,
+    read_last_level_cache,
     read_nvidia_gpus,
 )
 
@@ -163,6 +166,50 @@ def test_parse_arm_features() -> None:
 
 def test_cpuinfo_without_feature_line_is_unknown() -> None:
     assert parse_cpuinfo_features("processor\t: 0\nmodel name\t: ?\n") is None
+
+
+# --------------------------------------------------------------------------- caches
+
+
+def _fake_caches(root: Path, caches: list[tuple[int, str, str]]) -> Path:
+    first = (cpu_affinity() or (0,))[0]
+    folder = root / "devices" / "system" / "cpu" / f"cpu{first}" / "cache"
+    for index, (level, kind, size) in enumerate(caches):
+        _write(folder / f"index{index}" / "level", f"{level}\n")
+        _write(folder / f"index{index}" / "type", f"{kind}\n")
+        _write(folder / f"index{index}" / "size", f"{size}\n")
+    return root
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads sysfs")
+def test_the_last_level_cache_is_the_highest_levels_size(tmp_path: Path) -> None:
+    root = _fake_caches(
+        tmp_path,
+        [(1, "Data", "48K"), (1, "Instruction", "32K"), (2, "Unified", "2048K"),
+         (3, "Unified", "32768K")],
+    )  # fmt: skip
+    assert read_last_level_cache(sys_root=root) == 32 << 20
+    # No L3 (many ARM laptops): the L2; an instruction cache never counts.
+    arm = _fake_caches(tmp_path / "arm", [(1, "Data", "64K"), (2, "Unified", "4M"),
+                                          (3, "Instruction", "8M")])  # fmt: skip
+    assert read_last_level_cache(sys_root=arm) == 4 << 20
+    assert read_last_level_cache(sys_root=tmp_path / "none") is None
+
+
+def test_cache_sizes_are_read_as_sysfs_writes_them() -> None:
+    assert parse_cache_size("32768K") == 32 << 20
+    assert parse_cache_size("1M") == 1 << 20
+    assert parse_cache_size("512") == 512
+    assert parse_cache_size("big") is None
+    assert parse_cache_size(None) is None
+
+
+@pytest.mark.skipif(
+    not Path("/sys/devices/system/cpu/cpu0/cache").is_dir(), reason="no sysfs cache tables"
+)
+def test_this_machines_last_level_cache_is_read() -> None:
+    size = read_hardware(include_gpus=False).cpu.last_level_cache_bytes
+    assert size is not None and 256 << 10 <= size <= 4 << 30
 
 
 # --------------------------------------------------------------------------- cgroups

@@ -38,13 +38,16 @@ from autoglm_desktop.core.planning.speed_forecast import (
     measured_type,
     prompt_terms,
     repeating_layers_on_gpu,
+    resident_share,
     width_factor,
     workload_of,
 )
 from autoglm_desktop.core.planning.speed_measurement import (
     ALL_LAYERS,
+    CACHE_MODEL,
     OUTPUT_MODEL,
     WIDE_PROMPT_WIDTH,
+    cached_factor,
     calibration_models,
     fit_coefficients,
     fit_gpu,
@@ -243,9 +246,78 @@ def test_each_types_wide_prompt_factor_comes_back_from_its_stream_model(tmp_path
     assert prompt[0] > prompt[1] > prompt[2]
 
 
-def _calibration_workloads(tmp_path: Path) -> dict[str, tuple[Path, Workload]]:
+def test_the_cache_serves_a_small_models_reads_and_none_of_a_big_ones() -> None:
+    mib = 1 << 20
+    assert resident_share(8 * mib, 32 * mib) == 1.0  # a quarter of the cache or less: all
+    assert resident_share(16 * mib, 32 * mib) == pytest.approx(0.5)
+    assert resident_share(32 * mib, 32 * mib) == 0.0  # as big as the cache: none
+    assert resident_share(98_000_000, 32 * mib) == 0.0
+    assert resident_share(8 * mib, 0) == 0.0  # cache unknown
+
+
+def test_a_model_the_cache_holds_is_written_faster_and_a_big_one_is_not(tmp_path: Path) -> None:
+    costs = SpeedCoefficients(
+        threads=2, decode_fixed=1e-4, decode_per_layer=2e-5, decode_per_vocab=1e-9,
+        decode_per_byte={"q4_k": 1e-10}, prompt_per_weight={"q4_k": 1e-11},
+    )  # fmt: skip
+    cached = replace(costs, cache_bytes=300 << 20, decode_cached_factor=0.4)
+    speeds = {}
+    for name, layers in (("small", 2), ("big", 40)):
+        model = SyntheticModel(n_layer=layers, weight_type="q4_k", n_embd=1024, n_head=8,
+                               n_head_kv=8, n_ff=2816)  # fmt: skip
+        work = workload_of(read_gguf_info(write_synthetic_gguf(tmp_path / f"{name}.gguf", model)))
+        plain, fast = (
+            forecast_speed(workload=work, profile=[c], threads=2) for c in (costs, cached)
+        )
+        assert plain is not None and fast is not None
+        assert fast.prompt_tokens_per_s == pytest.approx(plain.prompt_tokens_per_s, rel=0.01)
+        speeds[name] = fast.decode_tokens_per_s / plain.decode_tokens_per_s
+    assert speeds["small"] > 1.5  # 14 MB of weights: all read from the cache
+    assert speeds["big"] == pytest.approx(1.0)  # 290 MB: as big as the cache
+
+
+def test_a_cached_bytes_cost_comes_back_and_the_fit_takes_it_into_account(tmp_path: Path) -> None:
+    workloads = _calibration_workloads(tmp_path, cache_bytes=16 << 20)
+    truth = SpeedCoefficients(
+        threads=2, decode_fixed=4e-4, decode_per_layer=3e-5, decode_per_vocab=2e-9,
+        decode_per_byte={kind: (1 + i / 10) * 5e-11 for i, kind in enumerate(MEASURED_TYPES)},
+        prompt_per_weight={kind: 1e-11 for kind in MEASURED_TYPES},
+        decode_per_row=2e-8, cache_bytes=16 << 20, decode_cached_factor=0.45,
+    )  # fmt: skip
+    samples = {}
+    for name, (path, work) in workloads.items():
+        forecast = forecast_speed(workload=work, profile=[truth], threads=2)
+        assert forecast is not None
+        samples[name] = (work, _timing(path, 1 / forecast.decode_tokens_per_s, 1e-3))
+    cache_work = samples[CACHE_MODEL][0]
+    assert resident_share(cache_work.read_bytes(256), truth.cache_bytes) == 1.0
+    assert any(0 < resident_share(w.read_bytes(256), truth.cache_bytes) < 1 for w, _ in
+               samples.values())  # fmt: skip
+    unknown = replace(truth, decode_cached_factor=1.0)
+    assert cached_factor(unknown, [samples[CACHE_MODEL]]) == pytest.approx(0.45, rel=1e-6)
+    base = [s for name, s in samples.items() if not name.startswith(("width-", "cache-"))]
+    fitted = fit_coefficients(
+        threads=2, writing=base, reading=base, cache_bytes=truth.cache_bytes, cached_factor=0.45
+    )
+    for kind in MEASURED_TYPES:
+        assert fitted.decode_per_byte[kind] == pytest.approx(truth.decode_per_byte[kind], rel=1e-3)
+    assert fitted.decode_per_row == pytest.approx(truth.decode_per_row, rel=1e-3)
+
+
+def test_the_cache_model_is_a_fifth_of_the_cache() -> None:
+    for cache in (10 << 20, 32 << 20, 300 << 20):
+        model = calibration_models(cache_bytes=cache)[CACHE_MODEL]
+        size = model.layer_bytes()[0] * model.n_layer
+        assert cache / 10 < size <= cache / 5
+    assert CACHE_MODEL not in calibration_models(cache_bytes=8 << 20)  # not one layer
+    assert CACHE_MODEL not in calibration_models()
+
+
+def _calibration_workloads(
+    tmp_path: Path, *, cache_bytes: int | None = None
+) -> dict[str, tuple[Path, Workload]]:
     found = {}
-    for name, model in calibration_models().items():
+    for name, model in calibration_models(cache_bytes=cache_bytes).items():
         # Small stand-ins of the same kinds (the fit only needs the workloads), with as many
         # layers as the real ones; the narrow ones narrower than the type models.
         shared = model.head_count_kv(0) < model.n_head
@@ -590,7 +662,7 @@ def _planned_jobs(
     small = SyntheticModel(n_layer=2, n_embd=64, n_head=2, n_head_kv=2, n_ff=128)
     models = {name: small for name in speed_measurement.calibration_models()}
     gpu_models = {name: small for name in speed_measurement.gpu_calibration_models()}
-    monkeypatch.setattr(speed_measurement, "calibration_models", lambda: dict(models))
+    monkeypatch.setattr(speed_measurement, "calibration_models", lambda **_: dict(models))
     monkeypatch.setattr(speed_measurement, "gpu_calibration_models", lambda: gpu_models)
     seen: list[TimingJob] = []
 

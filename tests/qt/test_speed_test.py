@@ -26,7 +26,7 @@ def few_models(monkeypatch: pytest.MonkeyPatch) -> None:
         "tiny": SyntheticModel(n_layer=1, **small),  # type: ignore[arg-type]
         "deep": SyntheticModel(n_layer=8, **small),  # type: ignore[arg-type]
     }
-    monkeypatch.setattr(speed_measurement, "calibration_models", lambda: models)
+    monkeypatch.setattr(speed_measurement, "calibration_models", lambda **_: models)
     monkeypatch.setattr(speed_measurement, "thread_counts_to_measure", lambda _hardware: [1])
 
 

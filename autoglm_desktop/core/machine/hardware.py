@@ -97,6 +97,7 @@ class CpuReading:
     quota_cores: float | None  # cgroup CPU quota in cores; None: no quota
     features: frozenset[str] | None  # normalized names ("avx2", "neon", ...); None: unknown
     per_core_load: tuple[float, ...] | None  # busy fraction 0..1 per logical CPU; None: unknown
+    last_level_cache_bytes: int | None = None  # the first core's biggest cache; None: unknown
 
     @property
     def usable_cores(self) -> int | None:
@@ -159,6 +160,7 @@ def read_hardware(
         quota_cores=_safe(read_cgroup_cpu_quota, None, "cgroup CPU quota"),
         features=_safe(read_cpu_features, None, "CPU features"),
         per_core_load=(cpu_meter or _SHARED_METER).read(interval=cpu_interval),
+        last_level_cache_bytes=_safe(read_last_level_cache, None, "CPU cache size"),
     )
     gpus: tuple[GpuReading, ...] = ()
     if include_gpus:
@@ -386,6 +388,83 @@ def cpu_affinity() -> tuple[int, ...] | None:
     if hasattr(process, "cpu_affinity"):
         return tuple(sorted(process.cpu_affinity()))
     return None
+
+
+def read_last_level_cache(*, sys_root: Path = SYS_ROOT) -> int | None:
+    """The size of the CPU's last-level cache (L3, where there is one) in bytes; None: unknown.
+
+    The operating system's own tables: psutil does not read cache sizes, and py-cpuinfo gave
+    1 MiB for this machine's 32 MiB L3 (it reads "cache size" lines meant for other levels)
+    and asks ``wmic`` on Windows, which Windows 11 no longer has. On a CPU whose cores do not
+    all share one L3 (AMD's chiplets), this is the part the first usable core shares.
+    """
+    if sys.platform == "win32":
+        return _windows_last_level_cache()
+    if sys.platform == "darwin":
+        return _sysctl_int("hw.l3cachesize") or _sysctl_int("hw.l2cachesize")
+    return _linux_last_level_cache(sys_root)
+
+
+@functools.lru_cache(maxsize=4)
+def _linux_last_level_cache(sys_root: Path) -> int | None:
+    cores = cpu_affinity() or (0,)
+    caches = sys_root / "devices" / "system" / "cpu" / f"cpu{cores[0]}" / "cache"
+    found: list[tuple[int, int]] = []
+    for index in sorted(caches.glob("index*")):
+        level = _read_int_file(index / "level")
+        size = parse_cache_size(_read_text(index / "size"))
+        if level is not None and size and _read_text(index / "type") != "Instruction":
+            found.append((level, size))
+    return max(found)[1] if found else None
+
+
+def parse_cache_size(text: str | None) -> int | None:
+    """A sysfs cache size ("32768K", "1M") in bytes; None when it is not one."""
+    match = re.fullmatch(r"(\d+)\s*([KMG]?)", (text or "").strip().upper())
+    if match is None:
+        return None
+    return int(match.group(1)) << {"": 0, "K": 10, "M": 20, "G": 30}[match.group(2)]
+
+
+@functools.lru_cache(maxsize=1)
+def _windows_last_level_cache() -> int | None:
+    """GetLogicalProcessorInformation's biggest cache of the highest level."""
+    import ctypes
+    from ctypes import wintypes
+
+    class CacheDescriptor(ctypes.Structure):
+        _fields_ = [
+            ("level", wintypes.BYTE),
+            ("associativity", wintypes.BYTE),
+            ("line_size", wintypes.WORD),
+            ("size", wintypes.DWORD),
+            ("type", wintypes.DWORD),
+        ]
+
+    class Detail(ctypes.Union):
+        _fields_ = [("cache", CacheDescriptor), ("reserved", ctypes.c_ulonglong * 2)]
+
+    class ProcessorInformation(ctypes.Structure):
+        _fields_ = [
+            ("processor_mask", ctypes.c_size_t),
+            ("relationship", wintypes.DWORD),
+            ("detail", Detail),
+        ]
+
+    relation_cache = 2
+    read = ctypes.windll.kernel32.GetLogicalProcessorInformation  # type: ignore[attr-defined]
+    length = wintypes.DWORD(0)
+    read(None, ctypes.byref(length))
+    count = length.value // ctypes.sizeof(ProcessorInformation)
+    entries = (ProcessorInformation * count)()
+    if not count or not read(entries, ctypes.byref(length)):
+        return None
+    found = [
+        (entry.detail.cache.level, entry.detail.cache.size)
+        for entry in entries
+        if entry.relationship == relation_cache
+    ]
+    return max(found)[1] if found else None
 
 
 class CpuLoadMeter:

@@ -25,7 +25,9 @@ The fixed costs per token and per layer (graph, thread barriers, sampling) and t
 vocabulary entry are this PC's too; a layer whose query heads share KV heads costs extra (on
 the CPU; a GPU counts layers as :func:`as_on_gpu` has them). The repeating layers' weights of
 a model narrower or wider than the calibration models cost a measured width factor more or
-less (many small operations split among the threads). The coefficients are measured by
+less (many small operations split among the threads). A model small enough to stay in the
+CPU's last-level cache between tokens reads its bytes from there, at a measured share of the
+cost (see :func:`resident_share`). The coefficients are measured by
 :mod:`speed_measurement` at the thread counts the app uses; a count between two measured ones
 gets coefficients interpolated as Amdahl's law has them (see :func:`coefficients_at`).
 """
@@ -80,6 +82,11 @@ LLAMA_LAYER_OPS = 22  # a Llama layer: the above, 7 matrices, 2 norms of 2 opera
 KV_CELL_BLOCK = 256  # llama.cpp attends to the cells in use rounded up to this many
 PROMPT_BATCH_TOKENS = 512  # llama.cpp's n_ubatch: a prompt is computed this many tokens at a time
 DEFAULT_PROMPT_TOKENS = 256
+# A token reads the weights in the same order each time, so a cache that cannot hold them all
+# keeps little of them: it serves every read of a set a quarter of its size or smaller (the
+# rest of it holds the KV cache, activations and other programs' data), none of one as big as
+# itself, and between, a share linear in log size (over these two doublings).
+RESIDENT_DOUBLINGS = 2
 
 
 def measured_type(type_name: str) -> str | None:
@@ -128,6 +135,10 @@ class Workload:
             kind: amount - self.output_bytes.get(kind, 0)
             for kind, amount in self.bytes_per_token.items()
         }
+
+    def read_bytes(self, context_tokens: int) -> int:
+        """Everything one written token reads: the weights and the KV cache's products."""
+        return sum(self.bytes_per_token.values()) + self.kv_bytes_per_token(context_tokens)
 
     def kv_bytes_per_token(self, context_tokens: int) -> int:
         """KV cache products of one written token after ``context_tokens``, as 16-bit bytes.
@@ -265,6 +276,24 @@ class SpeedCoefficients:
     # vocabulary-many rows streams from memory faster than the layers' many small ones (a
     # 128k-entry 2048-wide Q8_0 output took 0.6-0.7 times the layers' cost per byte here).
     decode_output_factor: float = 1.0
+    # The CPU's last-level cache (bytes; 0: unknown), and what a byte read from it costs
+    # relative to one from memory: a model whose reads it holds is written that much faster
+    # (the H200 host's 300 MiB L3 wrote an 86 MB model 2.2 times as fast as its memory does).
+    cache_bytes: int = 0
+    decode_cached_factor: float = 1.0
+
+
+def resident_share(read_bytes: float, cache_bytes: int) -> float:
+    """The share of a token's ``read_bytes`` the last-level cache serves (0 to 1)."""
+    if cache_bytes <= 0 or read_bytes <= 0:
+        return 0.0
+    return min(1.0, max(0.0, math.log2(cache_bytes / read_bytes) / RESIDENT_DOUBLINGS))
+
+
+def memory_factor(costs: SpeedCoefficients, read_bytes: float) -> float:
+    """What a byte costs in a token that reads ``read_bytes``, relative to one from memory."""
+    share = resident_share(read_bytes, costs.cache_bytes)
+    return 1.0 - share * (1.0 - costs.decode_cached_factor)
 
 
 def prompt_type_factors(costs: SpeedCoefficients, width: int) -> dict[str, float]:
@@ -349,13 +378,19 @@ def forecast_speed(
 
 
 def decode_terms(
-    work: Workload, *, context_tokens: int, width_factor: float = 1.0, output_factor: float = 1.0
+    work: Workload,
+    *,
+    context_tokens: int,
+    width_factor: float = 1.0,
+    output_factor: float = 1.0,
+    memory: float = 1.0,
 ) -> list[float]:
     """The amounts the decode costs multiply, in the order of the coefficients.
 
     Fixed, layers, shared-KV layers, vocabulary, the bytes read of each measured type (the
     repeating layers' times ``width_factor``, the output matrix's times ``output_factor``;
-    the KV cache as it is), then the repeating layers' rows.
+    the KV cache as it is; all of them times ``memory``, their :func:`memory_factor`), then
+    the repeating layers' rows.
     """
     amounts = {kind: amount * width_factor for kind, amount in work.layer_bytes.items()}
     for kind, amount in work.output_bytes.items():
@@ -363,7 +398,7 @@ def decode_terms(
     amounts[KV_CACHE_TYPE] = amounts.get(KV_CACHE_TYPE, 0) + work.kv_bytes_per_token(context_tokens)
     return (
         [1.0, work.layer_units, work.shared_kv_layers, work.n_vocab]
-        + [float(amounts.get(kind, 0)) for kind in MEASURED_TYPES]
+        + [float(amounts.get(kind, 0)) * memory for kind in MEASURED_TYPES]
         + [float(sum(work.rows_per_token.values()))]
     )
 
@@ -415,14 +450,24 @@ def _decode_seconds(
     gpu_layers: int,
     context_tokens: int,
 ) -> float:
-    """One written token: layers on the GPU at its costs, the others at the CPU's."""
+    """One written token: layers on the GPU at its costs, the others at the CPU's.
+
+    Each side's bytes cost what its :func:`memory_factor` says for the bytes it reads.
+    """
     offloaded = gpu if gpu is not None and gpu_layers > 0 else None
     on_gpu = repeating_layers_on_gpu(work, gpu_layers) if offloaded else 0
     share = on_gpu / work.n_layer if work.n_layer else 0.0
     host = offloaded or cpu  # the output layer and sampling
     kv_bytes = {KV_CACHE_TYPE: work.kv_bytes_per_token(context_tokens)}
+    output_read = sum(work.output_bytes.values())
+    layers_read = work.read_bytes(context_tokens) - output_read
+    reads = {id(host): float(output_read)}  # each side's bytes per token
+    for side, part in ((cpu, 1 - share), (offloaded, share)):
+        if side is not None and part > 0:
+            reads[id(side)] = reads.get(id(side), 0.0) + part * layers_read
     seconds = host.decode_fixed + host.decode_per_vocab * work.n_vocab
-    seconds += _weighted(work.output_bytes, host.decode_per_byte) * host.decode_output_factor
+    output = _weighted(work.output_bytes, host.decode_per_byte) * host.decode_output_factor
+    seconds += output * memory_factor(host, reads[id(host)])
     for side, part, shape in (
         (cpu, 1 - share, work),
         (offloaded, share, as_on_gpu(work, writing=True)),
@@ -431,10 +476,10 @@ def _decode_seconds(
             continue
         seconds += part * shape.layer_units * side.decode_per_layer
         seconds += part * shape.shared_kv_layers * side.decode_per_shared_kv_layer
-        layers = _weighted(work.layer_bytes, side.decode_per_byte)
-        seconds += part * layers * _decode_width(side, work)
+        layers = _weighted(work.layer_bytes, side.decode_per_byte) * _decode_width(side, work)
+        layers += _weighted(kv_bytes, side.decode_per_byte)
+        seconds += part * layers * memory_factor(side, reads[id(side)])
         seconds += part * sum(work.rows_per_token.values()) * side.decode_per_row
-        seconds += part * _weighted(kv_bytes, side.decode_per_byte)
     return seconds
 
 
@@ -468,10 +513,9 @@ def _cpu_prompt_seconds(
 
 def last_token_seconds(work: Workload, writing: SpeedCoefficients) -> float:
     """The output matrix times one vector, and sampling: once per prompt."""
-    return (
-        _weighted(work.output_bytes, writing.decode_per_byte) * writing.decode_output_factor
-        + writing.decode_per_vocab * work.n_vocab
-    )
+    output = _weighted(work.output_bytes, writing.decode_per_byte) * writing.decode_output_factor
+    memory = memory_factor(writing, sum(work.bytes_per_token.values()))
+    return output * memory + writing.decode_per_vocab * work.n_vocab
 
 
 def _decode_width(costs: SpeedCoefficients, work: Workload) -> float:
@@ -497,6 +541,7 @@ def _gpu_prompt_seconds(
     per_token = sum(c * a for c, a in zip(_prompt_costs(coefficients), terms, strict=True))
     output = coefficients if gpu_layers > 0 else cpu
     last = _weighted(work.output_bytes, output.decode_per_byte) * output.decode_output_factor
+    last *= memory_factor(output, sum(work.bytes_per_token.values()))
     last += coefficients.decode_per_vocab * work.n_vocab
     offload = sent * gpu.upload_per_byte + cpu_layers * gpu.offload_per_layer
     return per_token + (last + batches * offload) / tokens
@@ -573,6 +618,8 @@ def _between(low: SpeedCoefficients, high: SpeedCoefficients, threads: int) -> S
         ),
         decode_width_factors=_mix_factors(low.decode_width_factors, high.decode_width_factors, t),
         decode_output_factor=mix(low.decode_output_factor, high.decode_output_factor),
+        cache_bytes=max(low.cache_bytes, high.cache_bytes),
+        decode_cached_factor=mix(low.decode_cached_factor, high.decode_cached_factor),
         prompt_width_factors=_mix_factors(low.prompt_width_factors, high.prompt_width_factors, t),
         prompt_type_width_factors={
             kind: _mix_factors(

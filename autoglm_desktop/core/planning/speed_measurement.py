@@ -44,9 +44,12 @@ from autoglm_desktop.core.planning.speed_forecast import (
     decode_terms,
     forecast_speed,
     last_token_seconds,
+    memory_factor,
     prompt_terms,
     prompt_type_factors,
     repeating_layers_on_gpu,
+    resident_share,
+    width_factor,
     workload_of,
 )
 from autoglm_desktop.core.planning.speed_profile import (
@@ -68,7 +71,12 @@ STREAM_BYTES = 256_000_000  # a big model's weights: more than CPU caches hold
 STREAM_MIN_LAYERS = 6
 OUTPUT_TYPE = "q6_k"
 OUTPUT_MODEL = f"output-{OUTPUT_TYPE}"
-OUTPUT_FIT_ROUNDS = 3  # the fit and the output factor, each given the other's last value
+OUTPUT_FIT_ROUNDS = 3  # the fit, the output and cache factors, each given the others' last
+# A Q4_K model a fifth the size of the CPU's last-level cache, whose reads stay there: a byte
+# read from the cache costs what its written tokens took over what memory's cost gives them.
+# On a cache too small for one 512-wide layer, none (real models do not fit in it either).
+CACHE_MODEL = "cache-q4_k"
+CACHE_MODEL_SHARE = 5
 GPU_MEMORY_MODEL = "gpu-memory"
 GPU_BATCH_MODEL = "gpu-batch"
 # Prompts: the type models are 1024 wide (heads 128 long, the feed-forward 2.75 times as wide),
@@ -119,7 +127,7 @@ class SpeedMeasurementProgress:
     total: int
 
 
-def calibration_models() -> dict[str, SyntheticModel]:
+def calibration_models(*, cache_bytes: int | None = None) -> dict[str, SyntheticModel]:
     """The synthetic models the measurement times, by name.
 
     ``type-*`` and ``stream-*``: each weight type in models too big for the CPU caches, 1024
@@ -128,7 +136,8 @@ def calibration_models() -> dict[str, SyntheticModel]:
     ``tiny``, ``deep``, ``deep-shared-kv`` and ``wide-vocabulary``: the fixed costs per token,
     per layer (with and without shared KV heads) and per vocabulary entry; ``width-*``: Q4_K
     at other widths (the decode width factors, with ``narrow-q4_k``; the 3072-wide one's
-    prompts, above two threads).
+    prompts, above two threads); with ``cache_bytes`` (the last-level cache), ``cache-q4_k``
+    (see :data:`CACHE_MODEL`).
     """
     models = {f"type-{kind}": _big_model(PROMPT_REFERENCE_WIDTH, kind) for kind in MEASURED_TYPES}
     # At least STREAM_MIN_LAYERS deep: their prompts give each type's width factor, and a
@@ -165,7 +174,21 @@ def calibration_models() -> dict[str, SyntheticModel]:
             models[f"width-{width}"] = _big_model(width, WIDTH_TYPE)
     wide = _big_model(WIDE_PROMPT_WIDTH, WIDTH_TYPE)
     models[f"width-{WIDE_PROMPT_WIDTH}"] = replace(wide, n_layer=WIDE_PROMPT_LAYERS)
+    cached = _cache_model(cache_bytes or 0)
+    if cached is not None:
+        models[CACHE_MODEL] = cached
     return models
+
+
+def _cache_model(cache_bytes: int) -> SyntheticModel | None:
+    """Q4_K layers of about a fifth of ``cache_bytes``: 1024 wide where one fits, else 512."""
+    target = cache_bytes // CACHE_MODEL_SHARE
+    for width in (PROMPT_REFERENCE_WIDTH, NARROW_WIDTH):
+        layer = replace(_big_model(width, WIDTH_TYPE), n_layer=1)
+        layers = target // layer.layer_bytes()[0]
+        if layers >= 1:
+            return replace(layer, n_layer=layers)
+    return None
 
 
 def _at_least(model: SyntheticModel, layers: int) -> SyntheticModel:
@@ -232,7 +255,10 @@ def iter_measure_speed(
         SpeedMeasurementError: llama.cpp failed on a calibration model.
     """
     counts = list(threads or thread_counts_to_measure(hardware))
-    models = calibration_models()
+    cache_bytes = hardware.cpu.last_level_cache_bytes or 0
+    models = calibration_models(cache_bytes=cache_bytes)
+    if CACHE_MODEL not in models:
+        cache_bytes = 0  # no factor measured: none used
     if max(counts) < WIDE_PROMPT_MIN_THREADS:
         models.pop(f"width-{WIDE_PROMPT_WIDTH}", None)  # not timed: not written either
     gpu_name = hardware.gpus[0].name if hardware.gpus else None
@@ -295,8 +321,10 @@ def iter_measure_speed(
     speed = MachineSpeed(
         machine=machine_key(hardware),
         measured_at=time.time(),
-        coefficients=tuple(_fit_cpu(count, samples) for count in counts),
-        gpu=_fit_gpu_samples(gpu_name, samples, threads=counts[-1]) if gpu_name else None,
+        coefficients=tuple(_fit_cpu(count, samples, cache_bytes=cache_bytes) for count in counts),
+        gpu=_fit_gpu_samples(gpu_name, samples, threads=counts[-1], cache_bytes=cache_bytes)
+        if gpu_name
+        else None,
     )
     save_machine_speed(speed)
     yield speed
@@ -369,7 +397,7 @@ def _jobs(files: dict[str, Path], name: str, threads: int) -> list[TimingJob]:
     reading = _job(files, name, threads=threads, decode_tokens=PROMPT_ONLY_DECODE_TOKENS)
     if name.startswith("stream-"):
         return [writing, reading]
-    if name == OUTPUT_MODEL:
+    if name in (OUTPUT_MODEL, CACHE_MODEL):
         return [writing]
     if name.startswith(("type-", "narrow-")):
         return [writing, reading] if name.endswith(f"-{WIDTH_TYPE}") else [reading]
@@ -382,7 +410,7 @@ def _jobs(files: dict[str, Path], name: str, threads: int) -> list[TimingJob]:
 
 
 def _is_big(name: str) -> bool:
-    return name.startswith(("type-", "narrow-", "stream-", "width-", "output-"))
+    return name.startswith(("type-", "narrow-", "stream-", "width-", "output-", "cache-"))
 
 
 def _job(
@@ -418,7 +446,7 @@ def _reads(timing: LlamaTiming) -> bool:
     return timing.job.prompt_tokens == PROMPT_TOKENS
 
 
-def _fit_cpu(threads: int, samples: Sequence[_Sample]) -> SpeedCoefficients:
+def _fit_cpu(threads: int, samples: Sequence[_Sample], *, cache_bytes: int) -> SpeedCoefficients:
     mine = [s for s in samples if not s.timing.job.gpu and s.timing.job.threads == threads]
     small = [(s.workload, s.timing) for s in mine if not _is_big(s.name)]
     stream = [(s.workload, s.timing) for s in mine if s.name.startswith("stream-")]
@@ -429,6 +457,7 @@ def _fit_cpu(threads: int, samples: Sequence[_Sample]) -> SpeedCoefficients:
         if s.name.startswith(("type-", "narrow-")) and _reads(s.timing)
     ]
     output = [(s.workload, s.timing) for s in mine if s.name == OUTPUT_MODEL]
+    cache = [(s.workload, s.timing) for s in mine if s.name == CACHE_MODEL]
     # The Q4_K type and narrow models (1024 and 512 wide) are decode width models too; their
     # written tokens, with the stream models' and the tiny ones', set the cost per row.
     widths = [
@@ -437,7 +466,7 @@ def _fit_cpu(threads: int, samples: Sequence[_Sample]) -> SpeedCoefficients:
         if s.name.startswith("width-") or s.name in (f"type-{WIDTH_TYPE}", f"narrow-{WIDTH_TYPE}")
     ]
     writing += [(w, t) for w, t in widths if _writes(t)]
-    factor = 1.0
+    factor = cached = 1.0
     for _ in range(OUTPUT_FIT_ROUNDS):
         coefficients = fit_coefficients(
             threads=threads,
@@ -445,9 +474,17 @@ def _fit_cpu(threads: int, samples: Sequence[_Sample]) -> SpeedCoefficients:
             reading=small + types,
             output_factor=factor,
             fixed_from=small,
+            cache_bytes=cache_bytes,
+            cached_factor=cached,
         )
         factor = output_factor(coefficients, output) if output else 1.0
-    coefficients = replace(coefficients, decode_output_factor=factor)
+        if cache:
+            coefficients = replace(coefficients, decode_output_factor=factor)
+            widths_known = with_width_factors(
+                coefficients, decode=[(w, t) for w, t in widths if _writes(t)], prompt=[]
+            )
+            cached = cached_factor(widths_known, cache)
+    coefficients = replace(coefficients, decode_output_factor=factor, decode_cached_factor=cached)
     coefficients = with_type_width_factors(
         coefficients, prompt=[(w, t) for w, t in stream if _reads(t)]
     )
@@ -458,11 +495,13 @@ def _fit_cpu(threads: int, samples: Sequence[_Sample]) -> SpeedCoefficients:
     )
 
 
-def _fit_gpu_samples(name: str, samples: Sequence[_Sample], *, threads: int) -> GpuSpeed:
+def _fit_gpu_samples(
+    name: str, samples: Sequence[_Sample], *, threads: int, cache_bytes: int
+) -> GpuSpeed:
     on_gpu = [s for s in samples if s.timing.job.gpu]
     full = [(s.workload, s.timing) for s in on_gpu if s.timing.job.n_gpu_layers >= ALL_LAYERS]
     split = [(s.workload, s.timing) for s in on_gpu if s.timing.job.n_gpu_layers < ALL_LAYERS]
-    cpu = _fit_cpu(threads, samples)
+    cpu = _fit_cpu(threads, samples, cache_bytes=cache_bytes)
     return fit_gpu(name=name, cpu=cpu, full=full, split=split)
 
 
@@ -477,6 +516,8 @@ def fit_coefficients(
     one_type: bool = False,
     output_factor: float = 1.0,
     fixed_from: Sequence[Sample] = (),
+    cache_bytes: int = 0,
+    cached_factor: float = 1.0,
 ) -> SpeedCoefficients:
     """Least-squares costs (none negative) explaining the timings of the calibration models.
 
@@ -489,12 +530,26 @@ def fit_coefficients(
     shared-KV layer and vocabulary entry), and the others' remaining time its costs per byte
     and per row: fitted together, the cost per row took the per-layer cost's share as well
     (0 µs a layer), and small narrow models of many layers came out 20-30 % too fast.
+    ``cache_bytes`` and ``cached_factor``: the last-level cache and a byte's cost read from it,
+    relative to memory (see :func:`memory_factor`).
     """
+    cache = SpeedCoefficients(
+        threads=threads,
+        decode_fixed=0.0,
+        decode_per_layer=0.0,
+        decode_per_vocab=0.0,
+        cache_bytes=cache_bytes,
+        decode_cached_factor=cached_factor,
+    )
     decode_rows, decode_times = [], []
     for workload, timing in writing:
+        context = timing.job.prompt_tokens
         decode_rows.append(
             decode_terms(
-                workload, context_tokens=timing.job.prompt_tokens, output_factor=output_factor
+                workload,
+                context_tokens=context,
+                output_factor=output_factor,
+                memory=memory_factor(cache, workload.read_bytes(context)),
             )
         )
         decode_times.append(timing.decode_seconds / timing.decoded)
@@ -515,6 +570,8 @@ def fit_coefficients(
         decode_per_byte=costs,
         decode_per_row=decode[4 + n_types],
         decode_output_factor=output_factor,
+        cache_bytes=cache_bytes,
+        decode_cached_factor=cached_factor,
     )
     prompt_rows, prompt_times = [], []
     for workload, timing in reading:
@@ -545,12 +602,14 @@ def with_width_factors(
     """
     decode_factors = {DECODE_REFERENCE_WIDTH: 1.0}
     for workload, timing in decode:
+        memory = _memory(coefficients, workload, timing)
         terms = decode_terms(
             workload,
             context_tokens=timing.job.prompt_tokens,
             output_factor=coefficients.decode_output_factor,
+            memory=memory,
         )
-        weights = _weights_part(workload.layer_bytes, coefficients.decode_per_byte)
+        weights = _weights_part(workload.layer_bytes, coefficients.decode_per_byte) * memory
         other = _dot(_decode_costs(coefficients), terms) - weights
         measured = timing.decode_seconds / timing.decoded
         decode_factors[workload.width] = _factor(measured - other, weights)
@@ -579,11 +638,49 @@ def output_factor(coefficients: SpeedCoefficients, output: Sequence[Sample]) -> 
     """
     found = []
     for workload, timing in output:
-        terms = decode_terms(workload, context_tokens=timing.job.prompt_tokens, output_factor=0.0)
+        memory = _memory(coefficients, workload, timing)
+        terms = decode_terms(
+            workload, context_tokens=timing.job.prompt_tokens, output_factor=0.0, memory=memory
+        )
         other = _dot(_decode_costs(coefficients), terms)
-        matrix = _weights_part(workload.output_bytes, coefficients.decode_per_byte)
+        matrix = _weights_part(workload.output_bytes, coefficients.decode_per_byte) * memory
         found.append(_factor(timing.decode_seconds / timing.decoded - other, matrix))
     return statistics.median(found)
+
+
+def cached_factor(coefficients: SpeedCoefficients, cache: Sequence[Sample]) -> float:
+    """A byte's cost read from the last-level cache over one from memory (0.05 to 1).
+
+    From models whose reads the cache holds (:data:`CACHE_MODEL`): what their tokens took
+    beyond the fitted costs of everything else, over what their bytes cost from memory (the
+    width factor at their width included), given the share of their reads the cache serves.
+    """
+    found = []
+    for workload, timing in cache:
+        context = timing.job.prompt_tokens
+        share = resident_share(workload.read_bytes(context), coefficients.cache_bytes)
+        if share <= 0:
+            continue
+        terms = {
+            memory: decode_terms(
+                workload,
+                context_tokens=context,
+                width_factor=width_factor(coefficients.decode_width_factors, workload.width),
+                output_factor=coefficients.decode_output_factor,
+                memory=memory,
+            )
+            for memory in (0.0, 1.0)
+        }
+        other = _dot(_decode_costs(coefficients), terms[0.0])
+        from_memory = _dot(_decode_costs(coefficients), terms[1.0]) - other
+        ratio = _factor(timing.decode_seconds / timing.decoded - other, from_memory)
+        found.append(1.0 - (1.0 - ratio) / share)  # ratio = 1 - share * (1 - factor)
+    return min(1.0, max(0.05, statistics.median(found))) if found else 1.0
+
+
+def _memory(coefficients: SpeedCoefficients, workload: Workload, timing: LlamaTiming) -> float:
+    """The memory factor of a calibration model's written tokens (see :func:`memory_factor`)."""
+    return memory_factor(coefficients, workload.read_bytes(timing.job.prompt_tokens))
 
 
 def with_type_width_factors(

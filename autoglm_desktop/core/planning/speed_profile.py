@@ -27,13 +27,14 @@ from autoglm_desktop.core.planning.speed_forecast import (
 )
 
 PROFILE_FILE = "speed_profile.json"
+# 12: the last-level cache's share of a small model's reads, and a byte's cost from there;
 # 11: a prompt's cost per row of each type, from narrow models of every type, and each type's
-# factor 2048 wide, from the stream models' prompts; the output matrix's own cost per byte; every
-# job in turns; 10: a prompt width factor
-# for wide models above two threads; 9: the GPU's turns spread over the measurement, offload from
-# three split models; 8: a GPU counts layers as CUDA graphs do; 7: offload cost per CPU layer; 6:
-# prompts on big models; 5: width factors
-PROFILE_VERSION = 11
+# factor 2048 wide, from the stream models' prompts; the output matrix's own cost per byte;
+# every job in turns; 10: a prompt width factor for wide models above two threads; 9: the
+# GPU's turns spread over the measurement, offload from three split models; 8: a GPU counts
+# layers as CUDA graphs do; 7: offload cost per CPU layer; 6: prompts on big models; 5: width
+# factors
+PROFILE_VERSION = 12
 
 
 @dataclass(frozen=True)
@@ -173,6 +174,8 @@ def _coefficients_from(entry: Any) -> SpeedCoefficients:
         decode_width_factors=_factors_from(entry.get("decode_width_factors", {})),
         prompt_width_factors=_factors_from(entry.get("prompt_width_factors", {})),
         decode_output_factor=float(entry.get("decode_output_factor", 1.0)),
+        cache_bytes=int(entry.get("cache_bytes", 0)),
+        decode_cached_factor=float(entry.get("decode_cached_factor", 1.0)),
         prompt_type_width_factors={
             str(kind): _factors_from(factors)
             for kind, factors in entry.get("prompt_type_width_factors", {}).items()
