@@ -34,6 +34,14 @@ if [ "${GPU_TABLE:-1}" != 0 ]; then  # GPU_TABLE=0: the 2-core table only
     keep_profile gpu
 fi
 [ "${CORES2:-1}" = 0 ] && exit 0  # CORES2=0: the GPU's table only
-taskset -c 0,1 python3 bench/speed_forecast.py --remeasure --threads 2 \
+# PROFILE_2CORES=path: the two cores' profile an earlier call measured and brought back
+# (speed_profile_2cores.json), so that this call's time goes to rounds of the table.
+REMEASURE=--remeasure
+if [ -n "${PROFILE_2CORES:-}" ]; then
+    mkdir -p "$AUTOGLM_HOME/cache"
+    cp "$PROFILE_2CORES" "$AUTOGLM_HOME/cache/speed_profile.json"
+    REMEASURE=
+fi
+taskset -c 0,1 python3 bench/speed_forecast.py $REMEASURE --threads 2 \
     --deadline $(( T0 + ${CORES2_DEADLINE:-330} )) "$@" 2>&1 | tee "$OUT/speed_forecast_2cores.txt"
 keep_profile 2cores
