@@ -22,18 +22,28 @@ with half of them, and the profile measures the GPU too.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
 from pathlib import Path
 
+from autoglm_desktop.core.common import paths
 from autoglm_desktop.core.engine.build import usable_hardware
 from autoglm_desktop.core.engine.llama_timing import LlamaTiming, TimingJob, iter_timings
 from autoglm_desktop.core.machine.hardware import HardwareSnapshot, read_hardware
 from autoglm_desktop.core.models.gguf_info import read_gguf_info
 from autoglm_desktop.core.models.synthetic_gguf import SyntheticModel, write_synthetic_gguf
 from autoglm_desktop.core.planning.speed_forecast import SpeedForecast, forecast_speed, workload_of
-from autoglm_desktop.core.planning.speed_measurement import ALL_LAYERS, iter_measure_speed
+from autoglm_desktop.core.planning.speed_measurement import (
+    ALL_LAYERS,
+    CALIBRATION_FILE,
+    PROMPT_ONLY_DECODE_TOKENS,
+    STREAM_DECODE_TOKENS,
+    STREAM_PROMPT_TOKENS,
+    calibration_models,
+    iter_measure_speed,
+)
 from autoglm_desktop.core.planning.speed_profile import MachineSpeed, load_machine_speed
 
 EACH_TARGET = 0.25
@@ -123,13 +133,15 @@ def main() -> int:
         for count, layers in setups
         for path in models.values()
     ]
-    rounds: dict[TimingJob, list[LlamaTiming]] = {job: [] for job in jobs}
+    references = reference_jobs(threads)
+    rounds: dict[TimingJob, list[LlamaTiming]] = {job: [] for job in jobs + references}
     for round_index in range(args.rounds):
         if round_index and args.deadline and time.time() > args.deadline:
             print(f"(deadline: {round_index} of {args.rounds} rounds)", file=sys.stderr)
             break
-        for timing in iter_timings(jobs=jobs, timeout_s=3600):
+        for timing in iter_timings(jobs=jobs + references, timeout_s=3600):
             rounds[timing.job].append(timing)
+    print_drift({job: rounds.pop(job) for job in references})
     names = {path: name for name, path in models.items()}
     errors: list[float] = []
     print(
@@ -160,6 +172,54 @@ def main() -> int:
         f"(target ≤ {MEDIAN_TARGET:.0%}): {'PASS' if ok else 'FAIL'}"
     )
     return 0 if ok else 1
+
+
+REFERENCE_MODEL = "stream-q4_k"  # timed in the profile's measurement and in every round
+
+
+def reference_jobs(threads: list[int]) -> list[TimingJob]:
+    """One calibration model's jobs, as the measurement timed them, for :func:`print_drift`."""
+    path = CACHE / f"{REFERENCE_MODEL}.gguf"
+    if not path.is_file():
+        print(f"writing {path.name}...", file=sys.stderr)
+        write_synthetic_gguf(path, calibration_models()[REFERENCE_MODEL])
+    return [
+        TimingJob(model_path=path, threads=count, prompt_tokens=prompt, decode_tokens=decode)
+        for count in threads
+        for prompt, decode in (
+            (STREAM_PROMPT_TOKENS, STREAM_DECODE_TOKENS),
+            (256, PROMPT_ONLY_DECODE_TOKENS),
+        )
+    ]
+
+
+def print_drift(timings: dict[TimingJob, list[LlamaTiming]]) -> None:
+    """How fast the machine ran in the rounds against in the profile's measurement.
+
+    A forecast can be no closer than the machine is to itself: the same calibration model's
+    writing and prompt speed (medians of the rounds) over what the measurement timed.
+    """
+    try:
+        kept = json.loads((paths.cache_dir() / CALIBRATION_FILE).read_text())["timings"]
+    except (OSError, ValueError, KeyError):
+        return
+    parts = []
+    for job, runs in timings.items():
+        then = [
+            t for t in kept if t["model"] == REFERENCE_MODEL and not t["gpu"]
+            and t["threads"] == job.threads and t["prompt_tokens"] == job.prompt_tokens
+        ]  # fmt: skip
+        if not then or not runs:
+            continue
+        if job.prompt_tokens == STREAM_PROMPT_TOKENS:
+            now = statistics.median(t.decode_seconds / t.decoded for t in runs)
+            parts.append(f"writing ×{then[0]['seconds_per_written_token'] / now:.2f}")
+        else:
+            now = statistics.median(t.prompt_seconds for t in runs)
+            parts.append(f"prompts ×{then[0]['prompt_seconds'] / now:.2f} ({job.threads} thr.)")
+    if parts:
+        print(f"this machine's speed in the rounds over the profile's ({REFERENCE_MODEL}): "
+              + ", ".join(parts))  # fmt: skip
 
 
 def _spread(values: list[float]) -> str:
