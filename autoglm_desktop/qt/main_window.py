@@ -442,7 +442,10 @@ class MainWindow(QMainWindow):
         self.settings_pane.set_model(
             selected, info=info if info and info.path == selected else None
         )
-        if not models and not self.first_screen.showing_empty_state:  # else: it says so
+        # With no local model the empty state says so, and a remote model needs none: the
+        # library scan, finishing late on a busy PC, must not cover a remote reply's error.
+        usable = self.first_screen.showing_empty_state or self.model_bar.selected_remote()
+        if not models and not usable:
             self.error_banner.show_message(
                 self.tr(
                     "No model found in %1. Open “Models…” to download one, or import a .gguf "
