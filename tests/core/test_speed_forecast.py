@@ -276,6 +276,34 @@ def test_a_model_the_cache_holds_is_written_faster_and_a_big_one_is_not(tmp_path
     assert speeds["big"] == pytest.approx(1.0)  # 290 MB: as big as the cache
 
 
+def test_grouped_query_heads_read_the_kv_cache_again_at_the_caches_cost(tmp_path: Path) -> None:
+    costs = SpeedCoefficients(
+        threads=2, decode_fixed=1e-4, decode_per_layer=2e-5, decode_per_vocab=1e-9,
+        decode_per_byte={"q8_0": 1e-10, "f16": 1e-10}, prompt_per_weight={"q8_0": 1e-11},
+        cache_bytes=32 << 20, decode_cached_factor=0.3,
+    )  # fmt: skip
+    unknown_cache = replace(costs, cache_bytes=0, decode_cached_factor=1.0)
+    gained = {}
+    for kv_heads in (16, 4):  # a KV head per query head, and four query heads to one
+        model = SyntheticModel(n_layer=24, n_embd=1024, n_head=16, n_head_kv=kv_heads,
+                               head_dim=64, n_ff=2816)  # fmt: skip
+        path = write_synthetic_gguf(tmp_path / f"kv{kv_heads}.gguf", model)
+        work = workload_of(read_gguf_info(path))  # 380 MB: none of the weights stay cached
+        seconds = []
+        for profile in (unknown_cache, costs):
+            forecast = forecast_speed(
+                workload=work, profile=[profile], threads=2, prompt_tokens=900
+            )
+            assert forecast is not None
+            seconds.append(1 / forecast.decode_tokens_per_s)
+        gained[kv_heads] = seconds[0] - seconds[1]
+        assert work.kv_bytes_per_token(900) == 24 * kv_heads * 128 * 2 * 1024
+    assert gained[16] == pytest.approx(0.0, abs=1e-12)
+    # Three of each four heads' K and V (12 × 128 16-bit values a layer over 1024 cells) are
+    # read again from the caches, at 0.3 of memory's cost.
+    assert gained[4] == pytest.approx(24 * 12 * 128 * 2 * 1024 * 1e-10 * 0.7, rel=1e-6)
+
+
 def test_a_cached_bytes_cost_comes_back_and_the_fit_takes_it_into_account(tmp_path: Path) -> None:
     workloads = _calibration_workloads(tmp_path, cache_bytes=16 << 20)
     truth = SpeedCoefficients(
@@ -452,13 +480,17 @@ def test_attention_multiplies_each_query_head_with_the_kv_cache_in_blocks_of_cel
         3,
     )
     assert [attended_cells(n) for n in (1, 256, 257, 1000)] == [256, 256, 512, 1024]
-    # Writing after a 256-token prompt: those products over 512 cells, as 16-bit bytes.
-    assert work.kv_bytes_per_token(256) == 3 * 8 * 64 * 2 * 512
+    # Writing after a 256-token prompt: K and V of the 2 KV heads over 512 cells come from
+    # memory once, as 16-bit floats; the 6 other query heads read them again from the caches.
+    assert work.kv_bytes_per_token(256) == 3 * 2 * 64 * 2 * 512
+    assert work.kv_reread_bytes(256) == 3 * 6 * 64 * 2 * 512
     # Reading it: each query against the 256 cells of the batch, for QK and for V.
     assert work.attention_weights(256) == 2 * 3 * 256 * 256
-    terms = decode_terms(work, context_tokens=256)
     f16 = 4 + MEASURED_TYPES.index("f16")
-    assert terms[f16] == work.kv_bytes_per_token(256)  # the cache counts as 16-bit floats
+    terms = decode_terms(work, context_tokens=256)
+    assert terms[f16] == 3 * 8 * 64 * 2 * 512  # a cache of unknown speed: as from memory
+    cached = decode_terms(work, context_tokens=256, memory=0.5, cached=0.25)[f16]
+    assert cached == work.kv_bytes_per_token(256) * 0.5 + work.kv_reread_bytes(256) * 0.25
     assert terms[:4] == [1.0, 3.0, 3.0, float(model.vocab_size)]
     assert prompt_terms(work, prompt_tokens=256)[3 + MEASURED_TYPES.index("f16")] == (
         work.attention_weights(256)

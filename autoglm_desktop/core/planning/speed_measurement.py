@@ -550,6 +550,7 @@ def fit_coefficients(
                 context_tokens=context,
                 output_factor=output_factor,
                 memory=memory_factor(cache, workload.read_bytes(context)),
+                cached=cached_factor,
             )
         )
         decode_times.append(timing.decode_seconds / timing.decoded)
@@ -608,6 +609,7 @@ def with_width_factors(
             context_tokens=timing.job.prompt_tokens,
             output_factor=coefficients.decode_output_factor,
             memory=memory,
+            cached=coefficients.decode_cached_factor,
         )
         weights = _weights_part(workload.layer_bytes, coefficients.decode_per_byte) * memory
         other = _dot(_decode_costs(coefficients), terms) - weights
@@ -640,7 +642,11 @@ def output_factor(coefficients: SpeedCoefficients, output: Sequence[Sample]) -> 
     for workload, timing in output:
         memory = _memory(coefficients, workload, timing)
         terms = decode_terms(
-            workload, context_tokens=timing.job.prompt_tokens, output_factor=0.0, memory=memory
+            workload,
+            context_tokens=timing.job.prompt_tokens,
+            output_factor=0.0,
+            memory=memory,
+            cached=coefficients.decode_cached_factor,
         )
         other = _dot(_decode_costs(coefficients), terms)
         matrix = _weights_part(workload.output_bytes, coefficients.decode_per_byte) * memory
@@ -668,6 +674,7 @@ def cached_factor(coefficients: SpeedCoefficients, cache: Sequence[Sample]) -> f
                 width_factor=width_factor(coefficients.decode_width_factors, workload.width),
                 output_factor=coefficients.decode_output_factor,
                 memory=memory,
+                cached=coefficients.decode_cached_factor,
             )
             for memory in (0.0, 1.0)
         }
