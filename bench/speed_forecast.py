@@ -14,6 +14,7 @@ Targets: every forecast within ±25 %, the median error within ±10 %.
 
     python bench/speed_forecast.py [--threads 1,2] [--remeasure] [--models starter,gemma,0.5b,1b,3b]
                                    [--gemma PATH] [--gpu] [--rounds 3] [--deadline UNIX_TIME]
+                                   [--save rounds.json]
 
 With ``--gpu`` (a GPU build of llama.cpp) each model also runs with every layer on the GPU and
 with half of them, and the profile measures the GPU too.
@@ -141,6 +142,8 @@ def main() -> int:
             break
         for timing in iter_timings(jobs=jobs + references, timeout_s=3600):
             rounds[timing.job].append(timing)
+    if args.save:
+        save_rounds(args.save, rounds, names={path: name for name, path in models.items()})
     print_drift({job: rounds.pop(job) for job in references})
     names = {path: name for name, path in models.items()}
     errors: list[float] = []
@@ -191,6 +194,29 @@ def reference_jobs(threads: list[int]) -> list[TimingJob]:
             (256, PROMPT_ONLY_DECODE_TOKENS),
         )
     ]
+
+
+def save_rounds(
+    path: Path, rounds: dict[TimingJob, list[LlamaTiming]], *, names: dict[Path, str]
+) -> None:
+    """Each job's measured speeds, round by round (the reference model's too)."""
+    path.write_text(
+        json.dumps(
+            [
+                {
+                    "model": names.get(job.model_path, job.model_path.stem),
+                    "path": str(job.model_path),
+                    "threads": job.threads,
+                    "gpu_layers": job.n_gpu_layers if job.gpu else None,
+                    "prompt_tokens": job.prompt_tokens,
+                    "decode_tokens_per_s": [t.decode_tokens_per_s for t in runs],
+                    "prompt_tokens_per_s": [t.prompt_tokens_per_s for t in runs],
+                }
+                for job, runs in rounds.items()
+            ],
+            indent=1,
+        )
+    )
 
 
 def print_drift(timings: dict[TimingJob, list[LlamaTiming]]) -> None:
@@ -256,6 +282,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3, help="turns of every model")
     parser.add_argument(
         "--deadline", type=float, default=0.0, help="start no round after this UNIX time"
+    )
+    parser.add_argument(
+        "--save", type=Path, help="also write every round's figures there (JSON), to refit later"
     )
     return parser.parse_args()
 
