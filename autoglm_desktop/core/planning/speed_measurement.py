@@ -315,7 +315,9 @@ def iter_measure_speed(
             _Sample(names[t.job.model_path], workload_of(read_gguf_info(t.job.model_path)), t)
             for t in _medians(timings)
         ]
-        _save_calibration_timings(samples, runs=timings, shapes={**models, **gpu_models})
+        _save_calibration_timings(
+            samples, runs=timings, shapes={**models, **gpu_models}, cache_bytes=cache_bytes
+        )
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
     speed = MachineSpeed(
@@ -335,6 +337,7 @@ def _save_calibration_timings(
     *,
     runs: Sequence[LlamaTiming],
     shapes: Mapping[str, SyntheticModel],
+    cache_bytes: int,
 ) -> None:
     """The timings the profile was fitted on and the models' shapes, kept beside it.
 
@@ -349,6 +352,7 @@ def _save_calibration_timings(
     write_json_object(
         paths.cache_dir() / CALIBRATION_FILE,
         {
+            "cache_bytes": cache_bytes,
             "shapes": {name: asdict(shape) for name, shape in shapes.items()},
             "timings": [
                 {
@@ -357,6 +361,7 @@ def _save_calibration_timings(
                     "gpu": s.timing.job.gpu,
                     "gpu_layers": s.timing.job.n_gpu_layers,
                     "prompt_tokens": s.timing.job.prompt_tokens,
+                    "decode_tokens": s.timing.job.decode_tokens,
                     "prompt_seconds": s.timing.prompt_seconds,
                     "seconds_per_written_token": s.timing.decode_seconds / s.timing.decoded,
                     "turns": turns.get(s.timing.job, []),
